@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Exit codes shared by every command. Commands with a documented convention
+// of their own (plan -detailed-exitcode, fmt -check) add to these.
+const (
+	ExitOK      = 0
+	ExitError   = 1
+	ExitChanges = 2 // plan -detailed-exitcode: the plan has changes
+	ExitUsage   = 2 // bad flags or arguments (flag package convention)
+	ExitFmt     = 3 // fmt -check: some files are not canonical
+)
+
+// Env is everything a command may touch outside its arguments. Tests build
+// one with buffers and a fake environment; main uses StdEnv.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the process environment (NOMAD_ADDR, CARAVAN_VAR_*, ...).
+	Getenv func(string) string
+	// Environ lists the environment as KEY=VALUE pairs.
+	Environ func() []string
+	// Logger receives key/value logs of long-running commands.
+	Logger *slog.Logger
+}
+
+// StdEnv is the Env of a real process.
+func StdEnv() Env {
+	return Env{
+		Stdin:   os.Stdin,
+		Stdout:  os.Stdout,
+		Stderr:  os.Stderr,
+		Getenv:  os.Getenv,
+		Environ: os.Environ,
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}
+}
+
+// command is one caravan subcommand. run gets the arguments after the
+// command name and returns the process exit code.
+type command struct {
+	name     string
+	synopsis string
+	run      func(ctx context.Context, env Env, args []string) int
+}
+
+var commands = map[string]command{}
+
+// register adds a command; each command file calls it from init so that
+// commands can be added without editing a shared table.
+func register(c command) {
+	if _, dup := commands[c.name]; dup {
+		panic("cli: command registered twice: " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// Main runs caravan with args (without the program name) and returns the
+// exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.NewTextHandler(env.Stderr, nil))
+	}
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	if env.Environ == nil {
+		env.Environ = func() []string { return nil }
+	}
+	if len(args) == 0 {
+		usage(env.Stderr)
+		return ExitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		usage(env.Stdout)
+		return ExitOK
+	case "-v", "-version", "--version":
+		name = "version"
+	}
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "caravan: unknown command %q\n\n", name)
+		usage(env.Stderr)
+		return ExitUsage
+	}
+	return c.run(ctx, env, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: caravan <command> [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].synopsis)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "caravan <command> -h" for a command's flags.`)
+}
+
+// newFlagSet returns a FlagSet that reports errors to env.Stderr and whose
+// usage line names the command. Parse errors give ExitUsage via parseFlags.
+func newFlagSet(env Env, name, argsSynopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: caravan %s [flags] %s\n\n", name, argsSynopsis)
+		if c, ok := commands[name]; ok {
+			fmt.Fprintf(env.Stderr, "%s\n\nFlags:\n", c.synopsis)
+		}
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, allowing flags after positional arguments (as
+// users of terraform and nomad type them: "caravan plan ./dir -json").
+// It returns the positional arguments, and ok=false with an exit code when
+// parsing failed or help was asked for.
+func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, ExitOK, false
+			}
+			return nil, ExitUsage, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+			continue
+		}
+	}
+}
+
+// errorf prints a user-facing error: what failed, then a hint on the next
+// line when there is one.
+func errorf(env Env, format string, a ...any) {
+	fmt.Fprintf(env.Stderr, "Error: "+format+"\n", a...)
+}

@@ -1,0 +1,117 @@
+package spec
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Config is one loaded configuration directory.
+type Config struct {
+	// Dir is the directory the files were read from, as given to Load.
+	Dir string
+	// Files are the parsed files by name, kept so that diagnostics can
+	// print source snippets.
+	Files map[string]*hcl.File
+	// Experiments in file order, then declaration order.
+	Experiments []*Experiment
+	// Pools by caravan pool name. A pool used by an experiment but not
+	// declared gets an implicit entry whose NodePool is its own name.
+	Pools map[string]*Pool
+	// Runs are all sweep points of all experiments, grouped by experiment
+	// in Experiments order, each group in sweep order.
+	Runs []Run
+}
+
+// Experiment is one decoded experiment block with defaults applied and
+// expressions that do not depend on params already evaluated.
+type Experiment struct {
+	Name        string
+	Description string
+	Pool        string // caravan pool name; see Config.Pools for its Nomad node pool
+	Priority    int    // Nomad job priority, 1..100
+	Namespace   string // Nomad namespace; "" means the client's default
+	Tags        []string
+	Source      *Source // nil when the experiment declares no source block
+	Image       string  // "" when the task does not run a container
+	Driver      string  // "docker", "exec" or "raw_exec"
+	Resources   Resources
+	Timeout     time.Duration // 0 when unset
+	Retries     int           // Nomad reschedule attempts
+	DependsOn   []string
+	Rerun       int // bumps run identity on purpose (issue: rerun = N)
+
+	// DeclRange is the range of the experiment block's header, used for
+	// the source file and line recorded in job meta.
+	DeclRange hcl.Range
+}
+
+// Source is the code under test.
+type Source struct {
+	Git    string
+	Commit string // 7-40 hex digits
+	Path   string
+}
+
+// Resources a run asks for. Sizes are bytes; zero means unset.
+type Resources struct {
+	GPUs      int
+	GPUModel  string
+	GPUMemory int64 // bytes; a constraint on device.attr.memory
+	CPU       int   // MHz; mutually exclusive with Cores
+	Cores     int
+	Memory    int64 // bytes
+	SHM       int64 // bytes (docker shm_size)
+	Disk      int64 // bytes (ephemeral disk)
+}
+
+// Run is one sweep point of an experiment: everything needed to compile
+// exactly one Nomad job.
+type Run struct {
+	Experiment *Experiment
+	// Index is the position of the point in the experiment's sweep.
+	Index int
+	// Params are this run's parameter values, sorted by name.
+	Params []Param
+	// Command, Args and Env are evaluated with this run's params.
+	Command string
+	Args    []string
+	Env     map[string]string
+}
+
+// Param is one named parameter value of a run.
+type Param struct {
+	Name  string
+	Value cty.Value // a known, non-null primitive: string, number or bool
+}
+
+// Pool maps a caravan pool to a Nomad node pool and, for the autoscaler,
+// describes its machines and the Terraform module that makes them.
+type Pool struct {
+	Name          string
+	NodePool      string // defaults to Name
+	Declared      bool   // false for pools implied by an experiment's pool attribute
+	GPU           string // device name that counts as a GPU; default "nvidia/gpu"
+	GPUsPerNode   int
+	CPUPerNode    int   // MHz
+	MemoryPerNode int64 // bytes
+	MinNodes      int
+	MaxNodes      int
+	IdleTimeout   time.Duration // default 10m
+	BootTimeout   time.Duration // default 15m
+	PricePerHour  float64       // per node
+	Terraform     *PoolTerraform
+	DeclRange     hcl.Range
+}
+
+// PoolTerraform is a pool's terraform block.
+type PoolTerraform struct {
+	// Module is the module directory, resolved against the configuration
+	// directory when relative.
+	Module string
+	// Vars are extra input variables passed to the module beside nodes.
+	Vars map[string]cty.Value
+	// Bin is the terraform binary; "" means find it on PATH.
+	Bin string
+}

@@ -1,0 +1,66 @@
+# caravan — build, test and measure. Every target runs offline once the Go
+# module cache is warm; .ci/run installs what the tests need on a fresh machine.
+
+GO       ?= go
+BIN      ?= bin/caravan
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X github.com/caravan-ml/caravan/internal/cli.Version=$(VERSION)
+EXAMPLES ?= hcl/examples
+BENCHTIME ?= 1x
+BENCHCOUNT ?= 5
+export CHECKPOINT_DISABLE = 1
+
+.PHONY: all build test test-short bench fmt lint vet demo e2e gpu-check fuzz clean
+
+all: build
+
+## build: the caravan binary in bin/ (cgo on, so the agent can load NVML)
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/caravan
+
+## demo: build caravan and run it on the shipped example experiments
+demo: build
+	./$(BIN) validate $(EXAMPLES)
+	./$(BIN) render $(EXAMPLES) -experiment resnet50 | head -n 60
+	./$(BIN) fmt -check $(EXAMPLES)
+	./$(BIN) simulate -trace ../shared/traces/itp/cluster05.csv -gpus-per-node 8 2>/dev/null || true
+
+## test: unit, contract and integration tests (fake Nomad, real Terraform, real Prometheus)
+test:
+	CGO_ENABLED=0 $(GO) build ./...
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+## bench: the performance figures quoted in README.md (medians of BENCHCOUNT runs)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./... | tee bench.out
+
+## e2e: end-to-end suite against a real Nomad at NOMAD_ADDR (skips without it)
+e2e:
+	$(GO) test -tags e2e -count=1 -v ./internal/e2e/... ./internal/autoscale/...
+
+## gpu-check: prove the real NVML path on a machine with an NVIDIA GPU
+gpu-check:
+	bash scripts/gpu-check.sh
+
+## fuzz: run the spec fuzzer for FUZZTIME (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/spec -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+
+## fmt: gofmt the Go code and caravan-fmt the example experiments
+fmt:
+	gofmt -w cmd internal
+	$(GO) run ./cmd/caravan fmt $(EXAMPLES)
+
+## lint: go vet, staticcheck when installed, and the formatting checks
+lint: vet
+	@test -z "$$(gofmt -l cmd internal)" || (gofmt -l cmd internal; echo "gofmt needed: run make fmt"; exit 1)
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; \
+	 else echo "staticcheck not installed: go install honnef.co/go/tools/cmd/staticcheck@latest"; fi
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin bench.out

@@ -1,0 +1,171 @@
+package nomad
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// DefaultTimeout bounds every non-streaming call when Config.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// AllNamespaces asks list calls for objects of every namespace, as
+// `nomad job status -namespace '*'` does.
+const AllNamespaces = "*"
+
+// Config says which Nomad to talk to. Empty fields fall back to the NOMAD_*
+// environment variables exactly as the nomad CLI reads them (api.DefaultConfig);
+// non-empty fields override them, as the CLI's -address/-token flags do.
+type Config struct {
+	Address   string
+	Token     string
+	Namespace string
+	Region    string
+	// Timeout bounds each call; zero means DefaultTimeout. Streaming calls
+	// (event stream, followed logs) are bounded by their ctx only.
+	Timeout time.Duration
+	// Getenv, when set, replaces os.Getenv as the source of NOMAD_*
+	// variables so that tests and the CLI's Env can inject them. nil means
+	// the process environment, read by api.DefaultConfig itself.
+	Getenv func(string) string
+}
+
+// Client is caravan's handle on one Nomad cluster. It is safe for concurrent
+// use. Every method takes a ctx, applies its own timeout, and returns errors
+// of type *Error that read as sentences.
+type Client struct {
+	api       *api.Client
+	address   string
+	namespace string
+	region    string
+	timeout   time.Duration
+}
+
+// New builds a Client. It does not contact Nomad: the first call does, so
+// that commands that may not need Nomad do not fail early.
+func New(cfg Config) (*Client, error) {
+	ac := defaultConfig(cfg.Getenv)
+	if cfg.Address != "" {
+		ac.Address = cfg.Address
+	}
+	if cfg.Token != "" {
+		ac.SecretID = cfg.Token
+	}
+	if cfg.Namespace != "" {
+		ac.Namespace = cfg.Namespace
+	}
+	if cfg.Region != "" {
+		ac.Region = cfg.Region
+	}
+	ac.Address = strings.TrimRight(ac.Address, "/")
+	c, err := api.NewClient(ac)
+	if err != nil {
+		return nil, fmt.Errorf("configure Nomad client for %s: %w (check NOMAD_ADDR and the NOMAD_CACERT/NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY files)", ac.Address, err)
+	}
+	t := cfg.Timeout
+	if t <= 0 {
+		t = DefaultTimeout
+	}
+	ns := ac.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return &Client{api: c, address: ac.Address, namespace: ns, region: ac.Region, timeout: t}, nil
+}
+
+// defaultConfig is api.DefaultConfig with its environment source made
+// explicit. With getenv nil it is api.DefaultConfig itself; otherwise it
+// reads the same variables, with the same parsing, through getenv, so that
+// an injected environment is never mixed with the process's.
+func defaultConfig(getenv func(string) string) *api.Config {
+	if getenv == nil {
+		return api.DefaultConfig()
+	}
+	c := &api.Config{Address: "http://127.0.0.1:4646", TLSConfig: &api.TLSConfig{}}
+	if v := getenv("NOMAD_ADDR"); v != "" {
+		c.Address = v
+	}
+	if v := getenv("NOMAD_REGION"); v != "" {
+		c.Region = v
+	}
+	if v := getenv("NOMAD_NAMESPACE"); v != "" {
+		c.Namespace = v
+	}
+	if v := getenv("NOMAD_HTTP_AUTH"); v != "" {
+		user, pass, _ := strings.Cut(v, ":")
+		c.HttpAuth = &api.HttpBasicAuth{Username: user, Password: pass}
+	}
+	if v := getenv("NOMAD_CACERT"); v != "" {
+		c.TLSConfig.CACert = v
+	}
+	if v := getenv("NOMAD_CAPATH"); v != "" {
+		c.TLSConfig.CAPath = v
+	}
+	if v := getenv("NOMAD_CLIENT_CERT"); v != "" {
+		c.TLSConfig.ClientCert = v
+	}
+	if v := getenv("NOMAD_CLIENT_KEY"); v != "" {
+		c.TLSConfig.ClientKey = v
+	}
+	if v := getenv("NOMAD_TLS_SERVER_NAME"); v != "" {
+		c.TLSConfig.TLSServerName = v
+	}
+	if v := getenv("NOMAD_SKIP_VERIFY"); v != "" {
+		if b, err := strconv.ParseBool(v); err == nil {
+			c.TLSConfig.Insecure = b
+		}
+	}
+	if v := getenv("NOMAD_TOKEN"); v != "" {
+		c.SecretID = v
+	}
+	return c
+}
+
+// Address is the Nomad HTTP address this client talks to.
+func (c *Client) Address() string { return c.address }
+
+// Namespace is the namespace calls use unless told otherwise.
+func (c *Client) Namespace() string { return c.namespace }
+
+// Region is the configured region, "" for the agent's own.
+func (c *Client) Region() string { return c.region }
+
+// API exposes the underlying api client for the rare caller that needs an
+// endpoint this package does not wrap yet; prefer adding a method here.
+func (c *Client) API() *api.Client { return c.api }
+
+// UIJobURL is the Nomad UI link of a job.
+func (c *Client) UIJobURL(jobID, namespace string) string {
+	if namespace == "" {
+		namespace = c.namespace
+	}
+	return c.address + "/ui/jobs/" + jobID + "@" + namespace
+}
+
+// call is the per-method bracket: it bounds ctx with the client's timeout
+// and returns query and write options carrying it.
+func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+func (c *Client) q(ctx context.Context, namespace string) *api.QueryOptions {
+	q := &api.QueryOptions{Namespace: namespace}
+	return q.WithContext(ctx)
+}
+
+func (c *Client) w(ctx context.Context, namespace string) *api.WriteOptions {
+	w := &api.WriteOptions{Namespace: namespace}
+	return w.WithContext(ctx)
+}
+
+// ns returns namespace, or the client's when empty.
+func (c *Client) ns(namespace string) string {
+	if namespace == "" {
+		return c.namespace
+	}
+	return namespace
+}

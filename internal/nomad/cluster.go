@@ -1,0 +1,210 @@
+package nomad
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// Allocation reads one allocation with its task states and events.
+func (c *Client) Allocation(ctx context.Context, namespace, allocID string) (*api.Allocation, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	a, _, err := c.api.Allocations().Info(allocID, c.q(ctx, ns))
+	if err != nil {
+		return nil, c.fail(op{what: fmt.Sprintf("read allocation %q", allocID), thing: fmt.Sprintf("allocation %q", allocID), need: "read-job", ns: ns}, err)
+	}
+	return a, nil
+}
+
+// Allocations lists allocations in namespace (AllNamespaces for all); the
+// autoscaler uses it to count queued and running work per node pool.
+func (c *Client) Allocations(ctx context.Context, namespace string) ([]*api.AllocationListStub, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	a, _, err := c.api.Allocations().List(c.q(ctx, ns))
+	if err != nil {
+		return nil, c.fail(op{what: "list allocations", need: "read-job", ns: ns}, err)
+	}
+	return a, nil
+}
+
+// NodeAllocations lists every allocation placed on a node, all namespaces.
+func (c *Client) NodeAllocations(ctx context.Context, nodeID string) ([]*api.Allocation, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	a, _, err := c.api.Nodes().Allocations(nodeID, c.q(ctx, ""))
+	if err != nil {
+		return nil, c.fail(op{what: fmt.Sprintf("list allocations of node %q", nodeID), thing: fmt.Sprintf("node %q", nodeID), need: "node:read", ns: c.namespace}, err)
+	}
+	return a, nil
+}
+
+// Evaluations lists evaluations in namespace (AllNamespaces for all).
+// Blocked evaluations carry FailedTGAllocs: Nomad's reasons ("missing
+// devices", "no nodes in pool") why a group waits.
+func (c *Client) Evaluations(ctx context.Context, namespace string) ([]*api.Evaluation, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	e, _, err := c.api.Evaluations().List(c.q(ctx, ns))
+	if err != nil {
+		return nil, c.fail(op{what: "list evaluations", need: "read-job", ns: ns}, err)
+	}
+	return e, nil
+}
+
+// BlockedEvaluations is Evaluations filtered to status "blocked".
+func (c *Client) BlockedEvaluations(ctx context.Context, namespace string) ([]*api.Evaluation, error) {
+	all, err := c.Evaluations(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0:0]
+	for _, e := range all {
+		if e.Status == "blocked" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Nodes lists nodes with their resources (device groups and instances,
+// node pool, drain and eligibility).
+func (c *Client) Nodes(ctx context.Context) ([]*api.NodeListStub, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	q := c.q(ctx, "")
+	q.Params = map[string]string{"resources": "true"}
+	n, _, err := c.api.Nodes().List(q)
+	if err != nil {
+		return nil, c.fail(op{what: "list nodes", need: "node:read", ns: c.namespace}, err)
+	}
+	return n, nil
+}
+
+// Node reads one node by ID.
+func (c *Client) Node(ctx context.Context, nodeID string) (*api.Node, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	n, _, err := c.api.Nodes().Info(nodeID, c.q(ctx, ""))
+	if err != nil {
+		return nil, c.fail(op{what: fmt.Sprintf("read node %q", nodeID), thing: fmt.Sprintf("node %q", nodeID), need: "node:read", ns: c.namespace}, err)
+	}
+	return n, nil
+}
+
+// NodePools lists node pools.
+func (c *Client) NodePools(ctx context.Context) ([]*api.NodePool, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	p, _, err := c.api.NodePools().List(c.q(ctx, ""))
+	if err != nil {
+		return nil, c.fail(op{what: "list node pools", need: "node_pool:read", ns: c.namespace}, err)
+	}
+	return p, nil
+}
+
+// SetEligibility marks a node eligible or ineligible for new placements;
+// running allocations stay.
+func (c *Client) SetEligibility(ctx context.Context, nodeID string, eligible bool) error {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	_, err := c.api.Nodes().ToggleEligibility(nodeID, eligible, c.w(ctx, ""))
+	if err != nil {
+		return c.fail(op{what: fmt.Sprintf("set eligibility of node %q", nodeID), thing: fmt.Sprintf("node %q", nodeID), need: "node:write", ns: c.namespace}, err)
+	}
+	return nil
+}
+
+// DrainNode starts draining a node (which also makes it ineligible):
+// allocations still running after deadline are stopped. System jobs stay.
+// meta is recorded in the node's LastDrain (who and why).
+func (c *Client) DrainNode(ctx context.Context, nodeID string, deadline time.Duration, meta map[string]string) error {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	_, err := c.api.Nodes().UpdateDrainOpts(nodeID, &api.DrainOptions{
+		DrainSpec: &api.DrainSpec{Deadline: deadline, IgnoreSystemJobs: true},
+		Meta:      meta,
+	}, c.w(ctx, ""))
+	if err != nil {
+		return c.fail(op{what: fmt.Sprintf("drain node %q", nodeID), thing: fmt.Sprintf("node %q", nodeID), need: "node:write", ns: c.namespace}, err)
+	}
+	return nil
+}
+
+// CancelDrain stops a drain; markEligible also makes the node eligible again.
+func (c *Client) CancelDrain(ctx context.Context, nodeID string, markEligible bool) error {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	_, err := c.api.Nodes().UpdateDrainOpts(nodeID, &api.DrainOptions{MarkEligible: markEligible}, c.w(ctx, ""))
+	if err != nil {
+		return c.fail(op{what: fmt.Sprintf("cancel drain of node %q", nodeID), thing: fmt.Sprintf("node %q", nodeID), need: "node:write", ns: c.namespace}, err)
+	}
+	return nil
+}
+
+// ClientStats reads host statistics (CPU, memory, disk, device stats) from
+// the client agent at the client's address; nodeID "" means that agent.
+func (c *Client) ClientStats(ctx context.Context, nodeID string) (*api.HostStats, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	var out api.HostStats
+	path := "/v1/client/stats"
+	if nodeID != "" {
+		path += "?node_id=" + nodeID
+	}
+	if _, err := c.api.Raw().Query(path, &out, c.q(ctx, "")); err != nil {
+		return nil, c.fail(op{what: "read client stats", thing: "client stats endpoint (is this address a Nomad client agent?)", need: "node:read", ns: c.namespace}, err)
+	}
+	return &out, nil
+}
+
+// AllocationStats reads an allocation's resource usage (CPU, memory, and
+// device stats per task) from the client agent.
+func (c *Client) AllocationStats(ctx context.Context, allocID string) (*api.AllocResourceUsage, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	var out api.AllocResourceUsage
+	if _, err := c.api.Raw().Query("/v1/client/allocation/"+allocID+"/stats", &out, c.q(ctx, "")); err != nil {
+		return nil, c.fail(op{what: fmt.Sprintf("read stats of allocation %q", allocID), thing: fmt.Sprintf("allocation %q", allocID), need: "read-job", ns: c.namespace}, err)
+	}
+	return &out, nil
+}
+
+// Identity is who the token says the caller is.
+type Identity struct {
+	AccessorID string
+	Name       string
+	Type       string // "client", "management", or "" when ACLs are off
+}
+
+// String is the form written into records: the token name, else its
+// accessor, else "".
+func (i Identity) String() string {
+	if i.Name != "" {
+		return i.Name
+	}
+	return i.AccessorID
+}
+
+// Self reads the caller's ACL token. With ACLs disabled Nomad refuses the
+// call ("ACL support disabled"); that is not an error here: it returns a
+// zero Identity, since records simply carry no submitter then.
+func (c *Client) Self(ctx context.Context) (Identity, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	t, _, err := c.api.ACLTokens().Self(c.q(ctx, ""))
+	if err != nil {
+		status, body := httpStatus(err)
+		if status == 400 || (status >= 400 && (containsFold(body, "acl support disabled") || containsFold(body, "acl disabled"))) {
+			return Identity{}, nil
+		}
+		return Identity{}, c.fail(op{what: "read own ACL token", thing: "ACL token", ns: c.namespace}, err)
+	}
+	return Identity{AccessorID: t.AccessorID, Name: t.Name, Type: t.Type}, nil
+}

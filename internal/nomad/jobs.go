@@ -1,0 +1,222 @@
+package nomad
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/hashicorp/nomad/api"
+)
+
+// enforceIndexPrefix starts Nomad's error when a register with EnforceIndex
+// loses (Nomad answers it with a 500).
+const enforceIndexPrefix = "Enforcing job modify index"
+
+// IsCaravanJob reports whether caravan owns a job, by its meta.
+func IsCaravanJob(meta map[string]string) bool {
+	return meta[compile.MetaManagedBy] == compile.ManagedByValue
+}
+
+// Jobs lists every job in namespace (AllNamespaces for all; "" for the
+// client's) with its meta, caravan's or not.
+func (c *Client) Jobs(ctx context.Context, namespace string) ([]*api.JobListStub, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	stubs, _, err := c.api.Jobs().ListOptions(&api.JobListOptions{Fields: &api.JobListFields{Meta: true}}, c.q(ctx, ns))
+	if err != nil {
+		return nil, c.fail(op{what: "list jobs", need: "list-jobs", ns: ns}, err)
+	}
+	return stubs, nil
+}
+
+// CaravanJobs lists the jobs caravan owns (job meta caravan_managed_by =
+// caravan) in namespace (AllNamespaces for all). Nothing else is ever
+// returned, so nothing else is ever touched.
+func (c *Client) CaravanJobs(ctx context.Context, namespace string) ([]*api.JobListStub, error) {
+	all, err := c.Jobs(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0:0]
+	for _, j := range all {
+		if IsCaravanJob(j.Meta) {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// Job reads one job. A missing job gives an error that errors.Is ErrNotFound.
+func (c *Client) Job(ctx context.Context, namespace, jobID string) (*api.Job, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	j, _, err := c.api.Jobs().Info(jobID, c.q(ctx, ns))
+	if err != nil {
+		return nil, c.fail(op{what: fmt.Sprintf("read job %q", jobID), thing: fmt.Sprintf("job %q", jobID), need: "read-job", ns: ns}, err)
+	}
+	return j, nil
+}
+
+// RegisterJob submits job. With enforce, Nomad registers it only if the
+// job's current JobModifyIndex equals modifyIndex (0: only if no such job
+// exists); losing that race gives ErrConflict.
+func (c *Client) RegisterJob(ctx context.Context, job *api.Job, enforce bool, modifyIndex uint64) (*api.JobRegisterResponse, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.jobNS(job)
+	id := deref(job.ID)
+	var opts *api.RegisterOptions
+	if enforce {
+		opts = &api.RegisterOptions{EnforceIndex: true, ModifyIndex: modifyIndex}
+	}
+	resp, _, err := c.api.Jobs().RegisterOpts(job, opts, c.w(ctx, ns))
+	if err != nil {
+		o := op{what: fmt.Sprintf("register job %q", id), thing: fmt.Sprintf("job %q", id), need: "submit-job", ns: ns}
+		if _, body := httpStatus(err); strings.Contains(body, enforceIndexPrefix) {
+			e := c.fail(o, err).(*Error)
+			e.Kind = ErrConflict
+			e.text = fmt.Sprintf("register job %q: it changed in Nomad at %s since caravan read it (%s); run the command again", id, c.address, body)
+			return nil, e
+		}
+		return nil, c.fail(o, err)
+	}
+	return resp, nil
+}
+
+// CreateJob registers job only if no job with its ID exists (enforce index
+// 0), which makes concurrent submissions of the same run safe. It returns
+// created=false and no error when the job already exists and caravan owns it
+// with the same run ID and spec hash (someone else submitted this run
+// first). A job with that ID that caravan does not own, or that holds a
+// different run, is an ErrConflict naming it.
+func (c *Client) CreateJob(ctx context.Context, job *api.Job) (created bool, err error) {
+	_, err = c.RegisterJob(ctx, job, true, 0)
+	if err == nil {
+		return true, nil
+	}
+	if !isKind(err, ErrConflict) {
+		return false, err
+	}
+	id := deref(job.ID)
+	existing, gerr := c.Job(ctx, c.jobNS(job), id)
+	if gerr != nil {
+		return false, err
+	}
+	if !IsCaravanJob(existing.Meta) {
+		return false, &Error{Kind: ErrConflict, Op: fmt.Sprintf("register job %q", id), Address: c.address, Namespace: c.jobNS(job),
+			text: fmt.Sprintf("job ID %q already exists in namespace %q at %s and caravan does not own it (its meta lacks %s=%s); caravan never touches it: rename the experiment or remove that job",
+				id, c.jobNS(job), c.address, compile.MetaManagedBy, compile.ManagedByValue)}
+	}
+	if existing.Meta[compile.MetaSpecHash] != job.Meta[compile.MetaSpecHash] {
+		return false, &Error{Kind: ErrConflict, Op: fmt.Sprintf("register job %q", id), Address: c.address, Namespace: c.jobNS(job),
+			text: fmt.Sprintf("job %q in namespace %q at %s is a caravan run with a different spec hash (%s, want %s); stop and purge it, or change the run",
+				id, c.jobNS(job), c.address, short(existing.Meta[compile.MetaSpecHash]), short(job.Meta[compile.MetaSpecHash]))}
+	}
+	return false, nil
+}
+
+// PlanJob asks Nomad's scheduler what registering job would do, with the
+// diff against the current version.
+func (c *Client) PlanJob(ctx context.Context, job *api.Job) (*api.JobPlanResponse, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.jobNS(job)
+	id := deref(job.ID)
+	resp, _, err := c.api.Jobs().Plan(job, true, c.w(ctx, ns))
+	if err != nil {
+		return nil, c.fail(op{what: fmt.Sprintf("plan job %q", id), thing: fmt.Sprintf("job %q", id), need: "submit-job", ns: ns}, err)
+	}
+	return resp, nil
+}
+
+// StopJob stops a job without purging it: Nomad keeps it (Stop=true,
+// status dead) until its garbage collector runs. It returns the eval ID.
+func (c *Client) StopJob(ctx context.Context, namespace, jobID string) (string, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	evalID, _, err := c.api.Jobs().Deregister(jobID, false, c.w(ctx, ns))
+	if err != nil {
+		return "", c.fail(op{what: fmt.Sprintf("stop job %q", jobID), thing: fmt.Sprintf("job %q", jobID), need: "submit-job", ns: ns}, err)
+	}
+	return evalID, nil
+}
+
+// PurgeJob deregisters and purges a job (for tests and e2e cleanup; caravan
+// commands stop, they never purge).
+func (c *Client) PurgeJob(ctx context.Context, namespace, jobID string) error {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	_, _, err := c.api.Jobs().Deregister(jobID, true, c.w(ctx, ns))
+	if err != nil {
+		return c.fail(op{what: fmt.Sprintf("purge job %q", jobID), thing: fmt.Sprintf("job %q", jobID), need: "submit-job", ns: ns}, err)
+	}
+	return nil
+}
+
+// JobSummary reads a job's per-group counts (Queued, Starting, Running, ...).
+func (c *Client) JobSummary(ctx context.Context, namespace, jobID string) (*api.JobSummary, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	s, _, err := c.api.Jobs().Summary(jobID, c.q(ctx, ns))
+	if err != nil {
+		return nil, c.fail(op{what: fmt.Sprintf("read summary of job %q", jobID), thing: fmt.Sprintf("job %q", jobID), need: "read-job", ns: ns}, err)
+	}
+	return s, nil
+}
+
+// JobAllocations lists a job's allocations, including stopped ones.
+func (c *Client) JobAllocations(ctx context.Context, namespace, jobID string) ([]*api.AllocationListStub, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	a, _, err := c.api.Jobs().Allocations(jobID, true, c.q(ctx, ns))
+	if err != nil {
+		return nil, c.fail(op{what: fmt.Sprintf("list allocations of job %q", jobID), thing: fmt.Sprintf("job %q", jobID), need: "read-job", ns: ns}, err)
+	}
+	return a, nil
+}
+
+// JobEvaluations lists a job's evaluations (blocked ones carry
+// FailedTGAllocs: why the job is not placed).
+func (c *Client) JobEvaluations(ctx context.Context, namespace, jobID string) ([]*api.Evaluation, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	e, _, err := c.api.Jobs().Evaluations(jobID, c.q(ctx, ns))
+	if err != nil {
+		return nil, c.fail(op{what: fmt.Sprintf("list evaluations of job %q", jobID), thing: fmt.Sprintf("job %q", jobID), need: "read-job", ns: ns}, err)
+	}
+	return e, nil
+}
+
+func (c *Client) jobNS(job *api.Job) string {
+	if job.Namespace != nil && *job.Namespace != "" {
+		return *job.Namespace
+	}
+	return c.namespace
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func isKind(err, kind error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Kind == kind
+}

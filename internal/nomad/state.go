@@ -1,0 +1,134 @@
+package nomad
+
+import "github.com/hashicorp/nomad/api"
+
+// State is a run's state as caravan shows it.
+type State string
+
+// Run states. Unknown is for a run whose record outlived its job: Nomad
+// garbage-collected or purged it, so how it ended is no longer known there.
+const (
+	StateQueued   State = "queued"   // waiting for placement (e.g. no free GPUs)
+	StateStarting State = "starting" // placed, tasks not running yet
+	StateRunning  State = "running"
+	StateComplete State = "complete" // every task exited 0
+	StateFailed   State = "failed"
+	StateLost     State = "lost" // its node went down or disconnected
+	StateStopped  State = "stopped"
+	StateUnknown  State = "unknown"
+)
+
+// States lists every state, in the order a listing groups them.
+var States = []State{StateQueued, StateStarting, StateRunning, StateComplete, StateFailed, StateLost, StateStopped, StateUnknown}
+
+// Terminal reports whether a run in s will not change state by itself.
+func (s State) Terminal() bool {
+	switch s {
+	case StateComplete, StateFailed, StateLost, StateStopped, StateUnknown:
+		return true
+	}
+	return false
+}
+
+// RunState maps what Nomad knows of a run's job to its state. job and
+// summary may be nil (job purged or garbage-collected: only the record
+// remains). It is pure: the caller fetches job, summary and allocations.
+//
+// Allocations replaced by a reschedule (NextAllocation set) are history:
+// a failed allocation whose replacement runs makes a running run. A failed
+// allocation awaiting its reschedule (FollowupEvalID set, no replacement
+// yet) makes the run queued again.
+func RunState(job *api.Job, summary *api.JobSummary, allocs []*api.AllocationListStub) State {
+	if job == nil && len(allocs) == 0 {
+		return StateUnknown
+	}
+	var running, pending, lost, failed, complete, killed, awaiting int
+	for _, a := range allocs {
+		if a.NextAllocation != "" {
+			continue
+		}
+		switch a.ClientStatus {
+		case "running":
+			running++
+		case "pending":
+			if a.DesiredStatus == "run" || a.DesiredStatus == "" {
+				pending++
+			} else {
+				killed++
+			}
+		case "lost", "unknown":
+			lost++
+		case "failed":
+			if a.DesiredStatus == "stop" && stoppedByUser(a) {
+				killed++
+			} else if a.FollowupEvalID != "" {
+				awaiting++
+			} else {
+				failed++
+			}
+		case "complete":
+			if a.DesiredStatus == "stop" || a.DesiredStatus == "evict" {
+				if stoppedByUser(a) {
+					killed++
+				} else {
+					complete++
+				}
+			} else {
+				complete++
+			}
+		}
+	}
+	stopped := job != nil && job.Stop != nil && *job.Stop
+	if stopped {
+		// Whatever still runs is being stopped; what ended on its own before
+		// the stop keeps its outcome.
+		if running+pending+killed+awaiting > 0 || len(allocs) == 0 {
+			return StateStopped
+		}
+	}
+	queued := summaryQueued(summary)
+	switch {
+	case running > 0:
+		return StateRunning
+	case pending > 0:
+		return StateStarting
+	case queued > 0 || awaiting > 0:
+		return StateQueued
+	case lost > 0:
+		return StateLost
+	case failed > 0:
+		return StateFailed
+	case killed > 0:
+		return StateStopped
+	case complete > 0:
+		return StateComplete
+	}
+	if job != nil && deref(job.Status) == "dead" {
+		return StateStopped
+	}
+	return StateQueued
+}
+
+// stoppedByUser reports whether an allocation's tasks were killed rather
+// than exiting on their own: Nomad records a "Killed" or "Killing" event.
+func stoppedByUser(a *api.AllocationListStub) bool {
+	for _, ts := range a.TaskStates {
+		for _, e := range ts.Events {
+			if e.Type == "Killed" || e.Type == "Killing" {
+				return true
+			}
+		}
+	}
+	return a.DesiredStatus == "stop"
+}
+
+func summaryQueued(s *api.JobSummary) int {
+	if s == nil {
+		return 0
+	}
+	n := 0
+	for _, g := range s.Summary {
+		n += g.Queued
+	}
+	return n
+}

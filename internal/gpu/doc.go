@@ -1,0 +1,8 @@
+// Package gpu reads NVIDIA GPUs through NVML (github.com/NVIDIA/go-nvml)
+// behind the small Source interface the agent needs, and guards every read
+// with a per-device deadline so that one hung device cannot stall a scrape.
+//
+// NVML needs cgo: nvml.go is built with cgo on Linux and loads
+// libnvidia-ml at run time; elsewhere Open returns ErrUnavailable so the
+// rest of caravan still builds with CGO_ENABLED=0.
+package gpu

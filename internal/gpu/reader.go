@@ -1,0 +1,213 @@
+package gpu
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// ErrTimeout marks a device read that did not finish before its deadline.
+var ErrTimeout = errors.New("device read timed out")
+
+// Result is the outcome of reading one device.
+type Result struct {
+	Stats
+	Err error // nil, ErrTimeout (wrapped), or the device's error
+}
+
+// Failures counts failed reads of one device since the Reader started.
+type Failures struct {
+	Device
+	Errors   uint64 // reads that returned an error
+	Timeouts uint64 // reads still running at their deadline
+}
+
+// XIDCount is the number of XID events of one code on one device.
+type XIDCount struct {
+	Device
+	Code  uint64
+	Count uint64
+}
+
+// maxXIDHistory bounds the recent XID events kept for consumers that poll
+// with a cursor (the run sampler).
+const maxXIDHistory = 256
+
+// Reader reads all devices of a Source concurrently, each under a deadline.
+// A device whose previous read is still running is not read again: callers
+// join that read, so there is never more than one outstanding read (and
+// goroutine) per device, however long the driver hangs. Reader is safe for
+// concurrent use by the scrape handler and the sampler.
+type Reader struct {
+	src     Source
+	devs    []Device
+	timeout time.Duration
+
+	mu       sync.Mutex
+	inflight []*call
+	fails    []Failures
+	xidCount map[[2]uint64]uint64 // (index, code) → count
+	xids     []XID                // ring of the latest events
+	seq      uint64
+}
+
+type call struct {
+	done  chan struct{}
+	stats Stats
+	err   error
+}
+
+// NewReader wraps src; timeout bounds each device read (default 1 s).
+func NewReader(src Source, timeout time.Duration) *Reader {
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	devs := src.Devices()
+	r := &Reader{src: src, devs: devs, timeout: timeout, inflight: make([]*call, len(devs)),
+		fails: make([]Failures, len(devs)), xidCount: map[[2]uint64]uint64{}}
+	for i, d := range devs {
+		r.fails[i].Device = d
+	}
+	return r
+}
+
+// Devices lists the devices found when the Reader was made.
+func (r *Reader) Devices() []Device { return r.devs }
+
+// ReadAll reads every device and returns one Result per device, in device
+// order, within the Reader's timeout (or ctx's deadline, if sooner).
+func (r *Reader) ReadAll(ctx context.Context) []Result {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	calls := make([]*call, len(r.devs))
+	r.mu.Lock()
+	for i := range r.devs {
+		c := r.inflight[i]
+		if c == nil {
+			c = &call{done: make(chan struct{})}
+			r.inflight[i] = c
+			go r.read(i, c)
+		}
+		calls[i] = c
+	}
+	r.mu.Unlock()
+
+	out := make([]Result, len(r.devs))
+	for i, c := range calls {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		}
+		// A read that finished while we waited on another device counts
+		// as done even though the deadline has passed meanwhile.
+		select {
+		case <-c.done:
+			out[i] = Result{Stats: c.stats, Err: c.err}
+		default:
+			out[i] = Result{Stats: NewStats(r.devs[i]), Err: fmt.Errorf("GPU %d (%s): %w after %s", r.devs[i].Index, r.devs[i].UUID, ErrTimeout, r.timeout)}
+		}
+	}
+	r.mu.Lock()
+	for i, res := range out {
+		switch {
+		case errors.Is(res.Err, ErrTimeout):
+			r.fails[i].Timeouts++
+		case res.Err != nil:
+			r.fails[i].Errors++
+		}
+	}
+	r.mu.Unlock()
+	return out
+}
+
+// read runs one device read; it outlives the caller's deadline when the
+// driver hangs, and clears the in-flight slot only when it returns.
+func (r *Reader) read(i int, c *call) {
+	// The read itself is not cancellable (cgo), so it gets a background
+	// context; the deadline is enforced by the waiting side.
+	s, err := r.src.Read(context.Background(), r.devs[i].Index)
+	if err != nil {
+		err = fmt.Errorf("GPU %d (%s): %w", r.devs[i].Index, r.devs[i].UUID, err)
+	}
+	c.stats, c.err = s, err
+	r.mu.Lock()
+	r.inflight[i] = nil
+	r.mu.Unlock()
+	close(c.done)
+}
+
+// Failures returns the failed-read counters of every device.
+func (r *Reader) Failures() []Failures {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Failures(nil), r.fails...)
+}
+
+// Hung reports how many devices have a read still outstanding.
+func (r *Reader) Hung() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.inflight {
+		if c != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// PollXIDs drains the Source's new XID events into the Reader's history
+// and returns the per-device, per-code counts so far.
+func (r *Reader) PollXIDs() []XIDCount {
+	evs := r.src.PollXIDs()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range evs {
+		r.seq++
+		e.Seq = r.seq
+		r.xidCount[[2]uint64{uint64(e.Index), e.Code}]++
+		r.xids = append(r.xids, e)
+	}
+	if len(r.xids) > maxXIDHistory {
+		r.xids = append([]XID(nil), r.xids[len(r.xids)-maxXIDHistory:]...)
+	}
+	var out []XIDCount
+	for _, d := range r.devs {
+		for k, n := range r.xidCount {
+			if int(k[0]) == d.Index {
+				out = append(out, XIDCount{Device: d, Code: k[1], Count: n})
+			}
+		}
+	}
+	sortXIDCounts(out)
+	return out
+}
+
+// XIDsSince returns the recorded XID events with Seq > after.
+func (r *Reader) XIDsSince(after uint64) []XID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []XID
+	for _, e := range r.xids {
+		if e.Seq > after {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func sortXIDCounts(c []XIDCount) {
+	slices.SortFunc(c, func(a, b XIDCount) int {
+		if a.Index != b.Index {
+			return cmp.Compare(a.Index, b.Index)
+		}
+		return cmp.Compare(a.Code, b.Code)
+	})
+}
+
+// Close closes the Source. Reads still hung in the driver are abandoned.
+func (r *Reader) Close() error { return r.src.Close() }

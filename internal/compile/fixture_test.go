@@ -1,0 +1,249 @@
+package compile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// testdata/nomad holds copies of jobs recorded from a real Nomad 2.0.5 with
+// `nomad job run -output *.nomad.hcl` (the jobspecs are beside them), so
+// that the comparison runs without the shared fixtures directory;
+// TestFixtureCopiesCurrent keeps the copies honest where it is present.
+const (
+	fixtureCopies  = "testdata/nomad"
+	sharedFixtures = "../../../shared/nomad-api-fixtures"
+)
+
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtureCopies, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestFixtureCopiesCurrent(t *testing.T) {
+	for _, name := range []string{"jobspec-gpu-fits.json", "jobspec-gpu-too-big.json", "jobspec-fails-exit3.json"} {
+		shared, err := os.ReadFile(filepath.Join(sharedFixtures, name))
+		if os.IsNotExist(err) {
+			t.Skipf("no shared fixtures beside the repository")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(shared, readFixture(t, name)) {
+			t.Errorf("testdata/nomad/%s differs from the shared recording; copy it again", name)
+		}
+	}
+}
+
+// TestRenderJSONEncodingMatchesNomad: decoding a recorded -output and
+// rendering it again gives the recorded bytes, so RenderJSON's envelope,
+// field order, null handling, indent and escaping are Nomad's.
+func TestRenderJSONEncodingMatchesNomad(t *testing.T) {
+	for _, name := range []string{"jobspec-gpu-fits.json", "jobspec-gpu-too-big.json", "jobspec-fails-exit3.json"} {
+		t.Run(name, func(t *testing.T) {
+			want := readFixture(t, name)
+			var env struct{ Job *api.Job }
+			if err := json.Unmarshal(want, &env); err != nil {
+				t.Fatal(err)
+			}
+			got, err := RenderJSON(env.Job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("re-rendered fixture differs:\n%s", lineDiff(string(want), string(got)))
+			}
+		})
+	}
+}
+
+// allowedDiff lists the only paths where a compiled run may differ in value
+// from the recorded jobspec of the same experiment, and why. Every other
+// path must be equal in value, and every object must have the same keys.
+var allowedDiff = map[string]string{
+	"Job.ID":                         "content-addressed run ID instead of the jobspec's name",
+	"Job.Name":                       "same as ID",
+	"Job.Meta":                       "caravan's meta keys instead of the jobspec's hand-written ones",
+	"Job.Priority":                   "set explicitly (50) where the jobspec leaves Nomad's default (50)",
+	"Job.Datacenters":                `set explicitly (["*"]) where the jobspec leaves Nomad's default (["*"])`,
+	"Job.TaskGroups.0.Count":         "set explicitly (1) where the jobspec leaves Nomad's default (1)",
+	"Job.TaskGroups.0.Tasks.0.Env.*": "CARAVAN_RUN_ID and CARAVAN_PARAM_* added beside the jobspec's env",
+}
+
+func TestRenderMatchesFixtureShape(t *testing.T) {
+	for _, tt := range []struct {
+		fixture string
+		gpus    int
+	}{{"jobspec-gpu-fits.json", 1}, {"jobspec-gpu-too-big.json", 3}} {
+		t.Run(tt.fixture, func(t *testing.T) {
+			fixture := readFixture(t, tt.fixture)
+			run := fixtureRun(tt.gpus)
+			job := mustJob(t, run, Options{ConfigDir: "exp"})
+			got, err := RenderJSON(job)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			var want, have any
+			decodeNumbers(t, fixture, &want)
+			decodeNumbers(t, got, &have)
+			var diffs []string
+			compareShape("", want, have, &diffs)
+			if len(diffs) > 0 {
+				t.Fatalf("rendered job differs from %s:\n%s\n\nrendered:\n%s", tt.fixture, strings.Join(diffs, "\n"), got)
+			}
+
+			// The allowed differences are exactly these values.
+			id := RunID(run)
+			if !regexp.MustCompile(`^resnet-[0-9a-f]{8}$`).MatchString(id) || *job.ID != id || *job.Name != id {
+				t.Errorf("ID %s Name %s", *job.ID, *job.Name)
+			}
+			if *job.Priority != 50 || !reflect.DeepEqual(job.Datacenters, []string{"*"}) || *job.TaskGroups[0].Count != 1 {
+				t.Errorf("priority %d datacenters %v count %d", *job.Priority, job.Datacenters, *job.TaskGroups[0].Count)
+			}
+			env := job.TaskGroups[0].Tasks[0].Env
+			if env["LR"] != "${NOMAD_META_caravan_params_lr}" || env["CARAVAN_RUN_ID"] != id || env["CARAVAN_PARAM_LR"] != "0.001" || len(env) != 3 {
+				t.Errorf("env %v", env)
+			}
+
+			// Put the fixture's values at the allowed paths: the rest must
+			// then be the recorded bytes exactly.
+			var fx struct{ Job *api.Job }
+			if err := json.Unmarshal(fixture, &fx); err != nil {
+				t.Fatal(err)
+			}
+			job.ID, job.Name, job.Meta = fx.Job.ID, fx.Job.Name, fx.Job.Meta
+			job.Priority, job.Datacenters, job.TaskGroups[0].Count = nil, nil, nil
+			job.TaskGroups[0].Tasks[0].Env = fx.Job.TaskGroups[0].Tasks[0].Env
+			patched, err := RenderJSON(job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(patched, fixture) {
+				t.Errorf("with the allowed differences undone, the render still differs:\n%s", lineDiff(string(fixture), string(patched)))
+			}
+		})
+	}
+}
+
+func decodeNumbers(t *testing.T, b []byte, v any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// compareShape walks the recorded (want) and rendered (have) documents.
+// Objects must have identical key sets everywhere outside map-valued
+// allowed paths; values must be equal outside allowed paths.
+func compareShape(path string, want, have any, diffs *[]string) {
+	if _, ok := allowedDiff[path]; ok {
+		if wm, ok := want.(map[string]any); ok {
+			if hm, ok := have.(map[string]any); ok {
+				// A map whose contents may differ: still no recorded key
+				// may vanish unless the whole map is caravan's (Meta).
+				if path != "Job.Meta" {
+					for k := range wm {
+						if _, ok := hm[k]; !ok {
+							*diffs = append(*diffs, fmt.Sprintf("%s.%s: recorded key missing", path, k))
+						}
+					}
+				}
+			}
+		}
+		return
+	}
+	if _, ok := allowedDiff[path+".*"]; ok {
+		wm, _ := want.(map[string]any)
+		hm, _ := have.(map[string]any)
+		for k, v := range wm {
+			if !reflect.DeepEqual(hm[k], v) {
+				*diffs = append(*diffs, fmt.Sprintf("%s.%s: recorded %v, rendered %v", path, k, v, hm[k]))
+			}
+		}
+		return
+	}
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			*diffs = append(*diffs, fmt.Sprintf("%s: recorded an object, rendered %T", path, have))
+			return
+		}
+		keys := map[string]bool{}
+		for k := range w {
+			keys[k] = true
+		}
+		for k := range h {
+			keys[k] = true
+		}
+		sorted := make([]string, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Strings(sorted)
+		for _, k := range sorted {
+			wv, wok := w[k]
+			hv, hok := h[k]
+			p := strings.TrimPrefix(path+"."+k, ".")
+			switch {
+			case !wok:
+				*diffs = append(*diffs, fmt.Sprintf("%s: rendered key not in the recording", p))
+			case !hok:
+				*diffs = append(*diffs, fmt.Sprintf("%s: recorded key not rendered", p))
+			default:
+				compareShape(p, wv, hv, diffs)
+			}
+		}
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			*diffs = append(*diffs, fmt.Sprintf("%s: recorded %v, rendered %v", path, want, have))
+			return
+		}
+		for i := range w {
+			compareShape(fmt.Sprintf("%s.%d", path, i), w[i], h[i], diffs)
+		}
+	default:
+		if !reflect.DeepEqual(want, have) {
+			*diffs = append(*diffs, fmt.Sprintf("%s: recorded %v, rendered %v", path, want, have))
+		}
+	}
+}
+
+// lineDiff is a small line-by-line difference for failure messages.
+func lineDiff(want, got string) string {
+	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	n := max(len(wl), len(gl))
+	shown := 0
+	for i := 0; i < n && shown < 20; i++ {
+		var w, g string
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w != g {
+			fmt.Fprintf(&b, "line %d:\n  want %q\n  got  %q\n", i+1, w, g)
+			shown++
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,246 @@
+package compile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// resolvedVersion is bumped whenever the shape of the resolved document
+// changes, so that such a change gives every run a new ID on purpose
+// rather than by accident.
+const resolvedVersion = 1
+
+// resolved is the document whose sha256 is a run's identity. It holds
+// exactly what a run declares about its execution, in a fixed field order.
+//
+// Left out on purpose, because changing them must not re-run anything:
+// description and tags (cosmetic), the file and line of the block and the
+// sweep index (moving a block or inserting a grid value must keep the other
+// runs' IDs), the configuration's own git commit and dirty flag (every
+// commit would otherwise re-run every experiment), and what a pool block
+// maps the pool to (node pool, GPU device name, autoscaling), which is
+// infrastructure, not the experiment: the caravan pool name is included.
+type resolved struct {
+	Version    int               `json:"caravan_spec"`
+	Experiment string            `json:"experiment"`
+	Pool       string            `json:"pool"`
+	Priority   int               `json:"priority"`
+	Namespace  string            `json:"namespace"`
+	Source     *resolvedSource   `json:"source"`
+	Driver     string            `json:"driver"`
+	Image      string            `json:"image"`
+	Command    string            `json:"command"`
+	Args       []string          `json:"args"`
+	Env        map[string]string `json:"env"`
+	Params     []resolvedParam   `json:"params"`
+	Resources  resolvedResources `json:"resources"`
+	Timeout    string            `json:"timeout"`
+	Retries    int               `json:"retries"`
+	DependsOn  []string          `json:"depends_on"`
+	Rerun      int               `json:"rerun"`
+}
+
+type resolvedSource struct {
+	Git    string `json:"git"`
+	Commit string `json:"commit"`
+	Path   string `json:"path"`
+}
+
+// resolvedParam keeps the value's type: the string "1" and the number 1
+// render the same in env but are different declarations.
+type resolvedParam struct {
+	Name  string          `json:"name"`
+	Type  string          `json:"type"`
+	Value json.RawMessage `json:"value"`
+}
+
+type resolvedResources struct {
+	GPUs      int    `json:"gpus"`
+	GPUModel  string `json:"gpu_model"`
+	GPUMemory int64  `json:"gpu_memory_bytes"`
+	CPU       int    `json:"cpu_mhz"`
+	Cores     int    `json:"cores"`
+	Memory    int64  `json:"memory_bytes"`
+	SHM       int64  `json:"shm_bytes"`
+	Disk      int64  `json:"disk_bytes"`
+}
+
+// ResolvedSpec returns the canonical JSON of everything in run that affects
+// its execution: the document whose sha256 is SpecHash and whose first
+// eight hex digits make the RunID. Equal declarations give equal bytes.
+//
+// opts is accepted so callers can pass what they pass to Job, but nothing
+// from it enters the document: see the resolved type for why the
+// configuration commit and pool mapping are excluded. It is validated,
+// though, so a run whose pool opts does not know is an error here as in Job.
+func ResolvedSpec(run spec.Run, opts Options) ([]byte, error) {
+	if _, err := opts.pool(run); err != nil {
+		return nil, err
+	}
+	return resolvedJSON(run)
+}
+
+func resolvedJSON(run spec.Run) ([]byte, error) {
+	e := run.Experiment
+	if e == nil {
+		return nil, fmt.Errorf("compile: run %d has no experiment", run.Index)
+	}
+	d := resolved{
+		Version:    resolvedVersion,
+		Experiment: e.Name,
+		Pool:       e.Pool,
+		Priority:   e.Priority,
+		Namespace:  e.Namespace,
+		Driver:     driverOf(e),
+		Image:      e.Image,
+		Command:    run.Command,
+		Args:       nonNil(run.Args),
+		Env:        run.Env,
+		Params:     make([]resolvedParam, 0, len(run.Params)),
+		Resources: resolvedResources{
+			GPUs: e.Resources.GPUs, GPUModel: e.Resources.GPUModel, GPUMemory: e.Resources.GPUMemory,
+			CPU: e.Resources.CPU, Cores: e.Resources.Cores, Memory: e.Resources.Memory,
+			SHM: e.Resources.SHM, Disk: e.Resources.Disk,
+		},
+		Retries:   e.Retries,
+		DependsOn: nonNil(e.DependsOn),
+		Rerun:     e.Rerun,
+	}
+	if d.Env == nil {
+		d.Env = map[string]string{}
+	}
+	if e.Timeout != 0 {
+		d.Timeout = e.Timeout.String()
+	}
+	if e.Source != nil {
+		d.Source = &resolvedSource{Git: e.Source.Git, Commit: e.Source.Commit, Path: e.Source.Path}
+	}
+	params := slices.Clone(run.Params)
+	slices.SortFunc(params, func(a, b spec.Param) int { return cmpString(a.Name, b.Name) })
+	for _, p := range params {
+		raw, err := paramJSON(p)
+		if err != nil {
+			return nil, err
+		}
+		d.Params = append(d.Params, resolvedParam{Name: p.Name, Type: p.Value.Type().FriendlyName(), Value: raw})
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return nil, fmt.Errorf("compile: encoding the resolved spec of %s: %w", e.Name, err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// SpecHash is the full sha256 hex digest of the run's resolved spec. It
+// panics only if the run has no experiment, which spec.Load never yields.
+func SpecHash(run spec.Run) string {
+	h, err := specHash(run)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
+
+func specHash(run spec.Run) (string, error) {
+	b, err := resolvedJSON(run)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// RunID is "<experiment>-<first 8 hex digits of SpecHash>": the Nomad job ID
+// of the run. The same declaration always gives the same ID.
+func RunID(run spec.Run) string {
+	return runID(run.Experiment.Name, SpecHash(run))
+}
+
+func runID(experiment, hash string) string { return experiment + "-" + hash[:8] }
+
+// paramJSON encodes a param value as plain JSON (number, string or bool).
+func paramJSON(p spec.Param) (json.RawMessage, error) {
+	v := p.Value
+	if v.IsNull() || !v.IsKnown() || !v.Type().IsPrimitiveType() {
+		return nil, fmt.Errorf("compile: param %q must be a known string, number or bool, got %s", p.Name, v.Type().FriendlyName())
+	}
+	b, err := ctyjson.Marshal(v, v.Type())
+	if err != nil {
+		return nil, fmt.Errorf("compile: param %q: %w", p.Name, err)
+	}
+	return b, nil
+}
+
+// paramsJSON is the caravan_params meta value: a JSON object of all params
+// with their JSON types, keys sorted.
+func paramsJSON(params []spec.Param) (string, error) {
+	m := make(map[string]json.RawMessage, len(params))
+	for _, p := range params {
+		raw, err := paramJSON(p)
+		if err != nil {
+			return "", err
+		}
+		m[p.Name] = raw
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(m[k])
+	}
+	buf.WriteByte('}')
+	return buf.String(), nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ParamString is a param value as it appears in env and one-key meta: the
+// same text HCL would interpolate into a string ("0.001", "256", "true").
+func ParamString(v cty.Value) string {
+	if v.IsNull() || !v.IsKnown() {
+		return ""
+	}
+	switch v.Type() {
+	case cty.String:
+		return v.AsString()
+	case cty.Bool:
+		if v.True() {
+			return "true"
+		}
+		return "false"
+	case cty.Number:
+		return v.AsBigFloat().Text('f', -1)
+	}
+	return ""
+}

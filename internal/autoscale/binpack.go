@@ -1,0 +1,98 @@
+package autoscale
+
+import "sort"
+
+// bin is one place requests can be packed into: free room on a live node,
+// a machine still booting, or a machine to create.
+type bin struct {
+	free Resources
+	// used is set once a request was packed into the bin.
+	used bool
+}
+
+// sortDecreasing orders requests for first-fit decreasing: biggest GPUs
+// first, then CPU, then memory; ties keep queue order (oldest first, then
+// ID) so the result does not depend on the order Observe listed them in.
+func sortDecreasing(reqs []Request) {
+	sort.SliceStable(reqs, func(i, j int) bool {
+		a, b := reqs[i], reqs[j]
+		if a.Resources.GPUs != b.Resources.GPUs {
+			return a.Resources.GPUs > b.Resources.GPUs
+		}
+		if a.Resources.CPU != b.Resources.CPU {
+			return a.Resources.CPU > b.Resources.CPU
+		}
+		if a.Resources.Memory != b.Resources.Memory {
+			return a.Resources.Memory > b.Resources.Memory
+		}
+		if !a.Since.Equal(b.Since) {
+			return a.Since.Before(b.Since)
+		}
+		return a.ID < b.ID
+	})
+}
+
+// packer is a first-fit packing over an ordered list of bins that can grow
+// by identical new bins (machines to create) up to a limit.
+type packer struct {
+	bins []bin
+	// fixed is how many of bins existed before packing; the rest are new.
+	fixed int
+	// newCap is the capacity of a new machine; maxNew how many may be added.
+	newCap Resources
+	maxNew int
+	// open lists indexes of bins that may still take a GPU request, in
+	// bin order; full ones are dropped lazily so that long queues against
+	// big pools stay linear-ish.
+	open []int
+}
+
+func newPacker(bins []bin, newCap Resources, maxNew int) *packer {
+	p := &packer{bins: bins, fixed: len(bins), newCap: newCap, maxNew: maxNew}
+	p.open = make([]int, 0, len(bins))
+	for i := range bins {
+		p.open = append(p.open, i)
+	}
+	return p
+}
+
+// place puts r into the first bin it fits, opening a new bin if none does
+// and the limit allows. It returns the bin index, or -1.
+func (p *packer) place(r Resources) int {
+	w := 0
+	found := -1
+	for k, i := range p.open {
+		b := &p.bins[i]
+		if found < 0 && b.free.Fits(r) {
+			b.free = b.free.Sub(r)
+			b.used = true
+			found = i
+		}
+		// Drop bins with no GPU left; they cannot take GPU requests, and
+		// requests come biggest first so CPU-only ones are rare and last.
+		if b.free.GPUs > 0 || r.GPUs == 0 {
+			p.open[w] = i
+			w++
+		}
+		if found >= 0 {
+			w += copy(p.open[w:], p.open[k+1:])
+			break
+		}
+	}
+	p.open = p.open[:w]
+	if found >= 0 {
+		return found
+	}
+	if len(p.bins)-p.fixed >= p.maxNew || !p.newCap.Fits(r) {
+		return -1
+	}
+	p.bins = append(p.bins, bin{free: p.newCap.Sub(r), used: true})
+	i := len(p.bins) - 1
+	if p.bins[i].free.GPUs > 0 || r.GPUs == 0 {
+		p.open = append(p.open, i)
+	}
+	return i
+}
+
+// created is how many new bins were opened.
+func (p *packer) created() int { return len(p.bins) - p.fixed }

@@ -1,0 +1,525 @@
+package autoscale
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/spec"
+)
+
+// Decide returns one Decision per pool of s, sorted by pool name, using
+// DefaultPolicy. It is pure: the same State gives the same Decisions.
+func Decide(s State) []Decision { return DefaultPolicy().Decide(s) }
+
+// Decide is Decide with the tunables of p.
+func (p Policy) Decide(s State) []Decision {
+	names := make([]string, 0, len(s.Pools))
+	for n := range s.Pools {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]Decision, 0, len(names))
+	for _, n := range names {
+		out = append(out, p.DecidePool(n, s.Pools[n], s.Now))
+	}
+	return out
+}
+
+// unbounded stands for a dimension the pool does not declare (cpu_per_node
+// or memory_per_node unset): it never limits packing.
+const unbounded = math.MaxInt32
+
+// nodeCapacity is what a new machine of the pool offers.
+func nodeCapacity(pl *spec.Pool) Resources {
+	c := Resources{GPUs: pl.GPUsPerNode, CPU: pl.CPUPerNode, Memory: pl.MemoryPerNode}
+	if c.CPU <= 0 {
+		c.CPU = unbounded
+	}
+	if c.Memory <= 0 {
+		c.Memory = math.MaxInt64 / 4
+	}
+	return c
+}
+
+// nodeRole is how Decide sees a registered node.
+type nodeRole int
+
+const (
+	roleEligible nodeRole = iota // takes new work
+	roleCordoned                 // caravan marked it ineligible to consolidate
+	roleDraining                 // caravan is scaling it in
+	roleForeign                  // ineligible or draining by someone else: left alone
+	roleStarting                 // registered but not ready yet
+	roleFailed                   // down or disconnected: replaced
+)
+
+type nodeView struct {
+	Node
+	role nodeRole
+	// bin is the node's index in the packing, -1 if it takes no part.
+	bin int
+}
+
+// DecidePool decides for one pool. It is exported for the simulator, which
+// drives one pool at a time.
+func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
+	pl := ps.Pool
+	if pl == nil {
+		pl = &spec.Pool{Name: name}
+	}
+	d := Decision{Pool: name}
+	mem := ps.Memory.clone()
+	newCap := nodeCapacity(pl)
+	var reasons []string
+	var wake time.Time
+	wakeAt := func(t time.Time) {
+		if t.After(now) && (wake.IsZero() || t.Before(wake)) {
+			wake = t
+		}
+	}
+
+	// Classify what exists. Names known anywhere are collected so new
+	// names never collide with them.
+	known := map[string]bool{}
+	views := make([]nodeView, 0, len(ps.Nodes))
+	for _, n := range ps.Nodes {
+		known[n.Name] = true
+		v := nodeView{Node: n, bin: -1}
+		_, cordoned := mem.Cordoned[n.Name]
+		_, draining := mem.Draining[n.Name]
+		switch {
+		case n.Status == NodeDown || n.Status == NodeDisconnected:
+			v.role = roleFailed
+		case n.Status != NodeReady:
+			v.role = roleStarting
+		case draining:
+			v.role = roleDraining
+		case cordoned && !n.Eligible:
+			v.role = roleCordoned
+		case !n.Eligible || n.Draining:
+			v.role = roleForeign
+		default:
+			v.role = roleEligible
+		}
+		views = append(views, v)
+	}
+	// Forget marks on nodes that are gone or that someone else changed.
+	for n := range mem.Cordoned {
+		if i := findView(views, n); i < 0 || views[i].role != roleCordoned {
+			delete(mem.Cordoned, n)
+		}
+	}
+	for n := range mem.Draining {
+		if findView(views, n) < 0 {
+			delete(mem.Draining, n)
+		}
+	}
+	var booting []Machine
+	var failed []string
+	for _, m := range ps.Booting {
+		known[m.Name] = true
+		if pl.BootTimeout > 0 && now.Sub(m.RequestedAt) >= pl.BootTimeout {
+			failed = append(failed, m.Name)
+			continue
+		}
+		booting = append(booting, m)
+		if pl.BootTimeout > 0 {
+			wakeAt(m.RequestedAt.Add(pl.BootTimeout))
+		}
+	}
+	if len(failed) > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d machine(s) not registered within boot_timeout %s", len(failed), pl.BootTimeout))
+	}
+	down := 0
+	for _, v := range views {
+		if v.role == roleFailed {
+			failed = append(failed, v.Name)
+			down++
+		}
+	}
+	if down > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d node(s) down", down))
+	}
+	for n := range mem.Cordoned {
+		known[n] = true
+	}
+
+	// Demand: pack queued requests, oldest capacity first.
+	pending := append([]Request(nil), ps.Pending...)
+	sortDecreasing(pending)
+	var fits []Request
+	for _, r := range pending {
+		if !newCap.Fits(r.Resources) {
+			d.Unschedulable = append(d.Unschedulable, r)
+			continue
+		}
+		fits = append(fits, r)
+	}
+	if len(d.Unschedulable) > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d queued request(s) larger than one node", len(d.Unschedulable)))
+	}
+
+	var bins []bin
+	addBin := func(i int, free Resources) {
+		views[i].bin = len(bins)
+		bins = append(bins, bin{free: free})
+	}
+	// Eligible nodes first (Nomad places there itself once room frees),
+	// then machines on their way, then cordoned nodes (cheapest to bring
+	// back: partly busy already, most room first), then nodes being
+	// scaled in, and only then new machines.
+	for i, v := range views {
+		if v.role == roleEligible {
+			addBin(i, v.Free())
+		}
+	}
+	for i, v := range views {
+		if v.role == roleStarting {
+			addBin(i, v.Total)
+		}
+	}
+	bootBin0 := len(bins)
+	for range booting {
+		bins = append(bins, bin{free: newCap})
+	}
+	for _, i := range orderBy(views, roleCordoned, func(a, b nodeView) bool { return a.Free().GPUs > b.Free().GPUs }) {
+		addBin(i, views[i].Free())
+	}
+	for _, i := range orderBy(views, roleDraining, func(a, b nodeView) bool { return a.Allocs < b.Allocs }) {
+		addBin(i, views[i].Free())
+	}
+
+	live := 0 // nodes and machines that stay, before scale-in
+	for _, v := range views {
+		if v.role != roleFailed {
+			live++
+		}
+	}
+	live += len(booting)
+	maxNew := math.MaxInt32
+	if pl.MaxNodes > 0 {
+		maxNew = max(pl.MaxNodes-live, 0)
+	}
+	pk := newPacker(bins, newCap, maxNew)
+	waiting := 0
+	for _, r := range fits {
+		if pk.place(r.Resources) < 0 {
+			waiting++
+		}
+	}
+	if waiting > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d queued request(s) wait: max_nodes %d reached", waiting, pl.MaxNodes))
+	}
+	bins = pk.bins
+	_ = bootBin0
+
+	var reenable []string
+	for i := range views {
+		v := &views[i]
+		if v.bin < 0 || !bins[v.bin].used {
+			continue
+		}
+		switch v.role {
+		case roleCordoned:
+			reenable = append(reenable, v.Name)
+			delete(mem.Cordoned, v.Name)
+			v.role = roleEligible
+		case roleDraining:
+			reenable = append(reenable, v.Name)
+			delete(mem.Draining, v.Name)
+			v.role = roleEligible
+		}
+	}
+	if len(reenable) > 0 {
+		reasons = append(reasons, fmt.Sprintf("queued work needs %d cordoned node(s) back", len(reenable)))
+	}
+
+	// Busy GPUs now (used plus queued that fits), remembered as a decaying
+	// peak so the warm buffer follows recent demand.
+	busy := 0
+	for _, v := range views {
+		if v.role != roleFailed {
+			busy += v.Used.GPUs
+		}
+	}
+	for _, r := range fits {
+		busy += r.Resources.GPUs
+	}
+	mem.observeDemand(now, float64(busy), p.DemandHalfLife)
+
+	// Scale-in. A node of ours that got work while draining keeps it.
+	var removes, drains []string
+	for i := range views {
+		v := &views[i]
+		if v.role != roleDraining {
+			continue
+		}
+		if v.Allocs == 0 {
+			removes = append(removes, v.Name)
+			delete(mem.Draining, v.Name)
+		} else if v.LastBusy.After(mem.Draining[v.Name]) || v.Allocs > 0 {
+			reenable = append(reenable, v.Name)
+			delete(mem.Draining, v.Name)
+			v.role = roleEligible
+			reasons = append(reasons, fmt.Sprintf("node %s got work while draining; it keeps it", v.Name))
+		}
+	}
+	created := pk.created()
+	remaining := live - len(removes) + created
+	freeGPUs := 0
+	for _, v := range views {
+		if v.role == roleEligible && (v.bin < 0 || !bins[v.bin].used) {
+			freeGPUs += v.Free().GPUs
+		}
+	}
+	for i := bootBin0; i < bootBin0+len(booting); i++ {
+		if !bins[i].used {
+			freeGPUs += bins[i].free.GPUs
+		}
+	}
+	buffer := p.warmBuffer(mem)
+	// Candidates: empty eligible or cordoned nodes that no queued request
+	// was packed onto, longest idle first.
+	var cands []int
+	for i, v := range views {
+		if (v.role == roleEligible || v.role == roleCordoned) && v.Allocs == 0 && (v.bin < 0 || !bins[v.bin].used) {
+			cands = append(cands, i)
+		}
+	}
+	sort.SliceStable(cands, func(a, b int) bool {
+		x, y := idleSince(views[cands[a]].Node), idleSince(views[cands[b]].Node)
+		if !x.Equal(y) {
+			return x.Before(y)
+		}
+		return views[cands[a]].Name < views[cands[b]].Name
+	})
+	if created == 0 && waiting == 0 {
+		for _, i := range cands {
+			v := &views[i]
+			idle := now.Sub(idleSince(v.Node))
+			if remaining <= pl.MinNodes {
+				break
+			}
+			timeout := pl.IdleTimeout > 0 && idle >= pl.IdleTimeout
+			early := p.ScaleInGrace > 0 && idle >= p.ScaleInGrace && freeGPUs-v.Free().GPUs >= buffer
+			if !timeout && !early {
+				if pl.IdleTimeout > 0 {
+					wakeAt(idleSince(v.Node).Add(pl.IdleTimeout))
+				}
+				if p.ScaleInGrace > 0 {
+					wakeAt(idleSince(v.Node).Add(p.ScaleInGrace))
+				}
+				continue
+			}
+			if v.role == roleEligible {
+				freeGPUs -= v.Free().GPUs
+			}
+			drains = append(drains, v.Name)
+			delete(mem.Cordoned, v.Name)
+			mem.Draining[v.Name] = now
+			v.role = roleDraining
+			remaining--
+		}
+	}
+	if len(drains) > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d empty node(s) idle, scaling in", len(drains)))
+	}
+
+	// Consolidation: with more free GPUs than the buffer needs, stop
+	// placing on the emptiest busy nodes so they run dry.
+	var cordons []string
+	if p.Consolidate && created == 0 && waiting == 0 {
+		var busyNodes []int
+		for i, v := range views {
+			if v.role == roleEligible && v.Allocs > 0 && (v.bin < 0 || !bins[v.bin].used) &&
+				float64(v.Used.GPUs) <= p.ConsolidateMaxUsed*float64(v.Total.GPUs) {
+				busyNodes = append(busyNodes, i)
+			}
+		}
+		sort.SliceStable(busyNodes, func(a, b int) bool {
+			x, y := views[busyNodes[a]], views[busyNodes[b]]
+			if x.Used.GPUs != y.Used.GPUs {
+				return x.Used.GPUs < y.Used.GPUs
+			}
+			return x.Name < y.Name
+		})
+		for _, i := range busyNodes {
+			v := &views[i]
+			// Keep at least a node's worth of room plus the buffer on
+			// eligible nodes, so that cordoning does not itself cause a
+			// boot (hysteresis against re-enabling at the next arrival).
+			if freeGPUs-v.Free().GPUs < buffer+newCap.GPUs {
+				break
+			}
+			freeGPUs -= v.Free().GPUs
+			cordons = append(cordons, v.Name)
+			mem.Cordoned[v.Name] = now
+			v.role = roleCordoned
+		}
+		if len(cordons) > 0 {
+			reasons = append(reasons, fmt.Sprintf("consolidating: cordoned %d lightly used node(s)", len(cordons)))
+		}
+	}
+
+	// New machines.
+	var creates []string
+	if created > 0 {
+		next := nextIndex(name, known, mem.NextIndex)
+		for range created {
+			creates = append(creates, name+"-"+strconv.Itoa(next))
+			next++
+		}
+		mem.NextIndex = next
+		mem.LastScaleUp = now
+		reasons = append(reasons, fmt.Sprintf("%d queued request(s) need %d new machine(s)", len(fits)-waiting, created))
+	}
+	if len(removes) > 0 || len(failed) > 0 {
+		mem.LastScaleDown = now
+	}
+
+	// Actions, Nomad first, then Terraform.
+	sort.Strings(reenable)
+	add := func(k ActionKind, nodes []string, why string) {
+		if len(nodes) == 0 {
+			return
+		}
+		a := Action{Kind: k, Nodes: append([]string(nil), nodes...), Reason: why}
+		if k == Drain {
+			a.Deadline = p.DrainDeadline
+		}
+		d.Actions = append(d.Actions, a)
+	}
+	add(MarkEligible, reenable, "queued work needs these nodes")
+	add(MarkIneligible, cordons, "consolidation: let lightly used nodes empty out")
+	add(MarkIneligible, drains, "idle: scale-in")
+	add(Drain, drains, "idle: scale-in")
+	add(Replace, failed, "failed: down or not registered within boot_timeout")
+	add(Remove, removes, "drained and empty")
+	add(Create, creates, "queued work does not fit")
+
+	gone := map[string]bool{}
+	for _, n := range failed {
+		gone[n] = true
+	}
+	for _, n := range removes {
+		gone[n] = true
+	}
+	for _, v := range views {
+		if !gone[v.Name] {
+			d.TargetNodes = append(d.TargetNodes, v.Name)
+		}
+	}
+	for _, m := range booting {
+		d.TargetNodes = append(d.TargetNodes, m.Name)
+	}
+	d.TargetNodes = append(d.TargetNodes, creates...)
+	sort.Strings(d.TargetNodes)
+	d.TargetNodes = dedupe(d.TargetNodes)
+
+	if len(reasons) == 0 {
+		reasons = append(reasons, "no change")
+	}
+	d.Reason = strings.Join(reasons, "; ")
+	d.Memory = mem
+	d.WakeAt = wake
+	return d
+}
+
+func idleSince(n Node) time.Time {
+	if n.LastBusy.After(n.CreatedAt) {
+		return n.LastBusy
+	}
+	return n.CreatedAt
+}
+
+func findView(vs []nodeView, name string) int {
+	for i := range vs {
+		if vs[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func orderBy(vs []nodeView, role nodeRole, less func(a, b nodeView) bool) []int {
+	var idx []int
+	for i := range vs {
+		if vs[i].role == role {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		x, y := vs[idx[a]], vs[idx[b]]
+		if less(x, y) {
+			return true
+		}
+		if less(y, x) {
+			return false
+		}
+		return x.Name < y.Name
+	})
+	return idx
+}
+
+// nextIndex is the first machine counter above every "<pool>-<n>" name in
+// sight and at least the remembered counter.
+func nextIndex(pool string, known map[string]bool, remembered int) int {
+	next := max(remembered, 1)
+	prefix := pool + "-"
+	for n := range known {
+		if s, ok := strings.CutPrefix(n, prefix); ok {
+			if k, err := strconv.Atoi(s); err == nil && k >= next {
+				next = k + 1
+			}
+		}
+	}
+	return next
+}
+
+func dedupe(s []string) []string {
+	out := s[:0]
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (m Memory) clone() Memory {
+	c := m
+	c.Cordoned = make(map[string]time.Time, len(m.Cordoned))
+	for k, v := range m.Cordoned {
+		c.Cordoned[k] = v
+	}
+	c.Draining = make(map[string]time.Time, len(m.Draining))
+	for k, v := range m.Draining {
+		c.Draining[k] = v
+	}
+	return c
+}
+
+// observeDemand folds the current number of busy GPUs into the decaying
+// peak.
+func (m *Memory) observeDemand(now time.Time, busy float64, halfLife time.Duration) {
+	if !m.DemandAt.IsZero() && halfLife > 0 && now.After(m.DemandAt) {
+		m.Demand *= math.Exp2(-now.Sub(m.DemandAt).Seconds() / halfLife.Seconds())
+	}
+	if busy > m.Demand {
+		m.Demand = busy
+	}
+	m.DemandAt = now
+}
+
+// warmBuffer is how many free GPUs the policy keeps on live nodes.
+func (p Policy) warmBuffer(m Memory) int {
+	if m.Demand < 0.5 {
+		return 0
+	}
+	b := int(math.Ceil(p.WarmFraction * m.Demand))
+	return max(b, p.WarmMinGPUs)
+}

@@ -1,0 +1,53 @@
+package autoscale
+
+import "time"
+
+// Policy holds the tunables of Decide. DefaultPolicy is what caravan runs;
+// the simulator builds others to compare against.
+type Policy struct {
+	// DrainDeadline is the deadline of the Nomad drain that starts a
+	// scale-in. Caravan only drains empty nodes, so the deadline only
+	// matters for work that raced onto a node while it was being marked.
+	DrainDeadline time.Duration
+	// ScaleInGrace is the shortest idle time after which an empty node
+	// that the warm buffer does not need is scaled in. The pool's
+	// idle_timeout stays the upper bound: an empty node idle that long is
+	// scaled in even if the buffer wanted it, unless min_nodes keeps it.
+	// Zero disables early scale-in (idle_timeout alone decides).
+	ScaleInGrace time.Duration
+	// WarmFraction sizes the warm buffer: keep enough free GPUs on live
+	// nodes to absorb this fraction of the recent peak of busy GPUs.
+	WarmFraction float64
+	// WarmMinGPUs is the smallest warm buffer, in GPUs, once the pool has
+	// seen any demand in the last DemandHalfLife.
+	WarmMinGPUs int
+	// DemandHalfLife is how fast the remembered peak of busy GPUs decays.
+	DemandHalfLife time.Duration
+	// Consolidate enables cordoning of lightly used nodes when the pool
+	// has more free GPUs than the warm buffer needs, so that they empty
+	// out instead of collecting new work.
+	Consolidate bool
+	// ConsolidateMaxUsed is the largest share of a node's GPUs in use for
+	// which it may be cordoned.
+	ConsolidateMaxUsed float64
+}
+
+// DefaultPolicy is the policy `caravan autoscale` runs.
+func DefaultPolicy() Policy {
+	return Policy{
+		DrainDeadline:      time.Hour,
+		ScaleInGrace:       time.Minute,
+		WarmFraction:       0,
+		WarmMinGPUs:        0,
+		DemandHalfLife:     30 * time.Minute,
+		Consolidate:        true,
+		ConsolidateMaxUsed: 0.5,
+	}
+}
+
+// IdleTimeoutPolicy is the classic rule: scale in an empty node after the
+// pool's idle_timeout, no warm buffer, no consolidation. The simulator
+// uses it for its "reactive" comparison.
+func IdleTimeoutPolicy() Policy {
+	return Policy{DrainDeadline: time.Hour}
+}

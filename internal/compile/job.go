@@ -69,17 +69,22 @@ func Job(run spec.Run, opts Options) (*api.Job, error) {
 		return nil, err
 	}
 	e := run.Experiment
-	hash, err := specHash(run)
+	params, err := formatParams(run.Params)
 	if err != nil {
 		return nil, err
 	}
+	doc, err := resolvedJSONOf(run, params)
+	if err != nil {
+		return nil, err
+	}
+	hash := hashOf(doc)
 	id := runID(e.Name, hash)
 
-	task, err := compileTask(run, pool, id)
+	task, err := compileTask(run, params, pool, id)
 	if err != nil {
 		return nil, err
 	}
-	meta, err := jobMeta(run, opts, id, hash)
+	meta, err := jobMeta(run, params, opts, id, hash)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +142,7 @@ func driverOf(e *spec.Experiment) string {
 	return "exec"
 }
 
-func compileTask(run spec.Run, pool *spec.Pool, id string) (*api.Task, error) {
+func compileTask(run spec.Run, params []formattedParam, pool *spec.Pool, id string) (*api.Task, error) {
 	e := run.Experiment
 	driver := driverOf(e)
 	cfg := map[string]any{}
@@ -166,7 +171,7 @@ func compileTask(run spec.Run, pool *spec.Pool, id string) (*api.Task, error) {
 	if len(run.Args) > 0 {
 		cfg["args"] = append([]string(nil), run.Args...)
 	}
-	env, err := taskEnv(run, id)
+	env, err := taskEnv(run, params, id)
 	if err != nil {
 		return nil, err
 	}
@@ -179,20 +184,20 @@ func compileTask(run spec.Run, pool *spec.Pool, id string) (*api.Task, error) {
 
 // taskEnv is the user's env plus caravan's variables, which win: a run must
 // always be able to find out who it is.
-func taskEnv(run spec.Run, id string) (map[string]string, error) {
-	env := make(map[string]string, len(run.Env)+len(run.Params)+1)
+func taskEnv(run spec.Run, params []formattedParam, id string) (map[string]string, error) {
+	env := make(map[string]string, len(run.Env)+len(params)+1)
 	for k, v := range run.Env {
 		env[k] = v
 	}
 	env[EnvRunID] = id
-	seen := map[string]string{}
-	for _, p := range run.Params {
-		k := ParamEnvName(p.Name)
+	seen := make(map[string]string, len(params))
+	for _, p := range params {
+		k := ParamEnvName(p.name)
 		if other, dup := seen[k]; dup {
-			return nil, fmt.Errorf("compile: params %q and %q of experiment %q both become env %s; rename one", other, p.Name, run.Experiment.Name, k)
+			return nil, fmt.Errorf("compile: params %q and %q of experiment %q both become env %s; rename one", other, p.name, run.Experiment.Name, k)
 		}
-		seen[k] = p.Name
-		env[k] = ParamString(p.Value)
+		seen[k] = p.name
+		env[k] = p.text
 	}
 	return env, nil
 }
@@ -280,12 +285,8 @@ func sanitize(s string) string {
 	return string(b)
 }
 
-func jobMeta(run spec.Run, opts Options, id, hash string) (map[string]string, error) {
+func jobMeta(run spec.Run, params []formattedParam, opts Options, id, hash string) (map[string]string, error) {
 	e := run.Experiment
-	params, err := paramsJSON(run.Params)
-	if err != nil {
-		return nil, err
-	}
 	m := map[string]string{
 		MetaManagedBy:    ManagedByValue,
 		MetaRunID:        id,
@@ -293,7 +294,7 @@ func jobMeta(run spec.Run, opts Options, id, hash string) (map[string]string, er
 		MetaSpecHash:     hash,
 		MetaPool:         e.Pool,
 		MetaGPUs:         strconv.Itoa(e.Resources.GPUs),
-		MetaParams:       params,
+		MetaParams:       paramsJSON(params),
 		MetaSourceGit:    "",
 		MetaSourceCommit: "",
 		MetaSourcePath:   "",
@@ -311,12 +312,12 @@ func jobMeta(run spec.Run, opts Options, id, hash string) (map[string]string, er
 	if e.Timeout > 0 {
 		m[MetaTimeout] = e.Timeout.String()
 	}
-	for _, p := range run.Params {
-		k := MetaParamKey(p.Name)
+	for _, p := range params {
+		k := MetaParamKey(p.name)
 		if _, dup := m[k]; dup {
-			return nil, fmt.Errorf("compile: param %q of experiment %q gives meta key %s twice; rename it", p.Name, e.Name, k)
+			return nil, fmt.Errorf("compile: param %q of experiment %q gives meta key %s twice; rename it", p.name, e.Name, k)
 		}
-		m[k] = ParamString(p.Value)
+		m[k] = p.text
 	}
 	return m, nil
 }
@@ -328,13 +329,18 @@ func relFile(dir, file string) string {
 		return ""
 	}
 	if dir != "" {
-		// Abs on both sides lets a relative dir match an absolute file name.
-		if ad, err := filepath.Abs(dir); err == nil {
-			if af, err := filepath.Abs(file); err == nil {
-				if rel, err := filepath.Rel(ad, af); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-					return filepath.ToSlash(rel)
-				}
+		if filepath.IsAbs(dir) != filepath.IsAbs(file) {
+			// Abs on both sides lets a relative dir match an absolute
+			// file name; only here, since it asks the OS for the cwd.
+			ad, err1 := filepath.Abs(dir)
+			af, err2 := filepath.Abs(file)
+			if err1 != nil || err2 != nil {
+				return filepath.ToSlash(file)
 			}
+			dir, file = ad, af
+		}
+		if rel, err := filepath.Rel(dir, file); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return filepath.ToSlash(rel)
 		}
 	}
 	return filepath.ToSlash(file)

@@ -2,6 +2,9 @@ package compile
 
 import (
 	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"regexp"
 	"strings"
 	"testing"
@@ -386,4 +389,25 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// TestNumberStringMatchesHCL: the fast path must give exactly the digits
+// HCL gives when it converts a number to a string (Text('f', -1)), or env
+// values would disagree with the same param interpolated into args.
+func TestNumberStringMatchesHCL(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var vals []cty.Value
+	for _, s := range []string{"0.001", "0.1", "1e-6", "3.14159", "256", "-7", "1e300", "123456789012345678901234567890", "0.30000000000000004", "2.5e-320", "0"} {
+		vals = append(vals, cty.MustParseNumberVal(s))
+	}
+	for range 2000 {
+		f := math.Exp(rng.Float64()*40 - 20)
+		vals = append(vals, cty.NumberFloatVal(f), cty.MustParseNumberVal(strconv.FormatFloat(f, 'g', 6, 64)))
+	}
+	for _, v := range vals {
+		bf := v.AsBigFloat()
+		if got, want := numberString(bf), bf.Text('f', -1); got != want {
+			t.Errorf("numberString(%s) = %q, want %q", bf.Text('g', 20), got, want)
+		}
+	}
 }

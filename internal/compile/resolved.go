@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
+	"math"
+	"math/big"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/zclconf/go-cty/cty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // resolvedVersion is bumped whenever the shape of the resolved document
@@ -90,6 +92,14 @@ func ResolvedSpec(run spec.Run, opts Options) ([]byte, error) {
 }
 
 func resolvedJSON(run spec.Run) ([]byte, error) {
+	params, err := formatParams(run.Params)
+	if err != nil {
+		return nil, err
+	}
+	return resolvedJSONOf(run, params)
+}
+
+func resolvedJSONOf(run spec.Run, params []formattedParam) ([]byte, error) {
 	e := run.Experiment
 	if e == nil {
 		return nil, fmt.Errorf("compile: run %d has no experiment", run.Index)
@@ -124,14 +134,8 @@ func resolvedJSON(run spec.Run) ([]byte, error) {
 	if e.Source != nil {
 		d.Source = &resolvedSource{Git: e.Source.Git, Commit: e.Source.Commit, Path: e.Source.Path}
 	}
-	params := slices.Clone(run.Params)
-	slices.SortFunc(params, func(a, b spec.Param) int { return cmpString(a.Name, b.Name) })
 	for _, p := range params {
-		raw, err := paramJSON(p)
-		if err != nil {
-			return nil, err
-		}
-		d.Params = append(d.Params, resolvedParam{Name: p.Name, Type: p.Value.Type().FriendlyName(), Value: raw})
+		d.Params = append(d.Params, resolvedParam{Name: p.name, Type: p.typ, Value: json.RawMessage(p.json)})
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -157,8 +161,12 @@ func specHash(run spec.Run) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return hashOf(b), nil
+}
+
+func hashOf(doc []byte) string {
+	sum := sha256.Sum256(doc)
+	return hex.EncodeToString(sum[:])
 }
 
 // RunID is "<experiment>-<first 8 hex digits of SpecHash>": the Nomad job ID
@@ -169,43 +177,57 @@ func RunID(run spec.Run) string {
 
 func runID(experiment, hash string) string { return experiment + "-" + hash[:8] }
 
-// paramJSON encodes a param value as plain JSON (number, string or bool).
-func paramJSON(p spec.Param) (json.RawMessage, error) {
-	v := p.Value
-	if v.IsNull() || !v.IsKnown() || !v.Type().IsPrimitiveType() {
-		return nil, fmt.Errorf("compile: param %q must be a known string, number or bool, got %s", p.Name, v.Type().FriendlyName())
+// formattedParam is a param's value in every textual form the compiler
+// writes, computed once per run: number formatting is the costly part.
+type formattedParam struct {
+	name string
+	typ  string // "string", "number" or "bool"
+	text string // as interpolated into a string: env and one-key meta
+	json string // as a JSON value: caravan_params and the resolved spec
+}
+
+// formatParams formats params sorted by name.
+func formatParams(params []spec.Param) ([]formattedParam, error) {
+	out := make([]formattedParam, len(params))
+	for i, p := range params {
+		v := p.Value
+		if v.IsNull() || !v.IsKnown() || v.IsMarked() || !v.Type().IsPrimitiveType() {
+			return nil, fmt.Errorf("compile: param %q must be a known string, number or bool, got %s", p.Name, v.Type().FriendlyName())
+		}
+		f := formattedParam{name: p.Name, typ: v.Type().FriendlyName(), text: ParamString(v)}
+		if v.Type() == cty.String {
+			b, err := json.Marshal(f.text)
+			if err != nil {
+				return nil, fmt.Errorf("compile: param %q: %w", p.Name, err)
+			}
+			f.json = string(b)
+		} else {
+			f.json = f.text // numbers in 'f' form and true/false are JSON already
+		}
+		out[i] = f
 	}
-	b, err := ctyjson.Marshal(v, v.Type())
-	if err != nil {
-		return nil, fmt.Errorf("compile: param %q: %w", p.Name, err)
+	if !slices.IsSortedFunc(out, func(a, b formattedParam) int { return strings.Compare(a.name, b.name) }) {
+		slices.SortFunc(out, func(a, b formattedParam) int { return strings.Compare(a.name, b.name) })
 	}
-	return b, nil
+	return out, nil
 }
 
 // paramsJSON is the caravan_params meta value: a JSON object of all params
 // with their JSON types, keys sorted.
-func paramsJSON(params []spec.Param) (string, error) {
-	m := make(map[string]json.RawMessage, len(params))
-	for _, p := range params {
-		raw, err := paramJSON(p)
-		if err != nil {
-			return "", err
-		}
-		m[p.Name] = raw
-	}
-	var buf bytes.Buffer
+func paramsJSON(params []formattedParam) string {
+	var buf strings.Builder
 	buf.WriteByte('{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
+	for i, p := range params {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		kb, _ := json.Marshal(k)
+		kb, _ := json.Marshal(p.name)
 		buf.Write(kb)
 		buf.WriteByte(':')
-		buf.Write(m[k])
+		buf.WriteString(p.json)
 	}
 	buf.WriteByte('}')
-	return buf.String(), nil
+	return buf.String()
 }
 
 func nonNil(s []string) []string {
@@ -213,16 +235,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ParamString is a param value as it appears in env and one-key meta: the
@@ -240,7 +252,31 @@ func ParamString(v cty.Value) string {
 		}
 		return "false"
 	case cty.Number:
-		return v.AsBigFloat().Text('f', -1)
+		return numberString(v.AsBigFloat())
 	}
 	return ""
+}
+
+// numberString is bf.Text('f', -1), the form HCL converts numbers to
+// strings with, computed through strconv when that gives the same digits:
+// big.Float's shortest-decimal search is slow at cty's 512-bit precision.
+func numberString(bf *big.Float) string {
+	if bf.IsInt() {
+		if i, acc := bf.Int64(); acc == big.Exact {
+			return strconv.FormatInt(i, 10)
+		}
+	}
+	if f, acc := bf.Float64(); !math.IsInf(f, 0) && f != 0 {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if acc == big.Exact && bf.Prec() <= 53 {
+			return s
+		}
+		// s is the shortest decimal for the float64 nearest bf; it is
+		// the shortest for bf too when it reads back as bf exactly.
+		back, _, err := big.ParseFloat(s, 10, bf.Prec(), bf.Mode())
+		if err == nil && back.Cmp(bf) == 0 {
+			return s
+		}
+	}
+	return bf.Text('f', -1)
 }

@@ -1,0 +1,15 @@
+// Package terraform drives one Terraform workdir per caravan pool through
+// terraform-exec: it writes a small root module that calls the pool's
+// module with the `nodes` set and the pool's vars, runs `init` once, then
+// `plan` and `apply` of each new node set, and reads back the node names
+// the state holds.
+//
+// The files split by concern, as terraform-exec does: root.go renders the
+// workdir's files (pure), state.go reads node names out of a state (pure),
+// binary.go finds the terraform executable, logwriter.go turns Terraform's
+// output into log records, and workspace.go runs the commands.
+//
+// Terraform itself is never downloaded by caravan: it is found on PATH or
+// at the pool's terraform_bin. See terraform/README.md for installing a
+// pinned version with hc-install.
+package terraform

@@ -1,0 +1,365 @@
+package terraform
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Options configure one pool's workspace.
+type Options struct {
+	// Pool is the caravan pool name; the workdir is StateDir/Pool.
+	Pool string
+	// Module is the pool's Terraform module directory.
+	Module string
+	// Vars are the module's inputs beside nodes.
+	Vars map[string]cty.Value
+	// Bin is the terraform binary; "" finds it on PATH.
+	Bin string
+	// StateDir is the parent of every pool's workdir.
+	StateDir string
+	// LockTimeout is how long plan and apply wait for Terraform's state
+	// lock (held by another process); default 5 minutes.
+	LockTimeout time.Duration
+	// Env is added to the process environment of every terraform run.
+	Env map[string]string
+	// Logger receives Terraform's output line by line.
+	Logger *slog.Logger
+}
+
+// Workspace is one pool's Terraform workdir and state. Its methods are safe
+// for concurrent use: every Terraform run of one workdir is serialised, in
+// this process by a mutex shared by all Workspaces of that directory, and
+// across processes by Terraform's own state lock.
+type Workspace struct {
+	opts    Options
+	dir     string
+	source  string
+	bin     string
+	mu      *sync.Mutex
+	log     *slog.Logger
+	initKey string // marker content of the current init
+}
+
+// workdirLocks holds one mutex per workdir for the whole process.
+var workdirLocks sync.Map
+
+// ApplyResult says what an Apply did.
+type ApplyResult struct {
+	// Changed is false when the plan found nothing to do.
+	Changed bool
+	// Nodes are the names in state after the run.
+	Nodes []string
+	// Took is the wall time of init, plan and apply.
+	Took time.Duration
+}
+
+// New prepares a workspace; it runs nothing and creates the workdir.
+func New(opts Options) (*Workspace, error) {
+	if opts.Pool == "" || strings.ContainsAny(opts.Pool, `/\`) || opts.Pool == "." || opts.Pool == ".." {
+		return nil, fmt.Errorf("pool name %q cannot name a Terraform workdir; use letters, digits, - and _", opts.Pool)
+	}
+	if opts.StateDir == "" {
+		return nil, errors.New("no Terraform state directory; pass -state-dir")
+	}
+	if opts.Module == "" {
+		return nil, fmt.Errorf("pool %q has no terraform module; add terraform { module = \"...\" } to the pool", opts.Pool)
+	}
+	for name := range opts.Vars {
+		if !validVarName(name) {
+			return nil, fmt.Errorf("pool %q: %q is not a valid Terraform variable name", opts.Pool, name)
+		}
+	}
+	bin, err := FindBinary(opts.Bin)
+	if err != nil {
+		return nil, fmt.Errorf("pool %q: %w", opts.Pool, err)
+	}
+	stateDir, err := filepath.Abs(opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	module, err := filepath.Abs(opts.Module)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(module); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("pool %q: terraform module %s is not a directory; fix terraform.module", opts.Pool, module)
+	}
+	dir := filepath.Join(stateDir, opts.Pool)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("pool %q: create Terraform workdir: %w", opts.Pool, err)
+	}
+	src, err := moduleSource(dir, module)
+	if err != nil {
+		return nil, err
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 5 * time.Minute
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, _ := workdirLocks.LoadOrStore(dir, &sync.Mutex{})
+	return &Workspace{
+		opts: opts, dir: dir, source: src, bin: bin, mu: m.(*sync.Mutex),
+		log: log.With("pool", opts.Pool, "workdir", dir),
+	}, nil
+}
+
+// Dir is the workspace's directory.
+func (w *Workspace) Dir() string { return w.dir }
+
+// Pool is the pool the workspace belongs to.
+func (w *Workspace) Pool() string { return w.opts.Pool }
+
+// Apply makes the state hold exactly nodes: it writes the variables, runs
+// init when the root module changed, plans, and applies the plan when it
+// has changes. The context cancels Terraform gracefully (an interrupt,
+// after which Terraform saves what it created).
+func (w *Workspace) Apply(ctx context.Context, nodes []string) (ApplyResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	start := time.Now()
+	res := ApplyResult{}
+	vars, err := renderVars(nodes, w.opts.Vars)
+	if err != nil {
+		return res, fmt.Errorf("pool %q: %w", w.opts.Pool, err)
+	}
+	if err := w.ensureInit(ctx); err != nil {
+		return res, err
+	}
+	if err := writeFileAtomic(filepath.Join(w.dir, VarsFile), vars); err != nil {
+		return res, fmt.Errorf("pool %q: write %s: %w", w.opts.Pool, VarsFile, err)
+	}
+	tf, out, errw, err := w.terraform()
+	if err != nil {
+		return res, err
+	}
+	lock := tfexec.LockTimeout(w.opts.LockTimeout.String())
+	planFile := filepath.Join(w.dir, "caravan.tfplan")
+	defer os.Remove(planFile)
+	changed, err := tf.Plan(ctx, tfexec.Out(planFile), tfexec.Lock(true), lock)
+	out.Flush()
+	errw.Flush()
+	if err != nil {
+		return res, w.fail("plan", err, errw)
+	}
+	if changed {
+		res.Changed = true
+		err = tf.Apply(ctx, tfexec.DirOrPlan(planFile), tfexec.Lock(true), lock)
+		out.Flush()
+		errw.Flush()
+		if err != nil {
+			return res, w.fail("apply", err, errw)
+		}
+	}
+	res.Nodes, err = w.nodes(ctx)
+	res.Took = time.Since(start)
+	if err != nil {
+		return res, err
+	}
+	want := append([]string{}, nodes...)
+	sort.Strings(want)
+	if !slices.Equal(slices.Compact(want), res.Nodes) {
+		return res, fmt.Errorf("pool %q: after apply the state holds %v, not the %v asked for; the module %s must create one resource per name keyed by the name (for_each = var.nodes)",
+			w.opts.Pool, res.Nodes, want, w.opts.Module)
+	}
+	w.log.Info("terraform applied", "changed", changed, "nodes", len(res.Nodes), "took", res.Took.Round(time.Millisecond))
+	return res, nil
+}
+
+// Nodes reads the node names in the state (none for a fresh workdir).
+func (w *Workspace) Nodes(ctx context.Context) ([]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := os.Stat(filepath.Join(w.dir, StateFile)); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err := w.ensureInit(ctx); err != nil {
+		return nil, err
+	}
+	return w.nodes(ctx)
+}
+
+func (w *Workspace) nodes(ctx context.Context) ([]string, error) {
+	tf, _, errw, err := w.terraform()
+	if err != nil {
+		return nil, err
+	}
+	st, err := tf.Show(ctx)
+	errw.Flush()
+	if err != nil {
+		return nil, w.fail("show", err, errw)
+	}
+	return nodesInState(st), nil
+}
+
+// ensureInit writes the root module and runs init unless the same root
+// module was initialised before (the marker file holds its hash), so a
+// restart does not pay for init again.
+func (w *Workspace) ensureInit(ctx context.Context) error {
+	root, err := renderRoot(w.source, sortedVarNames(w.opts.Vars))
+	if err != nil {
+		return fmt.Errorf("pool %q: %w", w.opts.Pool, err)
+	}
+	sum := sha256.Sum256(append(append([]byte{}, root...), w.bin...))
+	key := hex.EncodeToString(sum[:])
+	if w.initKey == key {
+		return nil
+	}
+	marker := filepath.Join(w.dir, ".caravan-init")
+	old, _ := os.ReadFile(marker)
+	rootPath := filepath.Join(w.dir, RootFile)
+	cur, _ := os.ReadFile(rootPath)
+	if bytes.Equal(bytes.TrimSpace(old), []byte(key)) && bytes.Equal(cur, root) {
+		if _, err := os.Stat(filepath.Join(w.dir, ".terraform")); err == nil {
+			w.initKey = key
+			return nil
+		}
+	}
+	if err := writeFileAtomic(rootPath, root); err != nil {
+		return fmt.Errorf("pool %q: write %s: %w", w.opts.Pool, RootFile, err)
+	}
+	// Variables must exist for init to read the configuration.
+	if _, err := os.Stat(filepath.Join(w.dir, VarsFile)); errors.Is(err, os.ErrNotExist) {
+		vars, err := renderVars(nil, w.opts.Vars)
+		if err != nil {
+			return fmt.Errorf("pool %q: %w", w.opts.Pool, err)
+		}
+		if err := writeFileAtomic(filepath.Join(w.dir, VarsFile), vars); err != nil {
+			return err
+		}
+	}
+	tf, out, errw, err := w.terraform()
+	if err != nil {
+		return err
+	}
+	err = tf.Init(ctx, tfexec.Upgrade(false), tfexec.Backend(true))
+	out.Flush()
+	errw.Flush()
+	if err != nil {
+		return w.fail("init", err, errw)
+	}
+	if err := os.WriteFile(marker, []byte(key+"\n"), 0o644); err != nil {
+		return err
+	}
+	w.initKey = key
+	return nil
+}
+
+// terraform returns a terraform-exec handle whose output goes to the log.
+func (w *Workspace) terraform() (*tfexec.Terraform, *lineLogger, *lineLogger, error) {
+	tf, err := tfexec.NewTerraform(w.dir, w.bin)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("pool %q: %w", w.opts.Pool, err)
+	}
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	for k, v := range w.opts.Env {
+		env[k] = v
+	}
+	// Terraform's update check would call out to HashiCorp on every run.
+	env["CHECKPOINT_DISABLE"] = "1"
+	for _, k := range tfexec.ProhibitedEnv(env) {
+		delete(env, k)
+	}
+	if err := tf.SetEnv(env); err != nil {
+		return nil, nil, nil, err
+	}
+	// An interrupted Terraform finishes the resource it is creating and
+	// saves state; give it time before the hard kill.
+	_ = tf.SetWaitDelay(2 * time.Minute)
+	out := newLineLogger(w.log, slog.LevelDebug, "stdout")
+	errw := newLineLogger(w.log, slog.LevelWarn, "stderr")
+	tf.SetStdout(out)
+	tf.SetStderr(errw)
+	return tf, out, errw, nil
+}
+
+// fail wraps a Terraform error with the pool, the step and Terraform's own
+// words, condensed to one line for logs and metrics labels' neighbours.
+func (w *Workspace) fail(step string, err error, errw *lineLogger) error {
+	_ = errw.Tail()
+	return &Error{Pool: w.opts.Pool, Step: step, Dir: w.dir, Reason: condense(err.Error()), Err: err}
+}
+
+// Error is a failed Terraform step.
+type Error struct {
+	Pool, Step, Dir string
+	// Reason is Terraform's error message on one line.
+	Reason string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("terraform %s of pool %q failed: %s (workdir %s)", e.Step, e.Pool, e.Reason, e.Dir)
+}
+
+// Unwrap gives the terraform-exec error (context errors included).
+func (e *Error) Unwrap() error { return e.Err }
+
+// condense turns Terraform's boxed multi-line diagnostics into one line:
+// the "Error:" summaries and their details, without decoration.
+func condense(text string) string {
+	var parts []string
+	inErr := false
+	for _, raw := range strings.Split(text, "\n") {
+		line := strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(raw), "│╷╵"))
+		switch {
+		case line == "":
+			continue
+		case strings.HasPrefix(line, "Error:"):
+			inErr = true
+			parts = append(parts, line)
+		case strings.HasPrefix(line, "Warning:"):
+			inErr = false
+		case inErr && !strings.HasPrefix(line, "with ") && !strings.HasPrefix(line, "on "):
+			parts = append(parts, line)
+		}
+	}
+	if len(parts) == 0 {
+		first, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
+		return first
+	}
+	out := strings.Join(parts, " ")
+	if len(out) > 600 {
+		out = out[:600] + "..."
+	}
+	return out
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

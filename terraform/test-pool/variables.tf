@@ -1,0 +1,28 @@
+variable "nodes" {
+  description = "Names of the nodes that should exist. caravan sets this; one terraform_data resource is kept per name."
+  type        = set(string)
+  default     = []
+}
+
+variable "node_pool" {
+  description = "Nomad node pool the nodes would join; recorded only."
+  type        = string
+  default     = "default"
+}
+
+variable "create_delay_seconds" {
+  description = "Seconds each node's creation takes, to test an apply that is interrupted half way."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.create_delay_seconds >= 0
+    error_message = "create_delay_seconds must be zero or more."
+  }
+}
+
+variable "fail_file" {
+  description = "While a file exists at this path, creating a node fails with the file's content as the reason. Empty disables the hook."
+  type        = string
+  default     = ""
+}

@@ -1,0 +1,122 @@
+package report
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+)
+
+// Source is what a report reads from Nomad. internal/cli adapts
+// *nomad.Client to it; tests use a hand-written fake. Errors that
+// errors.Is nomad.ErrNotFound mean "absent", anything else a failed call.
+type Source interface {
+	// Record reads caravan/runs/<runID>.
+	Record(ctx context.Context, runID string) (*nomad.Record, error)
+	// Usage reads caravan/runs/<runID>/usage.
+	Usage(ctx context.Context, runID string) (*nomad.Usage, error)
+	// JobAllocations lists a job's allocations, stopped ones included.
+	JobAllocations(ctx context.Context, namespace, jobID string) ([]*api.AllocationListStub, error)
+	// Allocation reads one allocation with task states and events.
+	Allocation(ctx context.Context, namespace, allocID string) (*api.Allocation, error)
+	// StderrTail returns up to maxBytes from the end of a task's stderr.
+	StderrTail(ctx context.Context, alloc *api.Allocation, task string, maxBytes int64) (string, error)
+}
+
+// Gather limits: the newest MaxAllocs attempts are read in full, and the
+// last StderrBytes of stderr, enough for a Python traceback.
+const (
+	MaxAllocs   = 10
+	StderrBytes = 64 << 10
+)
+
+// ErrNoRun is returned by Gather when caravan has no record of the run.
+var ErrNoRun = errors.New("no such run")
+
+// Gather reads what Triage needs about runID. Only a missing record or a
+// Nomad that cannot list the run's allocations is an error; missing usage,
+// a garbage-collected job or unreadable logs become warnings in the input,
+// since a partial diagnosis beats none.
+func Gather(ctx context.Context, src Source, runID string) (Input, error) {
+	in := Input{RunID: runID}
+	rec, err := src.Record(ctx, runID)
+	switch {
+	case errors.Is(err, nomad.ErrNotFound):
+		return in, fmt.Errorf("run %q: %w: caravan has no record at %s%s (check the ID with `caravan status`)",
+			runID, ErrNoRun, nomad.RecordPrefix, runID)
+	case err != nil:
+		return in, fmt.Errorf("read the record of run %q: %w", runID, err)
+	}
+	in.Record = rec
+	jobID := cmp.Or(recordJobID(rec), runID)
+
+	stubs, err := src.JobAllocations(ctx, rec.Namespace, jobID)
+	switch {
+	case errors.Is(err, nomad.ErrNotFound):
+		in.Warnings = append(in.Warnings, fmt.Sprintf("Nomad no longer knows job %q (garbage-collected?): the report uses the run's record and usage only", jobID))
+	case err != nil:
+		return in, fmt.Errorf("list the allocations of run %q (job %q): %w", runID, jobID, err)
+	}
+	slices.SortFunc(stubs, func(a, b *api.AllocationListStub) int { return cmp.Compare(b.CreateIndex, a.CreateIndex) })
+	if len(stubs) > MaxAllocs {
+		in.Warnings = append(in.Warnings, fmt.Sprintf("the run has %d allocations; only the newest %d were read", len(stubs), MaxAllocs))
+		stubs = stubs[:MaxAllocs]
+	}
+	for _, s := range stubs {
+		a, err := src.Allocation(ctx, cmp.Or(s.Namespace, rec.Namespace), s.ID)
+		if err != nil {
+			in.Warnings = append(in.Warnings, fmt.Sprintf("could not read allocation %s: %v", short(s.ID), err))
+			continue
+		}
+		in.Allocs = append(in.Allocs, a)
+	}
+
+	u, err := src.Usage(ctx, runID)
+	switch {
+	case errors.Is(err, nomad.ErrNotFound):
+	case err != nil:
+		in.Warnings = append(in.Warnings, fmt.Sprintf("could not read the usage summary of run %q: %v", runID, err))
+	default:
+		in.Usage = u
+	}
+
+	if latest := latestFirst(in.Allocs); len(latest) > 0 && latest[0].ClientStatus != api.AllocClientStatusPending {
+		a := latest[0]
+		task := MainTask(a)
+		tail, err := src.StderrTail(ctx, a, task, StderrBytes)
+		if err != nil {
+			in.Warnings = append(in.Warnings, fmt.Sprintf("could not read the stderr of task %q in allocation %s (its node may be gone): %v", task, short(a.ID), err))
+		} else {
+			in.Stderr, in.StderrAlloc = tail, a.ID
+		}
+	}
+	return in, nil
+}
+
+// recordJobID is the ID of the job compiled into rec, in either the bare
+// api.Job JSON or the {"Job": {...}} form.
+func recordJobID(rec *nomad.Record) string {
+	if rec == nil || len(rec.Job) == 0 {
+		return ""
+	}
+	var j struct {
+		ID  *string
+		Job *struct{ ID *string }
+	}
+	if json.Unmarshal(rec.Job, &j) != nil {
+		return ""
+	}
+	if j.ID != nil {
+		return *j.ID
+	}
+	if j.Job != nil && j.Job.ID != nil {
+		return *j.Job.ID
+	}
+	return ""
+}

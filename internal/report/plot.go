@@ -1,0 +1,172 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"image/color"
+	"io"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// Plot geometry, in pixels at plotDPI.
+const (
+	plotDPI         = 96
+	plotWidthPx     = 1200
+	plotPanelHeight = 300
+)
+
+// ErrNoTimeline is returned by WritePNG for a report without a usage
+// timeline: there is nothing to draw.
+var ErrNoTimeline = errors.New("no usage timeline")
+
+var (
+	colUtil  = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+	colMem   = color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}
+	colRSS   = color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}
+	colLeak  = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
+	colTrend = color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}
+	colLimit = color.RGBA{R: 0x33, G: 0x33, B: 0x33, A: 0xff}
+)
+
+// WritePNG draws r's usage timeline as a PNG: one panel each for GPU
+// utilisation, GPU memory and host memory (RSS) over time, stacked on a
+// shared time axis, with memory limits and the leak fit line drawn over
+// the memory panels.
+func WritePNG(w io.Writer, r Report) error {
+	tl := r.Timeline
+	if tl == nil || len(tl.T) < 2 {
+		return fmt.Errorf("run %s: %w to plot (the agent wrote no samples for it; is `caravan agent` running on its node?)", r.RunID, ErrNoTimeline)
+	}
+	span := tl.T[len(tl.T)-1]
+	unit, div := "minutes", 60.0
+	if span > 2*3600 {
+		unit, div = "hours", 3600
+	}
+	var panels []*plot.Plot
+	if len(tl.GPUUtil) > 0 {
+		p := panel("GPU utilisation (%)", unit)
+		p.Y.Min, p.Y.Max = 0, 100
+		if err := addSeries(p, tl.T, tl.GPUUtil, div, 100, colUtil, "GPU util"); err != nil {
+			return err
+		}
+		panels = append(panels, p)
+	}
+	for _, s := range []struct {
+		name   string
+		series string
+		y      []float64
+		limit  int64
+		col    color.Color
+	}{
+		{"GPU memory (GiB)", SeriesGPUMem, tl.GPUMem, r.Memory.GPUMemTotal, colMem},
+		{"Host memory, RSS (GiB)", SeriesRSS, tl.RSS, r.Memory.MemLimit, colRSS},
+	} {
+		if len(s.y) == 0 {
+			continue
+		}
+		p := panel(s.name, unit)
+		p.Y.Min = 0
+		const gib = 1 << 30
+		if err := addSeries(p, tl.T, s.y, div, 1.0/gib, s.col, shortSeries(s.series)); err != nil {
+			return err
+		}
+		if s.limit > 0 {
+			lim := float64(s.limit) / gib
+			if err := addLine(p, 0, lim, span/div, lim, colLimit, []vg.Length{vg.Points(2), vg.Points(3)},
+				"limit "+bytesIEC(float64(s.limit))); err != nil {
+				return err
+			}
+		}
+		for _, l := range r.Leaks {
+			if l.Series != s.series || l.Verdict == VerdictInsufficient {
+				continue
+			}
+			col, label := colTrend, fmt.Sprintf("trend %+.0f MiB/h", l.SlopeMiBPerHour)
+			if l.Leaking {
+				col, label = colLeak, fmt.Sprintf("leak fit %+.0f MiB/h", l.SlopeMiBPerHour)
+			}
+			y0 := (l.InterceptBytes + l.SlopeBytesPerSecond*l.FitFromS) / gib
+			y1 := (l.InterceptBytes + l.SlopeBytesPerSecond*l.FitToS) / gib
+			if err := addLine(p, l.FitFromS/div, y0, l.FitToS/div, y1, col, []vg.Length{vg.Points(6), vg.Points(4)}, label); err != nil {
+				return err
+			}
+		}
+		panels = append(panels, p)
+	}
+	if len(panels) == 0 {
+		return fmt.Errorf("run %s: %w to plot (the timeline has no GPU or memory series)", r.RunID, ErrNoTimeline)
+	}
+	panels[0].Title.Text = fmt.Sprintf("run %s: %s, %s", r.RunID, r.Outcome, r.Reason.Summary)
+	for _, p := range panels[:len(panels)-1] {
+		p.X.Label.Text = ""
+	}
+
+	px := func(n int) vg.Length { return vg.Length(n) * vg.Inch / plotDPI }
+	img := vgimg.NewWith(vgimg.UseWH(px(plotWidthPx), px(plotPanelHeight*len(panels))), vgimg.UseDPI(plotDPI))
+	dc := draw.New(img)
+	grid := make([][]*plot.Plot, len(panels))
+	for i, p := range panels {
+		grid[i] = []*plot.Plot{p}
+	}
+	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadX: vg.Millimeter, PadY: vg.Points(6),
+		PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}
+	canvases := plot.Align(grid, tiles, dc)
+	for i, p := range panels {
+		p.Draw(canvases[i][0])
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w); err != nil {
+		return fmt.Errorf("write PNG of run %s: %w", r.RunID, err)
+	}
+	return nil
+}
+
+func panel(ylabel, unit string) *plot.Plot {
+	p := plot.New()
+	p.Y.Label.Text = ylabel
+	p.X.Label.Text = "time since start (" + unit + ")"
+	p.X.Min = 0
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	return p
+}
+
+// addSeries draws y against t, scaling t by 1/div and y by mul.
+func addSeries(p *plot.Plot, t, y []float64, div, mul float64, col color.Color, label string) error {
+	n := min(len(t), len(y))
+	pts := make(plotter.XYs, 0, n)
+	for i := 0; i < n; i++ {
+		if finite(t[i]) && finite(y[i]) {
+			pts = append(pts, plotter.XY{X: t[i] / div, Y: y[i] * mul})
+		}
+	}
+	if len(pts) == 0 {
+		return nil
+	}
+	l, err := plotter.NewLine(pts)
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", label, err)
+	}
+	l.Color = col
+	l.Width = vg.Points(1.2)
+	p.Add(l)
+	p.Legend.Add(label, l)
+	return nil
+}
+
+func addLine(p *plot.Plot, x0, y0, x1, y1 float64, col color.Color, dashes []vg.Length, label string) error {
+	l, err := plotter.NewLine(plotter.XYs{{X: x0, Y: y0}, {X: x1, Y: y1}})
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", label, err)
+	}
+	l.Color = col
+	l.Width = vg.Points(1.5)
+	l.Dashes = dashes
+	p.Add(l)
+	p.Legend.Add(label, l)
+	return nil
+}

@@ -1,0 +1,200 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// textWidth is the page width of the text report; sparklineWidth the
+// number of columns a timeline gets in it.
+const (
+	textWidth      = 80
+	sparklineWidth = 48
+)
+
+// WriteText writes r as one page for a person: the diagnosis first, then
+// the facts behind it, then what else is worth knowing.
+func WriteText(w io.Writer, r Report) error {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+
+	p("Run %s\n", r.RunID)
+	var ctx []string
+	for _, kv := range [][2]string{{"experiment", r.Experiment}, {"pool", r.Pool}, {"job", r.JobID}, {"namespace", r.Namespace}} {
+		if kv[1] != "" {
+			ctx = append(ctx, kv[0]+" "+kv[1])
+		}
+	}
+	if len(ctx) > 0 {
+		p("%s\n", strings.Join(ctx, " · "))
+	}
+	p("\n")
+
+	head := strings.ToUpper(r.Outcome) + ": " + r.Reason.Summary
+	if r.ExitCode != nil && r.Reason.Kind != KindRunning {
+		head += fmt.Sprintf(" (exit code %d)", *r.ExitCode)
+	}
+	b.WriteString(wrap(head, "", textWidth))
+	for _, e := range r.Reason.Evidence {
+		p("  > %s\n", e)
+	}
+	if r.Reason.Advice != "" {
+		b.WriteString(wrap("What to do: "+r.Reason.Advice, "  ", textWidth))
+	}
+	p("\n")
+
+	if a := r.Alloc; a != nil {
+		line := fmt.Sprintf("attempt %d of %d · alloc %s", r.Attempts, r.Attempts, short(a.ID))
+		if a.Task != "" {
+			line += " · task " + a.Task
+		}
+		if a.Node != "" || a.NodeID != "" {
+			line += " on " + firstNonEmpty(a.Node, short(a.NodeID))
+		}
+		p("%-10s%s\n", "Alloc", line)
+	}
+	if r.StartedAt != nil {
+		line := fmt.Sprintf("%s since %s", human(seconds(r.RuntimeS)), r.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+		if r.FinishedAt != nil {
+			line = fmt.Sprintf("%s, %s → %s", human(seconds(r.RuntimeS)),
+				r.StartedAt.UTC().Format("2006-01-02 15:04:05"), r.FinishedAt.UTC().Format("15:04:05 UTC"))
+		}
+		if r.TimeoutS > 0 {
+			line += " · timeout " + human(seconds(r.TimeoutS))
+		}
+		p("%-10s%s\n", "Ran", line)
+	}
+	if r.GPUs > 0 || r.GPUHours > 0 {
+		line := fmt.Sprintf("%d · %s GPU-hours", r.GPUs, hours(r.GPUHours))
+		if r.Attempts > 1 {
+			line += " over all attempts"
+		}
+		if r.Cost != nil {
+			line += fmt.Sprintf(" · cost %.2f at %.2f per GPU-hour", *r.Cost, r.PricePerGPUHour)
+		}
+		p("%-10s%s\n", "GPUs", line)
+	}
+	if u := r.Util; u != nil {
+		p("%-10smean %.0f%% · peak %.0f%%\n", "GPU util", 100*u.Mean, 100*u.Peak)
+	}
+	if m := r.Memory; m.GPUMemPeak > 0 {
+		p("%-10speak %s%s\n", "GPU mem", bytesIEC(float64(m.GPUMemPeak)), ofLimit(m.GPUMemTotal, ""))
+	}
+	if m := r.Memory; m.RSSPeak > 0 || m.MemLimit > 0 {
+		peak := "peak " + bytesIEC(float64(m.RSSPeak))
+		if m.RSSPeak == 0 {
+			peak = "peak unknown"
+		}
+		p("%-10s%s%s\n", "Host mem", peak, ofLimit(m.MemLimit, " limit"))
+	}
+
+	if tl := r.Timeline; tl != nil && len(tl.T) > 1 {
+		p("\nTimeline, 0 → %s\n", human(seconds(tl.T[len(tl.T)-1])))
+		if len(tl.GPUUtil) > 0 {
+			p("  %-9s %s  0–100%%\n", "GPU util", Sparkline(tl.GPUUtil, sparklineWidth, 0, 1))
+		}
+		if len(tl.GPUMem) > 0 {
+			hi := scaleTop(tl.GPUMem, r.Memory.GPUMemTotal)
+			p("  %-9s %s  0–%s\n", "GPU mem", Sparkline(tl.GPUMem, sparklineWidth, 0, hi), bytesIEC(hi))
+		}
+		if len(tl.RSS) > 0 {
+			hi := scaleTop(tl.RSS, r.Memory.MemLimit)
+			p("  %-9s %s  0–%s\n", "Host mem", Sparkline(tl.RSS, sparklineWidth, 0, hi), bytesIEC(hi))
+		}
+	}
+
+	if len(r.Leaks) > 0 {
+		p("\nMemory growth\n")
+		for _, l := range r.Leaks {
+			p("  %-9s %s\n", shortSeries(l.Series), leakLine(l))
+		}
+	}
+
+	if len(r.Findings) > 0 {
+		p("\nAlso found\n")
+		for _, f := range r.Findings {
+			b.WriteString(wrap("! "+f.Summary, "  ", textWidth))
+			for _, e := range f.Evidence {
+				p("    > %s\n", e)
+			}
+			if f.Advice != "" {
+				b.WriteString(wrap(f.Advice, "    ", textWidth))
+			}
+		}
+	}
+	if len(r.Warnings) > 0 {
+		p("\nWarnings\n")
+		for _, w := range r.Warnings {
+			b.WriteString(wrap("- "+w, "  ", textWidth))
+		}
+	}
+	if len(r.StderrTail) > 0 {
+		p("\nEnd of stderr\n")
+		for _, l := range r.StderrTail {
+			p("  | %s\n", l)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// leakLine is a Leak's verdict with the figures that support it.
+func leakLine(l Leak) string {
+	switch l.Verdict {
+	case VerdictInsufficient:
+		return "not enough samples to judge"
+	case VerdictLeak:
+		s := fmt.Sprintf("LEAK: +%s/hour (R² %.2f, Mann–Kendall z %.1f)", mib(l.SlopeMiBPerHour), l.R2, l.MannKendallZ)
+		if l.TimeToLimitS != nil {
+			if *l.TimeToLimitS == 0 {
+				s += ", at its limit"
+			} else {
+				s += ", reaches its " + bytesIEC(l.LimitBytes) + " limit in ~" + human(seconds(*l.TimeToLimitS))
+			}
+		}
+		return s
+	case VerdictGrowing:
+		return fmt.Sprintf("grew %s, but not steadily: not a leak", bytesIEC(l.GrowthBytes))
+	}
+	return fmt.Sprintf("flat (%+.0f MiB/hour; %s)", l.SlopeMiBPerHour, l.Why)
+}
+
+func shortSeries(s string) string {
+	switch s {
+	case SeriesRSS:
+		return "Host mem"
+	case SeriesGPUMem:
+		return "GPU mem"
+	}
+	return s
+}
+
+func ofLimit(limit int64, word string) string {
+	if limit <= 0 {
+		return ""
+	}
+	return " of " + bytesIEC(float64(limit)) + word
+}
+
+// scaleTop is the top of a memory sparkline's scale: the limit when known,
+// so that the line shows how close the run came to it.
+func scaleTop(v []float64, limit int64) float64 {
+	hi := float64(limit)
+	for _, x := range v {
+		if finite(x) {
+			hi = max(hi, x)
+		}
+	}
+	return hi
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -42,9 +42,18 @@ type Experiment struct {
 	DependsOn   []string
 	Rerun       int // bumps run identity on purpose (issue: rerun = N)
 
+	// ParamNames are the names of the parameters every run of this
+	// experiment carries (params, sweep.grid and sweep.random), sorted.
+	ParamNames []string
+	// RunCount is the number of runs the experiment's sweep yields.
+	RunCount int
+
 	// DeclRange is the range of the experiment block's header, used for
 	// the source file and line recorded in job meta.
 	DeclRange hcl.Range
+
+	poolRng    hcl.Range // where pool was set, for diagnostics about the pool
+	dependsRng hcl.Range
 }
 
 // Source is the code under test.

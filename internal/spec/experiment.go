@@ -1,0 +1,295 @@
+package spec
+
+import (
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+var experimentSchema = &hcl.BodySchema{
+	Attributes: append(append([]hcl.AttributeSchema{}, sharedAttrs...),
+		hcl.AttributeSchema{Name: "description"},
+		hcl.AttributeSchema{Name: "command"},
+		hcl.AttributeSchema{Name: "args"},
+		hcl.AttributeSchema{Name: "params"},
+		hcl.AttributeSchema{Name: "depends_on"},
+		hcl.AttributeSchema{Name: "rerun"},
+	),
+	Blocks: []hcl.BlockHeaderSchema{{Type: "source"}, {Type: "sweep"}, {Type: "resources"}},
+}
+
+var sourceSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "git", Required: true}, {Name: "commit"}, {Name: "path"}},
+}
+
+var (
+	// experimentNameRe keeps names usable in Nomad job IDs, meta values and
+	// file names: the run ID is "<name>-<8 hex>".
+	experimentNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$`)
+	commitRe         = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
+)
+
+// expState is an experiment while it is being decoded and expanded.
+type expState struct {
+	e     *Experiment
+	ok    bool // decoded without errors: expand it
+	sweep *sweepSpec
+	tmpl  *runTemplate
+}
+
+func (l *loader) decodeExperiments(blocks []*hcl.Block) {
+	first := map[string]*hcl.Block{}
+	for _, b := range blocks {
+		name := b.Labels[0]
+		if prev := first[name]; prev != nil {
+			l.add(diagErr(b.LabelRanges[0], "Duplicate experiment",
+				"An experiment named %q is already declared at %s. Experiment names must be unique across all files of the directory; rename one.", name, posString(prev.DefRange)))
+			continue
+		}
+		first[name] = b
+		if es := l.decodeExperiment(b); es != nil {
+			l.exps = append(l.exps, es)
+			l.cfg.Experiments = append(l.cfg.Experiments, es.e)
+		}
+	}
+	l.checkDependencies()
+}
+
+func (l *loader) decodeExperiment(b *hcl.Block) *expState {
+	errsBefore := countErrors(l.diags)
+	name := b.Labels[0]
+	if !experimentNameRe.MatchString(name) {
+		l.add(diagErr(b.LabelRanges[0], "Invalid experiment name",
+			"%q is not a valid experiment name: use 1-100 letters, digits, '-' and '_', starting with a letter or digit (it becomes part of Nomad job IDs).", name))
+	}
+	content, diags := b.Body.Content(experimentSchema)
+	l.add(diags...)
+	e := &Experiment{Name: name, DeclRange: b.DefRange}
+	es := &expState{e: e}
+
+	var own settings
+	l.decodeSettings(content, &own)
+	if a := content.Attributes["description"]; a != nil {
+		e.Description, _ = l.attrString(a)
+	}
+	if a := content.Attributes["depends_on"]; a != nil {
+		if v, ok := l.attrStringList(a); ok {
+			e.DependsOn = v
+			e.dependsRng = a.Expr.Range()
+		}
+	}
+	if a := content.Attributes["rerun"]; a != nil {
+		if v, ok := l.attrInt(a); ok {
+			if v < 0 {
+				l.add(diagErr(a.Expr.Range(), "Invalid rerun", "rerun is %d; it must be 0 or more. Increase it to force new runs of an unchanged experiment.", v))
+			}
+			e.Rerun = v
+		}
+	}
+	var sweepBlocks []*hcl.Block
+	for _, blk := range content.Blocks {
+		switch blk.Type {
+		case "source":
+			if e.Source != nil {
+				l.add(diagErr(blk.DefRange, "Duplicate source block", "An experiment has at most one source block; remove one."))
+				continue
+			}
+			e.Source = l.decodeSource(blk)
+		case "sweep":
+			sweepBlocks = append(sweepBlocks, blk)
+		}
+	}
+	l.merge(e, &own, content)
+	es.sweep = l.decodeSweep(e, content.Attributes["params"], sweepBlocks, b.DefRange)
+	es.tmpl = l.prepareRunTemplate(e, es.sweep, content, &own)
+	es.ok = countErrors(l.diags) == errsBefore
+	return es
+}
+
+func countErrors(diags hcl.Diagnostics) int {
+	n := 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *loader) decodeSource(b *hcl.Block) *Source {
+	content, diags := b.Body.Content(sourceSchema)
+	l.add(diags...)
+	s := &Source{}
+	if a := content.Attributes["git"]; a != nil {
+		if v, ok := l.attrString(a); ok {
+			if strings.TrimSpace(v) == "" {
+				l.add(diagErr(a.Expr.Range(), "Empty git URL", "git must be the URL of a repository, e.g. \"https://github.com/acme/models.git\"."))
+			}
+			s.Git = v
+		}
+	}
+	if a := content.Attributes["commit"]; a != nil {
+		if v, ok := l.attrString(a); ok {
+			if !commitRe.MatchString(v) {
+				l.add(diagErr(a.Expr.Range(), "Invalid commit",
+					"commit %q is not a commit hash; a branch or tag name can move, so the run would not be reproducible. Use 7 to 40 hex digits, e.g. the output of git rev-parse HEAD.", v))
+			}
+			s.Commit = v
+		}
+	} else if content.Attributes["git"] != nil {
+		l.add(diagErr(b.DefRange, "Missing commit",
+			"A source with git needs commit = \"<7-40 hex digits>\" so that the run is reproducible; add the commit hash of the code to run."))
+	}
+	if a := content.Attributes["path"]; a != nil {
+		if v, ok := l.attrString(a); ok {
+			clean := path.Clean(v)
+			if path.IsAbs(v) || clean == ".." || strings.HasPrefix(clean, "../") {
+				l.add(diagErr(a.Expr.Range(), "Invalid source path",
+					"path %q must be a sub-directory inside the repository: relative, without leading \"..\".", v))
+			}
+			s.Path = v
+		}
+	}
+	return s
+}
+
+// merge applies the defaults block under the experiment's own settings and
+// checks the rules that need both: driver and image, shm, GPU constraints,
+// command.
+func (l *loader) merge(e *Experiment, own *settings, content *hcl.BodyContent) {
+	d := l.defaults
+	pool := own.pool.or(d.pool)
+	e.Pool = "default" // Nomad's own default node pool
+	if pool.set {
+		e.Pool = pool.v
+	}
+	e.poolRng = pool.rng
+	e.Priority = 50
+	if p := own.priority.or(d.priority); p.set {
+		e.Priority = p.v
+	}
+	e.Namespace = own.namespace.or(d.namespace).v
+	e.Tags = own.tags.or(d.tags).v
+	e.Timeout = own.timeout.or(d.timeout).v
+	e.Retries = own.retries.or(d.retries).v
+
+	driver := own.driver.or(d.driver)
+	image := own.image.or(d.image)
+	nonDocker := driver.set && driver.v != "docker"
+	if nonDocker && image.set {
+		switch {
+		case own.image.set || !own.driver.set && d.image.set && d.driver.set:
+			l.add(diagErr(image.rng, "Image needs the docker driver",
+				"image is only used by the docker driver, but driver is %q (%s). Remove the image, or set driver = \"docker\".", driver.v, posString(driver.rng)))
+		default:
+			// The experiment chose exec/raw_exec itself: an image inherited
+			// from defaults does not apply to it.
+			image = opt[string]{}
+		}
+	}
+	e.Image = image.v
+	switch {
+	case driver.set:
+		e.Driver = driver.v
+	case image.set:
+		e.Driver = "docker"
+	default:
+		e.Driver = "exec"
+	}
+	if e.Driver == "docker" && !image.set && driver.set {
+		l.add(diagErr(driver.rng, "Missing image", "driver \"docker\" needs an image = \"...\"; add one, or use driver \"exec\" or \"raw_exec\"."))
+	}
+	if (e.Driver == "exec" || e.Driver == "raw_exec") && content.Attributes["command"] == nil {
+		l.add(diagErr(content.MissingItemRange, "Missing command",
+			"Driver %q runs a program directly, so the experiment needs command = \"...\" (e.g. \"python\"); only docker images bring their own entrypoint.", e.Driver))
+	}
+
+	r, dr := &own.res, &d.res
+	res := &e.Resources
+	res.GPUs = r.gpus.or(dr.gpus).v
+	if r.cpu.set || r.cores.set {
+		res.CPU, res.Cores = r.cpu.v, r.cores.v
+	} else {
+		res.CPU, res.Cores = dr.cpu.v, dr.cores.v
+	}
+	res.Memory = r.memory.or(dr.memory).v
+	res.Disk = r.disk.or(dr.disk).v
+	shm := r.shm.or(dr.shm)
+	if shm.set && e.Driver != "docker" {
+		if r.shm.set {
+			l.add(diagErr(shm.rng, "shm needs the docker driver",
+				"shm sets docker's shm_size, but this experiment uses driver %q. Remove shm or use an image.", e.Driver))
+		}
+		shm = opt[int64]{}
+	}
+	res.SHM = shm.v
+	res.GPUModel = r.gpuModel.or(dr.gpuModel).v
+	res.GPUMemory = r.gpuMemory.or(dr.gpuMemory).v
+	if res.GPUs == 0 {
+		// Constraints inherited from defaults do not apply to a CPU-only
+		// experiment; constraints written in the experiment itself are a
+		// mistake worth reporting.
+		for _, o := range []opt[string]{{set: r.gpuModel.set, rng: r.gpuModel.rng}, {set: r.gpuMemory.set, rng: r.gpuMemory.rng}} {
+			if o.set {
+				l.add(diagErr(o.rng, "GPU constraint without GPUs",
+					"gpu_model and gpu_memory constrain the GPUs a run gets, but gpus is 0. Set gpus = 1 or more in resources, or remove the constraint."))
+			}
+		}
+		res.GPUModel, res.GPUMemory = "", 0
+	}
+}
+
+// checkDependencies validates depends_on: known experiments, no self
+// reference, no cycle.
+func (l *loader) checkDependencies() {
+	byName := map[string]*Experiment{}
+	for _, es := range l.exps {
+		byName[es.e.Name] = es.e
+	}
+	for _, es := range l.exps {
+		e := es.e
+		for _, dep := range e.DependsOn {
+			switch {
+			case dep == e.Name:
+				l.add(diagErr(e.dependsRng, "Experiment depends on itself", "depends_on of %q lists %q itself; remove it.", e.Name, dep))
+				es.ok = false
+			case byName[dep] == nil:
+				l.add(diagErr(e.dependsRng, "Unknown experiment in depends_on",
+					"depends_on names %q, but no experiment of that name is declared in this directory.%s", dep, suggest(dep, keysOf(byName))))
+				es.ok = false
+			}
+		}
+	}
+	// Cycle detection over the valid edges, reported once per cycle at the
+	// experiment where the walk closes it.
+	state := map[string]int{}
+	var visit func(n string, stack []string)
+	visit = func(n string, stack []string) {
+		state[n] = 1
+		e := byName[n]
+		for _, dep := range e.DependsOn {
+			if byName[dep] == nil || dep == n {
+				continue
+			}
+			switch state[dep] {
+			case 0:
+				visit(dep, append(stack, n))
+			case 1:
+				cycle := append(append([]string{}, stack[indexOf(stack, dep):]...), n, dep)
+				l.add(diagErr(e.dependsRng, "Dependency cycle",
+					"Experiments depend on each other in a cycle (%s), so none could ever start. Remove one of the depends_on entries.", strings.Join(cycle, " → ")))
+			}
+		}
+		state[n] = 2
+	}
+	names := keysOf(byName)
+	sort.Strings(names)
+	for _, n := range names {
+		if state[n] == 0 {
+			visit(n, nil)
+		}
+	}
+}

@@ -1,0 +1,122 @@
+package spec
+
+import (
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// Limits that keep hostile input from exhausting the stack or memory. The
+// HCL parser and evaluator recurse once per nesting level, and a Go stack
+// overflow is fatal (not a recoverable panic), so nesting is measured on the
+// flat token stream before anything is parsed.
+const (
+	maxFileBytes    = 16 << 20 // one configuration file
+	maxNesting      = 256      // brackets, braces, parentheses, templates, blocks
+	maxUnaryChain   = 256      // consecutive unary operators: - - - ! ! x
+	maxOperators    = 100000   // binary operators in one top-level statement
+	maxNumberExpDig = 4        // digits in a number literal's exponent (1e9999 at most)
+)
+
+// checkTokens scans src and reports the first place where it exceeds the
+// limits above. It returns no diagnostics for ordinary files, including
+// lexically invalid ones: the parser reports those better.
+func checkTokens(src []byte, filename string) hcl.Diagnostics {
+	toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
+	depth, unary, ops := 0, 0, 0
+	prev := hclsyntax.TokenNewline
+	for _, t := range toks {
+		switch t.Type {
+		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
+			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl,
+			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc:
+			depth++
+			if depth > maxNesting {
+				return tooDeep(t.Range, fmt.Sprintf("more than %d levels of nested brackets, blocks or templates", maxNesting))
+			}
+		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
+			hclsyntax.TokenTemplateSeqEnd, hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc:
+			if depth > 0 {
+				depth--
+			}
+		case hclsyntax.TokenNewline:
+			if depth == 0 {
+				ops = 0
+			}
+		case hclsyntax.TokenNumberLit:
+			if d := hugeNumber(string(t.Bytes)); d != nil {
+				return d.withSubject(t.Range)
+			}
+		}
+		if isOperator(t.Type) {
+			ops++
+			if ops > maxOperators {
+				return tooDeep(t.Range, fmt.Sprintf("more than %d operators in one expression", maxOperators))
+			}
+			if isOperator(prev) || prev == hclsyntax.TokenEqual || prev == hclsyntax.TokenOParen || prev == hclsyntax.TokenOBrack || prev == hclsyntax.TokenComma {
+				unary++
+				if unary > maxUnaryChain {
+					return tooDeep(t.Range, fmt.Sprintf("more than %d unary operators in a row", maxUnaryChain))
+				}
+			} else {
+				unary = 1
+			}
+		} else {
+			unary = 0
+		}
+		prev = t.Type
+	}
+	return nil
+}
+
+func isOperator(t hclsyntax.TokenType) bool {
+	switch t {
+	case hclsyntax.TokenPlus, hclsyntax.TokenMinus, hclsyntax.TokenStar, hclsyntax.TokenSlash,
+		hclsyntax.TokenPercent, hclsyntax.TokenBang, hclsyntax.TokenAnd, hclsyntax.TokenOr,
+		hclsyntax.TokenEqualOp, hclsyntax.TokenNotEqual, hclsyntax.TokenLessThan,
+		hclsyntax.TokenLessThanEq, hclsyntax.TokenGreaterThan, hclsyntax.TokenGreaterThanEq,
+		hclsyntax.TokenQuestion:
+		return true
+	}
+	return false
+}
+
+func tooDeep(rng hcl.Range, what string) hcl.Diagnostics {
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Expression too complex",
+		Detail:   "This file has " + what + ". Flatten the expression, or compute the value with locals step by step.",
+		Subject:  rng.Ptr(),
+	}}
+}
+
+type pendingDiag struct{ summary, detail string }
+
+func (p *pendingDiag) withSubject(rng hcl.Range) hcl.Diagnostics {
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: p.summary, Detail: p.detail, Subject: rng.Ptr()}}
+}
+
+// hugeNumber refuses number literals whose exponent has more than
+// maxNumberExpDig digits: rendering 1e99999999 as decimal text would take
+// minutes and gigabytes.
+func hugeNumber(lit string) *pendingDiag {
+	i := strings.IndexAny(lit, "eE")
+	if i < 0 {
+		return nil
+	}
+	exp := strings.TrimLeft(lit[i+1:], "+-")
+	exp = strings.TrimLeft(exp, "0")
+	if len(exp) <= maxNumberExpDig {
+		return nil
+	}
+	return &pendingDiag{
+		summary: "Number out of range",
+		detail:  fmt.Sprintf("The exponent of %s is too large; numbers must be within 1e-9999 .. 1e9999.", strconv.Quote(lit)),
+	}
+}
+
+func bigFloat(n int64) *big.Float { return new(big.Float).SetInt64(n) }

@@ -1,0 +1,231 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// DefaultMaxRuns is the largest sweep Load expands when LoadOptions.MaxRuns
+// is zero.
+const DefaultMaxRuns = 10000
+
+// LoadOptions are the inputs to Load that do not come from the files.
+type LoadOptions struct {
+	// Vars are -var name=value pairs, values as raw strings parsed like
+	// Terraform does (see hcl/README.md).
+	Vars map[string]string
+	// VarFiles are -var-file paths, applied in order.
+	VarFiles []string
+	// Env is the process environment as KEY=VALUE strings; CARAVAN_VAR_name
+	// entries set variables.
+	Env []string
+	// MaxRuns caps the runs one experiment's sweep may yield; 0 means
+	// DefaultMaxRuns.
+	MaxRuns int
+}
+
+// rootSchema lists the top-level blocks of a configuration file.
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: "defaults"},
+		{Type: "pool", LabelNames: []string{"name"}},
+		{Type: "experiment", LabelNames: []string{"name"}},
+	},
+}
+
+// Load reads every *.hcl file of dir, in name order, as one configuration.
+// The returned Config is never nil: even when diagnostics have errors it
+// carries the parsed Files so that the caller can print source snippets.
+// All errors in the directory are reported, not only the first.
+func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Pools: map[string]*Pool{}}
+		return cfg, hcl.Diagnostics{diagErr(fileRange(dir), "Cannot read configuration directory",
+			"Reading %s failed: %s. Pass an existing directory of *.hcl files.", dir, err)}
+	}
+	var files []string
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		files = append(files, e.Name())
+	}
+	if len(files) == 0 {
+		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Pools: map[string]*Pool{}}
+		return cfg, hcl.Diagnostics{diagErr(fileRange(dir), "No configuration files",
+			"The directory %s has no *.hcl files. Point caravan at the directory that holds your experiment files.", dir)}
+	}
+	return LoadFiles(dir, files, opts)
+}
+
+// LoadFiles is Load restricted to the given files. Relative file names are
+// resolved against dir; files are read in the order given, after sorting.
+func LoadFiles(dir string, files []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+	l := newLoader(dir, opts)
+	names := make([]string, 0, len(files))
+	for _, f := range files {
+		if !filepath.IsAbs(f) && dir != "" {
+			f = filepath.Join(dir, f)
+		}
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		l.parseFile(name)
+	}
+	l.run()
+	return l.cfg, l.diags
+}
+
+// LoadSource loads configuration from in-memory files (name → contents),
+// for tests and fuzzing; it reads nothing from disk except opts.VarFiles.
+func LoadSource(dir string, files map[string][]byte, opts LoadOptions) (*Config, hcl.Diagnostics) {
+	l := newLoader(dir, opts)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		l.parseSource(n, files[n])
+	}
+	l.run()
+	return l.cfg, l.diags
+}
+
+// loader holds the state of one Load call; its phases run in order in run.
+type loader struct {
+	dir     string
+	opts    LoadOptions
+	maxRuns int
+	cfg     *Config
+	diags   hcl.Diagnostics
+
+	bodies []*hcl.BodyContent // top-level content of each file, in file order
+
+	vars      map[string]*variable
+	varOrder  []string
+	locals    map[string]*localDef
+	localVals map[string]cty.Value
+	ctx       *hcl.EvalContext // var, local and functions
+
+	exps []*expState
+
+	defaults    *settings
+	defaultsRng hcl.Range
+}
+
+func newLoader(dir string, opts LoadOptions) *loader {
+	max := opts.MaxRuns
+	if max <= 0 {
+		max = DefaultMaxRuns
+	}
+	return &loader{
+		dir:     dir,
+		opts:    opts,
+		maxRuns: max,
+		cfg:     &Config{Dir: dir, Files: map[string]*hcl.File{}, Pools: map[string]*Pool{}},
+		vars:    map[string]*variable{},
+		locals:  map[string]*localDef{},
+	}
+}
+
+func (l *loader) add(d ...*hcl.Diagnostic) { l.diags = append(l.diags, d...) }
+
+func (l *loader) parseFile(name string) {
+	st, err := os.Stat(name)
+	if err == nil && st.Size() > maxFileBytes {
+		l.add(diagErr(fileRange(name), "Configuration file too large",
+			"%s is %d bytes; caravan reads files of at most %d bytes. Split it into several files.", name, st.Size(), maxFileBytes))
+		return
+	}
+	src, err := os.ReadFile(name)
+	if err != nil {
+		l.add(diagErr(fileRange(name), "Cannot read configuration file", "Reading %s failed: %s. Check that the file exists and is readable.", name, err))
+		return
+	}
+	l.parseSource(name, src)
+}
+
+func (l *loader) parseSource(name string, src []byte) {
+	if len(src) > maxFileBytes {
+		l.add(diagErr(fileRange(name), "Configuration file too large",
+			"%s is %d bytes; caravan reads files of at most %d bytes. Split it into several files.", name, len(src), maxFileBytes))
+		return
+	}
+	if d := checkTokens(src, name); d.HasErrors() {
+		// Keep the file for snippets, but do not parse it: the parser
+		// would recurse past the stack limit.
+		l.cfg.Files[name] = &hcl.File{Bytes: src, Body: hcl.EmptyBody()}
+		l.add(d...)
+		return
+	}
+	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	l.add(diags...)
+	if f == nil {
+		return
+	}
+	l.cfg.Files[name] = f
+	content, diags := f.Body.Content(rootSchema)
+	l.add(diags...)
+	if content != nil {
+		l.bodies = append(l.bodies, content)
+	}
+}
+
+// run executes the phases over all parsed files.
+func (l *loader) run() {
+	var varBlocks, localBlocks, defaultBlocks, poolBlocks, expBlocks []*hcl.Block
+	for _, c := range l.bodies {
+		for _, b := range c.Blocks {
+			switch b.Type {
+			case "variable":
+				varBlocks = append(varBlocks, b)
+			case "locals":
+				localBlocks = append(localBlocks, b)
+			case "defaults":
+				defaultBlocks = append(defaultBlocks, b)
+			case "pool":
+				poolBlocks = append(poolBlocks, b)
+			case "experiment":
+				expBlocks = append(expBlocks, b)
+			}
+		}
+	}
+	l.decodeVariables(varBlocks)
+	l.decodeLocals(localBlocks)
+	l.buildContext()
+	l.decodeDefaults(defaultBlocks)
+	l.decodePools(poolBlocks)
+	l.decodeExperiments(expBlocks)
+	l.addImplicitPools()
+	l.expandAll()
+}
+
+// buildContext makes the evaluation context of every expression outside
+// variable blocks: var.*, local.* and the function library.
+func (l *loader) buildContext() {
+	vars := make(map[string]cty.Value, len(l.vars))
+	for name, v := range l.vars {
+		vars[name] = v.value
+	}
+	l.ctx = &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":   cty.ObjectVal(vars),
+			"local": cty.ObjectVal(l.localVals),
+		},
+		Functions: functions,
+	}
+}
+
+// functions is built once: the table is immutable and shared by all loads.
+var functions = Functions()

@@ -1,0 +1,205 @@
+package spec
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Pool defaults.
+const (
+	DefaultPoolGPU         = "nvidia/gpu"
+	DefaultPoolIdleTimeout = 10 * time.Minute
+	DefaultPoolBootTimeout = 15 * time.Minute
+)
+
+// poolAttr is one attribute of the pool block. The pool schema lives only in
+// poolAttrs: adding an attribute means adding one entry here (and a field
+// to Pool), nothing else.
+type poolAttr struct {
+	name   string
+	decode func(l *loader, p *Pool, a *hcl.Attribute)
+}
+
+var poolAttrs = []poolAttr{
+	{"node_pool", func(l *loader, p *Pool, a *hcl.Attribute) {
+		if v, ok := l.attrString(a); ok {
+			if !nodePoolNameRe.MatchString(v) {
+				l.add(diagErr(a.Expr.Range(), "Invalid node pool name",
+					"%q is not a valid Nomad node pool name: use 1-128 letters, digits, '-' and '_'.", v))
+				return
+			}
+			p.NodePool = v
+		}
+	}},
+	{"gpu", func(l *loader, p *Pool, a *hcl.Attribute) {
+		if v, ok := l.attrString(a); ok {
+			if v == "" {
+				l.add(diagErr(a.Expr.Range(), "Empty gpu device name", "gpu names the Nomad device that counts as a GPU, e.g. \"nvidia/gpu\"; remove it for that default."))
+				return
+			}
+			p.GPU = v
+		}
+	}},
+	{"gpus_per_node", poolCount(func(p *Pool, n int) { p.GPUsPerNode = n })},
+	{"cpu_per_node", poolCount(func(p *Pool, n int) { p.CPUPerNode = n })},
+	{"memory_per_node", func(l *loader, p *Pool, a *hcl.Attribute) {
+		if v, ok := l.attrSize(a); ok {
+			p.MemoryPerNode = v
+		}
+	}},
+	{"min_nodes", poolCount(func(p *Pool, n int) { p.MinNodes = n })},
+	{"max_nodes", poolCount(func(p *Pool, n int) { p.MaxNodes = n })},
+	{"idle_timeout", func(l *loader, p *Pool, a *hcl.Attribute) {
+		if v, ok := l.attrDuration(a); ok {
+			p.IdleTimeout = v
+		}
+	}},
+	{"boot_timeout", func(l *loader, p *Pool, a *hcl.Attribute) {
+		if v, ok := l.attrDuration(a); ok {
+			p.BootTimeout = v
+		}
+	}},
+	{"price_per_hour", func(l *loader, p *Pool, a *hcl.Attribute) {
+		if v, ok := l.attrNumber(a); ok {
+			if v < 0 {
+				l.add(diagErr(a.Expr.Range(), "Invalid price", "price_per_hour is %g; it must be 0 or more (the price of one node per hour).", v))
+				return
+			}
+			p.PricePerHour = v
+		}
+	}},
+}
+
+// poolCount decodes a non-negative whole number.
+func poolCount(set func(*Pool, int)) func(*loader, *Pool, *hcl.Attribute) {
+	return func(l *loader, p *Pool, a *hcl.Attribute) {
+		if v, ok := l.attrInt(a); ok {
+			if v < 0 {
+				l.add(diagErr(a.Expr.Range(), "Invalid "+a.Name, "%s is %d; it must be 0 or more.", a.Name, v))
+				return
+			}
+			set(p, v)
+		}
+	}
+}
+
+var poolSchema = func() *hcl.BodySchema {
+	s := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "terraform"}}}
+	for _, a := range poolAttrs {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: a.name})
+	}
+	return s
+}()
+
+var poolTerraformSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "module", Required: true}, {Name: "vars"}, {Name: "terraform_bin"}},
+}
+
+// newPool is a pool with every default applied.
+func newPool(name string, rng hcl.Range) *Pool {
+	return &Pool{
+		Name:        name,
+		NodePool:    name,
+		GPU:         DefaultPoolGPU,
+		IdleTimeout: DefaultPoolIdleTimeout,
+		BootTimeout: DefaultPoolBootTimeout,
+		DeclRange:   rng,
+	}
+}
+
+func (l *loader) decodePools(blocks []*hcl.Block) {
+	for _, b := range blocks {
+		name := b.Labels[0]
+		if prev := l.cfg.Pools[name]; prev != nil {
+			l.add(diagErr(b.LabelRanges[0], "Duplicate pool",
+				"A pool named %q is already declared at %s. Pool names must be unique across the directory; remove or rename one.", name, posString(prev.DeclRange)))
+			continue
+		}
+		if !nodePoolNameRe.MatchString(name) {
+			l.add(diagErr(b.LabelRanges[0], "Invalid pool name",
+				"%q is not a valid pool name: it must also be a valid Nomad node pool name, 1-128 letters, digits, '-' and '_'.", name))
+			continue
+		}
+		p := newPool(name, b.DefRange)
+		p.Declared = true
+		content, diags := b.Body.Content(poolSchema)
+		l.add(diags...)
+		for _, pa := range poolAttrs {
+			if a := content.Attributes[pa.name]; a != nil {
+				pa.decode(l, p, a)
+			}
+		}
+		if a := content.Attributes["max_nodes"]; a != nil && p.MaxNodes < p.MinNodes {
+			l.add(diagErr(a.Expr.Range(), "max_nodes below min_nodes",
+				"max_nodes (%d) is smaller than min_nodes (%d); raise max_nodes or lower min_nodes.", p.MaxNodes, p.MinNodes))
+		}
+		for i, tb := range content.Blocks {
+			if i > 0 {
+				l.add(diagErr(tb.DefRange, "Duplicate terraform block", "A pool has at most one terraform block; merge them."))
+				continue
+			}
+			p.Terraform = l.decodePoolTerraform(tb)
+			if content.Attributes["max_nodes"] == nil {
+				l.add(diagErr(tb.DefRange, "Missing max_nodes",
+					"A pool with a terraform block is autoscaled, so it needs max_nodes = N to cap how many machines caravan may create."))
+			}
+		}
+		l.cfg.Pools[name] = p
+	}
+}
+
+func (l *loader) decodePoolTerraform(b *hcl.Block) *PoolTerraform {
+	content, diags := b.Body.Content(poolTerraformSchema)
+	l.add(diags...)
+	t := &PoolTerraform{}
+	if a := content.Attributes["module"]; a != nil {
+		if v, ok := l.attrString(a); ok {
+			if v == "" {
+				l.add(diagErr(a.Expr.Range(), "Empty module", "module must be the directory of a Terraform module, e.g. \"../terraform/aws-gpu-pool\"."))
+			} else if !filepath.IsAbs(v) && l.dir != "" {
+				v = filepath.Join(l.dir, v)
+			}
+			t.Module = v
+		}
+	}
+	if a := content.Attributes["terraform_bin"]; a != nil {
+		t.Bin, _ = l.attrString(a)
+	}
+	if a := content.Attributes["vars"]; a != nil {
+		if v, ok := l.eval(a.Expr, "vars"); ok {
+			ty := v.Type()
+			if v.IsNull() || !(ty.IsObjectType() || ty.IsMapType()) {
+				l.wrongType(a.Expr.Range(), "vars", "an object", v)
+			} else {
+				t.Vars = v.AsValueMap()
+				if _, has := t.Vars["nodes"]; has {
+					l.add(diagErr(a.Expr.Range(), "Reserved module variable",
+						"vars sets \"nodes\", which caravan itself passes to the module (the set of node names). Remove it from vars."))
+					delete(t.Vars, "nodes")
+				}
+			}
+		}
+	}
+	if t.Vars == nil {
+		t.Vars = map[string]cty.Value{}
+	}
+	return t
+}
+
+// addImplicitPools gives every pool an experiment names but no block
+// declares an entry with defaults, mapping to the Nomad node pool of the
+// same name.
+func (l *loader) addImplicitPools() {
+	for _, es := range l.exps {
+		if name := es.e.Pool; l.cfg.Pools[name] == nil {
+			rng := es.e.poolRng
+			if rng.Filename == "" {
+				rng = es.e.DeclRange
+			}
+			l.cfg.Pools[name] = newPool(name, rng)
+		}
+	}
+}

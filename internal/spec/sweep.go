@@ -1,0 +1,422 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var sweepSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "grid"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "random"}},
+}
+
+// paramNameRe keeps parameter names usable as CARAVAN_PARAM_<NAME>
+// environment variables and Nomad meta keys.
+var paramNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]{0,63}$`)
+
+// pval is one parameter value with its canonical string form, rendered once
+// and shared by every run that uses it.
+type pval struct {
+	v cty.Value
+	s string
+}
+
+type sweepDim struct {
+	name string
+	vals []pval
+}
+
+// sweepSpec is an experiment's parameter space.
+type sweepSpec struct {
+	names   []string        // every parameter, sorted
+	base    map[string]pval // params
+	grid    []sweepDim      // sorted by name; the last varies fastest
+	random  []sweepDim      // sorted by name; vals are the pre-drawn samples
+	samples int             // 1 without a random block
+	size    int             // runs; valid only when ok
+	ok      bool
+	scope   *refScope
+}
+
+// decodeSweep reads params and the sweep block, checks the sweep's size
+// before anything is expanded, and draws the random samples.
+func (l *loader) decodeSweep(e *Experiment, paramsAttr *hcl.Attribute, blocks []*hcl.Block, declRange hcl.Range) *sweepSpec {
+	sw := &sweepSpec{base: map[string]pval{}, samples: 1}
+	sw.scope = &refScope{params: map[string]bool{}, complete: true}
+	errsBefore := countErrors(l.diags)
+	if paramsAttr != nil {
+		if v, ok := l.eval(paramsAttr.Expr, "params"); ok {
+			l.eachParam(v, paramsAttr.Expr.Range(), "params", func(name string, pv cty.Value, rng hcl.Range) {
+				if p, ok := l.toPval(pv, rng, "params."+name); ok {
+					sw.base[name] = p
+				}
+			})
+		} else {
+			sw.scope.complete = false
+		}
+	}
+	var randomBlock *hcl.Block
+	var samplesAttr *hcl.Attribute
+	var seed int64
+	var dists []*hcl.Attribute
+	gridRng := declRange
+	for i, b := range blocks {
+		if i > 0 {
+			l.add(diagErr(b.DefRange, "Duplicate sweep block", "An experiment has at most one sweep block; merge them."))
+			continue
+		}
+		content, diags := b.Body.Content(sweepSchema)
+		l.add(diags...)
+		gridRng = b.DefRange
+		if a := content.Attributes["grid"]; a != nil {
+			gridRng = a.Expr.Range()
+			if v, ok := l.eval(a.Expr, "grid"); ok {
+				l.eachParam(v, a.Expr.Range(), "grid", func(name string, lv cty.Value, rng hcl.Range) {
+					if dim, ok := l.gridDim(name, lv, rng); ok {
+						sw.grid = append(sw.grid, dim)
+					}
+				})
+			} else {
+				sw.scope.complete = false
+			}
+		}
+		for j, rb := range content.Blocks {
+			if j > 0 {
+				l.add(diagErr(rb.DefRange, "Duplicate random block", "A sweep has at most one random block; merge them."))
+				continue
+			}
+			randomBlock = rb
+			attrs, diags := rb.Body.JustAttributes()
+			l.add(diags...)
+			for _, a := range attrsInOrder(attrs) {
+				switch a.Name {
+				case "samples":
+					samplesAttr = a
+				case "seed":
+					if v, ok := l.attrInt(a); ok {
+						seed = int64(v)
+					}
+				default:
+					dists = append(dists, a)
+					sw.scope.params[a.Name] = true
+					if !paramNameRe.MatchString(a.Name) {
+						l.add(diagErr(a.NameRange, "Invalid parameter name",
+							"%q cannot be a parameter name: use letters, digits and '_', starting with a letter (it becomes CARAVAN_PARAM_%s).", a.Name, strings.ToUpper(a.Name)))
+					}
+				}
+			}
+			if samplesAttr == nil {
+				l.add(diagErr(rb.DefRange, "Missing samples", "A random block needs samples = N, the number of random points to draw (e.g. samples = 16)."))
+			}
+		}
+	}
+	for n := range sw.base {
+		sw.scope.params[n] = true
+	}
+	for _, d := range sw.grid {
+		if sw.scope.params[d.name] && isRandom(dists, d.name) {
+			l.add(diagErr(gridRng, "Parameter swept twice",
+				"%q is both in sweep.grid and in sweep.random; a parameter can be swept only one way. Remove one of them.", d.name))
+		}
+		sw.scope.params[d.name] = true
+	}
+	sort.Slice(sw.grid, func(i, j int) bool { return sw.grid[i].name < sw.grid[j].name })
+	sw.names = keysOf(sw.scope.params)
+	e.ParamNames = sw.names
+
+	// Size before expansion, with overflow care: the product is checked
+	// against the limit factor by factor, and the exact figure for the
+	// message is computed with big integers.
+	exact := big.NewInt(1)
+	size, over := uint64(1), false
+	max := uint64(l.maxRuns)
+	zeroAt := hcl.Range{}
+	for _, d := range sw.grid {
+		n := uint64(len(d.vals))
+		exact.Mul(exact, new(big.Int).SetUint64(n))
+		if n == 0 {
+			zeroAt = gridRng
+		} else if !over && size > max/n {
+			over = true
+		} else if !over {
+			size *= n
+		}
+	}
+	if randomBlock != nil && samplesAttr != nil {
+		n, ok := l.samplesCount(samplesAttr)
+		if !ok {
+			return sw
+		}
+		exact.Mul(exact, n)
+		switch {
+		case n.Sign() == 0:
+			zeroAt = samplesAttr.Expr.Range()
+		case !n.IsUint64() || n.Uint64() > max || size > max/n.Uint64():
+			over = true
+		default:
+			size *= n.Uint64()
+			sw.samples = int(n.Uint64())
+		}
+	}
+	if countErrors(l.diags) != errsBefore {
+		return sw
+	}
+	switch {
+	case zeroAt.Filename != "":
+		l.add(diagErr(zeroAt, "Sweep yields no runs",
+			"The sweep of %q has an empty grid list or samples = 0, so the product is zero runs. Give every grid entry at least one value and samples at least 1.", e.Name))
+		return sw
+	case over || size > max:
+		l.add(diagErr(gridRng, "Sweep too large",
+			"The sweep of %q yields %s runs (the product of the grid list lengths and samples), more than the limit of %d. Shrink the grid or samples, split the experiment, or raise the limit with -max-runs.", e.Name, exact.String(), l.maxRuns))
+		return sw
+	}
+	for _, a := range dists {
+		dim, ok := l.drawDistribution(a, seed, sw.samples)
+		if ok {
+			sw.random = append(sw.random, dim)
+		}
+	}
+	if countErrors(l.diags) != errsBefore {
+		return sw
+	}
+	sw.size = int(size)
+	e.RunCount = sw.size
+	sw.ok = true
+	return sw
+}
+
+func isRandom(dists []*hcl.Attribute, name string) bool {
+	for _, a := range dists {
+		if a.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// eachParam calls fn for every entry of an object or map value, in name
+// order, after checking the names.
+func (l *loader) eachParam(v cty.Value, rng hcl.Range, what string, fn func(string, cty.Value, hcl.Range)) {
+	t := v.Type()
+	if v.IsNull() || !(t.IsObjectType() || t.IsMapType()) {
+		l.wrongType(rng, what, "an object", v)
+		return
+	}
+	m := v.AsValueMap()
+	for _, name := range keysOf(m) {
+		if !paramNameRe.MatchString(name) {
+			l.add(diagErr(rng, "Invalid parameter name",
+				"%q in %s cannot be a parameter name: use up to 64 letters, digits and '_', starting with a letter (it becomes CARAVAN_PARAM_%s).", name, what, strings.ToUpper(name)))
+			continue
+		}
+		fn(name, m[name], rng)
+	}
+}
+
+// toPval checks that v can be a parameter value: a known, non-null string,
+// number or bool.
+func (l *loader) toPval(v cty.Value, rng hcl.Range, what string) (pval, bool) {
+	s, err := renderValue(v)
+	if err != nil {
+		l.add(diagErr(rng, "Invalid parameter value", "%s %s; a parameter is a single string, number or bool.", what, err))
+		return pval{}, false
+	}
+	return pval{v: v, s: s}, true
+}
+
+func (l *loader) gridDim(name string, lv cty.Value, rng hcl.Range) (sweepDim, bool) {
+	t := lv.Type()
+	if lv.IsNull() || !(t.IsTupleType() || t.IsListType() || t.IsSetType()) {
+		l.add(diagErr(rng, "Invalid grid entry",
+			"grid.%s must be a list of values, e.g. %s = [0.1, 0.01]; this is %s.", name, name, typeName(lv)))
+		return sweepDim{}, false
+	}
+	dim := sweepDim{name: name, vals: make([]pval, 0, lv.LengthInt())}
+	for it := lv.ElementIterator(); it.Next(); {
+		_, ev := it.Element()
+		p, ok := l.toPval(ev, rng, fmt.Sprintf("grid.%s[%d]", name, len(dim.vals)))
+		if !ok {
+			return sweepDim{}, false
+		}
+		dim.vals = append(dim.vals, p)
+	}
+	return dim, true
+}
+
+// samplesCount reads samples as an exact non-negative integer of any size,
+// so that samples = 1e12 is refused as too large rather than mis-read.
+func (l *loader) samplesCount(a *hcl.Attribute) (*big.Int, bool) {
+	v, ok := l.eval(a.Expr, "samples")
+	if !ok {
+		return nil, false
+	}
+	if v.IsNull() || v.Type() != cty.Number {
+		l.wrongType(a.Expr.Range(), "samples", "a whole number", v)
+		return nil, false
+	}
+	bf := v.AsBigFloat()
+	if !bf.IsInt() || bf.Sign() < 0 {
+		l.add(diagErr(a.Expr.Range(), "Invalid samples", "samples must be a whole number of 1 or more, not %s.", bf.Text('g', 10)))
+		return nil, false
+	}
+	n, _ := bf.Int(nil)
+	return n, true
+}
+
+// renderValue is the canonical string of a parameter value: strings as
+// they are, numbers in plain decimal without exponent or trailing zeros
+// (0.001 → "0.001", 256 → "256", 1e-6 → "0.000001"), bools as true/false.
+func renderValue(v cty.Value) (string, error) {
+	if !v.IsKnown() {
+		return "", fmt.Errorf("is not known")
+	}
+	if v.IsNull() {
+		return "", fmt.Errorf("is null")
+	}
+	switch v.Type() {
+	case cty.String:
+		return v.AsString(), nil
+	case cty.Bool:
+		if v.True() {
+			return "true", nil
+		}
+		return "false", nil
+	case cty.Number:
+		bf := v.AsBigFloat()
+		if bf.IsInf() {
+			return "", fmt.Errorf("is infinite")
+		}
+		// Plain decimal like Terraform, except for absurd magnitudes whose
+		// decimal expansion would be megabytes long.
+		if exp := bf.MantExp(nil); exp > 256 || exp < -256 {
+			return bf.Text('g', -1), nil
+		}
+		return bf.Text('f', -1), nil
+	}
+	return "", fmt.Errorf("is %s", typeName(v))
+}
+
+// drawDistribution reads one random-block parameter, name = dist(args...),
+// and draws its samples from the parameter's own stream.
+func (l *loader) drawDistribution(a *hcl.Attribute, seed int64, samples int) (sweepDim, bool) {
+	call, diags := hcl.ExprCall(a.Expr)
+	usage := "uniform(low, high), loguniform(low, high), randint(low, high) or choice(value, ...)"
+	if diags.HasErrors() {
+		l.add(diagErr(a.Expr.Range(), "Invalid distribution",
+			"The value of %s in a random block must be a distribution: %s.", a.Name, usage))
+		return sweepDim{}, false
+	}
+	var args []cty.Value
+	for _, ae := range call.Arguments {
+		v, ok := l.eval(ae, "a distribution argument")
+		if !ok {
+			return sweepDim{}, false
+		}
+		args = append(args, v)
+	}
+	rng := a.Expr.Range()
+	r := newParamStream(seed, a.Name)
+	dim := sweepDim{name: a.Name, vals: make([]pval, samples)}
+	switch call.Name {
+	case "uniform", "loguniform":
+		lo, hi, ok := l.twoNumbers(call, args, rng)
+		if !ok {
+			return sweepDim{}, false
+		}
+		if !(lo < hi) {
+			l.add(diagErr(rng, "Invalid distribution", "%s(low, high) needs low < high; got %g and %g.", call.Name, lo, hi))
+			return sweepDim{}, false
+		}
+		if call.Name == "loguniform" && lo <= 0 {
+			l.add(diagErr(rng, "Invalid distribution", "loguniform(low, high) needs low > 0 (it draws uniformly in log space); got %g.", lo))
+			return sweepDim{}, false
+		}
+		for i := range dim.vals {
+			u := r.float64()
+			var x float64
+			if call.Name == "uniform" {
+				// The explicit conversion forbids a fused multiply-add, so
+				// every platform computes the same value.
+				x = float64(u*(hi-lo)) + lo
+			} else {
+				x = math.Exp(float64(u*(math.Log(hi)-math.Log(lo))) + math.Log(lo))
+			}
+			dim.vals[i] = numberPval(roundSig(x))
+		}
+	case "randint":
+		lo, hi, ok := l.twoNumbers(call, args, rng)
+		if !ok {
+			return sweepDim{}, false
+		}
+		if lo != math.Trunc(lo) || hi != math.Trunc(hi) || lo > hi || math.Abs(lo) > 1<<53 || math.Abs(hi) > 1<<53 {
+			l.add(diagErr(rng, "Invalid distribution", "randint(low, high) needs whole numbers with low <= high (both included); got %g and %g.", lo, hi))
+			return sweepDim{}, false
+		}
+		span := uint64(int64(hi)-int64(lo)) + 1
+		for i := range dim.vals {
+			x := int64(lo) + int64(r.intn(span))
+			dim.vals[i] = pval{v: cty.NumberIntVal(x), s: fmt.Sprint(x)}
+		}
+	case "choice":
+		if len(args) == 1 && (args[0].Type().IsTupleType() || args[0].Type().IsListType()) && !args[0].IsNull() {
+			args = args[0].AsValueSlice()
+		}
+		if len(args) == 0 {
+			l.add(diagErr(rng, "Invalid distribution", "choice(...) needs at least one value, e.g. choice(\"adam\", \"sgd\")."))
+			return sweepDim{}, false
+		}
+		opts := make([]pval, len(args))
+		for i, v := range args {
+			p, ok := l.toPval(v, rng, fmt.Sprintf("choice argument %d", i+1))
+			if !ok {
+				return sweepDim{}, false
+			}
+			opts[i] = p
+		}
+		for i := range dim.vals {
+			dim.vals[i] = opts[r.intn(uint64(len(opts)))]
+		}
+	default:
+		l.add(diagErr(call.NameRange, "Unknown distribution",
+			"%q is not a distribution; use %s.%s", call.Name, usage, suggest(call.Name, distributionNames)))
+		return sweepDim{}, false
+	}
+	return dim, true
+}
+
+func numberPval(s string) pval {
+	v, err := cty.ParseNumberVal(s)
+	if err != nil {
+		return pval{v: cty.StringVal(s), s: s}
+	}
+	return pval{v: v, s: s}
+}
+
+func (l *loader) twoNumbers(call *hcl.StaticCall, args []cty.Value, rng hcl.Range) (float64, float64, bool) {
+	if len(args) != 2 {
+		l.add(diagErr(call.ArgsRange, "Invalid distribution", "%s takes exactly two numbers, low and high; got %d arguments.", call.Name, len(args)))
+		return 0, 0, false
+	}
+	var out [2]float64
+	for i, v := range args {
+		if v.IsNull() || v.Type() != cty.Number {
+			l.add(diagErr(rng, "Invalid distribution", "%s needs numbers; argument %d is %s.", call.Name, i+1, typeName(v)))
+			return 0, 0, false
+		}
+		f, _ := v.AsBigFloat().Float64()
+		if math.IsInf(f, 0) {
+			l.add(diagErr(rng, "Invalid distribution", "argument %d of %s is out of range.", i+1, call.Name))
+			return 0, 0, false
+		}
+		out[i] = f
+	}
+	return out[0], out[1], true
+}

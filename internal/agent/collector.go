@@ -1,0 +1,213 @@
+package agent
+
+import (
+	"context"
+	"math"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Label sets. Every series carries node and pool so that one dashboard
+// spans the fleet; GPU series add the NVML index, UUID and model (as
+// dcgm-exporter does), run series add run, experiment and alloc.
+var (
+	nodeLabels   = []string{"node", "pool"}
+	gpuLabels    = []string{"node", "pool", "gpu", "uuid", "model"}
+	runLabels    = []string{"node", "pool", "run", "experiment", "alloc"}
+	runGPULabels = []string{"node", "pool", "gpu", "uuid", "model", "run", "experiment", "alloc"}
+)
+
+func desc(name, help string, labels []string, extra ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, append(append([]string(nil), labels...), extra...), nil)
+}
+
+// Collector is the agent's prometheus.Collector: every Collect takes a
+// fresh Snapshot.
+type Collector struct {
+	agent *Agent
+	descs collectorDescs
+}
+
+type collectorDescs struct {
+	gpuInfo, gpuUtil, gpuMemUtil, gpuMemUsed, gpuMemTotal, gpuTemp, gpuPower, gpuPowerLimit,
+	gpuSMClock, gpuECC, gpuPCIe, gpuProcs, gpuXID, gpuReadFailures,
+	procMem, procUtil,
+	runGPUUtil, runGPUMem, runGPUs, runCPU, runRSS, runCache, runMemUsage, runMemMax, runMemLimit,
+	netRx, netTx,
+	sourceSuccess, sourceDuration *prometheus.Desc
+}
+
+// NewCollector returns the collector of a.
+func NewCollector(a *Agent) *Collector {
+	return &Collector{agent: a, descs: collectorDescs{
+		gpuInfo:         desc("caravan_gpu_info", "A GPU on this node; source says whether NVML or the Nomad device plugin reported it.", gpuLabels, "source"),
+		gpuUtil:         desc("caravan_gpu_utilization_ratio", "Fraction of the last sample period during which a kernel ran on the GPU.", gpuLabels),
+		gpuMemUtil:      desc("caravan_gpu_memory_utilization_ratio", "Fraction of the last sample period during which GPU memory was read or written.", gpuLabels),
+		gpuMemUsed:      desc("caravan_gpu_memory_used_bytes", "GPU memory in use.", gpuLabels),
+		gpuMemTotal:     desc("caravan_gpu_memory_total_bytes", "GPU memory installed.", gpuLabels),
+		gpuTemp:         desc("caravan_gpu_temperature_celsius", "GPU core temperature.", gpuLabels),
+		gpuPower:        desc("caravan_gpu_power_watts", "GPU power draw.", gpuLabels),
+		gpuPowerLimit:   desc("caravan_gpu_power_limit_watts", "GPU enforced power limit.", gpuLabels),
+		gpuSMClock:      desc("caravan_gpu_sm_clock_hertz", "GPU streaming multiprocessor clock.", gpuLabels),
+		gpuECC:          desc("caravan_gpu_ecc_errors_total", "GPU memory ECC errors since the driver loaded, by type (corrected or uncorrected).", gpuLabels, "type"),
+		gpuPCIe:         desc("caravan_gpu_pcie_throughput_bytes_per_second", "GPU PCIe throughput over the last 20 ms, by direction (tx or rx).", gpuLabels, "direction"),
+		gpuProcs:        desc("caravan_gpu_processes", "Compute processes running on the GPU.", gpuLabels),
+		gpuXID:          desc("caravan_gpu_xid_errors_total", "XID errors reported by the driver since the agent started, by XID code.", gpuLabels, "xid"),
+		gpuReadFailures: desc("caravan_gpu_read_failures_total", "Failed reads of a GPU since the agent started, by reason (error or timeout).", gpuLabels, "reason"),
+		procMem:         desc("caravan_gpu_unattributed_process_memory_used_bytes", "GPU memory used by a process that belongs to no caravan run.", gpuLabels, "pid", "comm"),
+		procUtil:        desc("caravan_gpu_unattributed_process_utilization_ratio", "SM utilisation of a process that belongs to no caravan run, from its latest sample.", gpuLabels, "pid", "comm"),
+		runGPUUtil:      desc("caravan_run_gpu_utilization_ratio", "Utilisation of a GPU held by a run.", runGPULabels),
+		runGPUMem:       desc("caravan_run_gpu_memory_used_bytes", "GPU memory used by a run's processes on a GPU (the whole GPU's use when its processes are not visible).", runGPULabels),
+		runGPUs:         desc("caravan_run_gpus", "GPUs held by a run on this node.", runLabels),
+		runCPU:          desc("caravan_run_cpu_cores", "CPU cores in use by a run's allocation.", runLabels),
+		runRSS:          desc("caravan_run_memory_rss_bytes", "Resident memory of a run's allocation.", runLabels),
+		runCache:        desc("caravan_run_memory_cache_bytes", "Page cache charged to a run's allocation.", runLabels),
+		runMemUsage:     desc("caravan_run_memory_usage_bytes", "Memory charged to a run's allocation (RSS, cache and kernel).", runLabels),
+		runMemMax:       desc("caravan_run_memory_max_usage_bytes", "Peak memory charged to a run's allocation.", runLabels),
+		runMemLimit:     desc("caravan_run_memory_limit_bytes", "Memory limit of a run's allocation.", runLabels),
+		netRx:           desc("caravan_node_network_receive_bytes_total", "Bytes received by a host network interface.", nodeLabels, "device"),
+		netTx:           desc("caravan_node_network_transmit_bytes_total", "Bytes sent by a host network interface.", nodeLabels, "device"),
+		sourceSuccess:   desc("caravan_agent_source_success", "Whether the last read of a source (nvml or nomad) succeeded.", nodeLabels, "source"),
+		sourceDuration:  desc("caravan_agent_source_duration_seconds", "How long the last read of a source (nvml or nomad) took.", nodeLabels, "source"),
+	}}
+}
+
+// Describe sends every metric the collector may export.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	d := c.descs
+	for _, x := range []*prometheus.Desc{d.gpuInfo, d.gpuUtil, d.gpuMemUtil, d.gpuMemUsed, d.gpuMemTotal, d.gpuTemp,
+		d.gpuPower, d.gpuPowerLimit, d.gpuSMClock, d.gpuECC, d.gpuPCIe, d.gpuProcs, d.gpuXID, d.gpuReadFailures,
+		d.procMem, d.procUtil, d.runGPUUtil, d.runGPUMem, d.runGPUs, d.runCPU, d.runRSS, d.runCache, d.runMemUsage,
+		d.runMemMax, d.runMemLimit, d.netRx, d.netTx, d.sourceSuccess, d.sourceDuration} {
+		ch <- x
+	}
+}
+
+// Collect reads the node and sends its metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.write(c.agent.Snapshot(context.Background()), ch)
+}
+
+func (c *Collector) write(s *Snapshot, ch chan<- prometheus.Metric) {
+	d := &c.descs
+	node, pool := c.agent.cfg.Node, c.agent.cfg.Pool
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		if !math.IsNaN(v) {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+		}
+	}
+	counter := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, labels...)
+	}
+	gl := func(g GPUStat) []string {
+		return []string{node, pool, strconv.Itoa(g.Index), g.UUID, g.Name}
+	}
+	for _, g := range s.GPUs {
+		l := gl(g)
+		gauge(d.gpuInfo, 1, append(l, g.Source)...)
+		if g.Err != nil {
+			continue
+		}
+		gauge(d.gpuUtil, g.Util, l...)
+		gauge(d.gpuMemUtil, g.MemUtil, l...)
+		if g.MemTotal > 0 {
+			gauge(d.gpuMemUsed, float64(g.MemUsed), l...)
+			gauge(d.gpuMemTotal, float64(g.MemTotal), l...)
+		}
+		gauge(d.gpuTemp, g.TempC, l...)
+		gauge(d.gpuPower, g.PowerW, l...)
+		gauge(d.gpuPowerLimit, g.PowerLimit, l...)
+		gauge(d.gpuSMClock, g.SMClockHz, l...)
+		if g.ECCCorrected >= 0 {
+			counter(d.gpuECC, float64(g.ECCCorrected), append(l, "corrected")...)
+		}
+		if g.ECCUncorrected >= 0 {
+			counter(d.gpuECC, float64(g.ECCUncorrected), append(l, "uncorrected")...)
+		}
+		gauge(d.gpuPCIe, g.PCIeTxBps, append(l, "tx")...)
+		gauge(d.gpuPCIe, g.PCIeRxBps, append(l, "rx")...)
+		if g.Source == "nvml" {
+			gauge(d.gpuProcs, float64(len(g.Processes)), l...)
+		}
+	}
+	for _, f := range s.Failures {
+		l := []string{node, pool, strconv.Itoa(f.Index), f.UUID, f.Name}
+		counter(d.gpuReadFailures, float64(f.Errors), append(l, "error")...)
+		counter(d.gpuReadFailures, float64(f.Timeouts), append(l, "timeout")...)
+	}
+	for _, x := range s.XIDs {
+		l := []string{node, pool, strconv.Itoa(x.Index), x.UUID, x.Name, strconv.FormatUint(x.Code, 10)}
+		counter(d.gpuXID, float64(x.Count), l...)
+	}
+	for _, p := range s.Procs {
+		if p.Alloc != nil {
+			continue
+		}
+		l := []string{node, pool, strconv.Itoa(p.GPU.Index), p.GPU.UUID, p.GPU.Name, strconv.FormatUint(uint64(p.PID), 10), p.Comm}
+		gauge(d.procMem, float64(p.Mem), l...)
+		gauge(d.procUtil, p.Util, l...)
+	}
+	for _, au := range s.Allocs {
+		rl := []string{node, pool, au.RunID, au.Experiment, au.ID}
+		gauge(d.runGPUs, float64(len(au.GPUs)), rl...)
+		for _, gi := range au.GPUs {
+			g := s.GPUs[gi]
+			if g.Err != nil {
+				continue
+			}
+			l := append(gl(g), au.RunID, au.Experiment, au.ID)
+			gauge(d.runGPUUtil, g.Util, l...)
+			gauge(d.runGPUMem, runGPUMem(s, au, g), l...)
+		}
+		if au.MemLimit > 0 {
+			gauge(d.runMemLimit, float64(au.MemLimit), rl...)
+		}
+		if u := au.Usage; u != nil {
+			if u.CpuStats != nil {
+				gauge(d.runCPU, u.CpuStats.Percent/100, rl...)
+			}
+			if m := u.MemoryStats; m != nil {
+				gauge(d.runRSS, float64(m.RSS), rl...)
+				gauge(d.runCache, float64(m.Cache), rl...)
+				gauge(d.runMemUsage, float64(m.Usage), rl...)
+				gauge(d.runMemMax, float64(m.MaxUsage), rl...)
+			}
+		}
+	}
+	for _, n := range s.Net {
+		counter(d.netRx, float64(n.RxByte), node, pool, n.Name)
+		counter(d.netTx, float64(n.TxByte), node, pool, n.Name)
+	}
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	if s.NVMLTried || c.agent.cfg.GPUErr != nil {
+		gauge(d.sourceSuccess, b2f(s.NVMLOK), node, pool, "nvml")
+		gauge(d.sourceDuration, s.NVMLSeconds, node, pool, "nvml")
+	}
+	if s.NomadTried {
+		gauge(d.sourceSuccess, b2f(s.NomadOK), node, pool, "nomad")
+		gauge(d.sourceDuration, s.NomadSeconds, node, pool, "nomad")
+	}
+}
+
+// runGPUMem is the GPU memory a run uses on g: its processes' memory when
+// NVML lists them, else the whole GPU's (Nomad gives a run whole GPUs).
+func runGPUMem(s *Snapshot, au *AllocUse, g GPUStat) float64 {
+	var sum uint64
+	found := false
+	for _, p := range s.Procs {
+		if p.Alloc != nil && p.Alloc.ID == au.ID && p.GPU.UUID == g.UUID {
+			sum += p.Mem
+			found = true
+		}
+	}
+	if !found {
+		return float64(g.MemUsed)
+	}
+	return float64(sum)
+}

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/nomad/api"
+)
+
+// gitTimeout bounds each git call that describes the configuration
+// directory; git on a healthy repository answers in milliseconds.
+const gitTimeout = 5 * time.Second
+
+// configFlags are the flags of every command that loads a configuration
+// directory: -var, -var-file and -max-runs, as Terraform users know them.
+type configFlags struct {
+	vars     []string // name=value, in command-line order (later wins)
+	varFiles []string
+	maxRuns  int
+}
+
+// addConfigFlags registers the configuration flags on fs.
+func addConfigFlags(fs *flag.FlagSet) *configFlags {
+	c := &configFlags{}
+	fs.Func("var", "set a variable: -var 'name=value' (repeatable; overrides -var-file and CARAVAN_VAR_name)", func(s string) error {
+		c.vars = append(c.vars, s)
+		return nil
+	})
+	fs.Func("var-file", "read variables from an HCL file of name = value lines (repeatable, applied in order)", func(s string) error {
+		c.varFiles = append(c.varFiles, s)
+		return nil
+	})
+	fs.IntVar(&c.maxRuns, "max-runs", spec.DefaultMaxRuns, "refuse an experiment whose sweep yields more runs than this")
+	return c
+}
+
+// load reads the configuration in dir and describes its git state for the
+// compiler. Diagnostics cover the files and the -var flags; a directory
+// outside git is not an error (empty commit, not dirty).
+func (c *configFlags) load(ctx context.Context, env Env, dir string) (*spec.Config, compile.Options, hcl.Diagnostics) {
+	vars := make(map[string]string, len(c.vars))
+	var diags hcl.Diagnostics
+	for _, kv := range c.vars {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid -var option",
+				Detail:   fmt.Sprintf("The -var value %q is not name=value. Write it as -var 'name=value'.", kv),
+				Subject:  &hcl.Range{Filename: "<command line>"},
+			})
+			continue
+		}
+		vars[strings.TrimSpace(name)] = value
+	}
+	if diags.HasErrors() {
+		return &spec.Config{Dir: dir}, compile.Options{ConfigDir: dir}, diags
+	}
+	if c.maxRuns < 1 {
+		return &spec.Config{Dir: dir}, compile.Options{ConfigDir: dir}, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid -max-runs option",
+			Detail:   fmt.Sprintf("-max-runs is %d; give a positive number of runs.", c.maxRuns),
+			Subject:  &hcl.Range{Filename: "<command line>"},
+		}}
+	}
+	cfg, ldiags := spec.Load(dir, spec.LoadOptions{
+		Vars: vars, VarFiles: c.varFiles, Env: env.Environ(), MaxRuns: c.maxRuns,
+	})
+	diags = append(diags, ldiags...)
+	if cfg == nil {
+		cfg = &spec.Config{Dir: dir}
+	}
+	opts := compile.Options{ConfigDir: dir, Pools: cfg.Pools}
+	opts.ConfigCommit, opts.ConfigDirty = gitState(ctx, env, dir)
+	return cfg, opts, diags
+}
+
+// gitState is the commit checked out in dir and whether the files under dir
+// have uncommitted changes. Any failure (no git, not a repository, a hung
+// git) gives "", false: the meta then says the configuration is unversioned.
+func gitState(ctx context.Context, env Env, dir string) (commit string, dirty bool) {
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, gitTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+		// Describing the tree must not take index.lock from a user's
+		// concurrent git command.
+		cmd.Env = append(env.Environ(), "GIT_OPTIONAL_LOCKS=0")
+		var out, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		}
+		return out.String(), nil
+	}
+	head, err := run("rev-parse", "--verify", "HEAD")
+	if err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			env.Logger.Debug("config commit unknown", "dir", dir, "err", err)
+		}
+		return "", false
+	}
+	status, err := run("status", "--porcelain", "--", ".")
+	if err != nil {
+		env.Logger.Debug("config worktree state unknown", "dir", dir, "err", err)
+		return strings.TrimSpace(head), false
+	}
+	return strings.TrimSpace(head), strings.TrimSpace(status) != ""
+}
+
+// compileConfig compiles every run of cfg (only those of experiment when it
+// is not ""), reporting each failure as a diagnostic on its experiment
+// block, and two sweep points that compile to the same job as an error:
+// they would be one Nomad job.
+func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([]*api.Job, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	jobs := make([]*api.Job, 0, len(cfg.Runs))
+	type origin struct {
+		exp   string
+		index int
+	}
+	seen := make(map[string]origin, len(cfg.Runs))
+	failed := map[*spec.Experiment]bool{}
+	dupReported := map[*spec.Experiment]bool{}
+	for _, run := range cfg.Runs {
+		e := run.Experiment
+		if experiment != "" && e.Name != experiment || failed[e] {
+			continue
+		}
+		job, err := compile.Job(run, opts)
+		if err != nil {
+			failed[e] = true // one diagnostic per experiment, not per run
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Experiment does not compile to a Nomad job",
+				Detail:   strings.TrimPrefix(err.Error(), "compile: ") + ".",
+				Subject:  e.DeclRange.Ptr(),
+			})
+			continue
+		}
+		if prev, dup := seen[*job.ID]; dup {
+			if dupReported[e] {
+				continue
+			}
+			dupReported[e] = true
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate run",
+				Detail: fmt.Sprintf("Sweep points %d and %d of experiment %q have the same parameters, so they would be the same Nomad job %s. Remove the repeated value, or add a parameter that tells them apart (such as seed).",
+					prev.index, run.Index, prev.exp, *job.ID),
+				Subject: e.DeclRange.Ptr(),
+			})
+			continue
+		}
+		seen[*job.ID] = origin{e.Name, run.Index}
+		jobs = append(jobs, job)
+	}
+	return jobs, diags
+}

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+)
+
+func init() {
+	register(command{
+		name:     "fmt",
+		synopsis: "Rewrite experiment files in canonical format",
+		run:      runFmt,
+	})
+}
+
+// runFmt follows terraform fmt: with no flags it rewrites files in place
+// and lists those it changed; -check changes nothing, lists the files that
+// are not canonical and exits 3 if there are any; -diff also prints what
+// changes. "-" formats stdin to stdout. A file with syntax errors is left
+// alone and reported; the exit code is then 1.
+func runFmt(_ context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "fmt", "[DIR|FILE|-]...")
+	check := fs.Bool("check", false, "change nothing; list files that are not formatted and exit 3 if any")
+	diff := fs.Bool("diff", false, "print the changes as a unified diff")
+	recursive := fs.Bool("recursive", false, "also format *.hcl files in subdirectories")
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) == 0 {
+		pos = []string{"."}
+	}
+
+	var diags hcl.Diagnostics
+	files := map[string]*hcl.File{}
+	unformatted := false
+	for _, target := range pos {
+		if target == "-" {
+			src, err := io.ReadAll(env.Stdin)
+			if err != nil {
+				errorf(env, "reading stdin: %v", err)
+				return ExitError
+			}
+			out, d := formatSource("<stdin>", src, files)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				env.Stdout.Write(out)
+			}
+			continue
+		}
+		paths, err := fmtTargets(target, *recursive)
+		if err != nil {
+			errorf(env, "%v", err)
+			return ExitError
+		}
+		for _, path := range paths {
+			changed, d, err := fmtFile(env, path, files, *check, *diff)
+			if err != nil {
+				errorf(env, "%v", err)
+				return ExitError
+			}
+			diags = append(diags, d...)
+			if changed {
+				unformatted = true
+				fmt.Fprintln(env.Stdout, path)
+			}
+		}
+	}
+	writeDiags(env, files, diags, false)
+	switch {
+	case diags.HasErrors():
+		return ExitError
+	case *check && unformatted:
+		return ExitFmt
+	}
+	return ExitOK
+}
+
+// fmtTargets lists the files a FILE or DIR argument stands for: a file as
+// named (whatever its extension), a directory's *.hcl files, sorted.
+func fmtTargets(target string, recursive bool) ([]string, error) {
+	info, err := os.Stat(target)
+	if err != nil {
+		return nil, fmt.Errorf("cannot format %s: %w; pass an existing file or directory", target, err)
+	}
+	if !info.IsDir() {
+		return []string{target}, nil
+	}
+	var paths []string
+	err = filepath.WalkDir(target, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != target && (!recursive || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), ".hcl") && !strings.HasPrefix(d.Name(), ".") && d.Type().IsRegular() {
+			paths = append(paths, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", target, err)
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+// formatSource checks the syntax (formatting broken HCL would make it
+// worse) and returns the canonical form.
+func formatSource(name string, src []byte, files map[string]*hcl.File) ([]byte, hcl.Diagnostics) {
+	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	if f != nil {
+		files[name] = f
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return hclwrite.Format(src), diags
+}
+
+func fmtFile(env Env, path string, files map[string]*hcl.File, check, diff bool) (changed bool, diags hcl.Diagnostics, err error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return false, nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return false, nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	out, diags := formatSource(path, src, files)
+	if diags.HasErrors() || bytes.Equal(src, out) {
+		return false, diags, nil
+	}
+	if diff {
+		writeUnifiedDiff(env.Stdout, path, src, out)
+	}
+	if !check {
+		if err := os.WriteFile(path, out, info.Mode().Perm()); err != nil {
+			return false, diags, fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	return true, diags, nil
+}

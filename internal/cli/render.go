@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/hashicorp/nomad/api"
+)
+
+func init() {
+	register(command{
+		name:     "render",
+		synopsis: "Print the Nomad jobs the experiments compile to",
+		run:      runRender,
+	})
+}
+
+// runRender prints one Nomad job per run. With -format json (the default)
+// the output is a stream of JSON documents, each the {"Job": {...}} body
+// that `nomad job run -output` prints and PUT /v1/jobs takes, separated by
+// newlines: `jq`, json.Decoder and similar read them one after another.
+// With -format hcl each run is a jobspec for `nomad job run`, preceded by a
+// "# run ID" comment line. -out DIR writes one file per run instead
+// (DIR/<run ID>.json or DIR/<run ID>.nomad.hcl).
+func runRender(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "render", "[DIR]")
+	experiment := fs.String("experiment", "", "render only the runs of this experiment")
+	format := fs.String("format", "json", "output format: json (nomad job run -output form) or hcl (jobspec)")
+	outDir := fs.String("out", "", "write one file per run into this directory instead of stdout")
+	cf := addConfigFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	dir, ok := dirArg(env, fs, pos)
+	if !ok {
+		return ExitUsage
+	}
+	var render func(*api.Job) ([]byte, error)
+	ext := ""
+	switch *format {
+	case "json":
+		render, ext = compile.RenderJSON, ".json"
+	case "hcl":
+		render, ext = compile.RenderHCL, ".nomad.hcl"
+	default:
+		errorf(env, "unknown -format %q; use json or hcl", *format)
+		return ExitUsage
+	}
+
+	cfg, opts, diags := cf.load(ctx, env, dir)
+	if diags.HasErrors() {
+		writeDiags(env, cfg.Files, diags, false)
+		return ExitError
+	}
+	if *experiment != "" && !hasExperiment(cfg, *experiment) {
+		writeDiags(env, cfg.Files, diags, false)
+		errorf(env, "no experiment %q in %s; the experiments are: %s", *experiment, dir, strings.Join(experimentNames(cfg), ", "))
+		return ExitError
+	}
+	jobs, cdiags := compileConfig(cfg, opts, *experiment)
+	diags = append(diags, cdiags...)
+	writeDiags(env, cfg.Files, diags, false)
+	if diags.HasErrors() {
+		return ExitError
+	}
+	if *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			errorf(env, "creating the -out directory: %v", err)
+			return ExitError
+		}
+	}
+	for i, job := range jobs {
+		b, err := render(job)
+		if err != nil {
+			errorf(env, "rendering run %s: %v", *job.ID, err)
+			return ExitError
+		}
+		if *outDir != "" {
+			path := filepath.Join(*outDir, *job.ID+ext)
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				errorf(env, "writing %s: %v", path, err)
+				return ExitError
+			}
+			continue
+		}
+		if *format == "hcl" {
+			if i > 0 {
+				fmt.Fprintln(env.Stdout)
+			}
+			fmt.Fprintf(env.Stdout, "# run %s\n", *job.ID)
+		}
+		if _, err := env.Stdout.Write(b); err != nil {
+			errorf(env, "writing the output: %v", err)
+			return ExitError
+		}
+	}
+	if *outDir != "" {
+		fmt.Fprintf(env.Stderr, "Wrote %s to %s.\n", plural(len(jobs), "job"), *outDir)
+	}
+	return ExitOK
+}
+
+func hasExperiment(cfg *spec.Config, name string) bool {
+	return slices.Contains(experimentNames(cfg), name)
+}
+
+func experimentNames(cfg *spec.Config) []string {
+	names := make([]string, 0, len(cfg.Experiments))
+	for _, e := range cfg.Experiments {
+		names = append(names, e.Name)
+	}
+	return names
+}

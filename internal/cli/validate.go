@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+)
+
+func init() {
+	register(command{
+		name:     "validate",
+		synopsis: "Check the experiments in a directory and report every problem",
+		run:      runValidate,
+	})
+}
+
+// runValidate loads and compiles the whole configuration, so that anything
+// render or apply would refuse is reported here, all at once.
+func runValidate(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "validate", "[DIR]")
+	asJSON := fs.Bool("json", false, "print diagnostics as a JSON array on stdout (for CI annotations)")
+	cf := addConfigFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	dir, ok := dirArg(env, fs, pos)
+	if !ok {
+		return ExitUsage
+	}
+	cfg, opts, diags := cf.load(ctx, env, dir)
+	if !diags.HasErrors() {
+		_, cdiags := compileConfig(cfg, opts, "")
+		diags = append(diags, cdiags...)
+	}
+	writeDiags(env, cfg.Files, diags, *asJSON)
+	if diags.HasErrors() {
+		return ExitError
+	}
+	if !*asJSON {
+		fmt.Fprintf(env.Stdout, "Success! %s, %s.\n", plural(len(cfg.Experiments), "experiment"), plural(len(cfg.Runs), "run"))
+	}
+	return ExitOK
+}
+
+// dirArg is the optional single DIR argument, "." when absent.
+func dirArg(env Env, fs *flag.FlagSet, pos []string) (string, bool) {
+	switch len(pos) {
+	case 0:
+		return ".", true
+	case 1:
+		return pos[0], true
+	}
+	errorf(env, "too many arguments %q; give one configuration directory", pos)
+	fs.Usage()
+	return "", false
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

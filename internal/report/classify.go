@@ -69,7 +69,7 @@ func classify(a *api.Allocation, task, stderr string, u *nomad.Usage, timeout ti
 		c.reason = Finding{Kind: KindStarting, Summary: "placed on " + node + ", not started yet",
 			Evidence: eventLines(ts, 3)}
 	case OutcomeRunning:
-		c.reason = Finding{Kind: KindRunning, Summary: "running on " + node + " for " + human(runtime)}
+		c.reason = Finding{Kind: KindRunning, Summary: "on " + node + " for " + human(runtime)}
 		if pastTimeout {
 			c.others = append(c.others, Finding{Kind: KindTimeout,
 				Summary: "running past its timeout of " + human(timeout),

@@ -19,13 +19,20 @@ func human(d time.Duration) string {
 		return fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds()))
 	case d < time.Hour:
 		d = d.Round(time.Second)
-		return fmt.Sprintf("%dm %ds", int(d.Minutes()), int(d.Seconds())%60)
+		return twoUnits(int(d.Minutes()), "m", int(d.Seconds())%60, "s")
 	case d < 48*time.Hour:
 		d = d.Round(time.Minute)
-		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
+		return twoUnits(int(d.Hours()), "h", int(d.Minutes())%60, "m")
 	}
 	d = d.Round(time.Hour)
-	return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
+	return twoUnits(int(d.Hours())/24, "d", int(d.Hours())%24, "h")
+}
+
+func twoUnits(a int, au string, b int, bu string) string {
+	if b == 0 {
+		return fmt.Sprintf("%d%s", a, au)
+	}
+	return fmt.Sprintf("%d%s %d%s", a, au, b, bu)
 }
 
 // bytesIEC writes a byte count in binary units: "512 MiB", "38.2 GiB".
@@ -64,7 +71,10 @@ func trimZero(s string) string {
 }
 
 // wrap breaks text into lines of at most width runes, each prefixed.
-func wrap(text, prefix string, width int) string {
+func wrap(text, prefix string, width int) string { return hang(text, prefix, prefix, width) }
+
+// hang is wrap with a different prefix for the lines after the first.
+func hang(text, prefix, rest string, width int) string {
 	var b strings.Builder
 	line := prefix
 	n := len([]rune(prefix))
@@ -73,7 +83,7 @@ func wrap(text, prefix string, width int) string {
 		wl := len([]rune(w))
 		if !empty && n+1+wl > width {
 			b.WriteString(line + "\n")
-			line, n, empty = prefix, len([]rune(prefix)), true
+			line, n, empty = rest, len([]rune(rest)), true
 		}
 		if !empty {
 			line += " "

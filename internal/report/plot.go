@@ -51,7 +51,7 @@ func WritePNG(w io.Writer, r Report) error {
 	if len(tl.GPUUtil) > 0 {
 		p := panel("GPU utilisation (%)", unit)
 		p.Y.Min, p.Y.Max = 0, 100
-		if err := addSeries(p, tl.T, tl.GPUUtil, div, 100, colUtil, "GPU util"); err != nil {
+		if err := addSeries(p, tl.T, tl.GPUUtil, div, 100, colUtil, ""); err != nil {
 			return err
 		}
 		panels = append(panels, p)
@@ -86,9 +86,9 @@ func WritePNG(w io.Writer, r Report) error {
 			if l.Series != s.series || l.Verdict == VerdictInsufficient {
 				continue
 			}
-			col, label := colTrend, fmt.Sprintf("trend %+.0f MiB/h", l.SlopeMiBPerHour)
+			col, label := colTrend, "trend "+signed(l.SlopeMiBPerHour)+"/h, no leak"
 			if l.Leaking {
-				col, label = colLeak, fmt.Sprintf("leak fit %+.0f MiB/h", l.SlopeMiBPerHour)
+				col, label = colLeak, "leak fit "+signed(l.SlopeMiBPerHour)+"/h"
 			}
 			y0 := (l.InterceptBytes + l.SlopeBytesPerSecond*l.FitFromS) / gib
 			y1 := (l.InterceptBytes + l.SlopeBytesPerSecond*l.FitToS) / gib
@@ -96,6 +96,14 @@ func WritePNG(w io.Writer, r Report) error {
 				return err
 			}
 		}
+		// Headroom above the highest line keeps the legend off the data.
+		top := float64(s.limit) / gib
+		for _, v := range s.y {
+			if finite(v) {
+				top = max(top, v/gib)
+			}
+		}
+		p.Y.Max = 1.3 * top
 		panels = append(panels, p)
 	}
 	if len(panels) == 0 {
@@ -131,7 +139,7 @@ func panel(ylabel, unit string) *plot.Plot {
 	p.X.Label.Text = "time since start (" + unit + ")"
 	p.X.Min = 0
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
 	return p
 }
 
@@ -154,7 +162,9 @@ func addSeries(p *plot.Plot, t, y []float64, div, mul float64, col color.Color, 
 	l.Color = col
 	l.Width = vg.Points(1.2)
 	p.Add(l)
-	p.Legend.Add(label, l)
+	if label != "" {
+		p.Legend.Add(label, l)
+	}
 	return nil
 }
 
@@ -169,4 +179,12 @@ func addLine(p *plot.Plot, x0, y0, x1, y1 float64, col color.Color, dashes []vg.
 	p.Add(l)
 	p.Legend.Add(label, l)
 	return nil
+}
+
+// signed writes a MiB figure with its sign, in MiB or GiB.
+func signed(m float64) string {
+	if m < 0 {
+		return "-" + mib(-m)
+	}
+	return "+" + mib(m)
 }

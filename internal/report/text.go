@@ -36,7 +36,7 @@ func WriteText(w io.Writer, r Report) error {
 	if r.ExitCode != nil && r.Reason.Kind != KindRunning {
 		head += fmt.Sprintf(" (exit code %d)", *r.ExitCode)
 	}
-	b.WriteString(wrap(head, "", textWidth))
+	b.WriteString(hang(head, "", "  ", textWidth))
 	for _, e := range r.Reason.Evidence {
 		p("  > %s\n", e)
 	}
@@ -56,10 +56,14 @@ func WriteText(w io.Writer, r Report) error {
 		p("%-10s%s\n", "Alloc", line)
 	}
 	if r.StartedAt != nil {
-		line := fmt.Sprintf("%s since %s", human(seconds(r.RuntimeS)), r.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+		start := r.StartedAt.UTC()
+		line := fmt.Sprintf("%s since %s", human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05 UTC"))
 		if r.FinishedAt != nil {
-			line = fmt.Sprintf("%s, %s → %s", human(seconds(r.RuntimeS)),
-				r.StartedAt.UTC().Format("2006-01-02 15:04:05"), r.FinishedAt.UTC().Format("15:04:05 UTC"))
+			end, layout := r.FinishedAt.UTC(), "15:04:05 UTC"
+			if end.YearDay() != start.YearDay() || end.Year() != start.Year() {
+				layout = "2006-01-02 15:04:05 UTC"
+			}
+			line = fmt.Sprintf("%s, %s → %s", human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05"), end.Format(layout))
 		}
 		if r.TimeoutS > 0 {
 			line += " · timeout " + human(seconds(r.TimeoutS))
@@ -82,12 +86,10 @@ func WriteText(w io.Writer, r Report) error {
 	if m := r.Memory; m.GPUMemPeak > 0 {
 		p("%-10speak %s%s\n", "GPU mem", bytesIEC(float64(m.GPUMemPeak)), ofLimit(m.GPUMemTotal, ""))
 	}
-	if m := r.Memory; m.RSSPeak > 0 || m.MemLimit > 0 {
-		peak := "peak " + bytesIEC(float64(m.RSSPeak))
-		if m.RSSPeak == 0 {
-			peak = "peak unknown"
-		}
-		p("%-10s%s%s\n", "Host mem", peak, ofLimit(m.MemLimit, " limit"))
+	if m := r.Memory; m.RSSPeak > 0 {
+		p("%-10speak %s%s\n", "Host mem", bytesIEC(float64(m.RSSPeak)), ofLimit(m.MemLimit, " limit"))
+	} else if m.MemLimit > 0 {
+		p("%-10slimit %s\n", "Host mem", bytesIEC(float64(m.MemLimit)))
 	}
 
 	if tl := r.Timeline; tl != nil && len(tl.T) > 1 {
@@ -109,13 +111,25 @@ func WriteText(w io.Writer, r Report) error {
 		p("\nMemory growth\n")
 		for _, l := range r.Leaks {
 			p("  %-9s %s\n", shortSeries(l.Series), leakLine(l))
+			// The advice of a leak finding belongs here, under its numbers.
+			for _, f := range r.Findings {
+				if f.Kind == KindLeak && strings.HasPrefix(f.Summary, seriesName(l.Series)) && f.Advice != "" {
+					b.WriteString(wrap(f.Advice, "            ", textWidth))
+				}
+			}
 		}
 	}
 
-	if len(r.Findings) > 0 {
+	var others []Finding
+	for _, f := range r.Findings {
+		if f.Kind != KindLeak || len(r.Leaks) == 0 {
+			others = append(others, f)
+		}
+	}
+	if len(others) > 0 {
 		p("\nAlso found\n")
-		for _, f := range r.Findings {
-			b.WriteString(wrap("! "+f.Summary, "  ", textWidth))
+		for _, f := range others {
+			b.WriteString(hang("! "+f.Summary, "  ", "    ", textWidth))
 			for _, e := range f.Evidence {
 				p("    > %s\n", e)
 			}
@@ -127,7 +141,7 @@ func WriteText(w io.Writer, r Report) error {
 	if len(r.Warnings) > 0 {
 		p("\nWarnings\n")
 		for _, w := range r.Warnings {
-			b.WriteString(wrap("- "+w, "  ", textWidth))
+			b.WriteString(hang("- "+w, "  ", "    ", textWidth))
 		}
 	}
 	if len(r.StderrTail) > 0 {
@@ -146,19 +160,22 @@ func leakLine(l Leak) string {
 	case VerdictInsufficient:
 		return "not enough samples to judge"
 	case VerdictLeak:
-		s := fmt.Sprintf("LEAK: +%s/hour (R² %.2f, Mann–Kendall z %.1f)", mib(l.SlopeMiBPerHour), l.R2, l.MannKendallZ)
+		s := fmt.Sprintf("LEAK +%s/h (R² %.2f, trend z %.0f)", mib(l.SlopeMiBPerHour), l.R2, l.MannKendallZ)
 		if l.TimeToLimitS != nil {
 			if *l.TimeToLimitS == 0 {
 				s += ", at its limit"
 			} else {
-				s += ", reaches its " + bytesIEC(l.LimitBytes) + " limit in ~" + human(seconds(*l.TimeToLimitS))
+				s += ", hits " + bytesIEC(l.LimitBytes) + " in ~" + human(seconds(*l.TimeToLimitS))
 			}
 		}
 		return s
 	case VerdictGrowing:
-		return fmt.Sprintf("grew %s, but not steadily: not a leak", bytesIEC(l.GrowthBytes))
+		return fmt.Sprintf("grew %s in a step or early ramp, not steadily: no leak", bytesIEC(l.GrowthBytes))
 	}
-	return fmt.Sprintf("flat (%+.0f MiB/hour; %s)", l.SlopeMiBPerHour, l.Why)
+	if l.MannKendallZ >= minMKZ && l.SlopeMiBPerHour > 0 {
+		return fmt.Sprintf("slight drift (%+.0f MiB/h), too small to matter: no leak", l.SlopeMiBPerHour)
+	}
+	return fmt.Sprintf("steady (%+.0f MiB/h): no leak", l.SlopeMiBPerHour)
 }
 
 func shortSeries(s string) string {

@@ -127,7 +127,7 @@ func xidFindings(u *nomad.Usage, ts *api.TaskState, stderr, node string) []Findi
 		f := Finding{Kind: KindXID, Evidence: s.evidence}
 		where := " on " + node
 		if len(s.gpus) > 0 {
-			where += " (GPU " + strings.Join(s.gpus, ", ") + ")"
+			where += " (" + strings.Join(s.gpus, ", ") + ")"
 		}
 		times := ""
 		if s.count > 1 {

@@ -1,0 +1,161 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// renderCases are the reports the golden files show, one per kind of page.
+func renderCases(t *testing.T) map[string]Input {
+	t.Helper()
+	sixH := 6 * time.Hour
+	fa := fixtureAlloc(t)
+	leaky := usage(512, 3*time.Hour, func(i int, _ float64) float64 { return 0.55 + 0.3*float64(i%7)/7 },
+		func(_ int, t float64) float64 { return 30*gib + 4*gib*t/3600 },
+		func(_ int, t float64) float64 { return 2*gib + 4.5*gib*t/3600 })
+	leaky.MemLimit = 16 << 30
+	return map[string]Input{
+		"cuda-oom-fixture": {RunID: "crashy-1", Allocs: []*api.Allocation{fa},
+			Record: &nomad.Record{RunID: "crashy-1", Experiment: "crashy", Pool: "gpu", Namespace: "default", GPUs: 1, PricePerHour: 4, GPUsPerNode: 2},
+			Stderr: string(readFixture(t, "get-client-fs-logs-stderr-plain.txt"))},
+		"oom-leak": {Record: record(), Usage: leaky,
+			Stderr: "epoch 3 step 1200 loss 1.92\nepoch 3 step 1300 loss 1.90\n",
+			Allocs: []*api.Allocation{alloc("7c0ffee1-9d2b-4c4e-8e0e-2f8a1b3c4d5e", 10, failed, run, 3*time.Hour, 4, terminated(3*time.Hour, 137, true))}},
+		"low-util-success": {Record: record(), Usage: usage(360, sixH, func(i int, _ float64) float64 { return 0.05 + 0.2*float64(i%3) },
+			constant(22*gib), constant(5*gib)),
+			Allocs: []*api.Allocation{alloc("3a4b5c6d-0000-4000-8000-000000000001", 10, done, run, sixH, 4, terminated(sixH, 0, false))}},
+		"running": {Record: record(), Now: t0.Add(2 * time.Hour), Usage: usage(120, 2*time.Hour, constant(0.92), constant(70*gib), constant(8*gib)),
+			Allocs: []*api.Allocation{alloc("9f8e7d6c-0000-4000-8000-000000000002", 10, api.AllocClientStatusRunning, run, -1, 4)}},
+		"lost-then-xid": {Record: record(),
+			Usage: func() *nomad.Usage {
+				u := usage(100, time.Hour, constant(0.9), constant(40*gib), constant(6*gib))
+				u.AllocID = "b2"
+				u.XIDs = []nomad.XID{{Time: t0.Add(50 * time.Minute), UUID: "GPU-5d1e", Code: 79}}
+				return u
+			}(),
+			Stderr: "RuntimeError: CUDA error: unspecified launch failure\n",
+			Allocs: []*api.Allocation{
+				alloc("b2", 20, failed, run, time.Hour, 4, terminated(time.Hour, 1, false)),
+				alloc("a1", 10, api.AllocClientStatusLost, stop, 2*time.Hour, 4),
+			}},
+	}
+}
+
+func TestTextGolden(t *testing.T) {
+	for name, in := range renderCases(t) {
+		t.Run(name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := WriteText(&b, Triage(in)); err != nil {
+				t.Fatal(err)
+			}
+			for i, l := range strings.Split(b.String(), "\n") {
+				if n := len([]rune(l)); n > textWidth+8 && !strings.HasPrefix(l, "  | ") && !strings.HasPrefix(strings.TrimSpace(l), ">") {
+					t.Errorf("line %d is %d runes wide: %q", i+1, n, l)
+				}
+			}
+			golden(t, name+".txt", b.Bytes())
+		})
+	}
+}
+
+func TestJSONGolden(t *testing.T) {
+	in := renderCases(t)["oom-leak"]
+	b, err := json.MarshalIndent(Triage(in), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "oom-leak.json", append(b, '\n'))
+	// Machines must be able to read it back.
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Reason.Kind != KindOOMKilled || len(back.Leaks) != 2 || !back.Leaks[0].Leaking {
+		t.Errorf("round trip lost the diagnosis: %+v", back.Reason)
+	}
+}
+
+func TestWritePNG(t *testing.T) {
+	r := Triage(renderCases(t)["oom-leak"])
+	var b bytes.Buffer
+	if err := WritePNG(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&b)
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	if sz := img.Bounds().Size(); sz.X != plotWidthPx || sz.Y != 3*plotPanelHeight {
+		t.Errorf("size %v, want %dx%d (three panels)", sz, plotWidthPx, 3*plotPanelHeight)
+	}
+	// A plot with drawing on it has many colours; a blank canvas has one.
+	colours := map[[4]uint32]bool{}
+	for y := 0; y < img.Bounds().Dy(); y += 3 {
+		for x := 0; x < img.Bounds().Dx(); x += 3 {
+			r, g, b, a := img.At(x, y).RGBA()
+			colours[[4]uint32{r, g, b, a}] = true
+		}
+	}
+	if len(colours) < 20 {
+		t.Errorf("only %d distinct colours: the plot looks empty", len(colours))
+	}
+}
+
+func TestWritePNGWithoutTimeline(t *testing.T) {
+	r := Triage(Input{RunID: "r", Record: record()})
+	if err := WritePNG(&bytes.Buffer{}, r); !errors.Is(err, ErrNoTimeline) {
+		t.Errorf("err = %v, want ErrNoTimeline", err)
+	}
+}
+
+func TestSparkline(t *testing.T) {
+	tests := []struct {
+		v      []float64
+		w      int
+		lo, hi float64
+		want   string
+	}{
+		{[]float64{0, 1.0 / 7, 2.0 / 7, 3.0 / 7, 4.0 / 7, 5.0 / 7, 6.0 / 7, 1}, 8, 0, 1, "▁▂▃▄▅▆▇█"},
+		{[]float64{0, 0, 1, 0}, 2, 0, 1, "▁█"}, // a spike survives down-sampling
+		{[]float64{-5, 50}, 10, 0, 1, "▁█"},    // clamped, never wider than the data
+		{nil, 10, 0, 1, ""},
+		{[]float64{3, 3}, 2, 3, 3, "▁▁"}, // no span
+	}
+	for _, tt := range tests {
+		if got := Sparkline(tt.v, tt.w, tt.lo, tt.hi); got != tt.want {
+			t.Errorf("Sparkline(%v, %d) = %q, want %q", tt.v, tt.w, got, tt.want)
+		}
+	}
+}

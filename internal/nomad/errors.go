@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -115,7 +114,7 @@ func (c *Client) fail(o op, err error) error {
 	case status == 409:
 		e.Kind = ErrConflict
 		e.text = fmt.Sprintf("%s: conflict at %s: %s", o.what, c.address, orDefault(body, "someone else changed it first; retry"))
-	case status == 413 || strings.Contains(body, "exceeds maximum") || strings.Contains(body, "too large"):
+	case status == 413 || strings.Contains(body, "exceeds maximum") || strings.Contains(body, "too large") || strings.Contains(body, "limited to 64KiB"):
 		e.Kind = ErrTooLarge
 		e.text = fmt.Sprintf("%s: Nomad at %s refused it as too large: %s", o.what, c.address, body)
 	case status >= 500:
@@ -191,4 +190,3 @@ func netReason(err error) string {
 	}
 	return err.Error()
 }
-

@@ -1,0 +1,622 @@
+package nomadtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/jobs", s.handleJobs)
+	mux.HandleFunc("PUT /v1/jobs", s.handleRegister)
+	mux.HandleFunc("POST /v1/jobs", s.handleRegister)
+	mux.HandleFunc("GET /v1/job/{id}", s.handleJob)
+	mux.HandleFunc("PUT /v1/job/{id}", s.handleRegister)
+	mux.HandleFunc("POST /v1/job/{id}", s.handleRegister)
+	mux.HandleFunc("DELETE /v1/job/{id}", s.handleDeregister)
+	mux.HandleFunc("GET /v1/job/{id}/summary", s.handleSummary)
+	mux.HandleFunc("GET /v1/job/{id}/allocations", s.handleJobAllocs)
+	mux.HandleFunc("GET /v1/job/{id}/evaluations", s.handleJobEvals)
+	mux.HandleFunc("PUT /v1/job/{id}/plan", s.handlePlan)
+	mux.HandleFunc("POST /v1/job/{id}/plan", s.handlePlan)
+	mux.HandleFunc("GET /v1/allocations", s.handleAllocs)
+	mux.HandleFunc("GET /v1/allocation/{id}", s.handleAlloc)
+	mux.HandleFunc("GET /v1/evaluations", s.handleEvals)
+	mux.HandleFunc("GET /v1/evaluation/{id}", s.handleEval)
+	mux.HandleFunc("GET /v1/nodes", s.handleNodes)
+	mux.HandleFunc("GET /v1/node/{id}", s.handleNode)
+	mux.HandleFunc("GET /v1/node/{id}/allocations", s.handleNodeAllocs)
+	mux.HandleFunc("PUT /v1/node/{id}/drain", s.handleDrain)
+	mux.HandleFunc("POST /v1/node/{id}/drain", s.handleDrain)
+	mux.HandleFunc("PUT /v1/node/{id}/eligibility", s.handleEligibility)
+	mux.HandleFunc("POST /v1/node/{id}/eligibility", s.handleEligibility)
+	mux.HandleFunc("GET /v1/node/pools", s.handlePools)
+	mux.HandleFunc("GET /v1/vars", s.handleVars)
+	mux.HandleFunc("GET /v1/var/{path...}", s.handleVarGet)
+	mux.HandleFunc("PUT /v1/var/{path...}", s.handleVarPut)
+	mux.HandleFunc("DELETE /v1/var/{path...}", s.handleVarDelete)
+	mux.HandleFunc("GET /v1/event/stream", s.handleEventStream)
+	mux.HandleFunc("GET /v1/client/stats", s.handleClientStats)
+	mux.HandleFunc("GET /v1/client/allocation/{id}/stats", s.handleAllocStats)
+	mux.HandleFunc("GET /v1/client/fs/logs/{id}", s.handleLogs)
+	mux.HandleFunc("GET /v1/acl/token/self", s.handleTokenSelf)
+	mux.HandleFunc("GET /v1/namespaces", s.handleNamespaces)
+	mux.HandleFunc("GET /v1/namespace/{name}", s.handleNamespace)
+	mux.HandleFunc("GET /v1/status/leader", func(w http.ResponseWriter, r *http.Request) {
+		s.writeJSON(w, s.Index(), "127.0.0.1:4647")
+	})
+}
+
+// ---- jobs ----
+
+func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
+	ns := reqNS(r)
+	prefix := r.URL.Query().Get("prefix")
+	withMeta := isTrue(r, "meta")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]nsKey, 0, len(s.jobs))
+	for k := range s.jobs {
+		if (ns == "*" || k.ns == ns) && strings.HasPrefix(k.id, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		if keys[a].id != keys[b].id {
+			return keys[a].id < keys[b].id
+		}
+		return keys[a].ns < keys[b].ns
+	})
+	out := make([]any, 0, len(keys))
+	for _, k := range keys {
+		m := s.renderJobStub(s.jobs[k])
+		if !withMeta {
+			delete(m, "Meta")
+		}
+		out = append(out, m)
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) jobOr404(w http.ResponseWriter, r *http.Request) *job {
+	j := s.jobs[nsKey{reqNS(r), r.PathValue("id")}]
+	if j == nil {
+		writeError(w, http.StatusNotFound, "job not found")
+	}
+	return j
+}
+
+func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j := s.jobOr404(w, r); j != nil {
+		s.writeJSON(w, j.ModifyIndex, s.renderJob(j))
+	}
+}
+
+type registerRequest struct {
+	Job            json.RawMessage
+	EnforceIndex   bool
+	JobModifyIndex uint64
+	Diff           bool
+}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	var req registerRequest
+	if err := decodeBody(r, &req); err != nil || len(req.Job) == 0 || string(req.Job) == "null" {
+		writeError(w, http.StatusBadRequest, "Job must be specified")
+		return
+	}
+	nj, err := parseJob(req.Job, reqNS(r))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if id := r.PathValue("id"); id != "" && id != nj.ID {
+		writeError(w, http.StatusBadRequest, "Job ID does not match name")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	resp, status, msg := s.register(nj, req.EnforceIndex, req.JobModifyIndex)
+	if status != 0 {
+		writeError(w, status, msg)
+		return
+	}
+	s.writeJSON(w, s.index, resp)
+}
+
+// register is PUT /v1/jobs (mu held). A non-zero status is an error answer.
+func (s *Server) register(nj *job, enforce bool, jmi uint64) (map[string]any, int, string) {
+	if !s.namespaces[nj.NS] {
+		return nil, 500, fmt.Sprintf("job %q is in nonexistent namespace %q", nj.ID, nj.NS)
+	}
+	if _, ok := s.pools[nj.Pool]; !ok {
+		return nil, 500, fmt.Sprintf("job %q is in nonexistent node pool %q", nj.ID, nj.Pool)
+	}
+	key := nsKey{nj.NS, nj.ID}
+	old := s.jobs[key]
+	if enforce {
+		switch {
+		case old != nil && jmi == 0:
+			return nil, 500, "Enforcing job modify index 0: job already exists"
+		case old != nil && jmi != old.JobModifyIndex:
+			return nil, 500, fmt.Sprintf("Enforcing job modify index %d: job exists with conflicting job modify index: %d", jmi, old.JobModifyIndex)
+		case old == nil && jmi != 0:
+			return nil, 500, fmt.Sprintf("Enforcing job modify index %d: job does not exist", jmi)
+		}
+	}
+	idx := s.nextIndex()
+	now := s.nowNano()
+	j := nj
+	if old != nil {
+		same := string(old.Raw) == string(nj.Raw) && !old.Stop
+		j = old
+		j.Raw, j.Meta, j.Type, j.Pool, j.Priority, j.Groups, j.Datacenters = nj.Raw, nj.Meta, nj.Type, nj.Pool, nj.Priority, nj.Groups, nj.Datacenters
+		j.Stop = false
+		j.ModifyIndex = idx
+		if !same {
+			j.Version++
+			j.JobModifyIndex = idx
+			j.SubmitTime = now
+		}
+	} else {
+		j.CreateIndex, j.ModifyIndex, j.JobModifyIndex, j.SubmitTime = idx, idx, idx, now
+		j.Queued = map[string]int{}
+		s.jobs[key] = j
+	}
+	s.emit("Job", "JobRegistered", j.ID, j.NS, jobSnap(j, "pending"))
+	ev := &eval{ID: newUUID(), NS: j.NS, JobID: j.ID, Type: j.Type, Status: "pending", TriggeredBy: "job-register",
+		Priority: j.Priority, JobModifyIndex: j.JobModifyIndex, Pool: j.Pool, CreateIndex: idx, ModifyIndex: idx, CreateTime: now, ModifyTime: now}
+	s.addEval(ev)
+	s.emit("Evaluation", "JobRegistered", ev.ID, ev.NS, evalSnap(ev))
+	s.schedule(j, ev)
+	return map[string]any{
+		"EvalCreateIndex": idx, "EvalID": ev.ID, "Index": idx, "JobModifyIndex": j.JobModifyIndex,
+		"KnownLeader": false, "LastContact": 0, "NextToken": "", "Warnings": "",
+	}, 0, ""
+}
+
+func (s *Server) handleDeregister(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.jobOr404(w, r)
+	if j == nil {
+		return
+	}
+	purge := isTrue(r, "purge")
+	idx := s.nextIndex()
+	now := s.nowNano()
+	if !j.Stop {
+		j.Stop = true
+		j.Version++
+		j.JobModifyIndex = idx
+	}
+	j.ModifyIndex = idx
+	snap := jobSnap(j, "dead")
+	if purge {
+		s.emitPayload("Job", "JobDeregistered", j.ID, j.NS, func(s *Server) map[string]any {
+			return map[string]any{"Deleted": true, "Job": snap(s)}
+		})
+	} else {
+		s.emit("Job", "JobDeregistered", j.ID, j.NS, snap)
+	}
+	ev := &eval{ID: newUUID(), NS: j.NS, JobID: j.ID, Type: j.Type, Status: "pending", TriggeredBy: "job-deregister",
+		Priority: j.Priority, JobModifyIndex: j.JobModifyIndex, Pool: j.Pool, CreateIndex: idx, ModifyIndex: idx, CreateTime: now, ModifyTime: now}
+	s.addEval(ev)
+	s.emit("Evaluation", "JobDeregistered", ev.ID, ev.NS, evalSnap(ev))
+	s.schedule(j, ev)
+	if purge {
+		key := nsKey{j.NS, j.ID}
+		delete(s.jobs, key)
+		for _, id := range s.jobAllocs[key] {
+			a := s.allocs[id]
+			delete(s.allocs, id)
+			s.nodeAllocs[a.NodeID] = without(s.nodeAllocs[a.NodeID], id)
+			s.allocOrder = without(s.allocOrder, id)
+		}
+		delete(s.jobAllocs, key)
+	}
+	s.writeJSON(w, idx, map[string]any{
+		"EvalCreateIndex": idx, "EvalID": ev.ID, "Index": idx, "JobModifyIndex": j.JobModifyIndex,
+		"KnownLeader": false, "LastContact": 0, "NextToken": "", "VolumeEvalID": "", "VolumeEvalIndex": 0,
+	})
+}
+
+func without(l []string, x string) []string {
+	for i, v := range l {
+		if v == x {
+			return append(l[:i:i], l[i+1:]...)
+		}
+	}
+	return l
+}
+
+func (s *Server) handleSummary(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j := s.jobOr404(w, r); j != nil {
+		s.writeJSON(w, s.index, s.renderSummary(j))
+	}
+}
+
+func (s *Server) handleJobAllocs(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := nsKey{reqNS(r), r.PathValue("id")}
+	out := []any{}
+	for _, id := range s.jobAllocs[key] {
+		out = append(out, s.allocs[id].renderStub())
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) handleJobEvals(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns, id := reqNS(r), r.PathValue("id")
+	out := []any{}
+	for _, eid := range s.evalOrder {
+		if e := s.evals[eid]; e.JobID == id && e.NS == ns {
+			out = append(out, renderEval(e))
+		}
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+// handlePlan answers a dry run: the diff against the current version and
+// what the scheduler would place, without changing anything.
+func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
+	var req registerRequest
+	if err := decodeBody(r, &req); err != nil || len(req.Job) == 0 {
+		writeError(w, http.StatusBadRequest, "Job must be specified")
+		return
+	}
+	nj, err := parseJob(req.Job, reqNS(r))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.jobs[nsKey{nj.NS, nj.ID}]
+	m := shapeOf("put-job-plan-response.json")
+	upd := map[string]any{}
+	failed := map[string]any{}
+	for _, g := range nj.Groups {
+		u := shapeOf("put-job-plan-response.json", "Annotations", "DesiredTGUpdates", "run")
+		u["DestructiveUpdate"] = 0
+		switch {
+		case old == nil || old.Stop:
+			u["Place"] = g.Count
+		case string(old.Raw) != string(nj.Raw):
+			u["DestructiveUpdate"] = g.Count
+		default:
+			u["Ignore"] = g.Count
+		}
+		upd[g.Name] = u
+		if old == nil || old.Stop {
+			f := newFailure()
+			if n, _, _ := s.place(nj, g, f); n == nil {
+				failed[g.Name] = renderFailure(f, nj.Pool)
+			}
+		}
+	}
+	m["Annotations"] = map[string]any{"DesiredTGUpdates": upd, "PreemptedAllocs": nil}
+	m["Diff"] = planDiff(old, nj)
+	if len(failed) > 0 {
+		m["FailedTGAllocs"] = failed
+	} else {
+		m["FailedTGAllocs"] = nil
+	}
+	m["CreatedEvals"] = nil
+	m["Index"] = s.index
+	m["JobModifyIndex"] = 0
+	if old != nil {
+		m["JobModifyIndex"] = old.JobModifyIndex
+	}
+	m["Warnings"] = ""
+	s.writeJSON(w, s.index, m)
+}
+
+// planDiff compares job-level fields and meta, as `nomad job plan` shows
+// them; groups and tasks are reported as a whole.
+func planDiff(old, nj *job) map[string]any {
+	typ := "None"
+	var fields []any
+	switch {
+	case old == nil:
+		typ = "Added"
+	case string(old.Raw) != string(nj.Raw):
+		typ = "Edited"
+		keys := map[string]bool{}
+		for k := range old.Meta {
+			keys[k] = true
+		}
+		for k := range nj.Meta {
+			keys[k] = true
+		}
+		for _, k := range sortedKeys(keys) {
+			o, inOld := old.Meta[k]
+			n, inNew := nj.Meta[k]
+			ft := ""
+			switch {
+			case inOld && inNew && o != n:
+				ft = "Edited"
+			case !inOld && inNew:
+				ft = "Added"
+			case inOld && !inNew:
+				ft = "Deleted"
+			}
+			if ft != "" {
+				fields = append(fields, map[string]any{"Annotations": nil, "Name": "Meta[" + k + "]", "New": n, "Old": o, "Type": ft})
+			}
+		}
+	}
+	var tgs []any
+	for _, g := range nj.Groups {
+		gt, upd := "None", map[string]any{}
+		switch typ {
+		case "Added":
+			gt, upd["create"] = "Added", g.Count
+		case "Edited":
+			upd["create/destroy update"] = g.Count
+		default:
+			upd["ignore"] = g.Count
+		}
+		var tasks []any
+		for _, t := range g.Tasks {
+			tt := "None"
+			if typ == "Added" {
+				tt = "Added"
+			}
+			tasks = append(tasks, map[string]any{"Annotations": nil, "Fields": nil, "Name": t.Name, "Objects": nil, "Type": tt})
+		}
+		tgs = append(tgs, map[string]any{"Fields": nil, "Name": g.Name, "Objects": nil, "Tasks": tasks, "Type": gt, "Updates": upd})
+	}
+	var fv any
+	if fields != nil {
+		fv = fields
+	}
+	return map[string]any{"Fields": fv, "ID": nj.ID, "Objects": nil, "TaskGroups": tgs, "Type": typ}
+}
+
+// ---- allocations and evaluations ----
+
+func (s *Server) handleAllocs(w http.ResponseWriter, r *http.Request) {
+	ns := reqNS(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, id := range s.allocOrder {
+		if a := s.allocs[id]; ns == "*" || a.NS == ns {
+			out = append(out, a.renderStub())
+		}
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) findAlloc(id string) *alloc {
+	if a := s.allocs[id]; a != nil {
+		return a
+	}
+	if len(id) >= 8 { // Nomad accepts unique prefixes in several places
+		var found *alloc
+		for k, a := range s.allocs {
+			if strings.HasPrefix(k, id) {
+				if found != nil {
+					return nil
+				}
+				found = a
+			}
+		}
+		return found
+	}
+	return nil
+}
+
+func (s *Server) handleAlloc(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.allocs[r.PathValue("id")]
+	if a == nil {
+		writeError(w, http.StatusNotFound, "alloc not found")
+		return
+	}
+	s.writeJSON(w, a.ModifyIndex, s.renderAlloc(a, true))
+}
+
+func (s *Server) handleEvals(w http.ResponseWriter, r *http.Request) {
+	ns := reqNS(r)
+	status := r.URL.Query().Get("status")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, id := range s.evalOrder {
+		e := s.evals[id]
+		if (ns == "*" || e.NS == ns) && (status == "" || e.Status == status) {
+			out = append(out, renderEval(e))
+		}
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) handleEval(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.evals[r.PathValue("id")]
+	if e == nil {
+		writeError(w, http.StatusNotFound, "eval not found")
+		return
+	}
+	s.writeJSON(w, e.ModifyIndex, renderEval(e))
+}
+
+// ---- nodes ----
+
+func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {
+	res := isTrue(r, "resources")
+	prefix := r.URL.Query().Get("prefix")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, id := range s.nodeOrder {
+		if !strings.HasPrefix(id, prefix) {
+			continue
+		}
+		m := s.renderNodeStub(s.nodes[id])
+		if !res {
+			delete(m, "NodeResources")
+			delete(m, "ReservedResources")
+		}
+		out = append(out, m)
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) nodeOr404(w http.ResponseWriter, r *http.Request) *node {
+	n := s.nodes[r.PathValue("id")]
+	if n == nil {
+		writeError(w, http.StatusNotFound, "node not found")
+	}
+	return n
+}
+
+func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.nodeOr404(w, r); n != nil {
+		s.writeJSON(w, n.ModifyIndex, s.renderNode(n))
+	}
+}
+
+func (s *Server) handleNodeAllocs(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, id := range s.nodeAllocs[r.PathValue("id")] {
+		out = append(out, s.renderAlloc(s.allocs[id], true))
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		DrainSpec *struct {
+			Deadline         int64
+			IgnoreSystemJobs bool
+		}
+		MarkEligible bool
+		Meta         map[string]string
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodeOr404(w, r)
+	if n == nil {
+		return
+	}
+	if req.DrainSpec != nil {
+		s.setDrain(n, time.Duration(req.DrainSpec.Deadline), req.Meta, false, true)
+	} else {
+		s.setDrain(n, 0, nil, req.MarkEligible, false)
+	}
+	s.writeJSON(w, s.index, map[string]any{"EvalCreateIndex": 0, "EvalIDs": nil, "Index": s.index, "NodeModifyIndex": n.ModifyIndex})
+}
+
+func (s *Server) handleEligibility(w http.ResponseWriter, r *http.Request) {
+	var req struct{ Eligibility string }
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodeOr404(w, r)
+	if n == nil {
+		return
+	}
+	switch req.Eligibility {
+	case "eligible":
+		if n.Drain {
+			writeError(w, http.StatusBadRequest, "can not set node's scheduling eligibility to eligible while it is draining")
+			return
+		}
+		n.Eligible = true
+	case "ineligible":
+		n.Eligible = false
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid scheduling eligibility %q", req.Eligibility))
+		return
+	}
+	n.ModifyIndex = s.nextIndex()
+	s.emit("Node", "NodeEligibility", n.ID, "", nodeSnap(n))
+	if n.Eligible {
+		s.retryBlocked()
+	}
+	s.writeJSON(w, s.index, map[string]any{"EvalCreateIndex": 0, "EvalIDs": nil, "Index": s.index, "NodeModifyIndex": n.ModifyIndex})
+}
+
+func (s *Server) handlePools(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := append([]string(nil), s.poolOrder...)
+	sort.Strings(names)
+	out := []any{}
+	for _, n := range names {
+		out = append(out, renderPool(s.pools[n]))
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+// ---- identity and namespaces ----
+
+func (s *Server) handleTokenSelf(w http.ResponseWriter, r *http.Request) {
+	s.faults.mu.Lock()
+	tok := s.faults.token
+	s.faults.mu.Unlock()
+	if tok == "" {
+		writeError(w, http.StatusBadRequest, "ACL support disabled")
+		return
+	}
+	s.writeJSON(w, s.Index(), map[string]any{
+		"AccessorID": "b1e1e3a4-0000-4000-8000-000000000001", "SecretID": tok, "Name": "caravan-test",
+		"Type": "client", "Policies": []any{"caravan"}, "Roles": nil, "Global": false,
+		"CreateTime": s.Now().UTC().Format(time.RFC3339Nano), "ExpirationTime": nil, "CreateIndex": 1, "ModifyIndex": 1,
+	})
+}
+
+func (s *Server) handleNamespaces(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, n := range sortedKeys(s.namespaces) {
+		out = append(out, map[string]any{"Name": n, "Description": "", "Quota": "", "Meta": nil, "CreateIndex": 1, "ModifyIndex": 1})
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) handleNamespace(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := r.PathValue("name")
+	if !s.namespaces[n] {
+		writeError(w, http.StatusNotFound, "namespace not found")
+		return
+	}
+	s.writeJSON(w, s.index, map[string]any{"Name": n, "Description": "", "Quota": "", "Meta": nil, "CreateIndex": 1, "ModifyIndex": 1})
+}
+
+func atoiDefault(s string, d int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return d
+}

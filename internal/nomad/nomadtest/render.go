@@ -1,0 +1,480 @@
+package nomadtest
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+)
+
+// Rendering of the fake's objects in Nomad's wire shapes (mu held).
+
+func (s *Server) jobStatus(j *job) string {
+	active, any := 0, 0
+	for _, id := range s.jobAllocs[nsKey{j.NS, j.ID}] {
+		a := s.allocs[id]
+		any++
+		if !a.terminal() {
+			active++
+		}
+	}
+	switch {
+	case active > 0:
+		return "running"
+	case j.Stop:
+		return "dead"
+	case queued(j) > 0:
+		return "pending"
+	case any > 0 && (j.Type == "batch" || j.Type == "sysbatch"):
+		return "dead"
+	}
+	return "pending"
+}
+
+func queued(j *job) (n int) {
+	for _, q := range j.Queued {
+		n += q
+	}
+	return n
+}
+
+func (s *Server) renderJob(j *job) map[string]any {
+	var submitted map[string]any
+	_ = json.Unmarshal(j.Raw, &submitted)
+	m := conform(shapeOf("get-job-gpu-too-big.json"), submitted).(map[string]any)
+	if m["Name"] == nil || m["Name"] == "" {
+		m["Name"] = j.ID
+	}
+	m["ID"] = j.ID
+	m["Namespace"] = j.NS
+	m["NodePool"] = j.Pool
+	m["Type"] = j.Type
+	m["Priority"] = j.Priority
+	m["Status"] = s.jobStatus(j)
+	m["StatusDescription"] = ""
+	m["Stop"] = j.Stop
+	m["Stable"] = false
+	m["Version"] = j.Version
+	m["CreateIndex"] = j.CreateIndex
+	m["ModifyIndex"] = j.ModifyIndex
+	m["JobModifyIndex"] = j.JobModifyIndex
+	m["SubmitTime"] = j.SubmitTime
+	m["Meta"] = stringMap(j.Meta)
+	if tgs, ok := m["TaskGroups"].([]any); ok {
+		for i, tg := range tgs {
+			if i < len(j.Groups) {
+				tg.(map[string]any)["Count"] = j.Groups[i].Count
+			}
+		}
+	}
+	return m
+}
+
+func stringMap(m map[string]string) any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Server) renderJobStub(j *job) map[string]any {
+	m := shapeOf("get-jobs-meta.json", 0)
+	dcs := any([]any{"*"})
+	if len(j.Datacenters) > 0 {
+		l := make([]any, len(j.Datacenters))
+		for i, d := range j.Datacenters {
+			l[i] = d
+		}
+		dcs = l
+	}
+	m["ID"], m["ParentID"], m["Name"], m["Namespace"] = j.ID, "", j.ID, j.NS
+	m["Datacenters"], m["Multiregion"], m["NodePool"] = dcs, nil, j.Pool
+	m["Type"], m["Priority"], m["Periodic"], m["ParameterizedJob"] = j.Type, j.Priority, false, false
+	m["Stop"], m["Status"], m["StatusDescription"] = j.Stop, s.jobStatus(j), ""
+	m["JobSummary"] = s.renderSummary(j)
+	m["CreateIndex"], m["ModifyIndex"], m["JobModifyIndex"], m["SubmitTime"] = j.CreateIndex, j.ModifyIndex, j.JobModifyIndex, j.SubmitTime
+	m["Meta"] = stringMap(j.Meta)
+	return m
+}
+
+func (s *Server) renderSummary(j *job) map[string]any {
+	groups := map[string]any{}
+	counts := map[string]map[string]int{}
+	for _, g := range j.Groups {
+		counts[g.Name] = map[string]int{"Complete": 0, "Failed": 0, "Lost": 0, "Queued": j.Queued[g.Name], "Running": 0, "Starting": 0, "Unknown": 0}
+	}
+	modify := j.ModifyIndex
+	for _, id := range s.jobAllocs[nsKey{j.NS, j.ID}] {
+		a := s.allocs[id]
+		c := counts[a.TaskGroup]
+		if c == nil {
+			continue
+		}
+		switch a.ClientStatus {
+		case "pending":
+			c["Starting"]++
+		case "running":
+			c["Running"]++
+		case "complete":
+			c["Complete"]++
+		case "failed":
+			c["Failed"]++
+		case "lost":
+			c["Lost"]++
+		case "unknown":
+			c["Unknown"]++
+		}
+		if a.ModifyIndex > modify {
+			modify = a.ModifyIndex
+		}
+	}
+	for g, c := range counts {
+		m := make(map[string]any, len(c))
+		for k, v := range c {
+			m[k] = v
+		}
+		groups[g] = m
+	}
+	return map[string]any{
+		"Children":    map[string]any{"Dead": 0, "Pending": 0, "Running": 0},
+		"CreateIndex": j.CreateIndex,
+		"JobID":       j.ID,
+		"ModifyIndex": modify,
+		"Namespace":   j.NS,
+		"Summary":     groups,
+	}
+}
+
+func renderEval(e *eval) map[string]any {
+	m := map[string]any{
+		"CreateIndex": e.CreateIndex, "CreateTime": e.CreateTime, "ID": e.ID, "JobID": e.JobID,
+		"JobModifyIndex": e.JobModifyIndex, "ModifyIndex": e.ModifyIndex, "ModifyTime": e.ModifyTime,
+		"Namespace": e.NS, "Priority": e.Priority, "SnapshotIndex": e.CreateIndex, "Status": e.Status,
+		"TriggeredBy": e.TriggeredBy, "Type": e.Type,
+	}
+	if e.NodeID != "" {
+		m["NodeID"] = e.NodeID
+	}
+	if e.PreviousEval != "" {
+		m["PreviousEval"] = e.PreviousEval
+	}
+	if e.BlockedEval != "" {
+		m["BlockedEval"] = e.BlockedEval
+	}
+	if e.StatusDescription != "" {
+		m["StatusDescription"] = e.StatusDescription
+	}
+	if e.TriggeredBy == "queued-allocs" {
+		m["ClassEligibility"] = map[string]any{"v1:fake": false}
+		if e.Status == "blocked" && e.StatusDescription == "" {
+			m["StatusDescription"] = "created to place remaining allocations"
+		}
+	} else {
+		upd := map[string]any{}
+		for g := range e.Queued {
+			u := shapeOf("get-evaluations.json", 0, "PlanAnnotations", "DesiredTGUpdates", "run")
+			u["Place"] = e.Place[g]
+			u["Stop"] = e.Stop[g]
+			upd[g] = u
+		}
+		if e.TriggeredBy == "job-deregister" {
+			upd = map[string]any{}
+		}
+		m["PlanAnnotations"] = map[string]any{"DesiredTGUpdates": upd, "PreemptedAllocs": nil}
+		if e.TriggeredBy != "job-deregister" && e.Queued != nil {
+			q := map[string]any{}
+			for g, n := range e.Queued {
+				q[g] = n
+			}
+			m["QueuedAllocations"] = q
+		}
+	}
+	if len(e.Failed) > 0 {
+		f := map[string]any{}
+		for g, x := range e.Failed {
+			f[g] = renderFailure(x, e.Pool)
+		}
+		m["FailedTGAllocs"] = f
+	}
+	return m
+}
+
+func renderFailure(f *failure, pool string) map[string]any {
+	m := shapeOf("get-evaluations.json", 1, "FailedTGAllocs", "run")
+	nilIfEmpty := func(x map[string]int) any {
+		if len(x) == 0 {
+			return nil
+		}
+		out := map[string]any{}
+		for k, v := range x {
+			out[k] = v
+		}
+		return out
+	}
+	avail := map[string]any{}
+	for k, v := range f.NodesAvailable {
+		avail[k] = v
+	}
+	m["AllocationTime"] = 10000
+	m["CoalescedFailures"] = f.CoalescedFailures
+	m["ConstraintFiltered"] = nilIfEmpty(f.ConstraintFiltered)
+	m["DimensionExhausted"] = nilIfEmpty(f.DimensionExhausted)
+	m["NodePool"] = pool
+	m["NodesAvailable"] = avail
+	m["NodesEvaluated"] = f.NodesEvaluated
+	m["NodesExhausted"] = f.NodesExhausted
+	m["NodesFiltered"] = f.NodesFiltered
+	m["NodesInPool"] = f.NodesInPool
+	return m
+}
+
+func rfc(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func renderTaskState(ts *taskState) map[string]any {
+	m := shapeOf("get-allocation-fails-exit3.json", "TaskStates", "train")
+	evs := make([]any, 0, len(ts.Events))
+	for _, e := range ts.Events {
+		em := shapeOf("get-allocation-fails-exit3.json", "TaskStates", "train", "Events", 0)
+		d := map[string]any{}
+		for k, v := range e.Details {
+			d[k] = v
+		}
+		em["Type"], em["DisplayMessage"], em["Message"], em["Details"] = e.Type, e.Display, e.Message, d
+		em["ExitCode"], em["FailsTask"], em["Time"] = e.ExitCode, e.FailsTask, e.Time
+		if e.Type == "Not Restarting" {
+			em["RestartReason"] = e.Message
+		}
+		evs = append(evs, em)
+	}
+	m["Events"] = evs
+	m["State"], m["Failed"] = ts.State, ts.Failed
+	m["StartedAt"], m["FinishedAt"] = rfc(ts.StartedAt), rfc(ts.FinishedAt)
+	m["Restarts"], m["LastRestart"], m["Paused"] = 0, nil, ""
+	return m
+}
+
+func (a *alloc) taskStates() map[string]any {
+	out := make(map[string]any, len(a.States))
+	for name, ts := range a.States {
+		out[name] = renderTaskState(ts)
+	}
+	return out
+}
+
+func (a *alloc) allocatedResources() map[string]any {
+	ar := shapeOf("get-allocation-gpu-fits.json", "AllocatedResources")
+	tasks := map[string]any{}
+	life := map[string]any{}
+	for _, t := range a.Tasks {
+		tr := shapeOf("get-allocation-gpu-fits.json", "AllocatedResources", "Tasks", "train")
+		tr["Cpu"].(map[string]any)["CpuShares"] = t.CPU
+		tr["Memory"].(map[string]any)["MemoryMB"] = t.MemoryMB
+		var devs any
+		if ids := a.Devices[t.Name]; len(ids) > 0 {
+			d := a.DeviceGroup[t.Name]
+			l := make([]any, len(ids))
+			for i, x := range ids {
+				l[i] = x
+			}
+			devs = []any{map[string]any{"DeviceIDs": l, "Name": d.Name, "Type": d.Type, "Vendor": d.Vendor}}
+		}
+		tr["Devices"] = devs
+		tasks[t.Name] = tr
+		life[t.Name] = nil
+	}
+	ar["Tasks"], ar["TaskLifecycles"] = tasks, life
+	return ar
+}
+
+func (a *alloc) clientDescription() string {
+	if a.ClientDescription != "" {
+		return a.ClientDescription
+	}
+	switch a.ClientStatus {
+	case "pending":
+		return "No tasks have started"
+	case "running":
+		return "Tasks are running"
+	case "complete":
+		return "All tasks have completed"
+	case "failed":
+		return "Failed tasks"
+	}
+	return ""
+}
+
+// renderAlloc is GET /v1/allocation/:id; withJob adds the job (the event
+// stream's allocation payloads do not carry it).
+func (s *Server) renderAlloc(a *alloc, withJob bool) map[string]any {
+	m := shapeOf("get-allocation-gpu-fits.json")
+	m["ID"], m["EvalID"], m["Name"], m["Namespace"] = a.ID, a.EvalID, a.Name, a.NS
+	m["NodeID"], m["NodeName"], m["JobID"], m["TaskGroup"] = a.NodeID, a.NodeName, a.JobID, a.TaskGroup
+	m["ClientStatus"], m["DesiredStatus"], m["ClientDescription"] = a.ClientStatus, a.DesiredStatus, a.clientDescription()
+	m["CreateIndex"], m["ModifyIndex"], m["AllocModifyIndex"] = a.CreateIndex, a.ModifyIndex, a.AllocModifyIndex
+	m["CreateTime"], m["ModifyTime"] = a.CreateTime, a.ModifyTime
+	m["AllocatedResources"] = a.allocatedResources()
+	m["TaskStates"] = a.taskStates()
+	if a.DesiredDescription != "" {
+		m["DesiredDescription"] = a.DesiredDescription
+	}
+	if a.NextAllocation != "" {
+		m["NextAllocation"] = a.NextAllocation
+	}
+	if a.PreviousAllocation != "" {
+		m["PreviousAllocation"] = a.PreviousAllocation
+		m["RescheduleTracker"] = map[string]any{"Events": a.rescheduleEvents(), "LastReschedule": "ok"}
+	}
+	if a.FollowupEvalID != "" {
+		m["FollowupEvalID"] = a.FollowupEvalID
+	}
+	if withJob {
+		if j := s.jobs[nsKey{a.NS, a.JobID}]; j != nil {
+			m["Job"] = s.renderJob(j)
+		} else {
+			m["Job"] = nil
+		}
+	} else {
+		delete(m, "Job")
+	}
+	return m
+}
+
+func (a *alloc) rescheduleEvents() []any {
+	out := make([]any, len(a.RescheduleEvents))
+	for i, e := range a.RescheduleEvents {
+		out[i] = e
+	}
+	return out
+}
+
+func (a *alloc) renderStub() map[string]any {
+	m := shapeOf("get-job-gpu-fits-allocations.json", 0)
+	m["ID"], m["EvalID"], m["Name"], m["Namespace"] = a.ID, a.EvalID, a.Name, a.NS
+	m["NodeID"], m["NodeName"], m["JobID"], m["JobType"], m["JobVersion"], m["TaskGroup"] = a.NodeID, a.NodeName, a.JobID, a.JobType, a.JobVersion, a.TaskGroup
+	m["ClientStatus"], m["DesiredStatus"], m["ClientDescription"], m["DesiredDescription"] = a.ClientStatus, a.DesiredStatus, a.clientDescription(), a.DesiredDescription
+	m["CreateIndex"], m["ModifyIndex"], m["CreateTime"], m["ModifyTime"] = a.CreateIndex, a.ModifyIndex, a.CreateTime, a.ModifyTime
+	m["NextAllocation"], m["FollowupEvalID"] = a.NextAllocation, a.FollowupEvalID
+	m["TaskStates"] = a.taskStates()
+	if a.PreviousAllocation != "" {
+		m["RescheduleTracker"] = map[string]any{"Events": a.rescheduleEvents(), "LastReschedule": "ok"}
+	} else {
+		m["RescheduleTracker"] = nil
+	}
+	return m
+}
+
+func (s *Server) renderNode(n *node) map[string]any {
+	m := shapeOf("get-node-gpu.json")
+	s.fillNode(m, n)
+	m["HTTPAddr"] = s.nodeHTTPAddr()
+	m["Meta"] = stringMap(n.Meta)
+	m["StatusUpdatedAt"] = n.StatusUpdatedAt
+	return m
+}
+
+func (s *Server) renderNodeStub(n *node) map[string]any {
+	m := shapeOf("get-nodes-resources.json", 1)
+	s.fillNode(m, n)
+	m["Address"] = "127.0.0.1"
+	return m
+}
+
+func (s *Server) nodeHTTPAddr() string {
+	if s.hs == nil {
+		return "127.0.0.1:4646"
+	}
+	return s.hs.Listener.Addr().String()
+}
+
+func (s *Server) fillNode(m map[string]any, n *node) {
+	m["ID"], m["Name"], m["NodePool"], m["Datacenter"] = n.ID, n.Name, n.Pool, n.Datacenter
+	m["Status"], m["Drain"] = n.Status, n.Drain
+	m["StatusDescription"] = ""
+	m["SchedulingEligibility"] = "eligible"
+	if !n.Eligible {
+		m["SchedulingEligibility"] = "ineligible"
+	}
+	m["CreateIndex"], m["ModifyIndex"] = n.CreateIndex, n.ModifyIndex
+	if _, ok := m["DrainStrategy"]; ok {
+		m["DrainStrategy"] = nil
+		if n.Drain {
+			m["DrainStrategy"] = map[string]any{
+				"Deadline": int64(n.DrainDeadline), "ForceDeadline": rfc(n.DrainStarted.Add(n.DrainDeadline)),
+				"IgnoreSystemJobs": false, "StartedAt": rfc(n.DrainStarted),
+			}
+		}
+	}
+	m["LastDrain"] = nil
+	if n.LastDrain != nil {
+		m["LastDrain"] = n.LastDrain
+	}
+	nr := m["NodeResources"].(map[string]any)
+	nr["Cpu"].(map[string]any)["CpuShares"] = n.CPU
+	nr["Memory"].(map[string]any)["MemoryMB"] = n.MemoryMB
+	tmplDev := shapeOf("get-node-gpu.json", "NodeResources", "Devices", 0)
+	tmplInst := shapeOf("get-node-gpu.json", "NodeResources", "Devices", 0, "Instances", 0)
+	var devs []any
+	for _, d := range n.Devices {
+		dm := deepCopy(tmplDev).(map[string]any)
+		dm["Vendor"], dm["Type"], dm["Name"] = d.Vendor, d.Type, d.Name
+		attrs := dm["Attributes"].(map[string]any)
+		delete(attrs, "cool-attribute")
+		attrs["memory"].(map[string]any)["Int"] = d.MemoryMiB
+		var insts []any
+		for _, id := range d.IDs {
+			im := deepCopy(tmplInst).(map[string]any)
+			im["ID"] = id
+			insts = append(insts, im)
+		}
+		dm["Instances"] = insts
+		devs = append(devs, dm)
+	}
+	if devs == nil {
+		nr["Devices"] = nil
+	} else {
+		nr["Devices"] = devs
+	}
+}
+
+func renderPool(p *nodePool) map[string]any {
+	m := shapeOf("get-node-pools.json", 0)
+	m["Name"], m["Description"], m["CreateIndex"], m["ModifyIndex"] = p.Name, p.Description, p.CreateIndex, p.ModifyIndex
+	return m
+}
+
+func renderVar(v *variable, withItems bool) map[string]any {
+	m := map[string]any{
+		"CreateIndex": v.CreateIndex, "CreateTime": v.CreateTime, "ModifyIndex": v.ModifyIndex,
+		"ModifyTime": v.ModifyTime, "Namespace": v.NS, "Path": v.Path,
+	}
+	if withItems {
+		items := map[string]any{}
+		for k, x := range v.Items {
+			items[k] = x
+		}
+		m["Items"] = items
+	}
+	if v.Lock != nil {
+		m["Lock"] = map[string]any{"ID": v.Lock.ID, "TTL": v.Lock.TTL, "LockDelay": v.Lock.LockDelay}
+	}
+	return m
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

@@ -203,8 +203,12 @@ func (l *loader) merge(e *Experiment, own *settings, content *hcl.BodyContent) {
 		l.add(diagErr(driver.rng, "Missing image", "driver \"docker\" needs an image = \"...\"; add one, or use driver \"exec\" or \"raw_exec\"."))
 	}
 	if (e.Driver == "exec" || e.Driver == "raw_exec") && content.Attributes["command"] == nil {
-		l.add(diagErr(content.MissingItemRange, "Missing command",
-			"Driver %q runs a program directly, so the experiment needs command = \"...\" (e.g. \"python\"); only docker images bring their own entrypoint.", e.Driver))
+		at := content.MissingItemRange
+		if driver.set {
+			at = driver.rng
+		}
+		l.add(diagErr(at, "Missing command",
+			"Experiment %q uses driver %q, which runs a program directly, so it needs command = \"...\" (e.g. \"python\"); only docker images bring their own entrypoint.", e.Name, e.Driver))
 	}
 
 	r, dr := &own.res, &d.res

@@ -175,7 +175,7 @@ func leakLine(l Leak) string {
 	if l.MannKendallZ >= minMKZ && l.SlopeMiBPerHour > 0 {
 		return fmt.Sprintf("slight drift (%+.0f MiB/h), too small to matter: no leak", l.SlopeMiBPerHour)
 	}
-	return fmt.Sprintf("steady (%+.0f MiB/h): no leak", l.SlopeMiBPerHour)
+	return fmt.Sprintf("flat (%+.0f MiB/h): no leak", l.SlopeMiBPerHour)
 }
 
 func shortSeries(s string) string {

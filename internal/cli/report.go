@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/report"
+)
+
+func init() {
+	register(command{name: "report", synopsis: "Explain how a run went: why it ended, what it used and cost, memory leaks", run: runReport})
+}
+
+func runReport(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "report", "RUN")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pngFile := fs.String("png", "", "also write a plot of GPU utilisation, GPU memory and host memory over time to this PNG `file`")
+	nf := addReportNomadFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		errorf(env, "report takes exactly one run ID, got %d arguments\n  Usage: caravan report [-json] [-png FILE] RUN", len(pos))
+		return ExitUsage
+	}
+	c, err := nf.client(env)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitError
+	}
+	in, err := report.Gather(ctx, nomadReportSource{c: c, ns: nf.namespace}, pos[0])
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitError
+	}
+	r := report.Triage(in)
+
+	if *pngFile != "" {
+		if err := writePNGFile(*pngFile, r); err != nil {
+			errorf(env, "%v", err)
+			return ExitError
+		}
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			errorf(env, "encode the report of run %s as JSON: %v", r.RunID, err)
+			return ExitError
+		}
+		fmt.Fprintf(env.Stdout, "%s\n", b)
+		return ExitOK
+	}
+	if err := report.WriteText(env.Stdout, r); err != nil {
+		errorf(env, "write the report: %v", err)
+		return ExitError
+	}
+	if *pngFile != "" {
+		fmt.Fprintf(env.Stdout, "\nPlot written to %s\n", *pngFile)
+	}
+	return ExitOK
+}
+
+// writePNGFile renders first and creates the file only then, so that a run
+// without a timeline leaves no empty file behind.
+func writePNGFile(path string, r report.Report) error {
+	var b bytes.Buffer
+	if err := report.WritePNG(&b, r); err != nil {
+		if errors.Is(err, report.ErrNoTimeline) {
+			return fmt.Errorf("-png %s: %w", path, err)
+		}
+		return err
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write the plot: %w (check that the directory of %s exists and is writable)", err, path)
+	}
+	return nil
+}
+
+// reportNomadFlags are the Nomad connection flags of `caravan report`.
+type reportNomadFlags struct {
+	address, token, namespace string
+}
+
+func addReportNomadFlags(fs interface {
+	StringVar(p *string, name, value, usage string)
+}) *reportNomadFlags {
+	f := &reportNomadFlags{}
+	fs.StringVar(&f.address, "address", "", "Nomad HTTP address (default: $NOMAD_ADDR, else http://127.0.0.1:4646)")
+	fs.StringVar(&f.token, "token", "", "Nomad ACL token (default: $NOMAD_TOKEN)")
+	fs.StringVar(&f.namespace, "namespace", "", "Nomad namespace of the run (default: $NOMAD_NAMESPACE, else default)")
+	return f
+}
+
+func (f *reportNomadFlags) client(env Env) (*nomad.Client, error) {
+	return nomad.New(nomad.Config{Address: f.address, Token: f.token, Namespace: f.namespace, Getenv: env.Getenv})
+}
+
+// nomadReportSource adapts *nomad.Client to report.Source.
+type nomadReportSource struct {
+	c  *nomad.Client
+	ns string // "" for the client's namespace
+}
+
+func (s nomadReportSource) Record(ctx context.Context, runID string) (*nomad.Record, error) {
+	r, _, err := s.c.Record(ctx, s.ns, runID)
+	return r, err
+}
+
+func (s nomadReportSource) Usage(ctx context.Context, runID string) (*nomad.Usage, error) {
+	return s.c.Usage(ctx, s.ns, runID)
+}
+
+func (s nomadReportSource) JobAllocations(ctx context.Context, namespace, jobID string) ([]*api.AllocationListStub, error) {
+	return s.c.JobAllocations(ctx, namespace, jobID)
+}
+
+func (s nomadReportSource) Allocation(ctx context.Context, namespace, allocID string) (*api.Allocation, error) {
+	return s.c.Allocation(ctx, namespace, allocID)
+}
+
+// StderrTail reads the last maxBytes of a task's stderr. When the log is
+// longer, the first line is cut mid-way; it is dropped so that every line
+// shown is whole.
+func (s nomadReportSource) StderrTail(ctx context.Context, a *api.Allocation, task string, maxBytes int64) (string, error) {
+	var b bytes.Buffer
+	err := s.c.Logs(ctx, a.ID, nomad.LogOptions{Task: task, Stderr: true, Plain: true, Origin: "end", Offset: maxBytes}, &b)
+	if err != nil {
+		return "", err
+	}
+	out := b.Bytes()
+	if int64(len(out)) >= maxBytes {
+		if i := bytes.IndexByte(out, '\n'); i >= 0 {
+			out = out[i+1:]
+		}
+	}
+	return string(out), nil
+}

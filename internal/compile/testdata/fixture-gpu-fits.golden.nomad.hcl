@@ -1,0 +1,70 @@
+# run resnet-b8b3bf0f
+job "resnet-b8b3bf0f" {
+  type        = "batch"
+  node_pool   = "gpu"
+  priority    = 50
+  datacenters = ["*"]
+
+  meta {
+    caravan_config_commit = ""
+    caravan_config_dirty  = "false"
+    caravan_depends_on    = ""
+    caravan_experiment    = "resnet"
+    caravan_file          = "fixture-gpu-fits.hcl"
+    caravan_gpus          = "1"
+    caravan_line          = "4"
+    caravan_managed_by    = "caravan"
+    caravan_param_lr      = "0.001"
+    caravan_params        = "{\"lr\":0.001}"
+    caravan_pool          = "gpu"
+    caravan_rerun         = "0"
+    caravan_run_id        = "resnet-b8b3bf0f"
+    caravan_source_commit = ""
+    caravan_source_git    = ""
+    caravan_source_path   = ""
+    caravan_spec_hash     = "b8b3bf0f72a1fd7766ebcaf9ad8cf1f79c26d1acd33d6a77dc78a4b700e24a55"
+    caravan_timeout       = ""
+  }
+
+  group "run" {
+    count = 1
+
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+
+    reschedule {
+      attempts  = 1
+      unlimited = false
+    }
+
+    task "train" {
+      driver = "raw_exec"
+
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "env | grep -i -E 'NVIDIA|NOMAD_META' ; sleep 40"]
+      }
+
+      env {
+        CARAVAN_PARAM_LR = "0.001"
+        CARAVAN_RUN_ID   = "resnet-b8b3bf0f"
+        LR               = "$${NOMAD_META_caravan_params_lr}"
+      }
+
+      resources {
+        cpu    = 100
+        memory = 64
+        device "nvidia/gpu" {
+          count = 1
+          constraint {
+            attribute = "$${device.attr.memory}"
+            operator  = ">="
+            value     = "40 GiB"
+          }
+        }
+      }
+    }
+  }
+}

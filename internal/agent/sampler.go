@@ -116,8 +116,10 @@ func (s *Sampler) Sample(ctx context.Context) {
 			continue
 		}
 		rs := s.runs[id]
+		// A listed node that lacks the allocation means the run is over;
+		// without a list, only a run unseen for a while is taken as over.
 		ended := snap.AllocsListed
-		if !ended && !snap.NomadTried || !snap.AllocsListed {
+		if !ended {
 			rs.missing++
 			ended = rs.missing >= missingLimit
 		}

@@ -37,7 +37,24 @@ type Config struct {
 type Agent struct {
 	cfg    Config
 	allocs *allocCache
-	mu     sync.Mutex // serialises Nomad lookups of one snapshot against another's
+
+	// sourceOK remembers each source's last state, so that failures are
+	// logged when they start and stop rather than on every scrape.
+	logMu    sync.Mutex
+	sourceOK map[string]bool
+}
+
+func (a *Agent) logSource(source string, ok bool, err error) {
+	a.logMu.Lock()
+	defer a.logMu.Unlock()
+	was, seen := a.sourceOK[source]
+	a.sourceOK[source] = ok
+	switch {
+	case !ok && (was || !seen):
+		a.cfg.Logger.Warn("reading a source failed; its metrics are missing until it recovers", "source", source, "err", err)
+	case ok && seen && !was:
+		a.cfg.Logger.Info("source recovered", "source", source)
+	}
 }
 
 // New returns an Agent; zero Config fields get their defaults.
@@ -54,7 +71,7 @@ func New(cfg Config) *Agent {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Agent{cfg: cfg, allocs: newAllocCache()}
+	return &Agent{cfg: cfg, allocs: newAllocCache(), sourceOK: map[string]bool{}}
 }
 
 // GPUStat is one device as the snapshot saw it.
@@ -152,9 +169,7 @@ func (a *Agent) Snapshot(ctx context.Context) *Snapshot {
 		a.allocStats(ctx, s, live, &nomadErrs)
 		s.NomadOK = len(nomadErrs) == 0
 		s.NomadSeconds = a.cfg.Now().Sub(nomadStart).Seconds()
-		if !s.NomadOK {
-			a.cfg.Logger.Debug("nomad read failed", "err", errors.Join(nomadErrs...))
-		}
+		a.logSource("nomad", s.NomadOK, errors.Join(nomadErrs...))
 	}
 	a.allocs.expire(now)
 	return s
@@ -178,6 +193,11 @@ func (a *Agent) readGPUs(ctx context.Context, s *Snapshot) {
 	if len(res) == 0 {
 		s.NVMLOK = true // a node without GPUs read fine
 	}
+	var errs []error
+	for _, r := range res {
+		errs = append(errs, r.Err)
+	}
+	a.logSource("nvml", s.NVMLOK, errors.Join(errs...))
 	s.XIDs = a.cfg.GPU.PollXIDs()
 	s.Failures = a.cfg.GPU.Failures()
 	s.NVMLSeconds = a.cfg.Now().Sub(start).Seconds()

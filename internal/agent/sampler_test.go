@@ -1,0 +1,107 @@
+//go:build cgo && linux
+
+package agent
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/gpu/nvmlmock"
+	"github.com/caravan-ml/caravan/internal/nomad"
+)
+
+func TestSamplerWritesEveryMinuteAndAtTheEnd(t *testing.T) {
+	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
+	s := NewSampler(tn.agent, tn.nomad, 5*time.Second, time.Minute)
+	ctx := context.Background()
+	// 13 samples at 5 s: the 13th is 60 s after the first → one flush each.
+	for i := range 13 {
+		if i == 6 {
+			tn.mock.InjectXID(0, 79) // on run A's GPU
+		}
+		tn.nomad.stats[allocA].ResourceUsage.MemoryStats.RSS = uint64(8<<30 + i<<20)
+		s.Sample(ctx)
+		tn.clock.Advance(5 * time.Second)
+	}
+	if len(tn.nomad.usage) != 2 {
+		t.Fatalf("after a minute: %d writes, want 2 (one per run)", len(tn.nomad.usage))
+	}
+	var a nomad.Usage
+	for _, u := range tn.nomad.usage {
+		if u.AllocID == allocA {
+			a = u
+		}
+	}
+	if a.RunID != "resnet50-1a2b3c4d" || a.Final || a.Samples != 13 || a.Node != "gpu-node-1" || a.IntervalS != 5 {
+		t.Errorf("usage header: %+v", a)
+	}
+	if math.Abs(a.GPUUtilMean-0.05) > 1e-9 || math.Abs(a.GPUUtilPeak-0.05) > 1e-9 {
+		t.Errorf("util mean/peak = %v/%v, want 0.05", a.GPUUtilMean, a.GPUUtilPeak)
+	}
+	if a.GPUMemPeak != 3<<30 || a.GPUMemTotal != 80*1024<<20 || a.RSSPeak != 8<<30+12<<20 || a.MemLimit != 16<<30 {
+		t.Errorf("peaks: gpu mem %d total %d rss %d limit %d", a.GPUMemPeak, a.GPUMemTotal, a.RSSPeak, a.MemLimit)
+	}
+	if a.GPUs != 1 || len(a.GPUUUIDs) != 1 || a.GPUUUIDs[0] != nvmlmock.UUID(0) {
+		t.Errorf("GPUs: %d %v", a.GPUs, a.GPUUUIDs)
+	}
+	if len(a.XIDs) != 1 || a.XIDs[0].Code != 79 {
+		t.Errorf("XIDs = %+v, want the one on its GPU", a.XIDs)
+	}
+	if n := len(a.Timeline.T); n != 13 || a.Timeline.T[12] != 60 || a.Timeline.RSS[12] != float64(8<<30+12<<20) {
+		t.Errorf("timeline: %d points, last t %v", n, a.Timeline.T)
+	}
+
+	// Run B ends: its allocation completes; the next sample writes it final.
+	tn.nomad.setStatus(allocB, api.AllocClientStatusComplete)
+	s.Sample(ctx)
+	last := tn.nomad.usage[len(tn.nomad.usage)-1]
+	if last.AllocID != allocB || !last.Final || last.Samples != 13 {
+		t.Errorf("final write: %+v", last)
+	}
+	if got := len(s.Summaries()); got != 1 {
+		t.Errorf("%d summaries left, want 1", got)
+	}
+}
+
+func TestSamplerKeepsRunsWhileNomadIsDown(t *testing.T) {
+	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
+	s := NewSampler(tn.agent, tn.nomad, 5*time.Second, time.Minute)
+	s.Sample(context.Background())
+	tn.nomad.listErr = errDown
+	for range 2 * missingLimit {
+		tn.clock.Advance(5 * time.Second)
+		s.Sample(context.Background())
+	}
+	// Processes still show the allocations (cached), so the runs live on.
+	if len(tn.nomad.usage) != 0 || len(s.Summaries()) != 2 {
+		t.Errorf("runs must not end because Nomad is unreachable: %d writes, %d summaries", len(tn.nomad.usage), len(s.Summaries()))
+	}
+}
+
+func TestSamplerRunFlushesOnShutdown(t *testing.T) {
+	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
+	s := NewSampler(tn.agent, tn.nomad, time.Hour, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	for {
+		tn.nomad.mu.Lock()
+		n := tn.nomad.calls["NodeAllocations"]
+		tn.nomad.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(tn.nomad.usage) != 2 || tn.nomad.usage[0].Final {
+		t.Errorf("shutdown must write open summaries, not final: %+v", tn.nomad.usage)
+	}
+}

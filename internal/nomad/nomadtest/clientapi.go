@@ -91,11 +91,6 @@ func (s *Server) handleAllocStats(w http.ResponseWriter, r *http.Request) {
 	m := shapeOf("get-client-allocation-stats.json")
 	ru := m["ResourceUsage"].(map[string]any)
 	tasks := map[string]any{}
-	if a.ClientStatus == "running" {
-		for _, t := range a.Tasks {
-			tasks[t.Name] = map[string]any{"ResourceUsage": deepCopy(ru), "Timestamp": s.nowNano(), "Pids": nil}
-		}
-	}
 	m["Tasks"] = tasks
 	m["Timestamp"] = s.nowNano()
 	if u := s.allocStats[a.ID]; u != nil {

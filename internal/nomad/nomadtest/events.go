@@ -54,6 +54,19 @@ func allocSnap(a *alloc) func(*Server) map[string]any {
 	return func(s *Server) map[string]any { return s.renderAlloc(&c, false) }
 }
 
+// planSnap is an allocation as the scheduler's plan result carries it:
+// before any client update, so without client-side fields.
+func planSnap(a *alloc) func(*Server) map[string]any {
+	snap := allocSnap(a)
+	return func(s *Server) map[string]any {
+		m := snap(s)
+		delete(m, "ClientDescription")
+		delete(m, "NetworkStatus")
+		delete(m, "TaskStates")
+		return m
+	}
+}
+
 func jobSnap(j *job, status string) func(*Server) map[string]any {
 	c := *j
 	return func(s *Server) map[string]any {

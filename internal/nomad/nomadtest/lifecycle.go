@@ -245,7 +245,7 @@ func (s *Server) finish(a *alloc, exit TaskExit) {
 			Message: exit.Message,
 			Details: map[string]string{"exit_code": strconv.Itoa(exit.Code), "signal": strconv.Itoa(exit.Signal), "oom_killed": strconv.FormatBool(exit.OOMKilled)}})
 		if failed {
-			s.addTaskEvent(a, t.Name, taskEvent{Type: "Not Restarting", Display: "Policy allows no restarts", Message: "Policy allows no restarts",
+			s.addTaskEvent(a, t.Name, taskEvent{Type: "Not Restarting", Display: "Policy allows no restarts",
 				FailsTask: true, Details: map[string]string{"restart_reason": "Policy allows no restarts", "fails_task": "true"}})
 		}
 	}

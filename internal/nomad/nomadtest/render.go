@@ -152,9 +152,14 @@ func renderEval(e *eval) map[string]any {
 	m := map[string]any{
 		"CreateIndex": e.CreateIndex, "CreateTime": e.CreateTime, "ID": e.ID, "JobID": e.JobID,
 		"JobModifyIndex": e.JobModifyIndex, "ModifyIndex": e.ModifyIndex, "ModifyTime": e.ModifyTime,
-		"Namespace": e.NS, "Priority": e.Priority, "SnapshotIndex": e.CreateIndex, "Status": e.Status,
+		"Namespace": e.NS, "Priority": e.Priority, "Status": e.Status,
 		"TriggeredBy": e.TriggeredBy, "Type": e.Type,
 	}
+	if e.Status == "pending" {
+		// not processed yet: no snapshot, no plan
+		return m
+	}
+	m["SnapshotIndex"] = e.CreateIndex
 	if e.NodeID != "" {
 		m["NodeID"] = e.NodeID
 	}
@@ -250,7 +255,7 @@ func renderTaskState(ts *taskState) map[string]any {
 		em["Type"], em["DisplayMessage"], em["Message"], em["Details"] = e.Type, e.Display, e.Message, d
 		em["ExitCode"], em["FailsTask"], em["Time"] = e.ExitCode, e.FailsTask, e.Time
 		if e.Type == "Not Restarting" {
-			em["RestartReason"] = e.Message
+			em["RestartReason"] = e.Display
 		}
 		evs = append(evs, em)
 	}
@@ -337,7 +342,10 @@ func (s *Server) renderAlloc(a *alloc, withJob bool) map[string]any {
 	}
 	if withJob {
 		if j := s.jobs[nsKey{a.NS, a.JobID}]; j != nil {
-			m["Job"] = s.renderJob(j)
+			// An allocation carries the job as it was when it was placed.
+			jm := s.renderJob(j)
+			jm["Status"] = "pending"
+			m["Job"] = jm
 		} else {
 			m["Job"] = nil
 		}

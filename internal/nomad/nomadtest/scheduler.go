@@ -398,7 +398,7 @@ func (s *Server) newAlloc(j *job, g *group, ev *eval, n *node, devs map[string][
 	if nameIdx < 0 {
 		s.allocs[prev].NextAllocation = a.ID
 	}
-	s.emit("Allocation", "PlanResult", a.ID, a.NS, allocSnap(a))
+	s.emit("Allocation", "PlanResult", a.ID, a.NS, planSnap(a))
 	if s.autoRun {
 		s.startAlloc(a)
 	}

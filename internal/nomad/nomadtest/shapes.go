@@ -81,6 +81,11 @@ var freeForm = map[string]bool{
 	"TaskStates": true, "DeviceStats": true, "Tasks": true, "TaskLifecycles": true,
 }
 
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok || v == nil
+}
+
 // arrayDefaults are the arrays Nomad fills when a job leaves them null.
 var arrayDefaults = map[string]any{"Datacenters": []any{"*"}}
 
@@ -103,7 +108,7 @@ func conform(tmpl, actual any) any {
 		for k, tv := range t {
 			av, present := a[k]
 			switch {
-			case freeForm[k]:
+			case freeForm[k] && isObject(tv):
 				if present {
 					out[k] = av
 				} else {

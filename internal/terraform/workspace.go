@@ -277,6 +277,12 @@ func (w *Workspace) terraform() (*tfexec.Terraform, *lineLogger, *lineLogger, er
 	for k, v := range w.opts.Env {
 		env[k] = v
 	}
+	// A CLI configuration that does not exist only makes every run warn.
+	if f := env["TF_CLI_CONFIG_FILE"]; f != "" {
+		if _, err := os.Stat(f); err != nil {
+			delete(env, "TF_CLI_CONFIG_FILE")
+		}
+	}
 	// Terraform's update check would call out to HashiCorp on every run.
 	env["CHECKPOINT_DISABLE"] = "1"
 	for _, k := range tfexec.ProhibitedEnv(env) {

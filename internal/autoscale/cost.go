@@ -1,0 +1,168 @@
+package autoscale
+
+import (
+	"context"
+	"sort"
+	"time"
+)
+
+// maxAccountGap bounds the time one accounting step covers: after a longer
+// gap (the autoscaler was down, or the clock jumped) the figures would be a
+// guess, so only this much is counted.
+const maxAccountGap = 10 * time.Minute
+
+// account adds the time since the last observation to the pool's cost
+// figures: machines in Terraform state are paid, GPUs held by allocations
+// are used, the difference is idle.
+func (l *Loop) account(p *poolRun, now time.Time) {
+	if p.lastAccount.IsZero() || now.Before(p.lastAccount) {
+		p.lastAccount = now
+		return
+	}
+	dt := now.Sub(p.lastAccount)
+	if dt > maxAccountGap {
+		dt = maxAccountGap
+	}
+	p.lastAccount = now
+	secs := dt.Seconds()
+	nodes := len(p.inState)
+	gpusPerNode := p.pool.GPUsPerNode
+	busy := 0
+	totalGPUs := 0
+	for _, n := range p.state.Nodes {
+		busy += n.Used.GPUs
+		totalGPUs += n.Total.GPUs
+	}
+	paidGPUs := float64(nodes * gpusPerNode)
+	if gpusPerNode == 0 {
+		paidGPUs = float64(totalGPUs)
+	}
+	f := CostFigures{
+		NodeSeconds:         float64(nodes) * secs,
+		GPUSeconds:          paidGPUs * secs,
+		AllocatedGPUSeconds: float64(busy) * secs,
+	}
+	f.Dollars = f.NodeSeconds * p.pool.PricePerHour / 3600
+	l.met.nodeSeconds.WithLabelValues(p.name).Add(f.NodeSeconds)
+	l.met.gpuSeconds.WithLabelValues(p.name).Add(f.GPUSeconds)
+	l.met.allocSeconds.WithLabelValues(p.name).Add(f.AllocatedGPUSeconds)
+	l.met.idleSeconds.WithLabelValues(p.name).Add(f.IdleGPUSeconds())
+	l.met.costDollars.WithLabelValues(p.name).Add(f.Dollars)
+
+	date := now.UTC().Format(time.DateOnly)
+	if p.cost != nil && p.cost.Date != date {
+		// The day turned: the finished day is written once more below
+		// by save, then a fresh record starts.
+		l.saveCost(context.Background(), p)
+		p.cost = nil
+	}
+	if p.cost == nil {
+		p.cost = &CostRecord{Pool: p.name, Date: date, RunGPUSeconds: map[string]float64{}}
+	}
+	c := p.cost
+	c.Price, c.GPUsPerNode = p.pool.PricePerHour, gpusPerNode
+	c.CostFigures.Add(f)
+	c.Hours[now.UTC().Hour()].Add(f)
+	if c.RunGPUSeconds == nil {
+		c.RunGPUSeconds = map[string]float64{}
+	}
+	for run, g := range p.view.RunGPUs {
+		s := float64(g) * secs
+		l.met.runGPUSeconds.WithLabelValues(p.name, run).Add(s)
+		c.RunGPUSeconds[run] += s
+	}
+	trimRuns(c.RunGPUSeconds, maxRunsPerDay)
+}
+
+// trimRuns keeps the n runs with the most GPU time, so that a day's record
+// stays under Nomad's variable size limit.
+func trimRuns(m map[string]float64, n int) {
+	if len(m) <= n {
+		return
+	}
+	type kv struct {
+		k string
+		v float64
+	}
+	all := make([]kv, 0, len(m))
+	for k, v := range m {
+		all = append(all, kv{k, v})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v || (all[i].v == all[j].v && all[i].k < all[j].k) })
+	for _, e := range all[n:] {
+		delete(m, e.k)
+	}
+}
+
+// saveEvery throttles record writes when nothing but the accounting moved.
+const saveEvery = 30 * time.Second
+
+// save writes the pool record (and the day's cost record) when something
+// changed, or every saveEvery for the accounting; force writes now.
+func (l *Loop) save(ctx context.Context, p *poolRun, force bool) {
+	if l.cfg.DryRun || !l.leader && l.cfg.Leader != nil {
+		return
+	}
+	now := l.cfg.Now()
+	if !force && !p.dirty && now.Sub(p.recordSaved) < saveEvery {
+		return
+	}
+	rec := l.record(p, now)
+	if err := saveJSON(ctx, l.cfg.Nomad, l.cfg.Namespace, PoolRecordPrefix+p.name, rec); err != nil {
+		l.log.Warn("could not write the pool record", "pool", p.name, "err", err)
+		return
+	}
+	p.recordSaved, p.dirty = now, false
+	if force || now.Sub(p.costSaved) >= saveEvery {
+		l.saveCost(ctx, p)
+	}
+}
+
+func (l *Loop) saveCost(ctx context.Context, p *poolRun) {
+	if p.cost == nil || l.cfg.DryRun {
+		return
+	}
+	if err := saveJSON(ctx, l.cfg.Nomad, l.cfg.Namespace, costPath(p.name, p.cost.Date), p.cost); err != nil {
+		l.log.Warn("could not write the cost record", "pool", p.name, "err", err)
+		return
+	}
+	p.costSaved = l.cfg.Now()
+}
+
+// record builds the PoolRecord of p.
+func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
+	r := PoolRecord{
+		Pool: p.name, NodePool: nodePoolOf(p.name, p.pool), Updated: now, Holder: l.cfg.Holder,
+		Last: p.last, InState: p.inState, Requested: p.requested, Seen: p.seen, Memory: p.memory,
+		Nodes: nodeCounts(p.state), Queued: len(p.state.Pending), Blocked: p.view.Blocked,
+		Foreign: p.view.Foreign, Terraform: p.tf, PricePerHour: p.pool.PricePerHour, DryRun: l.cfg.DryRun,
+	}
+	if r.InState == nil {
+		r.InState = []string{}
+	}
+	for _, n := range p.state.Nodes {
+		r.GPUsBusy += n.Used.GPUs
+		if n.Status == NodeReady {
+			r.GPUsFree += n.Free().GPUs
+		}
+	}
+	nodeCap := nodeCapacity(p.pool)
+	for _, q := range p.state.Pending {
+		r.QueuedGPUs += q.Resources.GPUs
+		if !nodeCap.Fits(q.Resources) {
+			r.Unschedulable++
+		}
+	}
+	if p.cost != nil && p.cost.Date == now.UTC().Format(time.DateOnly) {
+		r.SpendToday = p.cost.Dollars
+	}
+	switch {
+	case p.applying:
+		r.Next = "terraform apply running"
+	case !p.tf.NextRetryAt.IsZero() && p.tf.NextRetryAt.After(now):
+		r.Next, r.NextAt = "retry terraform apply after failure", p.tf.NextRetryAt
+	case !p.wakeAt.IsZero():
+		r.Next, r.NextAt = "re-decide when an idle or boot timeout falls due", p.wakeAt
+	}
+	return r
+}

@@ -1,0 +1,134 @@
+package autoscale
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the autoscaler's Prometheus series. All durations are in
+// seconds and money in dollars, per Prometheus' base-unit convention.
+type Metrics struct {
+	decision       prometheus.Histogram
+	nodes          *prometheus.GaugeVec
+	pending        *prometheus.GaugeVec
+	unschedulable  *prometheus.GaugeVec
+	created        *prometheus.CounterVec
+	removed        *prometheus.CounterVec
+	failed         *prometheus.CounterVec
+	replaced       *prometheus.CounterVec
+	applySeconds   *prometheus.HistogramVec
+	applyFailures  *prometheus.CounterVec
+	observeErrors  prometheus.Counter
+	leader         prometheus.Gauge
+	nodeSeconds    *prometheus.CounterVec
+	gpuSeconds     *prometheus.CounterVec
+	allocSeconds   *prometheus.CounterVec
+	idleSeconds    *prometheus.CounterVec
+	costDollars    *prometheus.CounterVec
+	runGPUSeconds  *prometheus.CounterVec
+	pricePerSecond *prometheus.GaugeVec
+}
+
+// NewMetrics creates the series and registers them with reg (nil: not
+// registered, for tests that do not scrape).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		decision: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "caravan_autoscaler_decision_seconds",
+			Help:    "Time from the Nomad event (or resync) that triggered a decision to the decision.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		nodes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "caravan_autoscaler_nodes",
+			Help: "Nodes of each pool by state (ready, cordoned, draining, booting, initializing, down).",
+		}, []string{"pool", "state"}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "caravan_autoscaler_pending_requests",
+			Help: "Queued allocations waiting for capacity in each pool.",
+		}, []string{"pool"}),
+		unschedulable: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "caravan_autoscaler_unschedulable_requests",
+			Help: "Queued allocations that cannot fit even an empty node of the pool.",
+		}, []string{"pool"}),
+		created: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_autoscaler_machines_created_total",
+			Help: "Machine names added to a pool's Terraform state.",
+		}, []string{"pool"}),
+		removed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_autoscaler_machines_removed_total",
+			Help: "Drained, empty machines removed from a pool's Terraform state.",
+		}, []string{"pool"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_autoscaler_machines_failed_total",
+			Help: "Machines found failed: down, or not registered in Nomad within boot_timeout.",
+		}, []string{"pool"}),
+		replaced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_autoscaler_machines_replaced_total",
+			Help: "Failed machines removed from Terraform state so that new ones can take their place.",
+		}, []string{"pool"}),
+		applySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "caravan_autoscaler_terraform_apply_seconds",
+			Help:    "Duration of Terraform plan+apply runs.",
+			Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
+		}, []string{"pool"}),
+		applyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_autoscaler_terraform_failures_total",
+			Help: "Failed Terraform runs (retried with backoff).",
+		}, []string{"pool"}),
+		observeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "caravan_autoscaler_observe_failures_total",
+			Help: "Cluster observations that failed (Nomad unreachable or erroring); no decision is taken on them.",
+		}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "caravan_autoscaler_leader",
+			Help: "1 while this process holds the autoscaler lock and acts, else 0.",
+		}),
+		nodeSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_pool_node_seconds_total",
+			Help: "Machine lifetime paid, in node-seconds (names in Terraform state × time).",
+		}, []string{"pool"}),
+		gpuSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_pool_gpu_seconds_total",
+			Help: "GPU time paid: node-seconds × gpus_per_node.",
+		}, []string{"pool"}),
+		allocSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_pool_allocated_gpu_seconds_total",
+			Help: "GPU time held by allocations.",
+		}, []string{"pool"}),
+		idleSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_pool_idle_gpu_seconds_total",
+			Help: "GPU time paid but held by no allocation.",
+		}, []string{"pool"}),
+		costDollars: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_pool_cost_dollars_total",
+			Help: "Money paid for the pool's machines: node-seconds × price_per_hour / 3600.",
+		}, []string{"pool"}),
+		runGPUSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caravan_run_allocated_gpu_seconds_total",
+			Help: "GPU time held by each run's allocations in autoscaled pools.",
+		}, []string{"pool", "run"}),
+		pricePerSecond: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "caravan_pool_node_price_dollars_per_second",
+			Help: "Price of one node of the pool (price_per_hour / 3600).",
+		}, []string{"pool"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{
+			m.decision, m.nodes, m.pending, m.unschedulable, m.created, m.removed, m.failed, m.replaced,
+			m.applySeconds, m.applyFailures, m.observeErrors, m.leader, m.nodeSeconds, m.gpuSeconds,
+			m.allocSeconds, m.idleSeconds, m.costDollars, m.runGPUSeconds, m.pricePerSecond,
+		} {
+			reg.MustRegister(c)
+		}
+	}
+	return m
+}
+
+// nodeStates are the label values of caravan_autoscaler_nodes, all set on
+// every update so that a state that empties reads 0, not its old value.
+var nodeStates = []string{"ready", "cordoned", "draining", "booting", "initializing", "down"}
+
+func (m *Metrics) setNodes(pool string, counts map[string]int) {
+	for _, s := range nodeStates {
+		m.nodes.WithLabelValues(pool, s).Set(float64(counts[s]))
+	}
+}

@@ -1,0 +1,535 @@
+package autoscale
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/spec"
+)
+
+// ClusterReader is what Observe reads from Nomad. *nomad.Client satisfies
+// it; tests use a hand-written fake.
+type ClusterReader interface {
+	Nodes(ctx context.Context) ([]*api.NodeListStub, error)
+	NodeAllocations(ctx context.Context, nodeID string) ([]*api.Allocation, error)
+	Jobs(ctx context.Context, namespace string) ([]*api.JobListStub, error)
+	Job(ctx context.Context, namespace, jobID string) (*api.Job, error)
+	BlockedEvaluations(ctx context.Context, namespace string) ([]*api.Evaluation, error)
+}
+
+// PoolInput is what the loop knows about a pool beside Nomad: its
+// configuration, the names Terraform holds, names asked for but not yet in
+// state, when names first registered, and Decide's memory.
+type PoolInput struct {
+	Pool *spec.Pool
+	// InState are the node names in the pool's Terraform state.
+	InState []string
+	// Requested are names caravan asked Terraform for (possibly not yet
+	// applied, e.g. after a crash mid-apply), with the time it did.
+	Requested map[string]time.Time
+	// Seen is when each node name was first seen registered.
+	Seen   map[string]time.Time
+	Memory Memory
+}
+
+// PoolView is what Observe saw of a pool beyond the State: figures for
+// `caravan pools` and metrics.
+type PoolView struct {
+	// Foreign are nodes of the node pool that are not in Terraform state
+	// (someone else's machines, or a zombie caravan lost track of).
+	Foreign []string
+	// Blocked are Nomad's reasons for blocked placements, with counts.
+	Blocked map[string]int
+	// RunGPUs is the GPUs each run holds on the pool's nodes now.
+	RunGPUs map[string]int
+}
+
+// Observer builds autoscale States from Nomad. It remembers job specs by
+// modify index and when each queued request was first seen, so it is kept
+// for the life of the process.
+type Observer struct {
+	Nomad ClusterReader
+	// Namespace to read jobs and evaluations from; "" means all ("*").
+	Namespace string
+
+	jobs         map[string]cachedJob
+	pendingSince map[string]time.Time
+}
+
+type cachedJob struct {
+	modify uint64
+	job    *api.Job
+}
+
+// Observe reads the cluster once and returns the State for the pools of in.
+// Any failed read fails the whole observation: deciding on half a picture
+// could remove a node whose allocations were not read.
+func (o *Observer) Observe(ctx context.Context, now time.Time, in map[string]PoolInput) (State, map[string]PoolView, error) {
+	if o.jobs == nil {
+		o.jobs = map[string]cachedJob{}
+		o.pendingSince = map[string]time.Time{}
+	}
+	ns := o.Namespace
+	if ns == "" {
+		ns = "*"
+	}
+	st := State{Now: now, Pools: map[string]PoolState{}}
+	views := map[string]PoolView{}
+	byNodePool := map[string][]string{} // node pool -> caravan pools
+	owner := map[string]string{}        // node name in state -> caravan pool
+	for name, pi := range in {
+		byNodePool[nodePoolOf(name, pi.Pool)] = append(byNodePool[nodePoolOf(name, pi.Pool)], name)
+		for _, n := range pi.InState {
+			owner[n] = name
+		}
+		// A name asked for but not in state yet (an apply cut short)
+		// that registers is ours all the same.
+		for n := range pi.Requested {
+			owner[n] = name
+		}
+		st.Pools[name] = PoolState{Pool: pi.Pool, Memory: pi.Memory}
+		views[name] = PoolView{Blocked: map[string]int{}, RunGPUs: map[string]int{}}
+	}
+
+	nodes, err := o.Nomad.Nodes(ctx)
+	if err != nil {
+		return State{}, nil, fmt.Errorf("observe nodes: %w", err)
+	}
+	registered := map[string]bool{}
+	for _, n := range nodes {
+		pool, ours := owner[n.Name]
+		if !ours {
+			for _, p := range byNodePool[nodePoolName(n.NodePool)] {
+				v := views[p]
+				v.Foreign = append(v.Foreign, n.Name)
+				views[p] = v
+			}
+			continue
+		}
+		if nodePoolName(n.NodePool) != nodePoolOf(pool, in[pool].Pool) {
+			continue
+		}
+		allocs, err := o.Nomad.NodeAllocations(ctx, n.ID)
+		if err != nil {
+			return State{}, nil, fmt.Errorf("observe allocations of node %s: %w", n.Name, err)
+		}
+		pi := in[pool]
+		node := buildNode(n, allocs, gpuDevice(pi.Pool), now)
+		node.CreatedAt = now
+		if t, ok := pi.Seen[n.Name]; ok {
+			node.CreatedAt = t
+		}
+		v := views[pool]
+		for run, g := range runGPUs(allocs, gpuDevice(pi.Pool)) {
+			v.RunGPUs[run] += g
+		}
+		views[pool] = v
+		ps := st.Pools[pool]
+		ps.Nodes = append(ps.Nodes, node)
+		st.Pools[pool] = ps
+		registered[n.Name] = true
+	}
+	for name, pi := range in {
+		ps := st.Pools[name]
+		for _, m := range bootingNames(pi, registered) {
+			at, ok := pi.Requested[m]
+			if !ok {
+				// In state but never asked for by this record (an
+				// older record, or adopted state): the boot clock
+				// starts now.
+				at = now
+			}
+			ps.Booting = append(ps.Booting, Machine{Name: m, RequestedAt: at})
+		}
+		sort.Slice(ps.Nodes, func(i, j int) bool { return ps.Nodes[i].Name < ps.Nodes[j].Name })
+		st.Pools[name] = ps
+	}
+
+	if err := o.observeDemand(ctx, ns, now, byNodePool, st, views); err != nil {
+		return State{}, nil, err
+	}
+	return st, views, nil
+}
+
+// bootingNames are the names in state or requested that have no node yet.
+func bootingNames(pi PoolInput, registered map[string]bool) []string {
+	set := map[string]bool{}
+	for _, n := range pi.InState {
+		set[n] = true
+	}
+	for n := range pi.Requested {
+		set[n] = true
+	}
+	var out []string
+	for n := range set {
+		if !registered[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// observeDemand turns queued allocations (job summaries) and blocked
+// evaluations into Requests of the pools whose node pool the job targets.
+func (o *Observer) observeDemand(ctx context.Context, ns string, now time.Time, byNodePool map[string][]string, st State, views map[string]PoolView) error {
+	jobs, err := o.Nomad.Jobs(ctx, ns)
+	if err != nil {
+		return fmt.Errorf("observe jobs: %w", err)
+	}
+	evals, err := o.Nomad.BlockedEvaluations(ctx, ns)
+	if err != nil {
+		return fmt.Errorf("observe blocked evaluations: %w", err)
+	}
+	// queued[job][group] = allocations waiting.
+	type jobRef struct {
+		ns, id string
+		modify uint64
+		pool   string
+	}
+	queued := map[string]map[string]int{}
+	refs := map[string]jobRef{}
+	for _, j := range jobs {
+		if j.Stop || j.Status == "dead" || j.JobSummary == nil {
+			continue
+		}
+		key := j.Namespace + "/" + j.ID
+		for g, s := range j.JobSummary.Summary {
+			if s.Queued > 0 {
+				if queued[key] == nil {
+					queued[key] = map[string]int{}
+				}
+				queued[key][g] = s.Queued
+			}
+		}
+		// The list does not say which node pool a job targets; the
+		// spec does, read below for jobs that wait.
+		refs[key] = jobRef{ns: j.Namespace, id: j.ID, modify: j.JobModifyIndex}
+	}
+	for _, e := range evals {
+		key := e.Namespace + "/" + e.JobID
+		for g, m := range e.FailedTGAllocs {
+			pool := nodePoolName(m.NodePool)
+			pools, ok := byNodePool[pool]
+			if !ok {
+				continue
+			}
+			for _, p := range pools {
+				for _, why := range blockedReasons(m) {
+					views[p].Blocked[why]++
+				}
+			}
+			// A blocked evaluation stands for CoalescedFailures+1
+			// allocations; the summary may lag behind it.
+			n := m.CoalescedFailures + 1
+			if queued[key] == nil {
+				queued[key] = map[string]int{}
+			}
+			if queued[key][g] < n {
+				queued[key][g] = n
+			}
+			if _, ok := refs[key]; !ok {
+				refs[key] = jobRef{ns: e.Namespace, id: e.JobID, modify: e.JobModifyIndex, pool: pool}
+			}
+		}
+	}
+	seen := map[string]bool{}
+	keys := make([]string, 0, len(queued))
+	for k := range queued {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		ref := refs[key]
+		job, err := o.job(ctx, ref.ns, ref.id, ref.modify)
+		if err != nil {
+			return fmt.Errorf("observe queued job %s: %w", key, err)
+		}
+		if job == nil {
+			continue // purged between the two reads
+		}
+		ref.pool = "default"
+		if job.NodePool != nil && *job.NodePool != "" {
+			ref.pool = *job.NodePool
+		}
+		if _, ok := byNodePool[ref.pool]; !ok {
+			continue
+		}
+		run := job.Meta[compile.MetaRunID]
+		groups := make([]string, 0, len(queued[key]))
+		for g := range queued[key] {
+			groups = append(groups, g)
+		}
+		sort.Strings(groups)
+		for _, p := range byNodePool[ref.pool] {
+			pool := st.Pools[p]
+			dev := gpuDevice(pool.Pool)
+			for _, g := range groups {
+				tg := findGroup(job, g)
+				if tg == nil {
+					continue
+				}
+				res := groupResources(tg, dev)
+				for i := 0; i < queued[key][g]; i++ {
+					id := fmt.Sprintf("%s/%s/%d", key, g, i)
+					since, ok := o.pendingSince[id]
+					if !ok {
+						since = now
+						o.pendingSince[id] = now
+					}
+					seen[id] = true
+					pool.Pending = append(pool.Pending, Request{ID: id, RunID: run, JobID: ref.id, Resources: res, Since: since})
+				}
+			}
+			st.Pools[p] = pool
+		}
+	}
+	for id := range o.pendingSince {
+		if !seen[id] {
+			delete(o.pendingSince, id)
+		}
+	}
+	return nil
+}
+
+// job reads a job spec, from the cache when its modify index is unchanged:
+// a thousand queued runs of one sweep are one read each, once.
+func (o *Observer) job(ctx context.Context, ns, id string, modify uint64) (*api.Job, error) {
+	key := ns + "/" + id
+	if c, ok := o.jobs[key]; ok && c.modify == modify && modify != 0 {
+		return c.job, nil
+	}
+	j, err := o.Nomad.Job(ctx, ns, id)
+	if err != nil {
+		if errors.Is(err, nomad.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	m := modify
+	if j.JobModifyIndex != nil {
+		m = *j.JobModifyIndex
+	}
+	o.jobs[key] = cachedJob{modify: m, job: j}
+	return j, nil
+}
+
+func findGroup(j *api.Job, name string) *api.TaskGroup {
+	for _, tg := range j.TaskGroups {
+		if tg.Name != nil && *tg.Name == name {
+			return tg
+		}
+	}
+	return nil
+}
+
+// groupResources is what one allocation of tg asks for: the sum over its
+// tasks of CPU, memory and devices matching the pool's GPU device name.
+func groupResources(tg *api.TaskGroup, gpu string) Resources {
+	var r Resources
+	for _, t := range tg.Tasks {
+		if t.Resources == nil {
+			continue
+		}
+		switch {
+		case t.Resources.CPU != nil && *t.Resources.CPU > 0:
+			r.CPU += *t.Resources.CPU
+		case t.Resources.Cores != nil && *t.Resources.Cores > 0:
+			// Cores reserve whole cores; without the node's MHz per
+			// core, count a core as 1000 MHz for packing.
+			r.CPU += *t.Resources.Cores * 1000
+		}
+		if t.Resources.MemoryMB != nil {
+			r.Memory += int64(*t.Resources.MemoryMB) << 20
+		}
+		for _, d := range t.Resources.Devices {
+			if d != nil && deviceMatches(gpu, "", "", "", d.Name) && d.Count != nil {
+				r.GPUs += int(*d.Count)
+			}
+		}
+	}
+	return r
+}
+
+// blockedReasons turns Nomad's placement metrics into short reasons.
+func blockedReasons(m *api.AllocationMetric) []string {
+	var out []string
+	if m.NodesInPool == 0 && m.NodesEvaluated == 0 {
+		out = append(out, "no nodes in pool")
+	}
+	for k := range m.ConstraintFiltered {
+		out = append(out, k)
+	}
+	for k := range m.DimensionExhausted {
+		out = append(out, "exhausted: "+k)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		out = append(out, "no capacity")
+	}
+	return out
+}
+
+// buildNode turns a Nomad node and its allocations into a Node.
+func buildNode(n *api.NodeListStub, allocs []*api.Allocation, gpu string, now time.Time) Node {
+	node := Node{
+		Name:     n.Name,
+		ID:       n.ID,
+		Status:   NodeStatus(n.Status),
+		Eligible: n.SchedulingEligibility == api.NodeSchedulingEligible,
+		Draining: n.Drain,
+	}
+	if r := n.NodeResources; r != nil {
+		node.Total.CPU = int(r.Cpu.CpuShares)
+		node.Total.Memory = r.Memory.MemoryMB << 20
+		for _, d := range r.Devices {
+			if d == nil || !deviceMatches(gpu, d.Vendor, d.Type, d.Name, "") {
+				continue
+			}
+			for _, inst := range d.Instances {
+				if inst != nil && inst.Healthy {
+					node.Total.GPUs++
+				}
+			}
+		}
+	}
+	if rr := n.ReservedResources; rr != nil {
+		node.Total.CPU -= int(rr.Cpu.CpuShares)
+		node.Total.Memory -= int64(rr.Memory.MemoryMB) << 20
+	}
+	for _, a := range allocs {
+		if a == nil || isSystemJob(a) {
+			continue
+		}
+		if active(a) {
+			node.Allocs++
+			node.Used = node.Used.Add(allocResources(a, gpu))
+			node.LastBusy = now
+			continue
+		}
+		if t := time.Unix(0, a.ModifyTime); a.ModifyTime > 0 && t.After(node.LastBusy) {
+			node.LastBusy = t
+		}
+	}
+	return node
+}
+
+func active(a *api.Allocation) bool {
+	if a.DesiredStatus != "" && a.DesiredStatus != api.AllocDesiredStatusRun {
+		// Being stopped or evicted: it still holds resources until the
+		// client reports it terminal.
+		return a.ClientStatus == api.AllocClientStatusPending || a.ClientStatus == api.AllocClientStatusRunning
+	}
+	return a.ClientStatus == api.AllocClientStatusPending || a.ClientStatus == api.AllocClientStatusRunning
+}
+
+func isSystemJob(a *api.Allocation) bool {
+	if a.Job == nil || a.Job.Type == nil {
+		return false
+	}
+	t := *a.Job.Type
+	return t == api.JobTypeSystem || t == api.JobTypeSysbatch
+}
+
+// allocResources is what an allocation holds of the three dimensions.
+func allocResources(a *api.Allocation, gpu string) Resources {
+	var r Resources
+	if a.AllocatedResources == nil {
+		return r
+	}
+	for _, t := range a.AllocatedResources.Tasks {
+		if t == nil {
+			continue
+		}
+		r.CPU += int(t.Cpu.CpuShares)
+		r.Memory += t.Memory.MemoryMB << 20
+		for _, d := range t.Devices {
+			if d != nil && deviceMatches(gpu, d.Vendor, d.Type, d.Name, "") {
+				r.GPUs += len(d.DeviceIDs)
+			}
+		}
+	}
+	return r
+}
+
+// runGPUs sums active allocations' GPUs by caravan run (job meta).
+func runGPUs(allocs []*api.Allocation, gpu string) map[string]int {
+	out := map[string]int{}
+	for _, a := range allocs {
+		if a == nil || !active(a) || isSystemJob(a) {
+			continue
+		}
+		g := allocResources(a, gpu).GPUs
+		if g == 0 {
+			continue
+		}
+		run := a.JobID
+		if a.Job != nil && a.Job.Meta[compile.MetaRunID] != "" {
+			run = a.Job.Meta[compile.MetaRunID]
+		}
+		out[run] += g
+	}
+	return out
+}
+
+// deviceMatches reports whether a device (vendor/type/name) or a requested
+// device name (req: "gpu", "nvidia/gpu" or "nvidia/gpu/A100") is the pool's
+// GPU (configured the same way). Either the device triple or req is given.
+func deviceMatches(pool, vendor, typ, name, req string) bool {
+	want := strings.Split(pool, "/")
+	var wv, wt, wn string
+	switch len(want) {
+	case 1:
+		wt = want[0]
+	case 2:
+		wv, wt = want[0], want[1]
+	default:
+		wv, wt, wn = want[0], want[1], strings.Join(want[2:], "/")
+	}
+	if req != "" {
+		// A request names at most what the pool names; the scheduler
+		// places it on the pool's GPUs when the parts it names agree.
+		parts := strings.Split(req, "/")
+		var rv, rt, rn string
+		switch len(parts) {
+		case 1:
+			rt = parts[0]
+		case 2:
+			rv, rt = parts[0], parts[1]
+		default:
+			rv, rt, rn = parts[0], parts[1], strings.Join(parts[2:], "/")
+		}
+		return rt == wt && (rv == "" || wv == "" || rv == wv) && (rn == "" || wn == "" || rn == wn)
+	}
+	return typ == wt && (wv == "" || vendor == wv) && (wn == "" || name == wn)
+}
+
+// gpuDevice is the pool's GPU device name, default nvidia/gpu.
+func gpuDevice(p *spec.Pool) string {
+	if p == nil || p.GPU == "" {
+		return "nvidia/gpu"
+	}
+	return p.GPU
+}
+
+func nodePoolOf(name string, p *spec.Pool) string {
+	if p != nil && p.NodePool != "" {
+		return p.NodePool
+	}
+	return name
+}
+
+func nodePoolName(s string) string {
+	if s == "" {
+		return "default"
+	}
+	return s
+}

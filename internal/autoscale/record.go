@@ -1,0 +1,223 @@
+package autoscale
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+)
+
+// Variable paths of the autoscaler's records. `caravan pools` and
+// `caravan cost` read them; the autoscaler is their only writer.
+const (
+	// PoolRecordPrefix + pool holds a PoolRecord.
+	PoolRecordPrefix = "caravan/autoscaler/pools/"
+	// CostRecordPrefix + pool + "/" + date (2006-01-02, UTC) holds a
+	// CostRecord for that day.
+	CostRecordPrefix = "caravan/autoscaler/cost/"
+	// LeaseVariable is the path of the leader lease.
+	LeaseVariable = "caravan/autoscaler/leader"
+	// recordItem is the item key holding the JSON document.
+	recordItem = "record"
+)
+
+// VariableStore is the part of Nomad Variables the records need.
+// *nomad.Client satisfies it.
+type VariableStore interface {
+	Variable(ctx context.Context, namespace, path string) (*api.Variable, error)
+	PutVariable(ctx context.Context, namespace, path string, items map[string]string, cas int64) (*api.Variable, error)
+	Variables(ctx context.Context, namespace, prefix string) ([]*api.VariableMetadata, error)
+}
+
+// PoolRecord is the autoscaler's small state record of one pool: what it
+// last decided and why, what Terraform holds, and what it needs to resume
+// after a restart without duplicating machines.
+type PoolRecord struct {
+	Pool     string    `json:"pool"`
+	NodePool string    `json:"node_pool"`
+	Updated  time.Time `json:"updated_at"`
+	Holder   string    `json:"holder,omitempty"` // process that wrote it
+	// Last is the last decision that changed something (or the first).
+	Last RecordedDecision `json:"last_decision"`
+	// Next is the action Decide will take next if nothing changes, in
+	// words ("" when none is pending), and when.
+	Next   string    `json:"next_action,omitempty"`
+	NextAt time.Time `json:"next_action_at,omitzero"`
+	// InState are the node names in Terraform state after the last apply.
+	InState []string `json:"nodes_in_state"`
+	// Requested are names asked of Terraform that have not registered in
+	// Nomad yet, with when; a restart keeps them instead of inventing
+	// new names, so no machine is created twice.
+	Requested map[string]time.Time `json:"requested,omitempty"`
+	// Seen is when each node first registered (its idle clock's start).
+	Seen map[string]time.Time `json:"seen,omitempty"`
+	// Memory is Decide's memory, carried across restarts.
+	Memory Memory `json:"memory"`
+	// Nodes counts the pool's nodes by state (ready, cordoned, draining,
+	// booting, down, initializing).
+	Nodes map[string]int `json:"nodes"`
+	// GPUs busy and free on registered nodes; Queued and Unschedulable
+	// count pending requests.
+	GPUsBusy      int            `json:"gpus_busy"`
+	GPUsFree      int            `json:"gpus_free"`
+	Queued        int            `json:"queued"`
+	QueuedGPUs    int            `json:"queued_gpus"`
+	Unschedulable int            `json:"unschedulable"`
+	Blocked       map[string]int `json:"blocked_reasons,omitempty"`
+	Foreign       []string       `json:"foreign_nodes,omitempty"`
+	// Terraform is the health of the pool's applies.
+	Terraform TerraformStatus `json:"terraform"`
+	// SpendToday is today's (UTC) node cost in dollars.
+	SpendToday   float64 `json:"spend_today_dollars"`
+	PricePerHour float64 `json:"price_per_hour"`
+	DryRun       bool    `json:"dry_run,omitempty"`
+}
+
+// RecordedDecision is a decision as kept in a PoolRecord.
+type RecordedDecision struct {
+	Time    time.Time `json:"time"`
+	Reason  string    `json:"reason"`
+	Actions []Action  `json:"actions,omitempty"`
+	Target  []string  `json:"target_nodes"`
+}
+
+// TerraformStatus says how the pool's Terraform applies go.
+type TerraformStatus struct {
+	LastApply   time.Time `json:"last_apply,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	Failures    int       `json:"consecutive_failures,omitempty"`
+	NextRetryAt time.Time `json:"next_retry_at,omitzero"`
+}
+
+// CostRecord is one pool's cost accounting for one UTC day, in base units
+// (seconds, dollars). Hours hold the same figures per hour of the day so
+// that `caravan cost -since 3h` is exact to the hour.
+type CostRecord struct {
+	Pool        string  `json:"pool"`
+	Date        string  `json:"date"` // 2006-01-02, UTC
+	Price       float64 `json:"price_per_hour"`
+	GPUsPerNode int     `json:"gpus_per_node"`
+	CostFigures
+	Hours [24]CostFigures `json:"hours"`
+	// RunGPUSeconds are GPU-seconds allocated to each run today.
+	RunGPUSeconds map[string]float64 `json:"run_gpu_seconds,omitempty"`
+}
+
+// CostFigures are the accumulated figures of a period.
+type CostFigures struct {
+	// NodeSeconds: machine lifetime paid (names in Terraform state).
+	NodeSeconds float64 `json:"node_seconds"`
+	// GPUSeconds: GPUs of paid machines × time (nodes × gpus_per_node).
+	GPUSeconds float64 `json:"gpu_seconds"`
+	// AllocatedGPUSeconds: GPUs held by allocations × time.
+	AllocatedGPUSeconds float64 `json:"allocated_gpu_seconds"`
+	// Dollars: NodeSeconds × price per hour / 3600.
+	Dollars float64 `json:"dollars"`
+}
+
+// Add accumulates o into f.
+func (f *CostFigures) Add(o CostFigures) {
+	f.NodeSeconds += o.NodeSeconds
+	f.GPUSeconds += o.GPUSeconds
+	f.AllocatedGPUSeconds += o.AllocatedGPUSeconds
+	f.Dollars += o.Dollars
+}
+
+// IdleGPUSeconds is the paid GPU time no allocation held.
+func (f CostFigures) IdleGPUSeconds() float64 {
+	return max(f.GPUSeconds-f.AllocatedGPUSeconds, 0)
+}
+
+// maxRunsPerDay bounds a CostRecord under Nomad's variable size limit.
+const maxRunsPerDay = 400
+
+// LoadPoolRecord reads a pool's record; ok is false when none exists.
+func LoadPoolRecord(ctx context.Context, s VariableStore, ns, pool string) (PoolRecord, bool, error) {
+	var r PoolRecord
+	ok, err := loadJSON(ctx, s, ns, PoolRecordPrefix+pool, &r)
+	return r, ok, err
+}
+
+// LoadPoolRecords reads every pool record.
+func LoadPoolRecords(ctx context.Context, s VariableStore, ns string) ([]PoolRecord, error) {
+	metas, err := s.Variables(ctx, ns, PoolRecordPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list pool records: %w", err)
+	}
+	var out []PoolRecord
+	for _, m := range metas {
+		var r PoolRecord
+		ok, err := loadJSON(ctx, s, ns, m.Path, &r)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// LoadCostRecords reads the cost records of every pool for the UTC days
+// from..to inclusive.
+func LoadCostRecords(ctx context.Context, s VariableStore, ns string, from, to time.Time) ([]CostRecord, error) {
+	metas, err := s.Variables(ctx, ns, CostRecordPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list cost records: %w", err)
+	}
+	lo, hi := from.UTC().Format(time.DateOnly), to.UTC().Format(time.DateOnly)
+	var out []CostRecord
+	for _, m := range metas {
+		if len(m.Path) < len(CostRecordPrefix)+len(time.DateOnly) {
+			continue
+		}
+		if date := m.Path[len(m.Path)-len(time.DateOnly):]; date < lo || date > hi {
+			continue
+		}
+		var r CostRecord
+		ok, err := loadJSON(ctx, s, ns, m.Path, &r)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func costPath(pool, date string) string { return CostRecordPrefix + pool + "/" + date }
+
+func loadJSON(ctx context.Context, s VariableStore, ns, path string, v any) (bool, error) {
+	vr, err := s.Variable(ctx, ns, path)
+	if err != nil {
+		if errors.Is(err, nomad.ErrNotFound) {
+			return false, nil
+		}
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	raw, ok := vr.Items[recordItem]
+	if !ok {
+		return false, nil
+	}
+	if err := json.Unmarshal([]byte(raw), v); err != nil {
+		return false, fmt.Errorf("variable %s is not an autoscaler record (%v); delete it with `nomad var purge %s` and the autoscaler rewrites it", path, err, path)
+	}
+	return true, nil
+}
+
+func saveJSON(ctx context.Context, s VariableStore, ns, path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := s.PutVariable(ctx, ns, path, map[string]string{recordItem: string(b)}, nomad.NoCAS); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

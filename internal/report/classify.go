@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,7 +58,7 @@ func classify(a *api.Allocation, task, stderr string, u *nomad.Usage, timeout ti
 
 	oomEv := oomEvent(ts)
 	xids := xidFindings(u, ts, stderr, node)
-	cudaOOM := matchLines(stderr, cudaOOMRE, 3)
+	cudaOOMLines := cudaOOM.lines(stderr, 3)
 	timeoutText := timeoutEvidence(a, ts)
 	pastTimeout := timeout > 0 && runtime >= timeout-timeout/100
 	memNearLimit := u != nil && u.MemLimit > 0 && float64(u.RSSPeak) >= 0.95*float64(u.MemLimit)
@@ -98,11 +99,11 @@ func classify(a *api.Allocation, task, stderr string, u *nomad.Usage, timeout ti
 		c.reason = xids[0]
 		c.others = append(c.others, xids[1:]...)
 		xids = nil
-	case len(cudaOOM) > 0 && (failedExit || c.outcome == OutcomeFailed):
+	case len(cudaOOMLines) > 0 && (failedExit || c.outcome == OutcomeFailed):
 		c.reason = Finding{Kind: KindCUDAOOM, Summary: "CUDA ran out of GPU memory",
-			Evidence: cudaOOM,
+			Evidence: cudaOOMLines,
 			Advice:   "Lower the batch size or sequence length, use mixed precision or activation checkpointing, or ask for a GPU with more memory."}
-		cudaOOM = nil
+		cudaOOMLines = nil
 	case killed && (len(timeoutText) > 0 || pastTimeout):
 		ev := timeoutText
 		if pastTimeout {
@@ -140,8 +141,8 @@ func classify(a *api.Allocation, task, stderr string, u *nomad.Usage, timeout ti
 	}
 	// What was seen but did not end the run is still worth a line.
 	c.others = append(c.others, xids...)
-	if len(cudaOOM) > 0 {
-		c.others = append(c.others, Finding{Kind: KindCUDAOOM, Summary: "stderr mentions CUDA running out of memory", Evidence: cudaOOM})
+	if len(cudaOOMLines) > 0 {
+		c.others = append(c.others, Finding{Kind: KindCUDAOOM, Summary: "stderr mentions CUDA running out of memory", Evidence: cudaOOMLines})
 	}
 	return c
 }
@@ -248,33 +249,52 @@ func setupFailure(ts *api.TaskState) *api.TaskEvent {
 	return nil
 }
 
-// cudaOOMRE matches the ways CUDA, cuBLAS, cuDNN, PyTorch, TensorFlow and
+// cudaOOM matches the ways CUDA, cuBLAS, cuDNN, PyTorch, TensorFlow and
 // JAX/XLA say the GPU ran out of memory.
-var cudaOOMRE = regexp.MustCompile(`(?i)CUDA out of memory|CUDA error: out of memory|` +
-	`CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|CUDA_ERROR_OUT_OF_MEMORY|` +
-	`torch\.(cuda\.)?OutOfMemoryError|RESOURCE_EXHAUSTED: Out of memory|OOM when allocating tensor|` +
-	`NCCL.*Cuda failure 'out of memory'`)
+var cudaOOM = matcher{keywords: []string{"out of memory", "out_of_memory", "alloc_failed", "memoryallocation", "outofmemory", "oom when allocating"},
+	re: regexp.MustCompile(`(?i)CUDA out of memory|CUDA error: out of memory|` +
+		`CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|CUDA_ERROR_OUT_OF_MEMORY|` +
+		`torch\.(cuda\.)?OutOfMemoryError|RESOURCE_EXHAUSTED: Out of memory|OOM when allocating tensor|` +
+		`NCCL.*Cuda failure 'out of memory'`)}
 
-// matchLines returns up to n distinct lines of s that match re.
-func matchLines(s string, re *regexp.Regexp, n int) []string {
+// matcher finds lines by a regexp, cheaply: a line is handed to the
+// regexp only if its lower-case form contains one of the keywords, which
+// every match must contain. A 64 KiB stderr tail holds thousands of lines
+// and almost none match; running the case-insensitive pattern on each of
+// them, or once over the whole text, costs ten times more.
+type matcher struct {
+	re       *regexp.Regexp
+	keywords []string
+}
+
+// lines returns up to n distinct lines of s that match.
+func (m matcher) lines(s string, n int) []string {
 	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || !re.MatchString(l) {
+	for len(s) > 0 && len(out) < n {
+		l := s
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			l, s = s[:i], s[i+1:]
+		} else {
+			s = ""
+		}
+		if !m.candidate(l) {
 			continue
 		}
-		dup := false
-		for _, o := range out {
-			dup = dup || o == l
-		}
-		if !dup {
+		if l = strings.TrimSpace(l); m.re.MatchString(l) && !slices.Contains(out, l) {
 			out = append(out, l)
-		}
-		if len(out) == n {
-			break
 		}
 	}
 	return out
+}
+
+func (m matcher) candidate(line string) bool {
+	lower := strings.ToLower(line)
+	for _, k := range m.keywords {
+		if strings.Contains(lower, k) {
+			return true
+		}
+	}
+	return false
 }
 
 func lastEvent(ts *api.TaskState, typ string) *api.TaskEvent {

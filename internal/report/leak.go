@@ -3,6 +3,8 @@ package report
 import (
 	"math"
 	"slices"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
 // Thresholds of the leak verdict. A series is called a leak only when all
@@ -82,6 +84,9 @@ const (
 func FitLeak(series string, t, y []float64, limit float64) Leak {
 	l := Leak{Series: series, Verdict: VerdictInsufficient, LimitBytes: limit}
 	t, y = clean(t, y)
+	if len(t) > maxFitPoints {
+		t, y = downsample(t, y, nomad.MaxTimelinePoints)
+	}
 	if len(t) < minLeakPoints || t[len(t)-1] <= t[0] {
 		l.Why = "too few samples to judge"
 		return l
@@ -133,6 +138,25 @@ func FitLeak(series string, t, y []float64, limit float64) Leak {
 		l.TimeToLimitS = &rem
 	}
 	return l
+}
+
+// maxFitPoints bounds the quadratic fit: the agent keeps at most
+// nomad.MaxTimelinePoints, but a hand-edited or foreign usage record may not.
+const maxFitPoints = 2 * nomad.MaxTimelinePoints
+
+// downsample averages t and y in n consecutive buckets.
+func downsample(t, y []float64, n int) ([]float64, []float64) {
+	dt, dy := make([]float64, n), make([]float64, n)
+	for b := 0; b < n; b++ {
+		from, to := b*len(t)/n, (b+1)*len(t)/n
+		for i := from; i < to; i++ {
+			dt[b] += t[i]
+			dy[b] += y[i]
+		}
+		dt[b] /= float64(to - from)
+		dy[b] /= float64(to - from)
+	}
+	return dt, dy
 }
 
 // clean drops points where either coordinate is NaN or infinite, and

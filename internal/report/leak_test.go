@@ -157,6 +157,15 @@ func TestFitLeakDropsNaN(t *testing.T) {
 	}
 }
 
+func TestFitLeakBoundsLongSeries(t *testing.T) {
+	// 100k points would take minutes at O(n²); they are averaged down.
+	ts, ys := series(100_000, 10*time.Hour, func(_ int, t float64) float64 { return gib + 100*mibf*t/3600 })
+	l := FitLeak(SeriesRSS, ts, ys, 0)
+	if l.Points > maxFitPoints || !l.Leaking || math.Abs(l.SlopeMiBPerHour-100) > 1 {
+		t.Errorf("%d points, %s at %.1f MiB/h", l.Points, l.Verdict, l.SlopeMiBPerHour)
+	}
+}
+
 func TestMedianMatchesSort(t *testing.T) {
 	nz := noise(9, 1)
 	for n := 1; n < 60; n++ {

@@ -272,12 +272,12 @@ func TestCUDAOOMPhrases(t *testing.T) {
 		"tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when allocating tensor with shape[4096,4096]",
 		"cudaErrorMemoryAllocation: out of memory",
 	} {
-		if got := matchLines("noise\n"+line+"\nmore noise", cudaOOMRE, 3); len(got) != 1 || got[0] != line {
+		if got := cudaOOM.lines("noise\n"+line+"\nmore noise", 3); len(got) != 1 || got[0] != line {
 			t.Errorf("%q: matched %q", line, got)
 		}
 	}
 	for _, line := range []string{"MemoryError", "loss 0.31 memory 12GiB", "Killed"} {
-		if got := matchLines(line, cudaOOMRE, 3); len(got) != 0 {
+		if got := cudaOOM.lines(line, 3); len(got) != 0 {
 			t.Errorf("%q wrongly matched as CUDA OOM", line)
 		}
 	}

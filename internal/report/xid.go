@@ -44,14 +44,16 @@ var xidCatalogue = map[uint64]xidInfo{
 	154: {"GPU recovery action changed", false},
 }
 
-// xidRE finds XIDs in kernel-log style lines ("NVRM: Xid (PCI:0000:3b:00):
+// xidLines finds XIDs in kernel-log style lines ("NVRM: Xid (PCI:0000:3b:00):
 // 79, pid=...") and in looser mentions ("Xid 79", "XID error 48").
-var xidRE = regexp.MustCompile(`(?i)\bxid\b(?:\s*\([^)]*\))?(?:\s*error)?[\s:=#]+(\d{1,3})\b`)
+var xidLines = matcher{keywords: []string{"xid"},
+	re: regexp.MustCompile(`(?i)\bxid\b(?:\s*\([^)]*\))?(?:\s*error)?[\s:=#]+(\d{1,3})\b`)}
 
-// gpuFaultRE are driver and runtime messages about the GPU itself failing,
+// gpuFault matches driver and runtime messages about the GPU itself failing,
 // which mean the same as a hardware XID even when no code is printed.
-var gpuFaultRE = regexp.MustCompile(`(?i)fallen off the bus|uncorrectable ECC error|cudaErrorECCUncorrectable|` +
-	`CUDA_ERROR_ECC_UNCORRECTABLE|GPU is lost|unrecoverable error on the GPU`)
+var gpuFault = matcher{keywords: []string{"fallen off the bus", "uncorrectable ecc", "eccuncorrectable", "ecc_uncorrectable", "gpu is lost", "unrecoverable error on the gpu"},
+	re: regexp.MustCompile(`(?i)fallen off the bus|uncorrectable ECC error|cudaErrorECCUncorrectable|` +
+		`CUDA_ERROR_ECC_UNCORRECTABLE|GPU is lost|unrecoverable error on the GPU`)}
 
 // xidFindings collects GPU errors from the agent's usage record (XID
 // events from NVML), the task's events and its stderr: one finding per
@@ -83,25 +85,24 @@ func xidFindings(u *nomad.Usage, ts *api.TaskState, stderr, node string) []Findi
 			add(x.Code, x.UUID, fmt.Sprintf("NVML: XID %d on %s at %s", x.Code, x.UUID, x.Time.UTC().Format("15:04:05")))
 		}
 	}
-	var texts []string
+	var text strings.Builder
 	if ts != nil {
 		for _, e := range ts.Events {
 			if e != nil {
-				texts = append(texts, eventLine(e))
+				text.WriteString(eventLine(e) + "\n")
 			}
 		}
 	}
-	texts = append(texts, strings.Split(stderr, "\n")...)
+	text.WriteString(stderr)
 	const noCode = 0 // a GPU fault message without an XID code
-	for _, l := range texts {
-		l = strings.TrimSpace(l)
-		if m := xidRE.FindStringSubmatch(l); m != nil {
-			if code, err := strconv.ParseUint(m[1], 10, 64); err == nil {
-				add(code, "", l)
-				continue
-			}
+	for _, l := range xidLines.lines(text.String(), 50) {
+		m := xidLines.re.FindStringSubmatch(l)
+		if code, err := strconv.ParseUint(m[1], 10, 64); err == nil {
+			add(code, "", l)
 		}
-		if gpuFaultRE.MatchString(l) {
+	}
+	for _, l := range gpuFault.lines(text.String(), 3) {
+		if !xidLines.re.MatchString(l) {
 			add(noCode, "", l)
 		}
 	}

@@ -41,6 +41,7 @@ type Server struct {
 	allocStats map[string]*api.AllocResourceUsage
 	hostStats  map[string]*api.HostStats
 
+	varPage int  // forced variable page size, 0: none
 	autoRun bool // placed allocations start running at once
 
 	events  []event

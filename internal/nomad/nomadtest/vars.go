@@ -64,6 +64,9 @@ func (s *Server) handleVars(w http.ResponseWriter, r *http.Request) {
 	next := q.Get("next_token")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.varPage > 0 && (perPage == 0 || perPage > s.varPage) {
+		perPage = s.varPage
+	}
 	var vs []*variable
 	for k, v := range s.vars {
 		if (ns == "*" || k.ns == ns) && strings.HasPrefix(k.id, prefix) {
@@ -193,4 +196,12 @@ func (s *Server) handleVarDelete(w http.ResponseWriter, r *http.Request) {
 	s.nextIndex()
 	w.Header().Set("X-Nomad-Index", strconv.FormatUint(s.index, 10))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// SetVariablePageSize makes variable listings paginate at n per page even
+// when the client asks for no limit, to exercise NextToken handling.
+func (s *Server) SetVariablePageSize(n int) {
+	s.mu.Lock()
+	s.varPage = n
+	s.mu.Unlock()
 }

@@ -1,0 +1,377 @@
+package nomad_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/hashicorp/nomad/api"
+)
+
+func TestCreateJobIsIdempotentAndRefusesForeignJobs(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+
+	// Ten concurrent submissions of one run: exactly one registers.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := 0
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := c.CreateJob(ctx, gpuJob("run-1", "default", 0))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				created++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if created != 1 || srv.Requests("PUT /v1/jobs") != 10 {
+		t.Fatalf("created %d times from %d registers", created, srv.Requests("PUT /v1/jobs"))
+	}
+
+	// A job caravan does not own with the same ID.
+	foreign := gpuJob("taken", "default", 0)
+	foreign.Meta = map[string]string{"team": "infra"}
+	if _, err := c.RegisterJob(ctx, foreign, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.CreateJob(ctx, gpuJob("taken", "default", 0))
+	if !errors.Is(err, nomad.ErrConflict) || !strings.Contains(err.Error(), "caravan does not own it") {
+		t.Fatalf("collision: %v", err)
+	}
+	// A caravan job with the same ID but another spec.
+	other := gpuJob("run-1", "default", 0)
+	other.Meta[compile.MetaSpecHash] = "different"
+	if _, err := c.CreateJob(ctx, other); !errors.Is(err, nomad.ErrConflict) {
+		t.Fatalf("different spec: %v", err)
+	}
+	own, err := c.CaravanJobs(ctx, "")
+	if err != nil || len(own) != 1 || own[0].ID != "run-1" {
+		t.Fatalf("caravan jobs: %v %v", own, err)
+	}
+}
+
+func TestNamespacesAreSeparate(t *testing.T) {
+	srv := nomadtest.New(t)
+	srv.AddNamespace("ml")
+	ctx := context.Background()
+	def := newClient(t, srv)
+	ml, _ := nomad.New(nomad.Config{Address: srv.URL(), Namespace: "ml", Getenv: func(string) string { return "" }})
+	if _, err := ml.RegisterJob(ctx, gpuJob("a", "default", 0), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := def.RegisterJob(ctx, gpuJob("b", "default", 0), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if jobs, _ := def.CaravanJobs(ctx, ""); len(jobs) != 1 || jobs[0].ID != "b" {
+		t.Fatalf("default sees %v", jobs)
+	}
+	all, err := def.CaravanJobs(ctx, nomad.AllNamespaces)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("all namespaces: %d %v", len(all), err)
+	}
+	if _, err := def.Job(ctx, "", "a"); !errors.Is(err, nomad.ErrNotFound) {
+		t.Fatalf("job of ml from default: %v", err)
+	}
+	if _, err := def.Job(ctx, "ml", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ml.UIJobURL("a", ""); got != srv.URL()+"/ui/jobs/a@ml" {
+		t.Fatalf("ui url %s", got)
+	}
+}
+
+func TestQueuedRunIsPlacedWhenANodeJoins(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	srv.AddNodePool("gpu", "GPU machines")
+	if _, err := c.RegisterJob(ctx, gpuJob("wait", "gpu", 4), true, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := c.BlockedEvaluations(ctx, "")
+	if len(ev) != 1 || ev[0].FailedTGAllocs["run"].NodesInPool != 0 {
+		t.Fatalf("blocked evals %+v", ev)
+	}
+	if st := runState(t, c, "wait"); st != nomad.StateQueued {
+		t.Fatalf("state %s", st)
+	}
+	// Too small a node: still queued, now for missing devices.
+	srv.AddNode(nomadtest.NodeSpec{Name: "small", Pool: "gpu", GPUs: 2})
+	ev, _ = c.BlockedEvaluations(ctx, "")
+	if len(ev) != 1 || ev[0].FailedTGAllocs["run"].ConstraintFiltered["missing devices"] != 1 {
+		t.Fatalf("blocked evals %+v", ev[0].FailedTGAllocs["run"])
+	}
+	big := srv.AddNode(nomadtest.NodeSpec{Name: "big", Pool: "gpu", GPUs: 8})
+	allocs, _ := c.JobAllocations(ctx, "", "wait")
+	if len(allocs) != 1 || allocs[0].NodeID != big {
+		t.Fatalf("allocs %+v", allocs)
+	}
+	if ev, _ = c.BlockedEvaluations(ctx, ""); len(ev) != 0 {
+		t.Fatalf("still blocked: %d", len(ev))
+	}
+	if st := runState(t, c, "wait"); st != nomad.StateStarting {
+		t.Fatalf("state %s", st)
+	}
+	srv.StartAlloc(allocs[0].ID)
+	if st := runState(t, c, "wait"); st != nomad.StateRunning {
+		t.Fatalf("state %s", st)
+	}
+	a, err := c.Allocation(ctx, "", allocs[0].ID)
+	if err != nil || len(a.AllocatedResources.Tasks["train"].Devices[0].DeviceIDs) != 4 {
+		t.Fatalf("alloc devices: %v", err)
+	}
+	nallocs, err := c.NodeAllocations(ctx, big)
+	if err != nil || len(nallocs) != 1 {
+		t.Fatalf("node allocs %d %v", len(nallocs), err)
+	}
+	srv.CompleteAlloc(allocs[0].ID)
+	if st := runState(t, c, "wait"); st != nomad.StateComplete {
+		t.Fatalf("state %s", st)
+	}
+}
+
+func runState(t *testing.T, c *nomad.Client, id string) nomad.State {
+	t.Helper()
+	ctx := context.Background()
+	j, err := c.Job(ctx, "", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.JobSummary(ctx, "", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.JobAllocations(ctx, "", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nomad.RunState(j, s, a)
+}
+
+func TestDrainEligibilityAndNodes(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	n1 := srv.AddNode(nomadtest.NodeSpec{Name: "g1", Pool: "gpu", GPUs: 8})
+	if _, err := c.RegisterJob(ctx, gpuJob("busy", "gpu", 1), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	srv.RunAll()
+	if err := c.DrainNode(ctx, n1, 10*time.Minute, map[string]string{"caravan": "scale-in"}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Node(ctx, n1)
+	if err != nil || !n.Drain || n.SchedulingEligibility != "ineligible" || n.DrainStrategy.Deadline != 10*time.Minute || n.LastDrain.Meta["caravan"] != "scale-in" {
+		t.Fatalf("node after drain: %+v %v", n, err)
+	}
+	// A drain with a running batch alloc waits; the alloc finishing ends it.
+	srv.CompleteAlloc(srv.Allocs("default", "busy")[0].ID)
+	n, _ = c.Node(ctx, n1)
+	if n.Drain || n.LastDrain.Status != "complete" || n.SchedulingEligibility != "ineligible" {
+		t.Fatalf("after drain completed: drain %v last %+v elig %s", n.Drain, n.LastDrain, n.SchedulingEligibility)
+	}
+	if err := c.SetEligibility(ctx, n1, true); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := c.Nodes(ctx)
+	if err != nil || len(nodes) != 1 || nodes[0].SchedulingEligibility != "eligible" || len(nodes[0].NodeResources.Devices[0].Instances) != 8 {
+		t.Fatalf("nodes %+v %v", nodes, err)
+	}
+	// Drain a busy node, then cancel.
+	c.RegisterJob(ctx, gpuJob("busy2", "gpu", 1), false, 0)
+	srv.RunAll()
+	if err := c.DrainNode(ctx, n1, time.Hour, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetEligibility(ctx, n1, true); err == nil {
+		t.Fatal("eligible while draining must fail as in Nomad")
+	}
+	if err := c.CancelDrain(ctx, n1, true); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ = c.Node(ctx, n1); n.Drain || n.SchedulingEligibility != "eligible" {
+		t.Fatalf("after cancel: %v %s", n.Drain, n.SchedulingEligibility)
+	}
+	pools, err := c.NodePools(ctx)
+	if err != nil || len(pools) != 3 {
+		t.Fatalf("pools %v %v", pools, err)
+	}
+	if _, err := c.Node(ctx, "nope"); !errors.Is(err, nomad.ErrNotFound) {
+		t.Fatalf("missing node: %v", err)
+	}
+}
+
+func TestDrainDeadlineMigratesAndNodeDownLosesAllocs(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	srv.SetAutoRun(true)
+	n1 := srv.AddNode(nomadtest.NodeSpec{Name: "g1", Pool: "gpu", GPUs: 1})
+	if _, err := c.RegisterJob(ctx, gpuJob("mig", "gpu", 1), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	n2 := srv.AddNode(nomadtest.NodeSpec{Name: "g2", Pool: "gpu", GPUs: 1})
+	c.DrainNode(ctx, n1, time.Minute, nil)
+	srv.ExpireDrain(n1)
+	as := srv.Allocs("default", "mig")
+	if len(as) != 2 || as[0].DesiredStatus != "stop" || as[1].NodeID != n2 || as[0].NextAllocation != as[1].ID {
+		t.Fatalf("after drain deadline: %+v", as)
+	}
+	if st := runState(t, c, "mig"); st != nomad.StateRunning {
+		t.Fatalf("migrated run state %s", st)
+	}
+	srv.SetNodeStatus(n2, "down")
+	if st := runState(t, c, "mig"); st != nomad.StateLost {
+		t.Fatalf("state after node down %s", st)
+	}
+}
+
+func TestLogsPlainFramedAndFollow(t *testing.T) {
+	srv := nomadtest.New(t)
+	srv.HeartbeatInterval = 20 * time.Millisecond
+	c := newClient(t, srv)
+	ctx := context.Background()
+	srv.AddNode(nomadtest.NodeSpec{Name: "n"})
+	c.RegisterJob(ctx, gpuJob("logs", "default", 0), false, 0)
+	id := srv.Allocs("default", "logs")[0].ID
+	srv.StartAlloc(id)
+	srv.WriteLog(id, "train", false, "epoch 1\n")
+	srv.WriteLog(id, "train", true, "warning\n")
+	for _, plain := range []bool{true, false} {
+		var out bytes.Buffer
+		if err := c.Logs(ctx, id, nomad.LogOptions{Task: "train", Plain: plain}, &out); err != nil || out.String() != "epoch 1\n" {
+			t.Fatalf("plain=%v: %q %v", plain, out.String(), err)
+		}
+	}
+	var errOut bytes.Buffer
+	c.Logs(ctx, id, nomad.LogOptions{Task: "train", Stderr: true}, &errOut)
+	if errOut.String() != "warning\n" {
+		t.Fatalf("stderr %q", errOut.String())
+	}
+	// Follow: lines written later arrive, and the stream ends with the alloc.
+	pr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- c.Logs(ctx, id, nomad.LogOptions{Task: "train", Follow: true}, pr) }()
+	waitFor(t, func() bool { return pr.String() == "epoch 1\n" })
+	srv.WriteLog(id, "train", false, "epoch 2\n")
+	waitFor(t, func() bool { return pr.String() == "epoch 1\nepoch 2\n" })
+	srv.CompleteAlloc(id)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Logs(ctx, id, nomad.LogOptions{Task: "nope"}, &errOut); err == nil {
+		t.Fatal("unknown task must fail")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond; it is a synchronisation aid, not a timing assertion.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestEventStreamThroughClient(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := c.Events(ctx, "", 0, api.TopicJob, api.TopicEvaluation, api.TopicAllocation, api.TopicNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.AddNode(nomadtest.NodeSpec{Name: "n", Pool: "gpu", GPUs: 1})
+	c.RegisterJob(context.Background(), gpuJob("ev", "gpu", 1), false, 0)
+	seen := map[string]bool{}
+	for evs := range ch {
+		if evs.Err != nil {
+			t.Fatal(evs.Err)
+		}
+		for _, e := range evs.Events {
+			seen[string(e.Topic)+"/"+e.Type] = true
+			if e.Topic == api.TopicAllocation {
+				a, err := e.Allocation()
+				if err != nil || a.JobID != "ev" {
+					t.Fatalf("alloc payload %v %v", a, err)
+				}
+			}
+		}
+		if seen["Node/NodeRegistration"] && seen["Job/JobRegistered"] && seen["Evaluation/JobRegistered"] && seen["Allocation/PlanResult"] {
+			return
+		}
+	}
+	t.Fatalf("stream ended; saw %v", seen)
+}
+
+func TestStatsAndIdentity(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	node := srv.AddNode(nomadtest.NodeSpec{Name: "n", Pool: "gpu", GPUs: 2})
+	c.RegisterJob(ctx, gpuJob("st", "gpu", 1), false, 0)
+	id := srv.Allocs("default", "st")[0].ID
+	srv.StartAlloc(id)
+	srv.SetAllocStats(id, &api.AllocResourceUsage{ResourceUsage: &api.ResourceUsage{
+		MemoryStats: &api.MemoryStats{RSS: 123 << 20, MaxUsage: 200 << 20},
+		CpuStats:    &api.CpuStats{Percent: 87.5},
+	}})
+	u, err := c.AllocationStats(ctx, id)
+	if err != nil || u.ResourceUsage.MemoryStats.RSS != 123<<20 || u.ResourceUsage.CpuStats.Percent != 87.5 {
+		t.Fatalf("alloc stats %+v %v", u, err)
+	}
+	h, err := c.ClientStats(ctx, node)
+	if err != nil || len(h.DeviceStats) != 1 || len(h.DeviceStats[0].InstanceStats) != 2 {
+		t.Fatalf("host stats %+v %v", h, err)
+	}
+	me, err := c.Self(ctx)
+	if err != nil || me.String() != "" {
+		t.Fatalf("ACLs off: %+v %v", me, err)
+	}
+	srv.RequireToken("s3cret")
+	if _, err := c.Jobs(ctx, ""); !errors.Is(err, nomad.ErrPermission) {
+		t.Fatalf("no token: %v", err)
+	}
+	withTok, _ := nomad.New(nomad.Config{Address: srv.URL(), Token: "s3cret", Getenv: func(string) string { return "" }})
+	me, err = withTok.Self(ctx)
+	if err != nil || me.String() != "caravan-test" {
+		t.Fatalf("self %+v %v", me, err)
+	}
+}

@@ -1,0 +1,127 @@
+package nomad_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+)
+
+func TestErrorsReadAsSentences(t *testing.T) {
+	ctx := context.Background()
+	// A port nobody listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := "http://" + l.Addr().String()
+	l.Close()
+
+	tests := []struct {
+		name  string
+		setup func(srv *nomadtest.Server)
+		addr  string
+		ns    string
+		call  func(c *nomad.Client) error
+		kind  error
+		want  []string
+	}{
+		{
+			name: "unreachable", addr: deadAddr,
+			call: func(c *nomad.Client) error { _, err := c.Jobs(ctx, ""); return err },
+			kind: nomad.ErrUnreachable,
+			want: []string{"cannot reach Nomad at " + deadAddr + ": connection refused", "set NOMAD_ADDR or -address"},
+		},
+		{
+			name:  "slow",
+			setup: func(srv *nomadtest.Server) { srv.Delay("/v1/jobs", time.Minute) },
+			call:  func(c *nomad.Client) error { _, err := c.Jobs(ctx, ""); return err },
+			kind:  nomad.ErrTimeout,
+			want:  []string{"did not answer within 200ms"},
+		},
+		{
+			name:  "500",
+			setup: func(srv *nomadtest.Server) { srv.FailNext(1, "/v1/job/", 500, "rpc error: No cluster leader") },
+			call:  func(c *nomad.Client) error { _, err := c.Job(ctx, "", "x"); return err },
+			kind:  nomad.ErrServer,
+			want:  []string{"Nomad returned an internal error: rpc error: No cluster leader"},
+		},
+		{
+			name:  "403",
+			setup: func(srv *nomadtest.Server) { srv.Deny("/v1/jobs") },
+			call:  func(c *nomad.Client) error { _, err := c.RegisterJob(ctx, gpuJob("a", "default", 0), false, 0); return err },
+			kind:  nomad.ErrPermission,
+			want:  []string{"permission denied by Nomad ACLs", "submit-job", "set NOMAD_TOKEN or -token"},
+		},
+		{
+			name: "404",
+			call: func(c *nomad.Client) error { _, err := c.Job(ctx, "", "nope"); return err },
+			kind: nomad.ErrNotFound,
+			want: []string{`job "nope" not found in namespace "default"`},
+		},
+		{
+			name: "unknown namespace", ns: "typo",
+			call: func(c *nomad.Client) error { _, err := c.RegisterJob(ctx, gpuJob("a", "default", 0), false, 0); return err },
+			kind: nomad.ErrNamespace,
+			want: []string{`namespace "typo" does not exist`, "-namespace"},
+		},
+		{
+			name: "cas conflict",
+			setup: func(srv *nomadtest.Server) {
+				srv.SetVariable("default", "caravan/runs/x", map[string]string{"a": "b"})
+			},
+			call: func(c *nomad.Client) error {
+				_, err := c.PutVariable(ctx, "", "caravan/runs/x", map[string]string{"a": "c"}, 0)
+				return err
+			},
+			kind: nomad.ErrConflict,
+			want: []string{`"caravan/runs/x": it already exists`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := nomadtest.New(t)
+			if tt.setup != nil {
+				tt.setup(srv)
+			}
+			addr := tt.addr
+			if addr == "" {
+				addr = srv.URL()
+			}
+			c, err := nomad.New(nomad.Config{Address: addr, Namespace: tt.ns, Timeout: 200 * time.Millisecond, Getenv: func(string) string { return "" }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tt.call(c)
+			t.Logf("%v", err)
+			if !errors.Is(err, tt.kind) {
+				t.Fatalf("error %v is not %v", err, tt.kind)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "Unexpected response code") {
+				t.Errorf("error leaks the api package's wording: %q", err)
+			}
+		})
+	}
+}
+
+func TestCanceledIsNotATimeout(t *testing.T) {
+	srv := nomadtest.New(t)
+	srv.Delay("/v1/jobs", time.Minute)
+	c := newClient(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Jobs(ctx, "")
+	if err == nil || errors.Is(err, nomad.ErrTimeout) || !strings.Contains(err.Error(), "canceled") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,135 @@
+package nomad_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+)
+
+func TestRecordRoundTripAndCreateOnce(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	rec := &nomad.Record{RunID: "resnet-0123abcd", Experiment: "resnet", Pool: "a100", GPUs: 2,
+		Params: map[string]any{"lr": 0.001}, Spec: json.RawMessage(`{"image":"x"}`), Job: json.RawMessage(`{"ID":"resnet-0123abcd"}`),
+		Config: nomad.ConfigProvenance{Dir: "exp", Commit: "abc", Dirty: true}, SubmittedAt: time.Unix(1700000000, 0).UTC()}
+	if err := c.CreateRecord(ctx, "", rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateRecord(ctx, "", rec); !errors.Is(err, nomad.ErrConflict) {
+		t.Fatalf("second create: %v, want ErrConflict", err)
+	}
+	got, idx, err := c.Record(ctx, "", rec.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Experiment != "resnet" || got.Params["lr"] != 0.001 || !got.Config.Dirty || string(got.Spec) != `{"image":"x"}` || idx == 0 {
+		t.Fatalf("record = %+v idx %d", got, idx)
+	}
+	got.RerunOf = "other"
+	if _, err := c.PutRecord(ctx, "", got, int64(idx)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutRecord(ctx, "", got, int64(idx)); !errors.Is(err, nomad.ErrConflict) {
+		t.Fatalf("stale cas: %v", err)
+	}
+	ids, err := c.RecordIDs(ctx, "")
+	if err != nil || len(ids) != 1 || ids[0] != rec.RunID {
+		t.Fatalf("ids %v %v", ids, err)
+	}
+	if _, _, err := c.Record(ctx, "", "missing"); !errors.Is(err, nomad.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+}
+
+func TestCorruptRecordNamesThePath(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	for name, items := range map[string]map[string]string{
+		"bad json":  {"record": "{not json"},
+		"no record": {"git_commit": "abc"},
+		"bad gzip":  {"record_gz": "bm90IGd6aXA="},
+	} {
+		srv.SetVariable("default", nomad.RecordPath("broken"), items)
+		_, _, err := c.Record(context.Background(), "", "broken")
+		if !errors.Is(err, nomad.ErrCorrupt) || !strings.Contains(err.Error(), "caravan/runs/broken") {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+}
+
+func TestLargeRecordsAreCompressedAndHugeUsageDownsampled(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	big := make(map[string]any)
+	for i := 0; i < 3000; i++ {
+		big[fmt.Sprintf("param_%04d", i)] = "some repeated value that compresses well"
+	}
+	rec := &nomad.Record{RunID: "big-1", Params: big}
+	if err := c.CreateRecord(ctx, "", rec); err != nil {
+		t.Fatal(err)
+	}
+	if items := srv.VariableItems("default", nomad.RecordPath("big-1")); items["record_gz"] == "" {
+		t.Fatalf("large record not compressed: items %d", len(items))
+	}
+	got, _, err := c.Record(ctx, "", "big-1")
+	if err != nil || len(got.Params) != 3000 {
+		t.Fatalf("read back: %v (%d params)", err, len(got.Params))
+	}
+
+	// A usage timeline of pseudo-random floats does not compress well:
+	// it is halved until it fits, not refused.
+	u := &nomad.Usage{RunID: "big-1"}
+	x := uint64(1)
+	next := func() float64 { x = x*6364136223846793005 + 1442695040888963407; return float64(x>>11) / (1 << 53) }
+	for i := 0; i < 5000; i++ {
+		u.Timeline.T = append(u.Timeline.T, float64(i)*5.123)
+		u.Timeline.GPUUtil = append(u.Timeline.GPUUtil, next())
+		u.Timeline.GPUMem = append(u.Timeline.GPUMem, next()*8e10)
+		u.Timeline.RSS = append(u.Timeline.RSS, next()*1e11)
+		u.Timeline.CPU = append(u.Timeline.CPU, next()*96)
+	}
+	if err := c.PutUsage(ctx, "", u); err != nil {
+		t.Fatal(err)
+	}
+	back, err := c.Usage(ctx, "", "big-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(back.Timeline.T); n == 0 || n >= 5000 || n != len(back.Timeline.RSS) {
+		t.Fatalf("timeline points %d (rss %d)", n, len(back.Timeline.RSS))
+	}
+	step := 5000 / len(back.Timeline.T)
+	if back.Timeline.T[0] != 0 || back.Timeline.T[1] != u.Timeline.T[step] {
+		t.Fatalf("down-sampling broke the time axis: %v", back.Timeline.T[:2])
+	}
+	if err := c.DeleteRecord(ctx, "", "big-1"); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := c.RecordIDs(ctx, ""); len(ids) != 0 {
+		t.Fatalf("after delete: %v", ids)
+	}
+}
+
+func TestRecordListFollowsPagination(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	for i := 0; i < 7; i++ {
+		srv.SetVariable("default", nomad.RecordPath(fmt.Sprintf("r-%d", i)), map[string]string{"record": "{}"})
+		srv.SetVariable("default", nomad.UsagePath(fmt.Sprintf("r-%d", i)), map[string]string{"usage": "{}"})
+	}
+	srv.SetVariable("default", "other/thing", map[string]string{"a": "b"})
+	srv.SetVariablePageSize(3)
+	ids, err := c.RecordIDs(context.Background(), "")
+	if err != nil || len(ids) != 7 {
+		t.Fatalf("ids %v %v", ids, err)
+	}
+}

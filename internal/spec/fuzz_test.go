@@ -1,0 +1,54 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// FuzzLoad feeds arbitrary bytes to the loader as one configuration file.
+// Whatever the input, Load must return (never panic, never overflow the
+// stack), every diagnostic must have a subject, summary and detail, and a
+// configuration without errors must have exactly the runs its experiments
+// announce. The seed corpus is testdata/fuzz/FuzzLoad plus the examples.
+func FuzzLoad(f *testing.F) {
+	examples, _ := filepath.Glob("../../hcl/examples/*.hcl")
+	for _, e := range examples {
+		if src, err := os.ReadFile(e); err == nil {
+			f.Add(src)
+		}
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		timer := time.AfterFunc(10*time.Second, func() { panic("FuzzLoad: one input took more than 10s") })
+		defer timer.Stop()
+		cfg, diags := LoadSource("", map[string][]byte{"fuzz.hcl": src}, LoadOptions{MaxRuns: 1000})
+		if cfg == nil {
+			t.Fatal("nil config")
+		}
+		for _, d := range diags {
+			if d.Subject == nil || d.Summary == "" || d.Detail == "" {
+				t.Fatalf("diagnostic without subject, summary or detail: %#v", d)
+			}
+		}
+		if diags.HasErrors() {
+			return
+		}
+		want := 0
+		for _, e := range cfg.Experiments {
+			want += e.RunCount
+		}
+		if len(cfg.Runs) != want {
+			t.Fatalf("runs = %d, experiments announce %d", len(cfg.Runs), want)
+		}
+		for _, r := range cfg.Runs {
+			if len(r.Params) != len(r.Experiment.ParamNames) {
+				t.Fatalf("run has %d params, experiment names %d", len(r.Params), len(r.Experiment.ParamNames))
+			}
+		}
+	})
+}
+
+var _ = hcl.DiagError

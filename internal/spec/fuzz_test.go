@@ -3,8 +3,8 @@ package spec
 import (
 	"os"
 	"path/filepath"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )

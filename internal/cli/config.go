@@ -120,17 +120,29 @@ func gitState(ctx context.Context, env Env, dir string) (commit string, dirty bo
 }
 
 // compileConfig compiles every run of cfg (only those of experiment when it
-// is not ""), reporting each failure as a diagnostic on its experiment
-// block, and two sweep points that compile to the same job as an error:
-// they would be one Nomad job.
+// is not "") and returns the jobs in run order, with IDs that collide in
+// their 8 hex digits made distinct (compile.Disambiguate); see compileEach.
 func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([]*api.Job, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
 	jobs := make([]*api.Job, 0, len(cfg.Runs))
+	diags := compileEach(cfg, opts, experiment, func(j *api.Job) { jobs = append(jobs, j) })
+	compile.Disambiguate(jobs)
+	return jobs, diags
+}
+
+// compileEach compiles every run of cfg (only those of experiment when it
+// is not ""), handing each job to use, so that validate need not keep
+// 100k jobs alive. A run that fails to compile is a diagnostic on its
+// experiment block (one per experiment, not one per run), and so are two
+// sweep points with the same spec: they would be one Nomad job. (Runs that
+// differ but share an 8-hex ID are not an error: compileConfig gives them
+// distinct IDs.)
+func compileEach(cfg *spec.Config, opts compile.Options, experiment string, use func(*api.Job)) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	type origin struct {
 		exp   string
 		index int
 	}
-	seen := make(map[string]origin, len(cfg.Runs))
+	seen := make(map[string]origin, len(cfg.Runs)) // by full spec hash
 	failed := map[*spec.Experiment]bool{}
 	dupReported := map[*spec.Experiment]bool{}
 	for _, run := range cfg.Runs {
@@ -140,7 +152,7 @@ func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([
 		}
 		job, err := compile.Job(run, opts)
 		if err != nil {
-			failed[e] = true // one diagnostic per experiment, not per run
+			failed[e] = true
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Experiment does not compile to a Nomad job",
@@ -149,7 +161,8 @@ func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([
 			})
 			continue
 		}
-		if prev, dup := seen[*job.ID]; dup {
+		hash := job.Meta[compile.MetaSpecHash]
+		if prev, dup := seen[hash]; dup {
 			if dupReported[e] {
 				continue
 			}
@@ -163,8 +176,8 @@ func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([
 			})
 			continue
 		}
-		seen[*job.ID] = origin{e.Name, run.Index}
-		jobs = append(jobs, job)
+		seen[hash] = origin{e.Name, run.Index}
+		use(job)
 	}
-	return jobs, diags
+	return diags
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/nomad/api"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // decodeJobStream reads render's JSON output: {"Job": ...} documents one
@@ -242,5 +244,45 @@ func TestCompileConfigDiagnostics(t *testing.T) {
 	}
 	if jobs, diags := compileConfig(cfg, compile.Options{}, "fine"); len(jobs) != 1 || len(diags) != 1 {
 		t.Errorf("filtered: %d jobs %d diags", len(jobs), len(diags))
+	}
+}
+
+// TestRenderIDCollision: two different runs whose 8-hex IDs collide are
+// valid and render as two jobs with distinct IDs.
+func TestRenderIDCollision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("searches ~80k runs for a 32-bit collision")
+	}
+	const tmpl = "experiment \"c\" {\n  pool    = \"cpu\"\n  driver  = \"exec\"\n  command = \"/bin/true\"\n  sweep {\n    grid = { seed = [%d, %d] }\n  }\n}\n"
+	probe := writeConfigDir(t, map[string]string{"c.hcl": fmt.Sprintf(tmpl, 0, 1)})
+	cfg, diags := spec.Load(probe, spec.LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	seen := map[string]int64{}
+	var a, b int64 = -1, -1
+	for i := int64(0); i < 1_000_000 && a < 0; i++ {
+		r := cfg.Runs[0]
+		r.Params = []spec.Param{{Name: "seed", Value: cty.NumberIntVal(i)}}
+		id := compile.RunID(r)
+		if j, ok := seen[id]; ok {
+			a, b = j, i
+		}
+		seen[id] = i
+	}
+	if a < 0 {
+		t.Fatal("no collision found")
+	}
+	dir := writeConfigDir(t, map[string]string{"c.hcl": fmt.Sprintf(tmpl, a, b)})
+	if r := execCaravan(t, nil, "", "validate", dir); r.code != ExitOK {
+		t.Fatalf("validate: %d %s", r.code, r.stderr)
+	}
+	r := execCaravan(t, nil, "", "render", dir)
+	jobs := decodeJobStream(t, r.stdout)
+	if r.code != ExitOK || len(jobs) != 2 {
+		t.Fatalf("render: code %d, %d jobs, %s", r.code, len(jobs), r.stderr)
+	}
+	if *jobs[0].ID == *jobs[1].ID || len(*jobs[0].ID)+len(*jobs[1].ID) != 2*len("c-12345678")+4 {
+		t.Errorf("IDs %s and %s: want distinct, one lengthened by 4 digits", *jobs[0].ID, *jobs[1].ID)
 	}
 }

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"flag"
+
 	"fmt"
+	"github.com/hashicorp/nomad/api"
 )
 
 func init() {
@@ -30,8 +32,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	}
 	cfg, opts, diags := cf.load(ctx, env, dir)
 	if !diags.HasErrors() {
-		_, cdiags := compileConfig(cfg, opts, "")
-		diags = append(diags, cdiags...)
+		diags = append(diags, compileEach(cfg, opts, "", func(*api.Job) {})...)
 	}
 	writeDiags(env, cfg.Files, diags, *asJSON)
 	if diags.HasErrors() {

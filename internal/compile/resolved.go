@@ -170,7 +170,10 @@ func hashOf(doc []byte) string {
 }
 
 // RunID is "<experiment>-<first 8 hex digits of SpecHash>": the Nomad job ID
-// of the run. The same declaration always gives the same ID.
+// of the run. The same declaration always gives the same ID. In the rare
+// case that another run of the configuration has the same eight digits,
+// Disambiguate may lengthen one of them: take IDs of a whole configuration
+// from its compiled jobs.
 func RunID(run spec.Run) string {
 	return runID(run.Experiment.Name, SpecHash(run))
 }

@@ -274,17 +274,30 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
-// coalesce gathers a burst of kicks into one trigger: the earliest.
+// maxCoalesce bounds how long a continuing burst delays its decision.
+const maxCoalesce = 500 * time.Millisecond
+
+// coalesce gathers a burst of kicks into one trigger (the earliest): it
+// waits until no kick came for Coalesce, but no longer than maxCoalesce,
+// so a thousand submissions in a row cause one decision, not a thousand.
 func (l *Loop) coalesce(ctx context.Context, first time.Time) time.Time {
-	t := time.NewTimer(l.cfg.Coalesce)
-	defer t.Stop()
+	limit := time.NewTimer(maxCoalesce)
+	defer limit.Stop()
+	quiet := time.NewTimer(l.cfg.Coalesce)
+	defer quiet.Stop()
 	for {
 		select {
 		case k := <-l.kick:
 			if k.Before(first) {
 				first = k
 			}
-		case <-t.C:
+			if !quiet.Stop() {
+				<-quiet.C
+			}
+			quiet.Reset(l.cfg.Coalesce)
+		case <-quiet.C:
+			return first
+		case <-limit.C:
 			return first
 		case <-ctx.Done():
 			return first
@@ -546,7 +559,10 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 	}
 
 	target := d.TargetNodes
-	if slices.Equal(target, p.inState) && !missing(p.requested, p.inState) {
+	// After a failure the apply is retried even when the state lists the
+	// target: a resource whose creation failed is in state, tainted, and
+	// only another apply replaces it.
+	if slices.Equal(target, p.inState) && !missing(p.requested, p.inState) && p.failures == 0 {
 		return nil
 	}
 	if p.applying {

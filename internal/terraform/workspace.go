@@ -338,7 +338,7 @@ func condense(text string) string {
 			parts = append(parts, line)
 		case strings.HasPrefix(line, "Warning:"):
 			inErr = false
-		case inErr && !strings.HasPrefix(line, "with ") && !strings.HasPrefix(line, "on "):
+		case inErr && !strings.HasPrefix(line, "with ") && !strings.HasPrefix(line, "on ") && !isSnippet(line):
 			parts = append(parts, line)
 		}
 	}
@@ -368,4 +368,13 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// isSnippet recognises the source lines Terraform quotes ("20:   provisioner").
+func isSnippet(line string) bool {
+	i := 0
+	for i < len(line) && line[i] >= '0' && line[i] <= '9' {
+		i++
+	}
+	return i > 0 && i < len(line) && line[i] == ':'
 }

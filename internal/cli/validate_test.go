@@ -181,3 +181,21 @@ func TestValidateArguments(t *testing.T) {
 		t.Errorf("missing dir: code %d %s", r.code, r.stderr)
 	}
 }
+
+// TestShippedExamples runs the demo's commands on hcl/examples: they must
+// validate, be canonically formatted, and render in both formats.
+func TestShippedExamples(t *testing.T) {
+	dir := filepath.Join("..", "..", "hcl", "examples")
+	r := execCaravan(t, nil, "", "validate", dir)
+	if r.code != ExitOK || !strings.HasPrefix(r.stdout, "Success! ") {
+		t.Fatalf("validate: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := execCaravan(t, nil, "", "fmt", "-check", dir); r.code != ExitOK {
+		t.Errorf("fmt -check: code %d, not canonical: %s", r.code, r.stdout)
+	}
+	for _, format := range []string{"json", "hcl"} {
+		if r := execCaravan(t, nil, "", "render", dir, "-format", format); r.code != ExitOK || r.stdout == "" {
+			t.Errorf("render -format %s: code %d %s", format, r.code, r.stderr)
+		}
+	}
+}

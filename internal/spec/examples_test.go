@@ -1,30 +1,95 @@
 package spec
 
 import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
-// TestExamplesValidate loads the shipped examples: they must be valid and
-// cover the features the reference describes.
-func TestExamplesValidate(t *testing.T) {
-	cfg, diags := Load("../../hcl/examples", LoadOptions{})
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+const examplesDir = "../../hcl/examples"
+
+// TestExamplesGolden loads the shipped examples, which must be valid, and
+// compares everything Load yields for them with
+// testdata/examples.golden.json. Run with -update after an intended change.
+func TestExamplesGolden(t *testing.T) {
+	cfg, diags := Load(examplesDir, LoadOptions{})
 	for _, d := range diags {
-		t.Errorf("diagnostic: %s: %s", d.Error(), d.Detail)
+		t.Errorf("diagnostic in examples: %s: %s", d.Error(), d.Detail)
 	}
-	if testing.Verbose() {
-		for _, e := range cfg.Experiments {
-			t.Logf("%s: %+v", e.Name, *e)
+	got := goldenView(cfg)
+	path := filepath.Join("testdata", "examples.golden.json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
 		}
-		for name, p := range cfg.Pools {
-			t.Logf("pool %s %+v tf=%+v", name, *p, p.Terraform)
-		}
-		for i, r := range cfg.Runs {
-			if i%7 == 0 {
-				t.Log(r.Experiment.Name, r.Index, r.Params, r.Command, r.Args, r.Env)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("loaded examples differ from %s; run go test ./internal/spec -run Golden -update and review the diff", path)
+	}
+}
+
+// goldenView is a stable JSON rendering of a Config: ranges as file:line
+// relative to the examples directory, params as canonical strings.
+func goldenView(cfg *Config) []byte {
+	type run struct {
+		Experiment string
+		Index      int
+		Params     map[string]string
+		Command    string
+		Args       []string
+		Env        map[string]string
+	}
+	type exp struct {
+		Experiment
+		Decl string
+	}
+	type pool struct {
+		Pool
+		Module string
+		Vars   map[string]string
+		Decl   string
+	}
+	rel := func(f string) string { r, _ := filepath.Rel(examplesDir, f); return r }
+	var out struct {
+		Experiments []exp
+		Pools       []pool
+		Runs        []run
+	}
+	for _, e := range cfg.Experiments {
+		out.Experiments = append(out.Experiments, exp{Experiment: *e, Decl: rel(e.DeclRange.Filename)})
+	}
+	for _, name := range keysOf(cfg.Pools) {
+		p := cfg.Pools[name]
+		gp := pool{Pool: *p, Decl: rel(p.DeclRange.Filename)}
+		if p.Terraform != nil {
+			gp.Module = filepath.ToSlash(p.Terraform.Module)
+			gp.Vars = map[string]string{}
+			for k, v := range p.Terraform.Vars {
+				gp.Vars[k], _ = renderValue(v)
 			}
 		}
+		gp.Terraform = nil
+		out.Pools = append(out.Pools, gp)
 	}
-	if len(cfg.Runs) != 24+32+2 {
-		t.Errorf("runs = %d, want 58", len(cfg.Runs))
+	for _, r := range cfg.Runs {
+		gr := run{Experiment: r.Experiment.Name, Index: r.Index, Params: map[string]string{}, Command: r.Command, Args: r.Args, Env: r.Env}
+		for _, p := range r.Params {
+			gr.Params[p.Name], _ = renderValue(p.Value)
+		}
+		out.Runs = append(out.Runs, gr)
 	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return append(b, '\n')
 }

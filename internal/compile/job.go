@@ -69,6 +69,9 @@ func Job(run spec.Run, opts Options) (*api.Job, error) {
 		return nil, err
 	}
 	e := run.Experiment
+	if p := e.Priority; p < 0 || p > 100 {
+		return nil, fmt.Errorf("compile: experiment %q has priority %d; Nomad priorities are 1..100", e.Name, p)
+	}
 	params, err := formatParams(run.Params)
 	if err != nil {
 		return nil, err
@@ -106,7 +109,7 @@ func Job(run spec.Run, opts Options) (*api.Job, error) {
 		ID:          new(id),
 		Name:        new(id),
 		Type:        new("batch"),
-		Priority:    new(e.Priority),
+		Priority:    new(priorityOf(e)),
 		Datacenters: []string{"*"},
 		NodePool:    new(nodePool(pool)),
 		TaskGroups:  []*api.TaskGroup{tg},
@@ -116,6 +119,18 @@ func Job(run spec.Run, opts Options) (*api.Job, error) {
 		job.Namespace = new(e.Namespace)
 	}
 	return job, nil
+}
+
+// DefaultPriority is Nomad's job priority, used when a run leaves it 0.
+const DefaultPriority = 50
+
+// priorityOf treats 0 as unset, so a run built without spec.Load's
+// defaults compiles (and hashes) like one with the default priority.
+func priorityOf(e *spec.Experiment) int {
+	if e.Priority == 0 {
+		return DefaultPriority
+	}
+	return e.Priority
 }
 
 func nodePool(p *spec.Pool) string {

@@ -157,6 +157,15 @@ func TestJobMinimalRun(t *testing.T) {
 	}
 }
 
+func TestJobZeroPriorityIsDefault(t *testing.T) {
+	a, b := minimalRun(), minimalRun()
+	a.Experiment.Priority, b.Experiment.Priority = 0, DefaultPriority
+	ja, jb := mustJob(t, a, Options{}), mustJob(t, b, Options{})
+	if *ja.Priority != DefaultPriority || *ja.ID != *jb.ID {
+		t.Errorf("priority 0 gave %d and ID %s; want %d and %s", *ja.Priority, *ja.ID, DefaultPriority, *jb.ID)
+	}
+}
+
 func TestJobCoresAndDevicePool(t *testing.T) {
 	run := minimalRun()
 	run.Experiment.Resources = spec.Resources{Cores: 8, GPUs: 1}
@@ -197,6 +206,8 @@ func TestJobErrors(t *testing.T) {
 			r.Params = []spec.Param{{Name: "x", Value: cty.ListValEmpty(cty.String)}}
 		}, "known string, number or bool"},
 		{"no experiment", func(r *spec.Run, _ *Options) { r.Experiment = nil }, "no experiment"},
+		{"priority too high", func(r *spec.Run, _ *Options) { r.Experiment.Priority = 101 }, "1..100"},
+		{"priority negative", func(r *spec.Run, _ *Options) { r.Experiment.Priority = -1 }, "1..100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -108,7 +108,7 @@ func resolvedJSONOf(run spec.Run, params []formattedParam) ([]byte, error) {
 		Version:    resolvedVersion,
 		Experiment: e.Name,
 		Pool:       e.Pool,
-		Priority:   e.Priority,
+		Priority:   priorityOf(e),
 		Namespace:  e.Namespace,
 		Driver:     driverOf(e),
 		Image:      e.Image,

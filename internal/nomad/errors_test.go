@@ -54,9 +54,12 @@ func TestErrorsReadAsSentences(t *testing.T) {
 		{
 			name:  "403",
 			setup: func(srv *nomadtest.Server) { srv.Deny("/v1/jobs") },
-			call:  func(c *nomad.Client) error { _, err := c.RegisterJob(ctx, gpuJob("a", "default", 0), false, 0); return err },
-			kind:  nomad.ErrPermission,
-			want:  []string{"permission denied by Nomad ACLs", "submit-job", "set NOMAD_TOKEN or -token"},
+			call: func(c *nomad.Client) error {
+				_, err := c.RegisterJob(ctx, gpuJob("a", "default", 0), false, 0)
+				return err
+			},
+			kind: nomad.ErrPermission,
+			want: []string{"permission denied by Nomad ACLs", "submit-job", "set NOMAD_TOKEN or -token"},
 		},
 		{
 			name: "404",
@@ -66,7 +69,10 @@ func TestErrorsReadAsSentences(t *testing.T) {
 		},
 		{
 			name: "unknown namespace", ns: "typo",
-			call: func(c *nomad.Client) error { _, err := c.RegisterJob(ctx, gpuJob("a", "default", 0), false, 0); return err },
+			call: func(c *nomad.Client) error {
+				_, err := c.RegisterJob(ctx, gpuJob("a", "default", 0), false, 0)
+				return err
+			},
 			kind: nomad.ErrNamespace,
 			want: []string{`namespace "typo" does not exist`, "-namespace"},
 		},

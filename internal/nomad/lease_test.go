@@ -1,0 +1,114 @@
+package nomad_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+)
+
+// fakeClock is advanced by hand.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time      { return c.t }
+func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *fakeClock               { return &fakeClock{t: time.Unix(1700000000, 0)} }
+
+func TestLeaseOneHolderTakeoverAndRelease(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	clk := newClock()
+	const path = "caravan/leader/autoscale"
+	a := c.NewLease("", path, "a", 15*time.Second)
+	b := c.NewLease("", path, "b", 15*time.Second)
+	a.SetClock(clk.now)
+	b.SetClock(clk.now)
+
+	if ok, err := a.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("a acquire: %v %v", ok, err)
+	}
+	if ok, err := b.TryAcquire(ctx); ok || err != nil {
+		t.Fatalf("b must wait: %v %v", ok, err)
+	}
+	// a keeps renewing: b never takes over however long it waits.
+	for i := 0; i < 5; i++ {
+		clk.add(10 * time.Second)
+		if err := a.Renew(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := b.TryAcquire(ctx); ok {
+			t.Fatal("b took a renewed lease")
+		}
+	}
+	// a dies (stops renewing): b takes over once it has seen the same
+	// lease unchanged for a TTL.
+	if ok, _ := b.TryAcquire(ctx); ok {
+		t.Fatal("b took over too early")
+	}
+	clk.add(16 * time.Second)
+	if ok, err := b.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("b takeover: %v %v", ok, err)
+	}
+	// a wakes up: its renewal fails and says so.
+	if err := a.Renew(ctx); !errors.Is(err, nomad.ErrLeaseLost) || a.Held() {
+		t.Fatalf("a renew after takeover: %v", err)
+	}
+	info, err := b.Holder(ctx)
+	if err != nil || info.Holder != "b" || info.TTL != 15*time.Second {
+		t.Fatalf("holder %+v %v", info, err)
+	}
+	// Release hands over at once.
+	if err := b.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := a.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("a after release: %v %v", ok, err)
+	}
+}
+
+func TestLeaseRacingAcquirersGetOne(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	results := make(chan bool, 8)
+	for i := 0; i < 8; i++ {
+		l := c.NewLease("", "caravan/leader/x", string(rune('a'+i)), time.Minute)
+		go func() {
+			ok, err := l.TryAcquire(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- ok
+		}()
+	}
+	won := 0
+	for i := 0; i < 8; i++ {
+		if <-results {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d holders", won)
+	}
+}
+
+func TestLeaseSurvivesNomadHiccup(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	l := c.NewLease("", "caravan/leader/y", "a", time.Minute)
+	if ok, _ := l.TryAcquire(ctx); !ok {
+		t.Fatal("acquire")
+	}
+	srv.FailNext(1, "/v1/var/", 500, "rpc error: leader election")
+	if err := l.Renew(ctx); !errors.Is(err, nomad.ErrServer) || !l.Held() {
+		t.Fatalf("a 500 is not a lost lease: %v held=%v", err, l.Held())
+	}
+	if err := l.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

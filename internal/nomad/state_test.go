@@ -1,0 +1,89 @@
+package nomad
+
+import (
+	"testing"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+func TestRunState(t *testing.T) {
+	str := func(s string) *string { return &s }
+	yes := true
+	job := func(status string, stop bool) *api.Job {
+		s := stop
+		return &api.Job{ID: str("r"), Status: str(status), Stop: &s}
+	}
+	summary := func(queued int) *api.JobSummary {
+		return &api.JobSummary{Summary: map[string]api.TaskGroupSummary{"run": {Queued: queued}}}
+	}
+	alloc := func(client, desired string, mods ...func(*api.AllocationListStub)) *api.AllocationListStub {
+		a := &api.AllocationListStub{ID: client + "-" + desired, ClientStatus: client, DesiredStatus: desired, TaskGroup: "run"}
+		for _, m := range mods {
+			m(a)
+		}
+		return a
+	}
+	replacedBy := func(id string) func(*api.AllocationListStub) {
+		return func(a *api.AllocationListStub) { a.NextAllocation = id }
+	}
+	killed := func(a *api.AllocationListStub) {
+		a.TaskStates = map[string]*api.TaskState{"train": {Events: []*api.TaskEvent{{Type: "Started"}, {Type: "Killing"}, {Type: "Killed"}}}}
+	}
+	rescheduled := func(a *api.AllocationListStub) {
+		a.RescheduleTracker = &api.RescheduleTracker{Events: []*api.RescheduleEvent{{PrevAllocID: "old"}}}
+	}
+	_ = yes
+
+	tests := []struct {
+		name    string
+		job     *api.Job
+		summary *api.JobSummary
+		allocs  []*api.AllocationListStub
+		want    State
+	}{
+		{"queued, never placed", job("pending", false), summary(1), nil, StateQueued},
+		{"registered, not evaluated yet", job("pending", false), summary(0), nil, StateQueued},
+		{"placed, pending", job("running", false), summary(0), []*api.AllocationListStub{alloc("pending", "run")}, StateStarting},
+		{"running", job("running", false), summary(0), []*api.AllocationListStub{alloc("running", "run")}, StateRunning},
+		{"complete", job("dead", false), summary(0), []*api.AllocationListStub{alloc("complete", "run")}, StateComplete},
+		{"failed", job("dead", false), summary(0), []*api.AllocationListStub{alloc("failed", "run")}, StateFailed},
+		{"lost", job("dead", false), summary(0), []*api.AllocationListStub{alloc("lost", "stop")}, StateLost},
+		{"disconnected counts as lost", job("running", false), summary(0), []*api.AllocationListStub{alloc("unknown", "run")}, StateLost},
+		{"rescheduled: failed replaced by running", job("running", false), summary(0), []*api.AllocationListStub{
+			alloc("failed", "run", replacedBy("new")), alloc("running", "run", rescheduled)}, StateRunning},
+		{"rescheduled: lost replaced by pending", job("running", false), summary(0), []*api.AllocationListStub{
+			alloc("lost", "stop", replacedBy("new")), alloc("pending", "run", rescheduled)}, StateStarting},
+		{"rescheduled, replacement failed too", job("dead", false), summary(0), []*api.AllocationListStub{
+			alloc("failed", "run", replacedBy("new")), alloc("failed", "run", rescheduled)}, StateFailed},
+		{"failed, reschedule pending", job("pending", false), summary(0), []*api.AllocationListStub{
+			alloc("failed", "run", func(a *api.AllocationListStub) { a.FollowupEvalID = "ev" })}, StateQueued},
+		{"lost, replacement queued for capacity", job("pending", false), summary(1), []*api.AllocationListStub{
+			alloc("lost", "stop", replacedBy(""))}, StateQueued},
+		{"stopped while running", job("dead", true), summary(0), []*api.AllocationListStub{alloc("complete", "stop", killed)}, StateStopped},
+		{"stopped while still stopping", job("running", true), summary(0), []*api.AllocationListStub{alloc("running", "stop")}, StateStopped},
+		{"stopped while queued", job("dead", true), summary(0), nil, StateStopped},
+		{"stopped after it completed keeps its outcome", job("dead", true), summary(0), []*api.AllocationListStub{alloc("complete", "run")}, StateComplete},
+		{"stopped after it failed keeps its outcome", job("dead", true), summary(0), []*api.AllocationListStub{alloc("failed", "run")}, StateFailed},
+		{"purged job, record only", nil, nil, nil, StateUnknown},
+		{"drain-migrated: stopped alloc replaced by running", job("running", false), summary(0), []*api.AllocationListStub{
+			alloc("complete", "stop", killed, replacedBy("new")), alloc("running", "run", rescheduled)}, StateRunning},
+		{"count 2: one running, one queued", job("running", false), summary(1), []*api.AllocationListStub{alloc("running", "run")}, StateRunning},
+		{"count 2: one complete, one failed", job("dead", false), summary(0), []*api.AllocationListStub{alloc("complete", "run"), alloc("failed", "run")}, StateFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RunState(tt.job, tt.summary, tt.allocs); got != tt.want {
+				t.Errorf("RunState = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTerminal(t *testing.T) {
+	for _, s := range States {
+		want := s != StateQueued && s != StateStarting && s != StateRunning
+		if s.Terminal() != want {
+			t.Errorf("%s.Terminal() = %v", s, s.Terminal())
+		}
+	}
+}

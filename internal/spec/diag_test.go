@@ -161,6 +161,7 @@ var diagCases = []diagCase{
 	{name: "deep blocks", files: one(strings.Repeat("a {\n", 256) + "a { #<\n" + strings.Repeat("}\n", 257)), summary: "Expression too complex"},
 	{name: "unary chain", files: one("x = " + strings.Repeat("-", 100000) + "1 #<\n"), summary: "Expression too complex"},
 	{name: "huge exponent", files: exp("  description = \"${1e999999999}\" #<"), summary: "Number out of range"},
+	{name: "number squared out of range", files: one("locals {\n  a = 1e999\n  b = local.a * local.a\n  c = local.b * local.b\n  d = local.c * local.c\n  e = \"${local.d * local.d}\" #<\n}\n"), summary: "Operation failed"},
 	{name: "binary garbage", files: one("\x00\x01\xff\xfe #<\n"), summary: "Invalid character encoding"},
 	{name: "interpolation in attribute name", files: exp("  \"${x}\" = 1 #<"), summary: "Invalid argument name"},
 	{name: "template for directive in number", files: exp("  priority = \"%{for i in [1]}${i}%{endfor}x\" #<"), summary: "Incorrect attribute value type"},

@@ -8,6 +8,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // Limits that keep hostile input from exhausting the stack or memory. The
@@ -120,3 +123,57 @@ func hugeNumber(lit string) *pendingDiag {
 }
 
 func bigFloat(n int64) *big.Float { return new(big.Float).SetInt64(n) }
+
+// maxBinaryExp bounds the binary exponent of computed numbers (about
+// 1e±9864). Multiplication and division can square a number's magnitude
+// at every step, through a chain of locals as well as within one
+// expression, and rendering 1e999999999 as text would take minutes.
+const maxBinaryExp = 1 << 15
+
+// boundedOps replaces the multiply and divide operations of the parsed
+// syntax tree with ones that refuse results beyond maxBinaryExp. The tree
+// belongs to this load, so nothing global is changed.
+func boundedOps(body hcl.Body) {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	hclsyntax.VisitAll(sb, func(n hclsyntax.Node) hcl.Diagnostics {
+		if b, ok := n.(*hclsyntax.BinaryOpExpr); ok {
+			switch b.Op {
+			case hclsyntax.OpMultiply:
+				b.Op = boundedMultiply
+			case hclsyntax.OpDivide:
+				b.Op = boundedDivide
+			}
+		}
+		return nil
+	})
+}
+
+var (
+	boundedMultiply = &hclsyntax.Operation{Impl: boundNumber(stdlib.MultiplyFunc), Type: cty.Number}
+	boundedDivide   = &hclsyntax.Operation{Impl: boundNumber(stdlib.DivideFunc), Type: cty.Number}
+)
+
+func boundNumber(f function.Function) function.Function {
+	return function.New(&function.Spec{
+		Params: f.Params(),
+		Type:   function.StaticReturnType(cty.Number),
+		RefineResult: func(b *cty.RefinementBuilder) *cty.RefinementBuilder {
+			return b.NotNull()
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			if err != nil || !v.IsKnown() || v.IsNull() {
+				return v, err
+			}
+			if bf := v.AsBigFloat(); !bf.IsInf() && bf.Sign() != 0 {
+				if e := bf.MantExp(nil); e > maxBinaryExp || e < -maxBinaryExp {
+					return cty.NilVal, fmt.Errorf("the result is out of range; numbers must be within about 1e-9800 .. 1e9800")
+				}
+			}
+			return v, nil
+		},
+	})
+}

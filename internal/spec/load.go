@@ -175,6 +175,7 @@ func (l *loader) parseSource(name string, src []byte) {
 		return
 	}
 	l.cfg.Files[name] = f
+	boundedOps(f.Body)
 	content, diags := f.Body.Content(rootSchema)
 	l.add(diags...)
 	if content != nil {

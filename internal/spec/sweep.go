@@ -302,4 +302,3 @@ func renderValue(v cty.Value) (string, error) {
 	}
 	return "", fmt.Errorf("is %s", typeName(v))
 }
-

@@ -1,0 +1,313 @@
+package gitops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/hashicorp/nomad/api"
+)
+
+// Cluster is what Apply needs from Nomad; *nomad.Client satisfies it.
+type Cluster interface {
+	// CreateJob registers job only if no job with its ID exists; created
+	// is false without error when the same run is already there.
+	CreateJob(ctx context.Context, job *api.Job) (created bool, err error)
+	// CreateRecord writes a run record only if none exists.
+	CreateRecord(ctx context.Context, namespace string, r *nomad.Record) error
+	// StopJob stops (never purges) a job.
+	StopJob(ctx context.Context, namespace, jobID string) (string, error)
+}
+
+// DefaultParallelism bounds concurrent submissions when ApplyOptions does
+// not say: enough to hide the round trip of each registration, few enough
+// not to flood a Nomad leader.
+const DefaultParallelism = 16
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// Parallelism bounds concurrent Nomad writes; <= 0 means
+	// DefaultParallelism.
+	Parallelism int
+	// Prune stops the plan's active runs that are no longer declared.
+	Prune bool
+	// Origin is written into each job's meta (MetaOrigin) and record;
+	// "" means OriginApply.
+	Origin string
+	// SubmittedBy is the caller's identity for records ("" when unknown).
+	SubmittedBy string
+	// Now stamps records; nil means time.Now.
+	Now func() time.Time
+	// Progress, when set, is called after each finished item from the
+	// goroutine that called Apply (never concurrently).
+	Progress func(Progress)
+}
+
+// Progress reports one finished item of an apply.
+type Progress struct {
+	Done, Total int
+	ID          string
+	Action      string // "registered", "present", "record", "stopped"
+	Err         error
+}
+
+// Failure is one item that failed.
+type Failure struct {
+	ID  string
+	Err error
+}
+
+// ApplyResult says exactly what an apply did.
+type ApplyResult struct {
+	// Planned is the number of runs the plan had to create.
+	Planned int
+	// Registered are runs whose job this apply registered (with their
+	// record written, unless listed in Failures).
+	Registered []string
+	// Present are runs to create that another submitter registered first
+	// (a racing apply); nothing was written for them.
+	Present []string
+	// Records counts records written for runs whose job already existed.
+	Records int
+	// Stopped are no-longer-declared runs stopped by Prune.
+	Stopped []string
+	// Failures are the items that failed, with Nomad's explanation.
+	Failures []Failure
+	// NotSubmitted are runs to create that were not attempted because the
+	// apply stopped at its first failure (or was interrupted).
+	NotSubmitted []string
+}
+
+// Err is nil when everything planned was done; otherwise it says what was
+// and was not done, and that applying again finishes the work.
+func (r *ApplyResult) Err() error {
+	if len(r.Failures) == 0 && len(r.NotSubmitted) == 0 {
+		return nil
+	}
+	reason := "interrupted"
+	if len(r.Failures) > 0 {
+		reason = r.Failures[0].Err.Error()
+	}
+	var b strings.Builder
+	submitted := len(r.Registered) + len(r.Present)
+	fmt.Fprintf(&b, "registered %d of %d", submitted, r.Planned)
+	if n := r.Planned - submitted; n > 0 {
+		fmt.Fprintf(&b, "; %d not submitted", n)
+	}
+	fmt.Fprintf(&b, ": %s", reason)
+	if len(r.Failures) > 1 {
+		fmt.Fprintf(&b, " (and %d more failures)", len(r.Failures)-1)
+	}
+	b.WriteString("; run apply again to finish")
+	return errors.New(b.String())
+}
+
+type itemKind int
+
+const (
+	kindCreate itemKind = iota
+	kindRecord
+	kindStop
+)
+
+type item struct {
+	kind itemKind
+	c    Change
+	r    RunRef
+}
+
+type outcome struct {
+	it     item
+	action string
+	err    error
+}
+
+// Apply executes plan against cl: it registers every run to create (only
+// if absent) and writes its record, writes missing records, and with Prune
+// stops active runs no longer declared. At the first failure it stops
+// dispatching new work, lets the writes in flight finish, and reports
+// precisely what was done; running it again with a fresh plan finishes.
+func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *ApplyResult {
+	par := opts.Parallelism
+	if par <= 0 {
+		par = DefaultParallelism
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	origin := opts.Origin
+	if origin == "" {
+		origin = OriginApply
+	}
+	var items []item
+	res := &ApplyResult{}
+	for _, e := range plan.Experiments {
+		for _, c := range e.Create {
+			items = append(items, item{kind: kindCreate, c: c})
+			res.Planned++
+		}
+		for _, c := range e.Records {
+			items = append(items, item{kind: kindRecord, c: c})
+		}
+		if opts.Prune {
+			for _, r := range e.Removed {
+				if r.Active {
+					items = append(items, item{kind: kindStop, r: r})
+				}
+			}
+		}
+	}
+	if len(items) == 0 {
+		return res
+	}
+	if par > len(items) {
+		par = len(items)
+	}
+	work := make(chan item)
+	results := make(chan outcome)
+	for range par {
+		go func() {
+			for it := range work {
+				results <- do(ctx, cl, it, origin, opts.SubmittedBy, now)
+			}
+		}()
+	}
+	next, inflight, done := 0, 0, 0
+	stopping := false
+	for (!stopping && next < len(items)) || inflight > 0 {
+		var send chan item
+		var it item
+		var cancelled <-chan struct{}
+		if !stopping {
+			cancelled = ctx.Done()
+		}
+		if !stopping && next < len(items) {
+			if ctx.Err() != nil {
+				stopping = true
+				continue
+			}
+			send, it = work, items[next]
+		}
+		select {
+		case send <- it:
+			next++
+			inflight++
+		case o := <-results:
+			inflight--
+			done++
+			record(res, o)
+			if o.err != nil {
+				stopping = true
+			}
+			if opts.Progress != nil {
+				opts.Progress(Progress{Done: done, Total: len(items), ID: idOf(o.it), Action: o.action, Err: o.err})
+			}
+		case <-cancelled:
+			stopping = true
+		}
+	}
+	close(work)
+	for _, it := range items[next:] {
+		if it.kind == kindCreate {
+			res.NotSubmitted = append(res.NotSubmitted, it.c.ID)
+		}
+	}
+	return res
+}
+
+func idOf(it item) string {
+	if it.kind == kindStop {
+		return it.r.ID
+	}
+	return it.c.ID
+}
+
+func record(res *ApplyResult, o outcome) {
+	id := idOf(o.it)
+	switch o.action {
+	case "registered":
+		res.Registered = append(res.Registered, id)
+	case "present":
+		res.Present = append(res.Present, id)
+	case "record":
+		res.Records++
+	case "stopped":
+		res.Stopped = append(res.Stopped, id)
+	}
+	if o.err != nil {
+		res.Failures = append(res.Failures, Failure{ID: id, Err: o.err})
+	}
+}
+
+func do(ctx context.Context, cl Cluster, it item, origin, by string, now func() time.Time) outcome {
+	switch it.kind {
+	case kindStop:
+		if _, err := cl.StopJob(ctx, it.r.Namespace, it.r.ID); err != nil {
+			return outcome{it: it, err: fmt.Errorf("stop run %s: %w", it.r.ID, err)}
+		}
+		return outcome{it: it, action: "stopped"}
+	case kindRecord:
+		if err := writeRecord(ctx, cl, it.c, it.c.Job, origin, by, now); err != nil {
+			return outcome{it: it, err: err}
+		}
+		return outcome{it: it, action: "record"}
+	}
+	job := withOrigin(it.c.Job, origin)
+	created, err := cl.CreateJob(ctx, job)
+	if err != nil {
+		return outcome{it: it, err: err}
+	}
+	if !created {
+		return outcome{it: it, action: "present"}
+	}
+	if err := writeRecord(ctx, cl, it.c, job, origin, by, now); err != nil {
+		return outcome{it: it, action: "registered", err: fmt.Errorf("job registered but its record was not written (%w); apply again writes it", err)}
+	}
+	return outcome{it: it, action: "registered"}
+}
+
+// withOrigin copies job with MetaOrigin set, leaving the plan's job as is.
+func withOrigin(job *api.Job, origin string) *api.Job {
+	if job == nil {
+		return nil
+	}
+	cp := *job
+	cp.Meta = maps.Clone(job.Meta)
+	if cp.Meta == nil {
+		cp.Meta = map[string]string{}
+	}
+	cp.Meta[MetaOrigin] = origin
+	return &cp
+}
+
+func writeRecord(ctx context.Context, cl Cluster, c Change, job *api.Job, origin, by string, now func() time.Time) error {
+	if c.Record == nil {
+		return fmt.Errorf("run %s: the plan carries no record for it; plan again", c.ID)
+	}
+	r := *c.Record
+	r.SubmittedAt = now().UTC()
+	r.SubmittedBy = by
+	r.Extra = maps.Clone(r.Extra)
+	if r.Extra == nil {
+		r.Extra = map[string]string{}
+	}
+	r.Extra["origin"] = origin
+	if job != nil {
+		b, err := json.Marshal(job)
+		if err != nil {
+			return fmt.Errorf("run %s: encode job for its record: %w", c.ID, err)
+		}
+		r.Job = b
+	}
+	err := cl.CreateRecord(ctx, c.Namespace, &r)
+	if errors.Is(err, nomad.ErrConflict) {
+		return nil // a racing apply wrote it first: history is not overwritten
+	}
+	return err
+}

@@ -1,0 +1,134 @@
+package gitops
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/hashicorp/nomad/api"
+)
+
+// Desired compiles every run of a loaded configuration into DesiredRuns,
+// each with the record apply will write for it. It is pure: the caller
+// fills opts (config commit and dirty flag) from the directory's git.
+func Desired(runs []spec.Run, opts compile.Options) ([]DesiredRun, error) {
+	out := make([]DesiredRun, 0, len(runs))
+	for _, run := range runs {
+		d, err := desiredRun(run, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func desiredRun(run spec.Run, opts compile.Options) (DesiredRun, error) {
+	job, err := compile.Job(run, opts)
+	if err != nil {
+		return DesiredRun{}, err
+	}
+	resolved, err := compile.ResolvedSpec(run, opts)
+	if err != nil {
+		return DesiredRun{}, err
+	}
+	e := run.Experiment
+	id := deref(job.ID)
+	meta := job.Meta
+	rec := &nomad.Record{
+		RunID:      id,
+		Experiment: e.Name,
+		Pool:       e.Pool,
+		NodePool:   deref(job.NodePool),
+		Namespace:  e.Namespace,
+		GPUs:       e.Resources.GPUs,
+		Params:     paramValues(meta),
+		SpecHash:   meta[compile.MetaSpecHash],
+		Spec:       json.RawMessage(resolved),
+		Config: nomad.ConfigProvenance{
+			Dir:    opts.ConfigDir,
+			File:   meta[compile.MetaFile],
+			Line:   atoi(meta[compile.MetaLine]),
+			Commit: opts.ConfigCommit,
+			Dirty:  opts.ConfigDirty,
+		},
+	}
+	if p := opts.Pools[e.Pool]; p != nil {
+		rec.PricePerHour = p.PricePerHour
+		rec.GPUsPerNode = p.GPUsPerNode
+	}
+	return DesiredRun{
+		ID:         id,
+		Experiment: e.Name,
+		Namespace:  e.Namespace,
+		SpecHash:   rec.SpecHash,
+		Summary:    SummaryOf(job),
+		Job:        job,
+		Record:     rec,
+	}, nil
+}
+
+// SummaryOf reads a run's summary back from its compiled job's meta and
+// task, so that a job listed from Nomad and a job just compiled summarise
+// the same way.
+func SummaryOf(job *api.Job) Summary {
+	s := Summary{Pool: job.Meta[compile.MetaPool], GPUs: atoi(job.Meta[compile.MetaGPUs])}
+	if len(job.TaskGroups) > 0 && len(job.TaskGroups[0].Tasks) > 0 {
+		t := job.TaskGroups[0].Tasks[0]
+		s.Driver = t.Driver
+		if img, ok := t.Config["image"].(string); ok {
+			s.Image = img
+		}
+	}
+	s.Params = ParamsOf(job.Meta)
+	return s
+}
+
+// ParamsOf decodes the caravan_params meta (a JSON object) into params
+// sorted by name, values as text. Malformed meta gives none.
+func ParamsOf(meta map[string]string) []Param {
+	raw := meta[compile.MetaParams]
+	if raw == "" {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil
+	}
+	out := make([]Param, 0, len(m))
+	for k, v := range m {
+		out = append(out, Param{Name: k, Value: valueText(v)})
+	}
+	sortParams(out)
+	return out
+}
+
+func valueText(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(v)
+}
+
+// paramValues decodes the caravan_params meta, which keeps each param's
+// JSON type, into the record's params.
+func paramValues(meta map[string]string) map[string]any {
+	m := map[string]any{}
+	_ = json.Unmarshal([]byte(meta[compile.MetaParams]), &m)
+	return m
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

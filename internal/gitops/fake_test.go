@@ -1,0 +1,124 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/hashicorp/nomad/api"
+)
+
+// fakeCluster is a hand-written Cluster keeping jobs and records in maps.
+type fakeCluster struct {
+	mu        sync.Mutex
+	jobs      map[string]*api.Job
+	records   map[string]*nomad.Record
+	stopped   []string
+	creates   int
+	failJobAt int // the n-th CreateJob call (1-based) fails; 0 never
+	failRec   map[string]bool
+	jobErr    error
+	foreign   map[string]bool // IDs taken by jobs caravan does not own
+}
+
+func newFake() *fakeCluster {
+	return &fakeCluster{jobs: map[string]*api.Job{}, records: map[string]*nomad.Record{}, failRec: map[string]bool{}, foreign: map[string]bool{}}
+}
+
+func (f *fakeCluster) CreateJob(_ context.Context, job *api.Job) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.creates++
+	if f.failJobAt > 0 && f.creates >= f.failJobAt {
+		if f.jobErr != nil {
+			return false, f.jobErr
+		}
+		return false, fmt.Errorf("register job %q: Nomad returned an internal error: boom", *job.ID)
+	}
+	id := *job.ID
+	if f.foreign[id] {
+		return false, &nomad.Error{Kind: nomad.ErrConflict}
+	}
+	if _, ok := f.jobs[id]; ok {
+		return false, nil
+	}
+	f.jobs[id] = job
+	return true, nil
+}
+
+func (f *fakeCluster) CreateRecord(_ context.Context, _ string, r *nomad.Record) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failRec[r.RunID] {
+		return errors.New("write variable: permission denied")
+	}
+	if _, ok := f.records[r.RunID]; ok {
+		return fmt.Errorf("exists: %w", nomad.ErrConflict)
+	}
+	f.records[r.RunID] = r
+	return nil
+}
+
+func (f *fakeCluster) StopJob(_ context.Context, _, id string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return "", errors.New("not found")
+	}
+	j.Stop = new(true)
+	f.stopped = append(f.stopped, id)
+	return "eval", nil
+}
+
+// actual lists the fake's state the way the CLI lists Nomad's.
+func (f *fakeCluster) actual() []ActualRun {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var stubs []*api.JobListStub
+	for id, j := range f.jobs {
+		status := "running"
+		if j.Status != nil {
+			status = *j.Status
+		}
+		stubs = append(stubs, &api.JobListStub{ID: id, Namespace: "default", Status: status, Stop: j.Stop != nil && *j.Stop, Meta: j.Meta})
+	}
+	var ids []string
+	for id := range f.records {
+		ids = append(ids, id)
+	}
+	return Actual(stubs, ids)
+}
+
+// desired makes n runs of experiment exp with compile-shaped jobs.
+func desired(exp string, n int) []DesiredRun {
+	out := make([]DesiredRun, n)
+	for i := range out {
+		id := fmt.Sprintf("%s-%08x", exp, i)
+		meta := map[string]string{
+			compile.MetaManagedBy: compile.ManagedByValue, compile.MetaRunID: id, compile.MetaExperiment: exp,
+			compile.MetaSpecHash: fmt.Sprintf("%064x", i), compile.MetaPool: "gpu", compile.MetaGPUs: "1",
+			compile.MetaParams: fmt.Sprintf(`{"lr":0.%d,"opt":"adam"}`, i+1),
+		}
+		job := &api.Job{ID: new(id), Name: new(id), Type: new("batch"), Meta: meta,
+			TaskGroups: []*api.TaskGroup{{Name: new("run"), Tasks: []*api.Task{{Name: "train", Driver: "docker", Config: map[string]any{"image": "train:1"}}}}}}
+		out[i] = DesiredRun{ID: id, Experiment: exp, SpecHash: meta[compile.MetaSpecHash], Summary: SummaryOf(job), Job: job,
+			Record: &nomad.Record{RunID: id, Experiment: exp, SpecHash: meta[compile.MetaSpecHash], Params: paramValues(meta)}}
+	}
+	return out
+}
+
+func jobStubs(d []DesiredRun) []*api.JobListStub {
+	out := make([]*api.JobListStub, len(d))
+	for i, r := range d {
+		out[i] = &api.JobListStub{ID: r.ID, Namespace: "default", Status: "running", Meta: r.Job.Meta}
+	}
+	return out
+}
+
+func foreignStub(id string) *api.JobListStub {
+	return &api.JobListStub{ID: id, Namespace: "default", Status: "running", Meta: map[string]string{"owner": "someone"}}
+}

@@ -1,0 +1,246 @@
+package nomadtest
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ---- allocations and evaluations ----
+
+func (s *Server) handleAllocs(w http.ResponseWriter, r *http.Request) {
+	ns := reqNS(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, id := range s.allocOrder {
+		if a := s.allocs[id]; ns == "*" || a.NS == ns {
+			out = append(out, a.renderStub())
+		}
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) findAlloc(id string) *alloc {
+	if a := s.allocs[id]; a != nil {
+		return a
+	}
+	if len(id) >= 8 { // Nomad accepts unique prefixes in several places
+		var found *alloc
+		for k, a := range s.allocs {
+			if strings.HasPrefix(k, id) {
+				if found != nil {
+					return nil
+				}
+				found = a
+			}
+		}
+		return found
+	}
+	return nil
+}
+
+func (s *Server) handleAlloc(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.allocs[r.PathValue("id")]
+	if a == nil {
+		writeError(w, http.StatusNotFound, "alloc not found")
+		return
+	}
+	s.writeJSON(w, a.ModifyIndex, s.renderAlloc(a, true))
+}
+
+func (s *Server) handleEvals(w http.ResponseWriter, r *http.Request) {
+	ns := reqNS(r)
+	status := r.URL.Query().Get("status")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, id := range s.evalOrder {
+		e := s.evals[id]
+		if (ns == "*" || e.NS == ns) && (status == "" || e.Status == status) {
+			out = append(out, renderEval(e))
+		}
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) handleEval(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.evals[r.PathValue("id")]
+	if e == nil {
+		writeError(w, http.StatusNotFound, "eval not found")
+		return
+	}
+	s.writeJSON(w, e.ModifyIndex, renderEval(e))
+}
+
+// ---- nodes ----
+
+func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {
+	res := isTrue(r, "resources")
+	prefix := r.URL.Query().Get("prefix")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, id := range s.nodeOrder {
+		if !strings.HasPrefix(id, prefix) {
+			continue
+		}
+		m := s.renderNodeStub(s.nodes[id])
+		if !res {
+			delete(m, "NodeResources")
+			delete(m, "ReservedResources")
+		}
+		out = append(out, m)
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) nodeOr404(w http.ResponseWriter, r *http.Request) *node {
+	n := s.nodes[r.PathValue("id")]
+	if n == nil {
+		writeError(w, http.StatusNotFound, "node not found")
+	}
+	return n
+}
+
+func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.nodeOr404(w, r); n != nil {
+		s.writeJSON(w, n.ModifyIndex, s.renderNode(n))
+	}
+}
+
+func (s *Server) handleNodeAllocs(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, id := range s.nodeAllocs[r.PathValue("id")] {
+		out = append(out, s.renderAlloc(s.allocs[id], true))
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		DrainSpec *struct {
+			Deadline         int64
+			IgnoreSystemJobs bool
+		}
+		MarkEligible bool
+		Meta         map[string]string
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodeOr404(w, r)
+	if n == nil {
+		return
+	}
+	if req.DrainSpec != nil {
+		s.setDrain(n, time.Duration(req.DrainSpec.Deadline), req.Meta, false, true)
+	} else {
+		s.setDrain(n, 0, nil, req.MarkEligible, false)
+	}
+	s.writeJSON(w, s.index, map[string]any{"EvalCreateIndex": 0, "EvalIDs": nil, "Index": s.index, "NodeModifyIndex": n.ModifyIndex})
+}
+
+func (s *Server) handleEligibility(w http.ResponseWriter, r *http.Request) {
+	var req struct{ Eligibility string }
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodeOr404(w, r)
+	if n == nil {
+		return
+	}
+	switch req.Eligibility {
+	case "eligible":
+		if n.Drain {
+			writeError(w, http.StatusBadRequest, "can not set node's scheduling eligibility to eligible while it is draining")
+			return
+		}
+		n.Eligible = true
+	case "ineligible":
+		n.Eligible = false
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid scheduling eligibility %q", req.Eligibility))
+		return
+	}
+	n.ModifyIndex = s.nextIndex()
+	s.emit("Node", "NodeEligibility", n.ID, "", nodeSnap(n))
+	if n.Eligible {
+		s.retryBlocked()
+	}
+	s.writeJSON(w, s.index, map[string]any{"EvalCreateIndex": 0, "EvalIDs": nil, "Index": s.index, "NodeModifyIndex": n.ModifyIndex})
+}
+
+func (s *Server) handlePools(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := append([]string(nil), s.poolOrder...)
+	sort.Strings(names)
+	out := []any{}
+	for _, n := range names {
+		out = append(out, renderPool(s.pools[n]))
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+// ---- identity and namespaces ----
+
+func (s *Server) handleTokenSelf(w http.ResponseWriter, r *http.Request) {
+	s.faults.mu.Lock()
+	tok := s.faults.token
+	s.faults.mu.Unlock()
+	if tok == "" {
+		writeError(w, http.StatusBadRequest, "ACL support disabled")
+		return
+	}
+	s.writeJSON(w, s.Index(), map[string]any{
+		"AccessorID": "b1e1e3a4-0000-4000-8000-000000000001", "SecretID": tok, "Name": "caravan-test",
+		"Type": "client", "Policies": []any{"caravan"}, "Roles": nil, "Global": false,
+		"CreateTime": s.Now().UTC().Format(time.RFC3339Nano), "ExpirationTime": nil, "CreateIndex": 1, "ModifyIndex": 1,
+	})
+}
+
+func (s *Server) handleNamespaces(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, n := range sortedKeys(s.namespaces) {
+		out = append(out, map[string]any{"Name": n, "Description": "", "Quota": "", "Meta": nil, "CreateIndex": 1, "ModifyIndex": 1})
+	}
+	s.writeJSON(w, s.index, out)
+}
+
+func (s *Server) handleNamespace(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := r.PathValue("name")
+	if !s.namespaces[n] {
+		writeError(w, http.StatusNotFound, "namespace not found")
+		return
+	}
+	s.writeJSON(w, s.index, map[string]any{"Name": n, "Description": "", "Quota": "", "Meta": nil, "CreateIndex": 1, "ModifyIndex": 1})
+}
+
+func atoiDefault(s string, d int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return d
+}

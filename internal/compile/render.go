@@ -142,19 +142,27 @@ func writeTask(parent *hclwrite.Body, t *api.Task) error {
 }
 
 // writeMap writes meta and env as blocks of attributes, the form Nomad's
-// documentation uses; their keys must therefore be HCL identifiers.
+// documentation uses, or, when a key is not an HCL identifier (a dot in
+// an env name), as a map attribute `env = { "a.b" = "x" }`, the form Nomad
+// documents for such keys.
 func writeMap(parent *hclwrite.Body, name string, m map[string]string) error {
 	if len(m) == 0 {
 		return nil
 	}
 	parent.AppendNewline()
-	b := parent.AppendNewBlock(name, nil).Body()
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if !hclsyntax.ValidIdentifier(k) {
-			return fmt.Errorf("compile: %s key %q cannot be written in a jobspec; use letters, digits and underscores", name, k)
+	keys := slices.Sorted(maps.Keys(m))
+	if !slices.ContainsFunc(keys, func(k string) bool { return !hclsyntax.ValidIdentifier(k) }) {
+		b := parent.AppendNewBlock(name, nil).Body()
+		for _, k := range keys {
+			b.SetAttributeValue(k, cty.StringVal(m[k]))
 		}
-		b.SetAttributeValue(k, cty.StringVal(m[k]))
+		return nil
 	}
+	vals := make(map[string]cty.Value, len(m))
+	for k, v := range m {
+		vals[k] = cty.StringVal(v)
+	}
+	parent.SetAttributeValue(name, cty.ObjectVal(vals))
 	return nil
 }
 

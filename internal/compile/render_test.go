@@ -90,12 +90,20 @@ func TestRenderHCLRoundTrip(t *testing.T) {
 	}
 }
 
-func TestRenderHCLRejectsNonIdentifierEnv(t *testing.T) {
+func TestRenderHCLEnvMapForm(t *testing.T) {
 	run := minimalRun()
-	run.Env = map[string]string{"not.an.identifier": "x"}
-	_, err := RenderHCL(mustJob(t, run, Options{}))
-	if err == nil || !strings.Contains(err.Error(), "not.an.identifier") {
-		t.Fatalf("err = %v", err)
+	run.Env = map[string]string{"discovery.type": "single-node", "PLAIN": "x"}
+	job := mustJob(t, run, Options{})
+	src, err := RenderHCL(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), "env = {") || !strings.Contains(string(src), `"discovery.type" = "single-node"`) {
+		t.Errorf("env with a dotted name not in map form:\n%s", src)
+	}
+	back := parseJobspec(t, src)
+	if got := back.TaskGroups[0].Tasks[0].Env; got["discovery.type"] != "single-node" || got["PLAIN"] != "x" || got[EnvRunID] != *job.ID {
+		t.Errorf("env parsed back as %v", got)
 	}
 }
 
@@ -132,8 +140,8 @@ type jsTask struct {
 	Name      string         `hcl:"name,label"`
 	Driver    string         `hcl:"driver"`
 	Config    *jsMap         `hcl:"config,block"`
-	Env       *jsMap         `hcl:"env,block"`
 	Resources *api.Resources `hcl:"resources,block"`
+	Rest      hcl.Body       `hcl:",remain"` // env, as a block or a map attribute
 }
 
 func parseJobspec(t *testing.T, src []byte) *api.Job {
@@ -155,7 +163,7 @@ func parseJobspec(t *testing.T, src []byte) *api.Job {
 			tg.ReschedulePolicy = &api.ReschedulePolicy{Attempts: g.Reschedule.Attempts, Unlimited: g.Reschedule.Unlimited}
 		}
 		for _, tk := range g.Tasks {
-			task := &api.Task{Name: tk.Name, Driver: tk.Driver, Env: stringMap(t, tk.Env), Resources: tk.Resources}
+			task := &api.Task{Name: tk.Name, Driver: tk.Driver, Env: taskEnvOf(t, tk.Rest), Resources: tk.Resources}
 			if tk.Config != nil {
 				task.Config = configMap(t, tk.Config)
 			}
@@ -164,6 +172,34 @@ func parseJobspec(t *testing.T, src []byte) *api.Job {
 		job.TaskGroups = append(job.TaskGroups, tg)
 	}
 	return job
+}
+
+// taskEnvOf reads env in either form Nomad accepts: env { K = "v" } or
+// env = { "k.x" = "v" }.
+func taskEnvOf(t *testing.T, body hcl.Body) map[string]string {
+	t.Helper()
+	content, diags := body.Content(&hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "env"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "env"}},
+	})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if a, ok := content.Attributes["env"]; ok {
+		v, diags := a.Expr.Value(nil)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		out := map[string]string{}
+		for k, e := range v.AsValueMap() {
+			out[k] = e.AsString()
+		}
+		return out
+	}
+	for _, b := range content.Blocks {
+		return stringMap(t, &jsMap{Body: b.Body})
+	}
+	return nil
 }
 
 func attrs(t *testing.T, m *jsMap) map[string]cty.Value {

@@ -169,13 +169,19 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		bins = append(bins, bin{free: free})
 	}
 	// Eligible nodes first (Nomad places there itself once room frees),
-	// then machines on their way, then cordoned nodes (cheapest to bring
-	// back: partly busy already, most room first), then nodes being
-	// scaled in, and only then new machines.
+	// then cordoned nodes (back in a second, and already paid for; oldest
+	// work first), then nodes being scaled in, then machines on their way,
+	// and only then new machines.
 	for i, v := range views {
 		if v.role == roleEligible {
 			addBin(i, v.Free())
 		}
+	}
+	for _, i := range orderBy(views, roleCordoned, olderWork) {
+		addBin(i, views[i].Free())
+	}
+	for _, i := range orderBy(views, roleDraining, func(a, b nodeView) bool { return a.Allocs < b.Allocs }) {
+		addBin(i, views[i].Free())
 	}
 	for i, v := range views {
 		if v.role == roleStarting {
@@ -185,12 +191,6 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	bootBin0 := len(bins)
 	for range booting {
 		bins = append(bins, bin{free: newCap})
-	}
-	for _, i := range orderBy(views, roleCordoned, func(a, b nodeView) bool { return a.Free().GPUs > b.Free().GPUs }) {
-		addBin(i, views[i].Free())
-	}
-	for _, i := range orderBy(views, roleDraining, func(a, b nodeView) bool { return a.Allocs < b.Allocs }) {
-		addBin(i, views[i].Free())
 	}
 
 	live := 0 // nodes and machines that stay, before scale-in
@@ -329,39 +329,17 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		reasons = append(reasons, fmt.Sprintf("%d empty node(s) idle, scaling in", len(drains)))
 	}
 
-	// Consolidation: with more free GPUs than the buffer needs, stop
-	// placing on the emptiest busy nodes so they run dry.
+	// Consolidation without eviction: new work should land on the nodes
+	// that will stay busy longest anyway. Busy nodes are ranked by the age
+	// of their oldest allocation (older work is likely to run longer);
+	// the best-ranked ones stay eligible until they offer the warm buffer
+	// of free GPUs, the rest are cordoned so they run dry and are scaled
+	// in. Queued work re-enables cordoned nodes (above) before booting.
 	var cordons []string
 	if p.Consolidate && created == 0 && waiting == 0 {
-		var busyNodes []int
-		for i, v := range views {
-			if v.role == roleEligible && v.Allocs > 0 && (v.bin < 0 || !bins[v.bin].used) &&
-				float64(v.Used.GPUs) <= p.ConsolidateMaxUsed*float64(v.Total.GPUs) {
-				busyNodes = append(busyNodes, i)
-			}
-		}
-		sort.SliceStable(busyNodes, func(a, b int) bool {
-			x, y := views[busyNodes[a]], views[busyNodes[b]]
-			if x.Used.GPUs != y.Used.GPUs {
-				return x.Used.GPUs < y.Used.GPUs
-			}
-			return x.Name < y.Name
-		})
-		for _, i := range busyNodes {
-			v := &views[i]
-			// Keep at least a node's worth of room plus the buffer on
-			// eligible nodes, so that cordoning does not itself cause a
-			// boot (hysteresis against re-enabling at the next arrival).
-			if freeGPUs-v.Free().GPUs < buffer+newCap.GPUs {
-				break
-			}
-			freeGPUs -= v.Free().GPUs
-			cordons = append(cordons, v.Name)
-			mem.Cordoned[v.Name] = now
-			v.role = roleCordoned
-		}
+		cordons = p.consolidate(views, bins, mem, now, buffer, &reenable)
 		if len(cordons) > 0 {
-			reasons = append(reasons, fmt.Sprintf("consolidating: cordoned %d lightly used node(s)", len(cordons)))
+			reasons = append(reasons, fmt.Sprintf("consolidating: cordoned %d node(s) holding only young work", len(cordons)))
 		}
 	}
 
@@ -522,4 +500,65 @@ func (p Policy) warmBuffer(m Memory) int {
 	}
 	b := int(math.Ceil(p.WarmFraction * m.Demand))
 	return max(b, p.WarmMinGPUs)
+}
+
+// olderWork ranks nodes by how long their work has run, oldest first, then
+// fuller first.
+func olderWork(a, b nodeView) bool {
+	if !a.OldestAlloc.Equal(b.OldestAlloc) {
+		if a.OldestAlloc.IsZero() || b.OldestAlloc.IsZero() {
+			return b.OldestAlloc.IsZero()
+		}
+		return a.OldestAlloc.Before(b.OldestAlloc)
+	}
+	return a.Used.GPUs > b.Used.GPUs
+}
+
+// consolidate picks the busy nodes to keep eligible and cordons the others;
+// nodes it wants back that caravan had cordoned are added to reenable.
+// Nodes are ranked the way Nomad's best-fit fills them, fullest first
+// (older work first among equals): the top of the ranking stays eligible
+// until it offers the warm buffer plus ConsolidateKeepGPUs free GPUs, and
+// the lightly used nodes below that line are cordoned.
+func (p Policy) consolidate(views []nodeView, bins []bin, mem Memory, now time.Time, buffer int, reenable *[]string) []string {
+	var busy []int
+	for i, v := range views {
+		if (v.role == roleEligible || v.role == roleCordoned) && v.Allocs > 0 && (v.bin < 0 || !bins[v.bin].used) {
+			busy = append(busy, i)
+		}
+	}
+	sort.SliceStable(busy, func(a, b int) bool {
+		x, y := views[busy[a]], views[busy[b]]
+		if x.Used.GPUs != y.Used.GPUs {
+			return x.Used.GPUs > y.Used.GPUs
+		}
+		if olderWork(x, y) {
+			return true
+		}
+		if olderWork(y, x) {
+			return false
+		}
+		return x.Name < y.Name
+	})
+	free := 0
+	var cordons []string
+	for _, i := range busy {
+		v := &views[i]
+		light := float64(v.Used.GPUs) <= p.ConsolidateMaxUsed*float64(v.Total.GPUs)
+		if free < buffer+p.ConsolidateKeepGPUs || !light {
+			free += v.Free().GPUs
+			if v.role == roleCordoned {
+				*reenable = append(*reenable, v.Name)
+				delete(mem.Cordoned, v.Name)
+				v.role = roleEligible
+			}
+			continue
+		}
+		if v.role == roleEligible {
+			cordons = append(cordons, v.Name)
+			mem.Cordoned[v.Name] = now
+			v.role = roleCordoned
+		}
+	}
+	return cordons
 }

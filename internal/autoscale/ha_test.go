@@ -20,7 +20,6 @@ type crashingLease struct{ *nomad.Lease }
 
 func (crashingLease) Release(context.Context) error { return nil }
 
-
 // TestLeaderTakeover runs two autoscalers against one Nomad: only the lock
 // holder acts (writes the pool record); when it dies without releasing the
 // lock, the other takes over once the lease expires.

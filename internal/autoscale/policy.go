@@ -27,6 +27,11 @@ type Policy struct {
 	// has more free GPUs than the warm buffer needs, so that they empty
 	// out instead of collecting new work.
 	Consolidate bool
+	// ConsolidateKeepGPUs is how many free GPUs consolidation leaves on
+	// eligible busy nodes beyond the warm buffer, so that most
+	// submissions are placed by Nomad at once without waiting for a
+	// decision to re-enable a node.
+	ConsolidateKeepGPUs int
 	// ConsolidateMaxUsed is the largest share of a node's GPUs in use for
 	// which it may be cordoned.
 	ConsolidateMaxUsed float64
@@ -35,13 +40,14 @@ type Policy struct {
 // DefaultPolicy is the policy `caravan autoscale` runs.
 func DefaultPolicy() Policy {
 	return Policy{
-		DrainDeadline:      time.Hour,
-		ScaleInGrace:       time.Minute,
-		WarmFraction:       0,
-		WarmMinGPUs:        0,
-		DemandHalfLife:     30 * time.Minute,
-		Consolidate:        true,
-		ConsolidateMaxUsed: 0.5,
+		DrainDeadline:       time.Hour,
+		ScaleInGrace:        time.Minute,
+		WarmFraction:        0,
+		WarmMinGPUs:         0,
+		DemandHalfLife:      30 * time.Minute,
+		Consolidate:         true,
+		ConsolidateKeepGPUs: 8,
+		ConsolidateMaxUsed:  0.5,
 	}
 }
 

@@ -93,6 +93,12 @@ type Node struct {
 	LastBusy time.Time
 	// CreatedAt is when the node registered.
 	CreatedAt time.Time
+	// OldestAlloc is when the oldest of the node's running non-system
+	// allocations started; zero when it holds none. Run lengths are
+	// heavy-tailed, so the older a node's work, the longer it is likely to
+	// keep the node busy: consolidation keeps new work on such nodes and
+	// lets nodes holding only young work run dry.
+	OldestAlloc time.Time
 }
 
 // Free is what is left on the node.

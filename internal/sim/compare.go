@@ -1,0 +1,76 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/autoscale"
+)
+
+// Policies are the policy names Compare reports, in order.
+var Policies = []string{"caravan", "static_peak", "baseline", "reactive"}
+
+// Options tune the comparison policies.
+type Options struct {
+	// Caravan is the policy measured as "caravan"; the zero value means
+	// autoscale.DefaultPolicy().
+	Caravan *autoscale.Policy
+	// BaselineInterval, BaselineCooldown and BaselineTarget configure the
+	// nomad-autoscaler-like baseline (defaults 10s, 5m, 0.8).
+	BaselineInterval time.Duration
+	BaselineCooldown time.Duration
+	BaselineTarget   float64
+}
+
+// Run replays jobs (sorted by Submit) through one named policy.
+func Run(cfg Config, jobs []Job, policy string, opts Options) (Result, error) {
+	if err := validate(cfg); err != nil {
+		return Result{}, err
+	}
+	switch policy {
+	case "caravan":
+		p := autoscale.DefaultPolicy()
+		if opts.Caravan != nil {
+			p = *opts.Caravan
+		}
+		return simulate(cfg, jobs, &decider{label: policy, policy: p, ps: autoscale.PoolState{Pool: cfg.Pool}}, 0)
+	case "reactive":
+		return simulate(cfg, jobs, &decider{label: policy, policy: autoscale.IdleTimeoutPolicy(), ps: autoscale.PoolState{Pool: cfg.Pool}}, 0)
+	case "static_peak":
+		n := peakNodes(jobs, cfg.Pool.GPUsPerNode)
+		if cfg.Pool.MaxNodes > 0 {
+			n = min(n, cfg.Pool.MaxNodes)
+		}
+		n = max(n, cfg.Pool.MinNodes)
+		return simulate(cfg, jobs, static{}, n)
+	case "baseline":
+		b := &baseline{
+			Interval: opts.BaselineInterval, Cooldown: opts.BaselineCooldown, Target: opts.BaselineTarget,
+			min: cfg.Pool.MinNodes, max: cfg.Pool.MaxNodes, prefix: cfg.Pool.Name + "-",
+		}
+		if b.Interval <= 0 {
+			b.Interval = 10 * time.Second
+		}
+		if b.Cooldown <= 0 {
+			b.Cooldown = 5 * time.Minute
+		}
+		if b.Target <= 0 || b.Target > 1 {
+			b.Target = 0.8
+		}
+		return simulate(cfg, jobs, b, 0)
+	}
+	return Result{}, fmt.Errorf("unknown policy %q: want one of %v", policy, Policies)
+}
+
+// Compare runs every policy of Policies over the same trace.
+func Compare(cfg Config, jobs []Job, opts Options) ([]Result, error) {
+	out := make([]Result, 0, len(Policies))
+	for _, p := range Policies {
+		r, err := Run(cfg, jobs, p, opts)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -1,0 +1,264 @@
+package sim
+
+import (
+	"container/heap"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/spec"
+)
+
+// Epoch is the simulated wall-clock time of a trace's second zero.
+var Epoch = time.Date(2021, 3, 4, 0, 0, 0, 0, time.UTC)
+
+// Config is one simulation of one pool.
+type Config struct {
+	// Pool describes the machines; GPUsPerNode must be > 0.
+	Pool *spec.Pool
+	// Boot is the delay from asking for a machine to its node being
+	// ready in Nomad.
+	Boot time.Duration
+}
+
+// Result is what one policy cost and how long runs waited.
+type Result struct {
+	Policy string `json:"policy"`
+	Jobs   int    `json:"jobs"`
+	// Unscheduled jobs could never start (more GPUs than max_nodes offer).
+	Unscheduled   int     `json:"unscheduled"`
+	NodeHours     float64 `json:"node_hours"`
+	PaidGPUHours  float64 `json:"paid_gpu_hours"`
+	UsedGPUHours  float64 `json:"used_gpu_hours"`
+	Utilisation   float64 `json:"utilisation"`
+	PaidOverUsed  float64 `json:"paid_over_used"`
+	Cost          float64 `json:"cost"`
+	QueueDelayP50 float64 `json:"queue_delay_p50_s"`
+	QueueDelayP95 float64 `json:"queue_delay_p95_s"`
+	QueueDelayMax float64 `json:"queue_delay_max_s"`
+	QueueDelayAvg float64 `json:"queue_delay_mean_s"`
+	// The paid GPU-hours that ran nothing, by cause: machines booting,
+	// empty nodes, and free GPUs on nodes that held some work.
+	BootGPUHours float64 `json:"boot_gpu_hours"`
+	IdleGPUHours float64 `json:"idle_gpu_hours"`
+	FragGPUHours float64 `json:"fragmented_gpu_hours"`
+	Boots        int     `json:"machines_created"`
+	PeakNodes    int     `json:"peak_nodes"`
+	Decisions    int     `json:"decisions"`
+	// Violations counts nodes removed while holding work; always 0 for a
+	// correct policy.
+	Violations int `json:"violations"`
+}
+
+// controller is a scaling policy as the simulator drives it: after the
+// events at now, look at the cluster and change it.
+type controller interface {
+	name() string
+	// control acts on c and returns when it wants to be called again
+	// even if nothing happens (zero: no timer).
+	control(c *cluster, now time.Time) (time.Time, error)
+}
+
+// finishHeap orders running jobs by end time.
+type finishHeap []*simJob
+
+func (h finishHeap) Len() int { return len(h) }
+func (h finishHeap) Less(i, j int) bool {
+	if !h[i].end.Equal(h[j].end) {
+		return h[i].end.Before(h[j].end)
+	}
+	return h[i].idx < h[j].idx
+}
+func (h finishHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *finishHeap) Push(x any)   { *h = append(*h, x.(*simJob)) }
+func (h *finishHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func validate(cfg Config) error {
+	if cfg.Pool == nil || cfg.Pool.GPUsPerNode <= 0 {
+		return fmt.Errorf("simulation needs a pool with gpus_per_node > 0: set it in the pool block or with -gpus-per-node")
+	}
+	if cfg.Boot < 0 {
+		return fmt.Errorf("boot delay %s is negative", cfg.Boot)
+	}
+	return nil
+}
+
+// simulate replays jobs through ctl. Jobs must be sorted by Submit.
+func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, error) {
+	if err := validate(cfg); err != nil {
+		return Result{}, err
+	}
+	gpn := cfg.Pool.GPUsPerNode
+	c := &cluster{gpn: gpn, boot: cfg.Boot}
+	start := Epoch
+	if len(jobs) > 0 {
+		start = Epoch.Add(jobs[0].Submit)
+	}
+	for i := range initial {
+		c.nodes = append(c.nodes, &simNode{name: fmt.Sprintf("static-%d", i+1), requestedAt: start, createdAt: start, eligible: true})
+	}
+	c.peak = initial
+	res := Result{Policy: ctl.name(), Jobs: len(jobs)}
+	sj := make([]simJob, len(jobs))
+	var runnable []*simJob
+	maxNodes := cfg.Pool.MaxNodes
+	for i, j := range jobs {
+		s := &sj[i]
+		s.Job, s.idx = j, i
+		s.nodes, s.gpus = 1, j.GPUs
+		if j.GPUs > gpn {
+			s.nodes = (j.GPUs + gpn - 1) / gpn
+			s.gpus = gpn
+		}
+		if maxNodes > 0 && s.nodes > maxNodes {
+			res.Unscheduled++
+			continue
+		}
+		runnable = append(runnable, s)
+		res.UsedGPUHours += float64(j.GPUs) * j.Duration.Hours()
+	}
+	var running finishHeap
+	var delays []float64
+	started := func(j *simJob) {
+		j.start = c.now
+		j.end = j.start.Add(j.Duration)
+		delays = append(delays, j.start.Sub(Epoch.Add(j.Submit)).Seconds())
+		heap.Push(&running, j)
+	}
+	c.started = started
+	next := 0
+	var wake time.Time
+	var t time.Time
+	last := start
+	for {
+		// The next event: a submission, a run ending, a boot completing,
+		// or the policy's timer.
+		t = time.Time{}
+		consider := func(x time.Time) {
+			if !x.IsZero() && (t.IsZero() || x.Before(t)) {
+				t = x
+			}
+		}
+		if next < len(runnable) {
+			consider(Epoch.Add(runnable[next].Submit))
+		}
+		if len(running) > 0 {
+			consider(running[0].end)
+		}
+		for _, m := range c.booting {
+			consider(m.readyAt)
+		}
+		consider(wake)
+		if t.IsZero() {
+			break
+		}
+		c.account(t.Sub(last))
+		c.now = t
+		last = t
+		for len(running) > 0 && !running[0].end.After(t) {
+			c.finish(heap.Pop(&running).(*simJob), t)
+		}
+		for next < len(runnable) && !Epoch.Add(runnable[next].Submit).After(t) {
+			c.queue = append(c.queue, runnable[next])
+			next++
+		}
+		c.register(t)
+		c.place(t, started)
+		if wake.IsZero() || !wake.After(t) {
+			wake = time.Time{}
+		}
+		w, err := ctl.control(c, t)
+		if err != nil {
+			return res, err
+		}
+		res.Decisions++
+		if !w.IsZero() {
+			wake = w
+		}
+		c.place(t, started)
+		if next >= len(runnable) && len(running) == 0 && len(c.queue) == 0 && wake.IsZero() && len(c.booting) == 0 {
+			break
+		}
+	}
+	for _, n := range c.nodes {
+		c.paidNode += last.Sub(n.requestedAt)
+	}
+	for _, m := range c.booting {
+		c.paidNode += last.Sub(m.requestedAt)
+	}
+	res.Unscheduled += len(c.queue)
+	res.NodeHours = c.paidNode.Hours()
+	res.PaidGPUHours = res.NodeHours * float64(gpn)
+	res.Cost = res.NodeHours * cfg.Pool.PricePerHour
+	if res.PaidGPUHours > 0 {
+		res.Utilisation = res.UsedGPUHours / res.PaidGPUHours
+	}
+	if res.UsedGPUHours > 0 {
+		res.PaidOverUsed = res.PaidGPUHours / res.UsedGPUHours
+	}
+	res.BootGPUHours = c.bootGPU.Hours()
+	res.IdleGPUHours = c.idleGPU.Hours()
+	res.FragGPUHours = c.fragGPU.Hours()
+	res.Boots = c.boots
+	res.PeakNodes = c.peak
+	res.Violations = c.violations
+	if len(delays) > 0 {
+		slices.Sort(delays)
+		res.QueueDelayP50 = quantile(delays, 0.50)
+		res.QueueDelayP95 = quantile(delays, 0.95)
+		res.QueueDelayMax = delays[len(delays)-1]
+		sum := 0.0
+		for _, d := range delays {
+			sum += d
+		}
+		res.QueueDelayAvg = sum / float64(len(delays))
+	}
+	return res, nil
+}
+
+// quantile is the nearest-rank quantile of sorted xs.
+func quantile(xs []float64, q float64) float64 {
+	i := int(math.Ceil(q*float64(len(xs)))) - 1
+	return xs[max(0, min(i, len(xs)-1))]
+}
+
+// peakNodes is the most nodes the trace keeps busy at once if every job
+// started the moment it was submitted: concurrent GPUs of single-node
+// jobs rounded up to nodes, plus the whole nodes of multi-node jobs.
+func peakNodes(jobs []Job, gpn int) int {
+	type ev struct {
+		t     time.Duration
+		gpus  int
+		nodes int
+	}
+	evs := make([]ev, 0, 2*len(jobs))
+	for _, j := range jobs {
+		if j.GPUs > gpn {
+			k := (j.GPUs + gpn - 1) / gpn
+			evs = append(evs, ev{j.Submit, 0, k}, ev{j.Submit + j.Duration, 0, -k})
+		} else {
+			evs = append(evs, ev{j.Submit, j.GPUs, 0}, ev{j.Submit + j.Duration, -j.GPUs, 0})
+		}
+	}
+	// Ends before starts at the same instant.
+	sort.Slice(evs, func(a, b int) bool {
+		if evs[a].t != evs[b].t {
+			return evs[a].t < evs[b].t
+		}
+		return evs[a].gpus+evs[a].nodes < evs[b].gpus+evs[b].nodes
+	})
+	gpus, nodes, peak := 0, 0, 0
+	for _, e := range evs {
+		gpus += e.gpus
+		nodes += e.nodes
+		peak = max(peak, nodes+(gpus+gpn-1)/gpn)
+	}
+	return peak
+}

@@ -1,0 +1,137 @@
+//go:build cgo && linux
+
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/gpu"
+	"github.com/caravan-ml/caravan/internal/gpu/nvmlmock"
+)
+
+// benchNode is the reference node: 8 GPUs, 16 GPU processes (two
+// per GPU), 8 runs each holding one GPU, with a /proc tree to match.
+func benchNode(b *testing.B) *testNode {
+	b.Helper()
+	root := b.TempDir()
+	fn := &fakeNomad{allocs: map[string]*api.Allocation{}, stats: map[string]*api.AllocResourceUsage{}, calls: map[string]int{}}
+	for g := range 8 {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", g)
+		fn.allocs[id] = mkAlloc(id, fmt.Sprintf("exp%d-0000000%d", g, g), fmt.Sprintf("exp%d", g), []string{nvmlmock.UUID(g)})
+		fn.stats[id] = mkUsage(uint64(g+1)<<30, 1<<28, 150)
+		for j := range 2 {
+			pid := 1000 + g*2 + j
+			dir := filepath.Join(root, strconv.Itoa(pid))
+			must(b, os.MkdirAll(dir, 0o755))
+			must(b, os.WriteFile(filepath.Join(dir, "comm"), []byte("python\n"), 0o644))
+			must(b, os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::/nomad.slice/share.slice/"+id+".train.scope\n"), 0o644))
+		}
+	}
+	must(b, os.MkdirAll(filepath.Join(root, "net"), 0o755))
+	netdev, err := os.ReadFile("testdata/proc/net/dev")
+	must(b, err)
+	must(b, os.WriteFile(filepath.Join(root, "net", "dev"), netdev, 0o644))
+
+	m := nvmlmock.New(nvmlmock.Options{GPUs: 8, ProcsPerGPU: 2})
+	n, err := gpu.OpenLib(m)
+	must(b, err)
+	clk := newClock()
+	a := New(Config{Node: "gpu-node-1", NodeID: nodeID, Pool: "h100", ProcRoot: root, GPU: gpu.NewReader(n, time.Second), Nomad: fn, Now: clk.Now})
+	return &testNode{agent: a, mock: m, nomad: fn, clock: clk}
+}
+
+func must(b *testing.B, err error) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkScrape is one full /metrics request (collect, encode) on the
+// reference node; cpu-ns/op is the CPU time it costs, all threads counted.
+func BenchmarkScrape(b *testing.B) {
+	tn := benchNode(b)
+	h := Handler(Registry(NewCollector(tn.agent)), tn.agent.cfg.Logger)
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	// One scrape first, so the check below can fail if the bench measures
+	// an empty node.
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if n := strings.Count(w.Body.String(), "caravan_run_gpu_utilization_ratio{"); n != 8 {
+		b.Fatalf("reference node exports %d run GPU series, want 8", n)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+	}
+	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.StopTimer()
+	// Memory after the scrapes: the live Go heap, and the test process's
+	// resident set (an upper bound on the agent's: the test binary also
+	// holds the testing framework and the NVML mock's call records).
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+	b.ReportMetric(vmRSS()/(1<<20), "rss-MiB")
+}
+
+// BenchmarkSample is one sampler tick on the reference node; core-%@5s is
+// its CPU time as a share of one core at the default 5 s interval.
+func BenchmarkSample(b *testing.B) {
+	tn := benchNode(b)
+	s := NewSampler(tn.agent, nil, 5*time.Second, time.Minute)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	for b.Loop() {
+		s.Sample(ctx)
+		tn.clock.Advance(5 * time.Second)
+	}
+	perOp := float64((cpuTime() - start).Nanoseconds()) / float64(b.N)
+	b.ReportMetric(perOp, "cpu-ns/op")
+	b.ReportMetric(perOp/5e9*100, "core-%@5s")
+	if len(s.Summaries()) != 8 {
+		b.Fatalf("%d runs summarised, want 8", len(s.Summaries()))
+	}
+}
+
+func vmRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}

@@ -18,7 +18,7 @@ import (
 // overflow is fatal (not a recoverable panic), so nesting is measured on the
 // flat token stream before anything is parsed.
 const (
-	maxFileBytes    = 16 << 20 // one configuration file
+	maxFileBytes    = 8 << 20  // one configuration file
 	maxNesting      = 256      // brackets, braces, parentheses, templates, blocks
 	maxUnaryChain   = 256      // consecutive unary operators: - - - ! ! x
 	maxOperators    = 100000   // binary operators in one top-level statement
@@ -30,6 +30,41 @@ const (
 // lexically invalid ones: the parser reports those better.
 func checkTokens(src []byte, filename string) hcl.Diagnostics {
 	toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
+	return checkTokenList(toks)
+}
+
+// checkExprTokens is checkTokens for a lone expression (-var values).
+func checkExprTokens(src []byte, filename string) hcl.Diagnostics {
+	toks, _ := hclsyntax.LexExpression(src, filename, hcl.InitialPos)
+	return checkTokenList(toks)
+}
+
+// checkJSONDepth bounds the nesting of a JSON document, which the JSON
+// parser also handles recursively.
+func checkJSONDepth(src []byte, filename string) hcl.Diagnostics {
+	depth, inString, escaped := 0, false, false
+	for _, c := range src {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			if depth > maxNesting {
+				return tooDeep(fileRange(filename), fmt.Sprintf("more than %d levels of nested arrays or objects", maxNesting))
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
+}
+
+func checkTokenList(toks hclsyntax.Tokens) hcl.Diagnostics {
 	depth, unary, ops := 0, 0, 0
 	prev := hclsyntax.TokenNewline
 	for _, t := range toks {

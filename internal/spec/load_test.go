@@ -66,7 +66,8 @@ func TestVariablePrecedence(t *testing.T) {
 		{"later var file wins", LoadOptions{Env: env, VarFiles: []string{f1, f2}}, []string{"0.2", "us", "2,3"}},
 		{"-var over everything", LoadOptions{Env: env, VarFiles: []string{f1, f2}, Vars: map[string]string{"lr": "0.3", "sizes": "[4, 5]"}}, []string{"0.3", "us", "4,5"}},
 		{"-var string needs no quotes", LoadOptions{Vars: map[string]string{"region": "eu-west-1"}}, []string{"0.001", "eu-west-1", "1"}},
-		{"-var number as expression", LoadOptions{Vars: map[string]string{"lr": "1e-4"}}, []string{"0.0001", "eu", "1"}},
+		{"-var number literal", LoadOptions{Vars: map[string]string{"lr": "1e-4"}}, []string{"0.0001", "eu", "1"}},
+		{"-var number as expression", LoadOptions{Vars: map[string]string{"lr": "2 * 0.25"}}, []string{"0.5", "eu", "1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +83,8 @@ func TestVariableValueErrors(t *testing.T) {
 	dir := t.TempDir()
 	vf := filepath.Join(dir, "x.vars")
 	os.WriteFile(vf, []byte("\nnope = 1\n"), 0o644)
+	deepJSON := filepath.Join(dir, "deep.json")
+	os.WriteFile(deepJSON, []byte(`{"l": `+strings.Repeat("[", 100000)+`"a\\"[["`+"}"), 0o644)
 	src := `
 variable "lr" {
   type = number
@@ -108,9 +111,11 @@ variable "l" {
 		{"validation via -var", LoadOptions{Vars: map[string]string{"lr": "5"}}, "Invalid value for variable", "<value for var.lr>", 1, hcl.DiagError, "lr must be below 1"},
 		{"validation via env", LoadOptions{Env: []string{"CARAVAN_VAR_lr=2"}}, "Invalid value for variable", "<value for var.lr from CARAVAN_VAR_lr>", 1, hcl.DiagError, "lr must be below 1"},
 		{"not a number", LoadOptions{Vars: map[string]string{"lr": "fast"}}, "Invalid value for variable", "<value for var.lr>", 1, hcl.DiagError, "number"},
+		{"deep -var", LoadOptions{Vars: map[string]string{"l": strings.Repeat("[", 100000)}}, "Expression too complex", "<value for var.l>", 1, hcl.DiagError, "nested"},
 		{"list syntax error", LoadOptions{Vars: map[string]string{"l": "[a"}}, "Unterminated tuple constructor expression", "<value for var.l>", 1, hcl.DiagError, ""},
 		{"undeclared -var", LoadOptions{Vars: map[string]string{"lrr": "1"}}, "Value for undeclared variable", "<value for var.lrr>", 1, hcl.DiagError, `Did you mean "lr"?`},
 		{"undeclared in var file", LoadOptions{VarFiles: []string{vf}}, "Value for undeclared variable", vf, 2, hcl.DiagWarning, "ignored"},
+		{"deep json var file", LoadOptions{VarFiles: []string{deepJSON}}, "Expression too complex", deepJSON, 1, hcl.DiagError, "nested"},
 		{"missing var file", LoadOptions{VarFiles: []string{filepath.Join(dir, "none")}}, "Cannot read variables file", filepath.Join(dir, "none"), 1, hcl.DiagError, "Check the path"},
 	}
 	for _, tc := range tests {

@@ -180,7 +180,26 @@ func (l *loader) assignVariables() {
 func (l *loader) setRaw(v *variable, raw, filename, source string) {
 	rng := hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.Pos{Line: 1, Column: 1 + len(raw), Byte: len(raw)}}
 	if v.literalMode() {
-		l.setVariable(v, cty.StringVal(raw), rng, source)
+		// Like Terraform, primitives are taken literally; a number or bool
+		// that does not convert is then tried as an expression (-var n=2*4).
+		if _, err := convert.Convert(cty.StringVal(raw), v.typ); err == nil || v.typ == cty.String || v.typ == cty.DynamicPseudoType {
+			l.setVariable(v, cty.StringVal(raw), rng, source)
+			return
+		}
+		if !checkExprTokens([]byte(raw), filename).HasErrors() {
+			if expr, d := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos); !d.HasErrors() {
+				if val, d := expr.Value(nil); !d.HasErrors() {
+					l.setVariable(v, val, rng, source)
+					return
+				}
+			}
+		}
+		l.setVariable(v, cty.StringVal(raw), rng, source) // reports the conversion error
+		return
+	}
+	if d := checkExprTokens([]byte(raw), filename); d.HasErrors() {
+		l.add(d...)
+		v.set, v.value = true, cty.DynamicVal
 		return
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
@@ -212,6 +231,10 @@ func (l *loader) readVarFile(path string) {
 	var f *hcl.File
 	var diags hcl.Diagnostics
 	if strings.HasSuffix(path, ".json") {
+		if d := checkJSONDepth(src, path); d.HasErrors() {
+			l.add(d...)
+			return
+		}
 		f, diags = json.Parse(src, path)
 	} else {
 		if d := checkTokens(src, path); d.HasErrors() {

@@ -18,11 +18,11 @@ import (
 // overflow is fatal (not a recoverable panic), so nesting is measured on the
 // flat token stream before anything is parsed.
 const (
-	maxFileBytes    = 8 << 20  // one configuration file
-	maxNesting      = 256      // brackets, braces, parentheses, templates, blocks
-	maxUnaryChain   = 256      // consecutive unary operators: - - - ! ! x
-	maxOperators    = 100000   // binary operators in one top-level statement
-	maxNumberExpDig = 4        // digits in a number literal's exponent (1e9999 at most)
+	maxFileBytes    = 8 << 20 // one configuration file
+	maxNesting      = 256     // brackets, braces, parentheses, templates, blocks
+	maxUnaryChain   = 256     // consecutive unary operators: - - - ! ! x
+	maxOperators    = 100000  // binary operators in one top-level statement
+	maxNumberExpDig = 4       // digits in a number literal's exponent (1e9999 at most)
 )
 
 // checkTokens scans src and reports the first place where it exceeds the

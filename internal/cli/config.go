@@ -123,10 +123,23 @@ func gitState(ctx context.Context, env Env, dir string) (commit string, dirty bo
 // is not "") and returns the jobs in run order, with IDs that collide in
 // their 8 hex digits made distinct (compile.Disambiguate); see compileEach.
 func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([]*api.Job, hcl.Diagnostics) {
-	jobs := make([]*api.Job, 0, len(cfg.Runs))
-	diags := compileEach(cfg, opts, experiment, func(j *api.Job) { jobs = append(jobs, j) })
-	compile.Disambiguate(jobs)
+	_, jobs, diags := compileRuns(cfg, opts, experiment)
 	return jobs, diags
+}
+
+// compileRuns is compileConfig that also returns the run of each job:
+// runs[i] compiled to jobs[i] (what gitops.Desired pairs up). Runs whose
+// experiment failed to compile, or that duplicate an earlier run, are in
+// neither slice; the diagnostics say so.
+func compileRuns(cfg *spec.Config, opts compile.Options, experiment string) ([]spec.Run, []*api.Job, hcl.Diagnostics) {
+	runs := make([]spec.Run, 0, len(cfg.Runs))
+	jobs := make([]*api.Job, 0, len(cfg.Runs))
+	diags := compileEach(cfg, opts, experiment, func(r spec.Run, j *api.Job) {
+		runs = append(runs, r)
+		jobs = append(jobs, j)
+	})
+	compile.Disambiguate(jobs)
+	return runs, jobs, diags
 }
 
 // compileEach compiles every run of cfg (only those of experiment when it
@@ -136,7 +149,7 @@ func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([
 // sweep points with the same spec: they would be one Nomad job. (Runs that
 // differ but share an 8-hex ID are not an error: compileConfig gives them
 // distinct IDs.)
-func compileEach(cfg *spec.Config, opts compile.Options, experiment string, use func(*api.Job)) hcl.Diagnostics {
+func compileEach(cfg *spec.Config, opts compile.Options, experiment string, use func(spec.Run, *api.Job)) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	type origin struct {
 		exp   string
@@ -177,7 +190,7 @@ func compileEach(cfg *spec.Config, opts compile.Options, experiment string, use 
 			continue
 		}
 		seen[hash] = origin{e.Name, run.Index}
-		use(job)
+		use(run, job)
 	}
 	return diags
 }

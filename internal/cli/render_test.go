@@ -245,6 +245,10 @@ func TestCompileConfigDiagnostics(t *testing.T) {
 	if jobs, diags := compileConfig(cfg, compile.Options{}, "fine"); len(jobs) != 1 || len(diags) != 1 {
 		t.Errorf("filtered: %d jobs %d diags", len(jobs), len(diags))
 	}
+	runs, jobs, _ := compileRuns(cfg, compile.Options{}, "")
+	if len(runs) != 1 || runs[0].Experiment != fine || runs[0].Index != 0 || *jobs[0].ID != compile.RunID(runs[0]) {
+		t.Errorf("compileRuns does not pair runs with their jobs: %d runs", len(runs))
+	}
 }
 
 // TestRenderIDCollision: two different runs whose 8-hex IDs collide are

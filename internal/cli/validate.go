@@ -5,6 +5,7 @@ import (
 	"flag"
 
 	"fmt"
+	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -32,7 +33,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	}
 	cfg, opts, diags := cf.load(ctx, env, dir)
 	if !diags.HasErrors() {
-		diags = append(diags, compileEach(cfg, opts, "", func(*api.Job) {})...)
+		diags = append(diags, compileEach(cfg, opts, "", func(spec.Run, *api.Job) {})...)
 	}
 	writeDiags(env, cfg.Files, diags, *asJSON)
 	if diags.HasErrors() {

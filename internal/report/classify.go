@@ -205,7 +205,7 @@ func oomEvent(ts *api.TaskState) *api.TaskEvent {
 		if e == nil {
 			continue
 		}
-		if e.Details["oom_killed"] == "true" || containsAny(e.DisplayMessage+" "+e.Message, "oom killed", "oom-killed", "out of memory") {
+		if e.Details["oom_killed"] == "true" || containsAny(e.DisplayMessage+" "+e.Message, "oom killed", "oom-killed") {
 			return e
 		}
 	}

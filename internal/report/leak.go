@@ -159,14 +159,15 @@ func downsample(t, y []float64, n int) ([]float64, []float64) {
 	return dt, dy
 }
 
-// clean drops points where either coordinate is NaN or infinite, and
+// clean drops points where either coordinate is NaN, infinite or absurd,
+// or where time runs backwards, and
 // truncates to the shorter slice, so that a malformed usage record still
 // gives a verdict on what is valid.
 func clean(t, y []float64) ([]float64, []float64) {
 	n := min(len(t), len(y))
 	ok := true
 	for i := 0; i < n; i++ {
-		if !finite(t[i]) || !finite(y[i]) || (i > 0 && t[i] < t[i-1]) {
+		if !sane(t[i]) || !sane(y[i]) || (i > 0 && t[i] < t[i-1]) {
 			ok = false
 			break
 		}
@@ -176,7 +177,7 @@ func clean(t, y []float64) ([]float64, []float64) {
 	}
 	ct, cy := make([]float64, 0, n), make([]float64, 0, n)
 	for i := 0; i < n; i++ {
-		if !finite(t[i]) || !finite(y[i]) || (len(ct) > 0 && t[i] < ct[len(ct)-1]) {
+		if !sane(t[i]) || !sane(y[i]) || (len(ct) > 0 && t[i] < ct[len(ct)-1]) {
 			continue
 		}
 		ct, cy = append(ct, t[i]), append(cy, y[i])
@@ -186,6 +187,10 @@ func clean(t, y []float64) ([]float64, []float64) {
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
+// sane bounds what a memory timeline can hold (100 EB, 30 000 years), so
+// that differences and products in the fit never overflow to Inf or NaN.
+func sane(f float64) bool { return finite(f) && math.Abs(f) < 1e20 }
+
 // theilSen returns the median of pairwise slopes and the median intercept.
 // With 512 points that is 130k slopes; quickselect keeps it linear.
 func theilSen(t, y []float64) (slope, intercept float64) {
@@ -194,7 +199,9 @@ func theilSen(t, y []float64) (slope, intercept float64) {
 	for i := 0; i < n; i++ {
 		for j := i + 1; j < n; j++ {
 			if dt := t[j] - t[i]; dt > 0 {
-				s = append(s, (y[j]-y[i])/dt)
+				if v := (y[j] - y[i]) / dt; finite(v) {
+					s = append(s, v)
+				}
 			}
 		}
 	}
@@ -319,8 +326,10 @@ func quartersIncrease(y []float64) bool {
 	return true
 }
 
-// median of s, reordering s in place. It is NaN for an empty slice.
+// median of s, ignoring NaNs, reordering s in place. It is NaN when no
+// number is left.
 func median(s []float64) float64 {
+	s = slices.DeleteFunc(s, math.IsNaN)
 	n := len(s)
 	if n == 0 {
 		return math.NaN()

@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/caravan-ml/caravan/internal/terraform"
+)
+
+func init() {
+	register(command{name: "autoscale", synopsis: "Grow and shrink GPU pools with demand through Terraform (long-running)", run: runAutoscale})
+}
+
+// leaseTTL is the autoscaler lock's lifetime: a standby takes over between
+// one and two TTLs after the leader's last renewal, well within 30 s.
+const leaseTTL = 12 * time.Second
+
+func runAutoscale(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "autoscale", "[DIR]")
+	cf := addConfigFlags(fs)
+	nf := addPoolsNomadFlags(fs)
+	dryRun := fs.Bool("dry-run", false, "print the decisions and change nothing (no Terraform, no Nomad writes)")
+	listen := fs.String("listen", "127.0.0.1:9465", "serve /metrics on this `address`; empty disables")
+	stateDir := fs.String("state-dir", "", "parent `directory` of the per-pool Terraform workdirs and states (default: $CARAVAN_STATE_DIR, else DIR/.caravan/terraform)")
+	var only []string
+	fs.Func("pool", "scale only this pool (repeatable; default: every pool with a terraform block)", func(s string) error {
+		only = append(only, s)
+		return nil
+	})
+	resync := fs.Duration("resync", 30*time.Second, "full re-read of the cluster at least this often")
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 1 {
+		errorf(env, "autoscale takes at most one directory, got %d arguments\n  Usage: caravan autoscale [DIR] [-dry-run] [-listen ADDR] [-state-dir DIR]", len(pos))
+		return ExitUsage
+	}
+	dir := "."
+	if len(pos) == 1 {
+		dir = pos[0]
+	}
+	log := env.Logger
+	cfg, _, diags := cf.load(ctx, env, dir)
+	if diags.HasErrors() || cfg == nil {
+		var files map[string]*hcl.File
+		if cfg != nil {
+			files = cfg.Files
+		}
+		writeDiags(env, files, diags, false)
+		return ExitError
+	}
+	pools, err := autoscaledPools(cfg, only)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitUsage
+	}
+	if *stateDir == "" {
+		*stateDir = env.Getenv("CARAVAN_STATE_DIR")
+	}
+	if *stateDir == "" {
+		*stateDir = filepath.Join(dir, ".caravan", "terraform")
+	}
+	provs := map[string]autoscale.Provisioner{}
+	for name, p := range pools {
+		ws, err := terraform.New(terraform.Options{
+			Pool: name, Module: p.Terraform.Module, Vars: p.Terraform.Vars,
+			Bin: p.Terraform.Bin, StateDir: *stateDir, Logger: log,
+		})
+		if err != nil {
+			errorf(env, "%v", err)
+			return ExitError
+		}
+		provs[name] = ws
+	}
+	nc, err := nf.client(env)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitError
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	holder := holderName()
+	lc := autoscale.Config{
+		Pools: pools, Provisioners: provs, Nomad: nc, Events: nc,
+		DryRun: *dryRun, DryRunOut: env.Stdout, Resync: *resync,
+		Logger: log, Metrics: autoscale.NewMetrics(reg), Holder: holder,
+	}
+	if !*dryRun {
+		lc.Leader = nc.NewLease("", autoscale.LeaseVariable, holder, leaseTTL)
+	}
+	loop, err := autoscale.NewLoop(lc)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitError
+	}
+
+	srvErr := make(chan error, 1)
+	if *listen != "" {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			errorf(env, "cannot listen on %s: %v; pick a free address with -listen, or -listen '' to serve no metrics", *listen, err)
+			return ExitError
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { srvErr <- hs.Serve(ln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(sctx)
+		}()
+		log.Info("serving metrics", "url", fmt.Sprintf("http://%s/metrics", ln.Addr()))
+	}
+	names := make([]string, 0, len(pools))
+	for n := range pools {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	log.Info("autoscaling", "pools", names, "state_dir", *stateDir, "nomad", nc.Address(), "dry_run", *dryRun, "holder", holder)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(runCtx) }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			errorf(env, "%v", err)
+			return ExitError
+		}
+	case err := <-srvErr:
+		cancel()
+		<-done
+		errorf(env, "metrics server stopped: %v", err)
+		return ExitError
+	}
+	log.Info("autoscaler stopped")
+	return ExitOK
+}
+
+// autoscaledPools picks the pools with a terraform block (all, or those
+// named with -pool).
+func autoscaledPools(cfg *spec.Config, only []string) (map[string]*spec.Pool, error) {
+	out := map[string]*spec.Pool{}
+	for name, p := range cfg.Pools {
+		if p.Terraform != nil && p.Terraform.Module != "" {
+			out[name] = p
+		}
+	}
+	if len(only) > 0 {
+		sel := map[string]*spec.Pool{}
+		for _, n := range only {
+			p, ok := out[n]
+			if !ok {
+				return nil, fmt.Errorf("-pool %s: no pool %q with a terraform block in %s; autoscaled pools are: %s", n, n, cfg.Dir, strings.Join(sortedPoolNames(out), ", "))
+			}
+			sel[n] = p
+		}
+		out = sel
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no pool in %s has a terraform block, so there is nothing to scale; add one to a pool:\n  pool \"gpu\" {\n    terraform { module = \"../terraform/aws-gpu-pool\" }\n  }", cfg.Dir)
+	}
+	return out, nil
+}
+
+func sortedPoolNames(m map[string]*spec.Pool) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return []string{"(none)"}
+	}
+	return out
+}
+
+// holderName identifies this process in the lock and records.
+func holderName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// poolsNomadFlags are the Nomad connection flags of autoscale, pools and
+// cost.
+type poolsNomadFlags struct {
+	address, token, namespace string
+}
+
+func addPoolsNomadFlags(fs interface {
+	StringVar(p *string, name, value, usage string)
+}) *poolsNomadFlags {
+	f := &poolsNomadFlags{}
+	fs.StringVar(&f.address, "address", "", "Nomad HTTP address (default: $NOMAD_ADDR, else http://127.0.0.1:4646)")
+	fs.StringVar(&f.token, "token", "", "Nomad ACL token (default: $NOMAD_TOKEN)")
+	fs.StringVar(&f.namespace, "namespace", "", "Nomad namespace of the autoscaler's variables (default: $NOMAD_NAMESPACE, else default)")
+	return f
+}
+
+func (f *poolsNomadFlags) client(env Env) (*nomad.Client, error) {
+	return nomad.New(nomad.Config{Address: f.address, Token: f.token, Namespace: f.namespace, Getenv: env.Getenv})
+}

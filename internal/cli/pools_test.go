@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/terraform"
+)
+
+// seedRecords writes a pool record and today's cost record as the
+// autoscaler would.
+func seedRecords(t *testing.T, srv *nomadtest.Server, now time.Time) {
+	t.Helper()
+	rec := autoscale.PoolRecord{
+		Pool: "a100", NodePool: "gpu-a100", Updated: now,
+		Last: autoscale.RecordedDecision{Time: now.Add(-3 * time.Minute), Reason: "2 queued request(s) need 1 new machine(s)",
+			Actions: []autoscale.Action{{Kind: autoscale.Create, Nodes: []string{"a100-3"}}}, Target: []string{"a100-1", "a100-2", "a100-3"}},
+		InState: []string{"a100-1", "a100-2", "a100-3"}, Nodes: map[string]int{"ready": 2, "booting": 1},
+		GPUsBusy: 12, GPUsFree: 4, Queued: 2, QueuedGPUs: 16, Blocked: map[string]int{"missing devices": 2},
+		Terraform: autoscale.TerraformStatus{LastError: "terraform apply of pool \"a100\" failed: InsufficientInstanceCapacity", Failures: 2},
+		SpendToday: 123.45, PricePerHour: 32.77,
+	}
+	b, _ := json.Marshal(rec)
+	srv.SetVariable("default", autoscale.PoolRecordPrefix+"a100", map[string]string{"record": string(b)})
+	c := autoscale.CostRecord{Pool: "a100", Date: now.UTC().Format(time.DateOnly), Price: 32.77, GPUsPerNode: 8,
+		RunGPUSeconds: map[string]float64{"resnet-1a2b3c4d": 8 * 3600, "bert-99": 3600}}
+	f := autoscale.CostFigures{NodeSeconds: 2 * 3600, GPUSeconds: 16 * 3600, AllocatedGPUSeconds: 9 * 3600, Dollars: 2 * 32.77}
+	c.CostFigures = f
+	c.Hours[now.UTC().Hour()] = f
+	b, _ = json.Marshal(c)
+	srv.SetVariable("default", autoscale.CostRecordPrefix+"a100/"+c.Date, map[string]string{"record": string(b)})
+}
+
+func TestPoolsCommand(t *testing.T) {
+	srv := nomadtest.New(t)
+	now := time.Now()
+	env := []string{"NOMAD_ADDR=" + srv.URL()}
+	if r := execCaravan(t, env, "", "pools"); r.code != ExitOK || !strings.Contains(r.stdout, "No autoscaled pools yet") {
+		t.Fatalf("empty: %+v", r)
+	}
+	seedRecords(t, srv, now)
+	r := execCaravan(t, env, "", "pools")
+	if r.code != ExitOK {
+		t.Fatalf("pools: %+v", r)
+	}
+	for _, want := range []string{"a100", "gpu-a100", "12/4", "2 (16 GPUs)", "$123.45", "need 1 new machine", "create a100-3",
+		"a100-1, a100-2, a100-3", "InsufficientInstanceCapacity", "missing devices (2)"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("pools output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = execCaravan(t, env, "", "pools", "-json")
+	var recs []autoscale.PoolRecord
+	if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil || len(recs) != 1 {
+		t.Fatalf("pools -json: %v\n%s", err, r.stdout)
+	}
+	if recs[0].Last.Reason == "" || recs[0].Last.Time.IsZero() || len(recs[0].InState) != 3 {
+		t.Errorf("pools -json lacks the last decision or the nodes in state: %+v", recs[0])
+	}
+	if r := execCaravan(t, []string{"NOMAD_ADDR=http://127.0.0.1:1"}, "", "pools"); r.code != ExitError || r.stderr == "" {
+		t.Errorf("unreachable Nomad: %+v", r)
+	}
+}
+
+func TestCostCommand(t *testing.T) {
+	srv := nomadtest.New(t)
+	env := []string{"NOMAD_ADDR=" + srv.URL()}
+	seedRecords(t, srv, time.Now())
+	r := execCaravan(t, env, "", "cost", "-since", "2h")
+	if r.code != ExitOK {
+		t.Fatalf("cost: %+v", r)
+	}
+	for _, want := range []string{"a100", "2.00", "16.00", "9.00", "7.00", "56%", "$65.54", "resnet-1a2b3c4d"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("cost output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = execCaravan(t, env, "", "cost", "-json")
+	var rep costReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Pools) != 1 {
+		t.Fatalf("cost -json: %v\n%s", err, r.stdout)
+	}
+	p := rep.Pools[0]
+	if p.NodeSeconds != 7200 || p.IdleGPUSeconds != 7*3600 || p.Dollars != 2*32.77 {
+		t.Errorf("pool figures: %+v", p)
+	}
+	// resnet: 8 GPU-hours at $32.77 per 8 GPUs per hour.
+	if len(rep.Runs) != 2 || rep.Runs[0].Run != "resnet-1a2b3c4d" || rep.Runs[0].Dollars < 32.76 || rep.Runs[0].Dollars > 32.78 {
+		t.Errorf("runs: %+v", rep.Runs)
+	}
+	if r := execCaravan(t, env, "", "cost", "-since", "-1h"); r.code != ExitUsage {
+		t.Errorf("negative -since: %+v", r)
+	}
+}
+
+// syncBuf is a buffer written by the command and read by the test.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestAutoscaleDryRun runs `caravan autoscale -dry-run` on a configuration
+// whose pool uses terraform/test-pool: a queued GPU run makes it print a
+// create decision, and nothing is applied.
+func TestAutoscaleDryRun(t *testing.T) {
+	if _, err := terraform.FindBinary(""); err != nil {
+		t.Skipf("needs terraform: %v", err)
+	}
+	module, err := filepath.Abs("../../terraform/test-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	hcl := `pool "gpu" {
+  node_pool     = "gpu"
+  gpus_per_node = 2
+  max_nodes     = 2
+  terraform {
+    module = "` + module + `"
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "pools.hcl"), []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := nomadtest.New(t)
+	srv.AddNodePool("gpu", "")
+	nc, err := nomad.New(nomad.Config{Address: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := api.NewBatchJob("train-1", "train-1", "global", 50)
+	job.NodePool = &[]string{"gpu"}[0]
+	tg := api.NewTaskGroup("run", 1)
+	task := api.NewTask("train", "raw_exec")
+	task.Resources = &api.Resources{CPU: &[]int{100}[0], MemoryMB: &[]int{64}[0], Devices: []*api.RequestedDevice{{Name: "nvidia/gpu", Count: &[]uint64{1}[0]}}}
+	tg.Tasks = []*api.Task{task}
+	job.TaskGroups = []*api.TaskGroup{tg}
+	if _, err := nc.RegisterJob(context.Background(), job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	out, errb := &syncBuf{}, &syncBuf{}
+	stateDir := t.TempDir()
+	env := Env{Stdout: out, Stderr: errb, Getenv: func(string) string { return "" },
+		Logger: slog.New(slog.NewTextHandler(errb, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(ctx, []string{"autoscale", dir, "-dry-run", "-listen", "127.0.0.1:0", "-state-dir", stateDir, "-address", srv.URL()}, env)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "create gpu-") {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no create decision printed.\nstdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if c := <-code; c != ExitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", c, errb.String())
+	}
+	if !strings.Contains(out.String(), "[dry-run]") {
+		t.Errorf("dry-run output not marked: %s", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, "gpu", terraform.StateFile)); !os.IsNotExist(err) {
+		t.Errorf("dry run applied Terraform (state file exists: %v)", err)
+	}
+	if _, ok := srv.VariableItems("default", autoscale.PoolRecordPrefix+"gpu")["record"]; ok {
+		t.Errorf("dry run wrote a pool record")
+	}
+}
+
+func TestAutoscaleUsage(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pools.hcl"), []byte("pool \"gpu\" {\n  gpus_per_node = 2\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := execCaravan(t, nil, "", "autoscale", dir, "-listen", "")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "terraform block") {
+		t.Errorf("no terraform pools: %+v", r)
+	}
+	if r := execCaravan(t, nil, "", "autoscale", "a", "b"); r.code != ExitUsage {
+		t.Errorf("two dirs: %+v", r)
+	}
+}

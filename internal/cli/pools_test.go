@@ -30,7 +30,7 @@ func seedRecords(t *testing.T, srv *nomadtest.Server, now time.Time) {
 			Actions: []autoscale.Action{{Kind: autoscale.Create, Nodes: []string{"a100-3"}}}, Target: []string{"a100-1", "a100-2", "a100-3"}},
 		InState: []string{"a100-1", "a100-2", "a100-3"}, Nodes: map[string]int{"ready": 2, "booting": 1},
 		GPUsBusy: 12, GPUsFree: 4, Queued: 2, QueuedGPUs: 16, Blocked: map[string]int{"missing devices": 2},
-		Terraform: autoscale.TerraformStatus{LastError: "terraform apply of pool \"a100\" failed: InsufficientInstanceCapacity", Failures: 2},
+		Terraform:  autoscale.TerraformStatus{LastError: "terraform apply of pool \"a100\" failed: InsufficientInstanceCapacity", Failures: 2},
 		SpendToday: 123.45, PricePerHour: 32.77,
 	}
 	b, _ := json.Marshal(rec)

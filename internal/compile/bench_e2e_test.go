@@ -82,11 +82,13 @@ func BenchmarkLoadCompile(b *testing.B) {
 		b.Run(fmt.Sprintf("runs=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			var jobs []*api.Job
+			cpu0 := cpuTime()
 			for b.Loop() {
 				jobs = loadAndCompile(b, dir, n)
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/run")
+			b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)

@@ -35,6 +35,7 @@ func BenchmarkCompile(b *testing.B) {
 		runs := sweepRuns(n)
 		b.Run(fmt.Sprintf("runs=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
+			cpu0 := cpuTime()
 			for b.Loop() {
 				for _, r := range runs {
 					if _, err := Job(r, opts); err != nil {
@@ -43,6 +44,7 @@ func BenchmarkCompile(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/run")
+			b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

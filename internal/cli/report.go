@@ -22,7 +22,7 @@ func runReport(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "report", "RUN")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	pngFile := fs.String("png", "", "also write a plot of GPU utilisation, GPU memory and host memory over time to this PNG `file`")
-	nf := addReportNomadFlags(fs)
+	nf := addNomadFlags(fs)
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
 		return code
@@ -33,10 +33,9 @@ func runReport(ctx context.Context, env Env, args []string) int {
 	}
 	c, err := nf.client(env)
 	if err != nil {
-		errorf(env, "%v", err)
-		return ExitError
+		return nomadError(env, err)
 	}
-	in, err := report.Gather(ctx, nomadReportSource{c: c, ns: nf.namespace}, pos[0])
+	in, err := report.Gather(ctx, nomadReportSource{c: c}, pos[0])
 	if err != nil {
 		errorf(env, "%v", err)
 		return ExitError
@@ -84,29 +83,10 @@ func writePNGFile(path string, r report.Report) error {
 	return nil
 }
 
-// reportNomadFlags are the Nomad connection flags of `caravan report`.
-type reportNomadFlags struct {
-	address, token, namespace string
-}
-
-func addReportNomadFlags(fs interface {
-	StringVar(p *string, name, value, usage string)
-}) *reportNomadFlags {
-	f := &reportNomadFlags{}
-	fs.StringVar(&f.address, "address", "", "Nomad HTTP address (default: $NOMAD_ADDR, else http://127.0.0.1:4646)")
-	fs.StringVar(&f.token, "token", "", "Nomad ACL token (default: $NOMAD_TOKEN)")
-	fs.StringVar(&f.namespace, "namespace", "", "Nomad namespace of the run (default: $NOMAD_NAMESPACE, else default)")
-	return f
-}
-
-func (f *reportNomadFlags) client(env Env) (*nomad.Client, error) {
-	return nomad.New(nomad.Config{Address: f.address, Token: f.token, Namespace: f.namespace, Getenv: env.Getenv})
-}
-
 // nomadReportSource adapts *nomad.Client to report.Source.
 type nomadReportSource struct {
 	c  *nomad.Client
-	ns string // "" for the client's namespace
+	ns string // where run records live; "" for the client's namespace (-namespace, NOMAD_NAMESPACE)
 }
 
 func (s nomadReportSource) Record(ctx context.Context, runID string) (*nomad.Record, error) {

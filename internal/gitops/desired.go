@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 
 	"github.com/caravan-ml/caravan/internal/compile"
@@ -10,13 +11,17 @@ import (
 	"github.com/hashicorp/nomad/api"
 )
 
-// Desired compiles every run of a loaded configuration into DesiredRuns,
-// each with the record apply will write for it. It is pure: the caller
-// fills opts (config commit and dirty flag) from the directory's git.
-func Desired(runs []spec.Run, opts compile.Options) ([]DesiredRun, error) {
+// Desired pairs each run with its compiled job (jobs[i] is runs[i]'s, as
+// the CLI's compile step returns them, IDs already disambiguated) and builds
+// the record apply will write for it. It is pure: the caller fills opts
+// (config commit and dirty flag) from the directory's git.
+func Desired(runs []spec.Run, jobs []*api.Job, opts compile.Options) ([]DesiredRun, error) {
+	if len(runs) != len(jobs) {
+		return nil, fmt.Errorf("gitops: %d runs but %d compiled jobs", len(runs), len(jobs))
+	}
 	out := make([]DesiredRun, 0, len(runs))
-	for _, run := range runs {
-		d, err := desiredRun(run, opts)
+	for i, run := range runs {
+		d, err := desiredRun(run, jobs[i], opts)
 		if err != nil {
 			return nil, err
 		}
@@ -25,11 +30,7 @@ func Desired(runs []spec.Run, opts compile.Options) ([]DesiredRun, error) {
 	return out, nil
 }
 
-func desiredRun(run spec.Run, opts compile.Options) (DesiredRun, error) {
-	job, err := compile.Job(run, opts)
-	if err != nil {
-		return DesiredRun{}, err
-	}
+func desiredRun(run spec.Run, job *api.Job, opts compile.Options) (DesiredRun, error) {
 	resolved, err := compile.ResolvedSpec(run, opts)
 	if err != nil {
 		return DesiredRun{}, err

@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/nomad"
+)
+
+func init() {
+	register(command{
+		name:     "apply",
+		synopsis: "Submit the declared runs that Nomad does not have yet (non-interactive)",
+		run:      runApply,
+	})
+}
+
+// runApply registers exactly what plan shows. It never asks for
+// confirmation: it runs in GitOps pipelines after review of the plan, and
+// -auto-approve is accepted (and ignored) for pipelines written for
+// Terraform. With -plan FILE it applies a saved plan without reading any
+// files, and refuses when Nomad's runs changed since the plan was made.
+func runApply(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "apply", "[DIR]")
+	planFile := fs.String("plan", "", "apply this saved plan (from `caravan plan -out FILE`) instead of reading DIR")
+	prune := fs.Bool("prune", false, "stop runs that are no longer declared while they are pending or running (their history stays)")
+	par := fs.Int("parallelism", gitops.DefaultParallelism, "submit at most this many runs at once")
+	experiment := fs.String("experiment", "", "apply only this experiment")
+	fs.Bool("auto-approve", false, "accepted for Terraform-style pipelines; apply never asks for confirmation")
+	cf := addConfigFlags(fs)
+	nf := addNomadFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if *par < 1 {
+		errorf(env, "-parallelism is %d; give at least 1", *par)
+		return ExitUsage
+	}
+	var p *gitops.RunPlan
+	cl, err := nf.client(env)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	if *planFile != "" {
+		if len(pos) > 0 || *experiment != "" {
+			errorf(env, "-plan applies a saved plan as it is; do not also give a directory or -experiment")
+			return ExitUsage
+		}
+		p, code = loadSavedPlan(ctx, env, cl, *planFile)
+	} else {
+		dir, ok := dirArg(env, fs, pos)
+		if !ok {
+			return ExitUsage
+		}
+		p, code = computePlan(ctx, env, cf, nf, dir, *experiment)
+	}
+	if p == nil {
+		return code
+	}
+	return applyPlan(ctx, env, cl, p, gitops.ApplyOptions{Parallelism: *par, Prune: *prune, Origin: gitops.OriginApply})
+}
+
+// loadSavedPlan reads a plan file and checks it against Nomad now.
+func loadSavedPlan(ctx context.Context, env Env, cl *nomad.Client, path string) (*gitops.RunPlan, int) {
+	f, err := os.Open(path)
+	if err != nil {
+		errorf(env, "read plan: %v", err)
+		return nil, ExitError
+	}
+	defer f.Close()
+	p, err := gitops.ReadPlan(f)
+	if err != nil {
+		errorf(env, "read plan %s: %v", path, err)
+		return nil, ExitError
+	}
+	actual, err := actualRuns(ctx, cl)
+	if err != nil {
+		return nil, nomadError(env, err)
+	}
+	if err := gitops.CheckFresh(p, actual); err != nil {
+		errorf(env, "%s: %v", path, err)
+		return nil, ExitError
+	}
+	return p, ExitOK
+}
+
+// applyPlan prints the plan, executes it with progress on stderr, and
+// reports the outcome.
+func applyPlan(ctx context.Context, env Env, cl *nomad.Client, p *gitops.RunPlan, opts gitops.ApplyOptions) int {
+	if err := gitops.WriteText(env.Stdout, p); err != nil {
+		errorf(env, "write plan: %v", err)
+		return ExitError
+	}
+	c := p.Counts()
+	if c.Create+c.Records == 0 && (!opts.Prune || c.RemovedActive == 0) {
+		fmt.Fprintln(env.Stdout, "Nothing to apply.")
+		return ExitOK
+	}
+	who, err := cl.Self(ctx)
+	if err != nil && !errors.Is(err, nomad.ErrPermission) {
+		return nomadError(env, err)
+	}
+	opts.SubmittedBy = who.String()
+	opts.Progress = progressPrinter(env.Stderr, isTerminal(env.Stderr))
+	res := gitops.Apply(ctx, cl, p, opts)
+	return writeApplyResult(env, res)
+}

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/spec"
+	"golang.org/x/term"
+)
+
+// Shared wiring of the GitOps commands (plan, apply, run): files → desired
+// runs, Nomad → actual runs, and apply's progress output.
+
+// desiredRuns compiles cfg's runs (only experiment's when not "") into
+// desired runs. Diagnostics are printed; ok=false means the command must
+// exit with ExitError.
+func desiredRuns(env Env, cfg *spec.Config, opts compile.Options, experiment string) ([]gitops.DesiredRun, bool) {
+	jobs, diags := compileConfig(cfg, opts, experiment)
+	if diags.HasErrors() {
+		writeDiags(env, cfg.Files, diags, false)
+		return nil, false
+	}
+	runs := make([]spec.Run, 0, len(jobs))
+	for _, r := range cfg.Runs {
+		if experiment == "" || r.Experiment.Name == experiment {
+			runs = append(runs, r)
+		}
+	}
+	d, err := gitops.Desired(runs, jobs, opts)
+	if err != nil {
+		errorf(env, "%v", err)
+		return nil, false
+	}
+	return d, true
+}
+
+// actualRuns lists what caravan owns in Nomad, in every namespace the token
+// may see: caravan jobs (by meta) and run records. A listing failure is
+// returned as the nomad package's sentence.
+func actualRuns(ctx context.Context, cl *nomad.Client) ([]gitops.ActualRun, error) {
+	jobs, err := cl.CaravanJobs(ctx, nomad.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := cl.RecordIDs(ctx, nomad.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	return gitops.Actual(jobs, ids), nil
+}
+
+// foreignCollisions returns an error naming every desired run whose ID is
+// taken by a job caravan does not own: apply would fail on it, so plan
+// says so first.
+func foreignCollisions(ctx context.Context, cl *nomad.Client, desired []gitops.DesiredRun) error {
+	all, err := cl.Jobs(ctx, nomad.AllNamespaces)
+	if err != nil {
+		return err
+	}
+	want := make(map[string]bool, len(desired))
+	for _, d := range desired {
+		want[d.ID] = true
+	}
+	var taken []string
+	for _, j := range all {
+		if want[j.ID] && !nomad.IsCaravanJob(j.Meta) {
+			taken = append(taken, fmt.Sprintf("%s (namespace %s)", j.ID, j.Namespace))
+		}
+	}
+	if len(taken) == 0 {
+		return nil
+	}
+	return fmt.Errorf("job ID %s already exists in Nomad at %s and caravan does not own it (its meta lacks %s=%s); caravan never touches it: rename the experiment or remove that job",
+		strings.Join(taken, ", "), cl.Address(), compile.MetaManagedBy, compile.ManagedByValue)
+}
+
+// isTerminal reports whether w is a terminal (progress bars only there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progressPrinter returns apply's progress callback: a bar redrawn in
+// place on a terminal when there are many runs, plain lines otherwise
+// (one per run for a few runs, one per tenth for many, so CI logs stay
+// readable).
+func progressPrinter(w io.Writer, tty bool) func(gitops.Progress) {
+	const many = 20
+	lastTenth := 0
+	return func(p gitops.Progress) {
+		if p.Err != nil {
+			if tty && p.Total >= many {
+				fmt.Fprint(w, "\r\033[K")
+			}
+			fmt.Fprintf(w, "failed %s: %v\n", p.ID, p.Err)
+			return
+		}
+		switch {
+		case tty && p.Total >= many:
+			const width = 40
+			filled := width * p.Done / p.Total
+			fmt.Fprintf(w, "\r[%s%s] %d/%d", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.Done, p.Total)
+			if p.Done == p.Total {
+				fmt.Fprintln(w)
+			}
+		case p.Total < many:
+			fmt.Fprintf(w, "%s %s (%d/%d)\n", p.Action, p.ID, p.Done, p.Total)
+		default:
+			if tenth := 10 * p.Done / p.Total; tenth > lastTenth {
+				lastTenth = tenth
+				fmt.Fprintf(w, "progress: %d/%d done\n", p.Done, p.Total)
+			}
+		}
+	}
+}
+
+// writeApplyResult prints what an apply did, and returns its exit code.
+func writeApplyResult(env Env, res *gitops.ApplyResult) int {
+	verdict := "Apply complete"
+	if res.Err() != nil {
+		verdict = "Apply incomplete"
+	}
+	fmt.Fprintf(env.Stdout, "%s: %d registered, %d already submitted by someone else, %d records written, %d stopped.\n",
+		verdict, len(res.Registered), len(res.Present), res.Records, len(res.Stopped))
+	if err := res.Err(); err != nil {
+		for _, f := range res.Failures {
+			fmt.Fprintf(env.Stderr, "  %s: %v\n", f.ID, f.Err)
+		}
+		errorf(env, "%v", err)
+		return ExitError
+	}
+	return ExitOK
+}

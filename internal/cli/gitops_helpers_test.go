@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+)
+
+// trainHCL is an experiment of len(lrs) raw_exec runs on pool gpu.
+func trainHCL(name string, lrs ...string) string {
+	return fmt.Sprintf(`experiment %q {
+  pool    = "gpu"
+  driver  = "raw_exec"
+  command = "/bin/sh"
+  args    = ["-c", "echo lr=${param.lr}"]
+  params  = { seed = 1 }
+  sweep {
+    grid = { lr = [%s] }
+  }
+  resources {
+    gpus   = 1
+    cpu    = 500
+    memory = "256MiB"
+  }
+}
+`, name, strings.Join(lrs, ", "))
+}
+
+// gitopsCluster is a fake Nomad with one ready GPU node (2 GPUs) in pool
+// gpu, and the environment that points caravan at it.
+func gitopsCluster(t *testing.T) (*nomadtest.Server, []string) {
+	t.Helper()
+	srv := nomadtest.New(t)
+	srv.AddNode(nomadtest.NodeSpec{Name: "gpu-node-1", Pool: "gpu", GPUs: 2})
+	return srv, []string{"NOMAD_ADDR=" + srv.URL()}
+}
+
+func mustCode(t *testing.T, r cfgResult, want int) {
+	t.Helper()
+	if r.code != want {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
+}
+
+func mustContain(t *testing.T, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("output lacks %q:\n%s", w, got)
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/caravan-ml/caravan/internal/gitops"
+)
+
+func init() {
+	register(command{
+		name:     "plan",
+		synopsis: "Show which runs apply would create, which exist, and which are no longer declared",
+		run:      runPlan,
+	})
+}
+
+// runPlan compares the declared runs with the runs caravan owns in Nomad.
+// Exit codes follow terraform plan: 0 success; with -detailed-exitcode 0 no
+// changes, 2 changes, 1 error.
+func runPlan(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "plan", "[DIR]")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would change, 2 when apply would change something, 1 on error")
+	asJSON := fs.Bool("json", false, "print the plan as JSON (without the compiled jobs)")
+	markdown := fs.Bool("markdown", false, "print the plan as Markdown for a pull-request comment")
+	out := fs.String("out", "", "save the plan, with its compiled jobs, for `caravan apply -plan FILE`")
+	experiment := fs.String("experiment", "", "plan only this experiment")
+	cf := addConfigFlags(fs)
+	nf := addNomadFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	dir, ok := dirArg(env, fs, pos)
+	if !ok {
+		return ExitUsage
+	}
+	if *asJSON && *markdown {
+		errorf(env, "-json and -markdown exclude each other; choose one")
+		return ExitUsage
+	}
+	p, code := computePlan(ctx, env, cf, nf, dir, *experiment)
+	if p == nil {
+		return code
+	}
+	if *out != "" {
+		if err := savePlan(*out, p); err != nil {
+			errorf(env, "%v", err)
+			return ExitError
+		}
+	}
+	var err error
+	switch {
+	case *asJSON:
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(planJSON{RunPlan: p.WithoutJobs(), Counts: p.Counts(), Changes: p.Counts().HasChanges()})
+	case *markdown:
+		err = gitops.WriteMarkdown(env.Stdout, p)
+	default:
+		err = gitops.WriteText(env.Stdout, p)
+		if err == nil && *out != "" {
+			_, err = fmt.Fprintf(env.Stdout, "\nSaved the plan to %s; apply exactly it with: caravan apply -plan %s\n", *out, *out)
+		}
+	}
+	if err != nil {
+		errorf(env, "write plan: %v", err)
+		return ExitError
+	}
+	if *detailed && p.Counts().HasChanges() {
+		return ExitChanges
+	}
+	return ExitOK
+}
+
+// planJSON is plan -json's document: the plan plus its totals.
+type planJSON struct {
+	*gitops.RunPlan
+	Counts  gitops.Counts `json:"counts"`
+	Changes bool          `json:"changes"`
+}
+
+// computePlan loads dir, lists Nomad and diffs them. On failure it has
+// printed why and returns nil with the exit code.
+func computePlan(ctx context.Context, env Env, cf *configFlags, nf *nomadFlags, dir, experiment string) (*gitops.RunPlan, int) {
+	cfg, opts, diags := cf.load(ctx, env, dir)
+	if diags.HasErrors() {
+		writeDiags(env, cfg.Files, diags, false)
+		return nil, ExitError
+	}
+	if experiment != "" && !hasExperiment(cfg, experiment) {
+		errorf(env, "no experiment %q in %s; see `caravan validate %s` for what is declared", experiment, dir, dir)
+		return nil, ExitError
+	}
+	desired, ok := desiredRuns(env, cfg, opts, experiment)
+	if !ok {
+		return nil, ExitError
+	}
+	cl, err := nf.client(env)
+	if err != nil {
+		return nil, nomadError(env, err)
+	}
+	actual, err := actualRuns(ctx, cl)
+	if err != nil {
+		return nil, nomadError(env, err)
+	}
+	if err := foreignCollisions(ctx, cl, desired); err != nil {
+		return nil, nomadError(env, err)
+	}
+	var popts gitops.Options
+	if experiment != "" {
+		popts.Experiments = map[string]bool{experiment: true}
+	}
+	return gitops.Plan(desired, actual, popts), ExitOK
+}
+
+func savePlan(path string, p *gitops.RunPlan) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := gitops.WritePlan(f, p); err != nil {
+		f.Close()
+		return fmt.Errorf("save plan to %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save plan to %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+)
+
+func TestPlanApplyCycle(t *testing.T) {
+	srv, env := gitopsCluster(t)
+	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1", "0.01", "0.001")})
+
+	r := execCaravan(t, env, "", "plan", dir, "-detailed-exitcode")
+	mustCode(t, r, ExitChanges)
+	mustContain(t, r.stdout, `experiment "train": 3 to create`, "pool=gpu gpus=1 driver=raw_exec", "lr=0.1 seed=1",
+		"Plan: 3 to create, 0 unchanged, 0 no longer declared.")
+
+	r = execCaravan(t, env, "", "apply", dir)
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "Apply complete: 3 registered")
+	ids := srv.JobIDs("*")
+	if len(ids) != 3 {
+		t.Fatalf("Nomad has jobs %v, want 3", ids)
+	}
+	for _, id := range ids {
+		items := srv.VariableItems("default", nomad.RecordPath(id))
+		var rec nomad.Record
+		if err := json.Unmarshal([]byte(items["record"]), &rec); err != nil {
+			t.Fatalf("record of %s: %v (items %v)", id, err, items)
+		}
+		if rec.RunID != id || rec.Experiment != "train" || len(rec.Job) == 0 || len(rec.Spec) == 0 || rec.SubmittedAt.IsZero() || rec.Params["lr"] == nil {
+			t.Errorf("record of %s incomplete: %+v", id, rec)
+		}
+	}
+
+	registers := srv.Requests("PUT /v1/jobs")
+	r = execCaravan(t, env, "", "plan", dir, "-detailed-exitcode")
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "No changes", "Plan: 0 to create, 3 unchanged, 0 no longer declared.")
+	r = execCaravan(t, env, "", "apply", dir)
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "Nothing to apply.")
+	if n := srv.Requests("PUT /v1/jobs"); n != registers {
+		t.Errorf("idempotent apply registered %d jobs", n-registers)
+	}
+
+	// Drop one sweep point: no longer declared, stopped only with -prune.
+	os.WriteFile(filepath.Join(dir, "train.hcl"), []byte(trainHCL("train", "0.1", "0.01")), 0o644)
+	r = execCaravan(t, env, "", "plan", dir, "-detailed-exitcode")
+	mustCode(t, r, ExitChanges)
+	mustContain(t, r.stdout, "Plan: 0 to create, 2 unchanged, 1 no longer declared (1 still active", "apply -prune stops it")
+	r = execCaravan(t, env, "", "apply", dir)
+	mustCode(t, r, ExitOK)
+	if strings.Contains(r.stdout, "1 stopped") {
+		t.Fatal("apply without -prune stopped a run")
+	}
+	r = execCaravan(t, env, "", "apply", dir, "-prune")
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "1 stopped")
+	r = execCaravan(t, env, "", "plan", dir, "-detailed-exitcode")
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "1 no longer declared.")
+	if len(srv.JobIDs("*")) != 3 {
+		t.Error("prune purged a job; history must stay")
+	}
+}
+
+func TestPlanFormats(t *testing.T) {
+	_, env := gitopsCluster(t)
+	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1", "0.2")})
+	r := execCaravan(t, env, "", "plan", dir, "-json")
+	mustCode(t, r, ExitOK)
+	var doc struct {
+		Changes     bool `json:"changes"`
+		Counts      struct{ Create int }
+		Experiments []struct {
+			Name   string
+			Create []map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("-json: %v\n%s", err, r.stdout)
+	}
+	if !doc.Changes || doc.Counts.Create != 2 || doc.Experiments[0].Create[0]["job"] != nil {
+		t.Errorf("-json document: %+v", doc)
+	}
+	r = execCaravan(t, env, "", "plan", dir, "-markdown")
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "### caravan plan", "| `train` | 2 | 0 | 0 | 0 |", "<details>")
+	r = execCaravan(t, env, "", "plan", dir, "-markdown", "-json")
+	mustCode(t, r, ExitUsage)
+}
+
+func TestSavedPlan(t *testing.T) {
+	srv, env := gitopsCluster(t)
+	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1", "0.2")})
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	r := execCaravan(t, env, "", "plan", dir, "-out", planFile)
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "caravan apply -plan "+planFile)
+	// The saved plan is applied without the files.
+	os.RemoveAll(dir)
+	r = execCaravan(t, env, "", "apply", "-plan", planFile)
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "2 registered")
+	if len(srv.JobIDs("*")) != 2 {
+		t.Fatalf("jobs: %v", srv.JobIDs("*"))
+	}
+	// Applying it again: Nomad changed since the plan was made.
+	r = execCaravan(t, env, "", "apply", "-plan", planFile)
+	mustCode(t, r, ExitError)
+	mustContain(t, r.stderr, "saved plan is stale", "plan -out FILE")
+
+	r = execCaravan(t, env, "", "apply", "-plan", planFile, dir)
+	mustCode(t, r, ExitUsage)
+	os.WriteFile(planFile, []byte("{}"), 0o644)
+	r = execCaravan(t, env, "", "apply", "-plan", planFile)
+	mustCode(t, r, ExitError)
+	mustContain(t, r.stderr, "version")
+}

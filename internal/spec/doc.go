@@ -5,4 +5,16 @@
 // Terraform root module) and yields a Config whose Runs are the expanded
 // sweep points. Everything here returns hcl.Diagnostics with source ranges;
 // conversion to errors and exit codes happens in internal/cli.
+//
+// A load runs in phases (load.go): parse every file behind stack-safety
+// guards (guard.go), then variables with Terraform's precedence and
+// validation (variables.go), locals in dependency order (locals.go), the
+// defaults block (settings.go), pools from one table-driven schema
+// (pool.go), experiments merged over the defaults (experiment.go), their
+// parameter spaces, sized before anything is expanded (sweep.go,
+// distributions.go, prng.go), and finally the runs (expand.go prepares
+// command, args and env once per experiment; runs.go stamps them out).
+//
+// The package is pure apart from reading the files it is given: no clock,
+// no network, no environment except what LoadOptions carries.
 package spec

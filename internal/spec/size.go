@@ -56,7 +56,7 @@ func ParseSize(s string) (int64, error) {
 	// Round half up to whole bytes.
 	r.Add(r, big.NewRat(1, 2))
 	n := new(big.Int).Quo(r.Num(), r.Denom())
-	if !n.IsInt64() || n.Int64() > math.MaxInt64 {
+	if !n.IsInt64() {
 		return 0, fmt.Errorf("invalid size %q: larger than %d bytes", s, int64(math.MaxInt64))
 	}
 	return n.Int64(), nil

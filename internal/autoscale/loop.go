@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -106,6 +107,9 @@ type Loop struct {
 	applied chan applyDone
 	kick    chan time.Time
 	nextAt  time.Time
+	// running counts background applies, awaited at shutdown so that an
+	// interrupted Terraform can save its state before the process exits.
+	running sync.WaitGroup
 }
 
 type poolRun struct {
@@ -377,6 +381,10 @@ func (l *Loop) checkLeader(ctx context.Context) {
 }
 
 func (l *Loop) shutdown() {
+	// Terraform got an interrupt with ctx; it finishes the resource in
+	// flight and writes state. Its outcome is not recorded (the record
+	// already holds the intent), but the process must not exit under it.
+	l.running.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if l.leader && !l.cfg.DryRun {
@@ -595,7 +603,9 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 		l.finishApply(ctx, applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()})
 		return nil
 	}
+	l.running.Add(1)
 	go func() {
+		defer l.running.Done()
 		res, err := p.prov.Apply(ctx, target)
 		select {
 		case l.applied <- applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()}:

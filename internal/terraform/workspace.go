@@ -283,6 +283,10 @@ func (w *Workspace) terraform() (*tfexec.Terraform, *lineLogger, *lineLogger, er
 			delete(env, "TF_CLI_CONFIG_FILE")
 		}
 	}
+	// Terraform ignores a plugin cache directory that does not exist.
+	if d := env["TF_PLUGIN_CACHE_DIR"]; d != "" {
+		_ = os.MkdirAll(d, 0o755)
+	}
 	// Terraform's update check would call out to HashiCorp on every run.
 	env["CHECKPOINT_DISABLE"] = "1"
 	for _, k := range tfexec.ProhibitedEnv(env) {

@@ -1,0 +1,157 @@
+# caravan-autoscaler: runs `caravan autoscale` as a Nomad service, two
+# instances for high availability. Both follow the cluster; the one holding
+# the lock in Nomad Variables (caravan/autoscaler/leader) acts, the other
+# takes over within about 25 s if the first dies.
+#
+# Before running it:
+#   1. Install caravan (at caravan_bin) and terraform >= 1.4 (on PATH, or
+#      terraform_bin in each pool's terraform block) on the nodes of
+#      node_pool.
+#   2. Give the Terraform state a home that both instances see (see the
+#      volume block below): a standby that took over with an empty state
+#      would create every machine a second time.
+#   3. Store a Nomad token for the autoscaler in the job's own variable:
+#        nomad var put nomad/jobs/caravan-autoscaler token=<secret id>
+#      Its policy needs: node write (eligibility, drain), namespace "*" with
+#      read-job and list-jobs, and variables write under caravan/autoscaler/*.
+#   4. Put cloud credentials where the pool modules' providers read them
+#      (instance profile / workload identity of the nodes, or env below).
+#
+#   nomad job run -var config_git=git::https://github.com/acme/experiments \
+#     jobs/caravan-autoscaler.nomad.hcl
+
+variable "config_git" {
+  description = "go-getter source of the repository holding the experiments and pool blocks."
+  type        = string
+}
+
+variable "config_subdir" {
+  description = "Directory of the caravan configuration inside that repository."
+  type        = string
+  default     = "."
+}
+
+variable "node_pool" {
+  description = "Node pool the autoscaler runs in (never an autoscaled one: it would scale itself in)."
+  type        = string
+  default     = "default"
+}
+
+variable "caravan_bin" {
+  type    = string
+  default = "/usr/local/bin/caravan"
+}
+
+variable "state_volume" {
+  description = "CSI volume (multi-node-multi-writer, e.g. EFS or NFS) holding the per-pool Terraform workdirs and states."
+  type        = string
+  default     = "caravan-terraform-state"
+}
+
+job "caravan-autoscaler" {
+  type      = "service"
+  node_pool = var.node_pool
+
+  group "autoscaler" {
+    # Two processes: one acts, one stands by (lock in Nomad Variables).
+    count = 2
+
+    constraint {
+      operator = "distinct_hosts"
+      value    = "true"
+    }
+
+    # Both instances mount the same Terraform states; Terraform's own state
+    # lock and caravan's leader lock keep them from applying at once. With
+    # no shared storage, use a host volume and drop count to 1 (restarts
+    # still resume: intent is recorded in Nomad Variables before applying).
+    volume "state" {
+      type            = "csi"
+      source          = var.state_volume
+      access_mode     = "multi-node-multi-writer"
+      attachment_mode = "file-system"
+    }
+
+    network {
+      port "metrics" {
+        to = 9465
+      }
+    }
+
+    service {
+      name     = "caravan-autoscaler"
+      port     = "metrics"
+      provider = "nomad"
+      tags     = ["metrics"]
+
+      check {
+        type     = "http"
+        path     = "/healthz"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+
+    restart {
+      attempts = 10
+      interval = "30m"
+      delay    = "15s"
+      mode     = "delay"
+    }
+
+    task "autoscale" {
+      driver = "raw_exec"
+
+      artifact {
+        source      = var.config_git
+        destination = "local/config"
+      }
+
+      volume_mount {
+        volume      = "state"
+        destination = "/var/lib/caravan"
+      }
+
+      config {
+        command = var.caravan_bin
+        args = [
+          "autoscale", "local/config/${var.config_subdir}",
+          "-state-dir", "/var/lib/caravan/terraform",
+          "-listen", "0.0.0.0:${NOMAD_PORT_metrics}",
+        ]
+      }
+
+      # The token comes from the job's own variable, readable by the job
+      # without any extra policy; the address is the agent's task socket.
+      template {
+        destination = "secrets/nomad.env"
+        env         = true
+        data        = <<-EOT
+          NOMAD_ADDR=unix://{{ env "NOMAD_SECRETS_DIR" }}/api.sock
+          {{ with nomadVar "nomad/jobs/caravan-autoscaler" }}NOMAD_TOKEN={{ .token }}{{ end }}
+        EOT
+      }
+
+      identity {
+        env = true
+      }
+
+      env {
+        CHECKPOINT_DISABLE = "1"
+        PATH               = "/usr/local/bin:/usr/bin:/bin"
+        # Terraform plugin downloads are cached across pools and restarts.
+        TF_PLUGIN_CACHE_DIR = "/var/lib/caravan/plugin-cache"
+      }
+
+      # Terraform and its providers are the memory-hungry part.
+      resources {
+        cpu    = 500
+        memory = 1024
+      }
+
+      # Let a running apply finish its current resource and save state.
+      kill_timeout = "2m"
+      kill_signal  = "SIGTERM"
+    }
+  }
+}

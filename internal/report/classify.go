@@ -167,12 +167,23 @@ func outcomeOf(a *api.Allocation, ts *api.TaskState, killed bool) string {
 }
 
 // runTimeout is the experiment's timeout from the job meta caravan wrote
-// (on the allocation's job, else in the record's compiled job).
+// (on the allocation's job, else in the record's compiled job), else the
+// task group's max_run_duration, Nomad's own limit.
 func runTimeout(rec *nomad.Record, allocs []*api.Allocation) time.Duration {
 	for _, a := range allocs {
 		if a.Job != nil {
 			if d, err := time.ParseDuration(a.Job.Meta[compile.MetaTimeout]); err == nil {
 				return d
+			}
+		}
+	}
+	for _, a := range allocs {
+		if a.Job == nil {
+			continue
+		}
+		for _, tg := range a.Job.TaskGroups {
+			if tg != nil && tg.Name != nil && *tg.Name == a.TaskGroup && tg.MaxRunDuration != nil && *tg.MaxRunDuration > 0 {
+				return *tg.MaxRunDuration
 			}
 		}
 	}

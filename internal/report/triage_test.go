@@ -180,6 +180,20 @@ func TestTriage(t *testing.T) {
 					t.Errorf("timeout %v evidence %q", r.TimeoutS, r.Reason.Evidence)
 				}
 			}},
+		{name: "timeout by Nomad's max_run_duration", outcome: OutcomeStopped, kind: KindTimeout, exit: 137,
+			in: Input{Record: &nomad.Record{RunID: "train-1a2b3c4d", GPUs: 4}, Allocs: []*api.Allocation{func() *api.Allocation {
+				a := alloc("a1", 10, done, stop, 2*time.Hour, 4,
+					ev(api.TaskKilling, 2*time.Hour, "Sent interrupt. Waiting 5s before force killing", nil), terminated(2*time.Hour, 137, false),
+					ev(api.TaskKilled, 2*time.Hour, "Task successfully killed", nil))
+				name, limit := "run", 2*time.Hour
+				a.Job = &api.Job{TaskGroups: []*api.TaskGroup{{Name: &name, MaxRunDuration: &limit}}}
+				return a
+			}()}},
+			check: func(t *testing.T, r Report) {
+				if r.TimeoutS != 7200 {
+					t.Errorf("timeout %vs, want 7200 from max_run_duration", r.TimeoutS)
+				}
+			}},
 		{name: "stopped early by someone", outcome: OutcomeStopped, kind: KindStopped, exit: 0,
 			in: Input{Record: record(), Allocs: []*api.Allocation{func() *api.Allocation {
 				a := alloc("a1", 10, done, stop, time.Hour, 4,

@@ -1,6 +1,7 @@
 package nomadtest
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/hashicorp/nomad/api"
@@ -41,4 +42,27 @@ func BatchJobs(n int, pool string, gpus int) []*api.Job {
 		out[i] = j
 	}
 	return out
+}
+
+// Seed registers jobs directly, without HTTP, exactly as PUT /v1/jobs
+// would (same evaluation and placement): for setting up large clusters in
+// benchmarks (e.g. plan against 10,000 existing runs).
+func (s *Server) Seed(jobs ...*api.Job) error {
+	for _, j := range jobs {
+		raw, err := json.Marshal(j)
+		if err != nil {
+			return err
+		}
+		nj, err := parseJob(raw, "default")
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		_, status, msg := s.register(nj, false, 0)
+		s.mu.Unlock()
+		if status != 0 {
+			return fmt.Errorf("seed job %s: %d %s", nj.ID, status, msg)
+		}
+	}
+	return nil
 }

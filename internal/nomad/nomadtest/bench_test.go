@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/hashicorp/nomad/api"
 )
 
 // BenchmarkPlainRegister1000 is the baseline for `caravan apply` of 1,000
@@ -41,5 +42,22 @@ func TestRegisterAllPlacesAndQueues(t *testing.T) {
 	}
 	if placed != 8 {
 		t.Fatalf("placed %d, want 8 (one node of 8 GPUs)", placed)
+	}
+}
+
+// BenchmarkListJobs10k measures GET /v1/jobs?meta=true with 10,000 jobs
+// through the api client (what caravan plan reads).
+func BenchmarkListJobs10k(b *testing.B) {
+	srv := nomadtest.New(b)
+	if err := srv.Seed(nomadtest.BatchJobs(10000, "default", 0)...); err != nil {
+		b.Fatal(err)
+	}
+	c := srv.APIClient(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		stubs, _, err := c.Jobs().ListOptions(&api.JobListOptions{Fields: &api.JobListFields{Meta: true}}, nil)
+		if err != nil || len(stubs) != 10000 {
+			b.Fatalf("%d %v", len(stubs), err)
+		}
 	}
 }

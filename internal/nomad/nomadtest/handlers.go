@@ -69,13 +69,9 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		return keys[a].ns < keys[b].ns
 	})
-	out := make([]any, 0, len(keys))
+	out := make([]*jobStubJSON, 0, len(keys))
 	for _, k := range keys {
-		m := s.renderJobStub(s.jobs[k])
-		if !withMeta {
-			delete(m, "Meta")
-		}
-		out = append(out, m)
+		out = append(out, s.jobStub(s.jobs[k], withMeta))
 	}
 	s.writeJSON(w, s.index, out)
 }
@@ -238,7 +234,7 @@ func (s *Server) handleSummary(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if j := s.jobOr404(w, r); j != nil {
-		s.writeJSON(w, s.index, s.renderSummary(j))
+		s.writeJSON(w, s.index, s.summaryOf(j))
 	}
 }
 

@@ -78,7 +78,7 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 		log.Info("reading Nomad", "address", c.Address(), "node_id", *nodeID)
 	}
 	if cfg.GPU == nil && cfg.Nomad == nil {
-		errorf(env, "nothing to read: NVML is unavailable (%v) and -no-nomad was given", cfg.GPUErr)
+		errorf(env, "nothing to read: %v; and -no-nomad was given", cfg.GPUErr)
 		return ExitUsage
 	}
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -552,7 +553,7 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 	if len(failedNodes) > 0 {
 		// Forget marks that did not happen, so the next decision does
 		// not take a node for drained that Nomad never drained.
-		mem = mem.clone()
+		mem.Cordoned, mem.Draining = maps.Clone(mem.Cordoned), maps.Clone(mem.Draining)
 		for n := range failedNodes {
 			delete(mem.Draining, n)
 			delete(mem.Cordoned, n)

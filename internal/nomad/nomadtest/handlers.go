@@ -211,6 +211,7 @@ func (s *Server) handleDeregister(w http.ResponseWriter, r *http.Request) {
 			a := s.allocs[id]
 			delete(s.allocs, id)
 			s.nodeAllocs[a.NodeID] = without(s.nodeAllocs[a.NodeID], id)
+			delete(s.usageCache, a.NodeID)
 			s.allocOrder = without(s.allocOrder, id)
 		}
 		delete(s.jobAllocs, key)

@@ -16,6 +16,7 @@ func (s *Server) mustAlloc(id string) *alloc {
 }
 
 func (s *Server) setClient(a *alloc, status, desc string) {
+	delete(s.usageCache, a.NodeID)
 	a.ClientStatus = status
 	a.ClientDescription = desc
 	idx := s.nextIndex()

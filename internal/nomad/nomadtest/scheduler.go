@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-
-	"github.com/hashicorp/nomad/api"
 )
 
 // A minimal believable scheduler: one evaluation per registration, best-fit
@@ -20,9 +18,33 @@ const (
 	reasonDevicesBusy    = "devices: no devices match request"
 )
 
+// lightJob is the part of a submitted job the scheduler reads; decoding
+// only it keeps registrations cheap (the full job stays as raw JSON).
+type lightJob struct {
+	ID, Namespace, Type, NodePool *string
+	Priority                      *int
+	Meta                          map[string]string
+	Datacenters                   []string
+	TaskGroups                    []struct {
+		Name  *string
+		Count *int
+		Tasks []struct {
+			Name      string
+			Resources *struct {
+				CPU      *int
+				MemoryMB *int
+				Devices  []struct {
+					Name  string
+					Count *uint64
+				}
+			}
+		}
+	}
+}
+
 // parseJob reads what the scheduler needs from a submitted job.
 func parseJob(raw json.RawMessage, reqNS string) (*job, error) {
-	var aj api.Job
+	var aj lightJob
 	if err := json.Unmarshal(raw, &aj); err != nil {
 		return nil, fmt.Errorf("failed to decode job: %v", err)
 	}
@@ -86,8 +108,14 @@ type nodeUse struct {
 	devices map[string]bool
 }
 
-func (s *Server) usage(n *node) nodeUse {
-	u := nodeUse{devices: map[string]bool{}}
+// usage is cached per node until an allocation on it changes (see
+// allocChanged): placement asks for it once per node per placement.
+func (s *Server) usage(n *node) (u nodeUse) {
+	u = nodeUse{devices: map[string]bool{}}
+	if u, ok := s.usageCache[n.ID]; ok {
+		return u
+	}
+	defer func() { s.usageCache[n.ID] = u }()
 	for _, id := range s.nodeAllocs[n.ID] {
 		a := s.allocs[id]
 		if !a.holdsResources() {
@@ -395,6 +423,7 @@ func (s *Server) newAlloc(j *job, g *group, ev *eval, n *node, devs map[string][
 	s.allocOrder = append(s.allocOrder, a.ID)
 	s.jobAllocs[nsKey{a.NS, a.JobID}] = append(s.jobAllocs[nsKey{a.NS, a.JobID}], a.ID)
 	s.nodeAllocs[a.NodeID] = append(s.nodeAllocs[a.NodeID], a.ID)
+	delete(s.usageCache, a.NodeID)
 	if nameIdx < 0 {
 		s.allocs[prev].NextAllocation = a.ID
 	}

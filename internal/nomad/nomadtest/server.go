@@ -34,6 +34,7 @@ type Server struct {
 	allocOrder []string
 	jobAllocs  map[nsKey][]string // creation order
 	nodeAllocs map[string][]string
+	usageCache map[string]nodeUse // per node; dropped when its allocations change
 	evals      map[string]*eval
 	evalOrder  []string
 	blocked    map[nsKey]string // the blocked eval of each job
@@ -84,6 +85,7 @@ func newServer() *Server {
 		allocs:            map[string]*alloc{},
 		jobAllocs:         map[nsKey][]string{},
 		nodeAllocs:        map[string][]string{},
+		usageCache:        map[string]nodeUse{},
 		evals:             map[string]*eval{},
 		blocked:           map[nsKey]string{},
 		vars:              map[nsKey]*variable{},

@@ -208,3 +208,26 @@ func (c *Client) Self(ctx context.Context) (Identity, error) {
 	}
 	return Identity{AccessorID: t.AccessorID, Name: t.Name, Type: t.Type}, nil
 }
+
+// CheckNamespace verifies that a namespace exists, so that commands that
+// only read (where Nomad answers an unknown namespace with empty lists)
+// can say "namespace does not exist" instead of "no runs". Nomad without
+// namespaces (Community Edition knows only "default") answers for
+// "default" too.
+func (c *Client) CheckNamespace(ctx context.Context, namespace string) error {
+	ns := c.ns(namespace)
+	if ns == AllNamespaces {
+		return nil
+	}
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	_, _, err := c.api.Namespaces().Info(ns, c.q(ctx, ""))
+	if err == nil {
+		return nil
+	}
+	if status, _ := httpStatus(err); status == 404 {
+		return &Error{Kind: ErrNamespace, Op: "check namespace", Address: c.address, Namespace: ns, Status: 404, Err: err,
+			text: fmt.Sprintf("namespace %q does not exist in Nomad at %s (create it with `nomad namespace apply %s`, or choose another with NOMAD_NAMESPACE or -namespace)", ns, c.address, ns)}
+	}
+	return c.fail(op{what: fmt.Sprintf("check namespace %q", ns), thing: fmt.Sprintf("namespace %q", ns), need: "namespace read", ns: ns}, err)
+}

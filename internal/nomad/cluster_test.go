@@ -375,3 +375,16 @@ func TestStatsAndIdentity(t *testing.T) {
 		t.Fatalf("self %+v %v", me, err)
 	}
 }
+
+func TestCheckNamespace(t *testing.T) {
+	srv := nomadtest.New(t)
+	srv.AddNamespace("ml")
+	c := newClient(t, srv)
+	ctx := context.Background()
+	for ns, ok := range map[string]bool{"": true, "default": true, "ml": true, "*": true, "typo": false} {
+		err := c.CheckNamespace(ctx, ns)
+		if ok != (err == nil) || (!ok && !errors.Is(err, nomad.ErrNamespace)) {
+			t.Errorf("%q: %v", ns, err)
+		}
+	}
+}

@@ -107,6 +107,11 @@ func (o *Observer) Observe(ctx context.Context, now time.Time, in map[string]Poo
 	for _, n := range nodes {
 		pool, ours := owner[n.Name]
 		if !ours {
+			if n.Status == string(NodeDown) {
+				// Old machines (ours, already destroyed) stay listed as
+				// down until Nomad's node GC; they are nobody's now.
+				continue
+			}
 			for _, p := range byNodePool[nodePoolName(n.NodePool)] {
 				v := views[p]
 				v.Foreign = append(v.Foreign, n.Name)

@@ -146,6 +146,7 @@ func TestReportCommandErrors(t *testing.T) {
 		{"no run", []string{"report"}, ExitUsage, "exactly one run ID"},
 		{"two runs", []string{"report", "a", "b"}, ExitUsage, "exactly one run ID"},
 		{"bad flag", []string{"report", "-bogus", "x"}, ExitUsage, "flag provided but not defined"},
+		{"Nomad unreachable", []string{"report", "-address", "http://127.0.0.1:1", "x-1"}, ExitError, "cannot reach Nomad at http://127.0.0.1:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

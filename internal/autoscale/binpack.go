@@ -1,6 +1,10 @@
 package autoscale
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
 
 // bin is one place requests can be packed into: free room on a live node,
 // a machine still booting, or a machine to create.
@@ -14,21 +18,20 @@ type bin struct {
 // first, then CPU, then memory; ties keep queue order (oldest first, then
 // ID) so the result does not depend on the order Observe listed them in.
 func sortDecreasing(reqs []Request) {
-	sort.SliceStable(reqs, func(i, j int) bool {
-		a, b := reqs[i], reqs[j]
+	slices.SortStableFunc(reqs, func(a, b Request) int {
 		if a.Resources.GPUs != b.Resources.GPUs {
-			return a.Resources.GPUs > b.Resources.GPUs
+			return b.Resources.GPUs - a.Resources.GPUs
 		}
 		if a.Resources.CPU != b.Resources.CPU {
-			return a.Resources.CPU > b.Resources.CPU
+			return b.Resources.CPU - a.Resources.CPU
 		}
 		if a.Resources.Memory != b.Resources.Memory {
-			return a.Resources.Memory > b.Resources.Memory
+			return cmp.Compare(b.Resources.Memory, a.Resources.Memory)
 		}
-		if !a.Since.Equal(b.Since) {
-			return a.Since.Before(b.Since)
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
 		}
-		return a.ID < b.ID
+		return strings.Compare(a.ID, b.ID)
 	})
 }
 

@@ -3,6 +3,7 @@ package autoscale
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,7 +59,8 @@ const (
 )
 
 type nodeView struct {
-	Node
+	// Node points into the caller's State, which Decide never changes.
+	*Node
 	role nodeRole
 	// bin is the node's index in the packing, -1 if it takes no part.
 	bin int
@@ -72,7 +74,11 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		pl = &spec.Pool{Name: name}
 	}
 	d := Decision{Pool: name}
-	mem := ps.Memory.clone()
+	mem := ps.Memory
+	// Copy-on-write: most decisions change no mark, and copying the maps
+	// on every call dominated the simulator's profile.
+	mem.Cordoned, mem.Draining = ps.Memory.Cordoned, ps.Memory.Draining
+	mem.shared = true
 	newCap := nodeCapacity(pl)
 	var reasons []string
 	var wake time.Time
@@ -82,15 +88,20 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		}
 	}
 
-	// Classify what exists. Names known anywhere are collected so new
-	// names never collide with them.
-	known := map[string]bool{}
+	// Classify what exists.
 	views := make([]nodeView, 0, len(ps.Nodes))
-	for _, n := range ps.Nodes {
-		known[n.Name] = true
+	seenMarks := 0
+	for k := range ps.Nodes {
+		n := &ps.Nodes[k]
 		v := nodeView{Node: n, bin: -1}
 		_, cordoned := mem.Cordoned[n.Name]
 		_, draining := mem.Draining[n.Name]
+		if cordoned {
+			seenMarks++
+		}
+		if draining {
+			seenMarks++
+		}
 		switch {
 		case n.Status == NodeDown || n.Status == NodeDisconnected:
 			v.role = roleFailed
@@ -108,20 +119,26 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		views = append(views, v)
 	}
 	// Forget marks on nodes that are gone or that someone else changed.
-	for n := range mem.Cordoned {
-		if i := findView(views, n); i < 0 || views[i].role != roleCordoned {
-			delete(mem.Cordoned, n)
+	if seenMarks != len(mem.Cordoned)+len(mem.Draining) {
+		for n := range mem.Cordoned {
+			if i := findView(views, n); i < 0 {
+				mem.uncordon(n)
+			}
+		}
+		for n := range mem.Draining {
+			if findView(views, n) < 0 {
+				mem.undrain(n)
+			}
 		}
 	}
-	for n := range mem.Draining {
-		if findView(views, n) < 0 {
-			delete(mem.Draining, n)
+	for _, v := range views {
+		if _, ok := mem.Cordoned[v.Name]; ok && v.role != roleCordoned && v.role != roleDraining {
+			mem.uncordon(v.Name)
 		}
 	}
 	var booting []Machine
 	var failed []string
 	for _, m := range ps.Booting {
-		known[m.Name] = true
 		if pl.BootTimeout > 0 && now.Sub(m.RequestedAt) >= pl.BootTimeout {
 			failed = append(failed, m.Name)
 			continue
@@ -143,9 +160,6 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	}
 	if down > 0 {
 		reasons = append(reasons, fmt.Sprintf("%d node(s) down", down))
-	}
-	for n := range mem.Cordoned {
-		known[n] = true
 	}
 
 	// Demand: pack queued requests, oldest capacity first.
@@ -226,11 +240,11 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		switch v.role {
 		case roleCordoned:
 			reenable = append(reenable, v.Name)
-			delete(mem.Cordoned, v.Name)
+			mem.uncordon(v.Name)
 			v.role = roleEligible
 		case roleDraining:
 			reenable = append(reenable, v.Name)
-			delete(mem.Draining, v.Name)
+			mem.undrain(v.Name)
 			v.role = roleEligible
 		}
 	}
@@ -260,10 +274,10 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		}
 		if v.Allocs == 0 {
 			removes = append(removes, v.Name)
-			delete(mem.Draining, v.Name)
-		} else if v.LastBusy.After(mem.Draining[v.Name]) || v.Allocs > 0 {
+			mem.undrain(v.Name)
+		} else {
 			reenable = append(reenable, v.Name)
-			delete(mem.Draining, v.Name)
+			mem.undrain(v.Name)
 			v.role = roleEligible
 			reasons = append(reasons, fmt.Sprintf("node %s got work while draining; it keeps it", v.Name))
 		}
@@ -290,12 +304,11 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 			cands = append(cands, i)
 		}
 	}
-	sort.SliceStable(cands, func(a, b int) bool {
-		x, y := idleSince(views[cands[a]].Node), idleSince(views[cands[b]].Node)
-		if !x.Equal(y) {
-			return x.Before(y)
+	slices.SortFunc(cands, func(a, b int) int {
+		if c := idleSince(views[a].Node).Compare(idleSince(views[b].Node)); c != 0 {
+			return c
 		}
-		return views[cands[a]].Name < views[cands[b]].Name
+		return strings.Compare(views[a].Name, views[b].Name)
 	})
 	if created == 0 && waiting == 0 {
 		for _, i := range cands {
@@ -319,8 +332,8 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 				freeGPUs -= v.Free().GPUs
 			}
 			drains = append(drains, v.Name)
-			delete(mem.Cordoned, v.Name)
-			mem.Draining[v.Name] = now
+			mem.uncordon(v.Name)
+			mem.drain(v.Name, now)
 			v.role = roleDraining
 			remaining--
 		}
@@ -337,7 +350,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	// in. Queued work re-enables cordoned nodes (above) before booting.
 	var cordons []string
 	if p.Consolidate && created == 0 && waiting == 0 {
-		cordons = p.consolidate(views, bins, mem, now, buffer, &reenable)
+		cordons = p.consolidate(views, bins, &mem, now, buffer, &reenable)
 		if len(cordons) > 0 {
 			reasons = append(reasons, fmt.Sprintf("consolidating: cordoned %d node(s) holding only young work", len(cordons)))
 		}
@@ -346,7 +359,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	// New machines.
 	var creates []string
 	if created > 0 {
-		next := nextIndex(name, known, mem.NextIndex)
+		next := nextIndex(name, ps, mem.NextIndex)
 		for range created {
 			creates = append(creates, name+"-"+strconv.Itoa(next))
 			next++
@@ -407,7 +420,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	return d
 }
 
-func idleSince(n Node) time.Time {
+func idleSince(n *Node) time.Time {
 	if n.LastBusy.After(n.CreatedAt) {
 		return n.LastBusy
 	}
@@ -430,30 +443,43 @@ func orderBy(vs []nodeView, role nodeRole, less func(a, b nodeView) bool) []int 
 			idx = append(idx, i)
 		}
 	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		x, y := vs[idx[a]], vs[idx[b]]
-		if less(x, y) {
-			return true
+	slices.SortFunc(idx, func(a, b int) int {
+		x, y := &vs[a], &vs[b]
+		if less(*x, *y) {
+			return -1
 		}
-		if less(y, x) {
-			return false
+		if less(*y, *x) {
+			return 1
 		}
-		return x.Name < y.Name
+		return strings.Compare(x.Name, y.Name)
 	})
 	return idx
 }
 
 // nextIndex is the first machine counter above every "<pool>-<n>" name in
-// sight and at least the remembered counter.
-func nextIndex(pool string, known map[string]bool, remembered int) int {
+// sight (nodes, booting machines, marked nodes) and at least the remembered
+// counter, so a name is never reused while anything may still refer to it.
+func nextIndex(pool string, ps PoolState, remembered int) int {
 	next := max(remembered, 1)
 	prefix := pool + "-"
-	for n := range known {
+	see := func(n string) {
 		if s, ok := strings.CutPrefix(n, prefix); ok {
 			if k, err := strconv.Atoi(s); err == nil && k >= next {
 				next = k + 1
 			}
 		}
+	}
+	for _, n := range ps.Nodes {
+		see(n.Name)
+	}
+	for _, m := range ps.Booting {
+		see(m.Name)
+	}
+	for n := range ps.Memory.Cordoned {
+		see(n)
+	}
+	for n := range ps.Memory.Draining {
+		see(n)
 	}
 	return next
 }
@@ -468,17 +494,38 @@ func dedupe(s []string) []string {
 	return out
 }
 
-func (m Memory) clone() Memory {
-	c := m
-	c.Cordoned = make(map[string]time.Time, len(m.Cordoned))
+// own copies the mark maps before the first write, so the caller's
+// Memory is never changed.
+func (m *Memory) own() {
+	if !m.shared {
+		return
+	}
+	c := make(map[string]time.Time, len(m.Cordoned)+1)
 	for k, v := range m.Cordoned {
-		c.Cordoned[k] = v
+		c[k] = v
 	}
-	c.Draining = make(map[string]time.Time, len(m.Draining))
+	d := make(map[string]time.Time, len(m.Draining)+1)
 	for k, v := range m.Draining {
-		c.Draining[k] = v
+		d[k] = v
 	}
-	return c
+	m.Cordoned, m.Draining, m.shared = c, d, false
+}
+
+func (m *Memory) cordon(n string, at time.Time) { m.own(); m.Cordoned[n] = at }
+func (m *Memory) drain(n string, at time.Time)  { m.own(); m.Draining[n] = at }
+
+func (m *Memory) uncordon(n string) {
+	if _, ok := m.Cordoned[n]; ok {
+		m.own()
+		delete(m.Cordoned, n)
+	}
+}
+
+func (m *Memory) undrain(n string) {
+	if _, ok := m.Draining[n]; ok {
+		m.own()
+		delete(m.Draining, n)
+	}
 }
 
 // observeDemand folds the current number of busy GPUs into the decaying
@@ -520,25 +567,22 @@ func olderWork(a, b nodeView) bool {
 // (older work first among equals): the top of the ranking stays eligible
 // until it offers the warm buffer plus ConsolidateKeepGPUs free GPUs, and
 // the lightly used nodes below that line are cordoned.
-func (p Policy) consolidate(views []nodeView, bins []bin, mem Memory, now time.Time, buffer int, reenable *[]string) []string {
+func (p Policy) consolidate(views []nodeView, bins []bin, mem *Memory, now time.Time, buffer int, reenable *[]string) []string {
 	var busy []int
 	for i, v := range views {
 		if (v.role == roleEligible || v.role == roleCordoned) && v.Allocs > 0 && (v.bin < 0 || !bins[v.bin].used) {
 			busy = append(busy, i)
 		}
 	}
-	sort.SliceStable(busy, func(a, b int) bool {
-		x, y := views[busy[a]], views[busy[b]]
+	slices.SortFunc(busy, func(a, b int) int {
+		x, y := &views[a], &views[b]
 		if x.Used.GPUs != y.Used.GPUs {
-			return x.Used.GPUs > y.Used.GPUs
+			return y.Used.GPUs - x.Used.GPUs
 		}
-		if olderWork(x, y) {
-			return true
+		if c := x.OldestAlloc.Compare(y.OldestAlloc); c != 0 {
+			return c
 		}
-		if olderWork(y, x) {
-			return false
-		}
-		return x.Name < y.Name
+		return strings.Compare(x.Name, y.Name)
 	})
 	free := 0
 	var cordons []string
@@ -549,16 +593,23 @@ func (p Policy) consolidate(views []nodeView, bins []bin, mem Memory, now time.T
 			free += v.Free().GPUs
 			if v.role == roleCordoned {
 				*reenable = append(*reenable, v.Name)
-				delete(mem.Cordoned, v.Name)
+				mem.uncordon(v.Name)
 				v.role = roleEligible
 			}
 			continue
 		}
 		if v.role == roleEligible {
 			cordons = append(cordons, v.Name)
-			mem.Cordoned[v.Name] = now
+			mem.cordon(v.Name, now)
 			v.role = roleCordoned
 		}
 	}
 	return cordons
+}
+
+// clone is a deep copy of m whose maps the caller may change.
+func (m Memory) clone() Memory {
+	m.shared = true
+	m.own()
+	return m
 }

@@ -148,6 +148,10 @@ type Memory struct {
 	Demand float64
 	// DemandAt is when Demand was last updated.
 	DemandAt time.Time
+
+	// shared is set while Cordoned and Draining still alias the maps of
+	// the State Decide was given.
+	shared bool
 }
 
 // ActionKind is what an Action does.

@@ -33,6 +33,9 @@ func (d *decider) control(c *cluster, now time.Time) (time.Time, error) {
 			return wake, err
 		}
 		c.place(now, c.started)
+		if !needsFollowUp(dec.Actions) {
+			break
+		}
 	}
 	return wake, nil
 }
@@ -138,4 +141,19 @@ func itoa(i int) string {
 		i /= 10
 	}
 	return string(b[p:])
+}
+
+// needsFollowUp reports whether actions changed what the next decision
+// sees in a way it may act on at once: a drain (the node is removed when
+// empty) or an eligibility change (work may have been placed). Machines
+// created or removed change nothing a decision at the same instant would
+// act on, so the simulator saves that call.
+func needsFollowUp(acts []autoscale.Action) bool {
+	for _, a := range acts {
+		switch a.Kind {
+		case autoscale.Drain, autoscale.MarkEligible, autoscale.MarkIneligible:
+			return true
+		}
+	}
+	return false
 }

@@ -28,9 +28,12 @@ type Result struct {
 	Policy string `json:"policy"`
 	Jobs   int    `json:"jobs"`
 	// Unscheduled jobs could never start (more GPUs than max_nodes offer).
-	Unscheduled   int     `json:"unscheduled"`
-	NodeHours     float64 `json:"node_hours"`
-	PaidGPUHours  float64 `json:"paid_gpu_hours"`
+	Unscheduled  int     `json:"unscheduled"`
+	NodeHours    float64 `json:"node_hours"`
+	PaidGPUHours float64 `json:"paid_gpu_hours"`
+	// NodeHoursGPU is node-hours × GPUs per node, summed over pools; it is
+	// what PaidGPUHours is computed from.
+	NodeHoursGPU  float64 `json:"-"`
 	UsedGPUHours  float64 `json:"used_gpu_hours"`
 	Utilisation   float64 `json:"utilisation"`
 	PaidOverUsed  float64 `json:"paid_over_used"`
@@ -50,6 +53,10 @@ type Result struct {
 	// Violations counts nodes removed while holding work; always 0 for a
 	// correct policy.
 	Violations int `json:"violations"`
+
+	// delays are the queueing delays of started jobs, sorted, kept so
+	// that results of several pools can be merged.
+	delays []float64
 }
 
 // controller is a scaling policy as the simulator drives it: after the
@@ -195,32 +202,39 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 	}
 	res.Unscheduled += len(c.queue)
 	res.NodeHours = c.paidNode.Hours()
-	res.PaidGPUHours = res.NodeHours * float64(gpn)
+	res.NodeHoursGPU = res.NodeHours * float64(gpn)
 	res.Cost = res.NodeHours * cfg.Pool.PricePerHour
-	if res.PaidGPUHours > 0 {
-		res.Utilisation = res.UsedGPUHours / res.PaidGPUHours
-	}
-	if res.UsedGPUHours > 0 {
-		res.PaidOverUsed = res.PaidGPUHours / res.UsedGPUHours
-	}
 	res.BootGPUHours = c.bootGPU.Hours()
 	res.IdleGPUHours = c.idleGPU.Hours()
 	res.FragGPUHours = c.fragGPU.Hours()
 	res.Boots = c.boots
 	res.PeakNodes = c.peak
 	res.Violations = c.violations
-	if len(delays) > 0 {
-		slices.Sort(delays)
-		res.QueueDelayP50 = quantile(delays, 0.50)
-		res.QueueDelayP95 = quantile(delays, 0.95)
-		res.QueueDelayMax = delays[len(delays)-1]
+	res.delays = delays
+	res.finish()
+	return res, nil
+}
+
+// finish derives the ratios and delay statistics from the sums.
+func (res *Result) finish() {
+	res.PaidGPUHours = res.NodeHoursGPU
+	if res.PaidGPUHours > 0 {
+		res.Utilisation = res.UsedGPUHours / res.PaidGPUHours
+	}
+	if res.UsedGPUHours > 0 {
+		res.PaidOverUsed = res.PaidGPUHours / res.UsedGPUHours
+	}
+	if len(res.delays) > 0 {
+		slices.Sort(res.delays)
+		res.QueueDelayP50 = quantile(res.delays, 0.50)
+		res.QueueDelayP95 = quantile(res.delays, 0.95)
+		res.QueueDelayMax = res.delays[len(res.delays)-1]
 		sum := 0.0
-		for _, d := range delays {
+		for _, d := range res.delays {
 			sum += d
 		}
-		res.QueueDelayAvg = sum / float64(len(delays))
+		res.QueueDelayAvg = sum / float64(len(res.delays))
 	}
-	return res, nil
 }
 
 // quantile is the nearest-rank quantile of sorted xs.

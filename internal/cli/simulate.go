@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/sim"
+	"github.com/caravan-ml/caravan/internal/spec"
+)
+
+func init() {
+	register(command{
+		name:     "simulate",
+		synopsis: "Replay a workload trace through the autoscaler and compare policies",
+		run:      runSimulate,
+	})
+}
+
+func runSimulate(_ context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "simulate", "-trace FILE [-pools FILE]")
+	trace := fs.String("trace", "", "workload trace: ITP CSV (job_id,submission_time,duration,num_gpu) or submit,duration,gpus[,pool]")
+	poolsFile := fs.String("pools", "", "HCL file declaring the pools (default: one pool named \"gpu\" built from the flags below)")
+	poolName := fs.String("pool", "", "pool for jobs whose trace row names none (default: the only pool declared)")
+	asJSON := fs.Bool("json", false, "print one JSON object with the figures of every policy")
+	boot := fs.Duration("boot", 3*time.Minute, "delay from asking for a machine to its node being ready")
+	idle := fs.Duration("idle", 0, "override every pool's idle_timeout (default: the pool's, or 10m)")
+	gpn := fs.Int("gpus-per-node", 0, "override every pool's gpus_per_node (default: the pool's, or 8)")
+	minNodes := fs.Int("min-nodes", -1, "override every pool's min_nodes")
+	maxNodes := fs.Int("max-nodes", -1, "override every pool's max_nodes (0: no limit)")
+	price := fs.Float64("price", -1, "override every pool's price_per_hour")
+	bTarget := fs.Float64("baseline-target", 0.8, "baseline: target GPU utilisation (0-1)")
+	bCool := fs.Duration("baseline-cooldown", 5*time.Minute, "baseline: cooldown after a scaling action")
+	bInt := fs.Duration("baseline-interval", 10*time.Second, "baseline: evaluation interval")
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if *trace == "" && len(pos) == 1 {
+		*trace = pos[0]
+	} else if len(pos) > 0 {
+		errorf(env, "unexpected arguments %q\n  Pass the trace with -trace FILE.", pos)
+		return ExitUsage
+	}
+	if *trace == "" {
+		errorf(env, "no trace given\n  Pass -trace FILE (e.g. -trace traces/itp/cluster01.csv).")
+		return ExitUsage
+	}
+
+	pools := map[string]*spec.Pool{}
+	if *poolsFile != "" {
+		cfg, diags := spec.LoadFiles(filepath.Dir(*poolsFile), []string{filepath.Base(*poolsFile)}, spec.LoadOptions{})
+		if diags.HasErrors() {
+			if cfg != nil {
+				writeDiags(env, cfg.Files, diags, false)
+			} else {
+				writeDiags(env, nil, diags, false)
+			}
+			return ExitError
+		}
+		for n, p := range cfg.Pools {
+			if p.Declared {
+				cp := *p
+				pools[n] = &cp
+			}
+		}
+		if len(pools) == 0 {
+			errorf(env, "%s declares no pool\n  Add a pool \"NAME\" { gpus_per_node = 8 ... } block.", *poolsFile)
+			return ExitError
+		}
+	} else {
+		pools["gpu"] = &spec.Pool{Name: "gpu", NodePool: "gpu", GPUsPerNode: 8, IdleTimeout: 10 * time.Minute, BootTimeout: 15 * time.Minute}
+	}
+	for _, p := range pools {
+		if *gpn > 0 {
+			p.GPUsPerNode = *gpn
+		}
+		if p.GPUsPerNode <= 0 {
+			p.GPUsPerNode = 8
+		}
+		if *idle > 0 {
+			p.IdleTimeout = *idle
+		}
+		if p.IdleTimeout <= 0 {
+			p.IdleTimeout = 10 * time.Minute
+		}
+		if *minNodes >= 0 {
+			p.MinNodes = *minNodes
+		}
+		if *maxNodes >= 0 {
+			p.MaxNodes = *maxNodes
+		}
+		if *price >= 0 {
+			p.PricePerHour = *price
+		}
+	}
+	def := *poolName
+	if def == "" {
+		if len(pools) == 1 {
+			for n := range pools {
+				def = n
+			}
+		}
+	} else if _, ok := pools[def]; !ok {
+		errorf(env, "pool %q is not declared\n  Declared pools: %s.", def, strings.Join(simPoolNames(pools), ", "))
+		return ExitUsage
+	}
+
+	f, err := os.Open(*trace)
+	if err != nil {
+		errorf(env, "cannot open trace: %v\n  Pass an existing CSV file with -trace.", err)
+		return ExitError
+	}
+	jobs, err := sim.ReadTrace(f)
+	f.Close()
+	if err != nil {
+		errorf(env, "%s: %v", *trace, err)
+		return ExitError
+	}
+	if def == "" {
+		for _, j := range jobs {
+			if j.Pool == "" {
+				errorf(env, "job %s names no pool and %s declares several\n  Choose one with -pool NAME.", j.ID, *poolsFile)
+				return ExitUsage
+			}
+		}
+	}
+	rep, err := sim.ComparePools(pools, def, jobs, *boot, sim.Options{
+		BaselineTarget: *bTarget, BaselineCooldown: *bCool, BaselineInterval: *bInt,
+	})
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitError
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep.JSON()); err != nil {
+			errorf(env, "writing JSON: %v", err)
+			return ExitError
+		}
+		return ExitOK
+	}
+	fmt.Fprintf(env.Stdout, "trace %s: ", *trace)
+	if err := rep.WriteTable(env.Stdout); err != nil {
+		errorf(env, "writing table: %v", err)
+		return ExitError
+	}
+	return ExitOK
+}
+
+func simPoolNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,130 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/spec"
+)
+
+// Report is the comparison of all policies over one trace, all pools
+// together.
+type Report struct {
+	Jobs  int      `json:"jobs"`
+	Pools []string `json:"pools"`
+	Boot  float64  `json:"boot_s"`
+	// LowerBound is LowerBound summed over pools (paid/used).
+	LowerBound float64 `json:"lower_bound_paid_over_used"`
+	// Results per policy, in Policies order.
+	Results []Result `json:"-"`
+}
+
+// ComparePools splits jobs by pool (jobs naming no pool go to
+// defaultPool), simulates each pool with every policy, and merges the
+// figures per policy.
+func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, boot time.Duration, opts Options) (*Report, error) {
+	byPool := map[string][]Job{}
+	for _, j := range jobs {
+		p := j.Pool
+		if p == "" {
+			p = defaultPool
+		}
+		if _, ok := pools[p]; !ok {
+			return nil, fmt.Errorf("job %s asks for pool %q, which is not declared: add a pool %q block to the pools file or fix the trace's pool column", j.ID, p, p)
+		}
+		byPool[p] = append(byPool[p], j)
+	}
+	rep := &Report{Jobs: len(jobs), Boot: boot.Seconds()}
+	for p := range byPool {
+		rep.Pools = append(rep.Pools, p)
+	}
+	sort.Strings(rep.Pools)
+	merged := make([]Result, len(Policies))
+	var lbPaid, used float64
+	for _, name := range rep.Pools {
+		pj := byPool[name]
+		cfg := Config{Pool: pools[name], Boot: boot}
+		rs, err := Compare(cfg, pj, opts)
+		if err != nil {
+			return nil, fmt.Errorf("pool %s: %w", name, err)
+		}
+		for i, r := range rs {
+			merged[i].add(r)
+		}
+		u := rs[0].UsedGPUHours
+		lbPaid += LowerBound(pj, pools[name].GPUsPerNode) * u
+		used += u
+	}
+	for i := range merged {
+		merged[i].finish()
+	}
+	if used > 0 {
+		rep.LowerBound = lbPaid / used
+	}
+	rep.Results = merged
+	return rep, nil
+}
+
+// add folds the figures of one pool into m.
+func (m *Result) add(r Result) {
+	m.Policy = r.Policy
+	m.Jobs += r.Jobs
+	m.Unscheduled += r.Unscheduled
+	m.NodeHours += r.NodeHours
+	m.NodeHoursGPU += r.NodeHoursGPU
+	m.UsedGPUHours += r.UsedGPUHours
+	m.Cost += r.Cost
+	m.BootGPUHours += r.BootGPUHours
+	m.IdleGPUHours += r.IdleGPUHours
+	m.FragGPUHours += r.FragGPUHours
+	m.Boots += r.Boots
+	m.PeakNodes += r.PeakNodes
+	m.Decisions += r.Decisions
+	m.Violations += r.Violations
+	m.delays = append(m.delays, r.delays...)
+}
+
+// JSON is the report as `caravan simulate -json` prints it: one object
+// with the trace-wide figures and one key per policy.
+func (r *Report) JSON() map[string]any {
+	out := map[string]any{
+		"jobs":                       r.Jobs,
+		"pools":                      r.Pools,
+		"boot_s":                     r.Boot,
+		"lower_bound_paid_over_used": r.LowerBound,
+	}
+	for _, res := range r.Results {
+		out[res.Policy] = res
+	}
+	return out
+}
+
+// WriteTable prints the policies side by side.
+func (r *Report) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "%d jobs, pool(s) %s, boot %s\n", r.Jobs, strings.Join(r.Pools, ", "), time.Duration(r.Boot*float64(time.Second)))
+	fmt.Fprintf(w, "lower bound (instant boots, perfect repacking): paid/used %.3f\n\n", r.LowerBound)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "policy\tnode-h\tpaid GPU-h\tused GPU-h\tutil\tpaid/used\twait p50\tp95\tmax\tmean\tcost\tboots\t")
+	for _, x := range r.Results {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.1f%%\t%.3f\t%s\t%s\t%s\t%s\t%.2f\t%d\t\n",
+			x.Policy, x.NodeHours, x.PaidGPUHours, x.UsedGPUHours, 100*x.Utilisation, x.PaidOverUsed,
+			secs(x.QueueDelayP50), secs(x.QueueDelayP95), secs(x.QueueDelayMax), secs(x.QueueDelayAvg), x.Cost, x.Boots)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, x := range r.Results {
+		if x.Unscheduled > 0 {
+			fmt.Fprintf(w, "\n%s: %d job(s) never started (they need more nodes than max_nodes)\n", x.Policy, x.Unscheduled)
+		}
+	}
+	return nil
+}
+
+func secs(s float64) string {
+	return (time.Duration(s) * time.Second).String()
+}

@@ -57,7 +57,7 @@ func WriteText(w io.Writer, r Report) error {
 	}
 	if r.StartedAt != nil {
 		start := r.StartedAt.UTC()
-		line := fmt.Sprintf("%s since %s", human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05 UTC"))
+		line := fmt.Sprintf("%s so far, since %s", human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05 UTC"))
 		if r.FinishedAt != nil {
 			end, layout := r.FinishedAt.UTC(), "15:04:05 UTC"
 			if end.YearDay() != start.YearDay() || end.Year() != start.Year() {

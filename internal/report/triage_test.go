@@ -215,6 +215,18 @@ func TestTriage(t *testing.T) {
 					t.Errorf("GPU-hours %v (want 36: 4 GPUs for 9h so far), finished %v", r.GPUHours, r.FinishedAt)
 				}
 			}},
+		{name: "placed, not started", outcome: OutcomeStarting, kind: KindStarting, exit: -1,
+			in: Input{Record: record(), Allocs: []*api.Allocation{func() *api.Allocation {
+				a := alloc("a1", 10, api.AllocClientStatusPending, run, -1, 4)
+				a.TaskStates["train"] = &api.TaskState{State: "pending", Events: []*api.TaskEvent{ev(api.TaskReceived, 0, "Task received by client", nil),
+					ev("Downloading Artifacts", time.Second, "Client is downloading artifacts", nil)}}
+				return a
+			}()}},
+			check: func(t *testing.T, r Report) {
+				if r.GPUHours != 0 || r.StartedAt != nil || len(r.Reason.Evidence) != 2 || len(r.Warnings) != 0 {
+					t.Errorf("GPU-hours %v started %v evidence %q warnings %q", r.GPUHours, r.StartedAt, r.Reason.Evidence, r.Warnings)
+				}
+			}},
 		{name: "queued", outcome: OutcomeQueued, kind: KindQueued, exit: -1,
 			in: Input{Record: record()},
 			check: func(t *testing.T, r Report) {

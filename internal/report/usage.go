@@ -52,7 +52,7 @@ func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) 
 		r.Memory.MemLimit = taskMemLimit(a, MainTask(a))
 	}
 	if u == nil {
-		if len(allocs) > 0 && r.GPUs > 0 {
+		if r.StartedAt != nil && r.GPUs > 0 {
 			r.Warnings = append(r.Warnings, "no usage summary from `caravan agent` for this run: utilisation and memory growth are unknown (is the agent running on its node?)")
 		}
 		return

@@ -20,13 +20,13 @@ import (
 var (
 	ErrNotFound    = errors.New("not found")
 	ErrPermission  = errors.New("permission denied")
-	ErrUnreachable = errors.New("Nomad unreachable")
-	ErrTimeout     = errors.New("Nomad did not answer in time")
+	ErrUnreachable = errors.New("nomad unreachable")
+	ErrTimeout     = errors.New("nomad did not answer in time")
 	ErrNamespace   = errors.New("namespace does not exist")
 	// ErrConflict: a check-and-set or enforce-index write lost a race, or
 	// a job ID already belongs to someone else.
 	ErrConflict = errors.New("conflict")
-	ErrServer   = errors.New("Nomad internal error")
+	ErrServer   = errors.New("nomad internal error")
 	// ErrCorrupt: a record or usage variable exists but cannot be decoded.
 	ErrCorrupt = errors.New("corrupt record")
 	// ErrTooLarge: a variable exceeds what Nomad accepts.

@@ -17,7 +17,6 @@ type event struct {
 	Topic, Type, Key string
 	NS               string
 	FilterKeys       []string
-	payloadKey       string
 	payload          func(s *Server) map[string]any
 }
 

@@ -24,25 +24,6 @@ func (s *Server) handleAllocs(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, s.index, out)
 }
 
-func (s *Server) findAlloc(id string) *alloc {
-	if a := s.allocs[id]; a != nil {
-		return a
-	}
-	if len(id) >= 8 { // Nomad accepts unique prefixes in several places
-		var found *alloc
-		for k, a := range s.allocs {
-			if strings.HasPrefix(k, id) {
-				if found != nil {
-					return nil
-				}
-				found = a
-			}
-		}
-		return found
-	}
-	return nil
-}
-
 func (s *Server) handleAlloc(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

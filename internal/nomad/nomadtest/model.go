@@ -22,8 +22,6 @@ type device struct {
 	MemoryMiB          int64
 }
 
-func (d *device) fullName() string { return d.Vendor + "/" + d.Type + "/" + d.Name }
-
 // matches reports whether a job's device request name ("gpu",
 // "nvidia/gpu", "nvidia/gpu/H100-SIM") selects this device group, as
 // Nomad's device name matching does.

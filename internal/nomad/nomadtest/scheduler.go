@@ -2,6 +2,7 @@ package nomadtest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -49,7 +50,7 @@ func parseJob(raw json.RawMessage, reqNS string) (*job, error) {
 		return nil, fmt.Errorf("failed to decode job: %v", err)
 	}
 	if aj.ID == nil || *aj.ID == "" {
-		return nil, fmt.Errorf("1 error occurred:\n\t* Missing job ID\n\n")
+		return nil, errMissingID
 	}
 	j := &job{ID: *aj.ID, NS: reqNS, Raw: raw, Meta: aj.Meta, Type: "service", Pool: "default", Priority: 50, Datacenters: aj.Datacenters}
 	if aj.Namespace != nil && *aj.Namespace != "" {
@@ -93,6 +94,11 @@ func parseJob(raw json.RawMessage, reqNS string) (*job, error) {
 	}
 	return j, nil
 }
+
+// errMissingID is Nomad's own wording for a job without an ID.
+//
+//lint:ignore ST1005 Nomad's exact text
+var errMissingID = errors.New("1 error occurred:\n\t* Missing job ID\n\n")
 
 func deref(s *string) string {
 	if s == nil {

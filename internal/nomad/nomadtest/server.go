@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -246,5 +245,3 @@ func hasFlag(r *http.Request, key string) bool {
 	_, ok := r.URL.Query()[key]
 	return ok
 }
-
-func trimPrefixPath(p, prefix string) string { return strings.TrimPrefix(p, prefix) }

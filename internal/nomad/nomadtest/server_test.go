@@ -63,12 +63,12 @@ func TestFaults(t *testing.T) {
 	s.ClearFaults()
 	s.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path == "/v1/node/pools" {
-			http.Error(w, "teapot", 418)
+			http.Error(w, "teapot", http.StatusTeapot)
 			return true
 		}
 		return false
 	})
-	if code, _ := get(t, s, "/v1/node/pools"); code != 418 {
+	if code, _ := get(t, s, "/v1/node/pools"); code != http.StatusTeapot {
 		t.Fatalf("intercept: %d", code)
 	}
 	s.ClearFaults()

@@ -343,3 +343,19 @@ func TestLoadDirectory(t *testing.T) {
 		t.Errorf("missing dir: %v", diags)
 	}
 }
+
+func TestHugeInputs(t *testing.T) {
+	big := strings.Repeat("x", 1<<20)
+	cfg := mustLoad(t, "experiment \"e\" {\n  image = \"img\"\n  description = \""+big+"\"\n  args = [\"${param.s}\"]\n  params = { s = \""+big[:1<<18]+"\" }\n}\n", LoadOptions{})
+	if len(cfg.Experiments[0].Description) != len(big) || len(cfg.Runs[0].Args[0]) != 1<<18 {
+		t.Errorf("huge strings were not kept intact")
+	}
+	_, diags := LoadSource("", map[string][]byte{"big.hcl": []byte("# " + strings.Repeat("y", maxFileBytes))}, LoadOptions{})
+	if len(diags) != 1 || diags[0].Summary != "Configuration file too large" {
+		t.Errorf("diags = %v", diags)
+	}
+	_, diags = LoadSource("", map[string][]byte{"empty.hcl": nil}, LoadOptions{})
+	if len(diags) != 0 {
+		t.Errorf("an empty file is a valid, empty configuration; got %v", diags)
+	}
+}

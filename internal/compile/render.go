@@ -32,7 +32,9 @@ func RenderJSON(job *api.Job) ([]byte, error) {
 // RenderHCL writes job as a Nomad jobspec that `nomad job run` accepts and
 // parses back to the same job. It knows the parts of a job that Job
 // produces; strings are written as HCL literals, so a "${...}" in a value
-// reaches Nomad as written (escaped as "$${...}").
+// reaches Nomad as written (escaped as "$${...}"). HCL reads string
+// literals in Unicode NFC, so text that is not NFC (only possible from a
+// CARAVAN_VAR_* or -var value) comes back normalized; RenderJSON keeps it.
 func RenderHCL(job *api.Job) ([]byte, error) {
 	if job == nil || job.ID == nil {
 		return nil, fmt.Errorf("compile: rendering a job without ID")

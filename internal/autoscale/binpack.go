@@ -48,6 +48,9 @@ type packer struct {
 	// bin order; full ones are dropped lazily so that long queues against
 	// big pools stay linear-ish.
 	open []int
+	// cpuOnly is set once requests without GPUs arrive (they sort last);
+	// from then on every bin is a candidate again.
+	cpuOnly bool
 }
 
 func newPacker(bins []bin, newCap Resources, maxNew int) *packer {
@@ -62,6 +65,13 @@ func newPacker(bins []bin, newCap Resources, maxNew int) *packer {
 // place puts r into the first bin it fits, opening a new bin if none does
 // and the limit allows. It returns the bin index, or -1.
 func (p *packer) place(r Resources) int {
+	if r.GPUs == 0 && !p.cpuOnly {
+		p.cpuOnly = true
+		p.open = p.open[:0]
+		for i := range p.bins {
+			p.open = append(p.open, i)
+		}
+	}
 	w := 0
 	found := -1
 	for k, i := range p.open {
@@ -72,8 +82,8 @@ func (p *packer) place(r Resources) int {
 			found = i
 		}
 		// Drop bins with no GPU left; they cannot take GPU requests, and
-		// requests come biggest first so CPU-only ones are rare and last.
-		if b.free.GPUs > 0 || r.GPUs == 0 {
+		// requests come biggest first so CPU-only ones come last.
+		if b.free.GPUs > 0 || p.cpuOnly {
 			p.open[w] = i
 			w++
 		}
@@ -91,7 +101,7 @@ func (p *packer) place(r Resources) int {
 	}
 	p.bins = append(p.bins, bin{free: p.newCap.Sub(r), used: true})
 	i := len(p.bins) - 1
-	if p.bins[i].free.GPUs > 0 || r.GPUs == 0 {
+	if p.bins[i].free.GPUs > 0 || p.cpuOnly {
 		p.open = append(p.open, i)
 	}
 	return i

@@ -283,6 +283,16 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		}
 	}
 	created := pk.created()
+	// min_nodes: top up with machines nobody asked for yet.
+	if short := pl.MinNodes - (live + created); short > 0 {
+		if pl.MaxNodes > 0 {
+			short = min(short, pl.MaxNodes-live-created)
+		}
+		if short > 0 {
+			created += short
+			reasons = append(reasons, fmt.Sprintf("%d machine(s) to keep min_nodes %d", short, pl.MinNodes))
+		}
+	}
 	remaining := live - len(removes) + created
 	freeGPUs := 0
 	for _, v := range views {
@@ -366,7 +376,9 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		}
 		mem.NextIndex = next
 		mem.LastScaleUp = now
-		reasons = append(reasons, fmt.Sprintf("%d queued request(s) need %d new machine(s)", len(fits)-waiting, created))
+		if pk.created() > 0 {
+			reasons = append(reasons, fmt.Sprintf("%d queued request(s) need %d new machine(s)", len(fits)-waiting, pk.created()))
+		}
 	}
 	if len(removes) > 0 || len(failed) > 0 {
 		mem.LastScaleDown = now

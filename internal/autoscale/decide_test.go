@@ -88,13 +88,13 @@ func TestDecideRules(t *testing.T) {
 			want: map[ActionKind][]string{Create: {"a100-1", "a100-2"}}, reason: "max_nodes 2 reached",
 		},
 		{
-			name:    "a run bigger than a node is reported, not scaled for",
-			ps:      PoolState{Pending: []Request{req("huge", 16)}},
-			want:    map[ActionKind][]string{}, unsched: 1, reason: "larger than one node",
+			name: "a run bigger than a node is reported, not scaled for",
+			ps:   PoolState{Pending: []Request{req("huge", 16)}},
+			want: map[ActionKind][]string{}, unsched: 1, reason: "larger than one node",
 		},
 		{
 			name: "a run asking more CPU than a node has is unschedulable too",
-			ps: PoolState{Pending: []Request{{ID: "cpu", Resources: Resources{GPUs: 1, CPU: 100000}}}},
+			ps:   PoolState{Pending: []Request{{ID: "cpu", Resources: Resources{GPUs: 1, CPU: 100000}}}},
 			want: map[ActionKind][]string{}, unsched: 1,
 		},
 		{

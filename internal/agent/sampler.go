@@ -35,6 +35,9 @@ type runSummary struct {
 	tl        *timeline
 	lastFlush time.Time
 	missing   int // consecutive samples without the run, when allocations cannot be listed
+	// last holds the latest readings; a sample whose source failed repeats
+	// them in the timeline rather than recording a false drop to zero.
+	last point
 }
 
 // missingLimit is how many samples a run may be unseen (with no
@@ -168,7 +171,9 @@ func (rs *runSummary) add(snap *Snapshot, au *AllocUse, rx, tx float64, xids []g
 		memTotal += float64(g.MemTotal)
 		n++
 	}
-	if n > 0 {
+	if n == 0 {
+		util, mem = rs.last[colGPUUtil], rs.last[colGPUMem]
+	} else {
 		util /= float64(n)
 		rs.utilSum += util
 		rs.utilN++
@@ -184,7 +189,7 @@ func (rs *runSummary) add(snap *Snapshot, au *AllocUse, rx, tx float64, xids []g
 	}
 	slices.Sort(u.GPUUUIDs)
 	u.MemLimit = au.MemLimit
-	var rss, cpu float64
+	rss, cpu := rs.last[colRSS], rs.last[colCPU]
 	if au.Usage != nil {
 		if m := au.Usage.MemoryStats; m != nil {
 			rss = float64(m.RSS)
@@ -199,7 +204,8 @@ func (rs *runSummary) add(snap *Snapshot, au *AllocUse, rx, tx float64, xids []g
 			u.XIDs = append(u.XIDs, nomad.XID{Time: x.Time, UUID: x.UUID, Code: x.Code})
 		}
 	}
-	rs.tl.add(point{snap.Time.Sub(u.Start).Seconds(), util, mem, rss, cpu, rx, tx})
+	rs.last = point{snap.Time.Sub(u.Start).Seconds(), util, mem, rss, cpu, rx, tx}
+	rs.tl.add(rs.last)
 }
 
 // flush writes the summary; a failed write is logged and retried at the

@@ -5,6 +5,7 @@ package agent
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,40 @@ func TestSamplerRunFlushesOnShutdown(t *testing.T) {
 	if len(tn.nomad.usage) != 2 || tn.nomad.usage[0].Final {
 		t.Errorf("shutdown must write open summaries, not final: %+v", tn.nomad.usage)
 	}
+}
+
+func TestSamplerCarriesReadingsOverFailedSources(t *testing.T) {
+	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
+	s := NewSampler(tn.agent, tn.nomad, 5*time.Second, time.Minute)
+	s.Sample(context.Background())
+	tn.nomad.statsErr = errDown // allocation stats unreadable for one sample
+	tn.clock.Advance(5 * time.Second)
+	s.Sample(context.Background())
+	for _, u := range s.Summaries() {
+		rss := u.Timeline.RSS
+		if len(rss) != 2 || rss[1] != rss[0] || rss[0] == 0 {
+			t.Errorf("run %s: RSS timeline %v; a failed read must repeat the last value, not drop to 0", u.RunID, rss)
+		}
+	}
+}
+
+// TestScrapeAndSampleConcurrently runs scrapes alongside the sampler, as
+// the agent does; run it with -race.
+func TestScrapeAndSampleConcurrently(t *testing.T) {
+	tn := newTestNode(t, nvmlmock.Options{GPUs: 4, ProcsPerGPU: 2}, time.Second, nil)
+	s := NewSampler(tn.agent, tn.nomad, 5*time.Second, time.Minute)
+	c := NewCollector(tn.agent)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			s.Sample(context.Background())
+		}
+	}()
+	for range 20 {
+		if text := scrape(t, c); !strings.Contains(text, "caravan_gpu_utilization_ratio{") {
+			t.Fatal("scrape without GPU series")
+		}
+	}
+	<-done
 }

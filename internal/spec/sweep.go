@@ -114,6 +114,10 @@ func (l *loader) decodeSweep(e *Experiment, paramsAttr *hcl.Attribute, blocks []
 			if samplesAttr == nil {
 				l.add(diagErr(rb.DefRange, "Missing samples", "A random block needs samples = N, the number of random points to draw (e.g. samples = 16)."))
 			}
+			if len(dists) == 0 {
+				l.add(diagErr(rb.DefRange, "Random block draws nothing",
+					"This random block has no parameters, so its samples would be identical runs. Add one, e.g. dropout = uniform(0, 0.5), or remove the block."))
+			}
 		}
 	}
 	for n := range sw.base {
@@ -239,12 +243,21 @@ func (l *loader) gridDim(name string, lv cty.Value, rng hcl.Range) (sweepDim, bo
 		return sweepDim{}, false
 	}
 	dim := sweepDim{name: name, vals: make([]pval, 0, lv.LengthInt())}
+	seen := make(map[string]int, lv.LengthInt())
 	for it := lv.ElementIterator(); it.Next(); {
 		_, ev := it.Element()
 		p, ok := l.toPval(ev, rng, fmt.Sprintf("grid.%s[%d]", name, len(dim.vals)))
 		if !ok {
 			return sweepDim{}, false
 		}
+		// Equal values would make identical runs, i.e. one Nomad job twice.
+		key := p.v.Type().FriendlyName() + ":" + p.s
+		if first, dup := seen[key]; dup {
+			l.add(diagErr(rng, "Duplicate grid value",
+				"grid.%s lists %s twice (positions %d and %d), which would declare the same run twice. Remove the repeat.", name, p.s, first, len(dim.vals)))
+			return sweepDim{}, false
+		}
+		seen[key] = len(dim.vals)
 		dim.vals = append(dim.vals, p)
 	}
 	return dim, true

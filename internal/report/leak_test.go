@@ -145,6 +145,28 @@ func TestFitLeakFalsePositives(t *testing.T) {
 	}
 }
 
+// TestFitLeakEachCriterionDecides holds series that pass every test of a
+// leak but one, so that each criterion is shown to matter on its own.
+func TestFitLeakEachCriterionDecides(t *testing.T) {
+	// Mann–Kendall: a short zigzag whose quarters rise and whose line fits
+	// (R² 0.58), but whose ups and downs are too even for p < 0.01.
+	q := []float64{16, 9, 8, 13, 14, 19, 16, 17, 22, 21, 20, 17}
+	var ts, ys []float64
+	for i, v := range q {
+		ts, ys = append(ts, float64(i)), append(ys, gib+v*gib/16)
+	}
+	if l := FitLeak(SeriesRSS, ts, ys, 0); l.Verdict != VerdictFlat || !l.Steady || l.R2 < minR2 || l.MannKendallZ >= minMKZ {
+		t.Errorf("zigzag: %s, steady %v R² %.2f z %.2f; want flat decided by the trend test alone", l.Verdict, l.Steady, l.R2, l.MannKendallZ)
+	}
+	// R²: growth buried in noise twice its size; the trend is certain and
+	// steady, but the line explains too little to extrapolate to a limit.
+	nz := noise(11, 2*gib)
+	ts, ys = series(512, 6*time.Hour, func(_ int, t float64) float64 { return 20*gib + 4*gib*t/(6*3600) + nz() })
+	if l := FitLeak(SeriesGPUMem, ts, ys, 0); l.Verdict != VerdictGrowing || !l.Steady || l.MannKendallZ < minMKZ || l.R2 >= minR2 {
+		t.Errorf("noisy growth: %s, steady %v R² %.2f z %.2f; want growing decided by R² alone", l.Verdict, l.Steady, l.R2, l.MannKendallZ)
+	}
+}
+
 func TestFitLeakDropsNaN(t *testing.T) {
 	ts, ys := series(100, time.Hour, func(i int, t float64) float64 { return gib + 2*gib*t/3600 })
 	ys[10], ys[50] = math.NaN(), math.Inf(1)

@@ -231,3 +231,23 @@ func (c *Client) CheckNamespace(ctx context.Context, namespace string) error {
 	}
 	return c.fail(op{what: fmt.Sprintf("check namespace %q", ns), thing: fmt.Sprintf("namespace %q", ns), need: "namespace read", ns: ns}, err)
 }
+
+// EnsureNodePool creates a node pool unless it exists. Nomad refuses jobs
+// for a pool it does not know, and learns of a pool only when a node joins
+// it or it is created: scaling a pool from zero needs the pool first.
+func (c *Client) EnsureNodePool(ctx context.Context, name, description string) error {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	_, _, err := c.api.NodePools().Info(name, c.q(ctx, ""))
+	if err == nil {
+		return nil
+	}
+	o := op{what: fmt.Sprintf("create node pool %q", name), thing: fmt.Sprintf("node pool %q", name), need: "node_pool:write (a management token)", ns: c.namespace}
+	if status, _ := httpStatus(err); status != 404 {
+		return c.fail(o, err)
+	}
+	if _, err := c.api.NodePools().Register(&api.NodePool{Name: name, Description: description}, c.w(ctx, "")); err != nil {
+		return c.fail(o, err)
+	}
+	return nil
+}

@@ -388,3 +388,71 @@ func TestCheckNamespace(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanStopPurgeAgainstFake(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	srv.AddNode(nomadtest.NodeSpec{Name: "g", Pool: "gpu", GPUs: 1})
+	j := gpuJob("p", "gpu", 1)
+	plan, err := c.PlanJob(ctx, j)
+	if err != nil || plan.Diff.Type != "Added" || plan.Annotations.DesiredTGUpdates["run"].Place != 1 || len(plan.FailedTGAllocs) != 0 {
+		t.Fatalf("plan of a new job: %+v %v", plan, err)
+	}
+	if _, err := c.RegisterJob(ctx, j, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	srv.RunAll()
+	j.Meta["caravan_param_lr"] = "0.1"
+	plan, err = c.PlanJob(ctx, j)
+	if err != nil || plan.Diff.Type != "Edited" || plan.Diff.Fields[0].Name != "Meta[caravan_param_lr]" {
+		t.Fatalf("plan of a change: %+v %v", plan.Diff, err)
+	}
+	if evs, err := c.JobEvaluations(ctx, "", "p"); err != nil || len(evs) != 1 || evs[0].TriggeredBy != "job-register" {
+		t.Fatalf("evals %v %v", evs, err)
+	}
+	if all, err := c.Allocations(ctx, nomad.AllNamespaces); err != nil || len(all) != 1 {
+		t.Fatalf("allocations %v %v", all, err)
+	}
+	evalID, err := c.StopJob(ctx, "", "p")
+	if err != nil || evalID == "" {
+		t.Fatalf("stop %q %v", evalID, err)
+	}
+	if st := runState(t, c, "p"); st != nomad.StateStopped {
+		t.Fatalf("state after stop %s", st)
+	}
+	if err := c.PurgeJob(ctx, "", "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Job(ctx, "", "p"); !errors.Is(err, nomad.ErrNotFound) {
+		t.Fatalf("after purge: %v", err)
+	}
+	if _, err := c.StopJob(ctx, "", "p"); !errors.Is(err, nomad.ErrNotFound) {
+		t.Fatalf("stop of a purged job: %v", err)
+	}
+	if st := nomad.RunState(nil, nil, nil); st != nomad.StateUnknown {
+		t.Fatalf("record-only run: %s", st)
+	}
+}
+
+func TestUnknownNodePoolAndEnsureNodePool(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	_, err := c.RegisterJob(ctx, gpuJob("x", "h100", 1), true, 0)
+	if !errors.Is(err, nomad.ErrNodePool) || !strings.Contains(err.Error(), `nonexistent node pool "h100"`) {
+		t.Fatalf("job for an unknown pool: %v", err)
+	}
+	for i := 0; i < 2; i++ { // idempotent
+		if err := c.EnsureNodePool(ctx, "h100", "caravan pool h100"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.RegisterJob(ctx, gpuJob("x", "h100", 1), true, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := c.BlockedEvaluations(ctx, "")
+	if len(ev) != 1 || ev[0].FailedTGAllocs["run"].NodesInPool != 0 || ev[0].FailedTGAllocs["run"].NodePool != "h100" {
+		t.Fatalf("scale-from-zero signal: %+v", ev)
+	}
+}

@@ -29,6 +29,8 @@ var (
 	ErrServer   = errors.New("nomad internal error")
 	// ErrCorrupt: a record or usage variable exists but cannot be decoded.
 	ErrCorrupt = errors.New("corrupt record")
+	// ErrNodePool: a job names a node pool Nomad does not know.
+	ErrNodePool = errors.New("node pool does not exist")
 	// ErrTooLarge: a variable exceeds what Nomad accepts.
 	ErrTooLarge = errors.New("too large")
 )
@@ -97,6 +99,9 @@ func (c *Client) fail(o op, err error) error {
 		strings.Contains(body, "Namespace not found"):
 		e.Kind = ErrNamespace
 		e.text = fmt.Sprintf("%s: namespace %q does not exist in Nomad at %s (create it with `nomad namespace apply %s`, or choose another with NOMAD_NAMESPACE or -namespace)", o.what, o.ns, c.address, o.ns)
+	case strings.Contains(body, "nonexistent node pool"):
+		e.Kind = ErrNodePool
+		e.text = fmt.Sprintf("%s: %s in Nomad at %s (a pool exists once a node joins it or it is created: `nomad node pool apply`, or declare the pool so caravan creates it)", o.what, body, c.address)
 	case status == 403:
 		e.Kind = ErrPermission
 		need := o.need

@@ -27,12 +27,24 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/evaluation/{id}", s.handleEval)
 	mux.HandleFunc("GET /v1/nodes", s.handleNodes)
 	mux.HandleFunc("GET /v1/node/{id}", s.handleNode)
-	mux.HandleFunc("GET /v1/node/{id}/allocations", s.handleNodeAllocs)
+	// /v1/node/pool/NAME and /v1/node/ID/allocations share a shape.
+	mux.HandleFunc("GET /v1/node/{id}/{sub}", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.PathValue("id") == "pool":
+			s.handlePool(w, r, r.PathValue("sub"))
+		case r.PathValue("sub") == "allocations":
+			s.handleNodeAllocs(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
 	mux.HandleFunc("PUT /v1/node/{id}/drain", s.handleDrain)
 	mux.HandleFunc("POST /v1/node/{id}/drain", s.handleDrain)
 	mux.HandleFunc("PUT /v1/node/{id}/eligibility", s.handleEligibility)
 	mux.HandleFunc("POST /v1/node/{id}/eligibility", s.handleEligibility)
 	mux.HandleFunc("GET /v1/node/pools", s.handlePools)
+	mux.HandleFunc("PUT /v1/node/pools", s.handlePoolPut)
+	mux.HandleFunc("POST /v1/node/pools", s.handlePoolPut)
 	mux.HandleFunc("GET /v1/vars", s.handleVars)
 	mux.HandleFunc("GET /v1/var/{path...}", s.handleVarGet)
 	mux.HandleFunc("PUT /v1/var/{path...}", s.handleVarPut)

@@ -225,3 +225,33 @@ func atoiDefault(s string, d int) int {
 	}
 	return d
 }
+
+func (s *Server) handlePool(w http.ResponseWriter, r *http.Request, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pools[name]
+	if p == nil {
+		writeError(w, http.StatusNotFound, "node pool not found")
+		return
+	}
+	s.writeJSON(w, p.ModifyIndex, renderPool(p))
+}
+
+func (s *Server) handlePoolPut(w http.ResponseWriter, r *http.Request) {
+	var in struct{ Name, Description string }
+	if err := decodeBody(r, &in); err != nil || in.Name == "" {
+		writeError(w, http.StatusBadRequest, "missing node pool name")
+		return
+	}
+	if in.Name == "all" || in.Name == "default" {
+		writeError(w, http.StatusBadRequest, "modifying node pool \""+in.Name+"\" is not allowed")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ensurePool(in.Name)
+	s.pools[in.Name].Description = in.Description
+	s.pools[in.Name].ModifyIndex = s.nextIndex()
+	w.Header().Set("X-Nomad-Index", strconv.FormatUint(s.index, 10))
+	w.WriteHeader(http.StatusOK)
+}

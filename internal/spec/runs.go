@@ -51,11 +51,25 @@ func (l *loader) expand(es *expState) {
 		}
 	}
 	n := sw.size
+	// Args and env that do not depend on a swept parameter are the same for
+	// every run: they are built once and shared (Run documents them as
+	// read-only).
+	varying := make([]bool, k)
+	for i := range src {
+		varying[i] = src[i].kind != 0
+	}
+	argsShared := t.argsWhole == nil && !anyVarying(t.args, varying)
+	envShared := t.envWhole == nil && !anyVaryingEnv(t.env, varying)
 	params := make([]Param, n*k)
 	var args []string
-	if t.argsWhole == nil {
+	switch {
+	case argsShared:
+		args = make([]string, len(t.args))
+	case t.argsWhole == nil:
 		args = make([]string, n*len(t.args))
 	}
+	var sharedArgs []string
+	var sharedEnv map[string]string
 	cur := make([]pval, k)           // this run's values
 	odo := make([]int, len(sw.grid)) // grid odometer, last dim fastest
 	start := len(l.cfg.Runs)
@@ -100,8 +114,14 @@ func (l *loader) expand(es *expState) {
 			if r.Args, ok = run.evalList(t.argsWhole); !ok {
 				break
 			}
+		} else if argsShared && i > 0 {
+			r.Args = sharedArgs
 		} else if len(t.args) > 0 {
-			a := args[i*len(t.args) : (i+1)*len(t.args) : (i+1)*len(t.args)]
+			off := i
+			if argsShared {
+				off = 0
+			}
+			a := args[off*len(t.args) : (off+1)*len(t.args) : (off+1)*len(t.args)]
 			for j := range t.args {
 				if a[j], ok = run.render(&t.args[j], &sb, "args"); !ok {
 					break
@@ -111,10 +131,14 @@ func (l *loader) expand(es *expState) {
 				break
 			}
 			r.Args = a
+			sharedArgs = a
 		}
-		if r.Env, ok = run.env(t, &sb); !ok {
+		if envShared && i > 0 {
+			r.Env = sharedEnv
+		} else if r.Env, ok = run.env(t, &sb); !ok {
 			break
 		}
+		sharedEnv = r.Env
 		l.cfg.Runs = append(l.cfg.Runs, r)
 	}
 	if run.failed {
@@ -122,6 +146,40 @@ func (l *loader) expand(es *expState) {
 		// would be misleading.
 		l.cfg.Runs = l.cfg.Runs[:start]
 	}
+}
+
+func partVarying(p *part, varying []bool) bool {
+	switch p.kind {
+	case partParam:
+		return varying[p.idx]
+	case partConcat:
+		for _, s := range p.segs {
+			if s.idx >= 0 && varying[s.idx] {
+				return true
+			}
+		}
+	case partEval:
+		return true
+	}
+	return false
+}
+
+func anyVarying(parts []part, varying []bool) bool {
+	for i := range parts {
+		if partVarying(&parts[i], varying) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyVaryingEnv(parts []envPart, varying []bool) bool {
+	for i := range parts {
+		if partVarying(&parts[i].p, varying) {
+			return true
+		}
+	}
+	return false
 }
 
 // runEval evaluates the per-run parts of one run.

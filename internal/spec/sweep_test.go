@@ -25,6 +25,8 @@ func TestGridOrderAndBaseParams(t *testing.T) {
 	cfg := mustLoad(t, `
 experiment "e" {
   image  = "img"
+  args   = ["--seed", param.seed, "--batch", param.batch]
+  env    = { SEED = param.seed }
   params = { lr = 0.5, seed = 1 }
   sweep {
     grid = {
@@ -44,6 +46,12 @@ experiment "e" {
 		t.Errorf("grid runs:\n got %q\nwant %q", got, want)
 	}
 	for i, r := range cfg.Runs {
+		if want := []string{"--seed", "1", "--batch", paramString(r, "batch")}; !reflect.DeepEqual(r.Args, want) {
+			t.Errorf("run %d args = %q, want %q", i, r.Args, want)
+		}
+		if want := map[string]string{"SEED": "1"}; !reflect.DeepEqual(r.Env, want) {
+			t.Errorf("run %d env = %v, want %v", i, r.Env, want)
+		}
 		if r.Index != i || r.Experiment != cfg.Experiments[0] {
 			t.Errorf("run %d: index %d, experiment %p", i, r.Index, r.Experiment)
 		}

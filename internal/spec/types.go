@@ -83,7 +83,9 @@ type Run struct {
 	Index int
 	// Params are this run's parameter values, sorted by name.
 	Params []Param
-	// Command, Args and Env are evaluated with this run's params.
+	// Command, Args and Env are evaluated with this run's params. Args and
+	// Env that do not depend on a swept parameter are shared by all runs of
+	// the experiment: treat them as read-only.
 	Command string
 	Args    []string
 	Env     map[string]string

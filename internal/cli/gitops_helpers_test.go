@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
 )
 
@@ -52,3 +53,5 @@ func mustContain(t *testing.T, got string, wants ...string) {
 		}
 	}
 }
+
+func gitopsRerunID(id string, n int) string { return gitops.RerunID(id, n) }

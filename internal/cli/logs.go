@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/hashicorp/nomad/api"
+)
+
+func init() {
+	register(command{
+		name:     "logs",
+		synopsis: "Print (or follow) a run's task logs through the Nomad API",
+		run:      runLogs,
+	})
+}
+
+// runLogs prints the logs of the run's latest allocation (the one a
+// reschedule produced last), stdout unless -stderr.
+func runLogs(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "logs", "RUN")
+	follow := fs.Bool("f", false, "follow the log until interrupted")
+	stderr := fs.Bool("stderr", false, "print stderr instead of stdout")
+	task := fs.String("task", compile.TaskName, "task whose logs to print")
+	alloc := fs.String("alloc", "", "allocation ID (prefix) instead of the latest")
+	nf := addNomadFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		errorf(env, "logs takes one run ID (see `caravan ls`)")
+		return ExitUsage
+	}
+	cl, err := nf.client(env)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	ri, err := findRun(ctx, cl, pos[0])
+	if err != nil {
+		return nomadError(env, err)
+	}
+	if ri.Job == nil {
+		errorf(env, "run %s: Nomad no longer has its job (garbage-collected), so its logs are gone with its allocations; `caravan show %s` prints its record", ri.ID, ri.ID)
+		return ExitError
+	}
+	allocs, err := cl.JobAllocations(ctx, ri.Namespace, ri.ID)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	a := pickAlloc(allocs, *alloc)
+	if a == nil {
+		if *alloc != "" {
+			errorf(env, "run %s has no allocation %q; `caravan show %s` lists them", ri.ID, *alloc, ri.ID)
+		} else {
+			errorf(env, "run %s has not been placed yet, so there are no logs; `caravan show %s` says why it waits", ri.ID, ri.ID)
+		}
+		return ExitError
+	}
+	opts := nomad.LogOptions{Task: *task, Stderr: *stderr, Follow: *follow, Origin: "start"}
+	if err := cl.Logs(ctx, a.ID, opts, env.Stdout); err != nil {
+		return nomadError(env, fmt.Errorf("logs of run %s (allocation %s, task %s): %w", ri.ID, shortID(a.ID), *task, err))
+	}
+	return ExitOK
+}
+
+// pickAlloc returns the allocation with ID prefix, or the newest one.
+func pickAlloc(allocs []*api.AllocationListStub, prefix string) *api.AllocationListStub {
+	if prefix != "" {
+		for _, a := range allocs {
+			if len(a.ID) >= len(prefix) && a.ID[:len(prefix)] == prefix {
+				return a
+			}
+		}
+		return nil
+	}
+	if len(allocs) == 0 {
+		return nil
+	}
+	return slices.MaxFunc(allocs, func(a, b *api.AllocationListStub) int {
+		if a.CreateIndex != b.CreateIndex {
+			if a.CreateIndex < b.CreateIndex {
+				return -1
+			}
+			return 1
+		}
+		return int(a.CreateTime - b.CreateTime)
+	})
+}

@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+)
+
+func init() {
+	register(command{
+		name:     "ls",
+		synopsis: "List runs, newest first: state, pool, GPUs, age, runtime, params",
+		run:      runLs,
+	})
+}
+
+// lsWidth is the terminal width ls fits its lines into.
+const lsWidth = 80
+
+// runLs lists every caravan run, including runs whose job Nomad has
+// garbage-collected (known from their records, state "unknown").
+func runLs(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "ls", "")
+	experiment := fs.String("experiment", "", "only runs of this experiment")
+	pool := fs.String("pool", "", "only runs in this caravan pool")
+	state := fs.String("state", "", "only runs in this state: "+statesList())
+	asJSON := fs.Bool("json", false, "print the runs as a JSON array")
+	all := fs.Bool("all-namespaces", true, "list runs of every namespace the token can read")
+	nf := addNomadFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		errorf(env, "ls takes no arguments, got %q; filter with -experiment, -pool or -state", pos)
+		return ExitUsage
+	}
+	if *state != "" && !slices.Contains(nomad.States, nomad.State(*state)) {
+		errorf(env, "unknown -state %q; use one of %s", *state, statesList())
+		return ExitUsage
+	}
+	cl, err := nf.client(env)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	ns := ""
+	if *all && nf.namespace == "" {
+		ns = nomad.AllNamespaces
+	}
+	rows, corrupt, err := listRuns(ctx, cl, ns)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		if (*experiment == "" || r.Experiment == *experiment) && (*pool == "" || r.Pool == *pool) && (*state == "" || string(r.State) == *state) {
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b runRow) int {
+		if c := b.Submitted.Compare(a.Submitted); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if *asJSON {
+		if out == nil {
+			out = []runRow{}
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			errorf(env, "write runs: %v", err)
+			return ExitError
+		}
+	} else {
+		writeRunTable(env.Stdout, out, time.Now())
+	}
+	for _, err := range corrupt {
+		errorf(env, "%v", err)
+	}
+	if len(corrupt) > 0 {
+		return ExitError
+	}
+	return ExitOK
+}
+
+func statesList() string {
+	s := make([]string, len(nomad.States))
+	for i, st := range nomad.States {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+// writeRunTable prints one line per run within lsWidth columns: the ID is
+// never shortened (people copy it), the experiment and pool are, and the
+// params take what is left.
+func writeRunTable(w io.Writer, rows []runRow, now time.Time) {
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "No runs.")
+		return
+	}
+	idw := len("ID")
+	for _, r := range rows {
+		idw = max(idw, len(r.ID))
+	}
+	const expw, statew, poolw = 12, 8, 6
+	line := func(id, exp, state, pool, gpus, age, rt, params string) string {
+		s := fmt.Sprintf("%-*s %-*s %-*s %-*s %4s %5s %7s ", idw, id, expw, clip(exp, expw), statew, state, poolw, clip(pool, poolw), gpus, age, rt)
+		if room := lsWidth - len(s); room > 0 {
+			s += clip(params, room)
+		}
+		return strings.TrimRight(s, " ")
+	}
+	fmt.Fprintln(w, line("ID", "EXPERIMENT", "STATE", "POOL", "GPUS", "AGE", "RUNTIME", "PARAMS"))
+	for _, r := range rows {
+		age, rt := "-", "-"
+		if !r.Submitted.IsZero() {
+			age = shortDuration(now.Sub(r.Submitted))
+		}
+		if d := r.runtime(now); d > 0 {
+			rt = shortDuration(d)
+		}
+		var ps []string
+		for _, p := range r.Params {
+			ps = append(ps, p.Name+"="+p.Value)
+		}
+		fmt.Fprintln(w, line(r.ID, r.Experiment, string(r.State), r.Pool, fmt.Sprint(r.GPUs), age, rt, strings.Join(ps, " ")))
+	}
+}
+
+// clip shortens s to n columns, marking the cut with "~".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	if n <= 1 {
+		return s[:n]
+	}
+	return s[:n-1] + "~"
+}
+
+// shortDuration is a duration in at most two units: 45s, 12m, 3h5m, 4d2h.
+func shortDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		h := int(d.Hours())
+		if m := int(d.Minutes()) % 60; m > 0 && h < 10 {
+			return fmt.Sprintf("%dh%dm", h, m)
+		}
+		return fmt.Sprintf("%dh", h)
+	}
+	days := int(d.Hours()) / 24
+	if h := int(d.Hours()) % 24; h > 0 && days < 10 {
+		return fmt.Sprintf("%dd%dh", days, h)
+	}
+	return fmt.Sprintf("%dd", days)
+}

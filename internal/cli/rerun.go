@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/nomad"
+)
+
+func init() {
+	register(command{
+		name:     "rerun",
+		synopsis: "Submit a run's recorded job again, exactly, under a new run ID",
+		run:      runRerun,
+	})
+}
+
+// maxRerunOrdinal bounds the search for a free rerun ID.
+const maxRerunOrdinal = 1000
+
+// runRerun reproduces a run from its record, never from the current files:
+// the new run gets ID gitops.RerunID(RUN, n) for the first ordinal n whose
+// ID is free, and meta caravan_rerun_of=RUN.
+func runRerun(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "rerun", "RUN")
+	nf := addNomadFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		errorf(env, "rerun takes one run ID (see `caravan ls`)")
+		return ExitUsage
+	}
+	cl, err := nf.client(env)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	ri, err := findRun(ctx, cl, pos[0])
+	if err != nil {
+		return nomadError(env, err)
+	}
+	if ri.Record == nil {
+		if errors.Is(ri.RecordErr, nomad.ErrCorrupt) {
+			errorf(env, "cannot rerun %s exactly: %v", ri.ID, ri.RecordErr)
+		} else {
+			errorf(env, "cannot rerun %s exactly: it has no record in Nomad Variables (%s%s); `caravan apply` writes missing records of declared runs", ri.ID, nomad.RecordPrefix, ri.ID)
+		}
+		return ExitError
+	}
+	who, err := cl.Self(ctx)
+	if err != nil && !errors.Is(err, nomad.ErrPermission) {
+		return nomadError(env, err)
+	}
+	for n := 1; n <= maxRerunOrdinal; n++ {
+		id := gitops.RerunID(ri.ID, n)
+		free, err := runIDFree(ctx, cl, ri.Namespace, id)
+		if err != nil {
+			return nomadError(env, err)
+		}
+		if !free {
+			continue
+		}
+		job, rec, err := gitops.Rerun(ri.Record, id)
+		if err != nil {
+			errorf(env, "%v", err)
+			return ExitError
+		}
+		created, err := cl.CreateJob(ctx, job)
+		if errors.Is(err, nomad.ErrConflict) || (err == nil && !created) {
+			continue // someone took this ordinal between our check and our submit
+		}
+		if err != nil {
+			return nomadError(env, err)
+		}
+		rec.SubmittedAt = time.Now().UTC()
+		rec.SubmittedBy = who.String()
+		if err := cl.CreateRecord(ctx, ri.Namespace, rec); err != nil {
+			errorf(env, "rerun %s of %s was submitted, but its record was not written: %v", id, ri.ID, err)
+			return ExitError
+		}
+		fmt.Fprintf(env.Stdout, "Submitted %s, a rerun of %s (ordinal %d).\n", id, ri.ID, n)
+		return ExitOK
+	}
+	errorf(env, "run %s already has %d reruns; no free rerun ID left", ri.ID, maxRerunOrdinal)
+	return ExitError
+}
+
+// runIDFree reports whether neither a job nor a record uses id.
+func runIDFree(ctx context.Context, cl *nomad.Client, namespace, id string) (bool, error) {
+	_, err := cl.Job(ctx, namespace, id)
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, nomad.ErrNotFound):
+		return false, err
+	}
+	_, err = cl.Variable(ctx, namespace, nomad.RecordPath(id))
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, nomad.ErrNotFound):
+		return false, err
+	}
+	return true, nil
+}

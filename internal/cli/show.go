@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/hashicorp/nomad/api"
+)
+
+func init() {
+	register(command{
+		name:     "show",
+		synopsis: "Show a run: its record, job state, allocations, exit codes, task events and Nomad UI link",
+		run:      runShow,
+	})
+}
+
+// showDoc is show -json's document.
+type showDoc struct {
+	ID          string            `json:"id"`
+	Namespace   string            `json:"namespace"`
+	State       nomad.State       `json:"state"`
+	UI          string            `json:"ui"`
+	Record      *nomad.Record     `json:"record"`
+	RecordError string            `json:"record_error,omitempty"`
+	Job         *api.Job          `json:"job"`
+	Allocations []*api.Allocation `json:"allocations"`
+	Summary     *api.JobSummary   `json:"summary,omitempty"`
+	Evaluations []*api.Evaluation `json:"blocked_evaluations,omitempty"`
+	stubs       []*api.AllocationListStub
+}
+
+func runShow(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "show", "RUN")
+	asJSON := fs.Bool("json", false, "print everything as one JSON document")
+	nf := addNomadFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		errorf(env, "show takes one run ID (see `caravan ls`)")
+		return ExitUsage
+	}
+	cl, err := nf.client(env)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	ri, err := findRun(ctx, cl, pos[0])
+	if err != nil {
+		return nomadError(env, err)
+	}
+	doc, err := gatherShow(ctx, cl, ri)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			errorf(env, "write run: %v", err)
+			return ExitError
+		}
+	} else {
+		writeShow(env.Stdout, doc, time.Now())
+	}
+	if ri.RecordErr != nil && errors.Is(ri.RecordErr, nomad.ErrCorrupt) {
+		errorf(env, "%v", ri.RecordErr)
+		return ExitError
+	}
+	return ExitOK
+}
+
+func gatherShow(ctx context.Context, cl *nomad.Client, ri *runInfo) (*showDoc, error) {
+	doc := &showDoc{ID: ri.ID, Namespace: ri.Namespace, Record: ri.Record, Job: ri.Job, UI: cl.UIJobURL(ri.ID, ri.Namespace)}
+	if ri.RecordErr != nil {
+		doc.RecordError = ri.RecordErr.Error()
+	}
+	if ri.Job == nil {
+		doc.State = nomad.StateUnknown
+		return doc, nil
+	}
+	stubs, err := cl.JobAllocations(ctx, ri.Namespace, ri.ID)
+	if err != nil {
+		return nil, err
+	}
+	doc.stubs = stubs
+	summary, err := cl.JobSummary(ctx, ri.Namespace, ri.ID)
+	if err != nil && !errors.Is(err, nomad.ErrNotFound) {
+		return nil, err
+	}
+	doc.Summary = summary
+	doc.State = nomad.RunState(ri.Job, summary, stubs)
+	slices.SortFunc(stubs, func(a, b *api.AllocationListStub) int { return int(a.CreateIndex) - int(b.CreateIndex) })
+	for _, s := range stubs {
+		a, err := cl.Allocation(ctx, ri.Namespace, s.ID)
+		if err != nil {
+			if errors.Is(err, nomad.ErrNotFound) {
+				continue // garbage-collected between the two calls
+			}
+			return nil, err
+		}
+		doc.Allocations = append(doc.Allocations, a)
+	}
+	if doc.State == nomad.StateQueued {
+		evals, err := cl.JobEvaluations(ctx, ri.Namespace, ri.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evals {
+			if e.Status == "blocked" {
+				doc.Evaluations = append(doc.Evaluations, e)
+			}
+		}
+	}
+	return doc, nil
+}
+
+func writeShow(w io.Writer, d *showDoc, now time.Time) {
+	fmt.Fprintf(w, "Run:        %s\n", d.ID)
+	fmt.Fprintf(w, "State:      %s\n", d.State)
+	fmt.Fprintf(w, "Namespace:  %s\n", d.Namespace)
+	if d.Job != nil {
+		fmt.Fprintf(w, "Nomad UI:   %s\n", d.UI)
+		fmt.Fprintf(w, "Job:        status %s", deref(d.Job.Status))
+		if d.Job.Stop != nil && *d.Job.Stop {
+			fmt.Fprint(w, ", stopped")
+		}
+		fmt.Fprintf(w, ", node pool %s, priority %d\n", deref(d.Job.NodePool), derefInt(d.Job.Priority))
+	} else {
+		fmt.Fprintln(w, "Job:        gone from Nomad (garbage-collected); the record below is its history")
+	}
+	if r := d.Record; r != nil {
+		fmt.Fprintf(w, "Experiment: %s\n", r.Experiment)
+		fmt.Fprintf(w, "Pool:       %s (node pool %s), %d GPUs\n", r.Pool, r.NodePool, r.GPUs)
+		fmt.Fprintf(w, "Submitted:  %s (%s ago)", r.SubmittedAt.Format(time.RFC3339), shortDuration(now.Sub(r.SubmittedAt)))
+		if r.SubmittedBy != "" {
+			fmt.Fprintf(w, " by %s", r.SubmittedBy)
+		}
+		fmt.Fprintln(w)
+		if r.RerunOf != "" {
+			fmt.Fprintf(w, "Rerun of:   %s\n", r.RerunOf)
+		}
+		cfg := r.Config.File
+		if r.Config.Line > 0 {
+			cfg = fmt.Sprintf("%s:%d", cfg, r.Config.Line)
+		}
+		commit := r.Config.Commit
+		if commit == "" {
+			commit = "not in git"
+		} else if r.Config.Dirty {
+			commit += " (dirty)"
+		}
+		fmt.Fprintf(w, "Config:     %s in %s, commit %s\n", cfg, r.Config.Dir, commit)
+		fmt.Fprintf(w, "Spec hash:  %s\n", r.SpecHash)
+		if len(r.Params) > 0 {
+			fmt.Fprintln(w, "Params:")
+			for _, k := range sortedKeys(r.Params) {
+				fmt.Fprintf(w, "  %s = %v\n", k, r.Params[k])
+			}
+		}
+		if len(r.Spec) > 0 {
+			fmt.Fprintln(w, "Resolved spec:")
+			writeIndentedJSON(w, r.Spec)
+		}
+	} else if d.RecordError != "" {
+		fmt.Fprintf(w, "Record:     unavailable: %s\n", d.RecordError)
+	}
+	if len(d.Allocations) > 0 {
+		fmt.Fprintln(w, "Allocations:")
+	}
+	for _, a := range d.Allocations {
+		fmt.Fprintf(w, "  %s  node %s  %s (desired %s)", shortID(a.ID), a.NodeName, a.ClientStatus, a.DesiredStatus)
+		if a.NextAllocation != "" {
+			fmt.Fprintf(w, ", replaced by %s", shortID(a.NextAllocation))
+		}
+		fmt.Fprintln(w)
+		for _, name := range sortedKeys(a.TaskStates) {
+			ts := a.TaskStates[name]
+			fmt.Fprintf(w, "    task %s: %s", name, ts.State)
+			if code, ok := exitCode(ts); ok {
+				fmt.Fprintf(w, ", exit code %d", code)
+			}
+			if ts.Failed {
+				fmt.Fprint(w, ", failed")
+			}
+			fmt.Fprintln(w)
+			for _, e := range ts.Events {
+				msg := e.DisplayMessage
+				if msg == "" {
+					msg = e.Message
+				}
+				fmt.Fprintf(w, "      %s  %-16s %s\n", time.Unix(0, e.Time).UTC().Format("2006-01-02T15:04:05Z"), e.Type, msg)
+			}
+		}
+	}
+	for _, e := range d.Evaluations {
+		for tg, m := range e.FailedTGAllocs {
+			fmt.Fprintf(w, "Waiting:    group %s cannot be placed: %s\n", tg, strings.Join(waitReasons(m), "; "))
+		}
+	}
+}
+
+// exitCode is the exit code of a task's last termination event.
+func exitCode(ts *api.TaskState) (int, bool) {
+	for i := len(ts.Events) - 1; i >= 0; i-- {
+		e := ts.Events[i]
+		if e.Type == "Terminated" {
+			if c, ok := e.Details["exit_code"]; ok {
+				return atoiOr0(c), true
+			}
+			return e.ExitCode, true
+		}
+	}
+	return 0, false
+}
+
+func writeIndentedJSON(w io.Writer, raw json.RawMessage) {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		fmt.Fprintf(w, "  %s\n", raw)
+		return
+	}
+	b, _ := json.MarshalIndent(v, "  ", "  ")
+	fmt.Fprintf(w, "  %s\n", b)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func derefInt(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -1,0 +1,304 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/hashicorp/nomad/api"
+)
+
+func init() {
+	register(command{
+		name:     "status",
+		synopsis: "Show the queues per pool: waiting and running runs, GPUs, nodes, and why runs wait",
+		run:      runStatus,
+	})
+}
+
+// poolStatus is one Nomad node pool as status prints it.
+type poolStatus struct {
+	NodePool     string         `json:"node_pool"`
+	Pools        []string       `json:"pools"` // caravan pools whose runs went there
+	Queued       int            `json:"queued_runs"`
+	QueuedGPUs   int            `json:"queued_gpus"`
+	Running      int            `json:"running_runs"` // starting or running
+	RunningGPUs  int            `json:"running_gpus"`
+	NodesReady   int            `json:"nodes_ready"`
+	NodesDrain   int            `json:"nodes_draining"`
+	NodesDown    int            `json:"nodes_down"`
+	NodesOther   int            `json:"nodes_other"` // initializing, disconnected
+	GPUsTotal    int            `json:"gpus_total"`  // on ready, eligible nodes
+	GPUsFree     int            `json:"gpus_free"`
+	OldestID     string         `json:"oldest_waiting,omitempty"`
+	OldestWait   time.Duration  `json:"oldest_wait_ns,omitempty"`
+	WaitReasons  map[string]int `json:"wait_reasons,omitempty"` // reason → runs
+	caravanPools map[string]bool
+}
+
+func runStatus(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "status", "")
+	asJSON := fs.Bool("json", false, "print the pools as JSON")
+	nf := addNomadFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		errorf(env, "status takes no arguments, got %q", pos)
+		return ExitUsage
+	}
+	cl, err := nf.client(env)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	ns := nomad.AllNamespaces
+	if nf.namespace != "" {
+		ns = ""
+	}
+	view, err := gatherRuns(ctx, cl, ns)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	nodes, err := cl.Nodes(ctx)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	blocked, err := cl.BlockedEvaluations(ctx, ns)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	pools := poolStatuses(view, nodes, blocked, time.Now())
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(pools); err != nil {
+			errorf(env, "write status: %v", err)
+			return ExitError
+		}
+		return ExitOK
+	}
+	writeStatus(env.Stdout, pools)
+	return ExitOK
+}
+
+// poolStatuses aggregates runs, nodes and blocked evaluations per node
+// pool. It is pure so that tests can feed it recorded answers.
+func poolStatuses(view *runsView, nodes []*api.NodeListStub, blocked []*api.Evaluation, now time.Time) []*poolStatus {
+	byPool := map[string]*poolStatus{}
+	pool := func(name string) *poolStatus {
+		p, ok := byPool[name]
+		if !ok {
+			p = &poolStatus{NodePool: name, WaitReasons: map[string]int{}, caravanPools: map[string]bool{}}
+			byPool[name] = p
+		}
+		return p
+	}
+	nodePool := map[string]string{}
+	usedGPUs := map[string]int{} // node ID → GPUs held by live allocations
+	rowByJob := map[string]*runRow{}
+	for i := range view.rows {
+		rowByJob[view.rows[i].ID] = &view.rows[i]
+	}
+	for _, n := range nodes {
+		nodePool[n.ID] = n.NodePool
+	}
+	jobPool := map[string]string{} // job ID → node pool, where known
+	for _, a := range view.allocs {
+		if a.ClientStatus != "running" && a.ClientStatus != "pending" {
+			continue
+		}
+		if a.DesiredStatus != "" && a.DesiredStatus != "run" {
+			continue
+		}
+		usedGPUs[a.NodeID] += allocGPUs(a, rowByJob[a.JobID])
+		if np := nodePool[a.NodeID]; np != "" {
+			jobPool[a.JobID] = np
+		}
+	}
+	reasons := map[string][]string{} // job ID → why it waits
+	for _, e := range blocked {
+		for _, m := range e.FailedTGAllocs {
+			if m == nil {
+				continue
+			}
+			if m.NodePool != "" {
+				jobPool[e.JobID] = m.NodePool
+			}
+			reasons[e.JobID] = append(reasons[e.JobID], waitReasons(m)...)
+		}
+	}
+	for _, r := range view.rows {
+		if r.State != nomad.StateQueued && r.State != nomad.StateStarting && r.State != nomad.StateRunning {
+			continue
+		}
+		np := jobPool[r.ID]
+		if np == "" {
+			np = r.Pool // a caravan pool maps to the node pool of its name unless a pool block says otherwise
+		}
+		p := pool(np)
+		if r.Pool != "" {
+			p.caravanPools[r.Pool] = true
+		}
+		if r.State == nomad.StateQueued {
+			p.Queued++
+			p.QueuedGPUs += r.GPUs
+			if !r.Submitted.IsZero() {
+				if wait := now.Sub(r.Submitted); p.OldestID == "" || wait > p.OldestWait {
+					p.OldestID, p.OldestWait = r.ID, wait
+				}
+			}
+			rs := reasons[r.ID]
+			if len(rs) == 0 {
+				rs = []string{"no blocked evaluation yet (being scheduled)"}
+			}
+			for _, why := range dedupe(rs) {
+				p.WaitReasons[why]++
+			}
+			continue
+		}
+		p.Running++
+		p.RunningGPUs += r.GPUs
+	}
+	for _, n := range nodes {
+		p := pool(n.NodePool)
+		switch {
+		case n.Status == "down":
+			p.NodesDown++
+		case n.Drain:
+			p.NodesDrain++
+		case n.Status == "ready":
+			p.NodesReady++
+		default:
+			p.NodesOther++
+		}
+		if n.Status != "ready" || n.Drain || n.SchedulingEligibility == "ineligible" {
+			continue
+		}
+		total := nodeGPUs(n)
+		p.GPUsTotal += total
+		p.GPUsFree += max(0, total-usedGPUs[n.ID])
+	}
+	out := make([]*poolStatus, 0, len(byPool))
+	for _, p := range byPool {
+		p.Pools = slices.Sorted(maps.Keys(p.caravanPools))
+		if len(p.WaitReasons) == 0 {
+			p.WaitReasons = nil
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NodePool < out[j].NodePool })
+	return out
+}
+
+// waitReasons turns Nomad's placement metrics into sentences.
+func waitReasons(m *api.AllocationMetric) []string {
+	var out []string
+	if m.NodesInPool == 0 && m.NodesEvaluated == 0 {
+		pool := m.NodePool
+		if pool == "" {
+			pool = "the job's node pool"
+		}
+		out = append(out, "no nodes in pool "+pool)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.ConstraintFiltered)) {
+		out = append(out, k)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.DimensionExhausted)) {
+		out = append(out, "exhausted: "+k)
+	}
+	for _, q := range m.QuotaExhausted {
+		out = append(out, "quota exhausted: "+q)
+	}
+	if len(out) == 0 && m.NodesEvaluated > 0 {
+		out = append(out, fmt.Sprintf("%d nodes evaluated, none fit", m.NodesEvaluated))
+	}
+	return out
+}
+
+func dedupe(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// allocGPUs is how many GPUs an allocation holds: its allocated device
+// instances when Nomad reports them, else its run's declared GPUs.
+func allocGPUs(a *api.AllocationListStub, r *runRow) int {
+	if a.AllocatedResources != nil {
+		n := 0
+		for _, t := range a.AllocatedResources.Tasks {
+			for _, d := range t.Devices {
+				if d.Type == "gpu" {
+					n += len(d.DeviceIDs)
+				}
+			}
+		}
+		return n
+	}
+	if r != nil {
+		return r.GPUs
+	}
+	return 0
+}
+
+// nodeGPUs counts a node's healthy GPU instances.
+func nodeGPUs(n *api.NodeListStub) int {
+	if n.NodeResources == nil {
+		return 0
+	}
+	total := 0
+	for _, d := range n.NodeResources.Devices {
+		if d.Type != "gpu" {
+			continue
+		}
+		for _, inst := range d.Instances {
+			if inst.Healthy {
+				total++
+			}
+		}
+	}
+	return total
+}
+
+func writeStatus(w io.Writer, pools []*poolStatus) {
+	if len(pools) == 0 {
+		fmt.Fprintln(w, "No node pools with nodes or runs.")
+		return
+	}
+	for i, p := range pools {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		head := "pool " + p.NodePool
+		if len(p.Pools) > 0 && !(len(p.Pools) == 1 && p.Pools[0] == p.NodePool) {
+			head += " (caravan pools: " + strings.Join(p.Pools, ", ") + ")"
+		}
+		fmt.Fprintln(w, head)
+		fmt.Fprintf(w, "  queued:   %s waiting for %s\n", plural(p.Queued, "run"), plural(p.QueuedGPUs, "GPU"))
+		if p.OldestID != "" {
+			fmt.Fprintf(w, "  oldest:   %s, waiting %s\n", p.OldestID, shortDuration(p.OldestWait))
+		}
+		if len(p.WaitReasons) > 0 {
+			keys := slices.Sorted(maps.Keys(p.WaitReasons))
+			sort.SliceStable(keys, func(i, j int) bool { return p.WaitReasons[keys[i]] > p.WaitReasons[keys[j]] })
+			parts := make([]string, len(keys))
+			for i, k := range keys {
+				parts[i] = fmt.Sprintf("%s (%s)", k, plural(p.WaitReasons[k], "run"))
+			}
+			fmt.Fprintf(w, "  why:      %s\n", strings.Join(parts, "; "))
+		}
+		fmt.Fprintf(w, "  running:  %s holding %s\n", plural(p.Running, "run"), plural(p.RunningGPUs, "GPU"))
+		nodes := fmt.Sprintf("%d ready, %d draining, %d down", p.NodesReady, p.NodesDrain, p.NodesDown)
+		if p.NodesOther > 0 {
+			nodes += fmt.Sprintf(", %d other", p.NodesOther)
+		}
+		fmt.Fprintf(w, "  nodes:    %s; %d of %d GPUs free\n", nodes, p.GPUsFree, p.GPUsTotal)
+	}
+}

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/nomad"
+)
+
+func init() {
+	register(command{
+		name:     "stop",
+		synopsis: "Stop a run, or every active run of an experiment (history and records stay)",
+		run:      runStop,
+	})
+}
+
+// runStop stops (never purges) runs: Nomad keeps the stopped job until its
+// garbage collector runs, and the record stays forever.
+func runStop(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "stop", "RUN | -experiment NAME")
+	experiment := fs.String("experiment", "", "stop every pending or running run of this experiment")
+	nf := addNomadFlags(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if (len(pos) == 1) == (*experiment != "") || len(pos) > 1 {
+		errorf(env, "stop takes one run ID, or -experiment NAME")
+		return ExitUsage
+	}
+	cl, err := nf.client(env)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	if *experiment != "" {
+		return stopExperiment(ctx, env, cl, *experiment, nf.namespace)
+	}
+	ri, err := findRun(ctx, cl, pos[0])
+	if err != nil {
+		return nomadError(env, err)
+	}
+	if ri.Job == nil {
+		fmt.Fprintf(env.Stdout, "Run %s has already ended: Nomad no longer has its job.\n", ri.ID)
+		return ExitOK
+	}
+	if ri.Job.Stop != nil && *ri.Job.Stop {
+		fmt.Fprintf(env.Stdout, "Run %s is already stopped.\n", ri.ID)
+		return ExitOK
+	}
+	if _, err := cl.StopJob(ctx, ri.Namespace, ri.ID); err != nil {
+		return nomadError(env, err)
+	}
+	fmt.Fprintf(env.Stdout, "Stopped run %s.\n", ri.ID)
+	return ExitOK
+}
+
+func stopExperiment(ctx context.Context, env Env, cl *nomad.Client, experiment, namespace string) int {
+	ns := nomad.AllNamespaces
+	if namespace != "" {
+		ns = ""
+	}
+	jobs, err := cl.CaravanJobs(ctx, ns)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	stopped, failed := 0, 0
+	for _, j := range jobs {
+		if j.Meta[compile.MetaExperiment] != experiment || j.Stop || (j.Status != "pending" && j.Status != "running") {
+			continue
+		}
+		if _, err := cl.StopJob(ctx, j.Namespace, j.ID); err != nil {
+			errorf(env, "%v", err)
+			failed++
+			continue
+		}
+		stopped++
+		fmt.Fprintf(env.Stdout, "Stopped run %s.\n", j.ID)
+	}
+	if failed > 0 {
+		errorf(env, "stopped %d runs of experiment %q; %d could not be stopped (see above); run the command again", stopped, experiment, failed)
+		return ExitError
+	}
+	if stopped == 0 {
+		fmt.Fprintf(env.Stdout, "No pending or running runs of experiment %q.\n", experiment)
+	}
+	return ExitOK
+}

@@ -1,0 +1,80 @@
+package gitops
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strconv"
+
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/hashicorp/nomad/api"
+)
+
+// RerunID is the run ID of the n-th rerun (n >= 1) of run origID:
+// "<experiment>-<first 8 hex of sha256("caravan-rerun\x00" + origID +
+// "\x00" + n)>". It is deterministic, so the first rerun of a run always
+// has the same ID and two people rerunning at once get ordinals 1 and 2
+// (registration is only-if-absent), and it cannot equal a declared run's
+// ID, whose hash covers a spec document instead.
+func RerunID(origID string, n int) string {
+	sum := sha256.Sum256([]byte("caravan-rerun\x00" + origID + "\x00" + strconv.Itoa(n)))
+	return ExperimentOf(origID) + "-" + hex.EncodeToString(sum[:])[:8]
+}
+
+// Rerun builds the job and record that reproduce a recorded run under
+// newID: the recorded job exactly (image, commit, params, resources), with
+// only its identity changed (ID, name, caravan_run_id, CARAVAN_RUN_ID) and
+// caravan_rerun_of naming the run it reproduces. It never reads files.
+// The caller stamps SubmittedAt and SubmittedBy.
+func Rerun(rec *nomad.Record, newID string) (*api.Job, *nomad.Record, error) {
+	if rec == nil || len(rec.Job) == 0 {
+		return nil, nil, fmt.Errorf("the record of run %s holds no job, so it cannot be reproduced exactly", recID(rec))
+	}
+	var job api.Job
+	if err := json.Unmarshal(rec.Job, &job); err != nil {
+		return nil, nil, fmt.Errorf("the record of run %s holds a job caravan cannot decode (%v); it cannot be reproduced exactly", rec.RunID, err)
+	}
+	if job.ID == nil || len(job.TaskGroups) == 0 {
+		return nil, nil, fmt.Errorf("the record of run %s holds an incomplete job (no ID or no task group); it cannot be reproduced exactly", rec.RunID)
+	}
+	job.ID, job.Name = &newID, &newID
+	job.Meta = maps.Clone(job.Meta)
+	if job.Meta == nil {
+		job.Meta = map[string]string{}
+	}
+	job.Meta[compile.MetaRunID] = newID
+	job.Meta[compile.MetaRerunOf] = rec.RunID
+	job.Meta[MetaOrigin] = OriginRerun
+	for _, tg := range job.TaskGroups {
+		for _, t := range tg.Tasks {
+			if _, ok := t.Env[compile.EnvRunID]; ok {
+				t.Env = maps.Clone(t.Env)
+				t.Env[compile.EnvRunID] = newID
+			}
+		}
+	}
+	b, err := json.Marshal(&job)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode rerun job %s: %w", newID, err)
+	}
+	nr := *rec
+	nr.RunID = newID
+	nr.RerunOf = rec.RunID
+	nr.Job = b
+	nr.Extra = maps.Clone(rec.Extra)
+	if nr.Extra == nil {
+		nr.Extra = map[string]string{}
+	}
+	nr.Extra["origin"] = OriginRerun
+	return &job, &nr, nil
+}
+
+func recID(rec *nomad.Record) string {
+	if rec == nil {
+		return "?"
+	}
+	return rec.RunID
+}

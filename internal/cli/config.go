@@ -31,15 +31,15 @@ type configFlags struct {
 // addConfigFlags registers the configuration flags on fs.
 func addConfigFlags(fs *flag.FlagSet) *configFlags {
 	c := &configFlags{}
-	fs.Func("var", "set a variable: -var 'name=value' (repeatable; overrides -var-file and CARAVAN_VAR_name)", func(s string) error {
+	fs.Func("var", "set the variable `name=value` (repeatable; overrides -var-file and CARAVAN_VAR_name)", func(s string) error {
 		c.vars = append(c.vars, s)
 		return nil
 	})
-	fs.Func("var-file", "read variables from an HCL file of name = value lines (repeatable, applied in order)", func(s string) error {
+	fs.Func("var-file", "read variables from `FILE`, an HCL file of name = value lines (repeatable, applied in order)", func(s string) error {
 		c.varFiles = append(c.varFiles, s)
 		return nil
 	})
-	fs.IntVar(&c.maxRuns, "max-runs", spec.DefaultMaxRuns, "refuse an experiment whose sweep yields more runs than this")
+	fs.IntVar(&c.maxRuns, "max-runs", spec.DefaultMaxRuns, "refuse an experiment whose sweep yields more than `N` runs")
 	return c
 }
 

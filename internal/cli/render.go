@@ -30,9 +30,9 @@ func init() {
 // (DIR/<run ID>.json or DIR/<run ID>.nomad.hcl).
 func runRender(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "render", "[DIR]")
-	experiment := fs.String("experiment", "", "render only the runs of this experiment")
-	format := fs.String("format", "json", "output format: json (nomad job run -output form) or hcl (jobspec)")
-	outDir := fs.String("out", "", "write one file per run into this directory instead of stdout")
+	experiment := fs.String("experiment", "", "render only the runs of experiment `NAME`")
+	format := fs.String("format", "json", "output `FORMAT`: json (what nomad job run -output prints) or hcl (a jobspec)")
+	outDir := fs.String("out", "", "write one file per run into `DIR` instead of stdout")
 	cf := addConfigFlags(fs)
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {

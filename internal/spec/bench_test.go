@@ -9,7 +9,8 @@ import (
 
 // benchDir writes a configuration whose one experiment expands to runs
 // runs: a 10 × 10 grid times runs/100 random samples, with args and env
-// that use params (the realistic, per-run part of the work).
+// that use swept params, so that every run gets its own args and env (the
+// per-run part of the work).
 func benchDir(b *testing.B, runs int) string {
 	dir := b.TempDir()
 	files := map[string]string{
@@ -41,7 +42,7 @@ experiment "resnet50" {
   image   = local.image
   command = "python"
   args    = ["train.py", "--lr", param.lr, "--batch", param.batch, "--dropout=${param.dropout}", "--opt", param.opt]
-  env     = { WANDB_MODE = "offline", SEED = param.seed }
+  env     = { WANDB_MODE = "offline", SEED = param.seed, OPT = param.opt }
   params  = { lr = var.lr, batch = 256, seed = 1 }
   sweep {
     grid = {

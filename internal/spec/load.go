@@ -210,6 +210,31 @@ func (l *loader) run() {
 	l.decodeExperiments(expBlocks)
 	l.addImplicitPools()
 	l.expandAll()
+	l.diags = dedupe(l.diags)
+}
+
+// dedupe drops repeated diagnostics: a mistake in the defaults block that
+// shows in every experiment is reported once.
+func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
+	type key struct {
+		sev             hcl.DiagnosticSeverity
+		summary, detail string
+		subject         hcl.Range
+	}
+	seen := make(map[key]bool, len(diags))
+	out := diags[:0]
+	for _, d := range diags {
+		k := key{d.Severity, d.Summary, d.Detail, hcl.Range{}}
+		if d.Subject != nil {
+			k.subject = *d.Subject
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, d)
+	}
+	return out
 }
 
 // buildContext makes the evaluation context of every expression outside

@@ -359,3 +359,16 @@ func TestHugeInputs(t *testing.T) {
 		t.Errorf("an empty file is a valid, empty configuration; got %v", diags)
 	}
 }
+
+func TestDefaultsMistakeReportedOnce(t *testing.T) {
+	_, diags := LoadSource("", map[string][]byte{"m.hcl": []byte(`
+defaults {
+  driver = "docker"
+}
+experiment "a" {}
+experiment "b" {}
+`)}, LoadOptions{})
+	if len(diags) != 1 || diags[0].Summary != "Missing image" {
+		t.Errorf("diags = %v", diags)
+	}
+}

@@ -272,7 +272,14 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		if v.role != roleDraining {
 			continue
 		}
-		if v.Allocs == 0 {
+		if v.Allocs == 0 && live-len(removes)-1+pk.created() < pl.MinNodes {
+			// Another node failed meanwhile: keeping this one is
+			// cheaper than booting a replacement.
+			reenable = append(reenable, v.Name)
+			mem.undrain(v.Name)
+			v.role = roleEligible
+			reasons = append(reasons, fmt.Sprintf("node %s kept for min_nodes %d", v.Name, pl.MinNodes))
+		} else if v.Allocs == 0 {
 			removes = append(removes, v.Name)
 			mem.undrain(v.Name)
 		} else {
@@ -284,7 +291,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	}
 	created := pk.created()
 	// min_nodes: top up with machines nobody asked for yet.
-	if short := pl.MinNodes - (live + created); short > 0 {
+	if short := pl.MinNodes - (live - len(removes) + created); short > 0 {
 		if pl.MaxNodes > 0 {
 			short = min(short, pl.MaxNodes-live-created)
 		}

@@ -162,3 +162,31 @@ func TestKilledMidApplyResumes(t *testing.T) {
 		t.Errorf("second decision after resume changed the state: %v", again)
 	}
 }
+
+// TestBootTimeoutReplaces: a machine that never registers in Nomad within
+// boot_timeout is removed from the state and replaced under a new name,
+// and counted as failed and replaced.
+func TestBootTimeoutReplaces(t *testing.T) {
+	h := newHarness(t, t.TempDir(), nil, nil)
+	ctx := context.Background()
+	if _, err := h.nc.RegisterJob(ctx, gpuJob("train-1", 1), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	h.step(t)
+	first := h.inState(t)
+	if len(first) != 1 {
+		t.Fatalf("state %v", first)
+	}
+	h.clk.Advance(16 * time.Minute) // boot_timeout is 15m; it never registered
+	h.step(t)
+	got := h.inState(t)
+	if len(got) != 1 || got[0] == first[0] {
+		t.Fatalf("after boot_timeout: state %v, want one new name instead of %v", got, first)
+	}
+	if v := metricValue(t, h.reg, "caravan_autoscaler_machines_failed_total", map[string]string{"pool": "gpu"}); v != 1 {
+		t.Errorf("machines_failed_total = %v", v)
+	}
+	if v := metricValue(t, h.reg, "caravan_autoscaler_machines_replaced_total", map[string]string{"pool": "gpu"}); v != 1 {
+		t.Errorf("machines_replaced_total = %v", v)
+	}
+}

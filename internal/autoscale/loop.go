@@ -127,6 +127,7 @@ type poolRun struct {
 	tf        TerraformStatus
 	failures  int
 	applying  bool
+	replacing map[string]bool // failed names on their way out of state
 	view      PoolView
 	state     PoolState
 	wakeAt    time.Time
@@ -200,7 +201,7 @@ func NewLoop(cfg Config) (*Loop, error) {
 		leader:  cfg.Leader == nil,
 	}
 	for name, pl := range cfg.Pools {
-		l.pools[name] = &poolRun{name: name, pool: pl, prov: cfg.Provisioners[name]}
+		l.pools[name] = &poolRun{name: name, pool: pl, prov: cfg.Provisioners[name], replacing: map[string]bool{}}
 		l.names = append(l.names, name)
 		l.met.pricePerSecond.WithLabelValues(name).Set(pl.PricePerHour / 3600)
 	}
@@ -230,7 +231,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	poll := time.NewTicker(l.cfg.LeaderPoll)
 	defer poll.Stop()
 	l.checkLeader(ctx)
-	l.Kick(l.cfg.Now())
+	l.Kick(time.Now())
 	var wake *time.Timer
 	for {
 		var wakeC <-chan time.Time
@@ -254,15 +255,15 @@ func (l *Loop) Run(ctx context.Context) error {
 		case t := <-l.kick:
 			trigger = l.coalesce(ctx, t)
 		case <-resync.C:
-			trigger = l.cfg.Now()
+			trigger = time.Now()
 		case <-wakeC:
-			trigger = l.cfg.Now()
+			trigger = time.Now()
 		case <-poll.C:
 			l.checkLeader(ctx)
 			continue
 		case done := <-l.applied:
 			l.finishApply(ctx, done)
-			trigger = l.cfg.Now()
+			trigger = time.Now()
 		}
 		if wake != nil && !wake.Stop() {
 			select {
@@ -372,7 +373,7 @@ func (l *Loop) checkLeader(ctx context.Context) {
 		for _, p := range l.pools {
 			p.loaded = false
 		}
-		l.Kick(l.cfg.Now())
+		l.Kick(time.Now())
 	}
 	if l.leader {
 		l.met.leader.Set(1)
@@ -544,9 +545,15 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 				errs = append(errs, fmt.Errorf("pool %q: %s node %s: %w", p.name, a.Kind, n, err))
 			}
 		}
-		switch a.Kind {
-		case Replace:
-			l.met.failed.WithLabelValues(p.name).Add(float64(len(a.Nodes)))
+		if a.Kind == Replace {
+			for _, n := range a.Nodes {
+				// Decisions repeat while the apply runs: count once.
+				if !p.replacing[n] {
+					p.replacing[n] = true
+					l.met.failed.WithLabelValues(p.name).Inc()
+					l.log.Warn("machine failed; replacing it", "pool", p.name, "node", n, "reason", a.Reason)
+				}
+			}
 		}
 	}
 	mem := d.Memory
@@ -657,6 +664,10 @@ func (l *Loop) finishApply(ctx context.Context, done applyDone) {
 	for _, n := range removed {
 		delete(p.seen, n)
 		delete(l.ids, n)
+		if p.replacing[n] {
+			delete(p.replacing, n)
+			l.met.replaced.WithLabelValues(p.name).Inc()
+		}
 	}
 	p.dirty = true
 	l.save(ctx, p, true)
@@ -668,11 +679,6 @@ func (l *Loop) report(p *poolRun, d Decision, now time.Time) {
 	l.met.setNodes(p.name, counts)
 	l.met.pending.WithLabelValues(p.name).Set(float64(len(p.state.Pending)))
 	l.met.unschedulable.WithLabelValues(p.name).Set(float64(len(d.Unschedulable)))
-	for _, a := range d.Actions {
-		if a.Kind == Replace {
-			l.met.replaced.WithLabelValues(p.name).Add(float64(len(a.Nodes)))
-		}
-	}
 	if d.Changed() || p.last.Time.IsZero() {
 		p.last = RecordedDecision{Time: now, Reason: d.Reason, Actions: d.Actions, Target: d.TargetNodes}
 	}

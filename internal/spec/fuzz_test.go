@@ -3,10 +3,9 @@ package spec
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/hcl/v2"
 )
 
 // FuzzLoad feeds arbitrary bytes to the loader as one configuration file.
@@ -51,4 +50,22 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
-var _ = hcl.DiagError
+// FuzzParseSize checks that ParseSize never panics, never returns a
+// negative size, and agrees with itself on the canonical "<n>B" form.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"512MiB", "40GiB", "1.5TB", "1TiB", "0", "9223372036854775807B", "1e3GB", ".5KiB", "-1B"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("ParseSize(%q) = %d", s, n)
+		}
+		if m, err := ParseSize(strconv.FormatInt(n, 10) + "B"); err != nil || m != n {
+			t.Fatalf("ParseSize(%q) = %d, but %dB parses as %d, %v", s, n, n, m, err)
+		}
+	})
+}

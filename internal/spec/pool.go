@@ -1,7 +1,9 @@
 package spec
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -194,6 +196,9 @@ func (l *loader) decodePoolTerraform(b *hcl.Block) *PoolTerraform {
 // same name.
 func (l *loader) addImplicitPools() {
 	for _, es := range l.exps {
+		if p := l.cfg.Pools[es.e.Pool]; p != nil && p.Declared {
+			l.checkFits(es.e, p)
+		}
 		if name := es.e.Pool; l.cfg.Pools[name] == nil {
 			rng := es.e.poolRng
 			if rng.Filename == "" {
@@ -202,4 +207,31 @@ func (l *loader) addImplicitPools() {
 			l.cfg.Pools[name] = newPool(name, rng)
 		}
 	}
+}
+
+// checkFits warns about an experiment that asks one node of its pool for
+// more than the pool says a node has: Nomad could never place its runs,
+// and the autoscaler will not scale for them.
+func (l *loader) checkFits(e *Experiment, p *Pool) {
+	r := e.Resources
+	var over []string
+	if p.GPUsPerNode > 0 && r.GPUs > p.GPUsPerNode {
+		over = append(over, fmt.Sprintf("%d GPUs (a node has %d)", r.GPUs, p.GPUsPerNode))
+	}
+	if p.CPUPerNode > 0 && r.CPU > p.CPUPerNode {
+		over = append(over, fmt.Sprintf("%d MHz of CPU (a node has %d)", r.CPU, p.CPUPerNode))
+	}
+	if p.MemoryPerNode > 0 && r.Memory > p.MemoryPerNode {
+		over = append(over, fmt.Sprintf("%d bytes of memory (a node has %d)", r.Memory, p.MemoryPerNode))
+	}
+	if len(over) == 0 {
+		return
+	}
+	rng := e.poolRng
+	if rng.Filename == "" {
+		rng = e.DeclRange
+	}
+	l.add(diagWarn(rng, "Runs cannot fit a node of the pool",
+		"Experiment %q asks for %s in pool %q (declared at %s), so Nomad can never place its runs. Lower the request or use a pool with bigger nodes.",
+		e.Name, strings.Join(over, " and "), p.Name, posString(p.DeclRange)))
 }

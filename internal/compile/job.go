@@ -72,6 +72,9 @@ func Job(run spec.Run, opts Options) (*api.Job, error) {
 	if p := e.Priority; p < 0 || p > 100 {
 		return nil, fmt.Errorf("compile: experiment %q has priority %d; Nomad priorities are 1..100", e.Name, p)
 	}
+	if e.Retries < 0 {
+		return nil, fmt.Errorf("compile: experiment %q has retries %d; use 0 or more", e.Name, e.Retries)
+	}
 	params, err := formatParams(run.Params)
 	if err != nil {
 		return nil, err

@@ -204,6 +204,7 @@ func TestJobErrors(t *testing.T) {
 		{"no experiment", func(r *spec.Run, _ *Options) { r.Experiment = nil }, "no experiment"},
 		{"priority too high", func(r *spec.Run, _ *Options) { r.Experiment.Priority = 101 }, "1..100"},
 		{"priority negative", func(r *spec.Run, _ *Options) { r.Experiment.Priority = -1 }, "1..100"},
+		{"negative retries", func(r *spec.Run, _ *Options) { r.Experiment.Retries = -1 }, "retries -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

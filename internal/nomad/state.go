@@ -33,6 +33,9 @@ func (s State) Terminal() bool {
 // RunState maps what Nomad knows of a run's job to its state. job and
 // summary may be nil (job purged or garbage-collected: only the record
 // remains). It is pure: the caller fetches job, summary and allocations.
+// Without allocations it falls back to the summary's counts, which cannot
+// tell a run stopped after it ended from one that ended by itself (it
+// reports the ending).
 //
 // Allocations replaced by a reschedule (NextAllocation set) are history:
 // a failed allocation whose replacement runs makes a running run. A failed
@@ -79,6 +82,24 @@ func RunState(job *api.Job, summary *api.JobSummary, allocs []*api.AllocationLis
 		}
 	}
 	stopped := job != nil && job.Stop != nil && *job.Stop
+	if len(allocs) == 0 && summary != nil {
+		// No allocation details (garbage-collected, or the caller listed
+		// jobs only): the summary's counts say nearly as much.
+		for _, g := range summary.Summary {
+			running += g.Running
+			pending += g.Starting
+			lost += g.Lost + g.Unknown
+			failed += g.Failed
+			complete += g.Complete
+		}
+		if stopped && running+pending > 0 {
+			return StateStopped
+		}
+		if stopped && summaryQueued(summary)+running+pending+lost+failed+complete == 0 {
+			return StateStopped
+		}
+		stopped = false
+	}
 	if stopped {
 		// Whatever still runs is being stopped; what ended on its own before
 		// the stop keeps its outcome.

@@ -68,6 +68,12 @@ func TestRunState(t *testing.T) {
 		{"drain-migrated: stopped alloc replaced by running", job("running", false), summary(0), []*api.AllocationListStub{
 			alloc("complete", "stop", killed, replacedBy("new")), alloc("running", "run", rescheduled)}, StateRunning},
 		{"count 2: one running, one queued", job("running", false), summary(1), []*api.AllocationListStub{alloc("running", "run")}, StateRunning},
+		{"summary only: running", job("running", false), &api.JobSummary{Summary: map[string]api.TaskGroupSummary{"run": {Running: 1, Failed: 1}}}, nil, StateRunning},
+		{"summary only: complete", job("dead", false), &api.JobSummary{Summary: map[string]api.TaskGroupSummary{"run": {Complete: 1}}}, nil, StateComplete},
+		{"summary only: failed", job("dead", false), &api.JobSummary{Summary: map[string]api.TaskGroupSummary{"run": {Failed: 1}}}, nil, StateFailed},
+		{"summary only: lost", job("dead", false), &api.JobSummary{Summary: map[string]api.TaskGroupSummary{"run": {Lost: 1}}}, nil, StateLost},
+		{"summary only: starting", job("running", false), &api.JobSummary{Summary: map[string]api.TaskGroupSummary{"run": {Starting: 1}}}, nil, StateStarting},
+		{"summary only: stopping", job("running", true), &api.JobSummary{Summary: map[string]api.TaskGroupSummary{"run": {Running: 1}}}, nil, StateStopped},
 		{"count 2: one complete, one failed", job("dead", false), summary(0), []*api.AllocationListStub{alloc("complete", "run"), alloc("failed", "run")}, StateFailed},
 	}
 	for _, tt := range tests {

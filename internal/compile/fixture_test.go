@@ -34,7 +34,7 @@ func readFixture(t *testing.T, name string) []byte {
 }
 
 func TestFixtureCopiesCurrent(t *testing.T) {
-	for _, name := range []string{"jobspec-gpu-fits.json", "jobspec-gpu-too-big.json", "jobspec-fails-exit3.json"} {
+	for _, name := range []string{"jobspec-gpu-fits.json", "jobspec-gpu-too-big.json", "jobspec-fails-exit3.json", "get-job-gpu-too-big.json"} {
 		shared, err := os.ReadFile(filepath.Join(sharedFixtures, name))
 		if os.IsNotExist(err) {
 			t.Skipf("no shared fixtures beside the repository")
@@ -246,4 +246,49 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestCanonicalMatchesStoredJob: what Nomad 2.0.5 stored for gpu-too-big
+// (GET /v1/job/gpu-too-big) has the values compile sets explicitly
+// (priority 50, datacenters ["*"], count 1), and our job after Nomad's own
+// defaulting has the stored policies, resources and devices.
+func TestCanonicalMatchesStoredJob(t *testing.T) {
+	var stored api.Job
+	if err := json.Unmarshal(readFixture(t, "get-job-gpu-too-big.json"), &stored); err != nil {
+		t.Fatal(err)
+	}
+	job := mustJob(t, fixtureRun(3), Options{})
+	job.Canonicalize()
+	sg, jg := stored.TaskGroups[0], job.TaskGroups[0]
+	pairs := []struct {
+		what      string
+		got, want any
+	}{
+		{"Priority", *job.Priority, *stored.Priority},
+		{"Datacenters", job.Datacenters, stored.Datacenters},
+		{"NodePool", *job.NodePool, *stored.NodePool},
+		{"Type", *job.Type, *stored.Type},
+		{"Count", *jg.Count, *sg.Count},
+		{"ReschedulePolicy", jg.ReschedulePolicy, sg.ReschedulePolicy},
+		{"RestartPolicy.Attempts", *jg.RestartPolicy.Attempts, *sg.RestartPolicy.Attempts},
+		{"RestartPolicy.Mode", *jg.RestartPolicy.Mode, *sg.RestartPolicy.Mode},
+		{"Resources.CPU", *jg.Tasks[0].Resources.CPU, *sg.Tasks[0].Resources.CPU},
+		{"Resources.MemoryMB", *jg.Tasks[0].Resources.MemoryMB, *sg.Tasks[0].Resources.MemoryMB},
+		{"Devices", jg.Tasks[0].Resources.Devices, sg.Tasks[0].Resources.Devices},
+		{"Config", jsonValue(t, jg.Tasks[0].Config), jsonValue(t, sg.Tasks[0].Config)},
+	}
+	for _, p := range pairs {
+		if !reflect.DeepEqual(jsonValue(t, p.got), jsonValue(t, p.want)) {
+			t.Errorf("%s: ours %s, Nomad stored %s", p.what, jsonValue(t, p.got), jsonValue(t, p.want))
+		}
+	}
+}
+
+func jsonValue(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -99,7 +99,9 @@ func TestFixturesDir(t *testing.T) {
 }
 
 // fixturesDir finds shared/nomad-api-fixtures by walking up from the test's
-// directory (CI checks out shared/ beside the repository).
+// directory (CI checks out shared/ beside the repository). Missing
+// fixtures skip the contract tests on a developer's machine but fail them
+// in CI (CI set), where skipping would hide drift from real Nomad.
 func fixturesDir(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("CARAVAN_FIXTURES"); d != "" {
@@ -115,6 +117,9 @@ func fixturesDir(t testing.TB) string {
 		if filepath.Dir(d) == d {
 			break
 		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("shared/nomad-api-fixtures not found above " + wd + " (CI checks shared/ out beside the repository; or set CARAVAN_FIXTURES)")
 	}
 	t.Skip("shared/nomad-api-fixtures not found above " + wd + " and CARAVAN_FIXTURES unset: contract tests skipped")
 	return ""

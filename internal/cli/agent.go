@@ -66,6 +66,11 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 		defer src.Close()
 		cfg.GPU = gpu.NewReader(src, *gpuTimeout)
 		log.Info("NVML opened", "gpus", len(src.Devices()))
+		if sk, ok := src.(interface{ Skipped() []error }); ok {
+			for _, err := range sk.Skipped() {
+				log.Warn("GPU left out: it could not be opened", "err", err)
+			}
+		}
 	}
 	var store agent.UsageStore
 	if !*noNomad {

@@ -20,6 +20,8 @@ type NVML struct {
 	devs    []Device
 	events  nvml.EventSet // nil when XID events are not supported
 	now     func() time.Time
+	pos     map[int]int // NVML index → position in handles and devs
+	skipped []error
 }
 
 // Open loads libnvidia-ml and opens every device.
@@ -38,33 +40,43 @@ func OpenLib(lib nvml.Interface) (*NVML, error) {
 	if ret := lib.Init(); ret != nvml.SUCCESS {
 		return nil, fmt.Errorf("NVML unavailable: initialising NVML: %s (is the NVIDIA driver installed and libnvidia-ml.so.1 on the library path?)", nvml.ErrorString(ret))
 	}
-	n := &NVML{lib: lib, now: time.Now}
+	n := &NVML{lib: lib, now: time.Now, pos: map[int]int{}}
 	count, ret := lib.DeviceGetCount()
 	if ret != nvml.SUCCESS {
 		lib.Shutdown()
 		return nil, fmt.Errorf("NVML: counting devices: %s", nvml.ErrorString(ret))
 	}
 	for i := 0; i < count; i++ {
+		// A GPU that fell off the bus must not hide the others: it is
+		// skipped, and Skipped says why.
 		h, ret := lib.DeviceGetHandleByIndex(i)
 		if ret != nvml.SUCCESS {
-			lib.Shutdown()
-			return nil, fmt.Errorf("NVML: opening GPU %d: %s", i, nvml.ErrorString(ret))
+			n.skipped = append(n.skipped, fmt.Errorf("NVML: opening GPU %d: %s", i, nvml.ErrorString(ret)))
+			continue
 		}
 		uuid, ret := h.GetUUID()
 		if ret != nvml.SUCCESS {
-			lib.Shutdown()
-			return nil, fmt.Errorf("NVML: reading the UUID of GPU %d: %s", i, nvml.ErrorString(ret))
+			n.skipped = append(n.skipped, fmt.Errorf("NVML: reading the UUID of GPU %d: %s", i, nvml.ErrorString(ret)))
+			continue
 		}
 		name, ret := h.GetName()
 		if ret != nvml.SUCCESS {
 			name = "unknown"
 		}
+		n.pos[i] = len(n.handles)
 		n.handles = append(n.handles, h)
 		n.devs = append(n.devs, Device{Index: i, UUID: uuid, Name: name})
+	}
+	if count > 0 && len(n.devs) == 0 {
+		lib.Shutdown()
+		return nil, fmt.Errorf("NVML: none of the %d GPUs could be opened: %w", count, errors.Join(n.skipped...))
 	}
 	n.registerXIDs()
 	return n, nil
 }
+
+// Skipped lists the GPUs that could not be opened, as errors.
+func (n *NVML) Skipped() []error { return n.skipped }
 
 // registerXIDs subscribes to XID critical errors on every device that
 // supports them; without an event set the agent simply reports no XIDs.
@@ -73,13 +85,13 @@ func (n *NVML) registerXIDs() {
 	if ret != nvml.SUCCESS || set == nil {
 		return
 	}
-	any := false
+	registered := false
 	for _, h := range n.handles {
 		if h.RegisterEvents(nvml.EventTypeXidCriticalError, set) == nvml.SUCCESS {
-			any = true
+			registered = true
 		}
 	}
-	if !any {
+	if !registered {
 		set.Free()
 		return
 	}
@@ -92,11 +104,12 @@ func (n *NVML) Devices() []Device { return n.devs }
 // Read reads one device. Only the utilisation and memory reads are
 // required; any other field the device does not support is left absent.
 func (n *NVML) Read(_ context.Context, index int) (Stats, error) {
-	if index < 0 || index >= len(n.handles) {
+	p, ok := n.pos[index]
+	if !ok {
 		return Stats{}, fmt.Errorf("no GPU with index %d", index)
 	}
-	h := n.handles[index]
-	s := NewStats(n.devs[index])
+	h := n.handles[p]
+	s := NewStats(n.devs[p])
 	u, ret := h.GetUtilizationRates()
 	if ret != nvml.SUCCESS {
 		return s, fmt.Errorf("reading utilisation: %w", nvmlErr(ret))

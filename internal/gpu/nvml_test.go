@@ -104,3 +104,29 @@ func TestOpenLibInitFailure(t *testing.T) {
 		t.Fatal("want an error when NVML cannot initialise")
 	}
 }
+
+func TestOpenLibSkipsALostGPU(t *testing.T) {
+	m := nvmlmock.New(nvmlmock.Options{GPUs: 3, ProcsPerGPU: 1})
+	next := m.DeviceGetHandleByIndexFunc
+	m.DeviceGetHandleByIndexFunc = func(i int) (nvml.Device, nvml.Return) {
+		if i == 1 {
+			return nil, nvml.ERROR_GPU_IS_LOST
+		}
+		return next(i)
+	}
+	n, err := gpu.OpenLib(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs := n.Devices()
+	if len(devs) != 2 || devs[0].Index != 0 || devs[1].Index != 2 || len(n.Skipped()) != 1 {
+		t.Fatalf("devices %+v, skipped %v", devs, n.Skipped())
+	}
+	s, err := n.Read(context.Background(), 2)
+	if err != nil || s.UUID != nvmlmock.UUID(2) || s.Util != 0.25 {
+		t.Errorf("GPU 2 after a lost GPU 1: %+v, %v", s, err)
+	}
+	if _, err := n.Read(context.Background(), 1); err == nil {
+		t.Error("reading the lost GPU must fail")
+	}
+}

@@ -64,7 +64,11 @@ func newPacker(bins []bin, newCap Resources, maxNew int) *packer {
 
 // place puts r into the first bin it fits, opening a new bin if none does
 // and the limit allows. It returns the bin index, or -1.
-func (p *packer) place(r Resources) int {
+//
+// floor is the smallest request still to come in every dimension (the
+// suffix minimum of the sorted queue): a bin that cannot hold floor can
+// hold nothing that follows and leaves the scan for good.
+func (p *packer) place(r, floor Resources) int {
 	if r.GPUs == 0 && !p.cpuOnly {
 		p.cpuOnly = true
 		p.open = p.open[:0]
@@ -83,7 +87,7 @@ func (p *packer) place(r Resources) int {
 		}
 		// Drop bins with no GPU left; they cannot take GPU requests, and
 		// requests come biggest first so CPU-only ones come last.
-		if b.free.GPUs > 0 || p.cpuOnly {
+		if (b.free.GPUs > 0 || p.cpuOnly) && b.free.Fits(floor) {
 			p.open[w] = i
 			w++
 		}
@@ -101,7 +105,7 @@ func (p *packer) place(r Resources) int {
 	}
 	p.bins = append(p.bins, bin{free: p.newCap.Sub(r), used: true})
 	i := len(p.bins) - 1
-	if p.bins[i].free.GPUs > 0 || p.cpuOnly {
+	if (p.bins[i].free.GPUs > 0 || p.cpuOnly) && p.bins[i].free.Fits(floor) {
 		p.open = append(p.open, i)
 	}
 	return i
@@ -109,3 +113,17 @@ func (p *packer) place(r Resources) int {
 
 // created is how many new bins were opened.
 func (p *packer) created() int { return len(p.bins) - p.fixed }
+
+// suffixMin returns, for each i, the componentwise minimum of reqs[i:].
+func suffixMin(reqs []Request) []Resources {
+	out := make([]Resources, len(reqs))
+	for i := len(reqs) - 1; i >= 0; i-- {
+		m := reqs[i].Resources
+		if i+1 < len(reqs) {
+			n := out[i+1]
+			m = Resources{GPUs: min(m.GPUs, n.GPUs), CPU: min(m.CPU, n.CPU), Memory: min(m.Memory, n.Memory)}
+		}
+		out[i] = m
+	}
+	return out
+}

@@ -29,7 +29,7 @@ func TestPackerFirstFitDecreasing(t *testing.T) {
 			p := newPacker(bins, node, tc.maxNew)
 			failed := 0
 			for _, r := range tc.reqs {
-				if p.place(r) < 0 {
+				if p.place(r, Resources{}) < 0 {
 					failed++
 				}
 			}

@@ -220,8 +220,13 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	}
 	pk := newPacker(bins, newCap, maxNew)
 	waiting := 0
-	for _, r := range fits {
-		if pk.place(r.Resources) < 0 {
+	floors := suffixMin(fits)
+	for i, r := range fits {
+		var floor Resources
+		if i+1 < len(fits) {
+			floor = floors[i+1]
+		}
+		if pk.place(r.Resources, floor) < 0 {
 			waiting++
 		}
 	}

@@ -80,7 +80,6 @@ func ReadTrace(r io.Reader) ([]Job, error) {
 	}
 	for {
 		rec, err := cr.Read()
-		line++
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -90,6 +89,7 @@ func ReadTrace(r io.Reader) ([]Job, error) {
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
+		line, _ = cr.FieldPos(0)
 		j, err := parseRow(rec, col, line)
 		if err != nil {
 			return nil, err
@@ -141,8 +141,8 @@ func parseRow(rec []string, col map[string]int, line int) (Job, error) {
 func parseTime(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f < 0 || math.IsNaN(f) || f > 1e12 {
-			return 0, fmt.Errorf("%q: want seconds ≥ 0", s)
+		if f < 0 || math.IsNaN(f) || f > 1e9 {
+			return 0, fmt.Errorf("%q: want seconds between 0 and 1e9", s)
 		}
 		return time.Duration(f * float64(time.Second)), nil
 	}

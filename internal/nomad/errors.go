@@ -2,6 +2,8 @@ package nomad
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -90,11 +92,17 @@ func (c *Client) fail(o op, err error) error {
 	case status == 0 && isTimeout(err):
 		e.Kind = ErrTimeout
 		e.text = fmt.Sprintf("%s: Nomad at %s did not answer within %s (is it overloaded or behind a slow link? check NOMAD_ADDR)", o.what, c.address, c.timeout)
+	case status == 0 && isTLS(err):
+		e.Kind = ErrUnreachable
+		e.text = fmt.Sprintf("%s: cannot talk TLS with Nomad at %s: %s (set NOMAD_CACERT to the cluster's CA, NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY if it requires client certificates, or check the address's scheme)", o.what, c.address, tlsReason(err))
 	case status == 0 && isNetwork(err):
 		e.Kind = ErrUnreachable
 		e.text = fmt.Sprintf("%s: cannot reach Nomad at %s: %s (is the agent running? set NOMAD_ADDR or -address)", o.what, c.address, netReason(err))
 	case status == 0:
 		e.text = fmt.Sprintf("%s: talking to Nomad at %s: %v", o.what, c.address, err)
+	case strings.Contains(body, "HTTP request to an HTTPS server"):
+		e.Kind = ErrUnreachable
+		e.text = fmt.Sprintf("%s: Nomad at %s speaks TLS (use https:// in NOMAD_ADDR or -address, with NOMAD_CACERT)", o.what, c.address)
 	case strings.Contains(body, "nonexistent namespace") || strings.Contains(body, "namespace not found") ||
 		strings.Contains(body, "Namespace not found"):
 		e.Kind = ErrNamespace
@@ -154,6 +162,36 @@ func httpStatus(err error) (int, string) {
 		return n, strings.TrimSpace(m[2])
 	}
 	return 0, ""
+}
+
+func isTLS(err error) bool {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	msg := err.Error()
+	return errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &cv) || errors.As(err, &rh) ||
+		strings.Contains(msg, "server gave HTTP response to HTTPS client") || strings.Contains(msg, "tls: ")
+}
+
+func tlsReason(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return "it speaks plain HTTP (use http:// in NOMAD_ADDR)"
+	case strings.Contains(msg, "malformed HTTP response") || strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return "it speaks TLS (use https:// in NOMAD_ADDR)"
+	}
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return "its certificate is signed by an unknown authority"
+	}
+	var hn x509.HostnameError
+	if errors.As(err, &hn) {
+		return hn.Error()
+	}
+	return netReason(err)
 }
 
 func isTimeout(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +130,27 @@ func TestCanceledIsNotATimeout(t *testing.T) {
 	_, err := c.Jobs(ctx, "")
 	if err == nil || errors.Is(err, nomad.ErrTimeout) || !strings.Contains(err.Error(), "canceled") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestTLSMismatchesReadAsSentences(t *testing.T) {
+	srv := nomadtest.New(t)
+	tlsSrv := httptest.NewTLSServer(srv.Handler())
+	defer tlsSrv.Close()
+	ctx := context.Background()
+	for name, tc := range map[string]struct{ addr, want string }{
+		"https to a plain server": {strings.Replace(srv.URL(), "http://", "https://", 1), "use http://"},
+		"unknown CA":              {tlsSrv.URL, "unknown authority"},
+		"http to a TLS server":    {strings.Replace(tlsSrv.URL, "https://", "http://", 1), "use https://"},
+	} {
+		c, err := nomad.New(nomad.Config{Address: tc.addr, Timeout: 2 * time.Second, Getenv: func(string) string { return "" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Jobs(ctx, "")
+		t.Logf("%s: %v", name, err)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "Unexpected response code") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

@@ -124,9 +124,9 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		from, _ = strconv.ParseUint(v, 10, 64)
 	}
 	s.mu.Lock()
-	if from == 0 {
-		from = s.index
-	}
+	// Like Nomad, index 0 replays every event still buffered (the
+	// recording with index=0 starts at the cluster's first events); index N
+	// streams events after N.
 	pos := len(s.events)
 	for pos > 0 && s.events[pos-1].Index > from {
 		pos--

@@ -24,6 +24,7 @@ const (
 	formatV1     = "caravan/v1"
 	// compressAbove leaves room for the items' keys and Nomad's framing.
 	compressAbove = 48 * 1024
+	maxInflated   = 32 << 20
 )
 
 // RecordPath is the variable path of a run's record.
@@ -192,9 +193,14 @@ func decodeItem(items map[string]string, plain, gz string, out any) error {
 	if err != nil {
 		return fmt.Errorf("item %q: %w", gz, err)
 	}
-	b, err := io.ReadAll(zr)
+	// A record never needs more than a few MiB once inflated; the limit
+	// keeps a hostile variable from inflating without bound.
+	b, err := io.ReadAll(io.LimitReader(zr, maxInflated+1))
 	if err != nil {
 		return fmt.Errorf("item %q: %w", gz, err)
+	}
+	if len(b) > maxInflated {
+		return fmt.Errorf("item %q inflates beyond %d MiB", gz, maxInflated>>20)
 	}
 	return json.Unmarshal(b, out)
 }

@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/gpu"
 	"github.com/caravan-ml/caravan/internal/gpu/nvmlmock"
+	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
 // benchNode is the reference node: 8 GPUs, 16 GPU processes (two
@@ -134,4 +136,39 @@ func vmRSS() float64 {
 		}
 	}
 	return 0
+}
+
+// jsonStore encodes each summary as the Nomad client would, and drops it.
+type jsonStore struct{ bytes int }
+
+func (j *jsonStore) PutUsage(_ context.Context, _ string, u *nomad.Usage) error {
+	b, err := json.Marshal(u)
+	j.bytes = len(b)
+	return err
+}
+
+// BenchmarkUsageFlush is the sampler's minute write on the reference node
+// once every run's timeline is full (512 points): eight summaries built
+// and JSON-encoded. core-%@1m is its CPU share at one flush a minute.
+func BenchmarkUsageFlush(b *testing.B) {
+	tn := benchNode(b)
+	store := &jsonStore{}
+	s := NewSampler(tn.agent, store, 5*time.Second, time.Minute)
+	ctx := context.Background()
+	for range 2 * nomad.MaxTimelinePoints {
+		s.Sample(ctx)
+		tn.clock.Advance(5 * time.Second)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	for b.Loop() {
+		for _, id := range s.runIDs() {
+			s.flush(ctx, s.runs[id], false)
+		}
+	}
+	perOp := float64((cpuTime() - start).Nanoseconds()) / float64(b.N)
+	b.ReportMetric(perOp, "cpu-ns/op")
+	b.ReportMetric(perOp/60e9*100, "core-%@1m")
+	b.ReportMetric(float64(store.bytes), "summary-bytes")
 }

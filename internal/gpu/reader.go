@@ -56,9 +56,10 @@ type Reader struct {
 }
 
 type call struct {
-	done  chan struct{}
-	stats Stats
-	err   error
+	done     chan struct{}
+	deadline time.Time // start + timeout: joiners wait no longer than this
+	stats    Stats
+	err      error
 }
 
 // NewReader wraps src; timeout bounds each device read (default 1 s).
@@ -81,14 +82,12 @@ func (r *Reader) Devices() []Device { return r.devs }
 // ReadAll reads every device and returns one Result per device, in device
 // order, within the Reader's timeout (or ctx's deadline, if sooner).
 func (r *Reader) ReadAll(ctx context.Context) []Result {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
 	calls := make([]*call, len(r.devs))
 	r.mu.Lock()
 	for i := range r.devs {
 		c := r.inflight[i]
 		if c == nil {
-			c = &call{done: make(chan struct{})}
+			c = &call{done: make(chan struct{}), deadline: time.Now().Add(r.timeout)}
 			r.inflight[i] = c
 			go r.read(i, c)
 		}
@@ -98,9 +97,17 @@ func (r *Reader) ReadAll(ctx context.Context) []Result {
 
 	out := make([]Result, len(r.devs))
 	for i, c := range calls {
-		select {
-		case <-c.done:
-		case <-ctx.Done():
+		// A read that was already overdue when we joined it (a device
+		// that stays hung) is not waited for again, so a hung GPU costs
+		// one timeout, not one per scrape.
+		if wait := time.Until(c.deadline); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-c.done:
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
 		}
 		// A read that finished while we waited on another device counts
 		// as done even though the deadline has passed meanwhile.

@@ -11,6 +11,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/hashicorp/nomad/api"
 	"golang.org/x/term"
 )
 
@@ -41,27 +42,28 @@ func desiredRuns(env Env, cfg *spec.Config, opts compile.Options, experiment str
 }
 
 // actualRuns lists what caravan owns in Nomad, in every namespace the token
-// may see: caravan jobs (by meta) and run records. A listing failure is
-// returned as the nomad package's sentence.
-func actualRuns(ctx context.Context, cl *nomad.Client) ([]gitops.ActualRun, error) {
-	jobs, err := cl.CaravanJobs(ctx, nomad.AllNamespaces)
+// may see: caravan jobs (by meta) and run records. With desired runs it
+// also refuses, in the same listing, a desired run whose ID is taken by a
+// job caravan does not own: apply would fail on it, so plan says so first.
+func actualRuns(ctx context.Context, cl *nomad.Client, desired ...gitops.DesiredRun) ([]gitops.ActualRun, error) {
+	jobs, err := cl.Jobs(ctx, nomad.AllNamespaces)
 	if err != nil {
+		return nil, err
+	}
+	if err := foreignCollisions(cl, jobs, desired); err != nil {
 		return nil, err
 	}
 	ids, err := cl.RecordIDs(ctx, nomad.AllNamespaces)
 	if err != nil {
 		return nil, err
 	}
+	// gitops.Actual keeps only caravan's jobs.
 	return gitops.Actual(jobs, ids), nil
 }
 
-// foreignCollisions returns an error naming every desired run whose ID is
-// taken by a job caravan does not own: apply would fail on it, so plan
-// says so first.
-func foreignCollisions(ctx context.Context, cl *nomad.Client, desired []gitops.DesiredRun) error {
-	all, err := cl.Jobs(ctx, nomad.AllNamespaces)
-	if err != nil {
-		return err
+func foreignCollisions(cl *nomad.Client, all []*api.JobListStub, desired []gitops.DesiredRun) error {
+	if len(desired) == 0 {
+		return nil
 	}
 	want := make(map[string]bool, len(desired))
 	for _, d := range desired {

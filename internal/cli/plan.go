@@ -102,11 +102,8 @@ func computePlan(ctx context.Context, env Env, cf *configFlags, nf *nomadFlags, 
 	if err != nil {
 		return nil, nomadError(env, err)
 	}
-	actual, err := actualRuns(ctx, cl)
+	actual, err := actualRuns(ctx, cl, desired...)
 	if err != nil {
-		return nil, nomadError(env, err)
-	}
-	if err := foreignCollisions(ctx, cl, desired); err != nil {
 		return nil, nomadError(env, err)
 	}
 	var popts gitops.Options

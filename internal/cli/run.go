@@ -65,11 +65,8 @@ func runRun(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return nomadError(env, err)
 	}
-	actual, err := actualRuns(ctx, cl)
+	actual, err := actualRuns(ctx, cl, desired...)
 	if err != nil {
-		return nomadError(env, err)
-	}
-	if err := foreignCollisions(ctx, cl, desired); err != nil {
 		return nomadError(env, err)
 	}
 	p := gitops.Plan(desired, actual, gitops.Options{Experiments: scope})

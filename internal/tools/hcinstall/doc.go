@@ -1,0 +1,21 @@
+// Command hcinstall installs an exact release of a HashiCorp binary (nomad or
+// terraform) from releases.hashicorp.com into a directory and prints the
+// installed path:
+//
+//	go run ./internal/tools/hcinstall -product nomad -version 2.0.5 -dir bin/
+//
+// Why it exists: Nomad is not in Debian's or Ubuntu's archives, and
+// `go install github.com/hashicorp/nomad@vX` is refused because Nomad's
+// go.mod carries replace directives, so setting up a development host, a CI
+// runner for `make e2e` or a GPU client otherwise means hand-written
+// curl|unzip steps that skip signature checks. hc-install
+// verifies HashiCorp's PGP signature and the SHA-256 sums of the download,
+// and this wrapper adds what an operator needs around it: a pinned version
+// (no "latest" surprises between machines), a re-run that keeps an
+// already-installed binary of the right version, a timeout, a -releases-url
+// for an internal mirror, and errors that say what to do on a machine that
+// cannot reach the internet.
+//
+// Exit codes: 0 installed (or already present), 1 the install failed,
+// 2 bad flags or arguments.
+package main

@@ -4,26 +4,17 @@ package agent
 
 import (
 	"context"
-	"flag"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/hashicorp/nomad/api"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/caravan-ml/caravan/internal/gpu"
 	"github.com/caravan-ml/caravan/internal/gpu/nvmlmock"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // testNode is an agent over a mock NVML and a fake Nomad.
 type testNode struct {
@@ -48,46 +39,6 @@ func newTestNode(t testing.TB, o nvmlmock.Options, timeout time.Duration, tweak 
 	a := New(Config{Node: "gpu-node-1", NodeID: nodeID, Pool: "a100", ProcRoot: "testdata/proc",
 		GPU: gpu.NewReader(n, timeout), Nomad: fn, Now: clk.Now})
 	return &testNode{agent: a, mock: m, nomad: fn, clock: clk}
-}
-
-// scrape serves the collector through promhttp, as `caravan agent` does,
-// and returns the exposition text.
-func scrape(t testing.TB, c prometheus.Collector) string {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape: %s: %s", resp.Status, b)
-	}
-	return string(b)
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the scrape; run go test ./internal/agent -update and review the diff.\n--- got ---\n%s", path, got)
-	}
 }
 
 func TestScrapeGolden(t *testing.T) {
@@ -171,5 +122,32 @@ func TestAllocLookupsAreCached(t *testing.T) {
 	s := tn.agent.Snapshot(context.Background())
 	if len(s.Allocs) != 2 || s.Allocs[0].ID != allocA || s.Allocs[1].ID != allocB {
 		t.Fatalf("allocs found through processes: %+v", s.Allocs)
+	}
+}
+
+// When NVML is loaded but every device read fails, the device plugin's
+// view stands in, and the failures are still counted.
+func TestScrapeFallsBackWhenEveryNVMLReadFails(t *testing.T) {
+	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 1}, time.Second, func(m *nvmlmock.Mock) {
+		for i := range 2 {
+			m.Device(i).GetUtilizationRatesFunc = func() (nvml.Utilization, nvml.Return) {
+				return nvml.Utilization{}, nvml.ERROR_UNKNOWN
+			}
+		}
+	})
+	tn.nomad.host = &api.HostStats{DeviceStats: []*api.DeviceGroupStats{{Vendor: "nvidia", Type: "gpu", Name: "H100",
+		InstanceStats: map[string]*api.DeviceStats{nvmlmock.UUID(0): pluginStats(70, 2048, 81920, 50, 400, 700)}}}}
+	text := scrape(t, NewCollector(tn.agent))
+	for _, want := range []string{
+		`caravan_gpu_utilization_ratio{gpu="0",model="H100",node="gpu-node-1",pool="a100",uuid="GPU-00000000-0000-4000-8000-000000000000"} 0.7`,
+		`caravan_gpu_info{gpu="0",model="H100",node="gpu-node-1",pool="a100",source="nomad",uuid="GPU-00000000-0000-4000-8000-000000000000"} 1`,
+		`caravan_agent_source_success{node="gpu-node-1",pool="a100",source="nvml"} 0`,
+		`caravan_gpu_read_failures_total{gpu="1",model="NVIDIA H100 80GB HBM3",node="gpu-node-1",pool="a100",reason="error",uuid="GPU-00000000-0000-4000-8000-000000000001"} 1`,
+		// Run A holds GPU 0 (its allocated device ID), so it keeps its series.
+		`caravan_run_gpu_utilization_ratio{alloc="` + allocA + `",experiment="resnet50",gpu="0",model="H100",node="gpu-node-1",pool="a100",run="resnet50-1a2b3c4d",uuid="GPU-00000000-0000-4000-8000-000000000000"} 0.7`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("scrape lacks %s", want)
+		}
 	}
 }

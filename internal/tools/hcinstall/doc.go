@@ -1,8 +1,9 @@
-// Command hcinstall installs an exact release of a HashiCorp binary (nomad or
-// terraform) from releases.hashicorp.com into a directory and prints the
-// installed path:
+// Command hcinstall installs an exact release of a HashiCorp binary (nomad,
+// terraform, or the nomad-device-nvidia plugin) from releases.hashicorp.com
+// into a directory and prints the installed path:
 //
 //	go run ./internal/tools/hcinstall -product nomad -version 2.0.5 -dir bin/
+//	go run ./internal/tools/hcinstall -product nomad-device-nvidia -version 1.1.0 -dir /opt/nomad/plugins
 //
 // Why it exists: Nomad is not in Debian's or Ubuntu's archives, and
 // `go install github.com/hashicorp/nomad@vX` is refused because Nomad's

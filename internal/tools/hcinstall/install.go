@@ -25,8 +25,8 @@ type installer struct {
 
 // install puts opts.product at opts.version into opts.dir and returns the
 // binary's absolute path. A binary of that version already there is kept
-// (re-running a setup script costs nothing); any other is replaced by a
-// rename, so a running nomad keeps its old inode and a failed download
+// (re-running a setup script costs nothing; products without a version
+// command are always downloaded); any other is replaced by a rename, so a running nomad keeps its old inode and a failed download
 // leaves the old binary untouched.
 func (in installer) install(ctx context.Context, opts options, log io.Writer) (string, error) {
 	name := opts.product.Name
@@ -37,7 +37,8 @@ func (in installer) install(ctx context.Context, opts options, log io.Writer) (s
 	if err != nil {
 		return "", fmt.Errorf("cannot resolve -dir %s: %w", opts.dir, err)
 	}
-	if !opts.force {
+	canCheck := opts.product.GetVersion != nil
+	if !opts.force && canCheck {
 		if _, err := os.Stat(target); err == nil {
 			have, verr := opts.product.GetVersion(ctx, target)
 			switch {
@@ -82,12 +83,14 @@ func (in installer) install(ctx context.Context, opts options, log io.Writer) (s
 	}
 	// For the same reason a truncated unpack can look like success: run the
 	// new binary and check its version before it replaces anything.
-	have, err := opts.product.GetVersion(ctx, got)
-	if err != nil {
-		return "", fmt.Errorf("downloaded %s %s does not run here (%w); nothing was replaced: retry, or install it by hand and put it on PATH", name, opts.version, err)
-	}
-	if !have.Equal(opts.version) {
-		return "", fmt.Errorf("downloaded %s %s reports version %s; nothing was replaced: check the mirror given to -releases-url", name, opts.version, have)
+	if canCheck {
+		have, err := opts.product.GetVersion(ctx, got)
+		if err != nil {
+			return "", fmt.Errorf("downloaded %s %s does not run here (%w); nothing was replaced: retry, or install it by hand and put it on PATH", name, opts.version, err)
+		}
+		if !have.Equal(opts.version) {
+			return "", fmt.Errorf("downloaded %s %s reports version %s; nothing was replaced: check the mirror given to -releases-url", name, opts.version, have)
+		}
 	}
 	// hc-install leaves the binary 0700; a shared bin directory needs 0755.
 	if err := os.Chmod(got, 0o755); err != nil {

@@ -327,3 +327,28 @@ func versionOutput(path string) (string, error) {
 	out, err := exec.Command(path, "version").Output()
 	return string(out), err
 }
+
+// The device plugin has no version command: every run downloads (and
+// verifies) it, and a plugin binary that would fail `version` is fine.
+func TestInstallDevicePlugin(t *testing.T) {
+	skipWithoutShell(t)
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ {
+		site := newFakeSite(t, siteOpts{product: "nomad-device-nvidia", ver: "1.1.0",
+			script: "#!/bin/sh\necho 'This binary is a plugin.' >&2\nexit 1\n"})
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(),
+			[]string{"-product", "nomad-device-nvidia", "-version", "1.1.0", "-dir", dir, "-releases-url", site.srv.URL},
+			&stdout, &stderr, installer{httpClient: noRetryClient(), publicKey: site.publicKey})
+		if code != exitOK {
+			t.Fatalf("run %d: exit code %d; stderr:\n%s", i, code, stderr.String())
+		}
+		if want := filepath.Join(dir, "nomad-device-nvidia"); strings.TrimSpace(stdout.String()) != want {
+			t.Errorf("run %d: printed %q, want %q", i, stdout.String(), want)
+		}
+		if len(site.requests) == 0 {
+			t.Errorf("run %d: nothing downloaded; a plugin's version cannot be read, so it is always fetched", i)
+		}
+		assertOnlyFiles(t, dir, "nomad-device-nvidia")
+	}
+}

@@ -29,11 +29,22 @@ const (
 const defaultReleasesURL = "https://releases.hashicorp.com"
 
 // products are the binaries this tool installs. hc-install v0.10.0 defines
-// both (product.Nomad, product.Terraform), including how to read the
-// installed binary's version back.
+// Nomad and Terraform, including how to read an installed binary's version
+// back; the NVIDIA device plugin every GPU client needs is defined here.
 var products = map[string]product.Product{
-	"nomad":     product.Nomad,
-	"terraform": product.Terraform,
+	"nomad":               product.Nomad,
+	"terraform":           product.Terraform,
+	"nomad-device-nvidia": nvidiaDevicePlugin,
+}
+
+// nvidiaDevicePlugin is Nomad's NVIDIA device plugin as published on the
+// release site (nomad-device-nvidia_<v>_<os>_<arch>.zip holding one binary
+// of that name). It has no GetVersion: a plugin binary is started by the
+// Nomad client over go-plugin and does not print its version when run, so
+// it is always downloaded (its signature and checksum still verified).
+var nvidiaDevicePlugin = product.Product{
+	Name:       "nomad-device-nvidia",
+	BinaryName: func() string { return "nomad-device-nvidia" },
 }
 
 // options is a parsed command line.
@@ -95,7 +106,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	releasesURL := fs.String("releases-url", "", "`URL` of a mirror laid out like "+defaultReleasesURL+" (default: that site)")
 	force := fs.Bool("force", false, "download even if the directory already holds this version")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: go run ./internal/tools/hcinstall -product nomad|terraform -version X [-dir DIR]")
+		fmt.Fprintln(stderr, "Usage: go run ./internal/tools/hcinstall -product nomad|terraform|nomad-device-nvidia -version X [-dir DIR]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Installs a HashiCorp release (signature and checksum verified) and prints its path.")
 		fmt.Fprintln(stderr)

@@ -1,0 +1,402 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/cli"
+	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/nomad"
+)
+
+// The cluster this suite assumes: a node pool "gpu" whose clients
+// fingerprint nvidia/gpu devices (at least one), with the raw_exec driver
+// enabled. Every experiment it writes is named with a random prefix, and
+// every job and record of that prefix is purged at cleanup.
+
+const (
+	// waitRun bounds how long a short run may take to finish on the
+	// cluster (placement, start, exit).
+	waitRun = 3 * time.Minute
+	// pollEvery is the interval between state checks while waiting.
+	pollEvery = time.Second
+)
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// suite is one e2e session: a prefix for its experiments and a Nomad
+// client for cleanup and direct checks.
+type suite struct {
+	t      *testing.T
+	prefix string
+	cl     *nomad.Client
+}
+
+func newSuite(t *testing.T) *suite {
+	t.Helper()
+	if os.Getenv("NOMAD_ADDR") == "" {
+		t.Skip("NOMAD_ADDR is not set: the e2e suite needs a real Nomad (node pool gpu with nvidia/gpu devices, raw_exec enabled)")
+	}
+	cl, err := nomad.New(nomad.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	s := &suite{t: t, prefix: "e2e" + hex.EncodeToString(b), cl: cl}
+	t.Cleanup(s.cleanup)
+	return s
+}
+
+// caravan runs one command in-process with the process environment.
+func (s *suite) caravan(args ...string) result {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: os.Getenv, Environ: os.Environ,
+		Logger: slog.New(slog.NewTextHandler(&errb, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	code := cli.Main(ctx, args, env)
+	s.t.Logf("$ caravan %s → %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+	return result{out.String(), errb.String(), code}
+}
+
+func (s *suite) must(want int, args ...string) result {
+	s.t.Helper()
+	r := s.caravan(args...)
+	if r.code != want {
+		s.t.Fatalf("caravan %s: exit %d, want %d", strings.Join(args, " "), r.code, want)
+	}
+	return r
+}
+
+func contains(t *testing.T, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+}
+
+// cleanup purges every job and deletes every record of this session's
+// experiments, in every namespace the token sees.
+func (s *suite) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	jobs, err := s.cl.CaravanJobs(ctx, nomad.AllNamespaces)
+	if err != nil {
+		s.t.Errorf("cleanup: %v", err)
+	}
+	for _, j := range jobs {
+		if strings.HasPrefix(j.Meta[compile.MetaExperiment], s.prefix) {
+			if err := s.cl.PurgeJob(ctx, j.Namespace, j.ID); err != nil {
+				s.t.Errorf("cleanup: %v", err)
+			}
+		}
+	}
+	metas, err := s.cl.Variables(ctx, nomad.AllNamespaces, nomad.RecordPrefix+s.prefix)
+	if err != nil {
+		s.t.Errorf("cleanup: %v", err)
+	}
+	for _, m := range metas {
+		if err := s.cl.DeleteVariable(ctx, m.Namespace, m.Path, nomad.NoCAS); err != nil {
+			s.t.Errorf("cleanup: %v", err)
+		}
+	}
+}
+
+// experiment is an HCL experiment of raw_exec runs in pool gpu, one per lr,
+// running script with sh.
+func (s *suite) experiment(name, script string, gpus int, lrs ...string) string {
+	return fmt.Sprintf(`experiment %q {
+  pool    = "gpu"
+  driver  = "raw_exec"
+  command = "/bin/sh"
+  args    = ["-c", %q]
+  params  = { seed = 1 }
+  sweep {
+    grid = { lr = [%s] }
+  }
+  resources {
+    gpus   = %d
+    cpu    = 100
+    memory = "64MiB"
+  }
+  retries = 0
+}
+`, s.prefix+name, script, strings.Join(lrs, ", "), gpus)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// row is the part of `caravan ls -json` the suite reads.
+type row struct {
+	ID         string `json:"id"`
+	Experiment string `json:"experiment"`
+	State      string `json:"state"`
+	RerunOf    string `json:"rerun_of"`
+	HasRecord  bool   `json:"has_record"`
+	Params     []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"params"`
+}
+
+// param is the value of one of the run's params.
+func (r row) param(name string) string {
+	for _, p := range r.Params {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+func (s *suite) ls(args ...string) []row {
+	s.t.Helper()
+	r := s.must(0, append([]string{"ls", "-json"}, args...)...)
+	var rows []row
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		s.t.Fatalf("ls -json: %v", err)
+	}
+	return rows
+}
+
+// waitStates polls ls until every run of experiment is in one of states,
+// or fails the test at the deadline.
+func (s *suite) waitStates(experiment string, n int, states ...string) []row {
+	s.t.Helper()
+	deadline := time.Now().Add(waitRun)
+	for {
+		rows := s.ls("-experiment", s.prefix+experiment)
+		done := len(rows) == n
+		for _, r := range rows {
+			ok := false
+			for _, st := range states {
+				ok = ok || r.State == st
+			}
+			done = done && ok
+		}
+		if done {
+			return rows
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("runs of %s did not reach %v within %s: %+v", experiment, states, waitRun, rows)
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	s := newSuite(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "ok.hcl"), s.experiment("ok", "echo hello lr=$CARAVAN_PARAM_LR; echo progress >&2", 1, "0.1", "0.2"))
+	writeFile(t, filepath.Join(dir, "oom.hcl"), s.experiment("oom", "echo 'RuntimeError: CUDA out of memory' >&2; exit 3", 1, "0.5"))
+
+	t.Log("validate, then plan shows changes")
+	s.must(0, "validate", dir)
+	r := s.must(2, "plan", dir, "-detailed-exitcode")
+	contains(t, r.stdout, "3 to create", "pool=gpu gpus=1 driver=raw_exec")
+
+	t.Log("apply submits, a second plan and apply do nothing")
+	r = s.must(0, "apply", dir)
+	contains(t, r.stdout, "Apply complete: 3 registered")
+	s.must(0, "plan", dir, "-detailed-exitcode")
+	r = s.must(0, "apply", dir)
+	contains(t, r.stdout, "Nothing to apply.")
+
+	t.Log("runs finish: ok completes, oom fails with exit code 3")
+	ok := s.waitStates("ok", 2, "complete")
+	bad := s.waitStates("oom", 1, "failed")
+	for _, rr := range append(ok, bad...) {
+		if !rr.HasRecord {
+			t.Errorf("run %s has no record", rr.ID)
+		}
+	}
+
+	r = s.must(0, "ls")
+	contains(t, r.stdout, ok[0].ID, bad[0].ID, "complete", "failed")
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if len(line) > 80 {
+			t.Errorf("ls line wider than 80 columns: %q", line)
+		}
+	}
+	r = s.must(0, "status")
+	contains(t, r.stdout, "pool gpu", "nodes:", "GPUs free")
+
+	r = s.must(0, "show", ok[0].ID)
+	contains(t, r.stdout, "State:      complete", "/ui/jobs/"+ok[0].ID+"@", "exit code 0", "Resolved spec:")
+	r = s.must(0, "logs", ok[0].ID)
+	contains(t, r.stdout, "hello lr=")
+	r = s.must(0, "logs", ok[0].ID, "-stderr")
+	contains(t, r.stdout, "progress")
+
+	r = s.must(0, "show", bad[0].ID)
+	contains(t, r.stdout, "State:      failed", "exit code 3")
+	r = s.must(0, "logs", bad[0].ID, "-stderr")
+	contains(t, r.stdout, "CUDA out of memory")
+
+	t.Log("rerun resubmits the recorded job under a new ID")
+	r = s.must(0, "rerun", bad[0].ID)
+	contains(t, r.stdout, "a rerun of "+bad[0].ID)
+	reruns := s.waitStates("oom", 2, "failed")
+	var rerun row
+	for _, rr := range reruns {
+		if rr.ID != bad[0].ID {
+			rerun = rr
+		}
+	}
+	if rerun.RerunOf != bad[0].ID {
+		t.Errorf("rerun %s: rerun_of %q, want %s", rerun.ID, rerun.RerunOf, bad[0].ID)
+	}
+	// The rerun is ad hoc: the directory's plan does not see it.
+	s.must(0, "plan", dir, "-detailed-exitcode")
+
+	t.Log("a run that cannot be placed waits, and status and show say why")
+	writeFile(t, filepath.Join(dir, "huge.hcl"), s.experiment("huge", "true", 64, "1"))
+	s.must(0, "apply", dir)
+	huge := s.waitStates("huge", 1, "queued")
+	r = s.must(0, "status")
+	contains(t, r.stdout, "queued:", "waiting for", "missing devices", "oldest:")
+	r = s.must(0, "show", huge[0].ID)
+	contains(t, r.stdout, "State:      queued", "Waiting:", "missing devices")
+	s.must(0, "stop", huge[0].ID)
+	s.waitStates("huge", 1, "stopped")
+
+	t.Log("stop a long run; prune a no longer declared one")
+	long := filepath.Join(dir, "long.hcl")
+	writeFile(t, long, s.experiment("long", "sleep 600", 0, "1", "2"))
+	s.must(0, "apply", dir)
+	longRuns := s.waitStates("long", 2, "running")
+	// Stop the run that stays declared (lr=1); lr=2 is pruned below.
+	stay := longRuns[0]
+	if stay.param("lr") != "1" {
+		stay = longRuns[1]
+	}
+	r = s.must(0, "stop", stay.ID)
+	contains(t, r.stdout, "Stopped run "+stay.ID)
+	s.waitStatesOf(stay.ID, "long", "stopped")
+
+	writeFile(t, long, s.experiment("long", "sleep 600", 0, "1"))
+	r = s.must(2, "plan", dir, "-detailed-exitcode")
+	contains(t, r.stdout, "apply -prune stops it")
+	r = s.must(0, "apply", dir)
+	if strings.Contains(r.stdout, "1 stopped") {
+		t.Error("apply without -prune stopped a run")
+	}
+	r = s.must(0, "apply", dir, "-prune")
+	contains(t, r.stdout, "1 stopped")
+	s.waitStates("long", 2, "stopped")
+	s.must(0, "plan", dir, "-detailed-exitcode")
+
+	t.Log("stop -experiment")
+	writeFile(t, long, s.experiment("long", "sleep 600", 0, "3"))
+	s.must(0, "apply", dir)
+	s.waitStates("long", 3, "running", "stopped")
+	s.must(0, "stop", "-experiment", s.prefix+"long")
+	s.waitStates("long", 3, "stopped")
+
+	t.Log("saved plans apply once, then are stale")
+	writeFile(t, filepath.Join(dir, "more.hcl"), s.experiment("more", "true", 0, "7"))
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	s.must(2, "plan", dir, "-out", planFile, "-detailed-exitcode")
+	r = s.must(0, "apply", "-plan", planFile)
+	contains(t, r.stdout, "1 registered")
+	r = s.must(1, "apply", "-plan", planFile)
+	contains(t, r.stderr, "stale")
+
+	t.Log("run FILE submits one experiment from outside a directory")
+	other := t.TempDir()
+	writeFile(t, filepath.Join(other, "one.hcl"), s.experiment("adhoc", "true", 0, "9"))
+	r = s.must(0, "run", filepath.Join(other, "one.hcl"))
+	contains(t, r.stdout, "1 registered")
+	s.waitStates("adhoc", 1, "complete")
+}
+
+// waitStatesOf waits for one run of experiment to reach state.
+func (s *suite) waitStatesOf(id, experiment, state string) {
+	s.t.Helper()
+	deadline := time.Now().Add(waitRun)
+	for {
+		for _, r := range s.ls("-experiment", s.prefix+experiment) {
+			if r.ID == id && r.State == state {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("run %s did not reach %s within %s", id, state, waitRun)
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+func TestEndToEndFaults(t *testing.T) {
+	s := newSuite(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "x.hcl"), s.experiment("faults", "true", 0, "1"))
+
+	t.Log("an unreachable Nomad")
+	r := s.must(1, "plan", dir, "-address", "http://127.0.0.1:1")
+	contains(t, r.stderr, "cannot reach Nomad")
+
+	t.Log("a namespace that does not exist")
+	nsDir := t.TempDir()
+	missing := s.prefix + "-missing"
+	writeFile(t, filepath.Join(nsDir, "ns.hcl"), strings.Replace(s.experiment("ns", "true", 0, "1"), `pool    = "gpu"`, "pool    = \"gpu\"\n  namespace = \""+missing+"\"", 1))
+	r = s.must(1, "apply", nsDir)
+	contains(t, r.stderr, "namespace", missing, "registered 0 of 1")
+
+	t.Log("a job ID caravan does not own")
+	r = s.must(0, "plan", dir, "-json")
+	var doc struct {
+		Experiments []struct{ Create []struct{ ID string } }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Experiments) == 0 || len(doc.Experiments[0].Create) == 0 {
+		t.Fatalf("plan -json: %v", err)
+	}
+	id := doc.Experiments[0].Create[0].ID
+	foreign := fmt.Sprintf(`{"Job":{"ID":%q,"Name":%q,"Type":"batch","Datacenters":["*"],"Meta":{"caravan_experiment":%q},"TaskGroups":[{"Name":"x","Count":1,"Tasks":[{"Name":"x","Driver":"raw_exec","Config":{"command":"/bin/true"}}]}]}}`, id, id, s.prefix+"faults")
+	if _, err := s.cl.API().Raw().Write("/v1/jobs", json.RawMessage(foreign), nil, nil); err != nil {
+		t.Fatalf("register a foreign job: %v", err)
+	}
+	r = s.must(1, "apply", dir)
+	contains(t, r.stderr, "caravan does not own it")
+	r = s.must(1, "stop", id)
+	contains(t, r.stderr, "not a caravan run")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.cl.PurgeJob(ctx, "", id); err != nil {
+		t.Errorf("purge the foreign job: %v", err)
+	}
+
+	t.Log("a corrupt record")
+	bogus := s.prefix + "faults-deadbeef"
+	if _, err := s.cl.PutVariable(ctx, "", nomad.RecordPath(bogus), map[string]string{"record": "{not json"}, nomad.NoCAS); err != nil {
+		t.Fatalf("write a corrupt record: %v", err)
+	}
+	r = s.must(1, "show", bogus)
+	contains(t, r.stderr, "not a valid caravan record")
+	r = s.must(1, "rerun", bogus)
+	contains(t, r.stderr, "not a valid caravan record")
+}

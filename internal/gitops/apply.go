@@ -303,7 +303,7 @@ func writeRecord(ctx context.Context, cl Cluster, c Change, job *api.Job, origin
 		if err != nil {
 			return fmt.Errorf("run %s: encode job for its record: %w", c.ID, err)
 		}
-		r.Job = b
+		r.Job = stripNulls(b)
 	}
 	err := cl.CreateRecord(ctx, c.Namespace, &r)
 	if errors.Is(err, nomad.ErrConflict) {

@@ -1,0 +1,24 @@
+# caravan-agent: what `caravan agent` needs on every client (jobs/caravan-agent.nomad.hcl).
+# The jobspec reads its token from the job's own variable:
+#
+#   nomad acl policy apply -description "caravan agent" caravan-agent docs/acl/caravan-agent.policy.hcl
+#   TOKEN=$(nomad acl token create -name caravan-agent -policy caravan-agent -json | jq -r .SecretID)
+#   nomad var put -namespace default nomad/jobs/caravan-agent token="$TOKEN"
+
+namespace "*" {
+  # The node's allocations (Nomad filters them by read-job per namespace),
+  # their jobs' meta (run, experiment) and /v1/client/allocation/:id/stats.
+  capabilities = ["read-job"]
+
+  variables {
+    # Usage summaries, caravan/runs/<run-id>/usage, in each run's namespace.
+    path "caravan/runs/*" {
+      capabilities = ["write"]
+    }
+  }
+}
+
+# /v1/client/stats (host and device-plugin stats) and the node's allocations.
+node {
+  policy = "read"
+}

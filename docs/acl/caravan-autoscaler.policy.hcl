@@ -1,0 +1,28 @@
+# caravan-autoscaler: what `caravan autoscale` needs (jobs/caravan-autoscaler.nomad.hcl).
+# The jobspec reads its token from the job's own variable:
+#
+#   nomad acl policy apply -description "caravan autoscaler" caravan-autoscaler docs/acl/caravan-autoscaler.policy.hcl
+#   TOKEN=$(nomad acl token create -name caravan-autoscaler -policy caravan-autoscaler -json | jq -r .SecretID)
+#   nomad var put -namespace default nomad/jobs/caravan-autoscaler token="$TOKEN"
+
+namespace "*" {
+  # Demand (jobs, their summaries, blocked evaluations) and the event
+  # stream on namespace "*", which Nomad allows only with read-job in every
+  # namespace: keep this rule on "*".
+  capabilities = ["list-jobs", "read-job"]
+
+  variables {
+    # Pool records (intent written before each Terraform apply), cost
+    # records, and the leader lease (deleted on a clean shutdown). They live
+    # in the namespace given by autoscale -namespace (default: default).
+    path "caravan/autoscaler/*" {
+      capabilities = ["list", "read", "write", "destroy"]
+    }
+  }
+}
+
+# Mark nodes ineligible, drain them, cancel drains; read nodes and their
+# allocations, and the Node topic of the event stream.
+node {
+  policy = "write"
+}

@@ -1,0 +1,30 @@
+# caravan-user: what a data scientist needs from a laptop: ls, status, show,
+# logs, report, stop, rerun, run, pools and cost.
+#
+#   nomad acl policy apply -description "caravan users" caravan-user docs/acl/caravan-user.policy.hcl
+#   nomad acl token create -name "caravan-$USER" -policy caravan-user
+#
+# On Nomad 1.x replace register-job and deregister-job with submit-job.
+
+namespace "*" {
+  # list-jobs, read-job: ls, status, show, report. read-logs: logs, and
+  # report's scan of stderr for CUDA out-of-memory. register-job: run and
+  # rerun. deregister-job: stop.
+  capabilities = ["list-jobs", "read-job", "read-logs", "register-job", "deregister-job"]
+
+  variables {
+    path "caravan/runs/*" {
+      # records and usage summaries; write for run/rerun's new records
+      capabilities = ["list", "read", "write"]
+    }
+    path "caravan/autoscaler/*" {
+      # caravan pools and caravan cost read the autoscaler's records
+      capabilities = ["list", "read"]
+    }
+  }
+}
+
+# caravan status shows nodes (ready, draining, down) and free GPUs per pool.
+node {
+  policy = "read"
+}

@@ -146,6 +146,8 @@ func exampleFor(want string) string {
 		return "Write a number without quotes, e.g. 32.5."
 	case "a bool":
 		return "Write true or false."
+	case "an object":
+		return "Write it as { name = value, ... }."
 	}
 	return ""
 }

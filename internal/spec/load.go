@@ -211,6 +211,18 @@ func (l *loader) run() {
 	l.addImplicitPools()
 	l.expandAll()
 	l.diags = dedupe(l.diags)
+	// Report in reading order: file by file, top to bottom, whatever phase
+	// found the problem.
+	sort.SliceStable(l.diags, func(i, j int) bool {
+		a, b := l.diags[i].Subject, l.diags[j].Subject
+		if a == nil || b == nil {
+			return a == nil && b != nil
+		}
+		if a.Filename != b.Filename {
+			return a.Filename < b.Filename
+		}
+		return a.Start.Byte < b.Start.Byte
+	})
 }
 
 // dedupe drops repeated diagnostics: a mistake in the defaults block that

@@ -142,7 +142,7 @@ func TestAllErrorsReported(t *testing.T) {
 	for _, d := range diags {
 		got = append(got, d.Summary)
 	}
-	want := []string{"Priority out of range", "Invalid duration", "Invalid GPU count"}
+	want := []string{"Priority out of range", "Invalid GPU count", "Invalid duration"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("summaries = %q, want %q", got, want)
 	}

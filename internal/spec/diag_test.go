@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -165,6 +166,7 @@ var diagCases = []diagCase{
 	{name: "unary chain", files: one("x = " + strings.Repeat("-", 10000) + "1 #<\n"), summary: "Expression too complex"},
 	{name: "huge exponent", files: exp("  description = \"${1e999999999}\" #<"), summary: "Number out of range"},
 	{name: "number squared out of range", files: one("locals {\n  a = 1e999\n  b = local.a * local.a\n  c = local.b * local.b\n  d = local.c * local.c\n  e = \"${local.d * local.d}\" #<\n}\n"), summary: "Operation failed"},
+	{name: "billion laughs", files: one(laughs() + "  a21 = \"${local.a20}${local.a20}\" #<\n  a22 = \"${local.a21}${local.a21}\"\n}\n"), summary: "Value too large"},
 	{name: "binary garbage", files: one("\x00\x01\xff\xfe #<\n"), summary: "Invalid character encoding"},
 	{name: "interpolation in attribute name", files: exp("  \"${x}\" = 1 #<"), summary: "Invalid argument name"},
 	{name: "template for directive in number", files: exp("  priority = \"%{for i in [1]}${i}%{endfor}x\" #<"), summary: "Incorrect attribute value type"},
@@ -220,4 +222,15 @@ func checkDiagShape(t *testing.T, diags hcl.Diagnostics) {
 			t.Errorf("diagnostic without subject, summary or detail: %#v", d)
 		}
 	}
+}
+
+// laughs is a locals block whose entries double in size, 16 bytes × 2^20
+// at a20.
+func laughs() string {
+	var b strings.Builder
+	b.WriteString("locals {\n  a0 = \"xxxxxxxxxxxxxxxx\"\n")
+	for i := 1; i <= 20; i++ {
+		fmt.Fprintf(&b, "  a%d = \"${local.a%d}${local.a%d}\"\n", i, i-1, i-1)
+	}
+	return b.String()
 }

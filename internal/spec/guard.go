@@ -212,3 +212,38 @@ func boundNumber(f function.Function) function.Function {
 		},
 	})
 }
+
+// maxValueSize bounds a local value: string bytes plus collection elements.
+// Without it, locals that each repeat the previous one twice ("billion
+// laughs") reach gigabytes in thirty lines.
+const maxValueSize = 16 << 20
+
+// valueTooLarge reports whether v's size exceeds maxValueSize, walking at
+// most that much of it.
+func valueTooLarge(v cty.Value) bool {
+	budget := maxValueSize
+	var walk func(cty.Value) bool
+	walk = func(v cty.Value) bool {
+		if !v.IsKnown() || v.IsNull() {
+			return false
+		}
+		t := v.Type()
+		switch {
+		case t == cty.String:
+			budget -= len(v.AsString())
+		case t.IsListType() || t.IsSetType() || t.IsMapType() || t.IsTupleType() || t.IsObjectType():
+			budget -= v.LengthInt()
+			if budget < 0 {
+				return true
+			}
+			for it := v.ElementIterator(); it.Next(); {
+				_, e := it.Element()
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return budget < 0
+	}
+	return walk(v)
+}

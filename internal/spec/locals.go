@@ -91,6 +91,10 @@ func (l *loader) evalLocal(n string, varObj cty.Value, stack []string) cty.Value
 	l.add(diags...)
 	if diags.HasErrors() {
 		v = cty.DynamicVal
+	} else if valueTooLarge(v) {
+		l.add(diagErr(ld.attr.Expr.Range(), "Value too large",
+			"local.%s is larger than %d bytes and elements together. Build smaller values; caravan refuses them so that a few lines cannot exhaust memory.", n, maxValueSize))
+		v = cty.DynamicVal
 	}
 	ld.state, ld.value = 2, v
 	l.localVals[n] = v

@@ -115,10 +115,10 @@ type syncBuf struct {
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// TestAutoscaleDryRun runs `caravan autoscale -dry-run` on a configuration
-// whose pool uses terraform/test-pool: a queued GPU run makes it print a
-// create decision, and nothing is applied.
-func TestAutoscaleDryRun(t *testing.T) {
+// autoscaleFixture writes a configuration whose pool "gpu" uses
+// terraform/test-pool, and a fake Nomad with one queued 1-GPU run.
+func autoscaleFixture(t *testing.T) (dir string, srv *nomadtest.Server) {
+	t.Helper()
 	if _, err := terraform.FindBinary(""); err != nil {
 		t.Skipf("needs terraform: %v", err)
 	}
@@ -126,7 +126,7 @@ func TestAutoscaleDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir = t.TempDir()
 	hcl := `pool "gpu" {
   node_pool     = "gpu"
   gpus_per_node = 2
@@ -139,7 +139,7 @@ func TestAutoscaleDryRun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "pools.hcl"), []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := nomadtest.New(t)
+	srv = nomadtest.New(t)
 	srv.AddNodePool("gpu", "")
 	nc, err := nomad.New(nomad.Config{Address: srv.URL()})
 	if err != nil {
@@ -155,25 +155,45 @@ func TestAutoscaleDryRun(t *testing.T) {
 	if _, err := nc.RegisterJob(context.Background(), job, false, 0); err != nil {
 		t.Fatal(err)
 	}
-	out, errb := &syncBuf{}, &syncBuf{}
-	stateDir := t.TempDir()
+	return dir, srv
+}
+
+// startAutoscale runs `caravan autoscale` in the background until stop.
+func startAutoscale(t *testing.T, args ...string) (out, errb *syncBuf, stop func() int) {
+	t.Helper()
+	out, errb = &syncBuf{}, &syncBuf{}
 	env := Env{Stdout: out, Stderr: errb, Getenv: func(string) string { return "" },
 		Logger: slog.New(slog.NewTextHandler(errb, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
-	go func() {
-		code <- Main(ctx, []string{"autoscale", dir, "-dry-run", "-listen", "127.0.0.1:0", "-state-dir", stateDir, "-address", srv.URL()}, env)
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), "create gpu-") {
+	go func() { code <- Main(ctx, append([]string{"autoscale"}, args...), env) }()
+	var once sync.Once
+	exit := 0
+	return out, errb, func() int {
+		once.Do(func() { cancel(); exit = <-code })
+		return exit
+	}
+}
+
+func waitUntil(t *testing.T, what string, errb *syncBuf, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
 		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("no create decision printed.\nstdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+			t.Fatalf("timed out waiting until %s\nstderr:\n%s", what, errb.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cancel()
-	if c := <-code; c != ExitOK {
+}
+
+// TestAutoscaleDryRun: a queued GPU run makes `caravan autoscale -dry-run`
+// print a create decision, and nothing is applied or written.
+func TestAutoscaleDryRun(t *testing.T) {
+	dir, srv := autoscaleFixture(t)
+	stateDir := t.TempDir()
+	out, errb, stop := startAutoscale(t, dir, "-dry-run", "-listen", "127.0.0.1:0", "-state-dir", stateDir, "-address", srv.URL())
+	waitUntil(t, "a create decision is printed", errb, func() bool { return strings.Contains(out.String(), "create gpu-") })
+	if c := stop(); c != ExitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", c, errb.String())
 	}
 	if !strings.Contains(out.String(), "[dry-run]") {
@@ -184,6 +204,31 @@ func TestAutoscaleDryRun(t *testing.T) {
 	}
 	if _, ok := srv.VariableItems("default", autoscale.PoolRecordPrefix+"gpu")["record"]; ok {
 		t.Errorf("dry run wrote a pool record")
+	}
+}
+
+// TestAutoscaleApplies: the real command takes the lock, applies the
+// Terraform state for the queued run, and `caravan pools -json` shows it.
+func TestAutoscaleApplies(t *testing.T) {
+	dir, srv := autoscaleFixture(t)
+	stateDir := t.TempDir()
+	_, errb, stop := startAutoscale(t, dir, "-listen", "127.0.0.1:0", "-state-dir", stateDir, "-address", srv.URL())
+	defer stop()
+	var recs []autoscale.PoolRecord
+	waitUntil(t, "the pool record lists a node in Terraform state", errb, func() bool {
+		r := execCaravan(t, []string{"NOMAD_ADDR=" + srv.URL()}, "", "pools", "-json")
+		recs = nil
+		_ = json.Unmarshal([]byte(r.stdout), &recs)
+		return len(recs) == 1 && len(recs[0].InState) == 1 && recs[0].Terraform.LastApply.After(time.Time{})
+	})
+	if recs[0].Holder == "" || !strings.Contains(recs[0].Last.Reason, "new machine") {
+		t.Errorf("record: holder %q, last decision %+v", recs[0].Holder, recs[0].Last)
+	}
+	if _, ok := srv.VariableItems("default", autoscale.LeaseVariable)["holder"]; !ok {
+		t.Errorf("the autoscaler did not take the lock")
+	}
+	if c := stop(); c != ExitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", c, errb.String())
 	}
 }
 

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func runSimulateCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), args, Env{Stdout: &out, Stderr: &errb})
+	return out.String(), errb.String(), code
+}
+
+func TestSimulateJSON(t *testing.T) {
+	out, errs, code := runSimulateCmd(t, "simulate", "-trace", "testdata/simulate/trace.csv", "-pools", "testdata/simulate/pools.hcl", "-json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out)
+	}
+	for _, p := range []string{"caravan", "static_peak", "baseline", "reactive"} {
+		pol, ok := got[p].(map[string]any)
+		if !ok {
+			t.Fatalf("no %q object in %s", p, out)
+		}
+		for _, k := range []string{"paid_gpu_hours", "used_gpu_hours", "queue_delay_p50_s", "queue_delay_p95_s", "queue_delay_max_s"} {
+			if _, ok := pol[k].(float64); !ok {
+				t.Errorf("%s.%s missing or not a number", p, k)
+			}
+		}
+		// 4+4 GPUs for an hour, 16 for half an hour, 1 for ten minutes.
+		if u := pol["used_gpu_hours"].(float64); u < 16.16 || u > 16.17 {
+			t.Errorf("%s used_gpu_hours = %v, want 16.1667", p, u)
+		}
+		if c := pol["cost"].(float64); c <= 0 {
+			t.Errorf("%s cost %v: the pool's price was not used", p, c)
+		}
+	}
+}
+
+func TestSimulateTableAndOverrides(t *testing.T) {
+	out, errs, code := runSimulateCmd(t, "simulate", "testdata/simulate/trace.csv", "-gpus-per-node", "4", "-boot", "1m", "-idle", "5m")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"boot 1m0s", "caravan", "static_peak", "baseline", "reactive", "paid/used", "lower bound"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSimulateErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"simulate"}, ExitUsage, "-trace FILE"},
+		{[]string{"simulate", "-trace", "testdata/simulate/nope.csv"}, ExitError, "cannot open trace"},
+		{[]string{"simulate", "-trace", "testdata/simulate/pools.hcl"}, ExitError, "line"},
+		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-pool", "zz"}, ExitUsage, `pool "zz" is not declared`},
+	}
+	for _, tc := range tests {
+		_, errs, code := runSimulateCmd(t, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, errs, tc.code, tc.want)
+		}
+	}
+}

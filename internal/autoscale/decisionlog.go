@@ -1,0 +1,116 @@
+package autoscale
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// report logs a decision and updates the per-pool gauges.
+func (l *Loop) report(p *poolRun, d Decision, now time.Time) {
+	counts := nodeCounts(p.state)
+	l.met.setNodes(p.name, counts)
+	l.met.pending.WithLabelValues(p.name).Set(float64(len(p.state.Pending)))
+	l.met.unschedulable.WithLabelValues(p.name).Set(float64(len(d.Unschedulable)))
+	if d.Changed() || p.last.Time.IsZero() {
+		p.last = RecordedDecision{Time: now, Reason: d.Reason, Actions: d.Actions, Target: d.TargetNodes}
+	}
+	attrs := []any{"pool", p.name, "reason", d.Reason, "target", d.TargetNodes, "pending", len(p.state.Pending)}
+	if d.Changed() {
+		l.log.Info("decision", append(attrs, "actions", describeActions(d.Actions))...)
+	} else {
+		l.log.Debug("decision", attrs...)
+	}
+	for _, r := range d.Unschedulable {
+		l.log.Warn("queued run can never fit one node of the pool; not scaling for it", "pool", p.name, "run", r.RunID, "job", r.JobID,
+			"gpus", r.Resources.GPUs, "cpu_mhz", r.Resources.CPU, "memory_bytes", r.Resources.Memory)
+	}
+}
+
+func (l *Loop) printDry(p *poolRun, d Decision) {
+	line := fmt.Sprintf("pool %s: %s; target %v", p.name, d.Reason, d.TargetNodes)
+	if d.Changed() {
+		line = fmt.Sprintf("pool %s: %s; %s; target %v", p.name, d.Reason, describeActions(d.Actions), d.TargetNodes)
+	}
+	if line != p.lastPrint {
+		fmt.Fprintf(l.cfg.DryRunOut, "%s [dry-run] %s\n", l.cfg.Now().UTC().Format(time.RFC3339), line)
+		p.lastPrint = line
+	}
+	// A dry run never acts, so memory advances as if it had: the next
+	// decision then shows what would follow.
+	p.memory = d.Memory
+}
+
+func describeActions(as []Action) string {
+	parts := make([]string, 0, len(as))
+	for _, a := range as {
+		parts = append(parts, fmt.Sprintf("%s %s", a.Kind, strings.Join(a.Nodes, ",")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func nodeCounts(ps PoolState) map[string]int {
+	c := map[string]int{"booting": len(ps.Booting)}
+	for _, n := range ps.Nodes {
+		switch {
+		case n.Status == NodeDown || n.Status == NodeDisconnected:
+			c["down"]++
+		case n.Status != NodeReady:
+			c["initializing"]++
+		case n.Draining || (!n.Eligible && n.Allocs == 0 && isDrainingMark(ps.Memory, n.Name)):
+			c["draining"]++
+		case !n.Eligible:
+			c["cordoned"]++
+		default:
+			c["ready"]++
+		}
+	}
+	return c
+}
+
+func isDrainingMark(m Memory, name string) bool {
+	_, ok := m.Draining[name]
+	return ok
+}
+
+func nodeDraining(ps PoolState, name string) bool {
+	for _, n := range ps.Nodes {
+		if n.Name == name {
+			return n.Draining
+		}
+	}
+	return false
+}
+
+func nodeNames(ns []Node) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.Name
+	}
+	return out
+}
+
+func diff(before, after []string) (added, removed []string) {
+	for _, n := range after {
+		if !slices.Contains(before, n) {
+			added = append(added, n)
+		}
+	}
+	for _, n := range before {
+		if !slices.Contains(after, n) {
+			removed = append(removed, n)
+		}
+	}
+	return added, removed
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -56,11 +56,12 @@ type node struct {
 }
 
 type taskReq struct {
-	Name        string
-	CPU         int
-	MemoryMB    int64
-	DeviceName  string
-	DeviceCount int
+	Name              string
+	CPU               int
+	MemoryMB          int64
+	DeviceName        string
+	DeviceCount       int
+	DeviceConstraints []devConstraint
 }
 
 type group struct {

@@ -35,8 +35,9 @@ type lightJob struct {
 				CPU      *int
 				MemoryMB *int
 				Devices  []struct {
-					Name  string
-					Count *uint64
+					Name        string
+					Count       *uint64
+					Constraints []devConstraint
 				}
 			}
 		}
@@ -81,6 +82,7 @@ func parseJob(raw json.RawMessage, reqNS string) (*job, error) {
 				}
 				for _, d := range r.Devices {
 					tr.DeviceName = d.Name
+					tr.DeviceConstraints = append(tr.DeviceConstraints, d.Constraints...)
 					if d.Count != nil {
 						tr.DeviceCount += int(*d.Count)
 					} else {
@@ -170,7 +172,7 @@ func (s *Server) place(j *job, g *group, f *failure) (*node, map[string][]string
 			}
 			total := 0
 			for _, d := range n.Devices {
-				if d.matches(t.DeviceName) {
+				if d.matches(t.DeviceName) && d.satisfies(t.DeviceConstraints) {
 					total += len(d.IDs)
 				}
 			}
@@ -204,7 +206,7 @@ func (s *Server) place(j *job, g *group, f *failure) (*node, map[string][]string
 			}
 			var got []string
 			for _, d := range n.Devices {
-				if !d.matches(t.DeviceName) {
+				if !d.matches(t.DeviceName) || !d.satisfies(t.DeviceConstraints) {
 					continue
 				}
 				var ids []string

@@ -211,3 +211,45 @@ func mustReq(t *testing.T, ctx context.Context, url string) *http.Request {
 }
 
 var _ = api.TopicJob
+
+func TestDeviceConstraints(t *testing.T) {
+	s := New(t)
+	c := s.APIClient(t)
+	s.AddNode(NodeSpec{Name: "small", Pool: "gpu", GPUs: 8, GPUName: "A10", GPUMemoryMiB: 24576})
+	big := s.AddNode(NodeSpec{Name: "big", Pool: "gpu", GPUs: 8, GPUName: "H100-SIM", GPUMemoryMiB: 81559})
+	j := BatchJobs(1, "gpu", 1)[0]
+	j.TaskGroups[0].Tasks[0].Resources.Devices[0].Constraints = []*api.Constraint{
+		{LTarget: "${device.attr.memory}", Operand: ">=", RTarget: "40 GiB"},
+		{LTarget: "${device.model}", Operand: "regexp", RTarget: "H100"},
+	}
+	if _, _, err := c.Jobs().Register(j, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a := s.Allocs("default", *j.ID); len(a) != 1 || a[0].NodeID != big {
+		t.Fatalf("placed on %+v, want the H100 node", a)
+	}
+	k := BatchJobs(2, "gpu", 1)[1]
+	k.TaskGroups[0].Tasks[0].Resources.Devices[0].Constraints = []*api.Constraint{{LTarget: "${device.attr.memory}", Operand: ">=", RTarget: "100 GiB"}}
+	c.Jobs().Register(k, nil)
+	evals, _, _ := c.Evaluations().List(nil)
+	for _, e := range evals {
+		if e.JobID == *k.ID && e.Status == "blocked" {
+			if e.FailedTGAllocs["run"].ConstraintFiltered[reasonMissingDevices] != 2 {
+				t.Fatalf("filtered %v", e.FailedTGAllocs["run"].ConstraintFiltered)
+			}
+			return
+		}
+	}
+	t.Fatal("a run no GPU can hold was not blocked")
+}
+
+func TestParseMiB(t *testing.T) {
+	for in, want := range map[string]float64{"40 GiB": 40960, "81559 MiB": 81559, "1TiB": 1 << 20, "512": 512} {
+		if got, ok := parseMiB(in); !ok || got != want {
+			t.Errorf("%q = %v %v", in, got, ok)
+		}
+	}
+	if _, ok := parseMiB("lots"); ok {
+		t.Error("garbage parsed")
+	}
+}

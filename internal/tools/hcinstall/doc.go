@@ -5,11 +5,12 @@
 //	go run ./internal/tools/hcinstall -product nomad -version 2.0.5 -dir bin/
 //	go run ./internal/tools/hcinstall -product nomad-device-nvidia -version 1.1.0 -dir /opt/nomad/plugins
 //
-// Why it exists: Nomad is not in Debian's or Ubuntu's archives, and
+// Why it exists: current Debian releases do not package Nomad, and
 // `go install github.com/hashicorp/nomad@vX` is refused because Nomad's
 // go.mod carries replace directives, so setting up a development host, a CI
-// runner for `make e2e` or a GPU client otherwise means hand-written
-// curl|unzip steps that skip signature checks. hc-install
+// runner for `make e2e` or a GPU client otherwise means adding HashiCorp's
+// package repository, or hand-written curl|unzip steps that skip signature
+// checks. hc-install
 // verifies HashiCorp's PGP signature and the SHA-256 sums of the download,
 // and this wrapper adds what an operator needs around it: a pinned version
 // (no "latest" surprises between machines), a re-run that keeps an

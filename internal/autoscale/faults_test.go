@@ -17,6 +17,7 @@ import (
 // backoff, the reason is recorded and logged, and the retry succeeds once
 // the cause is gone.
 func TestApplyFailureRetries(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	failFile := filepath.Join(dir, "fail")
 	if err := os.WriteFile(failFile, []byte("InsufficientInstanceCapacity in us-east-1a"), 0o644); err != nil {
@@ -76,6 +77,7 @@ func TestApplyFailureRetries(t *testing.T) {
 // TestNomadUnreachableNoScaleIn: with Nomad unreachable, an idle node that
 // is due for scale-in is left alone; nothing is decided on stale data.
 func TestNomadUnreachableNoScaleIn(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, t.TempDir(), nil, nil)
 	ctx := context.Background()
 	if _, err := h.nc.RegisterJob(ctx, gpuJob("train-1", 1), false, 0); err != nil {
@@ -122,6 +124,7 @@ func TestNomadUnreachableNoScaleIn(t *testing.T) {
 // slow apply; a fresh process on the same state dir and Nomad resumes with
 // the names the first one asked for, creating no extra machine.
 func TestKilledMidApplyResumes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	slow := newHarness(t, dir, nil, map[string]string{"create_delay_seconds": "3"})
 	ctx := context.Background()
@@ -167,6 +170,7 @@ func TestKilledMidApplyResumes(t *testing.T) {
 // boot_timeout is removed from the state and replaced under a new name,
 // and counted as failed and replaced.
 func TestBootTimeoutReplaces(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, t.TempDir(), nil, nil)
 	ctx := context.Background()
 	if _, err := h.nc.RegisterJob(ctx, gpuJob("train-1", 1), false, 0); err != nil {

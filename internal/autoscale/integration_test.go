@@ -161,6 +161,7 @@ func (h *harness) record(t *testing.T) autoscale.PoolRecord {
 // a node; the node registers; the run is placed and finishes; after
 // idle_timeout the node is drained and its name leaves the state.
 func TestScaleUpAndDown(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, t.TempDir(), nil, nil)
 	ctx := context.Background()
 	if _, err := h.nc.RegisterJob(ctx, gpuJob("train-1", 1), false, 0); err != nil {

@@ -23,6 +23,7 @@ import (
 // and runs `promtool check metrics` on them (skipped without promtool;
 // CI installs it).
 func TestMetricsLint(t *testing.T) {
+	t.Parallel()
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Skip("promtool not installed")

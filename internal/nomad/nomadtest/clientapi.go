@@ -176,7 +176,9 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 				b, _ := json.Marshal(map[string]any{"Data": chunk, "File": file, "Offset": pos})
 				bw.Write(b)
 			}
-			bw.Flush()
+			if bw.Flush() != nil {
+				return
+			}
 			if fl != nil {
 				fl.Flush()
 			}
@@ -187,11 +189,15 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.closed:
+			return
 		case <-changed:
 		case <-ticker.C:
 			if !plain {
 				bw.WriteString("{}")
-				bw.Flush()
+				if bw.Flush() != nil {
+					return
+				}
 				if fl != nil {
 					fl.Flush()
 				}

@@ -138,11 +138,14 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(200)
 	fl, _ := w.(http.Flusher)
 	bw := bufio.NewWriter(w)
-	flush := func() {
-		bw.Flush()
+	flush := func() bool {
+		if bw.Flush() != nil {
+			return false
+		}
 		if fl != nil {
 			fl.Flush()
 		}
+		return true
 	}
 	bw.WriteString("{}\n")
 	flush()
@@ -196,16 +199,20 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 			bw.Write(l)
 			bw.WriteByte('\n')
 		}
-		if len(lines) > 0 {
-			flush()
+		if len(lines) > 0 && !flush() {
+			return
 		}
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.closed:
+			return
 		case <-changed:
 		case <-ticker.C:
 			bw.WriteString("{}\n")
-			flush()
+			if !flush() {
+				return
+			}
 		}
 	}
 }

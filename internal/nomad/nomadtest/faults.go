@@ -17,6 +17,7 @@ type faults struct {
 	deny    []string
 	token   string // required X-Nomad-Token when non-empty
 	hook    func(w http.ResponseWriter, r *http.Request) bool
+	closed  <-chan struct{} // the server's
 }
 
 type failRule struct {
@@ -108,6 +109,8 @@ func (f *faults) apply(w http.ResponseWriter, r *http.Request) bool {
 		select {
 		case <-time.After(delay):
 		case <-r.Context().Done():
+			return true
+		case <-f.closed:
 			return true
 		}
 	}

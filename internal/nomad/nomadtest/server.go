@@ -46,6 +46,8 @@ type Server struct {
 
 	events  []event
 	changed chan struct{} // closed and replaced on every state change
+	closed  chan struct{} // closed by Close: streaming handlers return
+	closeMu sync.Once
 
 	faults   faults
 	requests sync.Map // "METHOD /path" -> *atomic.Int64
@@ -91,9 +93,11 @@ func newServer() *Server {
 		allocStats:        map[string]*api.AllocResourceUsage{},
 		hostStats:         map[string]*api.HostStats{},
 		changed:           make(chan struct{}),
+		closed:            make(chan struct{}),
 		HeartbeatInterval: time.Second,
 		Now:               time.Now,
 	}
+	s.faults.closed = s.closed
 	s.pools["all"] = &nodePool{Name: "all", Description: "Node pool with all nodes in the cluster.", CreateIndex: 1, ModifyIndex: 1}
 	s.pools["default"] = &nodePool{Name: "default", Description: "Default node pool.", CreateIndex: 1, ModifyIndex: 1}
 	s.poolOrder = []string{"all", "default"}
@@ -108,6 +112,7 @@ func (s *Server) Handler() http.Handler { return s.handler() }
 
 // Close stops the listener; streams in flight end.
 func (s *Server) Close() {
+	s.closeMu.Do(func() { close(s.closed) })
 	if s.hs != nil {
 		s.hs.CloseClientConnections()
 		s.hs.Close()

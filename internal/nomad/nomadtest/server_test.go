@@ -253,3 +253,32 @@ func TestParseMiB(t *testing.T) {
 		t.Error("garbage parsed")
 	}
 }
+
+// TestCloseEndsStreams: Close returns while an event stream, a followed
+// log and a delayed request are in flight (httptest.Server.Close waits for
+// handlers).
+func TestCloseEndsStreams(t *testing.T) {
+	s := New(t)
+	s.AddNode(NodeSpec{})
+	c := s.APIClient(t)
+	c.Jobs().Register(BatchJobs(1, "default", 0)[0], nil)
+	id := s.Allocs("default", "bench-000000")[0].ID
+	s.StartAlloc(id)
+	s.Delay("/v1/jobs", time.Hour)
+	for _, p := range []string{"/v1/event/stream", "/v1/client/fs/logs/" + id + "?task=train&type=stdout&follow=true", "/v1/jobs"} {
+		go func() {
+			resp, err := http.Get(s.URL() + p)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let the requests arrive; Close must not wait for them
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hangs on in-flight streams")
+	}
+}

@@ -3,210 +3,16 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/cli"
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
 )
-
-// The cluster this suite assumes: a node pool "gpu" whose clients
-// fingerprint nvidia/gpu devices (at least one), with the raw_exec driver
-// enabled. Every experiment it writes is named with a random prefix, and
-// every job and record of that prefix is purged at cleanup.
-
-const (
-	// waitRun bounds how long a short run may take to finish on the
-	// cluster (placement, start, exit).
-	waitRun = 3 * time.Minute
-	// pollEvery is the interval between state checks while waiting.
-	pollEvery = time.Second
-)
-
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-// suite is one e2e session: a prefix for its experiments and a Nomad
-// client for cleanup and direct checks.
-type suite struct {
-	t      *testing.T
-	prefix string
-	cl     *nomad.Client
-}
-
-func newSuite(t *testing.T) *suite {
-	t.Helper()
-	if os.Getenv("NOMAD_ADDR") == "" {
-		t.Skip("NOMAD_ADDR is not set: the e2e suite needs a real Nomad (node pool gpu with nvidia/gpu devices, raw_exec enabled)")
-	}
-	cl, err := nomad.New(nomad.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	s := &suite{t: t, prefix: "e2e" + hex.EncodeToString(b), cl: cl}
-	t.Cleanup(s.cleanup)
-	return s
-}
-
-// caravan runs one command in-process with the process environment.
-func (s *suite) caravan(args ...string) result {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out, errb bytes.Buffer
-	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: os.Getenv, Environ: os.Environ,
-		Logger: slog.New(slog.NewTextHandler(&errb, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	code := cli.Main(ctx, args, env)
-	s.t.Logf("$ caravan %s → %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
-	return result{out.String(), errb.String(), code}
-}
-
-func (s *suite) must(want int, args ...string) result {
-	s.t.Helper()
-	r := s.caravan(args...)
-	if r.code != want {
-		s.t.Fatalf("caravan %s: exit %d, want %d", strings.Join(args, " "), r.code, want)
-	}
-	return r
-}
-
-func contains(t *testing.T, got string, wants ...string) {
-	t.Helper()
-	for _, w := range wants {
-		if !strings.Contains(got, w) {
-			t.Errorf("output lacks %q", w)
-		}
-	}
-}
-
-// cleanup purges every job and deletes every record of this session's
-// experiments, in every namespace the token sees.
-func (s *suite) cleanup() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	jobs, err := s.cl.CaravanJobs(ctx, nomad.AllNamespaces)
-	if err != nil {
-		s.t.Errorf("cleanup: %v", err)
-	}
-	for _, j := range jobs {
-		if strings.HasPrefix(j.Meta[compile.MetaExperiment], s.prefix) {
-			if err := s.cl.PurgeJob(ctx, j.Namespace, j.ID); err != nil {
-				s.t.Errorf("cleanup: %v", err)
-			}
-		}
-	}
-	metas, err := s.cl.Variables(ctx, nomad.AllNamespaces, nomad.RecordPrefix+s.prefix)
-	if err != nil {
-		s.t.Errorf("cleanup: %v", err)
-	}
-	for _, m := range metas {
-		if err := s.cl.DeleteVariable(ctx, m.Namespace, m.Path, nomad.NoCAS); err != nil {
-			s.t.Errorf("cleanup: %v", err)
-		}
-	}
-}
-
-// experiment is an HCL experiment of raw_exec runs in pool gpu, one per lr,
-// running script with sh.
-func (s *suite) experiment(name, script string, gpus int, lrs ...string) string {
-	return fmt.Sprintf(`experiment %q {
-  pool    = "gpu"
-  driver  = "raw_exec"
-  command = "/bin/sh"
-  args    = ["-c", %q]
-  params  = { seed = 1 }
-  sweep {
-    grid = { lr = [%s] }
-  }
-  resources {
-    gpus   = %d
-    cpu    = 100
-    memory = "64MiB"
-  }
-  retries = 0
-}
-`, s.prefix+name, script, strings.Join(lrs, ", "), gpus)
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// row is the part of `caravan ls -json` the suite reads.
-type row struct {
-	ID         string `json:"id"`
-	Experiment string `json:"experiment"`
-	State      string `json:"state"`
-	RerunOf    string `json:"rerun_of"`
-	HasRecord  bool   `json:"has_record"`
-	Params     []struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	} `json:"params"`
-}
-
-// param is the value of one of the run's params.
-func (r row) param(name string) string {
-	for _, p := range r.Params {
-		if p.Name == name {
-			return p.Value
-		}
-	}
-	return ""
-}
-
-func (s *suite) ls(args ...string) []row {
-	s.t.Helper()
-	r := s.must(0, append([]string{"ls", "-json"}, args...)...)
-	var rows []row
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
-		s.t.Fatalf("ls -json: %v", err)
-	}
-	return rows
-}
-
-// waitStates polls ls until every run of experiment is in one of states,
-// or fails the test at the deadline.
-func (s *suite) waitStates(experiment string, n int, states ...string) []row {
-	s.t.Helper()
-	deadline := time.Now().Add(waitRun)
-	for {
-		rows := s.ls("-experiment", s.prefix+experiment)
-		done := len(rows) == n
-		for _, r := range rows {
-			ok := false
-			for _, st := range states {
-				ok = ok || r.State == st
-			}
-			done = done && ok
-		}
-		if done {
-			return rows
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("runs of %s did not reach %v within %s: %+v", experiment, states, waitRun, rows)
-		}
-		time.Sleep(pollEvery)
-	}
-}
 
 func TestEndToEnd(t *testing.T) {
 	s := newSuite(t)
@@ -332,23 +138,6 @@ func TestEndToEnd(t *testing.T) {
 	r = s.must(0, "run", filepath.Join(other, "one.hcl"))
 	contains(t, r.stdout, "1 registered")
 	s.waitStates("adhoc", 1, "complete")
-}
-
-// waitStatesOf waits for one run of experiment to reach state.
-func (s *suite) waitStatesOf(id, experiment, state string) {
-	s.t.Helper()
-	deadline := time.Now().Add(waitRun)
-	for {
-		for _, r := range s.ls("-experiment", s.prefix+experiment) {
-			if r.ID == id && r.State == state {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("run %s did not reach %s within %s", id, state, waitRun)
-		}
-		time.Sleep(pollEvery)
-	}
 }
 
 func TestEndToEndFaults(t *testing.T) {

@@ -193,3 +193,7 @@ func TestDeviceMatches(t *testing.T) {
 		}
 	}
 }
+
+func notFoundErr() error { return nomad.ErrNotFound }
+
+func mapPool(p *spec.Pool) map[string]*spec.Pool { return map[string]*spec.Pool{p.Name: p} }

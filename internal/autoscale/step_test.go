@@ -49,7 +49,9 @@ func (f *recNomad) NodeAllocations(_ context.Context, id string) ([]*api.Allocat
 	return f.allocs[id], nil
 }
 func (f *recNomad) Jobs(context.Context, string) ([]*api.JobListStub, error) { return nil, f.readErr }
-func (f *recNomad) Job(context.Context, string, string) (*api.Job, error)    { return nil, errors.New("none") }
+func (f *recNomad) Job(context.Context, string, string) (*api.Job, error) {
+	return nil, errors.New("none")
+}
 func (f *recNomad) BlockedEvaluations(context.Context, string) ([]*api.Evaluation, error) {
 	return nil, f.readErr
 }

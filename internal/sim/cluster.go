@@ -61,6 +61,8 @@ type cluster struct {
 	// violations counts removals of nodes that still held work; the
 	// simulator reports it so tests can insist on zero.
 	violations int
+	// flips counts eligibility changes asked of Nomad.
+	flips int
 }
 
 func (c *cluster) find(name string) int {
@@ -244,11 +246,13 @@ func (c *cluster) apply(acts []autoscale.Action, now time.Time) error {
 			case autoscale.Remove, autoscale.Replace:
 				c.remove(name, now)
 			case autoscale.MarkEligible:
+				c.flips++
 				if i := c.find(name); i >= 0 {
 					c.nodes[i].eligible, c.nodes[i].draining = true, false
 					c.changed = true
 				}
 			case autoscale.MarkIneligible:
+				c.flips++
 				if i := c.find(name); i >= 0 {
 					c.nodes[i].eligible = false
 				}

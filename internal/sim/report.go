@@ -85,6 +85,7 @@ func (m *Result) add(r Result) {
 	m.PeakNodes += r.PeakNodes
 	m.Decisions += r.Decisions
 	m.Violations += r.Violations
+	m.EligibilityChanges += r.EligibilityChanges
 	m.delays = append(m.delays, r.delays...)
 }
 

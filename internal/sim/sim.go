@@ -50,6 +50,9 @@ type Result struct {
 	Boots        int     `json:"machines_created"`
 	PeakNodes    int     `json:"peak_nodes"`
 	Decisions    int     `json:"decisions"`
+	// EligibilityChanges counts nodes marked eligible or ineligible: the
+	// Nomad API calls consolidation and scale-in cost.
+	EligibilityChanges int `json:"eligibility_changes"`
 	// Violations counts nodes removed while holding work; always 0 for a
 	// correct policy.
 	Violations int `json:"violations"`
@@ -210,6 +213,7 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 	res.Boots = c.boots
 	res.PeakNodes = c.peak
 	res.Violations = c.violations
+	res.EligibilityChanges = c.flips
 	res.delays = delays
 	res.finish()
 	return res, nil

@@ -45,6 +45,10 @@ type Config struct {
 	BackoffMin, BackoffMax time.Duration
 	// LeaderPoll is how often the lock is renewed or tried (default 5 s).
 	LeaderPoll time.Duration
+	// ApplyTimeout bounds one Terraform plan+apply (default 30 min: GPU
+	// machines can take long to create); StateTimeout bounds reading the
+	// state (default 2 min).
+	ApplyTimeout, StateTimeout time.Duration
 	// SyncApply runs Terraform inside Step instead of in the background
 	// (tests that step by hand).
 	SyncApply bool
@@ -134,6 +138,12 @@ func NewLoop(cfg Config) (*Loop, error) {
 	}
 	if cfg.BackoffMax <= 0 {
 		cfg.BackoffMax = 5 * time.Minute
+	}
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = 30 * time.Minute
+	}
+	if cfg.StateTimeout <= 0 {
+		cfg.StateTimeout = 2 * time.Minute
 	}
 	if cfg.LeaderPoll <= 0 {
 		cfg.LeaderPoll = 5 * time.Second

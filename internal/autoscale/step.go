@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/caravan-ml/caravan/internal/terraform"
 )
 
 // Step observes, decides and acts once. trigger is when the event that
@@ -90,7 +92,7 @@ func (l *Loop) load(ctx context.Context, p *poolRun) error {
 	if err != nil {
 		return fmt.Errorf("pool %q: %w", p.name, err)
 	}
-	names, err := p.prov.Nodes(ctx)
+	names, err := l.readState(ctx, p)
 	if err != nil {
 		return fmt.Errorf("pool %q: read Terraform state: %w", p.name, err)
 	}
@@ -215,14 +217,14 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 	l.save(ctx, p, true)
 	p.applying = true
 	if l.cfg.SyncApply {
-		res, err := p.prov.Apply(ctx, target)
+		res, err := l.apply(ctx, p, target)
 		l.finishApply(ctx, applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()})
 		return nil
 	}
 	l.running.Add(1)
 	go func() {
 		defer l.running.Done()
-		res, err := p.prov.Apply(ctx, target)
+		res, err := l.apply(ctx, p, target)
 		select {
 		case l.applied <- applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()}:
 		case <-ctx.Done():
@@ -248,7 +250,7 @@ func (l *Loop) finishApply(ctx context.Context, done applyDone) {
 		p.tf.NextRetryAt = done.at.Add(back)
 		l.met.applyFailures.WithLabelValues(p.name).Inc()
 		l.log.Error("terraform apply failed; retrying", "pool", p.name, "attempt", p.failures, "retry_in", back, "err", done.err)
-		if names, err := p.prov.Nodes(ctx); err == nil {
+		if names, err := l.readState(ctx, p); err == nil {
 			p.inState = names
 		}
 		l.wakeAt(p.tf.NextRetryAt)
@@ -290,4 +292,18 @@ func missing(requested map[string]time.Time, inState []string) bool {
 		}
 	}
 	return false
+}
+
+// apply runs one Terraform apply of target under ApplyTimeout.
+func (l *Loop) apply(ctx context.Context, p *poolRun, target []string) (terraform.ApplyResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.ApplyTimeout)
+	defer cancel()
+	return p.prov.Apply(ctx, target)
+}
+
+// readState reads the node names in a pool's state under StateTimeout.
+func (l *Loop) readState(ctx context.Context, p *poolRun) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.StateTimeout)
+	defer cancel()
+	return p.prov.Nodes(ctx)
 }

@@ -86,16 +86,18 @@ func TestRecordWriteFailureIsReportedAndRepaired(t *testing.T) {
 	srv, env := gitopsCluster(t)
 	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1", "0.2")})
 	srv.Deny("/v1/var/")
-	r := execCaravan(t, env, "", "apply", dir)
+	// One at a time, so that the first failure stops the apply before the
+	// second run is dispatched.
+	r := execCaravan(t, env, "", "apply", dir, "-parallelism", "1")
 	mustCode(t, r, ExitError)
-	mustContain(t, r.stderr, "job registered but its record was not written", "permission denied", "run apply again")
+	mustContain(t, r.stderr, "registered 1 of 2; 1 not submitted", "job registered but its record was not written", "permission denied", "run apply again")
 	srv.ClearFaults()
 	r = execCaravan(t, env, "", "plan", dir, "-detailed-exitcode")
 	mustCode(t, r, ExitChanges)
-	mustContain(t, r.stdout, "record missing", "(2 records to write)")
+	mustContain(t, r.stdout, "record missing", "Plan: 1 to create, 1 unchanged (1 records to write)")
 	r = execCaravan(t, env, "", "apply", dir)
 	mustCode(t, r, ExitOK)
-	mustContain(t, r.stdout, "2 records written")
+	mustContain(t, r.stdout, "1 registered", "1 records written")
 	mustCode(t, execCaravan(t, env, "", "plan", dir, "-detailed-exitcode"), ExitOK)
 }
 

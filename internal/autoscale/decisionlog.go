@@ -15,9 +15,9 @@ func (l *Loop) report(p *poolRun, d Decision, now time.Time) {
 	l.met.pending.WithLabelValues(p.name).Set(float64(len(p.state.Pending)))
 	l.met.unschedulable.WithLabelValues(p.name).Set(float64(len(d.Unschedulable)))
 	if d.Changed() || p.last.Time.IsZero() {
-		p.last = RecordedDecision{Time: now, Reason: d.Reason, Actions: d.Actions, Target: d.TargetNodes}
+		p.last = RecordedDecision{Time: now, Reason: reasonOf(d), Actions: d.Actions, Target: d.TargetNodes}
 	}
-	attrs := []any{"pool", p.name, "reason", d.Reason, "target", d.TargetNodes, "pending", len(p.state.Pending)}
+	attrs := []any{"pool", p.name, "reason", reasonOf(d), "target", d.TargetNodes, "pending", len(p.state.Pending)}
 	if d.Changed() {
 		l.log.Info("decision", append(attrs, "actions", describeActions(d.Actions))...)
 	} else {
@@ -30,9 +30,9 @@ func (l *Loop) report(p *poolRun, d Decision, now time.Time) {
 }
 
 func (l *Loop) printDry(p *poolRun, d Decision) {
-	line := fmt.Sprintf("pool %s: %s; target %v", p.name, d.Reason, d.TargetNodes)
+	line := fmt.Sprintf("pool %s: %s; target %v", p.name, reasonOf(d), d.TargetNodes)
 	if d.Changed() {
-		line = fmt.Sprintf("pool %s: %s; %s; target %v", p.name, d.Reason, describeActions(d.Actions), d.TargetNodes)
+		line = fmt.Sprintf("pool %s: %s; %s; target %v", p.name, reasonOf(d), describeActions(d.Actions), d.TargetNodes)
 	}
 	if line != p.lastPrint {
 		fmt.Fprintf(l.cfg.DryRunOut, "%s [dry-run] %s\n", l.cfg.Now().UTC().Format(time.RFC3339), line)
@@ -113,4 +113,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// reasonOf is the decision's reason, or its actions' reasons when the
+// summary does not mention them (a decision that only removes drained
+// nodes), so that no change is ever recorded as "no change".
+func reasonOf(d Decision) string {
+	if !d.Changed() || (d.Reason != "" && d.Reason != "no change") {
+		return d.Reason
+	}
+	var parts []string
+	for _, a := range d.Actions {
+		if a.Reason != "" && !slices.Contains(parts, a.Reason) {
+			parts = append(parts, a.Reason)
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -31,7 +31,10 @@ func TestNomadDown(t *testing.T) {
 
 func TestNomadSlow(t *testing.T) {
 	srv, env := gitopsCluster(t)
-	srv.Delay("/v1/jobs", time.Minute)
+	// Long enough that only the client's deadline ends the call, short
+	// enough that the fake's shutdown never waits long on the held answer.
+	srv.Delay("/v1/jobs", 5*time.Second)
+	t.Cleanup(srv.ClearFaults)
 	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1")})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()

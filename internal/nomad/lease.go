@@ -65,7 +65,11 @@ func (l *Lease) items() map[string]string {
 // every few seconds (TTL/3 is a good period). A lost race is (false, nil).
 func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	if l.held {
-		return true, l.Renew(ctx)
+		err := l.Renew(ctx)
+		if errors.Is(err, ErrLeaseLost) {
+			return false, nil // someone else holds it now: we are a standby
+		}
+		return l.held, err
 	}
 	v, err := l.c.Variable(ctx, l.ns, l.path)
 	switch {

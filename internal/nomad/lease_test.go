@@ -61,6 +61,13 @@ func TestLeaseOneHolderTakeoverAndRelease(t *testing.T) {
 	if err != nil || info.Holder != "b" || info.TTL != 15*time.Second {
 		t.Fatalf("holder %+v %v", info, err)
 	}
+	// TryAcquire by a holder that lost the lease says so without error.
+	stale := c.NewLease("", path, "c", 15*time.Second)
+	stale.SetClock(clk.now)
+	clk.add(16 * time.Second)
+	if ok, err := stale.TryAcquire(ctx); ok || err != nil { // first sight of b's lease
+		t.Fatalf("c: %v %v", ok, err)
+	}
 	// Release hands over at once.
 	if err := b.Release(ctx); err != nil {
 		t.Fatal(err)
@@ -110,5 +117,25 @@ func TestLeaseSurvivesNomadHiccup(t *testing.T) {
 	}
 	if err := l.Renew(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLeaseTryAcquireWhenTakenOver(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	clk := newClock()
+	a := c.NewLease("", "caravan/leader/z", "a", time.Second)
+	b := c.NewLease("", "caravan/leader/z", "b", time.Second)
+	a.SetClock(clk.now)
+	b.SetClock(clk.now)
+	a.TryAcquire(ctx)
+	b.TryAcquire(ctx)
+	clk.add(2 * time.Second)
+	if ok, _ := b.TryAcquire(ctx); !ok {
+		t.Fatal("b takeover")
+	}
+	if ok, err := a.TryAcquire(ctx); ok || err != nil || a.Held() {
+		t.Fatalf("a after losing the lease: ok=%v err=%v held=%v", ok, err, a.Held())
 	}
 }

@@ -20,13 +20,16 @@ func (c *Client) Allocation(ctx context.Context, namespace, allocID string) (*ap
 	return a, nil
 }
 
-// Allocations lists allocations in namespace (AllNamespaces for all); the
-// autoscaler uses it to count queued and running work per node pool.
+// Allocations lists allocations in namespace (AllNamespaces for all) with
+// their AllocatedResources (devices included), so that the GPUs held on
+// every node are known from one call.
 func (c *Client) Allocations(ctx context.Context, namespace string) ([]*api.AllocationListStub, error) {
 	ctx, cancel := c.call(ctx)
 	defer cancel()
 	ns := c.ns(namespace)
-	a, _, err := c.api.Allocations().List(c.q(ctx, ns))
+	q := c.q(ctx, ns)
+	q.Params = map[string]string{"resources": "true"}
+	a, _, err := c.api.Allocations().List(q)
 	if err != nil {
 		return nil, c.fail(op{what: "list allocations", need: "read-job", ns: ns}, err)
 	}

@@ -411,8 +411,9 @@ func TestPlanStopPurgeAgainstFake(t *testing.T) {
 	if evs, err := c.JobEvaluations(ctx, "", "p"); err != nil || len(evs) != 1 || evs[0].TriggeredBy != "job-register" {
 		t.Fatalf("evals %v %v", evs, err)
 	}
-	if all, err := c.Allocations(ctx, nomad.AllNamespaces); err != nil || len(all) != 1 {
-		t.Fatalf("allocations %v %v", all, err)
+	all, err := c.Allocations(ctx, nomad.AllNamespaces)
+	if err != nil || len(all) != 1 || all[0].AllocatedResources == nil || len(all[0].AllocatedResources.Tasks["train"].Devices[0].DeviceIDs) != 1 {
+		t.Fatalf("allocations with resources %v %v", all, err)
 	}
 	evalID, err := c.StopJob(ctx, "", "p")
 	if err != nil || evalID == "" {

@@ -13,12 +13,17 @@ import (
 
 func (s *Server) handleAllocs(w http.ResponseWriter, r *http.Request) {
 	ns := reqNS(r)
+	res := isTrue(r, "resources")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []any{}
 	for _, id := range s.allocOrder {
 		if a := s.allocs[id]; ns == "*" || a.NS == ns {
-			out = append(out, a.renderStub())
+			m := a.renderStub()
+			if res {
+				m["AllocatedResources"] = a.allocatedResources()
+			}
+			out = append(out, m)
 		}
 	}
 	s.writeJSON(w, s.index, out)

@@ -26,8 +26,9 @@ type installer struct {
 // install puts opts.product at opts.version into opts.dir and returns the
 // binary's absolute path. A binary of that version already there is kept
 // (re-running a setup script costs nothing; products without a version
-// command are always downloaded); any other is replaced by a rename, so a running nomad keeps its old inode and a failed download
-// leaves the old binary untouched.
+// command are always downloaded); any other is replaced by a rename, so a
+// running nomad keeps its old inode and a failed download leaves the old
+// binary untouched.
 func (in installer) install(ctx context.Context, opts options, log io.Writer) (string, error) {
 	name := opts.product.Name
 	if err := os.MkdirAll(opts.dir, 0o755); err != nil {

@@ -155,6 +155,22 @@ func TestDecideRules(t *testing.T) {
 			want: map[ActionKind][]string{MarkIneligible: {"a100-1"}, Drain: {"a100-1"}},
 		},
 		{
+			name: "the warm buffer keeps an empty node while recent demand was high",
+			ps: PoolState{
+				Nodes:  []Node{idle(dNode("a100-1", 0, 0), 2*time.Minute)},
+				Memory: Memory{Demand: 40, DemandAt: t0},
+			},
+			want: map[ActionKind][]string{},
+		},
+		{
+			name: "but not past idle_timeout",
+			ps: PoolState{
+				Nodes:  []Node{idle(dNode("a100-1", 0, 0), 11*time.Minute)},
+				Memory: Memory{Demand: 40, DemandAt: t0},
+			},
+			want: map[ActionKind][]string{MarkIneligible: {"a100-1"}, Drain: {"a100-1"}},
+		},
+		{
 			name: "not within the grace",
 			ps:   PoolState{Nodes: []Node{idle(dNode("a100-1", 0, 0), 30*time.Second)}},
 			want: map[ActionKind][]string{},

@@ -42,7 +42,7 @@ func DefaultPolicy() Policy {
 	return Policy{
 		DrainDeadline:       time.Hour,
 		ScaleInGrace:        time.Minute,
-		WarmFraction:        0,
+		WarmFraction:        0.05,
 		WarmMinGPUs:         0,
 		DemandHalfLife:      30 * time.Minute,
 		Consolidate:         true,

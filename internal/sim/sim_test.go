@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/autoscale"
 	"github.com/caravan-ml/caravan/internal/spec"
 )
 
@@ -27,6 +28,9 @@ func TestSimulateHandComputed(t *testing.T) {
 		usedGPUh float64
 		p50, max float64
 		boots    int
+		// noWarm runs caravan's policy without its warm buffer, so that
+		// only the scale-in grace decides.
+		noWarm bool
 	}{
 		{
 			// Boot 3 + run 60 + idle 10 minutes.
@@ -36,7 +40,7 @@ func TestSimulateHandComputed(t *testing.T) {
 		},
 		{
 			// Boot 3 + run 60 + the 1-minute grace of the default policy.
-			name: "one job, caravan", policy: "caravan",
+			name: "one job, caravan", policy: "caravan", noWarm: true,
 			jobs:    []Job{{ID: "a", Submit: 0, Duration: hour, GPUs: 1}},
 			nodeMin: 64, usedGPUh: 1, p50: 180, max: 180, boots: 1,
 		},
@@ -65,7 +69,7 @@ func TestSimulateHandComputed(t *testing.T) {
 		{
 			// Caravan removed the node after its 1-minute grace, so the
 			// second job boots again: (3+60+1) + (3+60+1).
-			name: "no reuse after the grace, caravan", policy: "caravan",
+			name: "no reuse after the grace, caravan", policy: "caravan", noWarm: true,
 			jobs: []Job{
 				{ID: "a", Submit: 0, Duration: hour, GPUs: 8},
 				{ID: "b", Submit: 3*time.Minute + hour + 5*time.Minute, Duration: hour, GPUs: 8},
@@ -74,12 +78,23 @@ func TestSimulateHandComputed(t *testing.T) {
 		},
 		{
 			// Two 4-GPU jobs submitted together share one node.
-			name: "packing, caravan", policy: "caravan",
+			name: "packing, caravan", policy: "caravan", noWarm: true,
 			jobs: []Job{
 				{ID: "a", Submit: 0, Duration: hour, GPUs: 4},
 				{ID: "b", Submit: 0, Duration: hour, GPUs: 4},
 			},
 			nodeMin: 64, usedGPUh: 8, p50: 180, max: 180, boots: 1,
+		},
+		{
+			// With its warm buffer, caravan remembers 8 busy GPUs decayed
+			// over the hour's half-lives to 2; 5% of that rounds up to one
+			// GPU, so the last node stays for idle_timeout: 3 + 60 + 10.
+			name: "warm buffer keeps the last node, caravan", policy: "caravan",
+			jobs: []Job{
+				{ID: "a", Submit: 0, Duration: hour, GPUs: 4},
+				{ID: "b", Submit: 0, Duration: hour, GPUs: 4},
+			},
+			nodeMin: 73, usedGPUh: 8, p50: 180, max: 180, boots: 1,
 		},
 		{
 			// The baseline evaluates at t=0: ceil(8 / (0.8 × 8)) = 2 nodes.
@@ -92,7 +107,13 @@ func TestSimulateHandComputed(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := Run(Config{Pool: testPool(), Boot: 3 * time.Minute}, tc.jobs, tc.policy, Options{})
+			var opts Options
+			if tc.noWarm {
+				p := autoscale.DefaultPolicy()
+				p.WarmFraction = 0
+				opts.Caravan = &p
+			}
+			r, err := Run(Config{Pool: testPool(), Boot: 3 * time.Minute}, tc.jobs, tc.policy, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

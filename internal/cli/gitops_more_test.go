@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
@@ -113,5 +114,43 @@ func TestProgressPrinter(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "\r[") || !strings.HasSuffix(b.String(), "50/50\n") {
 		t.Errorf("terminal bar: %q", b.String()[max(0, b.Len()-80):])
+	}
+}
+
+func TestLogsFollow(t *testing.T) {
+	srv, env, ids := appliedCluster(t)
+	var alloc, id string
+	for _, x := range ids {
+		if a := srv.Allocs("default", x); len(a) > 0 {
+			alloc, id = a[0].ID, x
+			break
+		}
+	}
+	srv.StartAlloc(alloc)
+	srv.WriteLog(alloc, "train", false, "line 1\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuf{}
+	done := make(chan int)
+	go func() {
+		done <- Main(ctx, []string{"logs", id, "-f"}, Env{Stdout: out, Stderr: out, Getenv: envLookup(env), Environ: func() []string { return env }})
+	}()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "line 1") })
+	srv.WriteLog(alloc, "train", false, "line 2\n")
+	waitFor(t, func() bool { return strings.Contains(out.String(), "line 2") })
+	cancel()
+	if code := <-done; code != ExitOK {
+		t.Errorf("logs -f ended with %d after interrupt: %s", code, out.String())
+	}
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

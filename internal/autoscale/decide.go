@@ -347,6 +347,10 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 				}
 				if p.ScaleInGrace > 0 {
 					wakeAt(idleSince(v.Node).Add(p.ScaleInGrace))
+					if idle >= p.ScaleInGrace && buffer > 0 {
+						// Kept for the buffer: look again when it shrinks.
+						wakeAt(p.bufferShrinksAt(mem, buffer))
+					}
 				}
 				continue
 			}
@@ -567,6 +571,26 @@ func (p Policy) warmBuffer(m Memory) int {
 	}
 	b := int(math.Ceil(p.WarmFraction * m.Demand))
 	return max(b, p.WarmMinGPUs)
+}
+
+// bufferShrinksAt is when the decaying demand in m makes warmBuffer drop
+// below b; zero if it never does (WarmMinGPUs holds it up) or cannot be
+// computed.
+func (p Policy) bufferShrinksAt(m Memory, b int) time.Time {
+	if p.DemandHalfLife <= 0 || m.Demand <= 0 || b <= p.WarmMinGPUs && m.Demand >= 0.5 && p.WarmMinGPUs > 0 {
+		return time.Time{}
+	}
+	// Demand must fall to the level where ceil(WarmFraction×Demand) is
+	// b-1, or under 0.5 when that empties the buffer.
+	target := 0.5
+	if b > 1 && p.WarmFraction > 0 {
+		target = math.Max(float64(b-1)/p.WarmFraction, 0.5)
+	}
+	if m.Demand <= target {
+		return time.Time{}
+	}
+	halves := math.Log2(m.Demand / target)
+	return m.DemandAt.Add(time.Duration(halves*float64(p.DemandHalfLife)) + time.Second)
 }
 
 // olderWork ranks nodes by how long their work has run, oldest first, then

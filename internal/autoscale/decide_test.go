@@ -346,6 +346,15 @@ func TestDecideWakeAt(t *testing.T) {
 	if want := t0.Add(6 * time.Minute); !d.WakeAt.Equal(want) {
 		t.Errorf("WakeAt = %v, want %v (idle_timeout falls due)", d.WakeAt, want)
 	}
+	// Kept for the warm buffer (5% of 40 busy GPUs = 2): look again when
+	// demand has halved to 20 and the buffer drops to 1 GPU.
+	long := dPool()
+	long.IdleTimeout = time.Hour
+	ps = PoolState{Pool: long, Nodes: []Node{idle(dNode("a100-1", 0, 0), 2*time.Minute)}, Memory: Memory{Demand: 40, DemandAt: t0}}
+	d = DefaultPolicy().DecidePool("a100", ps, t0)
+	if want := t0.Add(30*time.Minute + time.Second); len(d.Actions) > 0 || !d.WakeAt.Equal(want) {
+		t.Errorf("actions %v WakeAt = %v, want none and %v (warm buffer shrinks)", d.Actions, d.WakeAt, want)
+	}
 	ps = PoolState{Pool: dPool(), Booting: []Machine{{Name: "a100-1", RequestedAt: t0.Add(-5 * time.Minute)}}}
 	d = p.DecidePool("a100", ps, t0)
 	if want := t0.Add(10 * time.Minute); !d.WakeAt.Equal(want) {

@@ -166,7 +166,7 @@ func NewLoop(cfg Config) (*Loop, error) {
 	}
 	l := &Loop{
 		cfg: cfg, policy: p, log: cfg.Logger, met: cfg.Metrics,
-		obs:     &Observer{Nomad: cfg.Nomad, Namespace: cfg.JobNamespace},
+		obs:     &Observer{Nomad: cfg.Nomad, Namespace: cfg.JobNamespace, EvalMaxAge: cfg.Resync / 3},
 		pools:   map[string]*poolRun{},
 		ids:     map[string]string{},
 		applied: make(chan applyDone, len(cfg.Pools)),

@@ -58,9 +58,18 @@ type Observer struct {
 	Nomad ClusterReader
 	// Namespace to read jobs and evaluations from; "" means all ("*").
 	Namespace string
+	// EvalMaxAge is how long the list of blocked evaluations is reused.
+	// Job summaries carry every queued allocation at once; the blocked
+	// evaluations add Nomad's reasons and the rare allocation a summary
+	// does not show yet, and their list is the costliest read (Nomad
+	// keeps evaluations until GC), so event-triggered decisions may reuse
+	// a recent one. Zero reads it every time.
+	EvalMaxAge time.Duration
 
 	jobs         map[string]cachedJob
 	pendingSince map[string]time.Time
+	evals        []*api.Evaluation
+	evalsAt      time.Time
 }
 
 type cachedJob struct {
@@ -189,10 +198,14 @@ func (o *Observer) observeDemand(ctx context.Context, ns string, now time.Time, 
 	if err != nil {
 		return fmt.Errorf("observe jobs: %w", err)
 	}
-	evals, err := o.Nomad.BlockedEvaluations(ctx, ns)
-	if err != nil {
-		return fmt.Errorf("observe blocked evaluations: %w", err)
+	if o.evalsAt.IsZero() || !now.Before(o.evalsAt.Add(o.EvalMaxAge)) || now.Before(o.evalsAt) {
+		evals, err := o.Nomad.BlockedEvaluations(ctx, ns)
+		if err != nil {
+			return fmt.Errorf("observe blocked evaluations: %w", err)
+		}
+		o.evals, o.evalsAt = evals, now
 	}
+	evals := o.evals
 	// queued[job][group] = allocations waiting.
 	type jobRef struct {
 		ns, id string
@@ -201,11 +214,15 @@ func (o *Observer) observeDemand(ctx context.Context, ns string, now time.Time, 
 	}
 	queued := map[string]map[string]int{}
 	refs := map[string]jobRef{}
+	// listed jobs have a summary, which is the authority on how many
+	// allocations wait: Nomad updates it with the evaluation that blocks.
+	listed := map[string]bool{}
 	for _, j := range jobs {
+		key := j.Namespace + "/" + j.ID
+		listed[key] = true
 		if j.Stop || j.Status == "dead" || j.JobSummary == nil {
 			continue
 		}
-		key := j.Namespace + "/" + j.ID
 		for g, s := range j.JobSummary.Summary {
 			if s.Queued > 0 {
 				if queued[key] == nil {
@@ -226,20 +243,26 @@ func (o *Observer) observeDemand(ctx context.Context, ns string, now time.Time, 
 			if !ok {
 				continue
 			}
+			if listed[key] && queued[key][g] == 0 {
+				// Placed, stopped or purged since: a stale evaluation
+				// (the list may be a few seconds old) is no demand.
+				continue
+			}
 			for _, p := range pools {
 				for _, why := range blockedReasons(m) {
 					views[p].Blocked[why]++
 				}
 			}
-			// A blocked evaluation stands for CoalescedFailures+1
-			// allocations; the summary may lag behind it.
-			n := m.CoalescedFailures + 1
+			if listed[key] {
+				continue
+			}
+			// A job the list does not show yet (registered after it was
+			// read, or in a namespace it left out): the evaluation stands
+			// for CoalescedFailures+1 allocations.
 			if queued[key] == nil {
 				queued[key] = map[string]int{}
 			}
-			if queued[key][g] < n {
-				queued[key][g] = n
-			}
+			queued[key][g] = max(queued[key][g], m.CoalescedFailures+1)
 			if _, ok := refs[key]; !ok {
 				refs[key] = jobRef{ns: e.Namespace, id: e.JobID, modify: e.JobModifyIndex, pool: pool}
 			}

@@ -197,3 +197,63 @@ func TestDeviceMatches(t *testing.T) {
 func notFoundErr() error { return nomad.ErrNotFound }
 
 func mapPool(p *spec.Pool) map[string]*spec.Pool { return map[string]*spec.Pool{p.Name: p} }
+
+// editedJobs is the fixture reader with the job list changed.
+type editedJobs struct {
+	*fixtureReader
+	edit func([]*api.JobListStub) []*api.JobListStub
+}
+
+func (e editedJobs) Jobs(ctx context.Context, ns string) ([]*api.JobListStub, error) {
+	j, err := e.fixtureReader.Jobs(ctx, ns)
+	return e.edit(j), err
+}
+
+// TestObserveSummaryIsAuthority: the job summary counts queued
+// allocations; a blocked evaluation counts only for a job the list does
+// not show, and a stale one (job placed since) counts for nothing.
+func TestObserveSummaryIsAuthority(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	in := map[string]PoolInput{"gpu": {Pool: fixturePool(4)}}
+	tests := []struct {
+		name        string
+		edit        func([]*api.JobListStub) []*api.JobListStub
+		wantPending int
+		wantBlocked int
+	}{
+		{"job not listed yet", func(js []*api.JobListStub) []*api.JobListStub {
+			var out []*api.JobListStub
+			for _, j := range js {
+				if j.ID != "gpu-too-big" {
+					out = append(out, j)
+				}
+			}
+			return out
+		}, 1, 1},
+		{"job placed since the evaluation", func(js []*api.JobListStub) []*api.JobListStub {
+			for _, j := range js {
+				if j.ID == "gpu-too-big" {
+					s := j.JobSummary.Summary["run"]
+					s.Queued, s.Running = 0, 1
+					j.JobSummary.Summary["run"] = s
+				}
+			}
+			return js
+		}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := editedJobs{&fixtureReader{t: t}, tt.edit}
+			st, views, err := (&Observer{Nomad: r}).Observe(context.Background(), now, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(st.Pools["gpu"].Pending); got != tt.wantPending {
+				t.Errorf("pending = %d, want %d", got, tt.wantPending)
+			}
+			if got := views["gpu"].Blocked["missing devices"]; got != tt.wantBlocked {
+				t.Errorf("blocked reasons = %v", views["gpu"].Blocked)
+			}
+		})
+	}
+}

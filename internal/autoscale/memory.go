@@ -1,0 +1,88 @@
+package autoscale
+
+import (
+	"math"
+	"time"
+)
+
+// own copies the mark maps before the first write, so the caller's
+// Memory is never changed.
+func (m *Memory) own() {
+	if !m.shared {
+		return
+	}
+	c := make(map[string]time.Time, len(m.Cordoned)+1)
+	for k, v := range m.Cordoned {
+		c[k] = v
+	}
+	d := make(map[string]time.Time, len(m.Draining)+1)
+	for k, v := range m.Draining {
+		d[k] = v
+	}
+	m.Cordoned, m.Draining, m.shared = c, d, false
+}
+
+func (m *Memory) cordon(n string, at time.Time) { m.own(); m.Cordoned[n] = at }
+func (m *Memory) drain(n string, at time.Time)  { m.own(); m.Draining[n] = at }
+
+func (m *Memory) uncordon(n string) {
+	if _, ok := m.Cordoned[n]; ok {
+		m.own()
+		delete(m.Cordoned, n)
+	}
+}
+
+func (m *Memory) undrain(n string) {
+	if _, ok := m.Draining[n]; ok {
+		m.own()
+		delete(m.Draining, n)
+	}
+}
+
+// observeDemand folds the current number of busy GPUs into the decaying
+// peak.
+func (m *Memory) observeDemand(now time.Time, busy float64, halfLife time.Duration) {
+	if !m.DemandAt.IsZero() && halfLife > 0 && now.After(m.DemandAt) {
+		m.Demand *= math.Exp2(-now.Sub(m.DemandAt).Seconds() / halfLife.Seconds())
+	}
+	if busy > m.Demand {
+		m.Demand = busy
+	}
+	m.DemandAt = now
+}
+
+// warmBuffer is how many free GPUs the policy keeps on live nodes.
+func (p Policy) warmBuffer(m Memory) int {
+	if m.Demand < 0.5 {
+		return 0
+	}
+	b := int(math.Ceil(p.WarmFraction * m.Demand))
+	return max(b, p.WarmMinGPUs)
+}
+
+// bufferShrinksAt is when the decaying demand in m makes warmBuffer drop
+// below b; zero if it never does (WarmMinGPUs holds it up) or cannot be
+// computed.
+func (p Policy) bufferShrinksAt(m Memory, b int) time.Time {
+	if p.DemandHalfLife <= 0 || m.Demand <= 0 || b <= p.WarmMinGPUs && m.Demand >= 0.5 && p.WarmMinGPUs > 0 {
+		return time.Time{}
+	}
+	// Demand must fall to the level where ceil(WarmFraction×Demand) is
+	// b-1, or under 0.5 when that empties the buffer.
+	target := 0.5
+	if b > 1 && p.WarmFraction > 0 {
+		target = math.Max(float64(b-1)/p.WarmFraction, 0.5)
+	}
+	if m.Demand <= target {
+		return time.Time{}
+	}
+	halves := math.Log2(m.Demand / target)
+	return m.DemandAt.Add(time.Duration(halves*float64(p.DemandHalfLife)) + time.Second)
+}
+
+// clone is a deep copy of m whose maps the caller may change.
+func (m Memory) clone() Memory {
+	m.shared = true
+	m.own()
+	return m
+}

@@ -1,0 +1,127 @@
+package autoscale
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// idleSince is when the node last held work, or registered if later.
+func idleSince(n *Node) time.Time {
+	if n.LastBusy.After(n.CreatedAt) {
+		return n.LastBusy
+	}
+	return n.CreatedAt
+}
+
+func findView(vs []nodeView, name string) int {
+	for i := range vs {
+		if vs[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func orderBy(vs []nodeView, role nodeRole, less func(a, b nodeView) bool) []int {
+	var idx []int
+	for i := range vs {
+		if vs[i].role == role {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		x, y := &vs[a], &vs[b]
+		if less(*x, *y) {
+			return -1
+		}
+		if less(*y, *x) {
+			return 1
+		}
+		return strings.Compare(x.Name, y.Name)
+	})
+	return idx
+}
+
+// nextIndex is the first machine counter above every "<pool>-<n>" name in
+// sight (nodes, booting machines, marked nodes) and at least the remembered
+// counter, so a name is never reused while anything may still refer to it.
+func nextIndex(pool string, ps PoolState, remembered int) int {
+	next := max(remembered, 1)
+	prefix := pool + "-"
+	see := func(n string) {
+		if s, ok := strings.CutPrefix(n, prefix); ok {
+			if k, err := strconv.Atoi(s); err == nil && k >= next {
+				next = k + 1
+			}
+		}
+	}
+	for _, n := range ps.Nodes {
+		see(n.Name)
+	}
+	for _, m := range ps.Booting {
+		see(m.Name)
+	}
+	for n := range ps.Memory.Cordoned {
+		see(n)
+	}
+	for n := range ps.Memory.Draining {
+		see(n)
+	}
+	return next
+}
+
+func dedupe(s []string) []string {
+	out := s[:0]
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// changes are the node names a decision touches, by what happens to them.
+type changes struct {
+	reenable, cordons, drains, failed, removes, creates []string
+}
+
+// assemble turns changes into ordered actions (Nomad first, then
+// Terraform) and the exact set of names Terraform must hold.
+func (p Policy) assemble(d *Decision, c changes, views []nodeView, booting []Machine) {
+	sort.Strings(c.reenable)
+	add := func(k ActionKind, nodes []string, why string) {
+		if len(nodes) == 0 {
+			return
+		}
+		a := Action{Kind: k, Nodes: append([]string(nil), nodes...), Reason: why}
+		if k == Drain {
+			a.Deadline = p.DrainDeadline
+		}
+		d.Actions = append(d.Actions, a)
+	}
+	add(MarkEligible, c.reenable, "back in service: queued work, new work on a draining node, min_nodes or the consolidation line needs it")
+	add(MarkIneligible, c.cordons, "consolidation: let lightly used nodes empty out")
+	add(MarkIneligible, c.drains, "idle: scale-in")
+	add(Drain, c.drains, "idle: scale-in")
+	add(Replace, c.failed, "failed: down or not registered within boot_timeout")
+	add(Remove, c.removes, "drained and empty")
+	add(Create, c.creates, "queued work does not fit, or below min_nodes")
+
+	// Both lists are short; a map here showed in the simulator's profile.
+	gone := func(n string) bool { return slices.Contains(c.failed, n) || slices.Contains(c.removes, n) }
+	d.TargetNodes = make([]string, 0, len(views)+len(booting)+len(c.creates))
+	for _, v := range views {
+		if !gone(v.Name) {
+			d.TargetNodes = append(d.TargetNodes, v.Name)
+		}
+	}
+	for _, m := range booting {
+		d.TargetNodes = append(d.TargetNodes, m.Name)
+	}
+	d.TargetNodes = append(d.TargetNodes, c.creates...)
+	sort.Strings(d.TargetNodes)
+	d.TargetNodes = dedupe(d.TargetNodes)
+}

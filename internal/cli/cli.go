@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strings"
 )
 
 // Exit codes shared by every command. Commands with a documented convention
@@ -17,7 +16,10 @@ const (
 	ExitOK      = 0
 	ExitError   = 1
 	ExitChanges = 2 // plan -detailed-exitcode: the plan has changes
-	ExitUsage   = 2 // bad flags or arguments (flag package convention)
+	// ExitUsage is for bad flags or arguments. It is 1, as in terraform and
+	// nomad, not the flag package's 2: with -detailed-exitcode a typo must
+	// never read as "the plan has changes".
+	ExitUsage = 1
 	ExitFmt     = 3 // fmt -check: some files are not canonical
 )
 
@@ -151,9 +153,6 @@ func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, ok boo
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
-		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-			continue
-		}
 	}
 }
 

@@ -20,7 +20,7 @@ const (
 	// nomad, not the flag package's 2: with -detailed-exitcode a typo must
 	// never read as "the plan has changes".
 	ExitUsage = 1
-	ExitFmt     = 3 // fmt -check: some files are not canonical
+	ExitFmt   = 3 // fmt -check: some files are not canonical
 )
 
 // Env is everything a command may touch outside its arguments. Tests build

@@ -8,8 +8,23 @@
 // each event it places queued runs the way Nomad's default scheduler does
 // (best-fit bin-packing, respecting node eligibility; a run that needs more
 // GPUs than one node has takes ceil(gpus/gpus_per_node) whole nodes at
-// once), then asks the policy what to do and applies the answer. The
-// "caravan" policy is autoscale.Policy.DecidePool itself, fed the same
-// State that Observe builds from Nomad, so what is measured here is what
-// runs in production.
+// once), then asks the policy what to do and applies the answer.
+//
+// The policies compared:
+//
+//   - caravan: autoscale.DefaultPolicy's DecidePool itself, fed the same
+//     PoolState that Observe builds from Nomad, so what is measured here
+//     is what runs in production;
+//   - reactive: autoscale.IdleTimeoutPolicy through the same code: boot
+//     machines for the bin-packed queue, scale in an empty node after the
+//     pool's idle_timeout, no consolidation, no early scale-in;
+//   - baseline: a nomad-autoscaler-like target-value policy on GPU
+//     utilisation (10 s evaluation interval, 5 min cooldown, 80% target,
+//     removes only empty nodes);
+//   - static_peak: a fixed pool as large as the trace's peak demand.
+//
+// A machine is paid from the moment it is asked for until its name leaves
+// the pool. LowerBound gives the paid/used ratio of an ideal no real policy
+// reaches (instant boots and perfect repacking at every instant), to show
+// how much of the remaining waste any policy could still win.
 package sim

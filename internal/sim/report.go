@@ -56,7 +56,7 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 			merged[i].add(r)
 		}
 		u := rs[0].UsedGPUHours
-		lbPaid += LowerBound(pj, pools[name].GPUsPerNode) * u
+		lbPaid += LowerBound(fitting(pj, pools[name]), pools[name].GPUsPerNode) * u
 		used += u
 	}
 	for i := range merged {
@@ -118,14 +118,33 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	var never []string
 	for _, x := range r.Results {
 		if x.Unscheduled > 0 {
-			fmt.Fprintf(w, "\n%s: %d job(s) never started (they need more nodes than max_nodes)\n", x.Policy, x.Unscheduled)
+			never = append(never, fmt.Sprintf("%s %d", x.Policy, x.Unscheduled))
 		}
+	}
+	if len(never) > 0 {
+		fmt.Fprintf(w, "\njobs that never started (more GPUs than max_nodes offer, or still queued at the end): %s\n", strings.Join(never, ", "))
 	}
 	return nil
 }
 
 func secs(s float64) string {
 	return (time.Duration(s) * time.Second).String()
+}
+
+// fitting are the jobs that can run at all in the pool (a multi-node job
+// needing more than max_nodes cannot).
+func fitting(jobs []Job, pool *spec.Pool) []Job {
+	if pool.MaxNodes <= 0 {
+		return jobs
+	}
+	out := make([]Job, 0, len(jobs))
+	for _, j := range jobs {
+		if (j.GPUs+pool.GPUsPerNode-1)/pool.GPUsPerNode <= pool.MaxNodes {
+			out = append(out, j)
+		}
+	}
+	return out
 }

@@ -156,6 +156,19 @@ func (w *Workspace) Apply(ctx context.Context, nodes []string) (ApplyResult, err
 	changed, err := tf.Plan(ctx, tfexec.Out(planFile), tfexec.Lock(true), lock)
 	out.Flush()
 	errw.Flush()
+	if err != nil && needsInit(err) && ctx.Err() == nil {
+		// The module changed underneath (a new provider or module call):
+		// init again once, then plan again.
+		w.log.Info("terraform asks for init; the module changed", "err", condense(err.Error()))
+		w.initKey = ""
+		_ = os.Remove(filepath.Join(w.dir, ".caravan-init"))
+		if err := w.ensureInit(ctx); err != nil {
+			return res, err
+		}
+		changed, err = tf.Plan(ctx, tfexec.Out(planFile), tfexec.Lock(true), lock)
+		out.Flush()
+		errw.Flush()
+	}
 	if err != nil {
 		return res, w.fail("plan", err, errw)
 	}
@@ -381,4 +394,11 @@ func isSnippet(line string) bool {
 		i++
 	}
 	return i > 0 && i < len(line) && line[i] == ':'
+}
+
+// needsInit recognises Terraform's request to run init again.
+func needsInit(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "terraform init") || strings.Contains(m, "Module not installed") ||
+		strings.Contains(m, "Inconsistent dependency lock file")
 }

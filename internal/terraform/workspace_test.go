@@ -202,3 +202,36 @@ func TestNewRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkspaceReinit: a module that gains a module call after the
+// workdir was initialised is initialised again instead of failing.
+func TestWorkspaceReinit(t *testing.T) {
+	needTerraform(t)
+	mod := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(mod, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("main.tf", "variable \"nodes\" {\n  type = set(string)\n}\nresource \"terraform_data\" \"n\" {\n  for_each = var.nodes\n}\n")
+	logs := &syncBuffer{}
+	w, err := New(Options{Pool: "p", Module: mod, StateDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := w.Apply(ctx, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(testPoolModule)
+	write("inner.tf", "module \"inner\" {\n  source = \""+abs+"\"\n  nodes  = var.nodes\n}\n")
+	res, err := w.Apply(ctx, []string{"a", "b"})
+	if err != nil {
+		t.Fatalf("apply after the module changed: %v\n%s", err, logs.String())
+	}
+	if strings.Join(res.Nodes, ",") != "a,b" || !strings.Contains(logs.String(), "asks for init") {
+		t.Errorf("nodes %v; logs:\n%s", res.Nodes, logs.String())
+	}
+}

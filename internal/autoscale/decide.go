@@ -340,7 +340,12 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 				break
 			}
 			timeout := pl.IdleTimeout > 0 && idle >= pl.IdleTimeout
-			early := p.ScaleInGrace > 0 && idle >= p.ScaleInGrace && freeGPUs-v.Free().GPUs >= buffer
+			// A cordoned node's room is not in freeGPUs: it takes no work.
+			after := freeGPUs
+			if v.role == roleEligible {
+				after -= v.Free().GPUs
+			}
+			early := p.ScaleInGrace > 0 && idle >= p.ScaleInGrace && after >= buffer
 			if !timeout && !early {
 				if pl.IdleTimeout > 0 {
 					wakeAt(idleSince(v.Node).Add(pl.IdleTimeout))

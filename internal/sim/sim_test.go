@@ -2,6 +2,8 @@ package sim
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +231,40 @@ func TestComparePoolsSplitsByPool(t *testing.T) {
 	if _, err := ComparePools(map[string]*spec.Pool{"a": a}, "a", []Job{{ID: "x", Pool: "zz", GPUs: 1}}, 0, Options{}); err == nil ||
 		!strings.Contains(err.Error(), `"zz"`) {
 		t.Errorf("unknown pool: err = %v", err)
+	}
+}
+
+// On the real ITP traces (when the shared copy is there) caravan pays less
+// than the naive reactive policy, keeps p95 within boot + 60 s and never
+// removes a busy node. The small clusters keep the test fast.
+func TestITPTracesCaravanBeatsReactive(t *testing.T) {
+	for _, name := range []string{"cluster01.csv", "cluster10.csv"} {
+		f, err := os.Open(filepath.Join("..", "..", "..", "shared", "traces", "itp", name))
+		if err != nil {
+			t.Skipf("ITP traces not available: %v", err)
+		}
+		jobs, err := ReadTrace(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{Pool: testPool(), Boot: 3 * time.Minute}
+		c, err := Run(cfg, jobs, "caravan", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Run(cfg, jobs, "reactive", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.PaidGPUHours >= r.PaidGPUHours {
+			t.Errorf("%s: caravan paid %.0f GPU-h, reactive %.0f", name, c.PaidGPUHours, r.PaidGPUHours)
+		}
+		if c.QueueDelayP95 > 240 {
+			t.Errorf("%s: caravan p95 wait %.0fs > boot + 60s", name, c.QueueDelayP95)
+		}
+		if c.Violations != 0 || c.Unscheduled != 0 {
+			t.Errorf("%s: %d busy nodes removed, %d jobs never ran", name, c.Violations, c.Unscheduled)
+		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // fail wraps a Terraform error with the pool, the step and Terraform's own
-// words, condensed to one line for logs and metrics labels' neighbours.
+// words, condensed to one line for logs and the pool record.
 func (w *Workspace) fail(step string, err error, errw *lineLogger) error {
 	_ = errw.Tail()
 	return &Error{Pool: w.opts.Pool, Step: step, Dir: w.dir, Reason: condense(err.Error()), Err: err}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sort"
 	"time"
+
+	"github.com/caravan-ml/caravan/internal/spec"
 )
 
 // maxAccountGap bounds the time one accounting step covers: after a longer
@@ -161,8 +163,58 @@ func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 		r.Next = "terraform apply running"
 	case !p.tf.NextRetryAt.IsZero() && p.tf.NextRetryAt.After(now):
 		r.Next, r.NextAt = "retry terraform apply after failure", p.tf.NextRetryAt
-	case !p.wakeAt.IsZero():
-		r.Next, r.NextAt = "re-decide when an idle or boot timeout falls due", p.wakeAt
+	default:
+		r.Next, r.NextAt = nextPlanned(p.pool, p.state, p.memory)
+		if r.Next == "" && !p.wakeAt.IsZero() {
+			r.Next, r.NextAt = "re-decide when a timer falls due", p.wakeAt
+		}
 	}
 	return r
+}
+
+// nextPlanned says, in words, the next thing the pool's timeouts will make
+// the autoscaler do if no demand arrives: the earliest idle node to scale
+// in (idle_timeout is the latest time; the policy may act sooner) or the
+// earliest booting machine to replace (boot_timeout).
+func nextPlanned(pl *spec.Pool, ps PoolState, mem Memory) (string, time.Time) {
+	var what string
+	var at time.Time
+	consider := func(w string, t time.Time) {
+		if at.IsZero() || t.Before(at) {
+			what, at = w, t
+		}
+	}
+	live := len(ps.Booting)
+	for _, n := range ps.Nodes {
+		if n.Status == NodeReady {
+			live++
+		}
+	}
+	for _, n := range ps.Nodes {
+		if n.Status != NodeReady || n.Allocs > 0 {
+			continue
+		}
+		if _, draining := mem.Draining[n.Name]; draining {
+			// Due at the next decision: no time to show.
+			return "remove drained node " + n.Name, time.Time{}
+		}
+		if pl.IdleTimeout > 0 && live > pl.MinNodes {
+			consider("scale in idle node "+n.Name+" (idle_timeout, at the latest)", idleFrom(n).Add(pl.IdleTimeout))
+		}
+	}
+	for _, m := range ps.Booting {
+		if pl.BootTimeout > 0 {
+			consider("replace "+m.Name+" unless it registers (boot_timeout)", m.RequestedAt.Add(pl.BootTimeout))
+		}
+	}
+	return what, at
+}
+
+// idleFrom is when a node's idle clock started: its last allocation's end,
+// or its registration if it never ran anything.
+func idleFrom(n Node) time.Time {
+	if n.LastBusy.After(n.CreatedAt) {
+		return n.LastBusy
+	}
+	return n.CreatedAt
 }

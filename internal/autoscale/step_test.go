@@ -167,3 +167,33 @@ func TestActNomadFailureKeepsTerraform(t *testing.T) {
 		t.Errorf("applies %d, requested %v", prov.applies, p.requested)
 	}
 }
+
+func TestNextPlanned(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	pl := fixturePool(2)
+	tests := []struct {
+		name     string
+		ps       PoolState
+		mem      Memory
+		wantWhat string
+		wantAt   time.Time
+	}{
+		{"nothing", PoolState{}, Memory{}, "", time.Time{}},
+		{"idle node", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}}}, Memory{},
+			"scale in idle node gpu-1 (idle_timeout, at the latest)", now.Add(10 * time.Minute)},
+		{"busy node", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, Allocs: 1}}}, Memory{}, "", time.Time{}},
+		{"booting beats idle", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}},
+			Booting: []Machine{{Name: "gpu-2", RequestedAt: now.Add(-10 * time.Minute)}}}, Memory{},
+			"replace gpu-2 unless it registers (boot_timeout)", now.Add(5 * time.Minute)},
+		{"drained", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady}}}, Memory{Draining: map[string]time.Time{"gpu-1": now}},
+			"remove drained node gpu-1", time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			what, at := nextPlanned(pl, tt.ps, tt.mem)
+			if what != tt.wantWhat || !at.Equal(tt.wantAt) {
+				t.Errorf("got %q at %v, want %q at %v", what, at, tt.wantWhat, tt.wantAt)
+			}
+		})
+	}
+}

@@ -122,3 +122,20 @@ func TestSavedPlan(t *testing.T) {
 	mustCode(t, r, ExitError)
 	mustContain(t, r.stderr, "version")
 }
+
+func TestPlanAndApplyRefuseInvalidConfig(t *testing.T) {
+	srv, env := gitopsCluster(t)
+	dir := writeConfigDir(t, map[string]string{"bad.hcl": `experiment "x" { pool = "gpu"  bogus = 1 }`})
+	for _, args := range [][]string{{"plan", dir, "-detailed-exitcode"}, {"apply", dir}} {
+		r := execCaravan(t, env, "", args...)
+		if r.code != ExitError || !strings.Contains(r.stderr, "bad.hcl") {
+			t.Errorf("caravan %v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+	if srv.Requests("PUT /v1/jobs") != 0 {
+		t.Error("an invalid configuration registered jobs")
+	}
+	mustCode(t, execCaravan(t, env, "", "plan", dir, "extra"), ExitUsage)
+	mustCode(t, execCaravan(t, env, "", "apply", dir, "-parallelism", "0"), ExitUsage)
+	mustCode(t, execCaravan(t, env, "", "plan", writeConfigDir(t, map[string]string{"t.hcl": trainHCL("t", "1")}), "-experiment", "nope"), ExitError)
+}

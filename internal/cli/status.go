@@ -208,9 +208,7 @@ func waitReasons(m *api.AllocationMetric) []string {
 		}
 		out = append(out, "no nodes in pool "+pool)
 	}
-	for _, k := range slices.Sorted(maps.Keys(m.ConstraintFiltered)) {
-		out = append(out, k)
-	}
+	out = append(out, slices.Sorted(maps.Keys(m.ConstraintFiltered))...)
 	for _, k := range slices.Sorted(maps.Keys(m.DimensionExhausted)) {
 		out = append(out, "exhausted: "+k)
 	}

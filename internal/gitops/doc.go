@@ -6,12 +6,29 @@
 // Variables) and says, per experiment, which runs to create, which are
 // already there whatever their state, and which are no longer declared.
 // Run IDs are content addressed, so "the same run" is "the same ID": a
-// finished run is history, never something to redo.
+// finished run is history, never something to redo, and a run whose job
+// Nomad garbage-collected still counts as present through its record.
+// Runs submitted outside a directory (caravan run, caravan rerun; job meta
+// caravan_origin) are never "no longer declared".
+//
+// A saved plan (caravan plan -out) carries the compiled jobs and records, so
+// applying it reads no files. Its Basis holds a hash of the declared set and
+// a hash of the run IDs present in Nomad in the plan's scope; apply -plan
+// recomputes the latter and refuses with ErrStale when it moved (another
+// apply, a stop, a garbage collection). Nomad's raw job index is not used:
+// it moves with every status change of any job, which would make every
+// saved plan stale within seconds on a busy cluster.
 //
 // Apply executes a plan through a small interface that *nomad.Client
 // satisfies: each job is registered only if absent (enforce index 0), so
 // two racing applies never submit a run twice, and each new run's record is
-// written right after its job. Registration runs with bounded parallelism
-// and stops dispatching at the first failure, reporting exactly what was and
-// was not submitted; a repeated apply finishes the work.
+// written right after its job (a record never exists for a job that was not
+// submitted; a job whose record write failed is listed by the next plan as
+// "record to write"). Registration runs with bounded parallelism and stops
+// dispatching at the first failure, reporting exactly what was and was not
+// submitted; a repeated apply finishes the work.
+//
+// RerunID and Rerun reproduce a recorded run: the recorded job, unchanged
+// but for its identity, under "<experiment>-<8 hex of sha256(original ID,
+// ordinal)>", with caravan_rerun_of naming the original.
 package gitops

@@ -332,6 +332,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		}
 		return strings.Compare(views[a].Name, views[b].Name)
 	})
+	grace := p.scaleInGrace(pl)
 	if created == 0 && waiting == 0 {
 		for _, i := range cands {
 			v := &views[i]
@@ -345,14 +346,14 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 			if v.role == roleEligible {
 				after -= v.Free().GPUs
 			}
-			early := p.ScaleInGrace > 0 && idle >= p.ScaleInGrace && after >= buffer
+			early := grace > 0 && idle >= grace && after >= buffer
 			if !timeout && !early {
 				if pl.IdleTimeout > 0 {
 					wakeAt(idleSince(v.Node).Add(pl.IdleTimeout))
 				}
-				if p.ScaleInGrace > 0 {
-					wakeAt(idleSince(v.Node).Add(p.ScaleInGrace))
-					if idle >= p.ScaleInGrace && buffer > 0 {
+				if grace > 0 {
+					wakeAt(idleSince(v.Node).Add(grace))
+					if idle >= grace && buffer > 0 {
 						// Kept for the buffer: look again when it shrinks.
 						wakeAt(p.bufferShrinksAt(mem, buffer))
 					}

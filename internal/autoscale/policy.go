@@ -1,6 +1,10 @@
 package autoscale
 
-import "time"
+import (
+	"time"
+
+	"github.com/caravan-ml/caravan/internal/spec"
+)
 
 // Policy holds the tunables of Decide. DefaultPolicy is what caravan runs;
 // the simulator builds others to compare against.
@@ -35,6 +39,24 @@ type Policy struct {
 	// ConsolidateMaxUsed is the largest share of a node's GPUs in use for
 	// which it may be cordoned.
 	ConsolidateMaxUsed float64
+}
+
+// scaleInGrace is the early scale-in threshold for pool pl: the pool's
+// min_idle when it sets one, the policy's otherwise. A policy without early
+// scale-in (ScaleInGrace 0) keeps it off whatever the pool says, and a
+// min_idle at or above idle_timeout means idle_timeout alone decides.
+func (p Policy) scaleInGrace(pl *spec.Pool) time.Duration {
+	g := p.ScaleInGrace
+	if g <= 0 {
+		return 0
+	}
+	if pl.MinIdle > 0 {
+		g = pl.MinIdle
+	}
+	if pl.IdleTimeout > 0 && g >= pl.IdleTimeout {
+		return 0
+	}
+	return g
 }
 
 // DefaultPolicy is the policy `caravan autoscale` runs.

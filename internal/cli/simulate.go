@@ -30,6 +30,7 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures of every policy")
 	boot := fs.Duration("boot", 3*time.Minute, "delay from asking for a machine to its node being ready")
 	idle := fs.Duration("idle", 0, "override every pool's idle_timeout (default: the pool's, or 10m)")
+	minIdle := fs.Duration("min-idle", 0, "override every pool's min_idle (default: the pool's, or 1m; = -idle gives the classic rule)")
 	gpn := fs.Int("gpus-per-node", 0, "override every pool's gpus_per_node (default: the pool's, or 8)")
 	minNodes := fs.Int("min-nodes", -1, "override every pool's min_nodes")
 	maxNodes := fs.Int("max-nodes", -1, "override every pool's max_nodes (0: no limit)")
@@ -74,7 +75,7 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 			return ExitError
 		}
 	} else {
-		pools["gpu"] = &spec.Pool{Name: "gpu", NodePool: "gpu", GPUsPerNode: 8, IdleTimeout: 10 * time.Minute, BootTimeout: 15 * time.Minute}
+		pools["gpu"] = &spec.Pool{Name: "gpu", NodePool: "gpu", GPUsPerNode: 8, IdleTimeout: spec.DefaultPoolIdleTimeout, BootTimeout: spec.DefaultPoolBootTimeout, MinIdle: spec.DefaultPoolMinIdle}
 	}
 	for _, p := range pools {
 		if *gpn > 0 {
@@ -85,6 +86,9 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 		}
 		if *idle > 0 {
 			p.IdleTimeout = *idle
+		}
+		if *minIdle > 0 {
+			p.MinIdle = *minIdle
 		}
 		if p.IdleTimeout <= 0 {
 			p.IdleTimeout = 10 * time.Minute

@@ -95,6 +95,8 @@ var diagCases = []diagCase{
 	{name: "terraform without module", files: one("pool \"a\" {\n  max_nodes = 2\n  terraform { #<\n  }\n}\n"), summary: "Missing required argument"},
 	{name: "terraform vars sets nodes", files: one("pool \"a\" {\n  max_nodes = 2\n  terraform {\n    module = \"m\"\n    vars = { nodes = [] } #<\n  }\n}\n"), summary: "Reserved module variable"},
 	{name: "run larger than a node", files: one("pool \"p\" {\n  gpus_per_node = 8\n}\nexperiment \"e\" {\n  image = \"i\"\n  pool = \"p\" #<\n  resources { gpus = 16 }\n}\n"), summary: "Runs cannot fit a node of the pool", severity: hcl.DiagWarning},
+	{name: "min_idle above idle_timeout", files: one("pool \"a\" {\n  idle_timeout = \"5m\"\n  min_idle = \"6m\" #<\n}\n"), summary: "min_idle above idle_timeout"},
+	{name: "malformed min_idle", files: one("pool \"a\" {\n  min_idle = \"soon\" #<\n}\n"), summary: "Invalid duration"},
 	{name: "negative price", files: one("pool \"a\" {\n  price_per_hour = -1 #<\n}\n"), summary: "Invalid price"},
 	{name: "malformed idle_timeout", files: one("pool \"a\" {\n  idle_timeout = \"10\" #<\n}\n"), summary: "Invalid duration"},
 	{name: "negative gpus_per_node", files: one("pool \"a\" {\n  gpus_per_node = -8 #<\n}\n"), summary: "Invalid gpus_per_node"},

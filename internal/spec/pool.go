@@ -15,6 +15,10 @@ const (
 	DefaultPoolGPU         = "nvidia/gpu"
 	DefaultPoolIdleTimeout = 10 * time.Minute
 	DefaultPoolBootTimeout = 15 * time.Minute
+	// DefaultPoolMinIdle is how long an empty node is kept at least before
+	// the autoscaler may remove it early, when its warm buffer does not
+	// need the node. idle_timeout stays the upper bound.
+	DefaultPoolMinIdle = time.Minute
 )
 
 // poolAttr is one attribute of the pool block. The pool schema lives only in
@@ -57,6 +61,11 @@ var poolAttrs = []poolAttr{
 	{"idle_timeout", func(l *loader, p *Pool, a *hcl.Attribute) {
 		if v, ok := l.attrDuration(a); ok {
 			p.IdleTimeout = v
+		}
+	}},
+	{"min_idle", func(l *loader, p *Pool, a *hcl.Attribute) {
+		if v, ok := l.attrDuration(a); ok {
+			p.MinIdle = v
 		}
 	}},
 	{"boot_timeout", func(l *loader, p *Pool, a *hcl.Attribute) {
@@ -108,6 +117,7 @@ func newPool(name string, rng hcl.Range) *Pool {
 		GPU:         DefaultPoolGPU,
 		IdleTimeout: DefaultPoolIdleTimeout,
 		BootTimeout: DefaultPoolBootTimeout,
+		MinIdle:     DefaultPoolMinIdle,
 		DeclRange:   rng,
 	}
 }
@@ -137,6 +147,10 @@ func (l *loader) decodePools(blocks []*hcl.Block) {
 		if a := content.Attributes["max_nodes"]; a != nil && p.MaxNodes < p.MinNodes {
 			l.add(diagErr(a.Expr.Range(), "max_nodes below min_nodes",
 				"max_nodes (%d) is smaller than min_nodes (%d); raise max_nodes or lower min_nodes.", p.MaxNodes, p.MinNodes))
+		}
+		if a := content.Attributes["min_idle"]; a != nil && p.IdleTimeout > 0 && p.MinIdle > p.IdleTimeout {
+			l.add(diagErr(a.Expr.Range(), "min_idle above idle_timeout",
+				"min_idle (%s) is longer than idle_timeout (%s), which is the longest an empty node is kept; lower min_idle, or set it equal to idle_timeout to remove nodes only after idle_timeout.", p.MinIdle, p.IdleTimeout))
 		}
 		for i, tb := range content.Blocks {
 			if i > 0 {

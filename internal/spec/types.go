@@ -111,9 +111,14 @@ type Pool struct {
 	MaxNodes      int
 	IdleTimeout   time.Duration // default 10m
 	BootTimeout   time.Duration // default 15m
-	PricePerHour  float64       // per node
-	Terraform     *PoolTerraform
-	DeclRange     hcl.Range
+	// MinIdle is the shortest time an empty node is kept; between MinIdle
+	// and IdleTimeout the autoscaler removes it only when its warm buffer
+	// does not need it. MinIdle == IdleTimeout gives the classic rule.
+	// Zero means the autoscaler policy's default.
+	MinIdle      time.Duration // default 1m
+	PricePerHour float64       // per node
+	Terraform    *PoolTerraform
+	DeclRange    hcl.Range
 }
 
 // PoolTerraform is a pool's terraform block.

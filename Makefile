@@ -41,7 +41,7 @@ e2e:
 
 ## gpu-check: prove the real NVML path on a machine with an NVIDIA GPU
 gpu-check:
-	bash scripts/gpu-check.sh
+	bash docs/scripts/gpu-check.sh
 
 ## fuzz: run the spec fuzzer for FUZZTIME (default 30s)
 FUZZTIME ?= 30s

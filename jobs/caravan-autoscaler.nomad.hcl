@@ -73,9 +73,9 @@ job "caravan-autoscaler" {
     }
 
     network {
-      port "metrics" {
-        to = 9465
-      }
+      # A dynamic port with no "to": raw_exec shares the host network, so the
+      # process must listen on the host port that the service advertises.
+      port "metrics" {}
     }
 
     service {
@@ -117,7 +117,7 @@ job "caravan-autoscaler" {
         args = [
           "autoscale", "local/config/${var.config_subdir}",
           "-state-dir", "/var/lib/caravan/terraform",
-          "-listen", "0.0.0.0:${NOMAD_PORT_metrics}",
+          "-listen", "${NOMAD_ADDR_metrics}",
         ]
       }
 

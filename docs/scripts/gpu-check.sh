@@ -7,8 +7,8 @@
 # prints the caravan_gpu_* series. Exits non-zero when no GPU series appear
 # (no driver, NVML failing, or the agent not reading it).
 #
-#   make gpu-check            # or: bash scripts/gpu-check.sh
-#   GPU_CHECK_SECONDS=10 CARAVAN_BIN=bin/caravan bash scripts/gpu-check.sh
+#   make gpu-check            # or: bash docs/scripts/gpu-check.sh
+#   GPU_CHECK_SECONDS=10 CARAVAN_BIN=bin/caravan bash docs/scripts/gpu-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

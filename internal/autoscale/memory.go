@@ -79,10 +79,3 @@ func (p Policy) bufferShrinksAt(m Memory, b int) time.Time {
 	halves := math.Log2(m.Demand / target)
 	return m.DemandAt.Add(time.Duration(halves*float64(p.DemandHalfLife)) + time.Second)
 }
-
-// clone is a deep copy of m whose maps the caller may change.
-func (m Memory) clone() Memory {
-	m.shared = true
-	m.own()
-	return m
-}

@@ -25,7 +25,7 @@ func init() {
 // files, and refuses when Nomad's runs changed since the plan was made.
 func runApply(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "apply", "[DIR]")
-	planFile := fs.String("plan", "", "apply this saved plan (from `caravan plan -out FILE`) instead of reading DIR")
+	planFile := fs.String("plan", "", "apply the plan saved in `FILE` by caravan plan -out, instead of reading DIR")
 	prune := fs.Bool("prune", false, "stop runs that are no longer declared while they are pending or running (their history stays)")
 	par := fs.Int("parallelism", gitops.DefaultParallelism, "submit at most this many runs at once")
 	experiment := fs.String("experiment", "", "apply only this experiment")

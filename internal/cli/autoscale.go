@@ -41,7 +41,7 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 	listen := fs.String("listen", "127.0.0.1:9465", "serve /metrics on this `address`; empty disables")
 	stateDir := fs.String("state-dir", "", "parent `directory` of the per-pool Terraform workdirs and states (default: $CARAVAN_STATE_DIR, else DIR/.caravan/terraform)")
 	var only []string
-	fs.Func("pool", "scale only this pool (repeatable; default: every pool with a terraform block)", func(s string) error {
+	fs.Func("pool", "scale only the pool `NAME` (repeatable; default: every pool with a terraform block)", func(s string) error {
 		only = append(only, s)
 		return nil
 	})

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 )
 
 // Exit codes shared by every command. Commands with a documented convention
@@ -123,7 +124,8 @@ func newFlagSet(env Env, name, argsSynopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: caravan %s [flags] %s\n\n", name, argsSynopsis)
+		// Commands without arguments pass "", which must not leave a trailing space.
+		fmt.Fprintf(env.Stderr, "%s\n\n", strings.TrimSpace("Usage: caravan "+name+" [flags] "+argsSynopsis))
 		if c, ok := commands[name]; ok {
 			fmt.Fprintf(env.Stderr, "%s\n\nFlags:\n", c.synopsis)
 		}

@@ -25,7 +25,7 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would change, 2 when apply would change something, 1 on error")
 	asJSON := fs.Bool("json", false, "print the plan as JSON (without the compiled jobs)")
 	markdown := fs.Bool("markdown", false, "print the plan as Markdown for a pull-request comment")
-	out := fs.String("out", "", "save the plan, with its compiled jobs, for `caravan apply -plan FILE`")
+	out := fs.String("out", "", "save the plan, with its compiled jobs, to `FILE` for caravan apply -plan")
 	experiment := fs.String("experiment", "", "plan only this experiment")
 	cf := addConfigFlags(fs)
 	nf := addNomadFlags(fs)

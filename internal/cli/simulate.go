@@ -24,9 +24,9 @@ func init() {
 
 func runSimulate(_ context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "simulate", "-trace FILE [-pools FILE]")
-	trace := fs.String("trace", "", "workload trace: ITP CSV (job_id,submission_time,duration,num_gpu) or submit,duration,gpus[,pool]")
-	poolsFile := fs.String("pools", "", "HCL file declaring the pools (default: one pool named \"gpu\" built from the flags below)")
-	poolName := fs.String("pool", "", "pool for jobs whose trace row names none (default: the only pool declared)")
+	trace := fs.String("trace", "", "workload trace `FILE`: ITP CSV (job_id,submission_time,duration,num_gpu) or submit,duration,gpus[,pool]")
+	poolsFile := fs.String("pools", "", "HCL `FILE` declaring the pools (default: one pool named \"gpu\" built from the flags below)")
+	poolName := fs.String("pool", "", "pool `NAME` for jobs whose trace row names none (default: the only pool declared)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures of every policy")
 	boot := fs.Duration("boot", 3*time.Minute, "delay from asking for a machine to its node being ready")
 	idle := fs.Duration("idle", 0, "override every pool's idle_timeout (default: the pool's, or 10m)")

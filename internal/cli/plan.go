@@ -29,13 +29,9 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 	experiment := fs.String("experiment", "", "plan only this experiment")
 	cf := addConfigFlags(fs)
 	nf := addNomadFlags(fs)
-	pos, code, ok := parseFlags(fs, args)
+	dir, code, ok := parseDirFlags(env, fs, args)
 	if !ok {
 		return code
-	}
-	dir, ok := dirArg(env, fs, pos)
-	if !ok {
-		return ExitUsage
 	}
 	if *asJSON && *markdown {
 		errorf(env, "-json and -markdown exclude each other; choose one")

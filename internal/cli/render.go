@@ -34,13 +34,9 @@ func runRender(ctx context.Context, env Env, args []string) int {
 	format := fs.String("format", "json", "output `FORMAT`: json (what nomad job run -output prints) or hcl (a jobspec)")
 	outDir := fs.String("out", "", "write one file per run into `DIR` instead of stdout")
 	cf := addConfigFlags(fs)
-	pos, code, ok := parseFlags(fs, args)
+	dir, code, ok := parseDirFlags(env, fs, args)
 	if !ok {
 		return code
-	}
-	dir, ok := dirArg(env, fs, pos)
-	if !ok {
-		return ExitUsage
 	}
 	var render func(*api.Job) ([]byte, error)
 	ext := ""

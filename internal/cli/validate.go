@@ -3,8 +3,8 @@ package cli
 import (
 	"context"
 	"flag"
-
 	"fmt"
+
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
 )
@@ -23,13 +23,9 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "validate", "[DIR]")
 	asJSON := fs.Bool("json", false, "print diagnostics as a JSON array on stdout (for CI annotations)")
 	cf := addConfigFlags(fs)
-	pos, code, ok := parseFlags(fs, args)
+	dir, code, ok := parseDirFlags(env, fs, args)
 	if !ok {
 		return code
-	}
-	dir, ok := dirArg(env, fs, pos)
-	if !ok {
-		return ExitUsage
 	}
 	cfg, opts, diags := cf.load(ctx, env, dir)
 	if !diags.HasErrors() {
@@ -43,6 +39,20 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "Success! %s, %s.\n", plural(len(cfg.Experiments), "experiment"), plural(len(cfg.Runs), "run"))
 	}
 	return ExitOK
+}
+
+// parseDirFlags parses the flags of a command whose one argument is the
+// optional configuration DIR, and returns DIR; ok=false comes with the exit
+// code.
+func parseDirFlags(env Env, fs *flag.FlagSet, args []string) (dir string, code int, ok bool) {
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return "", code, false
+	}
+	if dir, ok = dirArg(env, fs, pos); !ok {
+		return "", ExitUsage, false
+	}
+	return dir, ExitOK, true
 }
 
 // dirArg is the optional single DIR argument, "." when absent.

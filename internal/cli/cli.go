@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -156,6 +157,20 @@ func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, ok boo
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// writeJSON prints v as the indented JSON document of a command's -json
+// output. On failure it reports "what: error" and returns ExitError.
+func writeJSON(env Env, v any, what string) int {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err == nil {
+		_, err = fmt.Fprintf(env.Stdout, "%s\n", b)
+	}
+	if err != nil {
+		errorf(env, "%s: %v", what, err)
+		return ExitError
+	}
+	return ExitOK
 }
 
 // errorf prints a user-facing error: what failed, then a hint on the next

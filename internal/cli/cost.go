@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -76,13 +75,7 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 	}
 	rep := sumCost(recs, from, to)
 	if *asJSON {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			errorf(env, "encode cost report: %v", err)
-			return ExitError
-		}
-		fmt.Fprintf(env.Stdout, "%s\n", b)
-		return ExitOK
+		return writeJSON(env, rep, "encode cost report")
 	}
 	writeCost(env.Stdout, rep)
 	return ExitOK

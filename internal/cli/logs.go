@@ -31,17 +31,9 @@ func runLogs(ctx context.Context, env Env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		errorf(env, "logs takes one run ID (see `caravan ls`)")
-		return ExitUsage
-	}
-	cl, err := nf.client(env)
-	if err != nil {
-		return nomadError(env, err)
-	}
-	ri, err := findRun(ctx, cl, pos[0])
-	if err != nil {
-		return nomadError(env, err)
+	cl, ri, code, ok := runArg(ctx, env, nf, "logs", pos)
+	if !ok {
+		return code
 	}
 	if ri.Job == nil {
 		errorf(env, "run %s: Nomad no longer has its job (garbage-collected), so its logs are gone with its allocations; `caravan show %s` prints its record", ri.ID, ri.ID)

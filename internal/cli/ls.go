@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -73,11 +72,8 @@ func runLs(ctx context.Context, env Env, args []string) int {
 		if out == nil {
 			out = []runRow{}
 		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			errorf(env, "write runs: %v", err)
-			return ExitError
+		if code := writeJSON(env, out, "write runs"); code != ExitOK {
+			return code
 		}
 	} else {
 		writeRunTable(env.Stdout, out, time.Now())

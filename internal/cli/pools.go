@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -44,13 +43,7 @@ func runPools(ctx context.Context, env Env, args []string) int {
 		if recs == nil {
 			recs = []autoscale.PoolRecord{}
 		}
-		b, err := json.MarshalIndent(recs, "", "  ")
-		if err != nil {
-			errorf(env, "encode pool records: %v", err)
-			return ExitError
-		}
-		fmt.Fprintf(env.Stdout, "%s\n", b)
-		return ExitOK
+		return writeJSON(env, recs, "encode pool records")
 	}
 	if len(recs) == 0 {
 		fmt.Fprintln(env.Stdout, "No autoscaled pools yet: `caravan autoscale DIR` writes a record per pool once it runs.")

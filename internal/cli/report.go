@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -49,13 +48,7 @@ func runReport(ctx context.Context, env Env, args []string) int {
 		}
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
-			errorf(env, "encode the report of run %s as JSON: %v", r.RunID, err)
-			return ExitError
-		}
-		fmt.Fprintf(env.Stdout, "%s\n", b)
-		return ExitOK
+		return writeJSON(env, r, "encode the report of run "+r.RunID+" as JSON")
 	}
 	if err := report.WriteText(env.Stdout, r); err != nil {
 		errorf(env, "write the report: %v", err)

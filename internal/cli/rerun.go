@@ -31,17 +31,9 @@ func runRerun(ctx context.Context, env Env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		errorf(env, "rerun takes one run ID (see `caravan ls`)")
-		return ExitUsage
-	}
-	cl, err := nf.client(env)
-	if err != nil {
-		return nomadError(env, err)
-	}
-	ri, err := findRun(ctx, cl, pos[0])
-	if err != nil {
-		return nomadError(env, err)
+	cl, ri, code, ok := runArg(ctx, env, nf, "rerun", pos)
+	if !ok {
+		return code
 	}
 	if ri.Record == nil {
 		if errors.Is(ri.RecordErr, nomad.ErrCorrupt) {

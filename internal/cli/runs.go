@@ -237,6 +237,25 @@ type runInfo struct {
 	RecordErr error         // why Record is nil: ErrNotFound, ErrCorrupt, ...
 }
 
+// runArg resolves the single RUN argument of logs, rerun and show to its
+// run, so that the three refuse a wrong argument count and report an
+// unknown run in the same words. ok=false comes with the exit code.
+func runArg(ctx context.Context, env Env, nf *nomadFlags, cmd string, pos []string) (cl *nomad.Client, ri *runInfo, code int, ok bool) {
+	if len(pos) != 1 {
+		errorf(env, "%s takes one run ID (see `caravan ls`)", cmd)
+		return nil, nil, ExitUsage, false
+	}
+	cl, err := nf.client(env)
+	if err != nil {
+		return nil, nil, nomadError(env, err), false
+	}
+	ri, err = findRun(ctx, cl, pos[0])
+	if err != nil {
+		return nil, nil, nomadError(env, err), false
+	}
+	return cl, ri, ExitOK, true
+}
+
 // findRun looks a run up by ID in the client's namespace, then in every
 // namespace the token may list. Neither a job nor a record is an error
 // naming the ID; a job that caravan does not own is refused.

@@ -45,28 +45,17 @@ func runShow(ctx context.Context, env Env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		errorf(env, "show takes one run ID (see `caravan ls`)")
-		return ExitUsage
-	}
-	cl, err := nf.client(env)
-	if err != nil {
-		return nomadError(env, err)
-	}
-	ri, err := findRun(ctx, cl, pos[0])
-	if err != nil {
-		return nomadError(env, err)
+	cl, ri, code, ok := runArg(ctx, env, nf, "show", pos)
+	if !ok {
+		return code
 	}
 	doc, err := gatherShow(ctx, cl, ri)
 	if err != nil {
 		return nomadError(env, err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
-			errorf(env, "write run: %v", err)
-			return ExitError
+		if code := writeJSON(env, doc, "write run"); code != ExitOK {
+			return code
 		}
 	} else {
 		writeShow(env.Stdout, doc, time.Now())

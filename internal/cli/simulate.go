@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -142,13 +141,7 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 		return ExitError
 	}
 	if *asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep.JSON()); err != nil {
-			errorf(env, "writing JSON: %v", err)
-			return ExitError
-		}
-		return ExitOK
+		return writeJSON(env, rep.JSON(), "writing JSON")
 	}
 	fmt.Fprintf(env.Stdout, "trace %s: ", *trace)
 	if err := rep.WriteTable(env.Stdout); err != nil {

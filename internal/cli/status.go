@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -77,13 +76,7 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 	}
 	pools := poolStatuses(view, nodes, blocked, time.Now())
 	if *asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(pools); err != nil {
-			errorf(env, "write status: %v", err)
-			return ExitError
-		}
-		return ExitOK
+		return writeJSON(env, pools, "write status")
 	}
 	writeStatus(env.Stdout, pools)
 	return ExitOK

@@ -32,12 +32,9 @@ func (s *Server) handleAllocs(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleAlloc(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.allocs[r.PathValue("id")]
-	if a == nil {
-		writeError(w, http.StatusNotFound, "alloc not found")
-		return
+	if a := idOr404(w, r, s.allocs, "alloc"); a != nil {
+		s.writeJSON(w, a.ModifyIndex, s.renderAlloc(a, true))
 	}
-	s.writeJSON(w, a.ModifyIndex, s.renderAlloc(a, true))
 }
 
 func (s *Server) handleEvals(w http.ResponseWriter, r *http.Request) {
@@ -58,12 +55,9 @@ func (s *Server) handleEvals(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleEval(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.evals[r.PathValue("id")]
-	if e == nil {
-		writeError(w, http.StatusNotFound, "eval not found")
-		return
+	if e := idOr404(w, r, s.evals, "eval"); e != nil {
+		s.writeJSON(w, e.ModifyIndex, renderEval(e))
 	}
-	s.writeJSON(w, e.ModifyIndex, renderEval(e))
 }
 
 // ---- nodes ----
@@ -88,18 +82,20 @@ func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, s.index, out)
 }
 
-func (s *Server) nodeOr404(w http.ResponseWriter, r *http.Request) *node {
-	n := s.nodes[r.PathValue("id")]
-	if n == nil {
-		writeError(w, http.StatusNotFound, "node not found")
+// idOr404 is the object the request's {id} names, or nil after answering
+// 404 with Nomad's "<what> not found".
+func idOr404[T any](w http.ResponseWriter, r *http.Request, m map[string]*T, what string) *T {
+	v := m[r.PathValue("id")]
+	if v == nil {
+		writeError(w, http.StatusNotFound, what+" not found")
 	}
-	return n
+	return v
 }
 
 func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n := s.nodeOr404(w, r); n != nil {
+	if n := idOr404(w, r, s.nodes, "node"); n != nil {
 		s.writeJSON(w, n.ModifyIndex, s.renderNode(n))
 	}
 }
@@ -129,7 +125,7 @@ func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.nodeOr404(w, r)
+	n := idOr404(w, r, s.nodes, "node")
 	if n == nil {
 		return
 	}
@@ -149,7 +145,7 @@ func (s *Server) handleEligibility(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.nodeOr404(w, r)
+	n := idOr404(w, r, s.nodes, "node")
 	if n == nil {
 		return
 	}

@@ -114,6 +114,14 @@ type applyDone struct {
 	at     time.Time
 }
 
+// positiveOr sets *d to def unless it is positive: a zero Config field
+// means "the default", and a negative one would spin or never fire.
+func positiveOr(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
+}
+
 // NewLoop checks cfg and returns a Loop.
 func NewLoop(cfg Config) (*Loop, error) {
 	if cfg.Nomad == nil {
@@ -127,27 +135,13 @@ func NewLoop(cfg Config) (*Loop, error) {
 			return nil, fmt.Errorf("pool %q has no Terraform workspace", name)
 		}
 	}
-	if cfg.Resync <= 0 {
-		cfg.Resync = 30 * time.Second
-	}
-	if cfg.Coalesce <= 0 {
-		cfg.Coalesce = 50 * time.Millisecond
-	}
-	if cfg.BackoffMin <= 0 {
-		cfg.BackoffMin = 5 * time.Second
-	}
-	if cfg.BackoffMax <= 0 {
-		cfg.BackoffMax = 5 * time.Minute
-	}
-	if cfg.ApplyTimeout <= 0 {
-		cfg.ApplyTimeout = 30 * time.Minute
-	}
-	if cfg.StateTimeout <= 0 {
-		cfg.StateTimeout = 2 * time.Minute
-	}
-	if cfg.LeaderPoll <= 0 {
-		cfg.LeaderPoll = 5 * time.Second
-	}
+	positiveOr(&cfg.Resync, 30*time.Second)
+	positiveOr(&cfg.Coalesce, 50*time.Millisecond)
+	positiveOr(&cfg.BackoffMin, 5*time.Second)
+	positiveOr(&cfg.BackoffMax, 5*time.Minute)
+	positiveOr(&cfg.ApplyTimeout, 30*time.Minute)
+	positiveOr(&cfg.StateTimeout, 2*time.Minute)
+	positiveOr(&cfg.LeaderPoll, 5*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -176,32 +176,27 @@ func runGPUs(allocs []*api.Allocation, gpu string) map[string]int {
 // device name (req: "gpu", "nvidia/gpu" or "nvidia/gpu/A100") is the pool's
 // GPU (configured the same way). Either the device triple or req is given.
 func deviceMatches(pool, vendor, typ, name, req string) bool {
-	want := strings.Split(pool, "/")
-	var wv, wt, wn string
-	switch len(want) {
-	case 1:
-		wt = want[0]
-	case 2:
-		wv, wt = want[0], want[1]
-	default:
-		wv, wt, wn = want[0], want[1], strings.Join(want[2:], "/")
-	}
+	wv, wt, wn := splitDevice(pool)
 	if req != "" {
 		// A request names at most what the pool names; the scheduler
 		// places it on the pool's GPUs when the parts it names agree.
-		parts := strings.Split(req, "/")
-		var rv, rt, rn string
-		switch len(parts) {
-		case 1:
-			rt = parts[0]
-		case 2:
-			rv, rt = parts[0], parts[1]
-		default:
-			rv, rt, rn = parts[0], parts[1], strings.Join(parts[2:], "/")
-		}
+		rv, rt, rn := splitDevice(req)
 		return rt == wt && (rv == "" || wv == "" || rv == wv) && (rn == "" || wn == "" || rn == wn)
 	}
 	return typ == wt && (wv == "" || vendor == wv) && (wn == "" || name == wn)
+}
+
+// splitDevice splits a Nomad device name, "type", "vendor/type" or
+// "vendor/type/name" (a name may itself contain slashes), into its parts.
+func splitDevice(s string) (vendor, typ, name string) {
+	parts := strings.Split(s, "/")
+	switch len(parts) {
+	case 1:
+		return "", parts[0], ""
+	case 2:
+		return parts[0], parts[1], ""
+	}
+	return parts[0], parts[1], strings.Join(parts[2:], "/")
 }
 
 // gpuDevice is the pool's GPU device name, default nvidia/gpu.

@@ -145,41 +145,35 @@ func LoadPoolRecord(ctx context.Context, s VariableStore, ns, pool string) (Pool
 
 // LoadPoolRecords reads every pool record.
 func LoadPoolRecords(ctx context.Context, s VariableStore, ns string) ([]PoolRecord, error) {
-	metas, err := s.Variables(ctx, ns, PoolRecordPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("list pool records: %w", err)
-	}
-	var out []PoolRecord
-	for _, m := range metas {
-		var r PoolRecord
-		ok, err := loadJSON(ctx, s, ns, m.Path, &r)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return loadRecords[PoolRecord](ctx, s, ns, PoolRecordPrefix, "pool records", nil)
 }
 
 // LoadCostRecords reads the cost records of every pool for the UTC days
 // from..to inclusive.
 func LoadCostRecords(ctx context.Context, s VariableStore, ns string, from, to time.Time) ([]CostRecord, error) {
-	metas, err := s.Variables(ctx, ns, CostRecordPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("list cost records: %w", err)
-	}
 	lo, hi := from.UTC().Format(time.DateOnly), to.UTC().Format(time.DateOnly)
-	var out []CostRecord
+	return loadRecords[CostRecord](ctx, s, ns, CostRecordPrefix, "cost records", func(path string) bool {
+		if len(path) < len(CostRecordPrefix)+len(time.DateOnly) {
+			return false
+		}
+		date := path[len(path)-len(time.DateOnly):]
+		return date >= lo && date <= hi
+	})
+}
+
+// loadRecords reads every record under prefix that keep accepts (all when
+// keep is nil); one deleted between the listing and the read is skipped.
+func loadRecords[T any](ctx context.Context, s VariableStore, ns, prefix, what string, keep func(path string) bool) ([]T, error) {
+	metas, err := s.Variables(ctx, ns, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, err)
+	}
+	var out []T
 	for _, m := range metas {
-		if len(m.Path) < len(CostRecordPrefix)+len(time.DateOnly) {
+		if keep != nil && !keep(m.Path) {
 			continue
 		}
-		if date := m.Path[len(m.Path)-len(time.DateOnly):]; date < lo || date > hi {
-			continue
-		}
-		var r CostRecord
+		var r T
 		ok, err := loadJSON(ctx, s, ns, m.Path, &r)
 		if err != nil {
 			return nil, err

@@ -24,10 +24,7 @@ func TestApplyFailureRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, filepath.Join(dir, "state"), nil, map[string]string{"fail_file": failFile})
-	ctx := context.Background()
-	if _, err := h.nc.RegisterJob(ctx, gpuJob("train-1", 1), false, 0); err != nil {
-		t.Fatal(err)
-	}
+	h.submit(t, 1, "train-1")
 	h.step(t)
 	rec := h.record(t)
 	if !strings.Contains(rec.Terraform.LastError, "InsufficientInstanceCapacity") || rec.Terraform.Failures != 1 {
@@ -80,9 +77,7 @@ func TestNomadUnreachableNoScaleIn(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, t.TempDir(), nil, nil)
 	ctx := context.Background()
-	if _, err := h.nc.RegisterJob(ctx, gpuJob("train-1", 1), false, 0); err != nil {
-		t.Fatal(err)
-	}
+	h.submit(t, 1, "train-1")
 	h.step(t)
 	name := h.inState(t)[0]
 	nodeID := h.srv.AddNode(nomadtest.NodeSpec{Name: name, Pool: "gpu", GPUs: 2})
@@ -128,11 +123,7 @@ func TestKilledMidApplyResumes(t *testing.T) {
 	dir := t.TempDir()
 	slow := newHarness(t, dir, nil, map[string]string{"create_delay_seconds": "3"})
 	ctx := context.Background()
-	for _, id := range []string{"train-1", "train-2", "train-3"} {
-		if _, err := slow.nc.RegisterJob(ctx, gpuJob(id, 2), false, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	slow.submit(t, 2, "train-1", "train-2", "train-3")
 	cut, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	defer cancel()
 	_ = slow.loop.Step(cut, time.Now()) // interrupted mid-apply
@@ -172,10 +163,7 @@ func TestKilledMidApplyResumes(t *testing.T) {
 func TestBootTimeoutReplaces(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, t.TempDir(), nil, nil)
-	ctx := context.Background()
-	if _, err := h.nc.RegisterJob(ctx, gpuJob("train-1", 1), false, 0); err != nil {
-		t.Fatal(err)
-	}
+	h.submit(t, 1, "train-1")
 	h.step(t)
 	first := h.inState(t)
 	if len(first) != 1 {

@@ -138,6 +138,16 @@ func (h *harness) step(t *testing.T) {
 	}
 }
 
+// submit registers one GPU job per ID, each asking for gpus GPUs.
+func (h *harness) submit(t *testing.T, gpus int, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if _, err := h.nc.RegisterJob(context.Background(), gpuJob(id, gpus), false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func (h *harness) inState(t *testing.T) []string {
 	t.Helper()
 	n, err := h.ws.Nodes(context.Background())
@@ -164,9 +174,7 @@ func TestScaleUpAndDown(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, t.TempDir(), nil, nil)
 	ctx := context.Background()
-	if _, err := h.nc.RegisterJob(ctx, gpuJob("train-1", 1), false, 0); err != nil {
-		t.Fatal(err)
-	}
+	h.submit(t, 1, "train-1")
 	h.step(t)
 	nodes := h.inState(t)
 	if len(nodes) != 1 {

@@ -54,12 +54,7 @@ func TestSIGKILLMidApply(t *testing.T) {
 	needTerraform(t)
 	dir := t.TempDir()
 	h := newHarness(t, dir, nil, nil)
-	ctx := context.Background()
-	for _, id := range []string{"train-1", "train-2"} {
-		if _, err := h.nc.RegisterJob(ctx, gpuJob(id, 2), false, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.submit(t, 2, "train-1", "train-2")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAutoscaler$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "CARAVAN_HELPER_NOMAD="+h.srv.URL(), "CARAVAN_HELPER_STATE="+dir)
 	if err := cmd.Start(); err != nil {

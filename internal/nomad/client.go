@@ -2,11 +2,14 @@ package nomad
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -62,6 +65,9 @@ func New(cfg Config) (*Client, error) {
 		ac.Region = cfg.Region
 	}
 	ac.Address = strings.TrimRight(ac.Address, "/")
+	if err := setHTTPClient(ac); err != nil {
+		return nil, fmt.Errorf("configure Nomad client for %s: %w (check NOMAD_ADDR and the NOMAD_CACERT/NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY files)", ac.Address, err)
+	}
 	c, err := api.NewClient(ac)
 	if err != nil {
 		return nil, fmt.Errorf("configure Nomad client for %s: %w (check NOMAD_ADDR and the NOMAD_CACERT/NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY files)", ac.Address, err)
@@ -75,6 +81,33 @@ func New(cfg Config) (*Client, error) {
 		ns = "default"
 	}
 	return &Client{api: c, address: ac.Address, namespace: ns, region: ac.Region, timeout: t}, nil
+}
+
+// maxIdleConnsPerHost is how many kept-alive connections the client holds
+// to Nomad. The api package's default (GOMAXPROCS+1) is below apply's
+// parallelism, so every burst of concurrent writes closed the surplus
+// connections and the next burst dialled them again.
+const maxIdleConnsPerHost = 64
+
+// setHTTPClient gives ac the HTTP client api.NewClient would build - the
+// same pooled transport, TLS settings and HTTP/1 - keeping up to
+// maxIdleConnsPerHost idle connections. A unix:// address keeps the api
+// package's own socket client.
+func setHTTPClient(ac *api.Config) error {
+	if ac.HttpClient != nil || strings.HasPrefix(ac.Address, "unix://") {
+		return nil
+	}
+	hc := cleanhttp.DefaultPooledClient()
+	t := hc.Transport.(*http.Transport)
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	t.ForceAttemptHTTP2 = false // as api: alloc exec's websockets need HTTP/1
+	if err := api.ConfigureTLS(hc, ac.TLSConfig); err != nil {
+		return err
+	}
+	ac.HttpClient = hc
+	return nil
 }
 
 // defaultConfig is api.DefaultConfig with its environment source made

@@ -1,9 +1,13 @@
 package nomad
 
 import (
+	"crypto/tls"
+	"net/http"
 	"os"
 	"reflect"
 	"testing"
+
+	"github.com/hashicorp/nomad/api"
 )
 
 // TestInjectedEnvReadsLikeDefaultConfig pins defaultConfig(getenv) to
@@ -48,4 +52,51 @@ func TestExplicitFieldsOverrideEnv(t *testing.T) {
 		t.Fatalf("process env leaked: %s", c.Address())
 	}
 	_ = os.Getenv
+}
+
+// TestHTTPClientKeepsConnectionsForParallelWrites pins what setHTTPClient
+// changes from the api package's own client (enough idle connections for
+// apply's 16 concurrent writes) and what it must keep (TLS settings from
+// NOMAD_*, HTTP/1, the api's unix socket client).
+func TestHTTPClientKeepsConnectionsForParallelWrites(t *testing.T) {
+	tests := []struct {
+		name    string
+		address string
+		tls     api.TLSConfig
+		want    func(t *testing.T, tr *http.Transport)
+	}{
+		{name: "plain", address: "http://nomad:4646", want: func(t *testing.T, tr *http.Transport) {
+			if tr.MaxIdleConnsPerHost < 16 {
+				t.Errorf("MaxIdleConnsPerHost = %d, want at least apply's default parallelism 16", tr.MaxIdleConnsPerHost)
+			}
+			if tr.ForceAttemptHTTP2 {
+				t.Error("ForceAttemptHTTP2 is set; the api client talks HTTP/1")
+			}
+			if tr.TLSClientConfig == nil || tr.TLSClientConfig.MinVersion != tls.VersionTLS12 {
+				t.Errorf("TLS config %+v, want MinVersion TLS 1.2", tr.TLSClientConfig)
+			}
+		}},
+		{name: "tls settings", address: "https://nomad:4646", tls: api.TLSConfig{Insecure: true, TLSServerName: "nomad.internal"},
+			want: func(t *testing.T, tr *http.Transport) {
+				if !tr.TLSClientConfig.InsecureSkipVerify || tr.TLSClientConfig.ServerName != "nomad.internal" {
+					t.Errorf("TLS config %+v lost NOMAD_SKIP_VERIFY/NOMAD_TLS_SERVER_NAME", tr.TLSClientConfig)
+				}
+			}},
+		{name: "unix socket", address: "unix:///run/nomad.sock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ac := &api.Config{Address: tt.address, TLSConfig: &tt.tls}
+			if err := setHTTPClient(ac); err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == nil {
+				if ac.HttpClient != nil {
+					t.Fatal("a unix socket address got a TCP client; the api package's socket client must stay")
+				}
+				return
+			}
+			tt.want(t, ac.HttpClient.Transport.(*http.Transport))
+		})
+	}
 }

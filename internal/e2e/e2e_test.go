@@ -15,6 +15,12 @@ import (
 	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
+// longScript runs until stopped. exec makes sleep the task's process, so
+// Nomad's kill signal reaches it directly: a shell waiting on a child defers
+// SIGINT until the child exits, and without cgroups the orphaned sleep
+// would outlive the stopped allocation.
+const longScript = "exec /bin/sleep 600"
+
 func TestEndToEnd(t *testing.T) {
 	s := newSuite(t)
 	dir := t.TempDir()
@@ -84,16 +90,17 @@ func TestEndToEnd(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "huge.hcl"), s.experiment("huge", "true", 64, "1"))
 	s.must(0, "apply", dir)
 	huge := s.waitStates("huge", 1, "queued")
-	r = s.must(0, "status")
-	contains(t, r.stdout, "queued:", "waiting for", "missing devices", "oldest:")
-	r = s.must(0, "show", huge[0].ID)
-	contains(t, r.stdout, "State:      queued", "Waiting:", "missing devices")
+	// The run is queued as soon as it is registered; why it waits is known
+	// only once the scheduler has processed its evaluation and kept a
+	// blocked one, which trails the apply on a real cluster.
+	s.eventually(0, []string{"queued:", "waiting for", "missing devices", "oldest:"}, "status")
+	s.eventually(0, []string{"State:      queued", "Waiting:", "missing devices"}, "show", huge[0].ID)
 	s.must(0, "stop", huge[0].ID)
 	s.waitStates("huge", 1, "stopped")
 
 	t.Log("stop a long run; prune a no longer declared one")
 	long := filepath.Join(dir, "long.hcl")
-	writeFile(t, long, s.experiment("long", "sleep 600", 0, "1", "2"))
+	writeFile(t, long, s.experiment("long", longScript, 0, "1", "2"))
 	s.must(0, "apply", dir)
 	longRuns := s.waitStates("long", 2, "running")
 	// Stop the run that stays declared (lr=1); lr=2 is pruned below.
@@ -105,7 +112,7 @@ func TestEndToEnd(t *testing.T) {
 	contains(t, r.stdout, "Stopped run "+stay.ID)
 	s.waitStatesOf(stay.ID, "long", "stopped")
 
-	writeFile(t, long, s.experiment("long", "sleep 600", 0, "1"))
+	writeFile(t, long, s.experiment("long", longScript, 0, "1"))
 	r = s.must(2, "plan", dir, "-detailed-exitcode")
 	contains(t, r.stdout, "apply -prune stops it")
 	r = s.must(0, "apply", dir)
@@ -118,7 +125,7 @@ func TestEndToEnd(t *testing.T) {
 	s.must(0, "plan", dir, "-detailed-exitcode")
 
 	t.Log("stop -experiment")
-	writeFile(t, long, s.experiment("long", "sleep 600", 0, "3"))
+	writeFile(t, long, s.experiment("long", longScript, 0, "3"))
 	s.must(0, "apply", dir)
 	s.waitStates("long", 3, "running", "stopped")
 	s.must(0, "stop", "-experiment", s.prefix+"long")

@@ -65,14 +65,56 @@ func newSuite(t *testing.T) *suite {
 // caravan runs one command in-process with the process environment.
 func (s *suite) caravan(args ...string) result {
 	s.t.Helper()
+	r := s.quiet(args...)
+	s.t.Logf("$ caravan %s → %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	return r
+}
+
+// quiet is caravan without the log line, for polls that run a command
+// every second for minutes.
+func (s *suite) quiet(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
 	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: os.Getenv, Environ: os.Environ,
 		Logger: slog.New(slog.NewTextHandler(&errb, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	code := cli.Main(ctx, args, env)
-	s.t.Logf("$ caravan %s → %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
 	return result{out.String(), errb.String(), code}
+}
+
+// eventually reruns a command until it exits want with stdout holding
+// every one of wants: what caravan reports about placement trails the
+// apply (evaluations are asynchronous, job summaries lag).
+func (s *suite) eventually(want int, wants []string, args ...string) result {
+	s.t.Helper()
+	deadline := s.deadline(waitRun)
+	for {
+		r := s.quiet(args...)
+		ok := r.code == want
+		for _, w := range wants {
+			ok = ok && strings.Contains(r.stdout, w)
+		}
+		if ok {
+			s.t.Logf("$ caravan %s → %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+			return r
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("caravan %s did not exit %d with %q within %s; last: exit %d\n%s%s",
+				strings.Join(args, " "), want, wants, waitRun, r.code, r.stdout, r.stderr)
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+// deadline is now+limit, cut short to leave a minute of the test binary's
+// -timeout for the cleanup: a binary that times out runs no t.Cleanup,
+// and every job and record of the session would stay on the cluster.
+func (s *suite) deadline(limit time.Duration) time.Time {
+	d := time.Now().Add(limit)
+	if td, ok := s.t.Deadline(); ok && td.Add(-time.Minute).Before(d) {
+		d = td.Add(-time.Minute)
+	}
+	return d
 }
 
 func (s *suite) must(want int, args ...string) result {
@@ -96,7 +138,7 @@ func contains(t *testing.T, got string, wants ...string) {
 // cleanup purges every job and deletes every record of this session's
 // experiments, in every namespace the token sees.
 func (s *suite) cleanup() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	jobs, err := s.cl.CaravanJobs(ctx, nomad.AllNamespaces)
 	if err != nil {
@@ -174,7 +216,11 @@ func (r row) param(name string) string {
 
 func (s *suite) ls(args ...string) []row {
 	s.t.Helper()
-	r := s.must(0, append([]string{"ls", "-json"}, args...)...)
+	args = append([]string{"ls", "-json"}, args...)
+	r := s.quiet(args...)
+	if r.code != 0 {
+		s.t.Fatalf("caravan %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
 	var rows []row
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
 		s.t.Fatalf("ls -json: %v", err)
@@ -182,11 +228,55 @@ func (s *suite) ls(args ...string) []row {
 	return rows
 }
 
+// describe says what Nomad knows about the runs, for a failure message:
+// each job's status, its summary, its evaluations (with why placement
+// failed) and its allocations with their last task event.
+func (s *suite) describe(rows []row) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "run %s: state %s\n", r.ID, r.State)
+		if j, err := s.cl.Job(ctx, "", r.ID); err != nil {
+			fmt.Fprintf(&b, "  job: %v\n", err)
+		} else if j.Status != nil {
+			fmt.Fprintf(&b, "  job: status=%s stop=%v\n", *j.Status, j.Stop != nil && *j.Stop)
+		}
+		if sum, err := s.cl.JobSummary(ctx, "", r.ID); err == nil {
+			for tg, ts := range sum.Summary {
+				fmt.Fprintf(&b, "  summary %s: %+v\n", tg, ts)
+			}
+		}
+		if evs, err := s.cl.JobEvaluations(ctx, "", r.ID); err == nil {
+			for _, e := range evs {
+				fmt.Fprintf(&b, "  eval %.8s: %s %s %s", e.ID, e.TriggeredBy, e.Status, e.StatusDescription)
+				for tg, m := range e.FailedTGAllocs {
+					fmt.Fprintf(&b, " failed[%s]: filtered=%v exhausted=%v", tg, m.ConstraintFiltered, m.DimensionExhausted)
+				}
+				b.WriteString("\n")
+			}
+		}
+		if as, err := s.cl.JobAllocations(ctx, "", r.ID); err == nil {
+			for _, a := range as {
+				fmt.Fprintf(&b, "  alloc %.8s on %s: desired=%s client=%s", a.ID, a.NodeName, a.DesiredStatus, a.ClientStatus)
+				for task, ts := range a.TaskStates {
+					if n := len(ts.Events); n > 0 {
+						e := ts.Events[n-1]
+						fmt.Fprintf(&b, " %s: %s %q exit=%d", task, e.Type, e.DisplayMessage, e.ExitCode)
+					}
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	return b.String()
+}
+
 // waitStates polls ls until every run of experiment is in one of states,
 // or fails the test at the deadline.
 func (s *suite) waitStates(experiment string, n int, states ...string) []row {
 	s.t.Helper()
-	deadline := time.Now().Add(waitRun)
+	deadline := s.deadline(waitRun)
 	for {
 		rows := s.ls("-experiment", s.prefix+experiment)
 		done := len(rows) == n
@@ -201,7 +291,7 @@ func (s *suite) waitStates(experiment string, n int, states ...string) []row {
 			return rows
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("runs of %s did not reach %v within %s: %+v", experiment, states, waitRun, rows)
+			s.t.Fatalf("runs of %s: want %d in %v within %s, have %d:\n%s", experiment, n, states, waitRun, len(rows), s.describe(rows))
 		}
 		time.Sleep(pollEvery)
 	}
@@ -210,15 +300,16 @@ func (s *suite) waitStates(experiment string, n int, states ...string) []row {
 // waitStatesOf waits for one run of experiment to reach state.
 func (s *suite) waitStatesOf(id, experiment, state string) {
 	s.t.Helper()
-	deadline := time.Now().Add(waitRun)
+	deadline := s.deadline(waitRun)
 	for {
-		for _, r := range s.ls("-experiment", s.prefix+experiment) {
+		rows := s.ls("-experiment", s.prefix+experiment)
+		for _, r := range rows {
 			if r.ID == id && r.State == state {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("run %s did not reach %s within %s", id, state, waitRun)
+			s.t.Fatalf("run %s did not reach %s within %s:\n%s", id, state, waitRun, s.describe(rows))
 		}
 		time.Sleep(pollEvery)
 	}

@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/gpu"
 	"github.com/caravan-ml/caravan/internal/gpu/nvmlmock"
+	"github.com/caravan-ml/caravan/internal/testutil/golden"
 )
 
 // testNode is an agent over a mock NVML and a fake Nomad.
@@ -45,7 +47,7 @@ func TestScrapeGolden(t *testing.T) {
 	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
 	tn.mock.InjectXID(1, 79)
 	c := NewCollector(tn.agent)
-	golden(t, "scrape", scrape(t, c))
+	golden.Check(t, filepath.Join("testdata", "scrape.golden"), []byte(scrape(t, c)))
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
 		t.Fatal(err)

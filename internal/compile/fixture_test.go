@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/testutil/golden"
 )
 
 // testdata/nomad holds copies of jobs recorded from a real Nomad 2.0.5 with
@@ -64,7 +66,7 @@ func TestRenderJSONEncodingMatchesNomad(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("re-rendered fixture differs:\n%s", lineDiff(string(want), string(got)))
+				t.Errorf("re-rendered fixture differs:\n%s", golden.Diff(string(want), string(got)))
 			}
 		})
 	}
@@ -133,7 +135,7 @@ func TestRenderMatchesFixtureShape(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(patched, fixture) {
-				t.Errorf("with the allowed differences undone, the render still differs:\n%s", lineDiff(string(fixture), string(patched)))
+				t.Errorf("with the allowed differences undone, the render still differs:\n%s", golden.Diff(string(fixture), string(patched)))
 			}
 		})
 	}
@@ -224,28 +226,6 @@ func compareShape(path string, want, have any, diffs *[]string) {
 			*diffs = append(*diffs, fmt.Sprintf("%s: recorded %v, rendered %v", path, want, have))
 		}
 	}
-}
-
-// lineDiff is a small line-by-line difference for failure messages.
-func lineDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	n := max(len(wl), len(gl))
-	shown := 0
-	for i := 0; i < n && shown < 20; i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			fmt.Fprintf(&b, "line %d:\n  want %q\n  got  %q\n", i+1, w, g)
-			shown++
-		}
-	}
-	return b.String()
 }
 
 // TestCanonicalMatchesStoredJob: what Nomad 2.0.5 stored for gpu-too-big

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/caravan-ml/caravan/internal/testutil/golden"
 	"github.com/hashicorp/nomad/api"
 	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/text/unicode/norm"
@@ -56,7 +57,7 @@ func FuzzRenderRoundTrip(f *testing.F) {
 		}
 		fromHCL, _ := RenderJSON(parseJobspec(t, src))
 		if !bytes.Equal(js, fromHCL) {
-			t.Fatalf("jobspec does not parse back to the job:\n%s\n%s", lineDiff(string(js), string(fromHCL)), src)
+			t.Fatalf("jobspec does not parse back to the job:\n%s\n%s", golden.Diff(string(js), string(fromHCL)), src)
 		}
 		var meta map[string]any
 		if err := json.Unmarshal([]byte(job.Meta[MetaParams]), &meta); err != nil || meta["s"] != envVal {

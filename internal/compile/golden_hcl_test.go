@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/caravan-ml/caravan/internal/testutil/golden"
 )
 
 // loadTestdata loads one testdata/*.hcl file as a configuration of its own.
@@ -56,8 +57,8 @@ func TestGoldenFromHCL(t *testing.T) {
 				hcl.Write(h)
 			}
 			base := strings.TrimSuffix(name, ".hcl")
-			golden(t, base+".golden.json", js.Bytes())
-			golden(t, base+".golden.nomad.hcl", hcl.Bytes())
+			golden.Check(t, filepath.Join("testdata", base+".golden.json"), js.Bytes())
+			golden.Check(t, filepath.Join("testdata", base+".golden.nomad.hcl"), hcl.Bytes())
 		})
 	}
 }
@@ -82,6 +83,6 @@ func TestFixtureFromHCL(t *testing.T) {
 	a, _ := RenderJSON(fromHCL)
 	b, _ := RenderJSON(built)
 	if !bytes.Equal(a, b) {
-		t.Errorf("the HCL experiment and fixtureRun compile differently:\n%s", lineDiff(string(b), string(a)))
+		t.Errorf("the HCL experiment and fixtureRun compile differently:\n%s", golden.Diff(string(b), string(a)))
 	}
 }

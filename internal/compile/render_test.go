@@ -2,13 +2,12 @@ package compile
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/caravan-ml/caravan/internal/testutil/golden"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -16,30 +15,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/gocty"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata golden files from the current output")
-
-// golden compares got with testdata/name, or writes it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n%s", path, lineDiff(string(want), string(got)))
-	}
-}
 
 func constructedRuns() map[string]spec.Run {
 	raw := fixtureRun(1)
@@ -60,12 +35,12 @@ func TestGoldenConstructed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "constructed/"+name+".golden.json", js)
+			golden.Check(t, filepath.Join("testdata", "constructed/"+name+".golden.json"), js)
 			h, err := RenderHCL(job)
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "constructed/"+name+".golden.nomad.hcl", h)
+			golden.Check(t, filepath.Join("testdata", "constructed/"+name+".golden.nomad.hcl"), h)
 		})
 	}
 }
@@ -84,7 +59,7 @@ func TestRenderHCLRoundTrip(t *testing.T) {
 			want, _ := RenderJSON(job)
 			got, _ := RenderJSON(back)
 			if !bytes.Equal(want, got) {
-				t.Errorf("jobspec does not parse back to the job:\n%s\njobspec:\n%s", lineDiff(string(want), string(got)), src)
+				t.Errorf("jobspec does not parse back to the job:\n%s\njobspec:\n%s", golden.Diff(string(want), string(got)), src)
 			}
 		})
 	}

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"image/png"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,27 +13,8 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 // renderCases are the reports the golden files show, one per kind of page.
 func renderCases(t *testing.T) map[string]Input {
@@ -85,7 +64,7 @@ func TestTextGolden(t *testing.T) {
 					t.Errorf("line %d is %d runes wide: %q", i+1, n, l)
 				}
 			}
-			golden(t, name+".txt", b.Bytes())
+			golden.Check(t, filepath.Join("testdata", name+".txt.golden"), b.Bytes())
 		})
 	}
 }
@@ -96,7 +75,7 @@ func TestJSONGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "oom-leak.json", append(b, '\n'))
+	golden.Check(t, filepath.Join("testdata", "oom-leak.json.golden"), append(b, '\n'))
 	// Machines must be able to read it back.
 	var back Report
 	if err := json.Unmarshal(b, &back); err != nil {

@@ -3,34 +3,13 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/caravan-ml/caravan/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func TestReportGolden(t *testing.T) {
 	jobs := syntheticTrace(300, 11)
@@ -43,7 +22,7 @@ func TestReportGolden(t *testing.T) {
 	if err := rep.WriteTable(&buf); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report.txt.golden", buf.Bytes())
+	golden.Check(t, filepath.Join("testdata", "report.txt.golden"), buf.Bytes())
 	// The JSON carries full-precision floats, so it is checked for shape,
 	// not against a golden file.
 	js, err := json.Marshal(rep.JSON())

@@ -1,15 +1,12 @@
 package spec
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"github.com/caravan-ml/caravan/internal/testutil/golden"
+)
 
 const examplesDir = "../../hcl/examples"
 
@@ -22,19 +19,7 @@ func TestExamplesGolden(t *testing.T) {
 		t.Errorf("diagnostic in examples: %s: %s", d.Error(), d.Detail)
 	}
 	got := goldenView(cfg)
-	path := filepath.Join("testdata", "examples.golden.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("loaded examples differ from %s; run go test ./internal/spec -run Golden -update and review the diff", path)
-	}
+	golden.Check(t, filepath.Join("testdata", "examples.golden.json"), got)
 }
 
 // goldenView is a stable JSON rendering of a Config: ranges as file:line

@@ -23,8 +23,8 @@ func TestRecordRoundTripAndCreateOnce(t *testing.T) {
 	if err := c.CreateRecord(ctx, "", rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateRecord(ctx, "", rec); !errors.Is(err, nomad.ErrConflict) {
-		t.Fatalf("second create: %v, want ErrConflict", err)
+	if err := c.CreateRecord(ctx, "", rec); !errors.Is(err, nomad.ErrConflict) || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("second create: %v, want ErrConflict saying it already exists", err)
 	}
 	got, idx, err := c.Record(ctx, "", rec.RunID)
 	if err != nil {
@@ -34,11 +34,15 @@ func TestRecordRoundTripAndCreateOnce(t *testing.T) {
 		t.Fatalf("record = %+v idx %d", got, idx)
 	}
 	got.RerunOf = "other"
-	if _, err := c.PutRecord(ctx, "", got, int64(idx)); err != nil {
+	newIdx, err := c.PutRecord(ctx, "", got, int64(idx))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PutRecord(ctx, "", got, int64(idx)); !errors.Is(err, nomad.ErrConflict) {
-		t.Fatalf("stale cas: %v", err)
+	if again, stored, err := c.Record(ctx, "", rec.RunID); err != nil || stored != newIdx || newIdx <= idx || again.RerunOf != "other" {
+		t.Fatalf("after PutRecord: record %+v index %d (PutRecord said %d, was %d), %v", again, stored, newIdx, idx, err)
+	}
+	if _, err := c.PutRecord(ctx, "", got, int64(idx)); !errors.Is(err, nomad.ErrConflict) || !strings.Contains(err.Error(), fmt.Sprintf("expected modify index %d, found %d", idx, newIdx)) {
+		t.Fatalf("stale cas: %v, want ErrConflict naming both indexes", err)
 	}
 	ids, err := c.RecordIDs(ctx, "")
 	if err != nil || len(ids) != 1 || ids[0] != rec.RunID {

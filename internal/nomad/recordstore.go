@@ -66,11 +66,7 @@ func (c *Client) PutRecord(ctx context.Context, namespace string, r *Record, cas
 	if err != nil {
 		return 0, c.tooLarge(namespace, RecordPath(r.RunID), err)
 	}
-	v, err := c.PutVariable(ctx, namespace, RecordPath(r.RunID), items, cas)
-	if err != nil {
-		return 0, err
-	}
-	return v.ModifyIndex, nil
+	return c.writeVariable(ctx, namespace, RecordPath(r.RunID), items, cas)
 }
 
 // DeleteRecord removes a run's record and usage (e2e cleanup, explicit
@@ -128,7 +124,7 @@ func (c *Client) PutUsage(ctx context.Context, namespace string, u *Usage) error
 	for {
 		items, err := encodeItems(cur, itemUsage, itemUsageGz)
 		if err == nil {
-			_, err = c.PutVariable(ctx, namespace, UsagePath(u.RunID), items, NoCAS)
+			_, err = c.writeVariable(ctx, namespace, UsagePath(u.RunID), items, NoCAS)
 			return err
 		}
 		if len(cur.Timeline.T) < 2 {

@@ -3,7 +3,6 @@ package autoscale
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -104,15 +103,6 @@ func diff(before, after []string) (added, removed []string) {
 		}
 	}
 	return added, removed
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // reasonOf is the decision's reason, or its actions' reasons when the

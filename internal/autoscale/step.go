@@ -110,7 +110,7 @@ func (l *Loop) load(ctx context.Context, p *poolRun) error {
 			p.seen[k] = v
 		}
 		if len(p.requested) > 0 {
-			l.log.Info("resuming: machines asked for before a restart are kept under their names", "pool", p.name, "requested", sortedKeys(p.requested))
+			l.log.Info("resuming: machines asked for before a restart are kept under their names", "pool", p.name, "requested", slices.Sorted(maps.Keys(p.requested)))
 		}
 	}
 	if p.cost == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -151,7 +152,7 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 		fmt.Fprintf(w, "Spec hash:  %s\n", r.SpecHash)
 		if len(r.Params) > 0 {
 			fmt.Fprintln(w, "Params:")
-			for _, k := range sortedKeys(r.Params) {
+			for _, k := range slices.Sorted(maps.Keys(r.Params)) {
 				fmt.Fprintf(w, "  %s = %v\n", k, r.Params[k])
 			}
 		}
@@ -171,7 +172,7 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 			fmt.Fprintf(w, ", replaced by %s", shortID(a.NextAllocation))
 		}
 		fmt.Fprintln(w)
-		for _, name := range sortedKeys(a.TaskStates) {
+		for _, name := range slices.Sorted(maps.Keys(a.TaskStates)) {
 			ts := a.TaskStates[name]
 			fmt.Fprintf(w, "    task %s: %s", name, ts.State)
 			if code, ok := exitCode(ts); ok {
@@ -219,15 +220,6 @@ func writeIndentedJSON(w io.Writer, raw json.RawMessage) {
 	}
 	b, _ := json.MarshalIndent(v, "  ", "  ")
 	fmt.Fprintf(w, "  %s\n", b)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func shortID(id string) string {

@@ -3,9 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,7 +111,7 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 			}
 		}
 	} else if _, ok := pools[def]; !ok {
-		errorf(env, "pool %q is not declared\n  Declared pools: %s.", def, strings.Join(simPoolNames(pools), ", "))
+		errorf(env, "pool %q is not declared\n  Declared pools: %s.", def, strings.Join(slices.Sorted(maps.Keys(pools)), ", "))
 		return ExitUsage
 	}
 
@@ -149,13 +150,4 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 		return ExitError
 	}
 	return ExitOK
-}
-
-func simPoolNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

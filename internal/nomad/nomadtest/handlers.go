@@ -3,7 +3,9 @@ package nomadtest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -347,7 +349,7 @@ func planDiff(old, nj *job) map[string]any {
 		for k := range nj.Meta {
 			keys[k] = true
 		}
-		for _, k := range sortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			o, inOld := old.Meta[k]
 			n, inNew := nj.Meta[k]
 			ft := ""

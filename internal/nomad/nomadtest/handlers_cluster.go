@@ -2,7 +2,9 @@ package nomadtest
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -203,7 +205,7 @@ func (s *Server) handleNamespaces(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []any{}
-	for _, n := range sortedKeys(s.namespaces) {
+	for _, n := range slices.Sorted(maps.Keys(s.namespaces)) {
 		out = append(out, map[string]any{"Name": n, "Description": "", "Quota": "", "Meta": nil, "CreateIndex": 1, "ModifyIndex": 1})
 	}
 	s.writeJSON(w, s.index, out)

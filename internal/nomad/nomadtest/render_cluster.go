@@ -189,13 +189,4 @@ func renderVar(v *variable, withItems bool) map[string]any {
 	return m
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func sortStrings(s []string) { sort.Strings(s) }

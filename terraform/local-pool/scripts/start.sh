@@ -10,12 +10,11 @@ START_TIMEOUT="${START_TIMEOUT:-30}"
 
 mkdir -p "$NODE_DIR/data"
 
-running() {
-  local pid
-  pid="$(cat "$NODE_DIR/pid" 2>/dev/null)" || return 1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$NODE_DIR/client.hcl"
+ours() { # is pid alive and the agent of this node (pids are reused)?
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "-config=$NODE_DIR/client.hcl"
 }
+running() { ours "$(cat "$NODE_DIR/pid" 2>/dev/null)"; }
 
 if running; then
   echo "local-pool: $NODE_NAME already running (pid $(cat "$NODE_DIR/pid"))"
@@ -56,7 +55,13 @@ for s in "${list[@]}"; do servers="$servers\"$s\", "; done
   echo "name      = \"$NODE_NAME\""
   echo "data_dir  = \"$NODE_DIR/data\""
   echo "bind_addr = \"127.0.0.1\""
-  echo "ports { http = $http  rpc = $rpc  serf = $serf }"
+  # One attribute per line: HCL 2 rejects several on one line, and Nomad's
+  # agent configuration parser may be either.
+  echo "ports {"
+  echo "  http = $http"
+  echo "  rpc  = $rpc"
+  echo "  serf = $serf"
+  echo "}"
   echo "advertise {"
   echo "  http = \"127.0.0.1:$http\""
   echo "  rpc  = \"127.0.0.1:$rpc\""
@@ -74,14 +79,17 @@ for s in "${list[@]}"; do servers="$servers\"$s\", "; done
 
 # The agent must outlive terraform and must not hold its output pipes, or
 # local-exec would wait for it forever.
-cmd=("$NOMAD_BIN" agent "-config=$NODE_DIR/client.hcl")
+# raw_exec tasks inherit the agent's environment: keep the caller's Nomad
+# token (caravan autoscale's, often a management token) out of it.
+cmd=(env -u NOMAD_TOKEN "$NOMAD_BIN" agent "-config=$NODE_DIR/client.hcl")
 if command -v setsid >/dev/null 2>&1; then cmd=(setsid "${cmd[@]}"); fi
 nohup "${cmd[@]}" >>"$NODE_DIR/nomad.log" 2>&1 </dev/null &
 echo $! >"$NODE_DIR/pid"
 
 deadline=$((SECONDS + START_TIMEOUT))
 while :; do
-  if ! kill -0 "$(cat "$NODE_DIR/pid")" 2>/dev/null; then
+  if ! kill -0 "$(cat "$NODE_DIR/pid")" 2>/dev/null &&
+    ! { command -v pgrep >/dev/null 2>&1 && pgrep -f -- "-config=$NODE_DIR/client.hcl" >/dev/null; }; then
     echo "local-pool: nomad client $NODE_NAME exited at start; last log lines:" >&2
     tail -n 20 "$NODE_DIR/nomad.log" >&2 || true
     exit 1
@@ -93,4 +101,10 @@ while :; do
   fi
   sleep 0.2
 done
+# $! is the agent when setsid did not need to fork; otherwise find the agent
+# by its own configuration file, so that stop.sh signals the right process.
+if ! running && command -v pgrep >/dev/null 2>&1; then
+  pid="$(pgrep -f -- "-config=$NODE_DIR/client.hcl" | head -n 1 || true)"
+  if [ -n "$pid" ]; then echo "$pid" >"$NODE_DIR/pid"; fi
+fi
 echo "local-pool: started $NODE_NAME (pid $(cat "$NODE_DIR/pid"), http 127.0.0.1:$http)"

@@ -115,7 +115,7 @@ func TestE2ELocalPool(t *testing.T) {
 			"servers":      cty.TupleVal(svs),
 			"node_pool":    cty.StringVal(nodePool),
 			"state_dir":    cty.StringVal(clients),
-			"extra_config": cty.StringVal(`plugin "raw_exec" { config { enabled = true } }`),
+			"extra_config": cty.StringVal("plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n"),
 		},
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -47,6 +48,19 @@ func addConfigFlags(fs *flag.FlagSet) *configFlags {
 // compiler. Diagnostics cover the files and the -var flags; a directory
 // outside git is not an error (empty commit, not dirty).
 func (c *configFlags) load(ctx context.Context, env Env, dir string) (*spec.Config, compile.Options, hcl.Diagnostics) {
+	return c.loadFiles(ctx, env, dir, nil)
+}
+
+// loadFile is load for the one experiment file of `caravan run FILE`,
+// relative to its own directory (so file-relative paths resolve as in a
+// directory).
+func (c *configFlags) loadFile(ctx context.Context, env Env, file string) (*spec.Config, compile.Options, hcl.Diagnostics) {
+	return c.loadFiles(ctx, env, filepath.Dir(file), []string{filepath.Base(file)})
+}
+
+// loadFiles is load restricted to files in dir, or all of dir when files
+// is nil.
+func (c *configFlags) loadFiles(ctx context.Context, env Env, dir string, files []string) (*spec.Config, compile.Options, hcl.Diagnostics) {
 	vars := make(map[string]string, len(c.vars))
 	var diags hcl.Diagnostics
 	for _, kv := range c.vars {
@@ -73,9 +87,14 @@ func (c *configFlags) load(ctx context.Context, env Env, dir string) (*spec.Conf
 			Subject:  &hcl.Range{Filename: "<command line>"},
 		}}
 	}
-	cfg, ldiags := spec.Load(dir, spec.LoadOptions{
-		Vars: vars, VarFiles: c.varFiles, Env: env.Environ(), MaxRuns: c.maxRuns,
-	})
+	lo := spec.LoadOptions{Vars: vars, VarFiles: c.varFiles, Env: env.Environ(), MaxRuns: c.maxRuns}
+	var cfg *spec.Config
+	var ldiags hcl.Diagnostics
+	if files == nil {
+		cfg, ldiags = spec.Load(dir, lo)
+	} else {
+		cfg, ldiags = spec.LoadFiles(dir, files, lo)
+	}
 	diags = append(diags, ldiags...)
 	if cfg == nil {
 		cfg = &spec.Config{Dir: dir}

@@ -2,14 +2,8 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
-	"strings"
 
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/gitops"
-	"github.com/caravan-ml/caravan/internal/spec"
-	"github.com/hashicorp/hcl/v2"
 )
 
 func init() {
@@ -38,7 +32,7 @@ func runRun(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 	file := pos[0]
-	cfg, opts, diags := loadFile(ctx, env, cf, file)
+	cfg, opts, diags := cf.loadFile(ctx, env, file)
 	if diags.HasErrors() {
 		writeDiags(env, cfg.Files, diags, false)
 		return ExitError
@@ -76,32 +70,4 @@ func runRun(ctx context.Context, env Env, args []string) int {
 		p.Experiments[i].Removed = []gitops.RunRef{}
 	}
 	return applyPlan(ctx, env, cl, p, gitops.ApplyOptions{Parallelism: *par, Origin: gitops.OriginRun})
-}
-
-// loadFile loads one experiment file with the -var flags, relative to its
-// own directory (so file-relative paths resolve as in a directory).
-func loadFile(ctx context.Context, env Env, cf *configFlags, file string) (*spec.Config, compile.Options, hcl.Diagnostics) {
-	dir := filepath.Dir(file)
-	vars := map[string]string{}
-	var diags hcl.Diagnostics
-	for _, kv := range cf.vars {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(name) == "" {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid -var option",
-				Detail: fmt.Sprintf("The -var value %q is not name=value. Write it as -var 'name=value'.", kv), Subject: &hcl.Range{Filename: "<command line>"}})
-			continue
-		}
-		vars[strings.TrimSpace(name)] = value
-	}
-	if diags.HasErrors() {
-		return &spec.Config{Dir: dir}, compile.Options{ConfigDir: dir}, diags
-	}
-	cfg, ldiags := spec.LoadFiles(dir, []string{filepath.Base(file)}, spec.LoadOptions{Vars: vars, VarFiles: cf.varFiles, Env: env.Environ(), MaxRuns: cf.maxRuns})
-	diags = append(diags, ldiags...)
-	if cfg == nil {
-		cfg = &spec.Config{Dir: dir}
-	}
-	opts := compile.Options{ConfigDir: dir, Pools: cfg.Pools}
-	opts.ConfigCommit, opts.ConfigDirty = gitState(ctx, env, dir)
-	return cfg, opts, diags
 }

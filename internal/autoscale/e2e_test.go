@@ -223,7 +223,7 @@ func describe(nc *nomad.Client, jobID, nodePool, clients string) string {
 	}
 	if evs, err := nc.JobEvaluations(ctx, "", jobID); err == nil {
 		for _, e := range evs {
-			fmt.Fprintf(&b, "  eval %s: %s %s %s", e.ID[:8], e.TriggeredBy, e.Status, e.StatusDescription)
+			fmt.Fprintf(&b, "  eval %.8s: %s %s %s", e.ID, e.TriggeredBy, e.Status, e.StatusDescription)
 			for tg, m := range e.FailedTGAllocs {
 				fmt.Fprintf(&b, " failed[%s]: pool=%s in-pool=%d filtered=%v exhausted=%v", tg, m.NodePool, m.NodesInPool, m.ConstraintFiltered, m.DimensionExhausted)
 			}
@@ -232,7 +232,7 @@ func describe(nc *nomad.Client, jobID, nodePool, clients string) string {
 	}
 	if as, err := nc.JobAllocations(ctx, "", jobID); err == nil {
 		for _, a := range as {
-			fmt.Fprintf(&b, "  alloc %s on %s: desired=%s client=%s\n", a.ID[:8], a.NodeName, a.DesiredStatus, a.ClientStatus)
+			fmt.Fprintf(&b, "  alloc %.8s on %s: desired=%s client=%s\n", a.ID, a.NodeName, a.DesiredStatus, a.ClientStatus)
 		}
 	}
 	// Not ws.Nodes: it waits for a running apply, which is what may hang.

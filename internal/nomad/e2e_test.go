@@ -118,7 +118,7 @@ func describeJob(c *nomad.Client, id string) string {
 	}
 	if evs, err := c.JobEvaluations(ctx, "", id); err == nil {
 		for _, e := range evs {
-			fmt.Fprintf(&b, "  eval %s: %s %s %s", e.ID[:8], e.TriggeredBy, e.Status, e.StatusDescription)
+			fmt.Fprintf(&b, "  eval %.8s: %s %s %s", e.ID, e.TriggeredBy, e.Status, e.StatusDescription)
 			for tg, m := range e.FailedTGAllocs {
 				fmt.Fprintf(&b, " failed[%s]: nodes=%d filtered=%v exhausted=%v", tg, m.NodesEvaluated, m.ConstraintFiltered, m.DimensionExhausted)
 			}
@@ -127,7 +127,7 @@ func describeJob(c *nomad.Client, id string) string {
 	}
 	if as, err := c.JobAllocations(ctx, "", id); err == nil {
 		for _, a := range as {
-			fmt.Fprintf(&b, "  alloc %s on %s: desired=%s client=%s", a.ID[:8], a.NodeName, a.DesiredStatus, a.ClientStatus)
+			fmt.Fprintf(&b, "  alloc %.8s on %s: desired=%s client=%s", a.ID, a.NodeName, a.DesiredStatus, a.ClientStatus)
 			for task, ts := range a.TaskStates {
 				if n := len(ts.Events); n > 0 {
 					e := ts.Events[n-1]

@@ -2,7 +2,6 @@ package gitops
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -15,9 +14,11 @@ import (
 
 // Cluster is what Apply needs from Nomad; *nomad.Client satisfies it.
 type Cluster interface {
-	// CreateJob registers job only if no job with its ID exists; created
-	// is false without error when the same run is already there.
-	CreateJob(ctx context.Context, job *api.Job) (created bool, err error)
+	// CreateEncodedJob registers job, whose nomad.EncodeJob JSON is
+	// encoded, only if no job with its ID exists; created is false without
+	// error when the same run is already there. Apply encodes each job
+	// once, for this registration and for the run's record.
+	CreateEncodedJob(ctx context.Context, job *api.Job, encoded []byte) (created bool, err error)
 	// CreateRecord writes a run record only if none exists.
 	CreateRecord(ctx context.Context, namespace string, r *nomad.Record) error
 	// StopJob stops (never purges) a job.
@@ -253,20 +254,34 @@ func do(ctx context.Context, cl Cluster, it item, origin, by string, now func() 
 		}
 		return outcome{it: it, action: "stopped"}
 	case kindRecord:
-		if err := writeRecord(ctx, cl, it.c, it.c.Job, origin, by, now); err != nil {
+		var encoded []byte
+		if it.c.Job != nil {
+			var err error
+			if encoded, err = nomad.EncodeJob(it.c.Job); err != nil {
+				return outcome{it: it, err: fmt.Errorf("run %s: encode job for its record: %w", it.c.ID, err)}
+			}
+		}
+		if err := writeRecord(ctx, cl, it.c, encoded, origin, by, now); err != nil {
 			return outcome{it: it, err: err}
 		}
 		return outcome{it: it, action: "record"}
 	}
 	job := withOrigin(it.c.Job, origin)
-	created, err := cl.CreateJob(ctx, job)
+	if job == nil {
+		return outcome{it: it, err: fmt.Errorf("run %s: the plan carries no job for it; plan again", it.c.ID)}
+	}
+	encoded, err := nomad.EncodeJob(job)
+	if err != nil {
+		return outcome{it: it, err: fmt.Errorf("run %s: encode job: %w", it.c.ID, err)}
+	}
+	created, err := cl.CreateEncodedJob(ctx, job, encoded)
 	if err != nil {
 		return outcome{it: it, err: err}
 	}
 	if !created {
 		return outcome{it: it, action: "present"}
 	}
-	if err := writeRecord(ctx, cl, it.c, job, origin, by, now); err != nil {
+	if err := writeRecord(ctx, cl, it.c, encoded, origin, by, now); err != nil {
 		return outcome{it: it, action: "registered", err: fmt.Errorf("job registered but its record was not written (%w); apply again writes it", err)}
 	}
 	return outcome{it: it, action: "registered"}
@@ -286,7 +301,9 @@ func withOrigin(job *api.Job, origin string) *api.Job {
 	return &cp
 }
 
-func writeRecord(ctx context.Context, cl Cluster, c Change, job *api.Job, origin, by string, now func() time.Time) error {
+// writeRecord writes c's record with the job as registered, given as its
+// nomad.EncodeJob JSON (nil when the plan has no job).
+func writeRecord(ctx context.Context, cl Cluster, c Change, encodedJob []byte, origin, by string, now func() time.Time) error {
 	if c.Record == nil {
 		return fmt.Errorf("run %s: the plan carries no record for it; plan again", c.ID)
 	}
@@ -298,12 +315,8 @@ func writeRecord(ctx context.Context, cl Cluster, c Change, job *api.Job, origin
 		r.Extra = map[string]string{}
 	}
 	r.Extra["origin"] = origin
-	if job != nil {
-		b, err := json.Marshal(job)
-		if err != nil {
-			return fmt.Errorf("run %s: encode job for its record: %w", c.ID, err)
-		}
-		r.Job = stripNulls(b)
+	if encodedJob != nil {
+		r.Job = stripNulls(encodedJob)
 	}
 	err := cl.CreateRecord(ctx, c.Namespace, &r)
 	if errors.Is(err, nomad.ErrConflict) {

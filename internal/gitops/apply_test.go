@@ -2,13 +2,16 @@ package gitops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/hashicorp/nomad/api"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -35,6 +38,14 @@ func TestApplyRegistersRecordsAndIsIdempotent(t *testing.T) {
 	}
 	if f.jobs["a-00000007"].Meta[MetaOrigin] != OriginApply {
 		t.Error("job meta lacks its origin")
+	}
+	// The record keeps the job exactly as registered: rerun submits it.
+	var recorded api.Job
+	if err := json.Unmarshal(r.Job, &recorded); err != nil {
+		t.Fatalf("record's job: %v", err)
+	}
+	if !reflect.DeepEqual(&recorded, f.jobs["a-00000007"]) {
+		t.Errorf("record's job differs from the registered one:\n%s", r.Job)
 	}
 	if d[7].Job.Meta[MetaOrigin] != "" {
 		t.Error("Apply mutated the plan's job")

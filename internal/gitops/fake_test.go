@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,7 +29,11 @@ func newFake() *fakeCluster {
 	return &fakeCluster{jobs: map[string]*api.Job{}, records: map[string]*nomad.Record{}, failRec: map[string]bool{}, foreign: map[string]bool{}}
 }
 
-func (f *fakeCluster) CreateJob(_ context.Context, job *api.Job) (bool, error) {
+func (f *fakeCluster) CreateEncodedJob(_ context.Context, job *api.Job, encoded []byte) (bool, error) {
+	// Nomad gets encoded, not job: they must be the same job.
+	if want, err := nomad.EncodeJob(job); err != nil || !bytes.Equal(encoded, want) {
+		return false, fmt.Errorf("fake: encoded job %.80s... is not EncodeJob(job) (%v)", encoded, err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.creates++

@@ -1,8 +1,11 @@
 package nomad
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/caravan-ml/caravan/internal/compile"
@@ -64,15 +67,30 @@ func (c *Client) Job(ctx context.Context, namespace, jobID string) (*api.Job, er
 // job's current JobModifyIndex equals modifyIndex (0: only if no such job
 // exists); losing that race gives ErrConflict.
 func (c *Client) RegisterJob(ctx context.Context, job *api.Job, enforce bool, modifyIndex uint64) (*api.JobRegisterResponse, error) {
+	encoded, err := EncodeJob(job)
+	if err != nil {
+		return nil, fmt.Errorf("register job %q: encode it: %w", deref(job.ID), err)
+	}
+	return c.registerEncoded(ctx, job, encoded, enforce, modifyIndex)
+}
+
+// EncodeJob is job's JSON exactly as the api package sends it in a
+// registration. Apply encodes each job once and passes the bytes both to
+// CreateEncodedJob and into the run's record, instead of encoding the
+// same job twice.
+func EncodeJob(job *api.Job) ([]byte, error) {
+	return json.Marshal(job)
+}
+
+// registerEncoded is RegisterJob with job already encoded: the request
+// body is api.JobRegisterRequest's JSON, built around the encoded job.
+func (c *Client) registerEncoded(ctx context.Context, job *api.Job, encoded []byte, enforce bool, modifyIndex uint64) (*api.JobRegisterResponse, error) {
 	ctx, cancel := c.call(ctx)
 	defer cancel()
 	ns := c.jobNS(job)
 	id := deref(job.ID)
-	var opts *api.RegisterOptions
-	if enforce {
-		opts = &api.RegisterOptions{EnforceIndex: true, ModifyIndex: modifyIndex}
-	}
-	resp, _, err := c.api.Jobs().RegisterOpts(job, opts, c.w(ctx, ns))
+	var resp api.JobRegisterResponse
+	_, err := c.api.Raw().Write("/v1/jobs", bytes.NewReader(registerBody(encoded, enforce, modifyIndex)), &resp, c.w(ctx, ns))
 	if err != nil {
 		o := op{what: fmt.Sprintf("register job %q", id), thing: fmt.Sprintf("job %q", id), need: "submit-job", ns: ns}
 		if _, body := httpStatus(err); strings.Contains(body, enforceIndexPrefix) {
@@ -83,7 +101,25 @@ func (c *Client) RegisterJob(ctx context.Context, job *api.Job, enforce bool, mo
 		}
 		return nil, c.fail(o, err)
 	}
-	return resp, nil
+	return &resp, nil
+}
+
+// registerBody is the JSON of api.JobRegisterRequest{Job: job,
+// EnforceIndex: enforce, JobModifyIndex: modifyIndex} with the job's JSON
+// spliced in as it is: the api writes the other fields only when set.
+func registerBody(encoded []byte, enforce bool, modifyIndex uint64) []byte {
+	b := make([]byte, 0, len(encoded)+64)
+	b = append(b, `{"Submission":null,"Job":`...)
+	b = append(b, encoded...)
+	if enforce {
+		b = append(b, `,"EnforceIndex":true`...)
+		if modifyIndex > 0 {
+			b = append(b, `,"JobModifyIndex":`...)
+			b = strconv.AppendUint(b, modifyIndex, 10)
+		}
+	}
+	b = append(b, `,"Region":"","Namespace":"","SecretID":""}`...)
+	return b
 }
 
 // CreateJob registers job only if no job with its ID exists (enforce index
@@ -93,7 +129,17 @@ func (c *Client) RegisterJob(ctx context.Context, job *api.Job, enforce bool, mo
 // first). A job with that ID that caravan does not own, or that holds a
 // different run, is an ErrConflict naming it.
 func (c *Client) CreateJob(ctx context.Context, job *api.Job) (created bool, err error) {
-	_, err = c.RegisterJob(ctx, job, true, 0)
+	encoded, err := EncodeJob(job)
+	if err != nil {
+		return false, fmt.Errorf("register job %q: encode it: %w", deref(job.ID), err)
+	}
+	return c.CreateEncodedJob(ctx, job, encoded)
+}
+
+// CreateEncodedJob is CreateJob with job's JSON from EncodeJob already
+// made; encoded must be EncodeJob(job).
+func (c *Client) CreateEncodedJob(ctx context.Context, job *api.Job, encoded []byte) (created bool, err error) {
+	_, err = c.registerEncoded(ctx, job, encoded, true, 0)
 	if err == nil {
 		return true, nil
 	}

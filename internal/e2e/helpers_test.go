@@ -18,6 +18,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/cli"
 	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/hashicorp/nomad/api"
 )
 
 // The cluster this suite assumes: a node pool "gpu" whose clients
@@ -262,7 +263,7 @@ func (s *suite) describe(rows []row) string {
 				for task, ts := range a.TaskStates {
 					if n := len(ts.Events); n > 0 {
 						e := ts.Events[n-1]
-						fmt.Fprintf(&b, " %s: %s %q exit=%d", task, e.Type, e.DisplayMessage, e.ExitCode)
+						fmt.Fprintf(&b, " %s: %s %q%s", task, e.Type, e.DisplayMessage, exitCode(ts))
 					}
 				}
 				b.WriteString("\n")
@@ -313,4 +314,14 @@ func (s *suite) waitStatesOf(id, experiment, state string) {
 		}
 		time.Sleep(pollEvery)
 	}
+}
+
+// exitCode is " exit=N" from the task's last Terminated event, if any.
+func exitCode(ts *api.TaskState) string {
+	for i := len(ts.Events) - 1; i >= 0; i-- {
+		if ts.Events[i].Type == api.TaskTerminated {
+			return fmt.Sprintf(" exit=%d", ts.Events[i].ExitCode)
+		}
+	}
+	return ""
 }

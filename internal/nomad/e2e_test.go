@@ -131,7 +131,7 @@ func describeJob(c *nomad.Client, id string) string {
 			for task, ts := range a.TaskStates {
 				if n := len(ts.Events); n > 0 {
 					e := ts.Events[n-1]
-					fmt.Fprintf(&b, " %s: %s %s exit=%d", task, e.Type, e.DisplayMessage, e.ExitCode)
+					fmt.Fprintf(&b, " %s: %s %q%s", task, e.Type, e.DisplayMessage, exitCode(ts))
 				}
 			}
 			b.WriteString("\n")
@@ -426,4 +426,14 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// exitCode is " exit=N" from the task's last Terminated event, if any.
+func exitCode(ts *api.TaskState) string {
+	for i := len(ts.Events) - 1; i >= 0; i-- {
+		if ts.Events[i].Type == api.TaskTerminated {
+			return fmt.Sprintf(" exit=%d", ts.Events[i].ExitCode)
+		}
+	}
+	return ""
 }

@@ -128,9 +128,15 @@ func newFlagSet(env Env, name, argsSynopsis string) *flag.FlagSet {
 		// Commands without arguments pass "", which must not leave a trailing space.
 		fmt.Fprintf(env.Stderr, "%s\n\n", strings.TrimSpace("Usage: caravan "+name+" [flags] "+argsSynopsis))
 		if c, ok := commands[name]; ok {
-			fmt.Fprintf(env.Stderr, "%s\n\nFlags:\n", c.synopsis)
+			fmt.Fprintf(env.Stderr, "%s\n", c.synopsis)
 		}
-		fs.PrintDefaults()
+		// A command without flags (version) gets no empty "Flags:" heading.
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintf(env.Stderr, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 	}
 	return fs
 }

@@ -9,7 +9,8 @@ import (
 // TestHelpPlaceholders guards against backquotes in a flag's usage string
 // that do not name its value: flag.PrintDefaults takes the first
 // backquoted text as the placeholder, so "for `caravan apply -plan FILE`"
-// printed "-out caravan apply -plan FILE".
+// printed "-out caravan apply -plan FILE". It also checks the usage text
+// has no trailing blanks and no empty "Flags:" section.
 func TestHelpPlaceholders(t *testing.T) {
 	names := make([]string, 0, len(commands))
 	for name := range commands {
@@ -21,6 +22,9 @@ func TestHelpPlaceholders(t *testing.T) {
 			r := execCaravan(t, nil, "", name, "-h")
 			if r.code != ExitOK {
 				t.Fatalf("%s -h: exit %d, stderr:\n%s", name, r.code, r.stderr)
+			}
+			if _, after, ok := strings.Cut(r.stderr, "Flags:\n"); ok && !strings.HasPrefix(after, "  -") {
+				t.Errorf("%s -h: a \"Flags:\" heading without flags:\n%s", name, r.stderr)
 			}
 			for _, line := range strings.Split(r.stderr, "\n") {
 				if line != strings.TrimRight(line, " \t") {

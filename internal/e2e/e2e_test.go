@@ -142,6 +142,19 @@ func TestEndToEnd(t *testing.T) {
 	r = s.must(1, "apply", "-plan", planFile)
 	contains(t, r.stderr, "stale")
 
+	t.Log("gpu_memory compares with the device's memory attribute in Nomad's units (MiB)")
+	memDir := t.TempDir()
+	withMem := func(name, size string) string {
+		return strings.Replace(s.experiment(name, "true", 1, "1"), "gpus   = 1", "gpus   = 1\n    gpu_memory = \""+size+"\"", 1)
+	}
+	writeFile(t, filepath.Join(memDir, "fits.hcl"), withMem("memfits", "1GiB"))
+	writeFile(t, filepath.Join(memDir, "big.hcl"), withMem("membig", "1024TiB"))
+	s.must(0, "apply", memDir)
+	s.waitStates("memfits", 1, "complete")
+	big := s.waitStates("membig", 1, "queued")
+	s.eventually(0, []string{"State:      queued", "missing devices"}, "show", big[0].ID)
+	s.must(0, "stop", big[0].ID)
+
 	t.Log("run FILE submits one experiment from outside a directory")
 	other := t.TempDir()
 	writeFile(t, filepath.Join(other, "one.hcl"), s.experiment("adhoc", "true", 0, "9"))

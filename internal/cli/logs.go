@@ -27,11 +27,7 @@ func runLogs(ctx context.Context, env Env, args []string) int {
 	task := fs.String("task", compile.TaskName, "task whose logs to print")
 	alloc := fs.String("alloc", "", "allocation ID (prefix) instead of the latest")
 	nf := addNomadFlags(fs)
-	pos, code, ok := parseFlags(fs, args)
-	if !ok {
-		return code
-	}
-	cl, ri, code, ok := runArg(ctx, env, nf, "logs", pos)
+	cl, ri, code, ok := parseRunArg(ctx, env, fs, nf, args)
 	if !ok {
 		return code
 	}

@@ -27,11 +27,7 @@ const maxRerunOrdinal = 1000
 func runRerun(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "rerun", "RUN")
 	nf := addNomadFlags(fs)
-	pos, code, ok := parseFlags(fs, args)
-	if !ok {
-		return code
-	}
-	cl, ri, code, ok := runArg(ctx, env, nf, "rerun", pos)
+	cl, ri, code, ok := parseRunArg(ctx, env, fs, nf, args)
 	if !ok {
 		return code
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -237,12 +238,17 @@ type runInfo struct {
 	RecordErr error         // why Record is nil: ErrNotFound, ErrCorrupt, ...
 }
 
-// runArg resolves the single RUN argument of logs, rerun and show to its
-// run, so that the three refuse a wrong argument count and report an
-// unknown run in the same words. ok=false comes with the exit code.
-func runArg(ctx context.Context, env Env, nf *nomadFlags, cmd string, pos []string) (cl *nomad.Client, ri *runInfo, code int, ok bool) {
+// parseRunArg parses the flags of logs, rerun and show and resolves their
+// single RUN argument to its run, so that the three refuse a wrong argument
+// count and report an unknown run in the same words. ok=false comes with
+// the exit code.
+func parseRunArg(ctx context.Context, env Env, fs *flag.FlagSet, nf *nomadFlags, args []string) (cl *nomad.Client, ri *runInfo, code int, ok bool) {
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return nil, nil, code, false
+	}
 	if len(pos) != 1 {
-		errorf(env, "%s takes one run ID (see `caravan ls`)", cmd)
+		errorf(env, "%s takes one run ID (see `caravan ls`)", fs.Name())
 		return nil, nil, ExitUsage, false
 	}
 	cl, err := nf.client(env)

@@ -42,11 +42,7 @@ func runShow(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "show", "RUN")
 	asJSON := fs.Bool("json", false, "print everything as one JSON document")
 	nf := addNomadFlags(fs)
-	pos, code, ok := parseFlags(fs, args)
-	if !ok {
-		return code
-	}
-	cl, ri, code, ok := runArg(ctx, env, nf, "show", pos)
+	cl, ri, code, ok := parseRunArg(ctx, env, fs, nf, args)
 	if !ok {
 		return code
 	}

@@ -174,7 +174,11 @@ func TestE2ELocalPool(t *testing.T) {
 		deadline := time.Now().Add(limit)
 		for !cond() {
 			if time.Now().After(deadline) || ctx.Err() != nil {
-				t.Fatalf("e2e: not within %s: %s\n%s", limit, what, describe(nc, jobID, nodePool, clients))
+				why := fmt.Sprintf("not within %s", limit)
+				if ctx.Err() != nil {
+					why = "not before the test's deadline (raise go test -timeout)"
+				}
+				t.Fatalf("e2e: %s: %s\n%s", why, what, describe(nc, jobID, nodePool, clients))
 			}
 			time.Sleep(time.Second)
 		}

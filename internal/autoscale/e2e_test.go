@@ -36,7 +36,8 @@ import (
 //
 // Needs NOMAD_ADDR (a server whose RPC port is reachable at
 // CARAVAN_E2E_SERVERS, default 127.0.0.1:4647), a nomad binary (NOMAD_BIN
-// or nomad on PATH) and terraform. Run: make e2e.
+// or nomad on PATH) and terraform; CARAVAN_E2E_CLIENT_CONFIG is HCL added
+// to the client's agent configuration (e.g. a tls block). Run: make e2e.
 func TestE2ELocalPool(t *testing.T) {
 	if os.Getenv("NOMAD_ADDR") == "" {
 		t.Skip("NOMAD_ADDR is not set: the autoscaler e2e test needs a real Nomad server, a nomad binary and terraform")
@@ -115,7 +116,9 @@ func TestE2ELocalPool(t *testing.T) {
 			"servers":      cty.TupleVal(svs),
 			"node_pool":    cty.StringVal(nodePool),
 			"state_dir":    cty.StringVal(clients),
-			"extra_config": cty.StringVal("plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n"),
+			// CARAVAN_E2E_CLIENT_CONFIG adds what a real cluster's clients
+			// need to join it (a tls block for mTLS RPC, a datacenter).
+			"extra_config": cty.StringVal("plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n" + os.Getenv("CARAVAN_E2E_CLIENT_CONFIG")),
 		},
 	})
 	if err != nil {

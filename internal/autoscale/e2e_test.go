@@ -112,10 +112,10 @@ func TestE2ELocalPool(t *testing.T) {
 	ws, err := terraform.New(terraform.Options{
 		Pool: poolName, Module: module, StateDir: t.TempDir(), Logger: log,
 		Vars: map[string]cty.Value{
-			"nomad_bin":    cty.StringVal(nomadBin),
-			"servers":      cty.TupleVal(svs),
-			"node_pool":    cty.StringVal(nodePool),
-			"state_dir":    cty.StringVal(clients),
+			"nomad_bin": cty.StringVal(nomadBin),
+			"servers":   cty.TupleVal(svs),
+			"node_pool": cty.StringVal(nodePool),
+			"state_dir": cty.StringVal(clients),
 			// CARAVAN_E2E_CLIENT_CONFIG adds what a real cluster's clients
 			// need to join it (a tls block for mTLS RPC, a datacenter).
 			"extra_config": cty.StringVal("plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n" + os.Getenv("CARAVAN_E2E_CLIENT_CONFIG")),

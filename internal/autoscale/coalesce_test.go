@@ -77,3 +77,60 @@ func TestBurstCoalesces(t *testing.T) {
 		t.Errorf("1000 events gave %v decisions, want 1-3", decisions)
 	}
 }
+
+// breakingEvents delivers one batch at index 41 and then breaks the stream,
+// recording the index each subscription asked for.
+type breakingEvents struct {
+	asked chan uint64
+}
+
+func (b *breakingEvents) Events(ctx context.Context, _ string, index uint64, _ ...api.Topic) (<-chan *api.Events, error) {
+	select {
+	case b.asked <- index:
+	case <-ctx.Done():
+	}
+	ch := make(chan *api.Events, 2)
+	ch <- &api.Events{Index: 41, Events: []api.Event{{Topic: api.TopicNode, Type: "NodeRegistration"}}}
+	ch <- &api.Events{Err: context.DeadlineExceeded}
+	close(ch)
+	return ch, nil
+}
+
+// TestResubscribeAfterLastIndex: after the stream breaks, the loop resumes
+// from the index after the last one it saw instead of replaying Nomad's
+// whole event buffer from 0.
+func TestResubscribeAfterLastIndex(t *testing.T) {
+	srv := nomadtest.New(t)
+	srv.AddNodePool("gpu", "")
+	nc, err := nomad.New(nomad.Config{Address: srv.URL(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &breakingEvents{asked: make(chan uint64)}
+	l, err := autoscale.NewLoop(autoscale.Config{
+		Pools:        map[string]*spec.Pool{"gpu": gpuPool()},
+		Provisioners: map[string]autoscale.Provisioner{"gpu": &memProvisioner{}},
+		Nomad:        nc,
+		Events:       ev,
+		Resync:       time.Hour,
+		Logger:       slog.New(slog.DiscardHandler),
+		Metrics:      autoscale.NewMetrics(prometheus.NewRegistry()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = l.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for i, want := range []uint64{0, 42} {
+		select {
+		case got := <-ev.asked:
+			if got != want {
+				t.Fatalf("subscription %d asked for index %d, want %d", i+1, got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no subscription %d within 10s", i+1)
+		}
+	}
+}

@@ -282,8 +282,12 @@ func (l *Loop) coalesce(ctx context.Context, first time.Time) time.Time {
 func (l *Loop) follow(ctx context.Context) {
 	backoff := time.Second
 	topics := []api.Topic{api.TopicJob, api.TopicEvaluation, api.TopicAllocation, api.TopicNode}
+	// A resubscription starts after the last index seen: from 0, Nomad
+	// replays its whole event buffer, which would only cause a burst of
+	// needless decisions.
+	var next uint64
 	for ctx.Err() == nil {
-		ch, err := l.cfg.Events.Events(ctx, "*", 0, topics...)
+		ch, err := l.cfg.Events.Events(ctx, "*", next, topics...)
 		if err != nil {
 			l.log.Warn("event stream unavailable; deciding on resyncs only until it is back", "err", err, "retry_in", backoff)
 			sleep(ctx, backoff)
@@ -300,6 +304,7 @@ func (l *Loop) follow(ctx context.Context) {
 				break
 			}
 			if len(evs.Events) > 0 {
+				next = max(next, evs.Index+1)
 				l.Kick(time.Now())
 			}
 		}

@@ -37,7 +37,7 @@ bench:
 
 ## e2e: end-to-end suite against a real Nomad at NOMAD_ADDR (skips without it)
 e2e:
-	$(GO) test -tags e2e -count=1 -v ./internal/e2e/... ./internal/autoscale/... ./internal/nomad/...
+	$(GO) test -tags e2e -count=1 -timeout 30m -v ./internal/e2e/... ./internal/autoscale/... ./internal/nomad/...
 
 ## gpu-check: prove the real NVML path on a machine with an NVIDIA GPU
 gpu-check:

@@ -6,7 +6,6 @@ BIN      ?= bin/caravan
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/caravan-ml/caravan/internal/cli.Version=$(VERSION)
 EXAMPLES ?= hcl/examples
-BENCHTIME ?= 1x
 BENCHCOUNT ?= 5
 export CHECKPOINT_DISABLE = 1
 
@@ -33,7 +32,9 @@ test:
 
 ## bench: the performance figures quoted in README.md (medians of BENCHCOUNT runs)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./... | tee bench.out
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) -timeout 60m ./... | tee bench.out
+	@if command -v benchstat >/dev/null 2>&1; then benchstat bench.out; \
+	 else echo "medians: go install golang.org/x/perf/cmd/benchstat@latest && benchstat bench.out"; fi
 
 ## e2e: end-to-end suite against a real Nomad at NOMAD_ADDR (skips without it)
 e2e:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # e2e-dev-cluster.sh: a one-machine Nomad for `make e2e` on a host with an
 # NVIDIA GPU. It installs nomad, nomad-device-nvidia and terraform with
-# internal/tools/hcinstall (skipped for binaries already there), starts
+# cmd/hcinstall (skipped for binaries already there), starts
 # `nomad agent -dev` (server and client in one process, ACLs off, raw_exec
 # on) with the client in node pool "gpu" and the device plugin loaded, waits
 # until the GPU is fingerprinted, and prints the environment for the suite:
@@ -41,8 +41,8 @@ fi
 
 hcinstall() {
   if [ ! -x "$dir/hcinstall" ]; then
-    command -v go >/dev/null || die "go is not on PATH; it builds internal/tools/hcinstall (or set NOMAD_BIN and put the plugin in $dir/plugins)"
-    (cd "$root" && CGO_ENABLED=0 go build -o "$dir/hcinstall" ./internal/tools/hcinstall)
+    command -v go >/dev/null || die "go is not on PATH; it builds cmd/hcinstall (or set NOMAD_BIN and put the plugin in $dir/plugins)"
+    (cd "$root" && CGO_ENABLED=0 go build -o "$dir/hcinstall" ./cmd/hcinstall)
   fi
   "$dir/hcinstall" "$@" >/dev/null
 }

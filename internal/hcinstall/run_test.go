@@ -1,4 +1,4 @@
-package main
+package hcinstall
 
 import (
 	"bytes"
@@ -83,7 +83,7 @@ func TestRunExitCodes(t *testing.T) {
 		stderrHas []string
 		stderrNot []string
 	}{
-		{name: "help", args: []string{"-h"}, code: exitOK, stderrHas: []string{"Usage: go run ./internal/tools/hcinstall", "-product"}},
+		{name: "help", args: []string{"-h"}, code: exitOK, stderrHas: []string{"Usage: go run ./cmd/hcinstall", "-product"}},
 		{name: "missing version", args: []string{"-product", "nomad"}, code: exitUsage,
 			stderrHas: []string{"hcinstall: -version is required"}, stderrNot: []string{"Usage:"}},
 		// The flag package prints its own error and the usage; run must not

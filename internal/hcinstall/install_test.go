@@ -1,4 +1,4 @@
-package main
+package hcinstall
 
 import (
 	"archive/zip"

@@ -1,9 +1,9 @@
-// Command hcinstall installs an exact release of a HashiCorp binary (nomad,
+// Package hcinstall installs an exact release of a HashiCorp binary (nomad,
 // terraform, or the nomad-device-nvidia plugin) from releases.hashicorp.com
 // into a directory and prints the installed path:
 //
-//	go run ./internal/tools/hcinstall -product nomad -version 2.0.5 -dir bin/
-//	go run ./internal/tools/hcinstall -product nomad-device-nvidia -version 1.1.0 -dir /opt/nomad/plugins
+//	go run ./cmd/hcinstall -product nomad -version 2.0.5 -dir bin/
+//	go run ./cmd/hcinstall -product nomad-device-nvidia -version 1.1.0 -dir /opt/nomad/plugins
 //
 // Why it exists: current Debian releases do not package Nomad, and
 // `go install github.com/hashicorp/nomad@vX` is refused because Nomad's
@@ -20,4 +20,4 @@
 //
 // Exit codes: 0 installed (or already present), 1 the install failed,
 // 2 bad flags or arguments.
-package main
+package hcinstall

@@ -1,4 +1,4 @@
-package main
+package hcinstall
 
 import (
 	"context"
@@ -6,11 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-version"
@@ -61,16 +58,15 @@ type options struct {
 // printed together with the usage.
 var errPrinted = errors.New("bad flags")
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, installer{})
-	stop()
-	os.Exit(code)
+// Run is the whole command for cmd/hcinstall: it installs what args ask
+// for and returns the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, args, stdout, stderr, installer{})
 }
 
 // run is the whole command: parse, install (or keep what is there), print
 // the path on stdout. Messages go to stderr so that
-// `NOMAD=$(go run ./internal/tools/hcinstall ...)` captures only the path.
+// `NOMAD=$(go run ./cmd/hcinstall ...)` captures only the path.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, inst installer) int {
 	opts, err := parseArgs(args, stderr)
 	if err != nil {
@@ -106,7 +102,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	releasesURL := fs.String("releases-url", "", "`URL` of a mirror laid out like "+defaultReleasesURL+" (default: that site)")
 	force := fs.Bool("force", false, "download even if the directory already holds this version")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: go run ./internal/tools/hcinstall -product nomad|terraform|nomad-device-nvidia -version X [-dir DIR]")
+		fmt.Fprintln(stderr, "Usage: go run ./cmd/hcinstall -product nomad|terraform|nomad-device-nvidia -version X [-dir DIR]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Installs a HashiCorp release (signature and checksum verified) and prints its path.")
 		fmt.Fprintln(stderr)

@@ -27,7 +27,8 @@ func init() {
 // runFmt follows terraform fmt: with no flags it rewrites files in place
 // and lists those it changed; -check changes nothing, lists the files that
 // are not canonical and exits 3 if there are any; -diff also prints what
-// changes. "-" formats stdin to stdout. A file with syntax errors is left
+// changes. "-" formats stdin to stdout (with -check or -diff it only
+// reports, as for files). A file with syntax errors is left
 // alone and reported; the exit code is then 1.
 func runFmt(_ context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "fmt", "[DIR|FILE|-]...")
@@ -44,7 +45,7 @@ func runFmt(_ context.Context, env Env, args []string) int {
 
 	var diags hcl.Diagnostics
 	files := map[string]*hcl.File{}
-	unformatted := false
+	unformatted, failed := false, false
 	for _, target := range pos {
 		if target == "-" {
 			src, err := io.ReadAll(env.Stdin)
@@ -54,21 +55,36 @@ func runFmt(_ context.Context, env Env, args []string) int {
 			}
 			out, d := formatSource("<stdin>", src, files)
 			diags = append(diags, d...)
-			if !d.HasErrors() {
+			if d.HasErrors() {
+				continue
+			}
+			// As for files, -check and -diff report instead of
+			// printing the result, so `fmt -check -` can gate a pipe.
+			if !bytes.Equal(src, out) {
+				unformatted = true
+				if *diff {
+					writeUnifiedDiff(env.Stdout, "<stdin>", src, out)
+				}
+			}
+			if !*check && !*diff {
 				env.Stdout.Write(out)
 			}
 			continue
 		}
 		paths, err := fmtTargets(target, *recursive)
 		if err != nil {
+			// Keep going: the other targets' results and diagnostics
+			// are still worth reporting in this run.
 			errorf(env, "%v", err)
-			return ExitError
+			failed = true
+			continue
 		}
 		for _, path := range paths {
 			changed, d, err := fmtFile(env, path, files, *check, *diff)
 			if err != nil {
 				errorf(env, "%v", err)
-				return ExitError
+				failed = true
+				continue
 			}
 			diags = append(diags, d...)
 			if changed {
@@ -79,7 +95,7 @@ func runFmt(_ context.Context, env Env, args []string) int {
 	}
 	writeDiags(env, files, diags, false)
 	switch {
-	case diags.HasErrors():
+	case failed || diags.HasErrors():
 		return ExitError
 	case *check && unformatted:
 		return ExitFmt

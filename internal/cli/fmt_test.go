@@ -133,6 +133,46 @@ func TestFmtFilesAndStdin(t *testing.T) {
 	}
 }
 
+// TestFmtStdinCheck: -check and -diff on stdin report like they do for
+// files instead of printing the formatted text.
+func TestFmtStdinCheck(t *testing.T) {
+	tests := []struct {
+		name, stdin string
+		args        []string
+		code        int
+		stdout      string // exact, or a substring when contains
+		contains    bool
+	}{
+		{"check unformatted", uglyHCL, []string{"-check", "-"}, ExitFmt, "", false},
+		{"check formatted", niceHCL, []string{"-check", "-"}, ExitOK, "", false},
+		{"diff", uglyHCL, []string{"-diff", "-"}, ExitOK, "+  pool    = \"cpu\"", true},
+		{"check diff", uglyHCL, []string{"-check", "-diff", "-"}, ExitFmt, "--- old/<stdin>", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := execCaravan(t, nil, tt.stdin, append([]string{"fmt"}, tt.args...)...)
+			okOut := r.stdout == tt.stdout
+			if tt.contains {
+				okOut = strings.Contains(r.stdout, tt.stdout) && !strings.Contains(r.stdout, niceHCL)
+			}
+			if r.code != tt.code || !okOut {
+				t.Errorf("code %d stdout %q stderr %q; want code %d stdout %q", r.code, r.stdout, r.stderr, tt.code, tt.stdout)
+			}
+		})
+	}
+}
+
+// TestFmtMissingTargetKeepsGoing: one bad argument does not hide what the
+// other arguments would report.
+func TestFmtMissingTargetKeepsGoing(t *testing.T) {
+	dir := writeConfigDir(t, map[string]string{"ugly.hcl": uglyHCL})
+	ugly := filepath.Join(dir, "ugly.hcl")
+	r := execCaravan(t, nil, "", "fmt", "-check", filepath.Join(dir, "missing"), dir)
+	if r.code != ExitError || r.stdout != ugly+"\n" || !strings.Contains(r.stderr, "cannot format") {
+		t.Errorf("code %d stdout %q stderr %q; want 1, the unformatted file listed, and the missing one named", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestFmtDefaultDir(t *testing.T) {
 	dir := writeConfigDir(t, map[string]string{"ugly.hcl": uglyHCL})
 	t.Chdir(dir)

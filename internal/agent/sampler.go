@@ -34,14 +34,15 @@ type runSummary struct {
 	uuids     map[string]bool
 	tl        *timeline
 	lastFlush time.Time
-	missing   int // consecutive samples without the run, when allocations cannot be listed
+	missing   int // consecutive samples without the run, when the agent has no node ID to list allocations
 	// last holds the latest readings; a sample whose source failed repeats
 	// them in the timeline rather than recording a false drop to zero.
 	last point
 }
 
-// missingLimit is how many samples a run may be unseen (with no
-// allocation list to say it ended) before its summary is finalised.
+// missingLimit is how many samples a run may be unseen (by an agent with
+// no node ID, so no allocation list to say it ended) before its summary is
+// finalised.
 const missingLimit = 3
 
 // NewSampler samples a every interval (default 5 s) and writes summaries
@@ -65,8 +66,10 @@ func (s *Sampler) Run(ctx context.Context) error {
 		s.Sample(ctx)
 		select {
 		case <-ctx.Done():
-			// The run may well still be going: write what we have, unfinal,
-			// so a restarted agent loses at most one interval.
+			// The run may well still be going: write what we have, not
+			// final, so the record is current while the agent is away. A
+			// restarted agent does not resume it: its first flush starts the
+			// run's summary afresh.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			for _, id := range s.runIDs() {
 				s.flush(fctx, s.runs[id], false)
@@ -119,10 +122,17 @@ func (s *Sampler) Sample(ctx context.Context) {
 			continue
 		}
 		rs := s.runs[id]
-		// A listed node that lacks the allocation means the run is over;
-		// without a list, only a run unseen for a while is taken as over.
+		// A listed node that lacks the allocation means the run is over.
+		// When the list was due but failed, nothing is known: a run with no
+		// GPU process at the moment (loading data, checkpointing) must not be
+		// finalised, because the next sample would start a fresh summary
+		// that overwrites this one. Only an agent with no node ID to list
+		// takes a run unseen for a while as over.
 		ended := snap.AllocsListed
 		if !ended {
+			if s.agent.cfg.NodeID != "" {
+				continue
+			}
 			rs.missing++
 			ended = rs.missing >= missingLimit
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/gpu/nvmlmock"
@@ -80,6 +81,67 @@ func TestSamplerKeepsRunsWhileNomadIsDown(t *testing.T) {
 	// Processes still show the allocations (cached), so the runs live on.
 	if len(tn.nomad.usage) != 0 || len(s.Summaries()) != 2 {
 		t.Errorf("runs must not end because Nomad is unreachable: %d writes, %d summaries", len(tn.nomad.usage), len(s.Summaries()))
+	}
+}
+
+// TestSamplerKeepsRunsWithoutGPUProcessesWhileNomadIsDown covers a run
+// that has no GPU process when the allocation list fails (loading data,
+// checkpointing): finalising it would let the next sample start a fresh
+// summary that overwrites the run's usage.
+func TestSamplerKeepsRunsWithoutGPUProcessesWhileNomadIsDown(t *testing.T) {
+	const allocD = "0d0d0d0d-4444-4d5e-9f60-000000000004"
+	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
+	tn.nomad.allocs[allocD] = mkAlloc(allocD, "prep-0d0d0d0d", "prep", nil)
+	tn.nomad.stats[allocD] = mkUsage(1<<30, 0, 100)
+	s := NewSampler(tn.agent, tn.nomad, 5*time.Second, time.Hour)
+	s.Sample(context.Background())
+	if got := len(s.Summaries()); got != 3 {
+		t.Fatalf("%d summaries, want 3 (two GPU runs and the CPU-only one)", got)
+	}
+	tn.nomad.listErr = errDown
+	for range 2 * missingLimit {
+		tn.clock.Advance(5 * time.Second)
+		s.Sample(context.Background())
+	}
+	for _, u := range tn.nomad.usage {
+		if u.AllocID == allocD {
+			t.Fatalf("run without GPU processes written while Nomad was down (final=%v); its end is unknown", u.Final)
+		}
+	}
+	if got := len(s.Summaries()); got != 3 {
+		t.Errorf("%d summaries after the outage, want 3", got)
+	}
+	// Nomad is back and the allocation is gone: now the run ends.
+	tn.nomad.listErr = nil
+	delete(tn.nomad.allocs, allocD)
+	tn.clock.Advance(5 * time.Second)
+	s.Sample(context.Background())
+	last := tn.nomad.usage[len(tn.nomad.usage)-1]
+	if last.AllocID != allocD || !last.Final || last.Samples != 1 {
+		t.Errorf("after Nomad recovered: last write %+v, want allocD final with its 1 sample", last)
+	}
+}
+
+// TestSamplerWithoutNodeIDEndsUnseenRuns: with no allocation list at all,
+// a run whose processes are gone for missingLimit samples is over.
+func TestSamplerWithoutNodeIDEndsUnseenRuns(t *testing.T) {
+	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
+	tn.agent.cfg.NodeID = ""
+	s := NewSampler(tn.agent, tn.nomad, 5*time.Second, time.Hour)
+	s.Sample(context.Background())
+	if got := len(s.Summaries()); got != 2 {
+		t.Fatalf("%d summaries, want 2 (found through GPU processes)", got)
+	}
+	tn.mock.Device(0).GetComputeRunningProcessesFunc = func() ([]nvml.ProcessInfo, nvml.Return) { return nil, nvml.SUCCESS }
+	for i := range missingLimit {
+		if len(tn.nomad.usage) != 0 {
+			t.Fatalf("written after %d samples unseen, want %d", i, missingLimit)
+		}
+		tn.clock.Advance(5 * time.Second)
+		s.Sample(context.Background())
+	}
+	if len(tn.nomad.usage) != 1 || tn.nomad.usage[0].AllocID != allocA || !tn.nomad.usage[0].Final {
+		t.Errorf("writes %+v, want run A final", tn.nomad.usage)
 	}
 }
 

@@ -119,11 +119,13 @@ func (c *Client) fail(o op, err error) error {
 		e.text = fmt.Sprintf("%s: permission denied by Nomad ACLs at %s: the token needs %s in namespace %q (set NOMAD_TOKEN or -token)", o.what, c.address, need, o.ns)
 	case status == 404:
 		e.Kind = ErrNotFound
-		thing := o.thing
-		if thing == "" {
-			thing = "endpoint for " + o.what
+		if o.thing == "" {
+			// Nothing by name was asked for, so the endpoint itself is
+			// missing: the address is most likely not a Nomad HTTP API.
+			e.text = fmt.Sprintf("%s: %s answered 404 Not Found for the endpoint (is it a Nomad agent's HTTP API? check NOMAD_ADDR or -address)", o.what, c.address)
+			break
 		}
-		e.text = fmt.Sprintf("%s not found in namespace %q at %s", thing, o.ns, c.address)
+		e.text = fmt.Sprintf("%s not found in namespace %q at %s", o.thing, o.ns, c.address)
 	case status == 409:
 		e.Kind = ErrConflict
 		e.text = fmt.Sprintf("%s: conflict at %s: %s", o.what, c.address, orDefault(body, "someone else changed it first; retry"))

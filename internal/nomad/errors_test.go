@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -151,6 +152,42 @@ func TestTLSMismatchesReadAsSentences(t *testing.T) {
 		t.Logf("%s: %v", name, err)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "Unexpected response code") {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestNotANomadAddress(t *testing.T) {
+	// Any HTTP server that is not Nomad answers the API's paths with 404.
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	c, err := nomad.New(nomad.Config{Address: other.URL, Timeout: 2 * time.Second, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Jobs(context.Background(), nomad.AllNamespaces)
+	if !errors.Is(err, nomad.ErrNotFound) {
+		t.Fatalf("error %v is not ErrNotFound", err)
+	}
+	for _, w := range []string{other.URL, "404", "is it a Nomad agent's HTTP API", "NOMAD_ADDR"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), `namespace "*"`) {
+		t.Errorf("error blames a namespace for a missing endpoint: %q", err)
+	}
+}
+
+func TestAddressWithoutScheme(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:4646", "nomad.example:4646", "http://"} {
+		_, err := nomad.New(nomad.Config{Address: addr, Getenv: func(string) string { return "" }})
+		if err == nil || !strings.Contains(err.Error(), "with its scheme") || !strings.Contains(err.Error(), addr) {
+			t.Errorf("New(%q) = %v, want an error asking for the scheme", addr, err)
+		}
+	}
+	for _, addr := range []string{"http://127.0.0.1:4646", "https://nomad.example", "unix:///var/run/nomad.sock"} {
+		if _, err := nomad.New(nomad.Config{Address: addr, Getenv: func(string) string { return "" }}); err != nil {
+			t.Errorf("New(%q): %v", addr, err)
 		}
 	}
 }

@@ -194,7 +194,7 @@ func nextPlanned(pl *spec.Pool, ps PoolState, mem Memory) (string, time.Time) {
 		if n.Status != NodeReady || n.Allocs > 0 {
 			continue
 		}
-		if _, draining := mem.Draining[n.Name]; draining {
+		if isDrainingMark(mem, n.Name) {
 			// Due at the next decision: no time to show.
 			return "remove drained node " + n.Name, time.Time{}
 		}

@@ -55,7 +55,8 @@ const (
 	roleDraining                 // caravan is scaling it in
 	roleForeign                  // ineligible or draining by someone else: left alone
 	roleStarting                 // registered but not ready yet
-	roleFailed                   // down or disconnected: replaced
+	roleFailed                   // down: replaced
+	roleRemoving                 // drained, empty and out of the target: left to Terraform
 )
 
 type nodeView struct {
@@ -77,7 +78,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	mem := ps.Memory
 	// Copy-on-write: most decisions change no mark, and copying the maps
 	// on every call dominated the simulator's profile.
-	mem.Cordoned, mem.Draining = ps.Memory.Cordoned, ps.Memory.Draining
+	mem.Cordoned, mem.Draining, mem.Removing = ps.Memory.Cordoned, ps.Memory.Draining, ps.Memory.Removing
 	mem.shared = true
 	newCap := nodeCapacity(pl)
 	var reasons []string
@@ -102,7 +103,15 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		if draining {
 			seenMarks++
 		}
+		_, removing := mem.Removing[n.Name]
+		if removing {
+			seenMarks++
+		}
 		switch {
+		case removing:
+			// Checked first: a machine Terraform is destroying goes
+			// down, which is no failure to count or replace.
+			v.role = roleRemoving
 		case n.Status == NodeDown || n.Status == NodeDisconnected:
 			v.role = roleFailed
 		case n.Status != NodeReady:
@@ -119,7 +128,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		views = append(views, v)
 	}
 	// Forget marks on nodes that are gone or that someone else changed.
-	if seenMarks != len(mem.Cordoned)+len(mem.Draining) {
+	if seenMarks != len(mem.Cordoned)+len(mem.Draining)+len(mem.Removing) {
 		for n := range mem.Cordoned {
 			if i := findView(views, n); i < 0 {
 				mem.uncordon(n)
@@ -128,6 +137,11 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		for n := range mem.Draining {
 			if findView(views, n) < 0 {
 				mem.undrain(n)
+			}
+		}
+		for n := range mem.Removing {
+			if findView(views, n) < 0 {
+				mem.unremove(n)
 			}
 		}
 	}
@@ -209,7 +223,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 
 	live := 0 // nodes and machines that stay, before scale-in
 	for _, v := range views {
-		if v.role != roleFailed {
+		if v.role != roleFailed && v.role != roleRemoving {
 			live++
 		}
 	}
@@ -234,7 +248,6 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		reasons = append(reasons, fmt.Sprintf("%d queued request(s) wait: max_nodes %d reached", waiting, pl.MaxNodes))
 	}
 	bins = pk.bins
-	_ = bootBin0
 
 	var reenable []string
 	for i := range views {
@@ -287,6 +300,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		} else if v.Allocs == 0 {
 			removes = append(removes, v.Name)
 			mem.undrain(v.Name)
+			mem.remove(v.Name, now)
 		} else {
 			reenable = append(reenable, v.Name)
 			mem.undrain(v.Name)

@@ -69,9 +69,12 @@ func nodeCounts(ps PoolState) map[string]int {
 	return c
 }
 
+// isDrainingMark reports whether caravan is scaling the node in: drained,
+// or out of the target and waiting for Terraform to destroy it.
 func isDrainingMark(m Memory, name string) bool {
-	_, ok := m.Draining[name]
-	return ok
+	_, draining := m.Draining[name]
+	_, removing := m.Removing[name]
+	return draining || removing
 }
 
 func nodeDraining(ps PoolState, name string) bool {

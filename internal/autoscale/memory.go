@@ -19,11 +19,16 @@ func (m *Memory) own() {
 	for k, v := range m.Draining {
 		d[k] = v
 	}
-	m.Cordoned, m.Draining, m.shared = c, d, false
+	r := make(map[string]time.Time, len(m.Removing)+1)
+	for k, v := range m.Removing {
+		r[k] = v
+	}
+	m.Cordoned, m.Draining, m.Removing, m.shared = c, d, r, false
 }
 
 func (m *Memory) cordon(n string, at time.Time) { m.own(); m.Cordoned[n] = at }
 func (m *Memory) drain(n string, at time.Time)  { m.own(); m.Draining[n] = at }
+func (m *Memory) remove(n string, at time.Time) { m.own(); m.Removing[n] = at }
 
 func (m *Memory) uncordon(n string) {
 	if _, ok := m.Cordoned[n]; ok {
@@ -36,6 +41,13 @@ func (m *Memory) undrain(n string) {
 	if _, ok := m.Draining[n]; ok {
 		m.own()
 		delete(m.Draining, n)
+	}
+}
+
+func (m *Memory) unremove(n string) {
+	if _, ok := m.Removing[n]; ok {
+		m.own()
+		delete(m.Removing, n)
 	}
 }
 

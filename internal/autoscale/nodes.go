@@ -70,6 +70,9 @@ func nextIndex(pool string, ps PoolState, remembered int) int {
 	for n := range ps.Memory.Draining {
 		see(n)
 	}
+	for n := range ps.Memory.Removing {
+		see(n)
+	}
 	return next
 }
 
@@ -114,7 +117,7 @@ func (p Policy) assemble(d *Decision, c changes, views []nodeView, booting []Mac
 	gone := func(n string) bool { return slices.Contains(c.failed, n) || slices.Contains(c.removes, n) }
 	d.TargetNodes = make([]string, 0, len(views)+len(booting)+len(c.creates))
 	for _, v := range views {
-		if !gone(v.Name) {
+		if v.role != roleRemoving && !gone(v.Name) {
 			d.TargetNodes = append(d.TargetNodes, v.Name)
 		}
 	}

@@ -143,6 +143,14 @@ type Memory struct {
 	// Draining are the nodes caravan is scaling in (marked ineligible
 	// and drained), with the time the drain started.
 	Draining map[string]time.Time
+	// Removing are the drained, empty nodes a decision took out of
+	// Terraform's set, with when. They stay out of every later target
+	// until they leave Nomad's view: while the apply runs, after it
+	// failed, or after a restart, the node is still registered (and, its
+	// drain mark gone, would otherwise look like an operator's cordon and
+	// go back into the target: a zombie machine), and it must never be
+	// made eligible again while Terraform destroys it.
+	Removing map[string]time.Time
 	// Demand is the recent peak of busy GPUs (used + queued), decaying
 	// with a half-life; it sizes the warm buffer of empty nodes.
 	Demand float64

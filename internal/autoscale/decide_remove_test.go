@@ -1,0 +1,59 @@
+package autoscale
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestDecideRemovedNodeStaysOut follows a scaled-in node after the decision
+// that removed it: while Terraform destroys it (or after the apply failed,
+// or a restart) it is still registered, ineligible and no longer marked as
+// draining. It must stay out of every target (else it is a zombie machine
+// nobody removes) and must never be made eligible again, even when queued
+// work could use it.
+func TestDecideRemovedNodeStaysOut(t *testing.T) {
+	ps := PoolState{Pool: dPool(), Nodes: []Node{dNode("a100-1", 8, 1), idle(dNode("a100-2", 0, 0), 20*time.Minute)}}
+	p := IdleTimeoutPolicy()
+	d1 := p.DecidePool("a100", ps, t0)
+	ps.Memory = d1.Memory
+	ps.Nodes[1].Eligible, ps.Nodes[1].Draining = false, true
+	d2 := p.DecidePool("a100", ps, t0.Add(time.Second))
+	if k := kinds(d2); !slices.Equal(k[Remove], []string{"a100-2"}) {
+		t.Fatalf("second decision %v, want removal of a100-2", d2.Actions)
+	}
+
+	// The drain completed; the machine is still registered while the
+	// apply runs, and a run that fits it is queued.
+	ps.Memory = d2.Memory
+	ps.Nodes[1].Draining = false
+	ps.Pending = []Request{req("r1", 4)}
+	for i, now := range []time.Time{t0.Add(2 * time.Second), t0.Add(time.Hour)} {
+		d := p.DecidePool("a100", ps, now)
+		if slices.Contains(d.TargetNodes, "a100-2") {
+			t.Errorf("decision %d: target %v holds the removed node a100-2", i+3, d.TargetNodes)
+		}
+		if k := kinds(d); slices.Contains(k[MarkEligible], "a100-2") {
+			t.Errorf("decision %d: %v makes the removed node eligible again", i+3, d.Actions)
+		}
+		if k := kinds(d); len(k[Create]) != 1 {
+			t.Errorf("decision %d: %v, want one new machine for the queued run", i+3, d.Actions)
+		}
+		ps.Memory = d.Memory
+	}
+
+	// Terraform destroyed it: it goes down first, which is no failure.
+	ps.Nodes[1].Status = NodeDown
+	d := p.DecidePool("a100", ps, t0.Add(time.Hour+time.Second))
+	if k := kinds(d); len(k[Replace]) > 0 || slices.Contains(d.TargetNodes, "a100-2") {
+		t.Errorf("removed node gone down: %v, target %v; want no replacement and no a100-2", d.Actions, d.TargetNodes)
+	}
+
+	// Once it leaves the view, the mark is forgotten.
+	ps.Memory = d.Memory
+	ps.Nodes = ps.Nodes[:1]
+	d = p.DecidePool("a100", ps, t0.Add(2*time.Hour))
+	if len(d.Memory.Removing) != 0 {
+		t.Errorf("memory still removing %v after the node left", d.Memory.Removing)
+	}
+}

@@ -17,7 +17,7 @@ import (
 type Config struct {
 	Node   string // node name label
 	NodeID string // Nomad node ID; "" lists no allocations, only those found through GPU processes
-	Pool   string // caravan pool label
+	Pool   string // pool label: the node's Nomad node pool, not necessarily the caravan pool name
 	// ProcRoot is the host's /proc (default "/proc"); "/host/proc" when the
 	// agent runs in a container with the host's /proc mounted.
 	ProcRoot string

@@ -30,7 +30,7 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 	procRoot := fs.String("proc-root", "/proc", "the host's /proc (e.g. /host/proc when running in a container)")
 	node := fs.String("node", "", "node name for the node label (default: the host name)")
 	nodeID := fs.String("node-id", env.Getenv("CARAVAN_NODE_ID"), "Nomad node ID, to list the node's allocations (default: CARAVAN_NODE_ID; without it runs are found only through their GPU processes)")
-	pool := fs.String("pool", env.Getenv("CARAVAN_POOL"), "pool label (default: CARAVAN_POOL)")
+	pool := fs.String("pool", env.Getenv("CARAVAN_POOL"), "the node's Nomad node pool, for the pool label (the jobspec passes ${node.pool}; default: CARAVAN_POOL). It equals the caravan pool name only when that pool's node_pool is its own name")
 	gpuTimeout := fs.Duration("gpu-timeout", time.Second, "deadline of each GPU read; a device slower than this is skipped and counted as failed")
 	if _, code, ok := parseFlags(fs, args); !ok {
 		return code

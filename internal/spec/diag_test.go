@@ -46,6 +46,10 @@ var diagCases = []diagCase{
 	{name: "duplicate variable", files: one("variable \"a\" { default = 1 }\nvariable \"a\" { default = 2 } #<\n"), summary: "Duplicate variable declaration"},
 	{name: "duplicate source block", files: exp("  source {\n    git = \"g\"\n    commit = \"abcdef1\"\n  }\n  source { #<\n    git = \"g\"\n    commit = \"abcdef1\"\n  }"), summary: "Duplicate source block"},
 	{name: "duplicate attribute", files: exp("  priority = 1\n  priority = 2 #<"), summary: "Attribute redefined"},
+	{name: "duplicate param key", files: exp("  params = {\n    lr = 1\n    lr = 2 #<\n  }"), summary: "Duplicate key"},
+	{name: "duplicate grid key", files: exp("  sweep {\n    grid = {\n      lr = [1]\n      lr = [2] #<\n    }\n  }"), summary: "Duplicate key"},
+	{name: "duplicate env key", files: exp("  env = {\n    A = \"1\"\n    \"A\" = \"2\" #<\n  }"), summary: "Duplicate key"},
+	{name: "duplicate key in a local", files: one("locals {\n  m = {\n    a = 1\n    a = 2 #<\n  }\n}\n"), summary: "Duplicate key"},
 	{name: "invalid experiment name", files: one("experiment \"a b\" { #<\n  image = \"x\"\n}\n"), summary: "Invalid experiment name"},
 
 	// types and values

@@ -276,7 +276,11 @@ func (r *runEval) env(t *runTemplate, sb *strings.Builder) (map[string]string, b
 			r.fail(t.envWhole.Range(), "env", "the value is "+typeName(v)+", not an object of strings")
 			return nil, false
 		}
-		for k, ev := range v.AsValueMap() {
+		// Sorted, so that the first bad entry reported is the same on
+		// every run of validate.
+		vals := v.AsValueMap()
+		for _, k := range keysOf(vals) {
+			ev := vals[k]
 			s, err := renderValue(ev)
 			if err != nil || !envNameRe.MatchString(k) || strings.HasPrefix(k, "CARAVAN_") {
 				r.fail(t.envWhole.Range(), "env", fmt.Sprintf("entry %q is not a valid environment variable (name of letters, digits and '_', not CARAVAN_*, with a string value)", k))

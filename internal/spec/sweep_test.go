@@ -113,6 +113,25 @@ experiment "e" {
 	}
 }
 
+// TestPerRunEnvErrorDeterministic: an env computed per run with several
+// bad names reports the same one (the first by name) every time, not the
+// one map iteration happens to reach first.
+func TestPerRunEnvErrorDeterministic(t *testing.T) {
+	src := []byte(`
+experiment "e" {
+  image  = "img"
+  env    = merge({ "d d" = "1", "b b" = "2", "c c" = "3", "a a" = "4" }, { X = param.x })
+  params = { x = 1 }
+}
+`)
+	for i := range 20 {
+		_, diags := LoadSource("", map[string][]byte{"main.hcl": src}, LoadOptions{})
+		if len(diags) != 1 || !strings.Contains(diags[0].Detail, `entry "a a"`) {
+			t.Fatalf("load %d: want one diagnostic naming entry \"a a\", got %v", i, diags)
+		}
+	}
+}
+
 const randomSrc = `
 experiment "e" {
   image = "img"

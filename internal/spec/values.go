@@ -25,6 +25,7 @@ type refScope struct {
 // where params are allowed at all. It reports each bad reference at its own
 // range and returns whether all were good.
 func (l *loader) checkRefs(expr hcl.Expression, scope *refScope, what string) bool {
+	l.checkDupKeys(expr, what)
 	ok := true
 	for _, tr := range expr.Variables() {
 		root := tr.RootName()

@@ -112,8 +112,13 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 			// Checked first: a machine Terraform is destroying goes
 			// down, which is no failure to count or replace.
 			v.role = roleRemoving
-		case n.Status == NodeDown || n.Status == NodeDisconnected:
+		case n.Status == NodeDown:
 			v.role = roleFailed
+		case n.Status == NodeDisconnected:
+			// Nomad only reports a node disconnected when its allocations
+			// asked to survive a disconnection; they may still run there.
+			// Left alone until Nomad gives up on it and marks it down.
+			v.role = roleForeign
 		case n.Status != NodeReady:
 			v.role = roleStarting
 		case draining:

@@ -57,3 +57,26 @@ func TestDecideRemovedNodeStaysOut(t *testing.T) {
 		t.Errorf("memory still removing %v after the node left", d.Memory.Removing)
 	}
 }
+
+// TestDecideDisconnectedNodeKept: a disconnected node's allocations may
+// still run (Nomad reports the status only for work with a disconnect
+// window), so it is neither replaced nor scaled in while disconnected; once
+// Nomad marks it down it is replaced.
+func TestDecideDisconnectedNodeKept(t *testing.T) {
+	n := dNode("a100-1", 8, 0) // its allocations are "unknown", not running
+	n.Status = NodeDisconnected
+	ps := PoolState{Pool: dPool(), Nodes: []Node{n}, Pending: []Request{req("r", 8)}}
+	d := IdleTimeoutPolicy().DecidePool("a100", ps, t0.Add(time.Hour))
+	k := kinds(d)
+	if len(k[Replace])+len(k[Remove])+len(k[Drain]) > 0 || !slices.Contains(d.TargetNodes, "a100-1") {
+		t.Errorf("disconnected: %v, target %v; want a100-1 kept", d.Actions, d.TargetNodes)
+	}
+	if len(k[Create]) != 1 {
+		t.Errorf("disconnected: %v; want a new machine for the queued run (the node takes no work)", d.Actions)
+	}
+	ps.Nodes[0].Status = NodeDown
+	d = IdleTimeoutPolicy().DecidePool("a100", ps, t0.Add(time.Hour))
+	if k := kinds(d); !slices.Equal(k[Replace], []string{"a100-1"}) {
+		t.Errorf("down: %v; want a100-1 replaced", d.Actions)
+	}
+}

@@ -43,7 +43,8 @@ const (
 	NodeDown         NodeStatus = "down"
 	NodeInitializing NodeStatus = "initializing"
 	// NodeDisconnected is Nomad's status for a node that lost its
-	// servers but may come back; Decide treats it like down.
+	// servers but may come back with its allocations (those with a
+	// disconnect window); Decide leaves it alone until it is down.
 	NodeDisconnected NodeStatus = "disconnected"
 )
 

@@ -22,6 +22,9 @@ func init() {
 // lsWidth is the terminal width ls fits its lines into.
 const lsWidth = 80
 
+// minExpWidth is the narrowest EXPERIMENT column worth printing.
+const minExpWidth = 6
+
 // runLs lists every caravan run, including runs whose job Nomad has
 // garbage-collected (known from their records, state "unknown").
 func runLs(ctx context.Context, env Env, args []string) int {
@@ -97,7 +100,9 @@ func statesList() string {
 
 // writeRunTable prints one line per run within lsWidth columns: the ID is
 // never shortened (people copy it), the experiment and pool are, and the
-// params take what is left.
+// params take what is left. Long IDs narrow the experiment column, and
+// drop it when it would be too narrow to read: a run ID starts with its
+// experiment's name, so the ID still says it.
 func writeRunTable(w io.Writer, rows []runRow, now time.Time) {
 	if len(rows) == 0 {
 		fmt.Fprintln(w, "No runs.")
@@ -107,9 +112,16 @@ func writeRunTable(w io.Writer, rows []runRow, now time.Time) {
 	for _, r := range rows {
 		idw = max(idw, len(r.ID))
 	}
-	const expw, statew, poolw = 12, 8, 6
+	const statew, poolw = 8, 6
+	// Every column but ID, EXPERIMENT and PARAMS, with their separators.
+	const others = 1 + statew + 1 + poolw + 1 + 4 + 1 + 5 + 1 + 7 + 1
+	expw := min(12, lsWidth-idw-others-1)
 	line := func(id, exp, state, pool, gpus, age, rt, params string) string {
-		s := fmt.Sprintf("%-*s %-*s %-*s %-*s %4s %5s %7s ", idw, id, expw, clip(exp, expw), statew, state, poolw, clip(pool, poolw), gpus, age, rt)
+		s := fmt.Sprintf("%-*s ", idw, id)
+		if expw >= minExpWidth {
+			s += fmt.Sprintf("%-*s ", expw, clip(exp, expw))
+		}
+		s += fmt.Sprintf("%-*s %-*s %4s %5s %7s ", statew, state, poolw, clip(pool, poolw), gpus, age, rt)
 		if room := lsWidth - len(s); room > 0 {
 			s += clip(params, room)
 		}

@@ -157,11 +157,25 @@ func TestValidateMaxRuns(t *testing.T) {
 	}
 }
 
+// TestValidateDuplicateRuns: two sweep points with one spec are refused by
+// validate itself (compileEach), not only by render. A random block that
+// can only draw one value passes the language's own checks (a repeated
+// grid value would not), so this reaches the compiled-hash check.
 func TestValidateDuplicateRuns(t *testing.T) {
-	dup := strings.Replace(sweepHCL, "batch = [128, 256]", "batch = [128, 128]", 1)
-	dir := writeConfigDir(t, map[string]string{"a.hcl": dup})
+	dir := writeConfigDir(t, map[string]string{"a.hcl": `experiment "e" {
+  pool    = "cpu"
+  driver  = "raw_exec"
+  command = "/bin/true"
+  sweep {
+    random {
+      samples = 2
+      opt     = choice("adam")
+    }
+  }
+}
+`})
 	r := execCaravan(t, nil, "", "validate", dir)
-	if r.code != ExitError || !strings.Contains(r.stderr, "Duplicate") {
+	if r.code != ExitError || !strings.Contains(r.stderr, "Error: Duplicate run") || !strings.Contains(r.stderr, "Sweep points 0 and 1") {
 		t.Errorf("code %d stderr %s", r.code, r.stderr)
 	}
 }

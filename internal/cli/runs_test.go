@@ -165,8 +165,39 @@ func TestStopAndRerun(t *testing.T) {
 			t.Errorf("%s is %s after stop -experiment", id, st)
 		}
 	}
+	r = execCaravan(t, env, "", "stop", "-experiment", "train")
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, `No pending or running runs of experiment "train"`)
+	r = execCaravan(t, env, "", "stop", "-experiment", "trian")
+	mustCode(t, r, ExitError)
+	mustContain(t, r.stderr, `no runs of experiment "trian" in Nomad at `+srv.URL(), "caravan ls")
 	mustCode(t, execCaravan(t, env, "", "stop"), ExitUsage)
 	mustCode(t, execCaravan(t, env, "", "stop", "x", "-experiment", "y"), ExitUsage)
+}
+
+func TestStopFinishedRun(t *testing.T) {
+	srv, env, ids := appliedCluster(t)
+	var done string
+	for _, id := range ids {
+		if a := srv.Allocs("default", id); len(a) > 0 {
+			srv.StartAlloc(a[0].ID)
+			srv.CompleteAlloc(a[0].ID)
+			done = id
+			break
+		}
+	}
+	if st := srv.JobStatus("default", done); st != "dead" {
+		t.Fatalf("completed run's job is %q, want dead", st)
+	}
+	r := execCaravan(t, env, "", "stop", done)
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "Run "+done+" has already ended; nothing to stop")
+	if strings.Contains(r.stdout, "Stopped run") {
+		t.Errorf("stop of a finished run claims to have stopped it:\n%s", r.stdout)
+	}
+	if rows := lsRows(t, env, "-state", "complete"); len(rows) != 1 || rows[0].ID != done {
+		t.Errorf("finished run after stop: ls -state complete = %+v", rows)
+	}
 }
 
 func TestRunFile(t *testing.T) {

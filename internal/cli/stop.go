@@ -49,6 +49,12 @@ func runStop(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "Run %s is already stopped.\n", ri.ID)
 		return ExitOK
 	}
+	if ri.Job.Status != nil && *ri.Job.Status == "dead" {
+		// Stopping a finished job would only mark it stopped in Nomad and
+		// tell the user that something was stopped when nothing ran.
+		fmt.Fprintf(env.Stdout, "Run %s has already ended; nothing to stop (`caravan show %s` says how it ended).\n", ri.ID, ri.ID)
+		return ExitOK
+	}
 	if _, err := cl.StopJob(ctx, ri.Namespace, ri.ID); err != nil {
 		return nomadError(env, err)
 	}
@@ -65,9 +71,13 @@ func stopExperiment(ctx context.Context, env Env, cl *nomad.Client, experiment, 
 	if err != nil {
 		return nomadError(env, err)
 	}
-	stopped, failed := 0, 0
+	stopped, failed, known := 0, 0, 0
 	for _, j := range jobs {
-		if j.Meta[compile.MetaExperiment] != experiment || j.Stop || (j.Status != "pending" && j.Status != "running") {
+		if j.Meta[compile.MetaExperiment] != experiment {
+			continue
+		}
+		known++
+		if j.Stop || (j.Status != "pending" && j.Status != "running") {
 			continue
 		}
 		if _, err := cl.StopJob(ctx, j.Namespace, j.ID); err != nil {
@@ -80,6 +90,12 @@ func stopExperiment(ctx context.Context, env Env, cl *nomad.Client, experiment, 
 	}
 	if failed > 0 {
 		errorf(env, "stopped %d runs of experiment %q; %d could not be stopped (see above); run the command again", stopped, experiment, failed)
+		return ExitError
+	}
+	if known == 0 {
+		// Most likely a typo: say so, as `nomad job stop` does for an
+		// unknown job, instead of reporting success.
+		errorf(env, "no runs of experiment %q in Nomad at %s; `caravan ls` lists runs and their experiments", experiment, cl.Address())
 		return ExitError
 	}
 	if stopped == 0 {

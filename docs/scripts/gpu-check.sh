@@ -10,7 +10,7 @@
 #   make gpu-check            # or: bash docs/scripts/gpu-check.sh
 #   GPU_CHECK_SECONDS=10 CARAVAN_BIN=bin/caravan bash docs/scripts/gpu-check.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.." # the repository root: this script lives in docs/scripts
 
 SECONDS_TO_RUN="${GPU_CHECK_SECONDS:-8}"
 PORT="${GPU_CHECK_PORT:-19464}"

@@ -2,6 +2,7 @@ package autoscale
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"time"
 
@@ -164,7 +165,7 @@ func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 	case !p.tf.NextRetryAt.IsZero() && p.tf.NextRetryAt.After(now):
 		r.Next, r.NextAt = "retry terraform apply after failure", p.tf.NextRetryAt
 	default:
-		r.Next, r.NextAt = nextPlanned(p.pool, p.state, p.memory)
+		r.Next, r.NextAt = nextPlanned(l.policy.scaleInGrace(p.pool), p.pool, p.state, p.memory)
 		if r.Next == "" && !p.wakeAt.IsZero() {
 			r.Next, r.NextAt = "re-decide when a timer falls due", p.wakeAt
 		}
@@ -174,9 +175,11 @@ func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 
 // nextPlanned says, in words, the next thing the pool's timeouts will make
 // the autoscaler do if no demand arrives: the earliest idle node to scale
-// in (idle_timeout is the latest time; the policy may act sooner) or the
-// earliest booting machine to replace (boot_timeout).
-func nextPlanned(pl *spec.Pool, ps PoolState, mem Memory) (string, time.Time) {
+// in or the earliest booting machine to replace (boot_timeout). grace is
+// the pool's effective min_idle (Policy.scaleInGrace; 0 when idle_timeout
+// alone decides): from then on an idle node goes unless the warm buffer
+// keeps it, and idle_timeout is the latest it stays.
+func nextPlanned(grace time.Duration, pl *spec.Pool, ps PoolState, mem Memory) (string, time.Time) {
 	var what string
 	var at time.Time
 	consider := func(w string, t time.Time) {
@@ -198,8 +201,15 @@ func nextPlanned(pl *spec.Pool, ps PoolState, mem Memory) (string, time.Time) {
 			// Due at the next decision: no time to show.
 			return "remove drained node " + n.Name, time.Time{}
 		}
-		if pl.IdleTimeout > 0 && live > pl.MinNodes {
-			consider("scale in idle node "+n.Name+" (idle_timeout, at the latest)", idleFrom(n).Add(pl.IdleTimeout))
+		if live <= pl.MinNodes {
+			continue
+		}
+		switch {
+		case grace > 0:
+			consider(fmt.Sprintf("scale in idle node %s (min_idle %s passed) unless the warm buffer keeps it; by idle_timeout %s at the latest", n.Name, grace, pl.IdleTimeout),
+				idleSince(&n).Add(grace))
+		case pl.IdleTimeout > 0:
+			consider(fmt.Sprintf("scale in idle node %s (idle_timeout %s)", n.Name, pl.IdleTimeout), idleSince(&n).Add(pl.IdleTimeout))
 		}
 	}
 	for _, m := range ps.Booting {
@@ -208,13 +218,4 @@ func nextPlanned(pl *spec.Pool, ps PoolState, mem Memory) (string, time.Time) {
 		}
 	}
 	return what, at
-}
-
-// idleFrom is when a node's idle clock started: its last allocation's end,
-// or its registration if it never ran anything.
-func idleFrom(n Node) time.Time {
-	if n.LastBusy.After(n.CreatedAt) {
-		return n.LastBusy
-	}
-	return n.CreatedAt
 }

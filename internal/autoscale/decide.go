@@ -290,6 +290,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 
 	// Scale-in. A node of ours that got work while draining keeps it.
 	var removes, drains []string
+	early := 0 // drains decided by min_idle rather than idle_timeout
 	for i := range views {
 		v := &views[i]
 		if v.role != roleDraining {
@@ -365,8 +366,8 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 			if v.role == roleEligible {
 				after -= v.Free().GPUs
 			}
-			early := grace > 0 && idle >= grace && after >= buffer
-			if !timeout && !early {
+			spare := grace > 0 && idle >= grace && after >= buffer
+			if !timeout && !spare {
 				if pl.IdleTimeout > 0 {
 					wakeAt(idleSince(v.Node).Add(pl.IdleTimeout))
 				}
@@ -382,6 +383,9 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 			if v.role == roleEligible {
 				freeGPUs -= v.Free().GPUs
 			}
+			if !timeout {
+				early++
+			}
 			drains = append(drains, v.Name)
 			mem.uncordon(v.Name)
 			mem.drain(v.Name, now)
@@ -389,8 +393,11 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 			remaining--
 		}
 	}
-	if len(drains) > 0 {
-		reasons = append(reasons, fmt.Sprintf("%d empty node(s) idle, scaling in", len(drains)))
+	if n := len(drains) - early; n > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d empty node(s) idle for idle_timeout %s, scaling in", n, pl.IdleTimeout))
+	}
+	if early > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d empty node(s) idle for min_idle %s and not needed for the warm buffer of %d GPU(s), scaling in", early, grace, buffer))
 	}
 
 	// Consolidation without eviction: new work should land on the nodes

@@ -2,6 +2,7 @@ package autoscale
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,5 +79,46 @@ func TestDecideDisconnectedNodeKept(t *testing.T) {
 	d = IdleTimeoutPolicy().DecidePool("a100", ps, t0.Add(time.Hour))
 	if k := kinds(d); !slices.Equal(k[Replace], []string{"a100-1"}) {
 		t.Errorf("down: %v; want a100-1 replaced", d.Actions)
+	}
+}
+
+// min_idle is the pool's say over early scale-in: an empty node idle for 5
+// minutes goes early under the default policy, stays when min_idle is
+// longer than its idle time, and with min_idle = idle_timeout only the
+// classic rule applies.
+func TestDecideMinIdle(t *testing.T) {
+	tests := []struct {
+		name    string
+		minIdle time.Duration
+		idleFor time.Duration
+		drain   bool
+		why     string // in the decision's reason
+	}{
+		{"policy default (1m) removes a 5m-idle node early", 0, 5 * time.Minute, true, "idle for min_idle 1m0s"},
+		{"min_idle 2m removes it too", 2 * time.Minute, 5 * time.Minute, true, "idle for min_idle 2m0s"},
+		{"min_idle 6m keeps it", 6 * time.Minute, 5 * time.Minute, false, "no change"},
+		{"min_idle = idle_timeout keeps it until idle_timeout", 10 * time.Minute, 9 * time.Minute, false, "no change"},
+		{"min_idle = idle_timeout removes it at idle_timeout", 10 * time.Minute, 10 * time.Minute, true, "idle for idle_timeout 10m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pl := dPool()
+			pl.MinIdle = tt.minIdle
+			ps := PoolState{Pool: pl, Nodes: []Node{idle(dNode("a100-1", 0, 0), tt.idleFor)}}
+			d := DefaultPolicy().DecidePool("a100", ps, t0)
+			if got := len(kinds(d)[Drain]) == 1; got != tt.drain {
+				t.Errorf("drain = %v, want %v (actions %v)", got, tt.drain, d.Actions)
+			}
+			if !strings.Contains(d.Reason, tt.why) {
+				t.Errorf("reason %q does not say %q", d.Reason, tt.why)
+			}
+		})
+	}
+	// The reactive comparison policy never scales in early, whatever the pool says.
+	pl := dPool()
+	pl.MinIdle = time.Minute
+	ps := PoolState{Pool: pl, Nodes: []Node{idle(dNode("a100-1", 0, 0), 5*time.Minute)}}
+	if d := IdleTimeoutPolicy().DecidePool("a100", ps, t0); len(kinds(d)[Drain]) != 0 {
+		t.Errorf("IdleTimeoutPolicy drained early: %v", d.Actions)
 	}
 }

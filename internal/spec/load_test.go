@@ -83,6 +83,8 @@ func TestVariableValueErrors(t *testing.T) {
 	dir := t.TempDir()
 	vf := filepath.Join(dir, "x.vars")
 	os.WriteFile(vf, []byte("\nnope = 1\n"), 0o644)
+	broken := filepath.Join(dir, "broken.vars")
+	os.WriteFile(broken, []byte("lr = 0.5\nl = [\n"), 0o644)
 	deepJSON := filepath.Join(dir, "deep.json")
 	os.WriteFile(deepJSON, []byte(`{"l": `+strings.Repeat("[", 100000)+`"a\\"[["`+"}"), 0o644)
 	src := `
@@ -117,13 +119,19 @@ variable "l" {
 		{"undeclared in var file", LoadOptions{VarFiles: []string{vf}}, "Value for undeclared variable", vf, 2, hcl.DiagWarning, "ignored"},
 		{"deep json var file", LoadOptions{VarFiles: []string{deepJSON}}, "Expression too complex", deepJSON, 1, hcl.DiagError, "nested"},
 		{"missing var file", LoadOptions{VarFiles: []string{filepath.Join(dir, "none")}}, "Cannot read variables file", filepath.Join(dir, "none"), 1, hcl.DiagError, "Check the path"},
+		{"var file syntax error", LoadOptions{VarFiles: []string{broken}}, "Missing expression", broken, 3, hcl.DiagError, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, diags := LoadSource("", map[string][]byte{"main.hcl": []byte(src)}, tc.opts)
+			cfg, diags := LoadSource("", map[string][]byte{"main.hcl": []byte(src)}, tc.opts)
 			checkDiagShape(t, diags)
 			for _, d := range diags {
 				if d.Summary == tc.summary && d.Subject.Filename == tc.file && d.Subject.Start.Line == tc.line && d.Severity == tc.severity && strings.Contains(d.Detail, tc.detail) {
+					// A diagnostic in a variables file is printed with
+					// its source line, so the file must be in Files.
+					if strings.HasPrefix(tc.file, dir) && tc.summary != "Cannot read variables file" && tc.summary != "Expression too complex" && cfg.Files[tc.file] == nil {
+						t.Errorf("%s is not in cfg.Files; its diagnostic would print without the source line", tc.file)
+					}
 					return
 				}
 			}

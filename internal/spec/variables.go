@@ -225,7 +225,7 @@ func (l *loader) readVarFile(path string) {
 		return
 	}
 	if len(src) > maxFileBytes {
-		l.add(diagErr(fileRange(path), "Variables file too large", "%s is larger than %d bytes.", path, maxFileBytes))
+		l.add(diagErr(fileRange(path), "Variables file too large", "%s is larger than %d bytes; caravan reads variables files of at most that size. Check that -var-file names the right file.", path, maxFileBytes))
 		return
 	}
 	var f *hcl.File
@@ -244,10 +244,14 @@ func (l *loader) readVarFile(path string) {
 		f, diags = hclsyntax.ParseConfig(src, path, hcl.InitialPos)
 	}
 	l.add(diags...)
+	if f != nil {
+		// Kept even when it does not parse, so that the syntax error is
+		// printed with its source line like any other.
+		l.cfg.Files[path] = f
+	}
 	if f == nil || diags.HasErrors() {
 		return
 	}
-	l.cfg.Files[path] = f
 	attrs, diags := f.Body.JustAttributes()
 	l.add(diags...)
 	names := make([]string, 0, len(attrs))

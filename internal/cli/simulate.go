@@ -93,6 +93,12 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 		if p.IdleTimeout <= 0 {
 			p.IdleTimeout = 10 * time.Minute
 		}
+		// As in HCL: a min_idle above idle_timeout is a mistake, not a
+		// silent switch to the classic rule.
+		if *minIdle > p.IdleTimeout {
+			errorf(env, "-min-idle %s is longer than pool %q's idle_timeout %s, which is the longest an empty node is kept\n  Lower -min-idle, or pass -min-idle equal to -idle for the classic rule.", *minIdle, p.Name, p.IdleTimeout)
+			return ExitUsage
+		}
 		if *minNodes >= 0 {
 			p.MinNodes = *minNodes
 		}

@@ -66,6 +66,7 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"simulate", "-trace", "testdata/simulate/nope.csv"}, ExitError, "cannot open trace"},
 		{[]string{"simulate", "-trace", "testdata/simulate/pools.hcl"}, ExitError, "line"},
 		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-pool", "zz"}, ExitUsage, `pool "zz" is not declared`},
+		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-idle", "5m", "-min-idle", "6m"}, ExitUsage, "-min-idle 6m0s is longer than pool \"gpu\"'s idle_timeout 5m0s"},
 	}
 	for _, tc := range tests {
 		_, errs, code := runSimulateCmd(t, tc.args...)

@@ -73,6 +73,10 @@ func TestServerErrorMidApplyThenFinish(t *testing.T) {
 	mustCode(t, r, ExitError)
 	mustContain(t, r.stderr, "registered 4 of 10; 6 not submitted", "internal error", "rpc error: raft apply failed", "run apply again to finish")
 	mustContain(t, r.stdout, "Apply incomplete: 4 registered")
+	// Once as it happened, once in the closing summary; no third listing.
+	if n := strings.Count(r.stderr, "raft apply failed"); n != 2 {
+		t.Errorf("the failure is printed %d times, want 2:\n%s", n, r.stderr)
+	}
 	if n := len(srv.JobIDs("default")); n != 4 {
 		t.Fatalf("Nomad has %d jobs, want exactly the 4 reported", n)
 	}

@@ -123,6 +123,7 @@ func progressPrinter(w io.Writer, tty bool) func(gitops.Progress) {
 }
 
 // writeApplyResult prints what an apply did, and returns its exit code.
+// The failures themselves were printed by the progress callback.
 func writeApplyResult(env Env, res *gitops.ApplyResult) int {
 	verdict := "Apply complete"
 	if res.Err() != nil {
@@ -131,9 +132,8 @@ func writeApplyResult(env Env, res *gitops.ApplyResult) int {
 	fmt.Fprintf(env.Stdout, "%s: %d registered, %d already submitted by someone else, %d records written, %d stopped.\n",
 		verdict, len(res.Registered), len(res.Present), res.Records, len(res.Stopped))
 	if err := res.Err(); err != nil {
-		for _, f := range res.Failures {
-			fmt.Fprintf(env.Stderr, "  %s: %v\n", f.ID, f.Err)
-		}
+		// Each failure was printed as it happened (progressPrinter);
+		// listing them again here printed every reason three times.
 		errorf(env, "%v", err)
 		return ExitError
 	}

@@ -102,8 +102,9 @@ job "caravan-agent" {
         env = true
       }
 
-      # Measured: 23-30 MB resident (most of it the binary itself) and well
-      # under 1% of a core.
+      # Measured: 23-30 MB resident without NVML (most of it the binary
+      # itself), about 41 MB with libnvidia-ml loaded (H200, driver 580), and
+      # well under 1% of a core; memory_max leaves room for both.
       resources {
         cpu        = 100
         memory     = 64

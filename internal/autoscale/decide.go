@@ -121,7 +121,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 			v.role = roleForeign
 		case n.Status != NodeReady:
 			v.role = roleStarting
-		case draining:
+		case draining && !n.Eligible:
 			v.role = roleDraining
 		case cordoned && !n.Eligible:
 			v.role = roleCordoned
@@ -153,6 +153,12 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	for _, v := range views {
 		if _, ok := mem.Cordoned[v.Name]; ok && v.role != roleCordoned && v.role != roleDraining {
 			mem.uncordon(v.Name)
+		}
+		// A node caravan drains that is eligible again was taken back by
+		// an operator (or the marks were lost): it may take work at any
+		// moment, so it is not removed on the strength of the old mark.
+		if _, ok := mem.Draining[v.Name]; ok && v.role != roleDraining && v.role != roleFailed {
+			mem.undrain(v.Name)
 		}
 	}
 	var booting []Machine

@@ -122,3 +122,22 @@ func TestDecideMinIdle(t *testing.T) {
 		t.Errorf("IdleTimeoutPolicy drained early: %v", d.Actions)
 	}
 }
+
+// TestDecideDrainMarkNeedsIneligibleNode: caravan's drain mark alone does
+// not make an empty node removable; if the node is eligible in Nomad (an
+// operator re-enabled it, or the mark outlived a lost drain) work may land
+// on it any moment, so it is kept and the stale mark forgotten.
+func TestDecideDrainMarkNeedsIneligibleNode(t *testing.T) {
+	ps := PoolState{
+		Pool:   dPool(),
+		Nodes:  []Node{dNode("a100-1", 8, 1), idle(dNode("a100-2", 0, 0), 2*time.Minute)},
+		Memory: Memory{Draining: map[string]time.Time{"a100-2": t0.Add(-time.Minute)}},
+	}
+	d := IdleTimeoutPolicy().DecidePool("a100", ps, t0)
+	if k := kinds(d); len(k[Remove]) > 0 || !slices.Contains(d.TargetNodes, "a100-2") {
+		t.Errorf("%v, target %v: an eligible node was removed on a drain mark", d.Actions, d.TargetNodes)
+	}
+	if len(d.Memory.Draining) != 0 {
+		t.Errorf("stale drain mark kept: %v", d.Memory.Draining)
+	}
+}

@@ -1,12 +1,52 @@
 package autoscale
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caravan-ml/caravan/internal/spec"
 )
+
+// unbounded stands for a dimension the pool does not declare (cpu_per_node
+// or memory_per_node unset): it never limits packing.
+const unbounded = math.MaxInt32
+
+// nodeCapacity is what a new machine of the pool offers.
+func nodeCapacity(pl *spec.Pool) Resources {
+	c := Resources{GPUs: pl.GPUsPerNode, CPU: pl.CPUPerNode, Memory: pl.MemoryPerNode}
+	if c.CPU <= 0 {
+		c.CPU = unbounded
+	}
+	if c.Memory <= 0 {
+		c.Memory = math.MaxInt64 / 4
+	}
+	return c
+}
+
+// nodeRole is how Decide sees a registered node.
+type nodeRole int
+
+const (
+	roleEligible nodeRole = iota // takes new work
+	roleCordoned                 // caravan marked it ineligible to consolidate
+	roleDraining                 // caravan is scaling it in
+	roleForeign                  // ineligible or draining by someone else: left alone
+	roleStarting                 // registered but not ready yet
+	roleFailed                   // down: replaced
+	roleRemoving                 // drained, empty and out of the target: left to Terraform
+)
+
+type nodeView struct {
+	// Node points into the caller's State, which Decide never changes.
+	*Node
+	role nodeRole
+	// bin is the node's index in the packing, -1 if it takes no part.
+	bin int
+}
 
 // idleSince is when the node last held work, or registered if later.
 func idleSince(n *Node) time.Time {

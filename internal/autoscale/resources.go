@@ -114,12 +114,11 @@ func buildNode(n *api.NodeListStub, allocs []*api.Allocation, gpu string, now ti
 	return node
 }
 
+// active reports whether an allocation holds its node: pending or running
+// on the client. Its desired status does not matter: one being stopped or
+// evicted still holds resources (and its process) until the client
+// reports it terminal.
 func active(a *api.Allocation) bool {
-	if a.DesiredStatus != "" && a.DesiredStatus != api.AllocDesiredStatusRun {
-		// Being stopped or evicted: it still holds resources until the
-		// client reports it terminal.
-		return a.ClientStatus == api.AllocClientStatusPending || a.ClientStatus == api.AllocClientStatusRunning
-	}
 	return a.ClientStatus == api.AllocClientStatusPending || a.ClientStatus == api.AllocClientStatusRunning
 }
 

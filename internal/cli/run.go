@@ -31,6 +31,10 @@ func runRun(ctx context.Context, env Env, args []string) int {
 		errorf(env, "run takes one experiment file")
 		return ExitUsage
 	}
+	if *par < 1 {
+		errorf(env, "-parallelism is %d; give at least 1", *par)
+		return ExitUsage
+	}
 	file := pos[0]
 	cfg, opts, diags := cf.loadFile(ctx, env, file)
 	if diags.HasErrors() {

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,6 +92,15 @@ func TestLsStatusShowLogs(t *testing.T) {
 	var doc showDoc
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Record == nil || len(doc.Allocations) != 1 {
 		t.Fatalf("show -json: %v %+v", err, doc)
+	}
+
+	for _, id := range ids {
+		if slices.Contains(placed, id) {
+			continue
+		}
+		r = execCaravan(t, env, "", "show", id, "-json")
+		mustCode(t, r, ExitOK)
+		mustContain(t, r.stdout, `"state": "queued"`, `"allocations": []`)
 	}
 
 	r = execCaravan(t, env, "", "logs", placed[0])
@@ -203,7 +213,13 @@ func TestStopFinishedRun(t *testing.T) {
 func TestRunFile(t *testing.T) {
 	srv, env := gitopsCluster(t)
 	dir := writeConfigDir(t, map[string]string{"a.hcl": trainHCL("alpha", "1", "2") + trainHCL("beta", "3")})
-	r := execCaravan(t, env, "", "run", filepath.Join(dir, "a.hcl"), "-experiment", "beta")
+	r := execCaravan(t, env, "", "run", filepath.Join(dir, "a.hcl"), "-parallelism", "0")
+	mustCode(t, r, ExitUsage)
+	mustContain(t, r.stderr, "-parallelism is 0; give at least 1")
+	if ids := srv.JobIDs("default"); len(ids) != 0 {
+		t.Fatalf("run with a refused flag submitted %v", ids)
+	}
+	r = execCaravan(t, env, "", "run", filepath.Join(dir, "a.hcl"), "-experiment", "beta")
 	mustCode(t, r, ExitOK)
 	mustContain(t, r.stdout, "1 registered")
 	ids := srv.JobIDs("default")

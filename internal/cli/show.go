@@ -65,7 +65,10 @@ func runShow(ctx context.Context, env Env, args []string) int {
 }
 
 func gatherShow(ctx context.Context, cl *nomad.Client, ri *runInfo) (*showDoc, error) {
-	doc := &showDoc{ID: ri.ID, Namespace: ri.Namespace, Record: ri.Record, Job: ri.Job, UI: cl.UIJobURL(ri.ID, ri.Namespace)}
+	// Allocations starts empty, not nil: -json prints [] for a run never
+	// placed, so that scripts can iterate without a null check.
+	doc := &showDoc{ID: ri.ID, Namespace: ri.Namespace, Record: ri.Record, Job: ri.Job, UI: cl.UIJobURL(ri.ID, ri.Namespace),
+		Allocations: []*api.Allocation{}}
 	if ri.RecordErr != nil {
 		doc.RecordError = ri.RecordErr.Error()
 	}

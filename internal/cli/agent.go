@@ -63,8 +63,12 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 		cfg.GPUErr = err
 		log.Warn("reading GPUs through the Nomad device plugin instead of NVML", "reason", err)
 	} else {
-		defer src.Close()
 		cfg.GPU = gpu.NewReader(src, *gpuTimeout)
+		defer func() {
+			if err := cfg.GPU.Close(); err != nil {
+				log.Warn("closing NVML", "err", err)
+			}
+		}()
 		log.Info("NVML opened", "gpus", len(src.Devices()))
 		if sk, ok := src.(interface{ Skipped() []error }); ok {
 			for _, err := range sk.Skipped() {

@@ -216,5 +216,13 @@ func sortXIDCounts(c []XIDCount) {
 	})
 }
 
-// Close closes the Source. Reads still hung in the driver are abandoned.
-func (r *Reader) Close() error { return r.src.Close() }
+// Close closes the Source, unless a read is still hung in the driver:
+// shutting NVML down under a hung call can hang as well, which would keep
+// the agent from exiting until it is killed. The process is about to exit
+// anyway, so the Source is then left open and the error says so.
+func (r *Reader) Close() error {
+	if n := r.Hung(); n > 0 {
+		return fmt.Errorf("NVML left open: %d GPU read(s) still hung in the driver", n)
+	}
+	return r.src.Close()
+}

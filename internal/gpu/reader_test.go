@@ -17,6 +17,7 @@ type fakeSource struct {
 	mu      sync.Mutex
 	reads   map[int]int
 	pending []XID
+	closed  int
 }
 
 func (f *fakeSource) Devices() []Device { return f.devs }
@@ -45,7 +46,12 @@ func (f *fakeSource) PollXIDs() []XID {
 	return out
 }
 
-func (f *fakeSource) Close() error { return nil }
+func (f *fakeSource) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed++
+	return nil
+}
 
 func newFake(n int) *fakeSource {
 	f := &fakeSource{errs: map[int]error{}, block: map[int]chan struct{}{}, reads: map[int]int{}}
@@ -114,5 +120,32 @@ func TestReaderXIDHistory(t *testing.T) {
 	}
 	if r.PollXIDs()[1].Count != 2 {
 		t.Error("counts must persist across polls")
+	}
+}
+
+func TestReaderCloseLeavesAHungDriverAlone(t *testing.T) {
+	f := newFake(2)
+	release := make(chan struct{})
+	f.block[1] = release
+	r := NewReader(f, 10*time.Millisecond)
+	r.ReadAll(context.Background())
+	if err := r.Close(); err == nil {
+		t.Error("Close with a hung read: no error")
+	}
+	f.mu.Lock()
+	closed := f.closed
+	f.mu.Unlock()
+	if closed != 0 {
+		t.Fatalf("Source closed %d times under a hung read; a shutdown could hang too", closed)
+	}
+	close(release)
+	for r.Hung() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if f.closed != 1 {
+		t.Errorf("Source closed %d times once the read returned, want 1", f.closed)
 	}
 }

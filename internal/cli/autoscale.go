@@ -84,6 +84,9 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		ws, err := terraform.New(terraform.Options{
 			Pool: name, Module: p.Terraform.Module, Vars: p.Terraform.Vars,
 			Bin: p.Terraform.Bin, StateDir: *stateDir, Logger: log,
+			// A dry run reads the states as they are: no init, no
+			// provider download, no workdir created.
+			ReadOnly: *dryRun,
 		})
 		if err != nil {
 			errorf(env, "%v", err)

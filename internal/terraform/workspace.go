@@ -39,6 +39,11 @@ type Options struct {
 	Env map[string]string
 	// Logger receives Terraform's output line by line.
 	Logger *slog.Logger
+	// ReadOnly makes a workspace for `caravan autoscale -dry-run`: it
+	// runs no Terraform and writes nothing (no workdir, no init, which
+	// would download providers); Nodes reads the state file directly and
+	// Apply refuses.
+	ReadOnly bool
 }
 
 // Workspace is one pool's Terraform workdir and state. Its methods are safe
@@ -85,7 +90,7 @@ func New(opts Options) (*Workspace, error) {
 		}
 	}
 	bin, err := FindBinary(opts.Bin)
-	if err != nil {
+	if err != nil && !opts.ReadOnly {
 		return nil, fmt.Errorf("pool %q: %w", opts.Pool, err)
 	}
 	stateDir, err := filepath.Abs(opts.StateDir)
@@ -100,7 +105,9 @@ func New(opts Options) (*Workspace, error) {
 		return nil, fmt.Errorf("pool %q: terraform module %s is not a directory; fix terraform.module", opts.Pool, module)
 	}
 	dir := filepath.Join(stateDir, opts.Pool)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if opts.ReadOnly {
+		// nothing to create: a missing workdir reads as an empty state
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("pool %q: create Terraform workdir: %w", opts.Pool, err)
 	}
 	src, err := moduleSource(dir, module)
@@ -132,6 +139,9 @@ func (w *Workspace) Pool() string { return w.opts.Pool }
 // has changes. The context cancels Terraform gracefully (an interrupt,
 // after which Terraform saves what it created).
 func (w *Workspace) Apply(ctx context.Context, nodes []string) (ApplyResult, error) {
+	if w.opts.ReadOnly {
+		return ApplyResult{}, fmt.Errorf("pool %q: read-only workspace (dry run): not applying %v", w.opts.Pool, nodes)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	start := time.Now()
@@ -202,6 +212,9 @@ func (w *Workspace) Nodes(ctx context.Context) ([]string, error) {
 	defer w.mu.Unlock()
 	if _, err := os.Stat(filepath.Join(w.dir, StateFile)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
+	}
+	if w.opts.ReadOnly {
+		return w.nodesInStateFile()
 	}
 	if err := w.ensureInit(ctx); err != nil {
 		return nil, err

@@ -149,8 +149,13 @@ job "caravan-autoscaler" {
         memory = 1024
       }
 
-      # Let a running apply finish its current resource and save state.
-      kill_timeout = "2m"
+      # Let a running apply finish its current resource and save state
+      # (caravan gives Terraform 2m after the interrupt). Nomad caps this at
+      # the client's max_kill_timeout, 30s by default: raise it to at least
+      # 2m30s in the client config of node_pool, or a long apply is killed
+      # before it saves state (the next leader still resumes from the
+      # recorded intent, but the machine being created may be orphaned).
+      kill_timeout = "2m30s"
       kill_signal  = "SIGTERM"
     }
   }

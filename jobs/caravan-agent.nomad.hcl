@@ -52,8 +52,11 @@ job "caravan-agent" {
       tags     = ["metrics"]
 
       check {
+        # The index page, not /metrics: a health check every 30 s should
+        # not cost a full read of every GPU and of Nomad on top of the
+        # scrapes (and a hung GPU would make it slow, not unhealthy).
         type     = "http"
-        path     = "/metrics"
+        path     = "/"
         interval = "30s"
         timeout  = "5s"
       }

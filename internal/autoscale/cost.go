@@ -17,7 +17,7 @@ const maxAccountGap = 10 * time.Minute
 // account adds the time since the last observation to the pool's cost
 // figures: machines in Terraform state are paid, GPUs held by allocations
 // are used, the difference is idle.
-func (l *Loop) account(p *poolRun, now time.Time) {
+func (l *Loop) account(ctx context.Context, p *poolRun, now time.Time) {
 	if p.lastAccount.IsZero() || now.Before(p.lastAccount) {
 		p.lastAccount = now
 		return
@@ -56,7 +56,7 @@ func (l *Loop) account(p *poolRun, now time.Time) {
 	if p.cost != nil && p.cost.Date != date {
 		// The day turned: the finished day is written once more below
 		// by save, then a fresh record starts.
-		l.saveCost(context.Background(), p)
+		l.saveCost(ctx, p)
 		p.cost = nil
 	}
 	if p.cost == nil {

@@ -53,7 +53,7 @@ func (l *Loop) Step(ctx context.Context, trigger time.Time) error {
 					p.dirty = true
 				}
 			}
-			l.account(p, now)
+			l.account(ctx, p, now)
 		}
 	}
 	decisions := l.policy.Decide(st)

@@ -45,6 +45,11 @@ type runSummary struct {
 // finalised.
 const missingLimit = 3
 
+// maxRunXIDs bounds the XID events kept in one run's summary. A failing
+// GPU can repeat an XID for hours; the first events name the fault, and an
+// unbounded list would outgrow the Nomad variable the summary lives in.
+const maxRunXIDs = 128
+
 // NewSampler samples a every interval (default 5 s) and writes summaries
 // to store (nil: keep them only in memory) every flushEvery (default 1 min).
 func NewSampler(a *Agent, store UsageStore, interval, flushEvery time.Duration) *Sampler {
@@ -210,7 +215,7 @@ func (rs *runSummary) add(snap *Snapshot, au *AllocUse, rx, tx float64, xids []g
 		}
 	}
 	for _, x := range xids {
-		if rs.uuids[x.UUID] {
+		if rs.uuids[x.UUID] && len(u.XIDs) < maxRunXIDs {
 			u.XIDs = append(u.XIDs, nomad.XID{Time: x.Time, UUID: x.UUID, Code: x.Code})
 		}
 	}

@@ -145,6 +145,31 @@ func TestSamplerWithoutNodeIDEndsUnseenRuns(t *testing.T) {
 	}
 }
 
+func TestSamplerBoundsXIDsPerRun(t *testing.T) {
+	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
+	s := NewSampler(tn.agent, tn.nomad, 5*time.Second, time.Hour)
+	s.Sample(context.Background())
+	for range 2*maxRunXIDs/50 + 1 {
+		for range 50 {
+			tn.mock.InjectXID(0, 48) // a double-bit ECC error, on run A's GPU, over and over
+		}
+		tn.clock.Advance(5 * time.Second)
+		s.Sample(context.Background())
+	}
+	found := false
+	for _, u := range s.Summaries() {
+		if u.AllocID == allocA {
+			found = true
+			if len(u.XIDs) != maxRunXIDs {
+				t.Errorf("run A keeps %d XIDs, want the first %d", len(u.XIDs), maxRunXIDs)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no summary of run A")
+	}
+}
+
 func TestSamplerRunFlushesOnShutdown(t *testing.T) {
 	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
 	s := NewSampler(tn.agent, tn.nomad, time.Hour, time.Hour)

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
@@ -48,6 +50,10 @@ func runLogs(ctx context.Context, env Env, args []string) int {
 		}
 		return ExitError
 	}
+	if msg := logsUnavailable(ri.ID, a, *task); msg != "" {
+		errorf(env, "%s", msg)
+		return ExitError
+	}
 	opts := nomad.LogOptions{Task: *task, Stderr: *stderr, Follow: *follow, Origin: "start"}
 	if err := cl.Logs(ctx, a.ID, opts, env.Stdout); err != nil {
 		return nomadError(env, fmt.Errorf("logs of run %s (allocation %s, task %s): %w", ri.ID, shortID(a.ID), *task, err))
@@ -77,4 +83,21 @@ func pickAlloc(allocs []*api.AllocationListStub, prefix string) *api.AllocationL
 		}
 		return int(a.CreateTime - b.CreateTime)
 	})
+}
+
+// logsUnavailable says why allocation a cannot have logs of task yet, or
+// "" when it may. Nomad answers both cases with a bare 404 that would read
+// as a missing allocation.
+func logsUnavailable(runID string, a *api.AllocationListStub, task string) string {
+	if len(a.TaskStates) == 0 {
+		return "" // the listing did not say; let Nomad answer
+	}
+	ts, ok := a.TaskStates[task]
+	if !ok {
+		return fmt.Sprintf("run %s has no task %q (its tasks: %s); pass -task with one of them", runID, task, strings.Join(slices.Sorted(maps.Keys(a.TaskStates)), ", "))
+	}
+	if ts.StartedAt.IsZero() && ts.State == "pending" {
+		return fmt.Sprintf("run %s is starting: task %q of allocation %s has not started yet, so there are no logs; try again in a moment", runID, task, shortID(a.ID))
+	}
+	return ""
 }

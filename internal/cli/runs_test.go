@@ -231,3 +231,24 @@ func TestRunFile(t *testing.T) {
 	mustContain(t, r.stdout, "2 registered")
 	mustCode(t, execCaravan(t, env, "", "run", filepath.Join(dir, "a.hcl"), "-experiment", "gamma"), ExitError)
 }
+
+func TestLogsOfAStartingRunAndAnUnknownTask(t *testing.T) {
+	srv, env, ids := appliedCluster(t)
+	var placed []string
+	for _, id := range ids {
+		if len(srv.Allocs("default", id)) > 0 {
+			placed = append(placed, id)
+		}
+	}
+	if len(placed) != 2 {
+		t.Fatalf("fake placed %d runs, want 2", len(placed))
+	}
+	r := execCaravan(t, env, "", "logs", placed[0])
+	mustCode(t, r, ExitError)
+	mustContain(t, r.stderr, "run "+placed[0]+" is starting", "has not started yet", "try again")
+
+	srv.StartAlloc(srv.Allocs("default", placed[1])[0].ID)
+	r = execCaravan(t, env, "", "logs", placed[1], "-task", "trian")
+	mustCode(t, r, ExitError)
+	mustContain(t, r.stderr, `run `+placed[1]+` has no task "trian" (its tasks: `+compile.TaskName+`)`, "-task")
+}

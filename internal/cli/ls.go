@@ -51,6 +51,9 @@ func runLs(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return nomadError(env, err)
 	}
+	if err := nf.checkNamespace(ctx, cl); err != nil {
+		return nomadError(env, err)
+	}
 	ns := ""
 	if *all && nf.namespace == "" {
 		ns = nomad.AllNamespaces

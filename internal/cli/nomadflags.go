@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"flag"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
@@ -42,6 +43,16 @@ func (f *nomadFlags) config(env Env) nomad.Config {
 // contact Nomad.
 func (f *nomadFlags) client(env Env) (*nomad.Client, error) {
 	return nomad.New(f.config(env))
+}
+
+// checkNamespace verifies the namespace that -namespace names, when it
+// names one. Nomad lists an unknown namespace as empty, which read commands
+// would otherwise print as "No runs." for a typo.
+func (f *nomadFlags) checkNamespace(ctx context.Context, cl *nomad.Client) error {
+	if f.namespace == "" || f.namespace == nomad.AllNamespaces {
+		return nil
+	}
+	return cl.CheckNamespace(ctx, f.namespace)
 }
 
 // nomadError prints a Nomad failure as one "Error: ..." line (the nomad

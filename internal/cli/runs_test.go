@@ -252,3 +252,15 @@ func TestLogsOfAStartingRunAndAnUnknownTask(t *testing.T) {
 	mustCode(t, r, ExitError)
 	mustContain(t, r.stderr, `run `+placed[1]+` has no task "trian" (its tasks: `+compile.TaskName+`)`, "-task")
 }
+
+func TestUnknownNamespaceIsNotAnEmptyList(t *testing.T) {
+	srv, env, _ := appliedCluster(t)
+	for _, args := range [][]string{{"ls", "-namespace", "nope"}, {"status", "-namespace", "nope"}, {"stop", "-experiment", "train", "-namespace", "nope"}} {
+		r := execCaravan(t, env, "", args...)
+		mustCode(t, r, ExitError)
+		mustContain(t, r.stderr, `namespace "nope" does not exist in Nomad at `+srv.URL(), "-namespace")
+	}
+	r := execCaravan(t, env, "", "ls", "-namespace", "default")
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "train-")
+}

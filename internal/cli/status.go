@@ -58,6 +58,9 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return nomadError(env, err)
 	}
+	if err := nf.checkNamespace(ctx, cl); err != nil {
+		return nomadError(env, err)
+	}
 	ns := nomad.AllNamespaces
 	if nf.namespace != "" {
 		ns = ""

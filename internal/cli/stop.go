@@ -35,6 +35,9 @@ func runStop(ctx context.Context, env Env, args []string) int {
 		return nomadError(env, err)
 	}
 	if *experiment != "" {
+		if err := nf.checkNamespace(ctx, cl); err != nil {
+			return nomadError(env, err)
+		}
 		return stopExperiment(ctx, env, cl, *experiment, nf.namespace)
 	}
 	ri, err := findRun(ctx, cl, pos[0])

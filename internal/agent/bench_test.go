@@ -74,7 +74,7 @@ func cpuTime() time.Duration {
 // reference node; cpu-ns/op is the CPU time it costs, all threads counted.
 func BenchmarkScrape(b *testing.B) {
 	tn := benchNode(b)
-	h := Handler(Registry(NewCollector(tn.agent)), tn.agent.cfg.Logger)
+	h := Handler(agentRegistry(b, NewCollector(tn.agent)), tn.agent.cfg.Logger)
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	// One scrape first, so the check below can fail if the bench measures
 	// an empty node.

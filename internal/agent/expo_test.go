@@ -32,3 +32,20 @@ func scrape(t testing.TB, c prometheus.Collector) string {
 	}
 	return string(b)
 }
+
+// agentRegistry registers c as `caravan agent` does, in a fresh registry.
+func agentRegistry(t testing.TB, c *Collector) *prometheus.Registry {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	if err := Register(reg, c); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+func TestRegisterTwiceFails(t *testing.T) {
+	reg := agentRegistry(t, NewCollector(New(Config{})))
+	if err := Register(reg, NewCollector(New(Config{}))); err == nil {
+		t.Error("registering the agent's metrics twice in one registry: no error")
+	}
+}

@@ -43,7 +43,8 @@ func startAgent(t *testing.T) (addr string, tn *testNode) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ln, Handler(Registry(NewCollector(tn.agent)), tn.agent.cfg.Logger)) }()
+	h := Handler(agentRegistry(t, NewCollector(tn.agent)), tn.agent.cfg.Logger)
+	go func() { done <- Serve(ctx, ln, h) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -14,18 +14,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Registry returns a fresh registry holding the agent's collector and the
-// Go runtime and process collectors, as node_exporter serves them.
-func Registry(c *Collector) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
+// Register adds the agent's collector to reg, with the Go runtime and
+// process collectors beside it, as node_exporter serves them.
+func Register(reg prometheus.Registerer, c *Collector) error {
+	for _, col := range []prometheus.Collector{c, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(col); err != nil {
+			return fmt.Errorf("register the agent's metrics: %w", err)
+		}
+	}
+	return nil
 }
 
-// Handler serves /metrics from reg and a short index page at /.
-func Handler(reg *prometheus.Registry, log *slog.Logger) http.Handler {
+// Handler serves /metrics from g and a short index page at /.
+func Handler(g prometheus.Gatherer, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorLog:            slogErrorLog{log},
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,

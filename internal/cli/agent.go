@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/caravan-ml/caravan/internal/agent"
@@ -97,7 +98,12 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 		return ExitError
 	}
 	a := agent.New(cfg)
-	h := agent.Handler(agent.Registry(agent.NewCollector(a)), log)
+	reg := prometheus.NewRegistry()
+	if err := agent.Register(reg, agent.NewCollector(a)); err != nil {
+		errorf(env, "%v", err)
+		return ExitError
+	}
+	h := agent.Handler(reg, log)
 	log.Info("serving metrics", "url", fmt.Sprintf("http://%s/metrics", ln.Addr()))
 
 	g, gctx := errgroup.WithContext(ctx)

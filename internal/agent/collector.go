@@ -84,7 +84,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect reads the node and sends its metrics.
+// Collect reads the node and sends its metrics. The Collector interface
+// passes no context; Snapshot bounds itself with Config.ScrapeTimeout and
+// each device read with the gpu.Reader's deadline.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.write(c.agent.Snapshot(context.Background()), ch)
 }

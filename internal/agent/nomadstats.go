@@ -22,7 +22,9 @@ const (
 
 // deviceFallback stands in for NVML with what the Nomad device plugin
 // reports, so a node where the agent cannot load NVML still shows its GPUs.
-// Devices NVML did read stay as they are.
+// It runs only when NVML read no device at all, and then replaces NVML's
+// failed entries wholesale; the plugin has no NVML indexes, so its gpu
+// labels are positions in UUID order.
 func (a *Agent) deviceFallback(ctx context.Context, s *Snapshot, errs *[]error) {
 	hs, err := a.cfg.Nomad.ClientStats(ctx, "")
 	if err != nil {

@@ -262,3 +262,23 @@ func TestSummaryText(t *testing.T) {
 		t.Errorf("Text = %q, want %q", got, want)
 	}
 }
+
+func TestMarkdownFitsAPullRequestComment(t *testing.T) {
+	p := Plan(desired("sweep", 5000), nil, Options{})
+	var b strings.Builder
+	if err := WriteMarkdown(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	if len(md) > 65536 {
+		t.Errorf("Markdown plan of 5000 runs is %d characters, over GitHub's 65536 comment limit", len(md))
+	}
+	if n := strings.Count(md, "| `sweep-"); n != maxMarkdownRuns {
+		t.Errorf("listed %d runs, want the first %d", n, maxMarkdownRuns)
+	}
+	for _, want := range []string{"| `sweep` | 5000 |", "and 4900 more", "`caravan plan` lists them all"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q", want)
+		}
+	}
+}

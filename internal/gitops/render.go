@@ -108,6 +108,12 @@ func (s Summary) ParamsText() string {
 	return strings.Join(parts, " ")
 }
 
+// maxMarkdownRuns caps the runs listed per experiment in a Markdown plan:
+// a sweep of thousands of runs would exceed what a pull-request comment
+// may hold (GitHub refuses bodies over 65,536 characters), and the counts
+// table above already says how many there are.
+const maxMarkdownRuns = 100
+
 // WriteMarkdown prints the plan as a pull-request comment: the verdict,
 // a table per experiment, and the runs to create in a collapsed list.
 func WriteMarkdown(w io.Writer, p *RunPlan) error {
@@ -135,7 +141,11 @@ func WriteMarkdown(w io.Writer, p *RunPlan) error {
 		}
 		ew.printf("\n<details><summary><code>%s</code>: %d to create</summary>\n\n", e.Name, len(e.Create))
 		ew.printf("| run | pool | GPUs | image | params |\n| --- | --- | ---: | --- | --- |\n")
-		for _, ch := range e.Create {
+		for i, ch := range e.Create {
+			if i == maxMarkdownRuns {
+				ew.printf("\n… and %d more; `caravan plan` lists them all.\n", len(e.Create)-i)
+				break
+			}
 			img := ch.Summary.Image
 			if img == "" {
 				img = ch.Summary.Driver

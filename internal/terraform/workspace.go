@@ -184,6 +184,21 @@ func (w *Workspace) Apply(ctx context.Context, nodes []string) (ApplyResult, err
 	}
 	if changed {
 		res.Changed = true
+		plan, err := tf.ShowPlanFile(ctx, planFile)
+		errw.Flush()
+		if err != nil {
+			return res, w.fail("show plan", err, errw)
+		}
+		keep := map[string]bool{}
+		for _, n := range nodes {
+			keep[n] = true
+		}
+		if bad := destroysKept(plan, keep); len(bad) > 0 {
+			return res, fmt.Errorf("pool %q: not applying: the plan would destroy %s, which belong to machines caravan keeps and that may run work. "+
+				"A change to the module %s or its vars forces their replacement; make the module ignore it for existing machines (lifecycle { ignore_changes = [...] }), "+
+				"or drain and scale in those nodes so that new machines pick it up",
+				w.opts.Pool, strings.Join(bad, ", "), w.opts.Module)
+		}
 		err = tf.Apply(ctx, tfexec.DirOrPlan(planFile), tfexec.Lock(true), lock)
 		out.Flush()
 		errw.Flush()

@@ -52,8 +52,15 @@ resource "aws_instance" "node" {
     device_nvidia_version = var.nvidia_device_plugin_version
     extra_config          = var.extra_config
   })
-  # The name is the identity: a changed cloud-init replaces the machine.
-  user_data_replace_on_change = true
+
+  # A new AMI (most_recent lookup), edited cloud-init or another instance
+  # type would replace or stop-and-start every running machine, killing
+  # its work; caravan refuses such a plan. Existing machines keep what they
+  # booted with; machines created from now on get the change, and the
+  # fleet rolls over as idle nodes are scaled in.
+  lifecycle {
+    ignore_changes = [ami, user_data, instance_type]
+  }
 
   dynamic "instance_market_options" {
     for_each = var.spot ? [1] : []

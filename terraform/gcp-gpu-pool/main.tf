@@ -72,4 +72,13 @@ resource "google_compute_instance" "node" {
   labels = merge(var.labels, {
     caravan-pool = var.node_pool
   })
+
+  # A new image in the family, an edited startup script or another machine
+  # type would replace or stop every running machine, killing its work;
+  # caravan refuses such a plan. Existing machines keep what they booted
+  # with; machines created from now on get the change, and the fleet rolls
+  # over as idle nodes are scaled in.
+  lifecycle {
+    ignore_changes = [boot_disk, metadata_startup_script, machine_type]
+  }
 }

@@ -15,6 +15,10 @@ resource "terraform_data" "node" {
     node_pool = var.node_pool
   }
 
+  # Stands for a change that forces a real machine's replacement (a new
+  # image, edited cloud-init): caravan must refuse to apply it to kept names.
+  triggers_replace = var.generation
+
   # The fault hooks live in a provisioner because that is where a real
   # module's machine creation fails: during apply, after a clean plan.
   provisioner "local-exec" {

@@ -26,3 +26,9 @@ variable "fail_file" {
   type        = string
   default     = ""
 }
+
+variable "generation" {
+  description = "Changing it forces every existing node's replacement, like a new machine image would; for tests of caravan's refusal to replace machines it keeps. Null leaves it unset."
+  type        = string
+  default     = null
+}

@@ -69,7 +69,7 @@ func New(cfg Config) (*Client, error) {
 	if u, err := url.Parse(ac.Address); err != nil || u.Scheme == "" || (u.Host == "" && u.Scheme != "unix") {
 		// url.Parse's own words ("first path segment in URL cannot contain
 		// colon") do not tell a user that the scheme is what is missing.
-		return nil, fmt.Errorf("Nomad address %q is not a URL: give it with its scheme, e.g. http://127.0.0.1:4646 or https://nomad.example:4646, in NOMAD_ADDR or -address", ac.Address)
+		return nil, fmt.Errorf("the Nomad address %q is not a URL: give it with its scheme, e.g. http://127.0.0.1:4646 or https://nomad.example:4646, in NOMAD_ADDR or -address", ac.Address)
 	}
 	if err := setHTTPClient(ac); err != nil {
 		return nil, fmt.Errorf("configure Nomad client for %s: %w (check NOMAD_ADDR and the NOMAD_CACERT/NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY files)", ac.Address, err)

@@ -8,7 +8,6 @@ import (
 
 func TestRunState(t *testing.T) {
 	str := func(s string) *string { return &s }
-	yes := true
 	job := func(status string, stop bool) *api.Job {
 		s := stop
 		return &api.Job{ID: str("r"), Status: str(status), Stop: &s}
@@ -32,7 +31,6 @@ func TestRunState(t *testing.T) {
 	rescheduled := func(a *api.AllocationListStub) {
 		a.RescheduleTracker = &api.RescheduleTracker{Events: []*api.RescheduleEvent{{PrevAllocID: "old"}}}
 	}
-	_ = yes
 
 	tests := []struct {
 		name    string

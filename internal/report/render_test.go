@@ -138,3 +138,46 @@ func TestSparkline(t *testing.T) {
 		}
 	}
 }
+
+func TestTermLine(t *testing.T) {
+	tests := []struct {
+		name, in string
+		width    int
+		want     string
+	}{
+		{"short", "loss 1.90", 20, "loss 1.90"},
+		{"cut with an ellipsis", "abcdefghij", 5, "abcd…"},
+		{"runes, not bytes", "ééééé", 5, "ééééé"},
+		{"progress bar keeps its last state", "  1%|▏ | 1/100\r 50%|█ | 50/100\r100%|██| 100/100\r\n", 40, "100%|██| 100/100"},
+		{"colours dropped", "\x1b[31mERROR\x1b[0m boom", 20, "ERROR boom"},
+		{"tabs and control characters", "a\tb\x07c", 20, "a bc"},
+	}
+	for _, tt := range tests {
+		if got := termLine(tt.in, tt.width); got != tt.want {
+			t.Errorf("%s: termLine(%q, %d) = %q, want %q", tt.name, tt.in, tt.width, got, tt.want)
+		}
+	}
+}
+
+// TestTextFitsThePage: whatever the task wrote to stderr, no line of the
+// text report is wider than the page.
+func TestTextFitsThePage(t *testing.T) {
+	long := "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.35 GiB total capacity; " +
+		"77.12 GiB already allocated; 1.12 GiB free; 77.80 GiB reserved in total by PyTorch) If reserved memory is >> " +
+		"allocated memory try setting max_split_size_mb to avoid fragmentation."
+	in := renderCases(t)["cuda-oom-fixture"]
+	in.Stderr = strings.Repeat("train: 10%|█     | 100/1000 [00:10<01:30, 9.9it/s]\r", 50) + "\n" +
+		"\x1b[1m" + strings.Repeat("x", 300) + "\x1b[0m\n" + long + "\n"
+	var b bytes.Buffer
+	if err := WriteText(&b, Triage(in)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "77.12 GiB already allocated") {
+		t.Errorf("the CUDA OOM evidence lost its figures:\n%s", b.String())
+	}
+	for i, l := range strings.Split(b.String(), "\n") {
+		if n := len([]rune(l)); n > textWidth || strings.ContainsAny(l, "\r\x1b") {
+			t.Errorf("line %d is %d runes or has control characters: %q", i+1, n, l)
+		}
+	}
+}

@@ -38,7 +38,9 @@ func WriteText(w io.Writer, r Report) error {
 	}
 	b.WriteString(hang(head, "", "  ", textWidth))
 	for _, e := range r.Reason.Evidence {
-		p("  > %s\n", e)
+		// Evidence is wrapped, not cut: "Tried to allocate 2 GiB; 79 GiB
+		// total" is the point of a CUDA OOM line. Three lines at most.
+		b.WriteString(hang("> "+termLine(e, 3*(textWidth-6)), "  ", "    ", textWidth))
 	}
 	if r.Reason.Advice != "" {
 		b.WriteString(wrap("What to do: "+r.Reason.Advice, "  ", textWidth))
@@ -131,7 +133,7 @@ func WriteText(w io.Writer, r Report) error {
 		for _, f := range others {
 			b.WriteString(hang("! "+f.Summary, "  ", "    ", textWidth))
 			for _, e := range f.Evidence {
-				p("    > %s\n", e)
+				b.WriteString(hang("> "+termLine(e, 3*(textWidth-8)), "    ", "      ", textWidth))
 			}
 			if f.Advice != "" {
 				b.WriteString(wrap(f.Advice, "    ", textWidth))
@@ -146,8 +148,10 @@ func WriteText(w io.Writer, r Report) error {
 	}
 	if len(r.StderrTail) > 0 {
 		p("\nEnd of stderr\n")
+		// Cut, not wrapped: wrapping would lose a traceback's indentation,
+		// and the reason's evidence above already shows the telling line whole.
 		for _, l := range r.StderrTail {
-			p("  | %s\n", l)
+			p("  | %s\n", termLine(l, textWidth-4))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -61,11 +61,23 @@ func (c *Client) Evaluations(ctx context.Context, namespace string) ([]*api.Eval
 	return e, nil
 }
 
-// BlockedEvaluations is Evaluations filtered to status "blocked".
+// blockedFilter asks Nomad to return blocked evaluations only: a busy
+// cluster keeps thousands of complete ones, and listing them all made
+// status slow enough to meet the call's timeout.
+const blockedFilter = `Status == "blocked"`
+
+// BlockedEvaluations lists the evaluations with status "blocked". Nomad
+// filters them server-side; the result is filtered again here for servers
+// that ignore the filter.
 func (c *Client) BlockedEvaluations(ctx context.Context, namespace string) ([]*api.Evaluation, error) {
-	all, err := c.Evaluations(ctx, namespace)
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	ns := c.ns(namespace)
+	q := c.q(ctx, ns)
+	q.Filter = blockedFilter
+	all, _, err := c.api.Evaluations().List(q)
 	if err != nil {
-		return nil, err
+		return nil, c.fail(op{what: "list blocked evaluations", need: "read-job", ns: ns}, err)
 	}
 	out := all[:0:0]
 	for _, e := range all {

@@ -3,6 +3,7 @@ package nomad_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -319,5 +320,34 @@ func TestUnknownNodePoolAndEnsureNodePool(t *testing.T) {
 	ev, _ := c.BlockedEvaluations(ctx, "")
 	if len(ev) != 1 || ev[0].FailedTGAllocs["run"].NodesInPool != 0 || ev[0].FailedTGAllocs["run"].NodePool != "h100" {
 		t.Fatalf("scale-from-zero signal: %+v", ev)
+	}
+}
+
+func TestBlockedEvaluationsAskNomadToFilter(t *testing.T) {
+	srv := nomadtest.New(t)
+	var filter string
+	var mu sync.Mutex
+	srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/v1/evaluations" {
+			mu.Lock()
+			filter = r.URL.Query().Get("filter")
+			mu.Unlock()
+		}
+		return false
+	})
+	c := newClient(t, srv)
+	ctx := context.Background()
+	srv.AddNodePool("gpu", "GPU machines")
+	if _, err := c.RegisterJob(ctx, gpuJob("wait", "gpu", 4), true, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := c.BlockedEvaluations(ctx, "")
+	if err != nil || len(ev) != 1 || ev[0].Status != "blocked" {
+		t.Fatalf("blocked evals %+v, %v", ev, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if filter != `Status == "blocked"` {
+		t.Errorf("evaluations listed with filter %q; a busy cluster returns every evaluation without it", filter)
 	}
 }

@@ -87,6 +87,7 @@ func TestLsStatusShowLogs(t *testing.T) {
 	r = execCaravan(t, env, "", "show", placed[0])
 	mustCode(t, r, ExitOK)
 	mustContain(t, r.stdout, "State:      running", srv.URL()+"/ui/jobs/"+placed[0]+"@default", "Resolved spec:", "lr = ", "Allocations:", "task train: running")
+	mustContain(t, r.stdout, "Pool:       gpu (node pool gpu), 1 GPU\n")
 	r = execCaravan(t, env, "", "show", placed[0], "-json")
 	mustCode(t, r, ExitOK)
 	var doc showDoc

@@ -128,7 +128,7 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 	}
 	if r := d.Record; r != nil {
 		fmt.Fprintf(w, "Experiment: %s\n", r.Experiment)
-		fmt.Fprintf(w, "Pool:       %s (node pool %s), %d GPUs\n", r.Pool, r.NodePool, r.GPUs)
+		fmt.Fprintf(w, "Pool:       %s (node pool %s), %s\n", r.Pool, r.NodePool, plural(r.GPUs, "GPU"))
 		fmt.Fprintf(w, "Submitted:  %s (%s ago)", r.SubmittedAt.Format(time.RFC3339), shortDuration(now.Sub(r.SubmittedAt)))
 		if r.SubmittedBy != "" {
 			fmt.Fprintf(w, " by %s", r.SubmittedBy)

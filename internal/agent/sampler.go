@@ -119,6 +119,10 @@ func (s *Sampler) Sample(ctx context.Context) {
 		rs.missing = 0
 		rs.add(snap, au, rx, tx, xids)
 		if snap.Time.Sub(rs.lastFlush) >= s.flushEvery {
+			// Due times are counted in sample times: stamping the flush
+			// with the wall clock (a little after the snapshot) pushed each
+			// write one sample later than the last, every 65 s, not 60.
+			rs.lastFlush = snap.Time
 			s.flush(ctx, rs, false)
 		}
 	}
@@ -226,7 +230,6 @@ func (rs *runSummary) add(snap *Snapshot, au *AllocUse, rx, tx float64, xids []g
 // flush writes the summary; a failed write is logged and retried at the
 // next flush (a final one is lost only if its single try fails).
 func (s *Sampler) flush(ctx context.Context, rs *runSummary, final bool) {
-	rs.lastFlush = s.agent.cfg.Now()
 	u := rs.usage(final)
 	if s.store == nil {
 		return

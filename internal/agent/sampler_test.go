@@ -170,6 +170,30 @@ func TestSamplerBoundsXIDsPerRun(t *testing.T) {
 	}
 }
 
+// TestSamplerWritesOnTheMinute: a snapshot takes time, so the clock has
+// moved on by the time a summary is written; writes must still come every
+// flushEvery of sample time, not drift a sample later each time.
+func TestSamplerWritesOnTheMinute(t *testing.T) {
+	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
+	clk := tn.clock
+	tn.agent.cfg.Now = func() time.Time { clk.Advance(time.Millisecond); return clk.Now() }
+	s := NewSampler(tn.agent, tn.nomad, 5*time.Second, time.Minute)
+	start := clk.Now()
+	for clk.Now().Sub(start) < 10*time.Minute+2*time.Second {
+		s.Sample(context.Background())
+		clk.Advance(5 * time.Second)
+	}
+	n := 0
+	for _, u := range tn.nomad.usage {
+		if u.AllocID == allocA {
+			n++
+		}
+	}
+	if n != 10 {
+		t.Errorf("%d writes of run A in 10 minutes, want 10 (one a minute)", n)
+	}
+}
+
 func TestSamplerRunFlushesOnShutdown(t *testing.T) {
 	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
 	s := NewSampler(tn.agent, tn.nomad, time.Hour, time.Hour)

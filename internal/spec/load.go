@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // DefaultMaxRuns is the largest sweep Load expands when LoadOptions.MaxRuns
@@ -120,6 +121,8 @@ type loader struct {
 
 	exps []*expState
 
+	funcs map[string]function.Function // functions plus this load's "for" counter
+
 	defaults    *settings
 	defaultsRng hcl.Range
 }
@@ -136,6 +139,7 @@ func newLoader(dir string, opts LoadOptions) *loader {
 		cfg:     &Config{Dir: dir, Files: map[string]*hcl.File{}, Pools: map[string]*Pool{}},
 		vars:    map[string]*variable{},
 		locals:  map[string]*localDef{},
+		funcs:   withForCounter(functions),
 	}
 }
 
@@ -176,6 +180,7 @@ func (l *loader) parseSource(name string, src []byte) {
 	}
 	l.cfg.Files[name] = f
 	boundedOps(f.Body)
+	boundForExprs(f.Body)
 	content, diags := f.Body.Content(rootSchema)
 	l.add(diags...)
 	if content != nil {
@@ -261,7 +266,7 @@ func (l *loader) buildContext() {
 			"var":   cty.ObjectVal(vars),
 			"local": cty.ObjectVal(l.localVals),
 		},
-		Functions: functions,
+		Functions: l.funcs,
 	}
 }
 

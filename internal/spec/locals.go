@@ -85,7 +85,7 @@ func (l *loader) evalLocal(n string, varObj cty.Value, stack []string) cty.Value
 	}
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": varObj, "local": cty.ObjectVal(deps)},
-		Functions: functions,
+		Functions: l.funcs,
 	}
 	v, diags := ld.attr.Expr.Value(ctx)
 	l.add(diags...)

@@ -285,7 +285,7 @@ func (l *loader) validateVariables() {
 	for n, v := range l.vars {
 		vals[n] = v.value
 	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vals)}, Functions: functions}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vals)}, Functions: l.funcs}
 	for _, n := range l.varOrder {
 		v := l.vars[n]
 		for _, vc := range v.validations {

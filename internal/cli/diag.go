@@ -81,7 +81,12 @@ func writeDiagText(w io.Writer, files map[string]*hcl.File, d *hcl.Diagnostic) {
 	if r := d.Subject; r != nil && r.Filename != "" {
 		file := files[r.Filename]
 		where := r.Filename
-		if r.Start.Line > 0 {
+		// A zero-width range at 1:1 of something that is not a loaded
+		// file (a directory, an unreadable -var-file, a -var value)
+		// points at the thing as a whole; ":1:1" would suggest a place
+		// inside it.
+		whole := file == nil && r.Start == hcl.InitialPos && r.End == hcl.InitialPos
+		if r.Start.Line > 0 && !whole {
 			where = fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 		}
 		if ctx := contextOf(file, r.Start.Byte); ctx != "" {

@@ -32,6 +32,8 @@ func TestWriteDiagsText(t *testing.T) {
 			"Error: Missing\n\n  on e.hcl:1:1, in experiment \"e\":\n   1: experiment \"e\" {\n      ^\n\nAdd it.\n\n"},
 		{"no source", &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "S", Detail: "D", Subject: &hcl.Range{Filename: "other.hcl", Start: hcl.Pos{Line: 4, Column: 2}}},
 			"Error: S\n\n  on other.hcl:4:2:\n\nD\n\n"},
+		{"whole directory", &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "S", Detail: "D", Subject: &hcl.Range{Filename: "exps", Start: hcl.InitialPos, End: hcl.InitialPos}},
+			"Error: S\n\n  on exps:\n\nD\n\n"},
 		{"command line", &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "S", Detail: "D", Subject: &hcl.Range{Filename: "<command line>"}},
 			"Error: S\n\n  on <command line>:\n\nD\n\n"},
 		{"no subject", &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "S", Detail: "D"}, "Error: S\n\nD\n\n"},

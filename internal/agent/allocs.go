@@ -8,7 +8,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
-	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/compile/jobmeta"
 	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
@@ -34,9 +34,9 @@ func infoOf(a *api.Allocation) *allocInfo {
 		Running:  a.ClientStatus == api.AllocClientStatusRunning,
 		Terminal: a.ClientTerminalStatus() || a.ServerTerminalStatus()}
 	if a.Job != nil && nomad.IsCaravanJob(a.Job.Meta) {
-		in.RunID = a.Job.Meta[compile.MetaRunID]
-		in.Experiment = a.Job.Meta[compile.MetaExperiment]
-		in.GPUs, _ = strconv.Atoi(a.Job.Meta[compile.MetaGPUs])
+		in.RunID = a.Job.Meta[jobmeta.RunID]
+		in.Experiment = a.Job.Meta[jobmeta.Experiment]
+		in.GPUs, _ = strconv.Atoi(a.Job.Meta[jobmeta.GPUs])
 	}
 	if a.AllocatedResources != nil {
 		for _, t := range a.AllocatedResources.Tasks {

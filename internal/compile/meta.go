@@ -1,35 +1,38 @@
 package compile
 
+import "github.com/caravan-ml/caravan/internal/compile/jobmeta"
+
 // Job meta keys that caravan writes on every job it compiles. They are the
 // contract between the compiler and everything that reads jobs back from
-// Nomad (gitops, the agent, reports). Every key is a valid NOMAD_META_* env
-// name: lower-case letters, digits and underscores.
+// Nomad (gitops, the agent, reports). The values live in the leaf package
+// jobmeta, which readers of jobs import instead, so that they do not link
+// the compiler and the HCL parser (see jobmeta's doc).
 const (
 	// MetaManagedBy marks a job as caravan's; its value is ManagedByValue.
 	// Nothing without it is ever touched.
-	MetaManagedBy  = "caravan_managed_by"
-	ManagedByValue = "caravan"
+	MetaManagedBy  = jobmeta.ManagedBy
+	ManagedByValue = jobmeta.ManagedByValue
 
-	MetaRunID      = "caravan_run_id"
-	MetaExperiment = "caravan_experiment"
-	MetaSpecHash   = "caravan_spec_hash" // full sha256 hex of the resolved spec
-	MetaPool       = "caravan_pool"      // caravan pool name
-	MetaGPUs       = "caravan_gpus"      // GPUs per run, decimal
-	MetaParams     = "caravan_params"    // JSON object of all params
+	MetaRunID      = jobmeta.RunID
+	MetaExperiment = jobmeta.Experiment
+	MetaSpecHash   = jobmeta.SpecHash
+	MetaPool       = jobmeta.Pool
+	MetaGPUs       = jobmeta.GPUs
+	MetaParams     = jobmeta.Params
 	// MetaParamPrefix prefixes one key per param: caravan_param_<name>.
-	MetaParamPrefix = "caravan_param_"
+	MetaParamPrefix = jobmeta.ParamPrefix
 
-	MetaSourceGit    = "caravan_source_git"
-	MetaSourceCommit = "caravan_source_commit"
-	MetaSourcePath   = "caravan_source_path"
+	MetaSourceGit    = jobmeta.SourceGit
+	MetaSourceCommit = jobmeta.SourceCommit
+	MetaSourcePath   = jobmeta.SourcePath
 
-	MetaFile         = "caravan_file" // experiment file, relative to the config dir
-	MetaLine         = "caravan_line" // line of the experiment block
-	MetaConfigCommit = "caravan_config_commit"
-	MetaConfigDirty  = "caravan_config_dirty" // "true" or "false"
+	MetaFile         = jobmeta.File
+	MetaLine         = jobmeta.Line
+	MetaConfigCommit = jobmeta.ConfigCommit
+	MetaConfigDirty  = jobmeta.ConfigDirty
 
-	MetaTimeout   = "caravan_timeout"    // Go duration string; "" when unset
-	MetaDependsOn = "caravan_depends_on" // comma-separated experiment names
-	MetaRerun     = "caravan_rerun"      // the experiment's rerun counter
-	MetaRerunOf   = "caravan_rerun_of"   // run ID this run reproduces (caravan rerun)
+	MetaTimeout   = jobmeta.Timeout
+	MetaDependsOn = jobmeta.DependsOn
+	MetaRerun     = jobmeta.Rerun
+	MetaRerunOf   = jobmeta.RerunOf
 )

@@ -3,19 +3,32 @@
 
 GO       ?= go
 BIN      ?= bin/caravan
+AGENT_BIN ?= bin/caravan-agent
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/caravan-ml/caravan/internal/cli.Version=$(VERSION)
 EXAMPLES ?= hcl/examples
 BENCHCOUNT ?= 5
 export CHECKPOINT_DISABLE = 1
 
-.PHONY: all build test test-short bench fmt lint vet demo e2e gpu-check fuzz clean
+.PHONY: all build agent gpu-bundle test test-short bench fmt lint vet demo e2e gpu-check fuzz clean
 
 all: build
 
 ## build: the caravan binary in bin/ (cgo on, so the agent can load NVML)
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/caravan
+
+## agent: the slim agent binary that every GPU node runs: cgo on (NVML), and
+## -tags agentonly, so it holds only `caravan agent` and `caravan version` and
+## its resident memory is not spent on the compiler, autoscaler and plots
+agent:
+	CGO_ENABLED=1 $(GO) build -tags agentonly -ldflags "$(LDFLAGS)" -o $(AGENT_BIN) ./cmd/caravan
+
+## gpu-bundle: what to carry to a GPU machine without Go: the slim agent and
+## the real-NVML footprint test; run there with
+##   CARAVAN_BIN=bin/caravan-agent GPU_FOOTPRINT_TEST=bin/gpu-footprint.test bash docs/scripts/gpu-check.sh
+gpu-bundle: agent
+	CGO_ENABLED=1 $(GO) test -c -tags gpu -o bin/gpu-footprint.test ./internal/gpu
 
 ## demo: build caravan and run it on the shipped example experiments
 demo: build

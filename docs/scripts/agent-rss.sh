@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# agent-rss: measure the resident memory of `caravan agent` after N scrapes.
+#
+# Starts BINARY's agent on a free loopback port (the agent binds
+# 127.0.0.1:0 and logs the port it got), scrapes /metrics N times, then
+# prints, as key=value lines:
+#   - VmRSS, RssAnon, RssFile, RssShmem and VmHWM from /proc/PID/status;
+#   - the Go heap as the agent itself reports it (go_memstats_*);
+#   - the CPU time the agent used, in total and per scrape;
+#   - whether libnvidia-ml and libcuda are mapped, and the resident kB of
+#     the largest mappings by file, from /proc/PID/smaps (what the
+#     file-backed pages are: the binary itself, libc, the NVIDIA driver).
+#
+#   bash docs/scripts/agent-rss.sh bin/caravan-agent            # 500 scrapes
+#   bash docs/scripts/agent-rss.sh bin/caravan 200 -- -no-nomad # GPU node, no Nomad
+#
+# Arguments after -- replace the agent's default flags, which point it at an
+# unreachable Nomad (-nomad-addr http://127.0.0.1:1) so it runs the same way
+# with or without a GPU and without a cluster. Needs Linux /proc, and curl or
+# python3; no Go.
+set -euo pipefail
+
+usage() { echo "usage: $0 BINARY [SCRAPES] [-- AGENT_FLAGS...]" >&2; exit 2; }
+[[ $# -ge 1 ]] || usage
+BIN="$1"; shift
+SCRAPES=500
+if [[ $# -gt 0 && "$1" != "--" ]]; then SCRAPES="$1"; shift; fi
+[[ "$SCRAPES" =~ ^[0-9]+$ ]] || usage
+FLAGS=(-nomad-addr http://127.0.0.1:1 -node agent-rss -pool agent-rss)
+if [[ $# -gt 0 ]]; then
+  [[ "$1" == "--" ]] || usage
+  shift
+  FLAGS=("$@")
+fi
+[[ -x "$BIN" ]] || { echo "agent-rss: $BIN is not an executable" >&2; exit 1; }
+
+WORK="$(mktemp -d)"
+PID=""
+cleanup() {
+  if [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; then
+    kill -INT "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$BIN" agent -listen 127.0.0.1:0 "${FLAGS[@]}" >"$WORK/agent.log" 2>&1 &
+PID=$!
+
+# The agent logs `serving metrics url=http://127.0.0.1:PORT/metrics`.
+URL=""
+for _ in $(seq 1 100); do
+  URL=$(grep -o 'url=http://[^ ]*/metrics' "$WORK/agent.log" 2>/dev/null | head -n 1 | cut -d= -f2 || true)
+  [[ -n "$URL" ]] && break
+  kill -0 "$PID" 2>/dev/null || { cat "$WORK/agent.log" >&2; echo "agent-rss: the agent exited (log above)" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -n "$URL" ]] || { cat "$WORK/agent.log" >&2; echo "agent-rss: the agent did not start serving within 10 s" >&2; exit 1; }
+
+# scrape N OUT: fetch URL N times, keep the last body in OUT.
+scrape() {
+  if command -v curl >/dev/null 2>&1; then
+    local i
+    for ((i = 0; i < $1; i++)); do curl -fsS --max-time 10 -o "$2" "$URL"; done
+  else
+    python3 - "$URL" "$1" "$2" <<'PY'
+import sys, urllib.request
+url, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+body = b""
+for _ in range(n):
+    body = urllib.request.urlopen(url, timeout=10).read()
+open(out, "wb").write(body)
+PY
+  fi
+}
+
+cpu_ticks() { # utime+stime of PID, in clock ticks (fields 14 and 15 after the comm)
+  local stat
+  stat=$(<"/proc/$PID/stat")
+  stat=${stat##*) }
+  awk '{ print $12 + $13 }' <<<"$stat"
+}
+TICK=$(getconf CLK_TCK)
+
+scrape 1 "$WORK/first.txt"
+t0=$(cpu_ticks)
+scrape "$SCRAPES" "$WORK/last.txt"
+t1=$(cpu_ticks)
+sleep 1 # let the last response's buffers settle before reading the counters
+kill -0 "$PID" 2>/dev/null || { cat "$WORK/agent.log" >&2; echo "agent-rss: the agent died while scraped" >&2; exit 1; }
+
+echo "binary=$BIN size_bytes=$(stat -c %s "$BIN") scrapes=$SCRAPES flags=${FLAGS[*]}"
+awk '/^(VmRSS|RssAnon|RssFile|RssShmem|VmHWM):/ { printf "%s_kB=%s\n", substr($1, 1, length($1) - 1), $2 }' "/proc/$PID/status"
+awk '/^go_memstats_(heap_alloc|heap_inuse|heap_sys|stack_inuse|sys)_bytes / { printf "%s=%.0f\n", $1, $2 }' "$WORK/last.txt"
+awk -v t0="$t0" -v t1="$t1" -v hz="$TICK" -v n="$SCRAPES" 'BEGIN {
+  printf "cpu_total_s=%.2f cpu_per_scrape_ms=%.2f\n", t1 / hz, (n > 0 ? (t1 - t0) / hz / n * 1000 : 0) }'
+has() { grep -q "$1" "/proc/$PID/maps" && echo yes || echo no; }
+echo "mapped_libnvidia_ml=$(has libnvidia-ml) mapped_libcuda=$(has libcuda)"
+# Resident kB per mapped file (and [heap], [stack], anonymous), largest first.
+awk '
+  /^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6 ? $6 : "[anon]"); next }
+  /^Rss:/ { rss[name] += $2 }
+  END { for (n in rss) if (rss[n] > 0) printf "%d %s\n", rss[n], n }
+' "/proc/$PID/smaps" | sort -rn | head -n 8 | awk '{ printf "rss_kB[%s]=%s\n", $2, $1 }'

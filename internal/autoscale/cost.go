@@ -165,7 +165,7 @@ func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 	case !p.tf.NextRetryAt.IsZero() && p.tf.NextRetryAt.After(now):
 		r.Next, r.NextAt = "retry terraform apply after failure", p.tf.NextRetryAt
 	default:
-		r.Next, r.NextAt = nextPlanned(l.policy.scaleInGrace(p.pool), p.pool, p.state, p.memory)
+		r.Next, r.NextAt = nextPlanned(l.policy.scaleInGrace(p.pool), l.policy.keepsWarm(), p.pool, p.state, p.memory)
 		if r.Next == "" && !p.wakeAt.IsZero() {
 			r.Next, r.NextAt = "re-decide when a timer falls due", p.wakeAt
 		}
@@ -177,9 +177,9 @@ func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 // the autoscaler do if no demand arrives: the earliest idle node to scale
 // in or the earliest booting machine to replace (boot_timeout). grace is
 // the pool's effective min_idle (Policy.scaleInGrace; 0 when idle_timeout
-// alone decides): from then on an idle node goes unless the warm buffer
-// keeps it, and idle_timeout is the latest it stays.
-func nextPlanned(grace time.Duration, pl *spec.Pool, ps PoolState, mem Memory) (string, time.Time) {
+// alone decides): from then on an idle node goes, unless a warm buffer
+// (warm) keeps it, and idle_timeout is the latest it stays.
+func nextPlanned(grace time.Duration, warm bool, pl *spec.Pool, ps PoolState, mem Memory) (string, time.Time) {
 	var what string
 	var at time.Time
 	consider := func(w string, t time.Time) {
@@ -205,9 +205,11 @@ func nextPlanned(grace time.Duration, pl *spec.Pool, ps PoolState, mem Memory) (
 			continue
 		}
 		switch {
-		case grace > 0:
+		case grace > 0 && warm:
 			consider(fmt.Sprintf("scale in idle node %s (min_idle %s passed) unless the warm buffer keeps it; by idle_timeout %s at the latest", n.Name, grace, pl.IdleTimeout),
 				idleSince(&n).Add(grace))
+		case grace > 0:
+			consider(fmt.Sprintf("scale in idle node %s (min_idle %s)", n.Name, grace), idleSince(&n).Add(grace))
 		case pl.IdleTimeout > 0:
 			consider(fmt.Sprintf("scale in idle node %s (idle_timeout %s)", n.Name, pl.IdleTimeout), idleSince(&n).Add(pl.IdleTimeout))
 		}

@@ -365,8 +365,10 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	if n := len(drains) - early; n > 0 {
 		reasons = append(reasons, fmt.Sprintf("%d empty node(s) idle for idle_timeout %s, scaling in", n, pl.IdleTimeout))
 	}
-	if early > 0 {
+	if early > 0 && buffer > 0 {
 		reasons = append(reasons, fmt.Sprintf("%d empty node(s) idle for min_idle %s and not needed for the warm buffer of %d GPU(s), scaling in", early, grace, buffer))
+	} else if early > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d empty node(s) idle for min_idle %s, scaling in", early, grace))
 	}
 
 	// Consolidation without eviction: new work should land on the nodes

@@ -155,7 +155,8 @@ func TestDecideRules(t *testing.T) {
 			want: map[ActionKind][]string{MarkIneligible: {"a100-1"}, Drain: {"a100-1"}},
 		},
 		{
-			name: "the warm buffer keeps an empty node while recent demand was high",
+			name:   "the warm buffer keeps an empty node while recent demand was high",
+			policy: warmPolicy(),
 			ps: PoolState{
 				Nodes:  []Node{idle(dNode("a100-1", 0, 0), 2*time.Minute)},
 				Memory: Memory{Demand: 40, DemandAt: t0},
@@ -163,7 +164,8 @@ func TestDecideRules(t *testing.T) {
 			want: map[ActionKind][]string{},
 		},
 		{
-			name: "but not past idle_timeout",
+			name:   "but not past idle_timeout",
+			policy: warmPolicy(),
 			ps: PoolState{
 				Nodes:  []Node{idle(dNode("a100-1", 0, 0), 11*time.Minute)},
 				Memory: Memory{Demand: 40, DemandAt: t0},
@@ -339,6 +341,14 @@ func TestDecideIsPure(t *testing.T) {
 	}
 }
 
+// warmPolicy is the default policy with a warm buffer of 5% of recent peak
+// demand, which the default leaves off.
+func warmPolicy() Policy {
+	p := DefaultPolicy()
+	p.WarmFraction = 0.05
+	return p
+}
+
 func TestDecideWakeAt(t *testing.T) {
 	p := IdleTimeoutPolicy()
 	ps := PoolState{Pool: dPool(), Nodes: []Node{idle(dNode("a100-1", 0, 0), 4*time.Minute)}}
@@ -351,7 +361,7 @@ func TestDecideWakeAt(t *testing.T) {
 	long := dPool()
 	long.IdleTimeout = time.Hour
 	ps = PoolState{Pool: long, Nodes: []Node{idle(dNode("a100-1", 0, 0), 2*time.Minute)}, Memory: Memory{Demand: 40, DemandAt: t0}}
-	d = DefaultPolicy().DecidePool("a100", ps, t0)
+	d = warmPolicy().DecidePool("a100", ps, t0)
 	if want := t0.Add(30*time.Minute + time.Second); len(d.Actions) > 0 || !d.WakeAt.Equal(want) {
 		t.Errorf("actions %v WakeAt = %v, want none and %v (warm buffer shrinks)", d.Actions, d.WakeAt, want)
 	}

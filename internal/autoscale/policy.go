@@ -59,12 +59,15 @@ func (p Policy) scaleInGrace(pl *spec.Pool) time.Duration {
 	return g
 }
 
+// keepsWarm reports whether the policy keeps a warm buffer at all.
+func (p Policy) keepsWarm() bool { return p.WarmFraction > 0 || p.WarmMinGPUs > 0 }
+
 // DefaultPolicy is the policy `caravan autoscale` runs.
 func DefaultPolicy() Policy {
 	return Policy{
 		DrainDeadline:       time.Hour,
 		ScaleInGrace:        time.Minute,
-		WarmFraction:        0.05,
+		WarmFraction:        0,
 		WarmMinGPUs:         0,
 		DemandHalfLife:      30 * time.Minute,
 		Consolidate:         true,

@@ -26,5 +26,9 @@
 // A machine is paid from the moment it is asked for until its name leaves
 // the pool. LowerBound gives the paid/used ratio of an ideal no real policy
 // reaches (instant boots and perfect repacking at every instant), to show
-// how much of the remaining waste any policy could still win.
+// how much of the remaining waste any policy could still win. The report's
+// InstantMachines runs caravan's policy with machines that boot and leave
+// at once: the waste left there comes from where Nomad placed work, which
+// an autoscaler that never moves running work cannot undo, so a policy's
+// paid/used above it is the autoscaler's own overhead.
 package sim

@@ -30,9 +30,9 @@ func TestSimulateHandComputed(t *testing.T) {
 		usedGPUh float64
 		p50, max float64
 		boots    int
-		// noWarm runs caravan's policy without its warm buffer, so that
-		// only the scale-in grace decides.
-		noWarm bool
+		// warm, when set, runs caravan's policy with a warm buffer of
+		// that fraction (the default policy keeps none).
+		warm float64
 	}{
 		{
 			// Boot 3 + run 60 + idle 10 minutes.
@@ -42,7 +42,7 @@ func TestSimulateHandComputed(t *testing.T) {
 		},
 		{
 			// Boot 3 + run 60 + the 1-minute grace of the default policy.
-			name: "one job, caravan", policy: "caravan", noWarm: true,
+			name: "one job, caravan", policy: "caravan",
 			jobs:    []Job{{ID: "a", Submit: 0, Duration: hour, GPUs: 1}},
 			nodeMin: 64, usedGPUh: 1, p50: 180, max: 180, boots: 1,
 		},
@@ -71,7 +71,7 @@ func TestSimulateHandComputed(t *testing.T) {
 		{
 			// Caravan removed the node after its 1-minute grace, so the
 			// second job boots again: (3+60+1) + (3+60+1).
-			name: "no reuse after the grace, caravan", policy: "caravan", noWarm: true,
+			name: "no reuse after the grace, caravan", policy: "caravan",
 			jobs: []Job{
 				{ID: "a", Submit: 0, Duration: hour, GPUs: 8},
 				{ID: "b", Submit: 3*time.Minute + hour + 5*time.Minute, Duration: hour, GPUs: 8},
@@ -80,7 +80,7 @@ func TestSimulateHandComputed(t *testing.T) {
 		},
 		{
 			// Two 4-GPU jobs submitted together share one node.
-			name: "packing, caravan", policy: "caravan", noWarm: true,
+			name: "packing, caravan", policy: "caravan",
 			jobs: []Job{
 				{ID: "a", Submit: 0, Duration: hour, GPUs: 4},
 				{ID: "b", Submit: 0, Duration: hour, GPUs: 4},
@@ -91,7 +91,7 @@ func TestSimulateHandComputed(t *testing.T) {
 			// With its warm buffer, caravan remembers 8 busy GPUs decayed
 			// over the hour's half-lives to 2; 5% of that rounds up to one
 			// GPU, so the last node stays for idle_timeout: 3 + 60 + 10.
-			name: "warm buffer keeps the last node, caravan", policy: "caravan",
+			name: "warm buffer keeps the last node, caravan", policy: "caravan", warm: 0.05,
 			jobs: []Job{
 				{ID: "a", Submit: 0, Duration: hour, GPUs: 4},
 				{ID: "b", Submit: 0, Duration: hour, GPUs: 4},
@@ -110,9 +110,9 @@ func TestSimulateHandComputed(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var opts Options
-			if tc.noWarm {
+			if tc.warm > 0 {
 				p := autoscale.DefaultPolicy()
-				p.WarmFraction = 0
+				p.WarmFraction = tc.warm
 				opts.Caravan = &p
 			}
 			r, err := Run(Config{Pool: testPool(), Boot: 3 * time.Minute}, tc.jobs, tc.policy, opts)

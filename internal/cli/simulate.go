@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/autoscale"
 	"github.com/caravan-ml/caravan/internal/sim"
 	"github.com/caravan-ml/caravan/internal/spec"
 )
@@ -37,6 +38,7 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 	minNodes := fs.Int("min-nodes", -1, "override every pool's min_nodes (negative: keep the pool's)")
 	maxNodes := fs.Int("max-nodes", -1, "override every pool's max_nodes (0: no limit; negative: keep the pool's)")
 	price := fs.Float64("price", -1, "override every pool's price_per_hour (negative: keep the pool's)")
+	warm := fs.Float64("warm-fraction", 0, "caravan: keep free GPUs on live nodes for this fraction (0-1) of the recent peak of busy GPUs; shows what a warm buffer costs and saves (default 0: none)")
 	bTarget := fs.Float64("baseline-target", 0.8, "baseline: target GPU utilisation (0-1)")
 	bCool := fs.Duration("baseline-cooldown", 5*time.Minute, "baseline: cooldown after a scaling action")
 	bInt := fs.Duration("baseline-interval", 10*time.Second, "baseline: evaluation interval")
@@ -142,7 +144,14 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 			}
 		}
 	}
+	if *warm < 0 || *warm > 1 {
+		errorf(env, "-warm-fraction %g is not between 0 and 1\n  Pass e.g. -warm-fraction 0.05 to keep free GPUs for 5%% of recent peak demand.", *warm)
+		return ExitUsage
+	}
+	policy := autoscale.DefaultPolicy()
+	policy.WarmFraction = *warm
 	rep, err := sim.ComparePools(pools, def, jobs, *boot, sim.Options{
+		Caravan:        &policy,
 		BaselineTarget: *bTarget, BaselineCooldown: *bCool, BaselineInterval: *bInt,
 	})
 	if err != nil {

@@ -56,6 +56,25 @@ func TestSimulateTableAndOverrides(t *testing.T) {
 	}
 }
 
+// A warm buffer keeps an empty node past min_idle, so it can only cost
+// more on this trace (its runs leave the pool idle at the end).
+func TestSimulateWarmFraction(t *testing.T) {
+	paid := func(args ...string) float64 {
+		t.Helper()
+		out, errs, code := runSimulateCmd(t, append([]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-pools", "testdata/simulate/pools.hcl", "-json"}, args...)...)
+		if code != ExitOK {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		var got map[string]map[string]any
+		_ = json.Unmarshal([]byte(out), &got)
+		return got["caravan"]["paid_gpu_hours"].(float64)
+	}
+	none, warm := paid(), paid("-warm-fraction", "0.5")
+	if warm <= none {
+		t.Errorf("caravan paid %.3f GPU-h with a warm buffer and %.3f without; the buffer must keep nodes longer", warm, none)
+	}
+}
+
 func TestSimulateErrors(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -66,6 +85,7 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"simulate", "-trace", "testdata/simulate/nope.csv"}, ExitError, "cannot open trace"},
 		{[]string{"simulate", "-trace", "testdata/simulate/pools.hcl"}, ExitError, "line"},
 		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-pool", "zz"}, ExitUsage, `pool "zz" is not declared`},
+		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-warm-fraction", "1.5"}, ExitUsage, "-warm-fraction 1.5 is not between 0 and 1"},
 		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-idle", "5m", "-min-idle", "6m"}, ExitUsage, "-min-idle 6m0s is longer than pool \"gpu\"'s idle_timeout 5m0s"},
 	}
 	for _, tc := range tests {

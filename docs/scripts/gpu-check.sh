@@ -7,8 +7,19 @@
 # prints the caravan_gpu_* series. Exits non-zero when no GPU series appear
 # (no driver, NVML failing, or the agent not reading it).
 #
+# Then, for the agent's memory budget (30 MB resident):
+#   - GPU_FOOTPRINT_TEST (default bin/gpu-footprint.test, when present): the
+#     real-NVML footprint test binary; each test runs in its own process and
+#     logs, call by call, when libcuda gets mapped and what it costs;
+#   - docs/scripts/agent-rss.sh against the slim agent (CARAVAN_AGENT_BIN,
+#     default bin/caravan-agent) and the full binary (bin/caravan), when
+#     present, after GPU_RSS_SCRAPES scrapes (default 200).
+# `make gpu-bundle` builds bin/caravan-agent and bin/gpu-footprint.test to
+# carry to a GPU machine without Go.
+#
 #   make gpu-check            # or: bash docs/scripts/gpu-check.sh
 #   GPU_CHECK_SECONDS=10 CARAVAN_BIN=bin/caravan bash docs/scripts/gpu-check.sh
+#   CARAVAN_BIN=bin/caravan-agent GPU_FOOTPRINT_TEST=bin/gpu-footprint.test bash docs/scripts/gpu-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.." # the repository root: this script lives in docs/scripts
 
@@ -43,13 +54,13 @@ else
   say "nvidia-smi not found; relying on NVML alone"
 fi
 
-# 2. A cgo build of caravan.
+# 2. A cgo build of caravan: the slim agent build that nodes run.
 BIN="${CARAVAN_BIN:-}"
 if [[ -z "$BIN" ]]; then
-  command -v go >/dev/null 2>&1 || fail "go not found: install Go, or pass CARAVAN_BIN=path/to/a/cgo/build/of/caravan"
-  say "building caravan with cgo"
-  BIN="$WORK/caravan"
-  CGO_ENABLED=1 go build -o "$BIN" ./cmd/caravan
+  command -v go >/dev/null 2>&1 || fail "go not found: install Go, or pass CARAVAN_BIN=path/to/a/cgo/build/of/caravan (make gpu-bundle builds one)"
+  say "building the caravan agent with cgo (-tags agentonly)"
+  BIN="$WORK/caravan-agent"
+  CGO_ENABLED=1 go build -tags agentonly -o "$BIN" ./cmd/caravan
 fi
 [[ -x "$BIN" ]] || fail "$BIN is not an executable"
 
@@ -126,3 +137,27 @@ if [[ -n "$LOAD" ]]; then
   fi
   awk -v b="$best" 'BEGIN { exit !(b > 0) }' || say "WARNING: utilisation stayed 0 under load"
 fi
+
+# 7. Memory: which NVML call maps libcuda, and the agent's resident memory.
+if kill -INT "$AGENT_PID" 2>/dev/null; then wait "$AGENT_PID" 2>/dev/null || true; fi
+AGENT_PID=""
+FOOT="${GPU_FOOTPRINT_TEST:-bin/gpu-footprint.test}"
+if [[ -x "$FOOT" ]]; then
+  for test in TestRealNVMLFootprint TestRealOpenFootprint; do
+    say "$test ($FOOT, a process of its own):"
+    "$FOOT" -test.v -test.count=1 -test.run "^$test\$" || say "WARNING: $test failed (log above)"
+  done
+elif [[ -n "${GPU_FOOTPRINT_TEST:-}" ]]; then
+  fail "GPU_FOOTPRINT_TEST=$FOOT is not an executable (build it with make gpu-bundle)"
+else
+  say "no footprint test binary: make gpu-bundle, then GPU_FOOTPRINT_TEST=bin/gpu-footprint.test"
+fi
+SLIM="${CARAVAN_AGENT_BIN:-bin/caravan-agent}"
+for b in "$SLIM" bin/caravan; do
+  if [[ -x "$b" ]]; then
+    say "resident memory of $b agent after ${GPU_RSS_SCRAPES:-200} scrapes:"
+    bash docs/scripts/agent-rss.sh "$b" "${GPU_RSS_SCRAPES:-200}" || say "WARNING: agent-rss.sh failed for $b"
+  else
+    say "no $b: skipping its resident-memory figure (make agent / make build)"
+  fi
+done

@@ -4,9 +4,12 @@
 # Variables (read by `caravan report`).
 #
 # Before running it:
-#   1. Install a cgo build of caravan (`make build`) at caravan_bin on the
-#      nodes. It loads libnvidia-ml.so.1 from the NVIDIA driver at run time;
-#      without it, GPUs are read from the Nomad device plugin's stats.
+#   1. Install the slim agent build (`make agent` builds bin/caravan-agent:
+#      cgo on, only the agent and version commands) at caravan_bin on the
+#      nodes. A full cgo build of caravan (`make build`) runs the same agent
+#      with about 8 MB more resident memory. It loads libnvidia-ml.so.1 from
+#      the NVIDIA driver at run time; without it, GPUs are read from the
+#      Nomad device plugin's stats.
 #   2. Store a Nomad token for the agent in the job's own variable:
 #        nomad var put nomad/jobs/caravan-agent token=<secret id>
 #      Its policy needs: node read, namespace "*" with read-job (allocations
@@ -23,8 +26,9 @@ variable "node_pool" {
 }
 
 variable "caravan_bin" {
-  type    = string
-  default = "/usr/local/bin/caravan"
+  description = "The agent binary on each node: bin/caravan-agent from `make agent` (a full cgo build of caravan works too)."
+  type        = string
+  default     = "/usr/local/bin/caravan-agent"
 }
 
 variable "port" {
@@ -105,9 +109,11 @@ job "caravan-agent" {
         env = true
       }
 
-      # Measured: 23-30 MB resident without NVML (most of it the binary
-      # itself), about 41 MB with libnvidia-ml loaded (H200, driver 580), and
-      # well under 1% of a core; memory_max leaves room for both.
+      # Measured without NVML (docs/scripts/agent-rss.sh, 500 scrapes):
+      # 19 MiB resident for the slim build, 27 MiB for the full binary (the
+      # difference is the binary's own pages). The full binary on an H200
+      # (driver 580) with NVML: 47 MB, libcuda and the driver's allocations
+      # included. Well under 1% of a core; memory_max leaves room for both.
       resources {
         cpu        = 100
         memory     = 64

@@ -70,3 +70,26 @@ func BenchmarkCompare(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkInstantMachines is the extra replay behind the report's
+// placement floor: machines that boot and leave at once decide more often.
+func BenchmarkInstantMachines(b *testing.B) {
+	jobs := benchTrace(b)
+	for b.Loop() {
+		if _, err := instantMachines(benchPool(), jobs, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReport is what `caravan simulate` computes: every policy plus
+// the placement floor, replayed side by side.
+func BenchmarkReport(b *testing.B) {
+	jobs := benchTrace(b)
+	pools := map[string]*spec.Pool{"gpu": benchPool()}
+	for b.Loop() {
+		if _, err := ComparePools(pools, "gpu", jobs, 3*time.Minute, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

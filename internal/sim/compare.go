@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
@@ -62,15 +63,22 @@ func Run(cfg Config, jobs []Job, policy string, opts Options) (Result, error) {
 	return Result{}, fmt.Errorf("unknown policy %q: want one of %v", policy, Policies)
 }
 
-// Compare runs every policy of Policies over the same trace.
+// Compare runs every policy of Policies over the same trace. Replays share
+// nothing but the read-only jobs, so they run side by side.
 func Compare(cfg Config, jobs []Job, opts Options) ([]Result, error) {
-	out := make([]Result, 0, len(Policies))
-	for _, p := range Policies {
-		r, err := Run(cfg, jobs, p, opts)
+	out := make([]Result, len(Policies))
+	errs := make([]error, len(Policies))
+	var wg sync.WaitGroup
+	for i, p := range Policies {
+		wg.Go(func() {
+			out[i], errs[i] = Run(cfg, jobs, p, opts)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("policy %s: %w", p, err)
+			return nil, fmt.Errorf("policy %s: %w", Policies[i], err)
 		}
-		out = append(out, r)
 	}
 	return out, nil
 }

@@ -55,19 +55,26 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 	for _, name := range rep.Pools {
 		pj := byPool[name]
 		cfg := Config{Pool: pools[name], Boot: boot}
+		var inst Result
+		var instErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			inst, instErr = instantMachines(pools[name], pj, opts)
+		}()
 		rs, err := Compare(cfg, pj, opts)
+		<-done
 		if err != nil {
 			return nil, fmt.Errorf("pool %s: %w", name, err)
+		}
+		if instErr != nil {
+			return nil, fmt.Errorf("pool %s: %w", name, instErr)
 		}
 		for i, r := range rs {
 			merged[i].add(r)
 		}
 		u := rs[0].UsedGPUHours
 		lbPaid += LowerBound(fitting(pj, pools[name]), pools[name].GPUsPerNode) * u
-		inst, err := instantMachines(pools[name], pj, opts)
-		if err != nil {
-			return nil, fmt.Errorf("pool %s: %w", name, err)
-		}
 		instPaid += inst.PaidGPUHours
 		used += u
 	}

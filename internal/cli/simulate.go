@@ -29,7 +29,7 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "simulate", "-trace FILE [-pools FILE]")
 	trace := fs.String("trace", "", "workload trace `FILE`: ITP CSV (job_id,submission_time,duration,num_gpu) or submit,duration,gpus[,pool]")
 	poolsFile := fs.String("pools", "", "HCL `FILE` declaring the pools (default: one pool named \"gpu\" built from the flags below)")
-	poolName := fs.String("pool", "", "pool `NAME` for jobs whose trace row names none (default: the only pool declared)")
+	poolName := fs.String("pool", "", "pool `NAME` for jobs whose trace row names none, or NAME,NAME,... to right-size them: each goes to the smallest of these pools whose node holds it, as an experiment's pools = [...] does (default: the only pool declared, or all of them)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures of every policy")
 	boot := fs.Duration("boot", 3*time.Minute, "delay from asking for a machine to its node being ready")
 	idle := fs.Duration("idle", 0, "override every pool's idle_timeout (default: the pool's, or 10m)")
@@ -113,16 +113,20 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 			p.PricePerHour = *price
 		}
 	}
-	def := *poolName
-	if def == "" {
-		if len(pools) == 1 {
-			for n := range pools {
-				def = n
-			}
+	var cands []*spec.Pool
+	if *poolName == "" {
+		for _, n := range slices.Sorted(maps.Keys(pools)) {
+			cands = append(cands, pools[n])
 		}
-	} else if _, ok := pools[def]; !ok {
-		errorf(env, "pool %q is not declared\n  Declared pools: %s.", def, strings.Join(slices.Sorted(maps.Keys(pools)), ", "))
-		return ExitUsage
+	} else {
+		for _, n := range strings.Split(*poolName, ",") {
+			p, ok := pools[strings.TrimSpace(n)]
+			if !ok {
+				errorf(env, "pool %q is not declared\n  Declared pools: %s.", n, strings.Join(slices.Sorted(maps.Keys(pools)), ", "))
+				return ExitUsage
+			}
+			cands = append(cands, p)
+		}
 	}
 
 	f, err := os.Open(*trace)
@@ -136,21 +140,14 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 		errorf(env, "%s: %v", *trace, err)
 		return ExitError
 	}
-	if def == "" {
-		for _, j := range jobs {
-			if j.Pool == "" {
-				errorf(env, "job %s names no pool and %s declares several\n  Choose one with -pool NAME.", j.ID, *poolsFile)
-				return ExitUsage
-			}
-		}
-	}
+	sim.Route(jobs, cands)
 	if *warm < 0 || *warm > 1 {
 		errorf(env, "-warm-fraction %g is not between 0 and 1\n  Pass e.g. -warm-fraction 0.05 to keep free GPUs for 5%% of recent peak demand.", *warm)
 		return ExitUsage
 	}
 	policy := autoscale.DefaultPolicy()
 	policy.WarmFraction = *warm
-	rep, err := sim.ComparePools(pools, def, jobs, *boot, sim.Options{
+	rep, err := sim.ComparePools(pools, "", jobs, *boot, sim.Options{
 		Caravan:        &policy,
 		BaselineTarget: *bTarget, BaselineCooldown: *bCool, BaselineInterval: *bInt,
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 )
@@ -72,6 +73,41 @@ func TestSimulateWarmFraction(t *testing.T) {
 	none, warm := paid(), paid("-warm-fraction", "0.5")
 	if warm <= none {
 		t.Errorf("caravan paid %.3f GPU-h with a warm buffer and %.3f without; the buffer must keep nodes longer", warm, none)
+	}
+}
+
+// With several pools and no -pool, each job goes to the smallest node that
+// holds it: the 4-GPU runs fill one 4-GPU machine each, the 1-GPU run a
+// 1-GPU machine, the 16-GPU run two 8-GPU machines; nothing is stranded,
+// so the placement floor is exactly what is used.
+func TestSimulateRightSized(t *testing.T) {
+	for _, tc := range []struct {
+		pool  []string
+		floor float64
+	}{
+		{nil, 1},
+		{[]string{"-pool", "g4,g8"}, 1 + (3*600.0/3600)/16.1667}, // the 1-GPU run strands 3 GPUs of a g4 for 10 minutes
+		{[]string{"-pool", "g8"}, -1},                             // everything on 8-GPU machines: more than used
+	} {
+		args := append([]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-pools", "testdata/simulate/sized.hcl", "-json"}, tc.pool...)
+		out, errs, code := runSimulateCmd(t, args...)
+		if code != ExitOK {
+			t.Fatalf("%v: exit %d: %s", tc.pool, code, errs)
+		}
+		var got map[string]any
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		floor := got["instant_machines_paid_over_used"].(float64)
+		if tc.floor < 0 {
+			if floor <= 1.01 {
+				t.Errorf("%v: placement floor %.4f, want well above 1 with one machine size", tc.pool, floor)
+			}
+			continue
+		}
+		if math.Abs(floor-tc.floor) > 1e-3 {
+			t.Errorf("%v: placement floor %.4f, want %.4f", tc.pool, floor, tc.floor)
+		}
 	}
 }
 

@@ -105,6 +105,18 @@ var diagCases = []diagCase{
 	{name: "malformed idle_timeout", files: one("pool \"a\" {\n  idle_timeout = \"10\" #<\n}\n"), summary: "Invalid duration"},
 	{name: "negative gpus_per_node", files: one("pool \"a\" {\n  gpus_per_node = -8 #<\n}\n"), summary: "Invalid gpus_per_node"},
 
+	// pools (right-sizing)
+	{name: "pools names undeclared pool", files: one("pool \"g1\" { gpus_per_node = 1 }\nexperiment \"e\" {\n  image = \"i\"\n  pools = [\n    \"g1\",\n    \"g2\", #<\n  ]\n}\n"), summary: "Unknown pool in pools"},
+	{name: "pools in defaults names undeclared pool", files: one("defaults {\n  pools = [\"nope\"] #<\n}\nexperiment \"e\" {\n  image = \"i\"\n}\n"), summary: "Unknown pool in pools"},
+	{name: "empty pools", files: exp("  pools = [] #<"), summary: "Empty pools list"},
+	{name: "pools not a list", files: one("pool \"g1\" {}\nexperiment \"e\" {\n  image = \"i\"\n  pools = \"g1\" #<\n}\n"), summary: "Incorrect attribute value type"},
+	{name: "duplicate in pools", files: one("pool \"g1\" { gpus_per_node = 1 }\nexperiment \"e\" {\n  image = \"i\"\n  pools = [\n    \"g1\",\n    \"g1\", #<\n  ]\n}\n"), summary: "Duplicate pool in pools", severity: hcl.DiagWarning},
+	{name: "pool then pools", files: one("pool \"g1\" {}\nexperiment \"e\" {\n  image = \"i\"\n  pool = \"g1\"\n  pools = [\"g1\"] #<\n}\n"), summary: "Conflicting pool and pools"},
+	{name: "pools then pool in defaults", files: one("pool \"g1\" {}\ndefaults {\n  pools = [\"g1\"]\n  pool = \"g1\" #<\n}\n"), summary: "Conflicting pool and pools"},
+	{name: "pools candidate without gpus_per_node", files: one("pool \"g1\" {}\npool \"g8\" { gpus_per_node = 8 }\nexperiment \"e\" {\n  image = \"i\"\n  pools = [\n    \"g1\", #<\n    \"g8\",\n  ]\n  resources { gpus = 1 }\n}\n"), summary: "Pool without gpus_per_node in pools", severity: hcl.DiagWarning},
+	{name: "no pool in pools fits", files: one("pool \"g8\" { gpus_per_node = 8 }\nexperiment \"e\" {\n  image = \"i\"\n  pools = [\"g8\"] #<\n  resources { gpus = 16 }\n}\n"), summary: "No pool in pools fits the experiment"},
+	{name: "no pool in inherited pools fits", files: one("pool \"g1\" {\n  gpus_per_node = 1\n  memory_per_node = \"85GiB\"\n}\ndefaults {\n  pools = [\"g1\"]\n}\nexperiment \"e\" { #<\n  image = \"i\"\n  resources { memory = \"100GiB\" }\n}\n"), summary: "No pool in pools fits the experiment"},
+
 	// params and sweeps
 	{name: "undefined param", files: exp("  args = [\"--x\", param.nope] #<"), summary: "Undefined parameter"},
 	{name: "undefined param in env", files: exp("  params = { a = 1 }\n  env = { A = \"${param.b}\" } #<"), summary: "Undefined parameter"},

@@ -161,12 +161,17 @@ func (l *loader) decodeSource(b *hcl.Block) *Source {
 // command.
 func (l *loader) merge(e *Experiment, own *settings, content *hcl.BodyContent) {
 	d := l.defaults
-	pool := own.pool.or(d.pool)
-	e.Pool = "default" // Nomad's own default node pool
-	if pool.set {
-		e.Pool = pool.v
+	// pool and pools are one choice: an experiment that makes it itself
+	// ignores whichever of the two the defaults set.
+	choice := d
+	if own.pool.set || own.pools.set {
+		choice = own
 	}
-	e.poolRng = pool.rng
+	e.Pool = "default" // Nomad's own default node pool
+	if choice.pool.set {
+		e.Pool = choice.pool.v
+		e.poolRng = choice.pool.rng
+	}
 	e.Priority = 50
 	if p := own.priority.or(d.priority); p.set {
 		e.Priority = p.v
@@ -243,6 +248,9 @@ func (l *loader) merge(e *Experiment, own *settings, content *hcl.BodyContent) {
 			}
 		}
 		res.GPUModel, res.GPUMemory = "", 0
+	}
+	if choice.pools.set {
+		l.choosePool(e, choice.pools, choice == own)
 	}
 }
 

@@ -210,8 +210,10 @@ func (l *loader) run() {
 	l.decodeVariables(varBlocks)
 	l.decodeLocals(localBlocks)
 	l.buildContext()
-	l.decodeDefaults(defaultBlocks)
+	// Pools before defaults and experiments: a pools list is checked
+	// against the declared pools as it is decoded.
 	l.decodePools(poolBlocks)
+	l.decodeDefaults(defaultBlocks)
 	l.decodeExperiments(expBlocks)
 	l.addImplicitPools()
 	l.expandAll()

@@ -29,6 +29,7 @@ func (o opt[T]) or(fallback opt[T]) opt[T] {
 // settings are the attributes an experiment shares with the defaults block.
 type settings struct {
 	pool, namespace, image, driver opt[string]
+	pools                          opt[poolList] // exclusive with pool in one block
 	priority, retries              opt[int]
 	tags                           opt[[]string]
 	timeout                        opt[time.Duration]
@@ -51,7 +52,7 @@ type envEntry struct {
 
 // sharedAttrs are the attributes of both defaults and experiment blocks.
 var sharedAttrs = []hcl.AttributeSchema{
-	{Name: "pool"}, {Name: "priority"}, {Name: "namespace"}, {Name: "tags"},
+	{Name: "pool"}, {Name: "pools"}, {Name: "priority"}, {Name: "namespace"}, {Name: "tags"},
 	{Name: "image"}, {Name: "driver"}, {Name: "env"}, {Name: "timeout"}, {Name: "retries"},
 }
 
@@ -117,6 +118,8 @@ func (l *loader) decodeSettings(content *hcl.BodyContent, s *settings) {
 				}
 				s.driver.put(v, rng)
 			}
+		case "pools":
+			l.decodePoolList(a, s)
 		case "priority":
 			if v, ok := l.attrInt(a); ok {
 				if v < 1 || v > 100 {
@@ -144,6 +147,7 @@ func (l *loader) decodeSettings(content *hcl.BodyContent, s *settings) {
 			}
 		}
 	}
+	l.checkPoolConflict(content, s)
 	seen := false
 	for _, b := range content.Blocks {
 		if b.Type != "resources" {

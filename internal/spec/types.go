@@ -42,6 +42,12 @@ type Experiment struct {
 	DependsOn   []string
 	Rerun       int // bumps run identity on purpose (issue: rerun = N)
 
+	// PoolCandidates is the pools list Pool was chosen from (the smallest
+	// pool whose nodes hold Resources, see SmallestFit), in the order
+	// written; nil when the pool was named with pool or left to the
+	// default. It is for display: a run's identity depends on Pool alone.
+	PoolCandidates []string
+
 	// ParamNames are the names of the parameters every run of this
 	// experiment carries (params, sweep.grid and sweep.random), sorted.
 	ParamNames []string

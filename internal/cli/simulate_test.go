@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -108,6 +109,25 @@ func TestSimulateRightSized(t *testing.T) {
 		if math.Abs(floor-tc.floor) > 1e-3 {
 			t.Errorf("%v: placement floor %.4f, want %.4f", tc.pool, floor, tc.floor)
 		}
+	}
+}
+
+// The shipped right-sized layout loads and spreads the trace over its
+// sizes (README quotes simulations with it).
+func TestSimulateShippedRightSizedPools(t *testing.T) {
+	out, errs, code := runSimulateCmd(t, "simulate", "-trace", "testdata/simulate/trace.csv", "-pools", "../../hcl/pools/right-sized.hcl", "-json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var got struct {
+		Pools []string `json:"pools"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	// 4-GPU runs, a 16-GPU run and a 1-GPU run.
+	if want := []string{"a100-1g", "a100-4g", "a100-8g"}; !slices.Equal(got.Pools, want) {
+		t.Errorf("jobs went to pools %v, want %v", got.Pools, want)
 	}
 }
 

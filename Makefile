@@ -36,6 +36,7 @@ demo: build
 	./$(BIN) render $(EXAMPLES) -experiment resnet50 | head -n 60
 	./$(BIN) fmt -check $(EXAMPLES)
 	./$(BIN) simulate -trace ../shared/traces/itp/cluster05.csv -gpus-per-node 8 2>/dev/null || true
+	./$(BIN) simulate -trace ../shared/traces/itp/cluster05.csv -pools hcl/pools/right-sized.hcl 2>/dev/null || true
 
 ## test: unit, contract and integration tests (fake Nomad, real Terraform, real Prometheus)
 test:

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -299,5 +300,33 @@ experiment "b" {
 		if e.Pool != "a100-1g" {
 			t.Errorf("%s: pool %q, want a100-1g", e.Name, e.Pool)
 		}
+	}
+}
+
+// TestRightSizedReadmeExample loads the example of hcl/README.md's
+// "Right-sized pools" section, so that the reference and the comments in
+// it cannot drift from what Load does.
+func TestRightSizedReadmeExample(t *testing.T) {
+	doc, err := os.ReadFile("../../hcl/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(doc), "### Right-sized pools")
+	if !ok {
+		t.Fatal("hcl/README.md has no Right-sized pools section")
+	}
+	_, code, ok := strings.Cut(sec, "```hcl\n")
+	if !ok {
+		t.Fatal("the Right-sized pools section has no hcl example")
+	}
+	code, _, _ = strings.Cut(code, "```")
+	cfg := mustLoad(t, code, LoadOptions{})
+	want := map[string]string{"probe": "a100-1g", "big-batch": "a100-2g", "pretrain": "a100-8g", "eval": "h100"}
+	got := map[string]string{}
+	for _, e := range cfg.Experiments {
+		got[e.Name] = e.Pool
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("pools = %v, want %v", got, want)
 	}
 }

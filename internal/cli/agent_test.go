@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +38,7 @@ func TestAgentFlagsAreChecked(t *testing.T) {
 // Nomad (and, on this machine, no NVML): it must still serve /metrics,
 // report the failing sources, and exit 0 when its context ends.
 func TestAgentServesAndStops(t *testing.T) {
+	keepRuntime(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -93,4 +96,44 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+// keepRuntime restores GOMAXPROCS and GOGC after a test that runs the
+// agent, which sets both for its process.
+func keepRuntime(t *testing.T) {
+	procs, gc := runtime.GOMAXPROCS(0), debug.SetGCPercent(100)
+	debug.SetGCPercent(gc)
+	t.Cleanup(func() {
+		runtime.GOMAXPROCS(procs)
+		debug.SetGCPercent(gc)
+	})
+}
+
+func TestAgentRuntimeDefaults(t *testing.T) {
+	keepRuntime(t)
+	tests := []struct {
+		name              string
+		env               map[string]string
+		startProcs        int
+		wantProcs, wantGC int
+	}{
+		{"a big node is capped", nil, 8, 2, 50},
+		{"a small node keeps its one P", nil, 1, 1, 50},
+		{"GOMAXPROCS set by the operator wins", map[string]string{"GOMAXPROCS": "8"}, 8, 8, 50},
+		// The runtime read GOGC itself at start; the agent leaves it.
+		{"GOGC set by the operator wins", map[string]string{"GOGC": "100"}, 8, 2, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runtime.GOMAXPROCS(tt.startProcs)
+			debug.SetGCPercent(100)
+			procs, gc := agentRuntimeDefaults(func(k string) string { return tt.env[k] })
+			if procs != tt.wantProcs || runtime.GOMAXPROCS(0) != tt.wantProcs {
+				t.Errorf("GOMAXPROCS = %d (runtime %d), want %d", procs, runtime.GOMAXPROCS(0), tt.wantProcs)
+			}
+			if got := debug.SetGCPercent(gc); gc != tt.wantGC || got != tt.wantGC {
+				t.Errorf("GOGC = %d (runtime %d), want %d", gc, got, tt.wantGC)
+			}
+		})
+	}
 }

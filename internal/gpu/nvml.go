@@ -38,6 +38,9 @@ func Open() (Source, error) {
 // cannot be attributed.
 func OpenLib(lib nvml.Interface) (*NVML, error) {
 	if ret := lib.Init(); ret != nvml.SUCCESS {
+		// NVML's C Shutdown succeeds after a failed Init; calling it leaves
+		// go-nvml and NVML in the state a later Open expects.
+		lib.Shutdown()
 		return nil, fmt.Errorf("NVML unavailable: initialising NVML: %s (is the NVIDIA driver installed and libnvidia-ml.so.1 on the library path?)", nvml.ErrorString(ret))
 	}
 	n := &NVML{lib: lib, now: time.Now, pos: map[int]int{}}

@@ -99,9 +99,15 @@ func TestNVMLDeviceErrorHangAndXIDs(t *testing.T) {
 
 func TestOpenLibInitFailure(t *testing.T) {
 	m := nvmlmock.New(nvmlmock.Options{GPUs: 1})
-	m.InitFunc = func() nvml.Return { return nvml.ERROR_LIBRARY_NOT_FOUND }
+	m.InitFunc = func() nvml.Return { return nvml.ERROR_DRIVER_NOT_LOADED }
+	shutdowns := 0
+	m.ShutdownFunc = func() nvml.Return { shutdowns++; return nvml.SUCCESS }
 	if _, err := gpu.OpenLib(m); err == nil {
 		t.Fatal("want an error when NVML cannot initialise")
+	}
+	// Shutdown is what unloads the library after a failed Init.
+	if shutdowns != 1 {
+		t.Errorf("Shutdown called %d times after a failed Init, want 1", shutdowns)
 	}
 }
 

@@ -5,4 +5,9 @@
 // NVML needs cgo: nvml.go is built with cgo on Linux and loads
 // libnvidia-ml at run time; elsewhere Open returns ErrUnavailable so the
 // rest of caravan still builds with CGO_ENABLED=0.
+//
+// NVML zeroes 12 MB of static tables in Init and cannot be unloaded once
+// the executable has bound its symbols; ReleaseZeroPages gives the pages
+// that stay zero back to the kernel, which keeps the agent in its memory
+// budget.
 package gpu

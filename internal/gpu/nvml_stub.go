@@ -4,3 +4,6 @@ package gpu
 
 // Open reports that NVML cannot be used by this build.
 func Open() (Source, error) { return nil, ErrUnavailable }
+
+// ReleaseZeroPages has nothing to release in a build without NVML.
+func ReleaseZeroPages() (int, error) { return 0, nil }

@@ -13,7 +13,9 @@
 #     logs, call by call, when libcuda gets mapped and what it costs;
 #   - docs/scripts/agent-rss.sh against the slim agent (CARAVAN_AGENT_BIN,
 #     default bin/caravan-agent) and the full binary (bin/caravan), when
-#     present, after GPU_RSS_SCRAPES scrapes (default 200).
+#     present, after GPU_RSS_SCRAPES scrapes (default 200), then the slim
+#     agent again with -keep-nvml-pages, to show what releasing NVML's
+#     zero pages saves.
 # `make gpu-bundle` builds bin/caravan-agent and bin/gpu-footprint.test to
 # carry to a GPU machine without Go.
 #
@@ -161,3 +163,10 @@ for b in "$SLIM" bin/caravan; do
     say "no $b: skipping its resident-memory figure (make agent / make build)"
   fi
 done
+# What giving NVML's zero pages back saves after a successful Init.
+if [[ -x "$SLIM" ]]; then
+  say "resident memory of $SLIM agent with -keep-nvml-pages (NVML's zero pages kept):"
+  bash docs/scripts/agent-rss.sh "$SLIM" "${GPU_RSS_SCRAPES:-200}" -- \
+    -nomad-addr http://127.0.0.1:1 -node agent-rss -pool agent-rss -keep-nvml-pages ||
+    say "WARNING: agent-rss.sh failed for $SLIM -keep-nvml-pages"
+fi

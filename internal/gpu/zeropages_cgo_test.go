@@ -5,6 +5,7 @@ package gpu
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 )
@@ -49,13 +50,15 @@ func TestReleaseZeroPagesRealNVML(t *testing.T) {
 		t.Fatal("libnvidia-ml is loaded but its .bss was not found")
 	}
 	before := len(residentPages(t, bss))
+	start := time.Now()
 	released, err := ReleaseZeroPages()
+	took := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
 	}
 	after := len(residentPages(t, bss))
 	page := os.Getpagesize()
-	t.Logf(".bss %d KiB: %d KiB resident before, %d KiB released, %d KiB resident after", len(bss)>>10, before*page>>10, released>>10, after*page>>10)
+	t.Logf(".bss %d KiB: %d KiB resident before, %d KiB released in %v, %d KiB resident after", len(bss)>>10, before*page>>10, released>>10, took, after*page>>10)
 	if released == 0 || after != before-released/page {
 		t.Errorf("released %d bytes; resident pages %d → %d", released, before, after)
 	}

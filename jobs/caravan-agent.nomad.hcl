@@ -114,9 +114,11 @@ job "caravan-agent" {
       # instead of 21 MiB and halves its CPU per scrape (agent-rss.sh).
 
       # Measured without NVML (docs/scripts/agent-rss.sh, 500 scrapes):
-      # 17 MiB resident for the slim build, 25 MiB for the full binary (the
-      # difference is the binary's own pages). The full binary on an H200
-      # (driver 580) with NVML: 47 MB, libcuda and the driver's allocations
+      # 17 MiB resident for the slim build, 26 MiB for the full binary (the
+      # difference is the binary's own pages). With NVIDIA's libnvidia-ml
+      # loaded, the agent gives NVML's 12 MB of zeroed tables back after
+      # start-up (18 MiB; -keep-nvml-pages keeps them: 30 MiB). The full
+      # binary on an H200 (driver 580), before that release: 47 MB, libcuda
       # included. Well under 1% of a core; memory_max leaves room for both.
       resources {
         cpu        = 100

@@ -94,7 +94,7 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 	}
 	var store agent.UsageStore
 	if !*noNomad {
-		c, err := nomad.New(nomad.Config{Address: *nomadAddr, Token: *token, Getenv: env.Getenv})
+		c, err := nomad.New(nomad.Config{Address: *nomadAddr, AddressFlag: "-nomad-addr", Token: *token, Getenv: env.Getenv})
 		if err != nil {
 			errorf(env, "%v", err)
 			return ExitError

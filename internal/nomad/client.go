@@ -36,6 +36,9 @@ type Config struct {
 	// variables so that tests and the CLI's Env can inject them. nil means
 	// the process environment, read by api.DefaultConfig itself.
 	Getenv func(string) string
+	// AddressFlag is the command-line flag that sets Address, named in the
+	// hints of errors about the address; empty means "-address".
+	AddressFlag string
 }
 
 // Client is caravan's handle on one Nomad cluster. It is safe for concurrent
@@ -47,6 +50,7 @@ type Client struct {
 	namespace string
 	region    string
 	timeout   time.Duration
+	addrFlag  string // named in hints, e.g. "-address"
 }
 
 // New builds a Client. It does not contact Nomad: the first call does, so
@@ -66,10 +70,14 @@ func New(cfg Config) (*Client, error) {
 		ac.Region = cfg.Region
 	}
 	ac.Address = strings.TrimRight(ac.Address, "/")
+	addrFlag := cfg.AddressFlag
+	if addrFlag == "" {
+		addrFlag = "-address"
+	}
 	if u, err := url.Parse(ac.Address); err != nil || u.Scheme == "" || (u.Host == "" && u.Scheme != "unix") {
 		// url.Parse's own words ("first path segment in URL cannot contain
 		// colon") do not tell a user that the scheme is what is missing.
-		return nil, fmt.Errorf("the Nomad address %q is not a URL: give it with its scheme, e.g. http://127.0.0.1:4646 or https://nomad.example:4646, in NOMAD_ADDR or -address", ac.Address)
+		return nil, fmt.Errorf("the Nomad address %q is not a URL: give it with its scheme, e.g. http://127.0.0.1:4646 or https://nomad.example:4646, in NOMAD_ADDR or %s", ac.Address, addrFlag)
 	}
 	if err := setHTTPClient(ac); err != nil {
 		return nil, fmt.Errorf("configure Nomad client for %s: %w (check NOMAD_ADDR and the NOMAD_CACERT/NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY files)", ac.Address, err)
@@ -86,7 +94,7 @@ func New(cfg Config) (*Client, error) {
 	if ns == "" {
 		ns = "default"
 	}
-	return &Client{api: c, address: ac.Address, namespace: ns, region: ac.Region, timeout: t}, nil
+	return &Client{api: c, address: ac.Address, namespace: ns, region: ac.Region, timeout: t, addrFlag: addrFlag}, nil
 }
 
 // maxIdleConnsPerHost is how many kept-alive connections the client holds

@@ -97,12 +97,12 @@ func (c *Client) fail(o op, err error) error {
 		e.text = fmt.Sprintf("%s: cannot talk TLS with Nomad at %s: %s (set NOMAD_CACERT to the cluster's CA, NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY if it requires client certificates, or check the address's scheme)", o.what, c.address, tlsReason(err))
 	case status == 0 && isNetwork(err):
 		e.Kind = ErrUnreachable
-		e.text = fmt.Sprintf("%s: cannot reach Nomad at %s: %s (is the agent running? set NOMAD_ADDR or -address)", o.what, c.address, netReason(err))
+		e.text = fmt.Sprintf("%s: cannot reach Nomad at %s: %s (is the agent running? set NOMAD_ADDR or %s)", o.what, c.address, netReason(err), c.addrFlag)
 	case status == 0:
 		e.text = fmt.Sprintf("%s: talking to Nomad at %s: %v", o.what, c.address, err)
 	case strings.Contains(body, "HTTP request to an HTTPS server"):
 		e.Kind = ErrUnreachable
-		e.text = fmt.Sprintf("%s: Nomad at %s speaks TLS (use https:// in NOMAD_ADDR or -address, with NOMAD_CACERT)", o.what, c.address)
+		e.text = fmt.Sprintf("%s: Nomad at %s speaks TLS (use https:// in NOMAD_ADDR or %s, with NOMAD_CACERT)", o.what, c.address, c.addrFlag)
 	case strings.Contains(body, "nonexistent namespace") || strings.Contains(body, "namespace not found") ||
 		strings.Contains(body, "Namespace not found"):
 		e.Kind = ErrNamespace

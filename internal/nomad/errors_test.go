@@ -29,6 +29,7 @@ func TestErrorsReadAsSentences(t *testing.T) {
 		setup func(srv *nomadtest.Server)
 		addr  string
 		ns    string
+		flag  string // Config.AddressFlag
 		call  func(c *nomad.Client) error
 		kind  error
 		want  []string
@@ -37,7 +38,15 @@ func TestErrorsReadAsSentences(t *testing.T) {
 			name: "unreachable", addr: deadAddr,
 			call: func(c *nomad.Client) error { _, err := c.Jobs(ctx, ""); return err },
 			kind: nomad.ErrUnreachable,
-			want: []string{"cannot reach Nomad at " + deadAddr + ": connection refused", "set NOMAD_ADDR or -address"},
+			want: []string{"cannot reach Nomad at " + deadAddr + ": connection refused", "set NOMAD_ADDR or -address)"},
+		},
+		{
+			// The agent's flag is -nomad-addr: the hint names the flag the
+			// command really has.
+			name: "unreachable, another flag", addr: deadAddr, flag: "-nomad-addr",
+			call: func(c *nomad.Client) error { _, err := c.Jobs(ctx, ""); return err },
+			kind: nomad.ErrUnreachable,
+			want: []string{"set NOMAD_ADDR or -nomad-addr)"},
 		},
 		{
 			name:  "slow",
@@ -101,7 +110,7 @@ func TestErrorsReadAsSentences(t *testing.T) {
 			if addr == "" {
 				addr = srv.URL()
 			}
-			c, err := nomad.New(nomad.Config{Address: addr, Namespace: tt.ns, Timeout: 200 * time.Millisecond, Getenv: func(string) string { return "" }})
+			c, err := nomad.New(nomad.Config{Address: addr, AddressFlag: tt.flag, Namespace: tt.ns, Timeout: 200 * time.Millisecond, Getenv: func(string) string { return "" }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,6 +193,9 @@ func TestAddressWithoutScheme(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "with its scheme") || !strings.Contains(err.Error(), addr) {
 			t.Errorf("New(%q) = %v, want an error asking for the scheme", addr, err)
 		}
+	}
+	if _, err := nomad.New(nomad.Config{Address: "127.0.0.1:4646", AddressFlag: "-nomad-addr", Getenv: func(string) string { return "" }}); err == nil || !strings.HasSuffix(err.Error(), "in NOMAD_ADDR or -nomad-addr") {
+		t.Errorf("the hint names the command's own flag: %v", err)
 	}
 	for _, addr := range []string{"http://127.0.0.1:4646", "https://nomad.example", "unix:///var/run/nomad.sock"} {
 		if _, err := nomad.New(nomad.Config{Address: addr, Getenv: func(string) string { return "" }}); err != nil {

@@ -51,7 +51,7 @@ PID=$!
 # The agent logs `serving metrics url=http://127.0.0.1:PORT/metrics`.
 URL=""
 for _ in $(seq 1 100); do
-  URL=$(grep -o 'url=http://[^ ]*/metrics' "$WORK/agent.log" 2>/dev/null | head -n 1 | cut -d= -f2 || true)
+  URL=$(grep -o 'url=http://[^ ]*/metrics' "$WORK/agent.log" 2>/dev/null | sed -n '1s/^url=//p' || true)
   [[ -n "$URL" ]] && break
   kill -0 "$PID" 2>/dev/null || { cat "$WORK/agent.log" >&2; echo "agent-rss: the agent exited (log above)" >&2; exit 1; }
   sleep 0.1
@@ -102,4 +102,4 @@ awk '
   /^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6 ? $6 : "[anon]"); next }
   /^Rss:/ { rss[name] += $2 }
   END { for (n in rss) if (rss[n] > 0) printf "%d %s\n", rss[n], n }
-' "/proc/$PID/smaps" | sort -rn | head -n 8 | awk '{ printf "rss_kB[%s]=%s\n", $2, $1 }'
+' "/proc/$PID/smaps" | sort -rn | awk 'NR <= 8 { printf "rss_kB[%s]=%s\n", $2, $1 }'

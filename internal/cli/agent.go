@@ -65,13 +65,17 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 	log.Debug("Go runtime", "gomaxprocs", procs, "gogc", gc)
 
 	cfg := agent.Config{Node: *node, NodeID: *nodeID, Pool: *pool, ProcRoot: *procRoot, Logger: log}
+	threads := gpu.CountThreads()
 	src, err := gpu.Open()
 	if !*keepPages {
 		// Now, before any goroutine reads NVML: see gpu.ReleaseZeroPages.
-		n, rerr := gpu.ReleaseZeroPages()
-		if rerr != nil {
-			log.Warn("NVML's zeroed static pages stay resident", "err", rerr)
-		} else if n > 0 {
+		n, rerr := gpu.ReleaseZeroPages(threads)
+		switch {
+		case errors.Is(rerr, gpu.ErrNVMLThreads):
+			log.Info("NVML's zeroed static pages stay resident (12 MB on driver 535)", "reason", rerr)
+		case rerr != nil:
+			log.Warn("NVML's zeroed static pages stay resident (12 MB on driver 535)", "err", rerr)
+		case n > 0:
 			log.Info("gave NVML's zeroed static pages back to the kernel", "bytes", n)
 		}
 	}

@@ -6,4 +6,4 @@ package gpu
 func Open() (Source, error) { return nil, ErrUnavailable }
 
 // ReleaseZeroPages has nothing to release in a build without NVML.
-func ReleaseZeroPages() (int, error) { return 0, nil }
+func ReleaseZeroPages(Threads) (int, error) { return 0, nil }

@@ -56,6 +56,8 @@ static void *caravan_find_bss(const char *name, size_t *len) {
 import "C"
 
 import (
+	"fmt"
+	"time"
 	"unsafe"
 )
 
@@ -85,10 +87,28 @@ func libraryBSS(name string) []byte {
 // nothing: on a node without a driver they took the agent from 17 MB to
 // 30 MB (agent-rss.sh, slim build).
 //
-// Call it once, after Open and before any other goroutine calls NVML:
-// a page NVML writes while it is being checked could lose that write.
-// Later writes are safe: a released page comes back zero-filled on its
-// next use.
-func ReleaseZeroPages() (int, error) {
-	return dropZeroPages(libraryBSS(nvmlLibrary))
+// A page written between its check and its release would lose the write,
+// so nothing else may run NVML meanwhile. Call it once, after Open and
+// before any other goroutine calls NVML, with the census of threads taken
+// before Open: if NVML has left threads of its own running, it releases
+// nothing and returns an error that wraps ErrNVMLThreads. Later writes are
+// safe: a released page comes back zero-filled on its next use.
+func ReleaseZeroPages(before Threads) (int, error) {
+	bss := libraryBSS(nvmlLibrary)
+	if len(bss) == 0 {
+		return 0, nil
+	}
+	// A thread that has just been joined stays listed for a moment.
+	n, ok := before.Started()
+	for i := 0; ok && n > 0 && i < 20; i++ {
+		time.Sleep(5 * time.Millisecond)
+		n, ok = before.Started()
+	}
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("%w: or so it must be assumed, as /proc/self/task cannot be read", ErrNVMLThreads)
+	case n > 0:
+		return 0, fmt.Errorf("%w: %d running", ErrNVMLThreads, n)
+	}
+	return dropZeroPages(bss)
 }

@@ -3,11 +3,14 @@
 package gpu
 
 import (
+	"errors"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+
+	"github.com/caravan-ml/caravan/internal/gpu/cthread"
 )
 
 func TestLibraryBSS(t *testing.T) {
@@ -36,6 +39,7 @@ func TestReleaseZeroPagesRealNVML(t *testing.T) {
 	} else {
 		lib = nvml.New()
 	}
+	threads := CountThreads()
 	first := lib.Init()
 	if first == nvml.ERROR_LIBRARY_NOT_FOUND {
 		if path != "" {
@@ -50,8 +54,25 @@ func TestReleaseZeroPagesRealNVML(t *testing.T) {
 		t.Fatal("libnvidia-ml is loaded but its .bss was not found")
 	}
 	before := len(residentPages(t, bss))
+
+	// A thread that is not Go's, as NVML could start, stops the release.
+	th, err := cthread.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := ReleaseZeroPages(threads)
+	if !errors.Is(err, ErrNVMLThreads) || held != 0 {
+		t.Errorf("with a C thread running: released %d bytes (%v), want 0 and ErrNVMLThreads", held, err)
+	}
+	if n := len(residentPages(t, bss)); n != before {
+		t.Errorf("with a C thread running: resident pages %d → %d, want no change", before, n)
+	}
+	if err := th.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
 	start := time.Now()
-	released, err := ReleaseZeroPages()
+	released, err := ReleaseZeroPages(threads)
 	took := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +83,7 @@ func TestReleaseZeroPagesRealNVML(t *testing.T) {
 	if released == 0 || after != before-released/page {
 		t.Errorf("released %d bytes; resident pages %d → %d", released, before, after)
 	}
-	if again, err := ReleaseZeroPages(); err != nil || again != 0 {
+	if again, err := ReleaseZeroPages(threads); err != nil || again != 0 {
 		t.Errorf("a second release gave %d bytes (%v), want 0: nothing was written in between", again, err)
 	}
 

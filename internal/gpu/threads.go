@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"time"
 )
 
 // ErrNVMLThreads is why ReleaseZeroPages keeps NVML's pages: threads NVML
@@ -21,22 +22,35 @@ type Threads struct {
 	ok      bool // false where /proc/self/task cannot be read
 }
 
-// CountThreads takes a census of the process's threads.
+// CountThreads takes a census of the process's threads. It takes about a
+// millisecond: it waits until two readings agree.
 func CountThreads() Threads {
-	// Read the runtime's count on both sides of the kernel's, and again if
-	// it moved, so that a Go thread starting meanwhile is not taken for a
-	// foreign one.
-	for range 3 {
-		goThreads, _ := runtime.ThreadCreateProfile(nil)
-		tasks, err := os.ReadDir("/proc/self/task")
-		if err != nil {
-			return Threads{}
+	// The runtime counts a thread it is starting a moment before the kernel
+	// lists it; a reading taken in that moment is off by one, and the next
+	// one, a millisecond later, is not.
+	prev, ok := readThreads()
+	for range 5 {
+		time.Sleep(time.Millisecond)
+		now, nowOK := readThreads()
+		if ok && nowOK && now == prev {
+			return Threads{foreign: now, ok: true}
 		}
-		if again, _ := runtime.ThreadCreateProfile(nil); again == goThreads {
-			return Threads{foreign: len(tasks) - goThreads, ok: true}
-		}
+		prev, ok = now, nowOK
 	}
 	return Threads{} // the runtime kept starting threads: no census
+}
+
+// readThreads returns how many of the kernel's threads of this process the
+// Go runtime did not start, and false when the runtime's own count moved
+// while the kernel's was read.
+func readThreads() (int, bool) {
+	goThreads, _ := runtime.ThreadCreateProfile(nil)
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0, false
+	}
+	again, _ := runtime.ThreadCreateProfile(nil)
+	return len(tasks) - goThreads, again == goThreads
 }
 
 // Started returns how many more foreign threads run now than at census

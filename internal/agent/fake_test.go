@@ -130,14 +130,6 @@ func (f *fakeNomad) PutUsage(_ context.Context, _ string, u *nomad.Usage) error 
 	return nil
 }
 
-func (f *fakeNomad) setStatus(id, status string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a := *f.allocs[id]
-	a.ClientStatus = status
-	f.allocs[id] = &a
-}
-
 // fakeClock is a settable clock.
 type fakeClock struct {
 	mu sync.Mutex

@@ -253,3 +253,12 @@ func TestScrapeAndSampleConcurrently(t *testing.T) {
 	}
 	<-done
 }
+
+// setStatus moves allocation id to status, as its client would.
+func (f *fakeNomad) setStatus(id, status string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := *f.allocs[id]
+	a.ClientStatus = status
+	f.allocs[id] = &a
+}

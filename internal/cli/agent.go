@@ -65,7 +65,10 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 	log.Debug("Go runtime", "gomaxprocs", procs, "gogc", gc)
 
 	cfg := agent.Config{Node: *node, NodeID: *nodeID, Pool: *pool, ProcRoot: *procRoot, Logger: log}
-	threads := gpu.CountThreads()
+	var threads gpu.Threads
+	if !*keepPages {
+		threads = gpu.CountThreads() // before NVML can start any
+	}
 	src, err := gpu.Open()
 	if !*keepPages {
 		// Now, before any goroutine reads NVML: see gpu.ReleaseZeroPages.

@@ -106,7 +106,7 @@ func ReleaseZeroPages(before Threads) (int, error) {
 	}
 	switch {
 	case !ok:
-		return 0, fmt.Errorf("%w: or so it must be assumed, as /proc/self/task cannot be read", ErrNVMLThreads)
+		return 0, fmt.Errorf("%w: or so it must be assumed, as the threads could not be counted", ErrNVMLThreads)
 	case n > 0:
 		return 0, fmt.Errorf("%w: %d running", ErrNVMLThreads, n)
 	}

@@ -25,30 +25,22 @@ func TestMain(m *testing.M) {
 	hs := httptest.NewServer(srv.Handler())
 	srv.AddNode(nomadtest.NodeSpec{Name: "g", Pool: "gpu", GPUs: 4})
 	os.Setenv("NOMAD_ADDR", hs.URL)
-	go func() {
-		for {
-			time.Sleep(100 * time.Millisecond)
-			for _, id := range srv.JobIDs("*") {
-				for _, a := range srv.Allocs("default", id) {
-					switch a.ClientStatus {
-					case "pending":
-						srv.StartAlloc(a.ID)
-						srv.WriteLog(a.ID, "train", false, "hello lr=0.1\n")
-						srv.WriteLog(a.ID, "train", true, "progress\nRuntimeError: CUDA out of memory\n")
-					case "running":
-						switch {
-						case strings.Contains(id, "long"):
-						case strings.Contains(id, "oom"):
-							srv.FailAlloc(a.ID, 3)
-						default:
-							srv.CompleteAlloc(a.ID)
-						}
-					}
-				}
+	ctx, stop := context.WithCancel(context.Background())
+	go srv.Drive(ctx, 100*time.Millisecond, nomadtest.ClientScript{
+		Stdout: "hello lr=0.1\n",
+		Stderr: "progress\nRuntimeError: CUDA out of memory\n",
+		End: func(jobID string) (nomadtest.TaskExit, bool) {
+			switch {
+			case strings.Contains(jobID, "long"):
+				return nomadtest.TaskExit{}, true
+			case strings.Contains(jobID, "oom"):
+				return nomadtest.TaskExit{Code: 3}, false
 			}
-		}
-	}()
+			return nomadtest.TaskExit{}, false
+		},
+	})
 	code := m.Run()
+	stop()
 	// The suite promises to leave nothing behind: check that the fake
 	// holds no job and no caravan variable after the cleanups ran.
 	if code == 0 {

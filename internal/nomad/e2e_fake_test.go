@@ -3,6 +3,7 @@
 package nomad_test
 
 import (
+	"context"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -21,26 +22,15 @@ func TestMain(m *testing.M) {
 	hs := httptest.NewServer(srv.Handler())
 	srv.AddNode(nomadtest.NodeSpec{Name: "g", Pool: "gpu", GPUs: 4})
 	os.Setenv("NOMAD_ADDR", hs.URL)
-	go func() {
-		for {
-			time.Sleep(100 * time.Millisecond)
-			for _, id := range srv.JobIDs("*") {
-				for _, a := range srv.Allocs("default", id) {
-					switch a.ClientStatus {
-					case "pending":
-						srv.StartAlloc(a.ID)
-						srv.WriteLog(a.ID, "train", false, "starting\n")
-						srv.WriteLog(a.ID, "train", true, "caravan-e2e-stderr\n")
-					case "running":
-						if strings.Contains(id, "fail") {
-							srv.FailAlloc(a.ID, 3)
-						} else {
-							srv.CompleteAlloc(a.ID)
-						}
-					}
-				}
+	go srv.Drive(context.Background(), 100*time.Millisecond, nomadtest.ClientScript{
+		Stdout: "starting\n",
+		Stderr: "caravan-e2e-stderr\n",
+		End: func(jobID string) (nomadtest.TaskExit, bool) {
+			if strings.Contains(jobID, "fail") {
+				return nomadtest.TaskExit{Code: 3}, false
 			}
-		}
-	}()
+			return nomadtest.TaskExit{}, false
+		},
+	})
 	os.Exit(m.Run())
 }

@@ -194,9 +194,12 @@ func (s *Server) RescheduleAlloc(allocID string) string {
 func (s *Server) WriteLog(allocID, task string, stderr bool, data string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.mustAlloc(allocID)
-	a.Logs[logKey(task, stderr)] = append(a.Logs[logKey(task, stderr)], data...)
+	s.mustAlloc(allocID).appendLog(task, stderr, data)
 	s.touch()
+}
+
+func (a *alloc) appendLog(task string, stderr bool, data string) {
+	a.Logs[logKey(task, stderr)] = append(a.Logs[logKey(task, stderr)], data...)
 }
 
 func logKey(task string, stderr bool) string {

@@ -2,55 +2,14 @@ package compile
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
+
+	"github.com/caravan-ml/caravan/internal/testutil/sweepdir"
 
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
 )
-
-// writeSweepDir writes a configuration whose one experiment's grid expands
-// to n runs (n a multiple of 100): what `caravan validate` reads.
-func writeSweepDir(tb testing.TB, n int) string {
-	tb.Helper()
-	seeds := make([]string, n/100)
-	for i := range seeds {
-		seeds[i] = fmt.Sprint(i)
-	}
-	lrs := make([]string, 100)
-	for i := range lrs {
-		lrs[i] = fmt.Sprintf("%g", 0.0001*float64(i+1))
-	}
-	src := fmt.Sprintf(`experiment "sweep" {
-  pool    = "a100"
-  image   = "ghcr.io/acme/train:1.4"
-  command = "python"
-  args    = ["train.py", "--lr", param.lr, "--seed", param.seed, "--tag=run-${param.seed}"]
-  env     = { WANDB_MODE = "offline", SEED = param.seed }
-  params  = { batch = 256 }
-  sweep {
-    grid = {
-      lr   = [%s]
-      seed = [%s]
-    }
-  }
-  resources {
-    gpus       = 1
-    gpu_memory = "40GiB"
-    memory     = "32GiB"
-  }
-  retries = 1
-}
-`, strings.Join(lrs, ", "), strings.Join(seeds, ", "))
-	dir := tb.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "sweep.hcl"), []byte(src), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return dir
-}
 
 func loadAndCompile(tb testing.TB, dir string, n int) []*api.Job {
 	cfg, diags := spec.Load(dir, spec.LoadOptions{MaxRuns: n})
@@ -78,7 +37,7 @@ func loadAndCompile(tb testing.TB, dir string, n int) []*api.Job {
 // live-MB is the heap still in use with all jobs alive after a GC.
 func BenchmarkLoadCompile(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 100_000} {
-		dir := writeSweepDir(b, n)
+		dir := sweepdir.Write(b, n)
 		b.Run(fmt.Sprintf("runs=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			var jobs []*api.Job
@@ -99,7 +58,7 @@ func BenchmarkLoadCompile(b *testing.B) {
 }
 
 func TestLoadCompileSweepDir(t *testing.T) {
-	jobs := loadAndCompile(t, writeSweepDir(t, 1000), 1000)
+	jobs := loadAndCompile(t, sweepdir.Write(t, 1000), 1000)
 	ids := map[string]bool{}
 	for _, j := range jobs {
 		ids[*j.ID] = true

@@ -17,8 +17,9 @@
 // allocations through their lives (StartAlloc, RunAll, CompleteAlloc,
 // FailAlloc, EndAlloc, LoseAlloc, RescheduleAlloc, SetNodeStatus,
 // ExpireDrain, WriteLog, SetAllocStats, SetHostStats) and inject faults
-// (FailNext, Delay, Deny, RequireToken, Intercept). Nothing runs on a timer:
-// state changes only when a request or a helper changes it, so tests are
-// deterministic. Not modelled: device attribute constraints and affinities,
+// (FailNext, Delay, Deny, RequireToken, Intercept). Nothing runs on a timer
+// unless a test asks for Drive (a pretend client, for rehearsing the e2e
+// suites): state changes only when a request or a helper changes it, so
+// tests are deterministic. Not modelled: device attribute constraints and affinities,
 // deployments, service jobs' update strategies, native variable locks.
 package nomadtest

@@ -14,7 +14,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/gpu"
 	"github.com/caravan-ml/caravan/internal/gpu/nvmlmock"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/testutil/cputime"
 )
 
 // benchNode is the reference node: 8 GPUs, 16 GPU processes (two
@@ -63,13 +63,6 @@ func must(b *testing.B, err error) {
 	}
 }
 
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkScrape is one full /metrics request (collect, encode) on the
 // reference node; cpu-ns/op is the CPU time it costs, all threads counted.
 func BenchmarkScrape(b *testing.B) {
@@ -85,12 +78,12 @@ func BenchmarkScrape(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 	}
-	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cputime.Process()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	b.StopTimer()
 	// Memory after the scrapes: the live Go heap, and the test process's
 	// resident set (an upper bound on the agent's: the test binary also
@@ -111,12 +104,12 @@ func BenchmarkSample(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		s.Sample(ctx)
 		tn.clock.Advance(5 * time.Second)
 	}
-	perOp := float64((cpuTime() - start).Nanoseconds()) / float64(b.N)
+	perOp := float64((cputime.Process() - start).Nanoseconds()) / float64(b.N)
 	b.ReportMetric(perOp, "cpu-ns/op")
 	b.ReportMetric(perOp/5e9*100, "core-%@5s")
 	if len(s.Summaries()) != 8 {
@@ -161,13 +154,13 @@ func BenchmarkUsageFlush(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		for _, id := range s.runIDs() {
 			s.flush(ctx, s.runs[id], false)
 		}
 	}
-	perOp := float64((cpuTime() - start).Nanoseconds()) / float64(b.N)
+	perOp := float64((cputime.Process() - start).Nanoseconds()) / float64(b.N)
 	b.ReportMetric(perOp, "cpu-ns/op")
 	b.ReportMetric(perOp/60e9*100, "core-%@1m")
 	b.ReportMetric(float64(store.bytes), "summary-bytes")

@@ -1,7 +1,6 @@
 package autoscale_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/caravan-ml/caravan/internal/terraform"
+	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 )
 
 // clock is an injected clock the test moves by hand.
@@ -32,14 +32,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
-
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func needTerraform(t *testing.T) {
 	t.Helper()
@@ -79,7 +71,7 @@ type harness struct {
 	nc    *nomad.Client
 	ws    *terraform.Workspace
 	clk   *clock
-	logs  *logBuf
+	logs  *syncbuf.Buffer
 	reg   *prometheus.Registry
 	loop  *autoscale.Loop
 	pool  *spec.Pool
@@ -89,7 +81,7 @@ type harness struct {
 func newHarness(t *testing.T, stateDir string, srv *nomadtest.Server, vars map[string]string) *harness {
 	t.Helper()
 	needTerraform(t)
-	h := &harness{srv: srv, clk: &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}, logs: &logBuf{}, reg: prometheus.NewRegistry(), pool: gpuPool(), state: stateDir}
+	h := &harness{srv: srv, clk: &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}, logs: &syncbuf.Buffer{}, reg: prometheus.NewRegistry(), pool: gpuPool(), state: stateDir}
 	if h.srv == nil {
 		h.srv = nomadtest.New(t)
 		h.srv.AddNodePool("gpu", "GPU machines")

@@ -9,9 +9,10 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 )
 
 func TestAgentFlagsAreChecked(t *testing.T) {
@@ -47,8 +48,7 @@ func TestAgentServesAndStops(t *testing.T) {
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr bytes.Buffer
-	env := Env{Stdout: io.Discard, Stderr: &syncBuffer{b: &stderr}, Getenv: func(string) string { return "" }}
+	env := Env{Stdout: io.Discard, Stderr: &syncbuf.Buffer{}, Getenv: func(string) string { return "" }}
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"agent", "-listen", addr, "-nomad-addr", "http://127.0.0.1:1", "-node", "n1", "-pool", "p"}, env)
@@ -84,18 +84,6 @@ func TestAgentServesAndStops(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("agent did not stop after its context ended")
 	}
-}
-
-// syncBuffer lets the agent's logger and the test share a buffer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
 }
 
 // keepRuntime restores GOMAXPROCS and GOGC after a test that runs the

@@ -17,6 +17,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/testutil/cputime"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -134,9 +135,9 @@ func BenchmarkApply1000(b *testing.B) {
 		srv.AddNodePool("gpu", "")
 		srv.Delay("/v1/", latency)
 		b.StartTimer()
-		cpu0, start := cpuTime(), time.Now()
+		cpu0, start := cputime.Process(), time.Now()
 		s.run(b, srv)
-		wall, cpu = time.Since(start), cpuTime()-cpu0
+		wall, cpu = time.Since(start), cputime.Process()-cpu0
 		b.StopTimer()
 		srv.Close()
 		b.StartTimer()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 )
 
 func TestRacingAppliesNeverDoubleSubmit(t *testing.T) {
@@ -131,7 +132,7 @@ func TestLogsFollow(t *testing.T) {
 	srv.StartAlloc(alloc)
 	srv.WriteLog(alloc, "train", false, "line 1\n")
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuf{}
+	out := &syncbuf.Buffer{}
 	done := make(chan int)
 	go func() {
 		done <- Main(ctx, []string{"logs", id, "-f"}, Env{Stdout: out, Stderr: out, Getenv: envLookup(env), Environ: func() []string { return env }})
@@ -156,16 +157,3 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-// lockedBuf is a bytes.Buffer safe for a writer and a reader goroutine.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
 	"github.com/caravan-ml/caravan/internal/terraform"
+	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 )
 
 // seedRecords writes a pool record and today's cost record as the
@@ -108,15 +108,6 @@ func TestCostCommand(t *testing.T) {
 	}
 }
 
-// syncBuf is a buffer written by the command and read by the test.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // autoscaleFixture writes a configuration whose pool "gpu" uses
 // terraform/test-pool, and a fake Nomad with one queued 1-GPU run.
 func autoscaleFixture(t *testing.T) (dir string, srv *nomadtest.Server) {
@@ -161,9 +152,9 @@ func autoscaleFixture(t *testing.T) (dir string, srv *nomadtest.Server) {
 }
 
 // startAutoscale runs `caravan autoscale` in the background until stop.
-func startAutoscale(t *testing.T, args ...string) (out, errb *syncBuf, stop func() int) {
+func startAutoscale(t *testing.T, args ...string) (out, errb *syncbuf.Buffer, stop func() int) {
 	t.Helper()
-	out, errb = &syncBuf{}, &syncBuf{}
+	out, errb = &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	env := Env{Stdout: out, Stderr: errb, Getenv: func(string) string { return "" },
 		Logger: slog.New(slog.NewTextHandler(errb, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -177,7 +168,7 @@ func startAutoscale(t *testing.T, args ...string) (out, errb *syncBuf, stop func
 	}
 }
 
-func waitUntil(t *testing.T, what string, errb *syncBuf, cond func() bool) {
+func waitUntil(t *testing.T, what string, errb *syncbuf.Buffer, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

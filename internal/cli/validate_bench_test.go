@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-ml/caravan/internal/testutil/cputime"
 	"github.com/caravan-ml/caravan/internal/testutil/sweepdir"
 )
 
@@ -21,14 +22,14 @@ func BenchmarkValidate(b *testing.B) {
 			b.ReportAllocs()
 			env := Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				if code := Main(context.Background(), []string{"validate", dir, "-max-runs", fmt.Sprint(n)}, env); code != ExitOK {
 					b.Fatalf("exit %d", code)
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/run")
-			b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

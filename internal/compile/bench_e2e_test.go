@@ -8,6 +8,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/testutil/sweepdir"
 
 	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/caravan-ml/caravan/internal/testutil/cputime"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -41,13 +42,13 @@ func BenchmarkLoadCompile(b *testing.B) {
 		b.Run(fmt.Sprintf("runs=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			var jobs []*api.Job
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				jobs = loadAndCompile(b, dir, n)
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/run")
-			b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -36,7 +36,7 @@ func TestLogsPlainFramedAndFollow(t *testing.T) {
 		t.Fatalf("stderr %q", errOut.String())
 	}
 	// Follow: lines written later arrive, and the stream ends with the alloc.
-	pr := &syncBuffer{}
+	pr := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- c.Logs(ctx, id, nomad.LogOptions{Task: "train", Follow: true}, pr) }()
 	waitFor(t, func() bool { return pr.String() == "epoch 1\n" })
@@ -49,23 +49,6 @@ func TestLogsPlainFramedAndFollow(t *testing.T) {
 	if err := c.Logs(ctx, id, nomad.LogOptions{Task: "nope"}, &errOut); err == nil {
 		t.Fatal("unknown task must fail")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFor polls cond; it is a synchronisation aid, not a timing assertion.

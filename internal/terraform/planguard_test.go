@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -48,10 +49,10 @@ func TestApplyRefusesToReplaceKeptMachines(t *testing.T) {
 	vars := func(gen string) map[string]cty.Value {
 		return map[string]cty.Value{"fail_file": cty.StringVal(filepath.Join(dir, "fail")), "generation": cty.StringVal(gen)}
 	}
-	if _, err := newTestWorkspace(t, dir, vars("1"), &syncBuffer{}).Apply(ctx, []string{"gpu-0", "gpu-1"}); err != nil {
+	if _, err := newTestWorkspace(t, dir, vars("1"), &syncbuf.Buffer{}).Apply(ctx, []string{"gpu-0", "gpu-1"}); err != nil {
 		t.Fatal(err)
 	}
-	w2 := newTestWorkspace(t, dir, vars("2"), &syncBuffer{})
+	w2 := newTestWorkspace(t, dir, vars("2"), &syncbuf.Buffer{})
 	_, err := w2.Apply(ctx, []string{"gpu-0", "gpu-1", "gpu-2"})
 	if err == nil || !strings.Contains(err.Error(), `module.pool.terraform_data.node["gpu-0"]`) || !strings.Contains(err.Error(), "ignore_changes") {
 		t.Fatalf("Apply = %v, want a refusal naming gpu-0's resource and the fix", err)
@@ -60,7 +61,7 @@ func TestApplyRefusesToReplaceKeptMachines(t *testing.T) {
 		t.Errorf("state after the refusal: %v, %v; want it untouched", got, err)
 	}
 	// Names leaving the set may go whatever changed.
-	if res, err := newTestWorkspace(t, dir, vars("1"), &syncBuffer{}).Apply(ctx, []string{"gpu-1"}); err != nil || !slices.Equal(res.Nodes, []string{"gpu-1"}) {
+	if res, err := newTestWorkspace(t, dir, vars("1"), &syncbuf.Buffer{}).Apply(ctx, []string{"gpu-1"}); err != nil || !slices.Equal(res.Nodes, []string{"gpu-1"}) {
 		t.Errorf("scale-in: %+v, %v", res, err)
 	}
 }

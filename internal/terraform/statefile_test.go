@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -70,7 +71,7 @@ func TestReadOnlyAgreesWithTerraform(t *testing.T) {
 	needTerraform(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	w := newTestWorkspace(t, dir, map[string]cty.Value{"fail_file": cty.StringVal(filepath.Join(dir, "fail"))}, &syncBuffer{})
+	w := newTestWorkspace(t, dir, map[string]cty.Value{"fail_file": cty.StringVal(filepath.Join(dir, "fail"))}, &syncbuf.Buffer{})
 	if _, err := w.Apply(ctx, []string{"gpu-1", "gpu-0", "gpu-7"}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package terraform
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -26,25 +26,7 @@ func needTerraform(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for Terraform's concurrent output writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newTestWorkspace(t *testing.T, stateDir string, vars map[string]cty.Value, logs *syncBuffer) *Workspace {
+func newTestWorkspace(t *testing.T, stateDir string, vars map[string]cty.Value, logs *syncbuf.Buffer) *Workspace {
 	t.Helper()
 	w, err := New(Options{
 		Pool:     "gpu",
@@ -66,7 +48,7 @@ func TestWorkspaceApply(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	failFile := filepath.Join(dir, "fail")
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	w := newTestWorkspace(t, dir, map[string]cty.Value{"fail_file": cty.StringVal(failFile)}, logs)
 
 	if got, err := w.Nodes(ctx); err != nil || len(got) != 0 {
@@ -131,7 +113,7 @@ func TestWorkspaceSerialises(t *testing.T) {
 	needTerraform(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	a := newTestWorkspace(t, dir, nil, logs)
 	b := newTestWorkspace(t, dir, nil, logs)
 	var wg sync.WaitGroup
@@ -162,7 +144,7 @@ func TestWorkspaceSerialises(t *testing.T) {
 func TestWorkspaceCancel(t *testing.T) {
 	needTerraform(t)
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	slow := newTestWorkspace(t, dir, map[string]cty.Value{"create_delay_seconds": cty.NumberIntVal(3)}, logs)
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
@@ -215,7 +197,7 @@ func TestWorkspaceReinit(t *testing.T) {
 		}
 	}
 	write("main.tf", "variable \"nodes\" {\n  type = set(string)\n}\nresource \"terraform_data\" \"n\" {\n  for_each = var.nodes\n}\n")
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	w, err := New(Options{Pool: "p", Module: mod, StateDir: t.TempDir(),
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {

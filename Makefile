@@ -58,10 +58,17 @@ e2e:
 gpu-check:
 	bash docs/scripts/gpu-check.sh
 
-## fuzz: run the spec fuzzer for FUZZTIME (default 30s)
+## fuzz: run every fuzz target for FUZZTIME each (default 30s), or only the
+## ones matching FUZZ (e.g. make fuzz FUZZ=FuzzLoad)
 FUZZTIME ?= 30s
+FUZZ ?= .
 fuzz:
-	$(GO) test ./internal/spec -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' | grep -E '$(FUZZ)' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
 
 ## fmt: gofmt the Go code and caravan-fmt the example experiments
 fmt:

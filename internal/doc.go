@@ -1,0 +1,6 @@
+// Package internal holds caravan's packages and no code of its own. Its
+// test keeps the import graph the shape ../shared/DESIGN.md draws: the pure
+// core (spec, compile, gitops' plan, autoscale's decision) at the centre,
+// each external system reached through the one package that owns it, and
+// test fakes out of the binaries.
+package internal

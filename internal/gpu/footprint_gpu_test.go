@@ -37,6 +37,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
 	"github.com/caravan-ml/caravan/internal/gpu"
+	"github.com/caravan-ml/caravan/internal/testutil/cputime"
 )
 
 // settle is how long each step waits before measuring, so that a library
@@ -153,12 +154,14 @@ func yes(b bool) string {
 	return "no"
 }
 
-// step runs fn, waits settle, and logs the footprint and what changed.
+// step runs fn, waits settle, and logs the footprint and what changed, with
+// the wall and CPU time fn took: the CPU figures say what each NVML call
+// costs a scrape on real hardware, where the mock says nothing.
 func (tr *tracker) step(name string, fn func()) {
 	tr.t.Helper()
-	began := time.Now()
+	began, cpu0 := time.Now(), cputime.Process()
 	fn()
-	took := time.Since(began)
+	took, cpu := time.Since(began), cputime.Process()-cpu0
 	time.Sleep(settle)
 	f := measure(tr.t)
 	var added []string
@@ -173,9 +176,9 @@ func (tr *tracker) step(name string, fn func()) {
 		note = "  newly mapped: " + strings.Join(added, ", ")
 	}
 	foreign, _ := tr.threads.Started()
-	tr.logf("%-34s anon %6d kB (%+6d)  file %6d kB (%+6d)  go heap %5d kB  threads %3d (not Go's %d)  libcuda %-3v  took %v%s",
+	tr.logf("%-34s anon %6d kB (%+6d)  file %6d kB (%+6d)  go heap %5d kB  threads %3d (not Go's %d)  libcuda %-3v  took %v (cpu %v)%s",
 		name, f.anonKB, f.anonKB-tr.prev.anonKB, f.fileKB, f.fileKB-tr.prev.fileKB, f.goHeapKB, f.threads, foreign,
-		yes(f.hasLibcuda()), took.Round(time.Millisecond), note)
+		yes(f.hasLibcuda()), took.Round(time.Millisecond), cpu.Round(100*time.Microsecond), note)
 	if tr.cudaStep == "" && f.hasLibcuda() {
 		tr.cudaStep = name
 	}

@@ -9,5 +9,7 @@
 // NVML zeroes 12 MB of static tables in Init and cannot be unloaded once
 // the executable has bound its symbols; ReleaseZeroPages gives the pages
 // that stay zero back to the kernel, which keeps the agent in its memory
-// budget.
+// budget. It write-protects them meanwhile (userfaultfd), so that a thread
+// NVML started cannot lose a write, and falls back on counting threads
+// where the kernel will not.
 package gpu

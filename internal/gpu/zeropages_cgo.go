@@ -56,10 +56,15 @@ static void *caravan_find_bss(const char *name, size_t *len) {
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"time"
 	"unsafe"
 )
+
+// writeProtectRelease lets tests take the thread-census path on a machine
+// that could write-protect.
+var writeProtectRelease = true
 
 // nvmlLibrary names the loaded object ReleaseZeroPages trims.
 const nvmlLibrary = "libnvidia-ml.so"
@@ -87,16 +92,27 @@ func libraryBSS(name string) []byte {
 // nothing: on a node without a driver they took the agent from 17 MB to
 // 30 MB (agent-rss.sh, slim build).
 //
-// A page written between its check and its release would lose the write,
-// so nothing else may run NVML meanwhile. Call it once, after Open and
-// before any other goroutine calls NVML, with the census of threads taken
-// before Open: if NVML has left threads of its own running, it releases
-// nothing and returns an error that wraps ErrNVMLThreads. Later writes are
+// A page written between its check and its release would lose the write.
+// Where the kernel can write-protect the pages (userfaultfd; the agent
+// runs as root), a write from any thread, NVML's own included, waits for
+// the release and then lands on the fresh zero page, so nothing is lost.
+// Elsewhere it falls back on the census of threads taken before Open: if
+// NVML has left threads of its own running, it releases nothing and
+// returns an error that wraps ErrNVMLThreads. Either way, call it once,
+// after Open and before any other goroutine calls NVML. Later writes are
 // safe: a released page comes back zero-filled on its next use.
 func ReleaseZeroPages(before Threads) (int, error) {
 	bss := libraryBSS(nvmlLibrary)
 	if len(bss) == 0 {
 		return 0, nil
+	}
+	noWP := fmt.Errorf("%w: turned off", errNoWriteProtect)
+	if writeProtectRelease {
+		n, err := dropZeroPagesProtected(bss, nil)
+		if !errors.Is(err, errNoWriteProtect) {
+			return n, err
+		}
+		noWP = err
 	}
 	// A thread that has just been joined stays listed for a moment.
 	n, ok := before.Started()
@@ -106,9 +122,9 @@ func ReleaseZeroPages(before Threads) (int, error) {
 	}
 	switch {
 	case !ok:
-		return 0, fmt.Errorf("%w: or so it must be assumed, as the threads could not be counted", ErrNVMLThreads)
+		return 0, fmt.Errorf("%w: or so it must be assumed, as the threads could not be counted (%w)", ErrNVMLThreads, noWP)
 	case n > 0:
-		return 0, fmt.Errorf("%w: %d running", ErrNVMLThreads, n)
+		return 0, fmt.Errorf("%w: %d running (%w)", ErrNVMLThreads, n, noWP)
 	}
 	return dropZeroPages(bss)
 }

@@ -15,48 +15,64 @@ import (
 // bytes are all zero, and returns how many bytes it released.
 //
 // mem must be page-aligned private anonymous memory that no other thread
-// writes meanwhile. For such memory, madvise(MADV_DONTNEED) makes the next
-// access find a fresh zero-filled page: what the page held, so only
-// residency changes. Pages that are not resident are skipped (reading them
-// would map the kernel's zero page, which is harmless but pointless).
+// writes meanwhile (dropZeroPagesProtected lifts that condition where the
+// kernel can write-protect the range). For such memory,
+// madvise(MADV_DONTNEED) makes the next access find a fresh zero-filled
+// page: what the page held, so only residency changes. Pages that are not
+// resident are skipped (reading them would map the kernel's zero page,
+// which is harmless but pointless).
 func dropZeroPages(mem []byte) (int, error) {
-	page := os.Getpagesize()
-	if len(mem) == 0 {
-		return 0, nil
-	}
-	if len(mem)%page != 0 {
-		return 0, fmt.Errorf("dropping zero pages: %d bytes is not a whole number of %d-byte pages", len(mem), page)
+	page, err := wholePages(mem)
+	if err != nil || len(mem) == 0 {
+		return 0, err
 	}
 	resident := make([]byte, len(mem)/page)
 	if err := mincore(mem, resident); err != nil {
 		return 0, fmt.Errorf("dropping zero pages: mincore: %w", err)
 	}
-	zero := make([]byte, page)
-	released := 0
-	start := -1 // first page of the current run of zero pages, or -1
-	flush := func(end int) error {
-		if start < 0 {
-			return nil
-		}
-		if err := unix.Madvise(mem[start*page:end*page], unix.MADV_DONTNEED); err != nil {
-			return fmt.Errorf("dropping zero pages: madvise: %w", err)
-		}
-		released += (end - start) * page
-		start = -1
-		return nil
+	runs := zeroRuns(mem, page, func(i int) bool { return resident[i]&1 == 1 })
+	return dropRuns(mem, page, runs)
+}
+
+// wholePages returns the page size, or an error when mem is not a whole
+// number of pages.
+func wholePages(mem []byte) (int, error) {
+	page := os.Getpagesize()
+	if len(mem)%page != 0 {
+		return 0, fmt.Errorf("dropping zero pages: %d bytes is not a whole number of %d-byte pages", len(mem), page)
 	}
-	for i := range resident {
-		if resident[i]&1 == 1 && bytes.Equal(mem[i*page:(i+1)*page], zero) {
-			if start < 0 {
-				start = i
-			}
+	return page, nil
+}
+
+// zeroRuns lists the runs [from, to) of consecutive pages i of mem for
+// which candidate(i) holds and whose bytes are all zero.
+func zeroRuns(mem []byte, page int, candidate func(i int) bool) [][2]int {
+	zero := make([]byte, page)
+	var runs [][2]int
+	for i := 0; i < len(mem)/page; i++ {
+		if !candidate(i) || !bytes.Equal(mem[i*page:(i+1)*page], zero) {
 			continue
 		}
-		if err := flush(i); err != nil {
-			return released, err
+		if n := len(runs); n > 0 && runs[n-1][1] == i {
+			runs[n-1][1] = i + 1
+		} else {
+			runs = append(runs, [2]int{i, i + 1})
 		}
 	}
-	return released, flush(len(resident))
+	return runs
+}
+
+// dropRuns gives the pages of runs back to the kernel and returns how many
+// bytes it released.
+func dropRuns(mem []byte, page int, runs [][2]int) (int, error) {
+	released := 0
+	for _, r := range runs {
+		if err := unix.Madvise(mem[r[0]*page:r[1]*page], unix.MADV_DONTNEED); err != nil {
+			return released, fmt.Errorf("dropping zero pages: madvise: %w", err)
+		}
+		released += (r[1] - r[0]) * page
+	}
+	return released, nil
 }
 
 // mincore sets bit 0 of resident[i] when page i of mem is in memory

@@ -75,7 +75,8 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 		n, rerr := gpu.ReleaseZeroPages(threads)
 		switch {
 		case errors.Is(rerr, gpu.ErrNVMLThreads):
-			log.Info("NVML's zeroed static pages stay resident (12 MB on driver 535)", "reason", rerr)
+			log.Info("NVML's zeroed static pages stay resident (12 MB on driver 535)", "reason", rerr,
+				"fix", "run the agent as root or with CAP_SYS_PTRACE, on Linux 5.13 or later, so that the pages can be write-protected while they are released")
 		case rerr != nil:
 			log.Warn("NVML's zeroed static pages stay resident (12 MB on driver 535)", "err", rerr)
 		case n > 0:

@@ -2,7 +2,8 @@
 
 // Package cthread starts OS threads from C, threads the Go runtime knows
 // nothing about, so that tests can check code that must notice them (see
-// gpu.Threads). It exists for tests only.
+// gpu.Threads) or must not lose their writes (Writer, for the
+// write-protected zero-page release). It exists for tests only.
 package cthread
 
 /*

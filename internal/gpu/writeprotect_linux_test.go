@@ -20,9 +20,19 @@ func needWriteProtect(t *testing.T) {
 	t.Helper()
 	mem := anonPages(t, 1)
 	mem[0] = 0
+	if err := probeWriteProtect(t, mem); err != nil {
+		t.Skipf("no write protection here: %v", err)
+	}
+}
+
+// probeWriteProtect protects mem and lifts the protection at once. It
+// returns the errNoWriteProtect error where that cannot be done, and fails
+// the test on any other error.
+func probeWriteProtect(t *testing.T, mem []byte) error {
+	t.Helper()
 	w, err := writeProtect(mem)
 	if errors.Is(err, errNoWriteProtect) {
-		t.Skipf("no write protection here: %v", err)
+		return err
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +40,7 @@ func needWriteProtect(t *testing.T) {
 	if err := w.end(); err != nil {
 		t.Fatal(err)
 	}
+	return nil
 }
 
 func anonPages(t *testing.T, n int) []byte {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
-	"github.com/caravan-ml/caravan/internal/compile/jobmeta"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // allocInfo is what the agent keeps about an allocation.
@@ -34,9 +34,9 @@ func infoOf(a *api.Allocation) *allocInfo {
 		Running:  a.ClientStatus == api.AllocClientStatusRunning,
 		Terminal: a.ClientTerminalStatus() || a.ServerTerminalStatus()}
 	if a.Job != nil && nomad.IsCaravanJob(a.Job.Meta) {
-		in.RunID = a.Job.Meta[jobmeta.RunID]
-		in.Experiment = a.Job.Meta[jobmeta.Experiment]
-		in.GPUs, _ = strconv.Atoi(a.Job.Meta[jobmeta.GPUs])
+		in.RunID = a.Job.Meta[record.MetaRunID]
+		in.Experiment = a.Job.Meta[record.MetaExperiment]
+		in.GPUs, _ = strconv.Atoi(a.Job.Meta[record.MetaGPUs])
 	}
 	if a.AllocatedResources != nil {
 		for _, t := range a.AllocatedResources.Tasks {

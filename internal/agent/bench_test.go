@@ -21,7 +21,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/gpu"
 	"github.com/caravan-ml/caravan/internal/gpu/nvmlmock"
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/testutil/cputime"
 )
 
@@ -134,7 +134,7 @@ func vmRSS() float64 {
 // jsonStore encodes each summary as the Nomad client would, and drops it.
 type jsonStore struct{ bytes int }
 
-func (j *jsonStore) PutUsage(_ context.Context, _ string, u *nomad.Usage) error {
+func (j *jsonStore) PutUsage(_ context.Context, _ string, u *record.Usage) error {
 	b, err := json.Marshal(u)
 	j.bytes = len(b)
 	return err
@@ -148,7 +148,7 @@ func BenchmarkUsageFlush(b *testing.B) {
 	store := &jsonStore{}
 	s := NewSampler(tn.agent, store, 5*time.Second, time.Minute)
 	ctx := context.Background()
-	for range 2 * nomad.MaxTimelinePoints {
+	for range 2 * record.MaxTimelinePoints {
 		s.Sample(ctx)
 		tn.clock.Advance(5 * time.Second)
 	}

@@ -3,9 +3,8 @@ package agent
 import (
 	"context"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
-
-	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
 // Nomad is what the agent reads from Nomad. *nomad.Client satisfies it.
@@ -22,5 +21,5 @@ type Nomad interface {
 
 // UsageStore persists run usage summaries. *nomad.Client satisfies it.
 type UsageStore interface {
-	PutUsage(ctx context.Context, namespace string, u *nomad.Usage) error
+	PutUsage(ctx context.Context, namespace string, u *record.Usage) error
 }

@@ -6,10 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
-
-	"github.com/caravan-ml/caravan/internal/compile"
-	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
 const (
@@ -30,7 +28,7 @@ type fakeNomad struct {
 	listErr  error
 	statsErr error
 	calls    map[string]int
-	usage    []nomad.Usage // PutUsage writes, in order
+	usage    []record.Usage // PutUsage writes, in order
 }
 
 func newFakeNomad() *fakeNomad {
@@ -47,7 +45,7 @@ func newFakeNomad() *fakeNomad {
 }
 
 func mkAlloc(id, run, exp string, gpus []string) *api.Allocation {
-	meta := map[string]string{compile.MetaManagedBy: compile.ManagedByValue, compile.MetaRunID: run, compile.MetaExperiment: exp}
+	meta := map[string]string{record.MetaManagedBy: record.ManagedByValue, record.MetaRunID: run, record.MetaExperiment: exp}
 	return &api.Allocation{ID: id, Namespace: "default", JobID: run, ClientStatus: api.AllocClientStatusRunning,
 		DesiredStatus: api.AllocDesiredStatusRun, Job: &api.Job{Meta: meta},
 		AllocatedResources: &api.AllocatedResources{Tasks: map[string]*api.AllocatedTaskResources{
@@ -123,7 +121,7 @@ func (f *fakeNomad) ClientStats(context.Context, string) (*api.HostStats, error)
 	return f.host, nil
 }
 
-func (f *fakeNomad) PutUsage(_ context.Context, _ string, u *nomad.Usage) error {
+func (f *fakeNomad) PutUsage(_ context.Context, _ string, u *record.Usage) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.usage = append(f.usage, *u)

@@ -8,10 +8,10 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/gpu"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // TestAgentAgainstFakeNomad wires the agent to the real *nomad.Client over
@@ -23,8 +23,8 @@ func TestAgentAgainstFakeNomad(t *testing.T) {
 	srv := nomadtest.New(t)
 	node := srv.AddNode(nomadtest.NodeSpec{Name: "gpu-node-1", Pool: "gpu", GPUs: 2})
 	job := nomadtest.BatchJobs(1, "gpu", 1)[0]
-	job.Meta[compile.MetaRunID] = "resnet50-1a2b3c4d"
-	job.Meta[compile.MetaExperiment] = "resnet50"
+	job.Meta[record.MetaRunID] = "resnet50-1a2b3c4d"
+	job.Meta[record.MetaExperiment] = "resnet50"
 	if err := nomadtest.RegisterAll(srv.APIClient(t), []*api.Job{job}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/gpu"
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // Sampler keeps a usage summary of every caravan run on the node and
@@ -27,7 +27,7 @@ type Sampler struct {
 
 // runSummary is one run's summary in the making.
 type runSummary struct {
-	u         nomad.Usage
+	u         record.Usage
 	namespace string
 	utilSum   float64
 	utilN     int
@@ -112,8 +112,8 @@ func (s *Sampler) Sample(ctx context.Context) {
 		seen[au.ID] = true
 		rs := s.runs[au.ID]
 		if rs == nil {
-			rs = &runSummary{namespace: au.Namespace, uuids: map[string]bool{}, tl: newTimeline(nomad.MaxTimelinePoints), lastFlush: snap.Time,
-				u: nomad.Usage{RunID: au.RunID, AllocID: au.ID, Node: s.agent.cfg.Node, Start: snap.Time, IntervalS: s.interval.Seconds()}}
+			rs = &runSummary{namespace: au.Namespace, uuids: map[string]bool{}, tl: newTimeline(record.MaxTimelinePoints), lastFlush: snap.Time,
+				u: record.Usage{RunID: au.RunID, AllocID: au.ID, Node: s.agent.cfg.Node, Start: snap.Time, IntervalS: s.interval.Seconds()}}
 			s.runs[au.ID] = rs
 		}
 		rs.missing = 0
@@ -220,7 +220,7 @@ func (rs *runSummary) add(snap *Snapshot, au *AllocUse, rx, tx float64, xids []g
 	}
 	for _, x := range xids {
 		if rs.uuids[x.UUID] && len(u.XIDs) < maxRunXIDs {
-			u.XIDs = append(u.XIDs, nomad.XID{Time: x.Time, UUID: x.UUID, Code: x.Code})
+			u.XIDs = append(u.XIDs, record.XID{Time: x.Time, UUID: x.UUID, Code: x.Code})
 		}
 	}
 	rs.last = point{snap.Time.Sub(u.Start).Seconds(), util, mem, rss, cpu, rx, tx}
@@ -241,7 +241,7 @@ func (s *Sampler) flush(ctx context.Context, rs *runSummary, final bool) {
 	s.log.Debug("run usage written", "run", u.RunID, "alloc", u.AllocID, "final", final, "samples", u.Samples)
 }
 
-func (rs *runSummary) usage(final bool) nomad.Usage {
+func (rs *runSummary) usage(final bool) record.Usage {
 	u := rs.u
 	u.Final = final
 	u.Timeline = rs.tl.export()
@@ -251,8 +251,8 @@ func (rs *runSummary) usage(final bool) nomad.Usage {
 }
 
 // Summaries returns the current summaries (not final), by allocation ID.
-func (s *Sampler) Summaries() []nomad.Usage {
-	var out []nomad.Usage
+func (s *Sampler) Summaries() []record.Usage {
+	var out []record.Usage
 	for _, id := range s.runIDs() {
 		out = append(out, s.runs[id].usage(false))
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/gpu/nvmlmock"
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func TestSamplerWritesEveryMinuteAndAtTheEnd(t *testing.T) {
@@ -32,7 +32,7 @@ func TestSamplerWritesEveryMinuteAndAtTheEnd(t *testing.T) {
 	if len(tn.nomad.usage) != 2 {
 		t.Fatalf("after a minute: %d writes, want 2 (one per run)", len(tn.nomad.usage))
 	}
-	var a nomad.Usage
+	var a record.Usage
 	for _, u := range tn.nomad.usage {
 		if u.AllocID == allocA {
 			a = u

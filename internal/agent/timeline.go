@@ -1,6 +1,6 @@
 package agent
 
-import "github.com/caravan-ml/caravan/internal/nomad"
+import "github.com/caravan-ml/caravan/internal/record"
 
 // The columns of a timeline point.
 const (
@@ -68,12 +68,12 @@ func mean(sum point, n int) point {
 
 // export returns the timeline with any pending samples as a last, partial
 // point; it never has more than max points.
-func (t *timeline) export() nomad.Timeline {
+func (t *timeline) export() record.Timeline {
 	pts := t.pts
 	if t.accN > 0 {
 		pts = append(pts[:len(pts):len(pts)], mean(t.acc, t.accN))
 	}
-	var out nomad.Timeline
+	var out record.Timeline
 	for _, p := range pts {
 		out.T = append(out.T, p[colT])
 		out.GPUUtil = append(out.GPUUtil, p[colGPUUtil])

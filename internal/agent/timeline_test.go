@@ -4,12 +4,12 @@ import (
 	"math"
 	"testing"
 
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func TestTimelineBoundedAndDeterministic(t *testing.T) {
 	for _, n := range []int{1, 511, 512, 513, 1000, 5000, 17280} { // 17280 = a day at 5 s
-		a, b := newTimeline(nomad.MaxTimelinePoints), newTimeline(nomad.MaxTimelinePoints)
+		a, b := newTimeline(record.MaxTimelinePoints), newTimeline(record.MaxTimelinePoints)
 		sum := 0.0
 		for i := range n {
 			p := point{float64(i * 5), float64(i%100) / 100, float64(i), 0, 1, 0, 0}
@@ -18,10 +18,10 @@ func TestTimelineBoundedAndDeterministic(t *testing.T) {
 			sum += float64(i)
 		}
 		ea, eb := a.export(), b.export()
-		if len(ea.T) > nomad.MaxTimelinePoints || len(ea.T) == 0 {
+		if len(ea.T) > record.MaxTimelinePoints || len(ea.T) == 0 {
 			t.Errorf("n=%d: %d points", n, len(ea.T))
 		}
-		if n <= nomad.MaxTimelinePoints-1 && len(ea.T) != n {
+		if n <= record.MaxTimelinePoints-1 && len(ea.T) != n {
 			t.Errorf("n=%d: a timeline with room must keep every sample, got %d", n, len(ea.T))
 		}
 		for i := range ea.T {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 )
 
@@ -290,7 +290,7 @@ func (o *Observer) observeDemand(ctx context.Context, ns string, now time.Time, 
 		if _, ok := byNodePool[ref.pool]; !ok {
 			continue
 		}
-		run := job.Meta[compile.MetaRunID]
+		run := job.Meta[record.MetaRunID]
 		groups := make([]string, 0, len(queued[key]))
 		for g := range queued[key] {
 			groups = append(groups, g)

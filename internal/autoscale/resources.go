@@ -10,7 +10,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
-	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 )
 
@@ -163,8 +163,8 @@ func runGPUs(allocs []*api.Allocation, gpu string) map[string]int {
 			continue
 		}
 		run := a.JobID
-		if a.Job != nil && a.Job.Meta[compile.MetaRunID] != "" {
-			run = a.Job.Meta[compile.MetaRunID]
+		if a.Job != nil && a.Job.Meta[record.MetaRunID] != "" {
+			run = a.Job.Meta[record.MetaRunID]
 		}
 		out[run] += g
 	}

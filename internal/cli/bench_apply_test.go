@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/testutil/cputime"
 	"github.com/hashicorp/nomad/api"
 )
@@ -273,12 +273,12 @@ func BenchmarkPlanCommand10k(b *testing.B) {
 // noRecords is a gitops.Cluster that registers jobs but drops records.
 type noRecords struct{ *nomad.Client }
 
-func (noRecords) CreateRecord(context.Context, string, *nomad.Record) error { return nil }
+func (noRecords) CreateRecord(context.Context, string, *record.Run) error { return nil }
 
 func desiredFor(jobs []*api.Job) []gitops.DesiredRun {
 	out := make([]gitops.DesiredRun, len(jobs))
 	for i, j := range jobs {
-		out[i] = gitops.DesiredRun{ID: *j.ID, Experiment: j.Meta[compile.MetaExperiment], Job: j, Record: &nomad.Record{RunID: *j.ID}}
+		out[i] = gitops.DesiredRun{ID: *j.ID, Experiment: j.Meta[record.MetaExperiment], Job: j, Record: &record.Run{RunID: *j.ID}}
 	}
 	return out
 }

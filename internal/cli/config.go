@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/nomad/api"
@@ -195,7 +196,7 @@ func compileEach(cfg *spec.Config, opts compile.Options, experiment string, use 
 			})
 			continue
 		}
-		hash := job.Meta[compile.MetaSpecHash]
+		hash := job.Meta[record.MetaSpecHash]
 		if prev, dup := seen[hash]; dup {
 			if dupReported[e] {
 				continue

@@ -12,6 +12,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
 	"golang.org/x/term"
@@ -81,7 +82,7 @@ func foreignCollisions(cl *nomad.Client, all []*api.JobListStub, desired []gitop
 		return nil
 	}
 	return fmt.Errorf("job ID %s already exists in Nomad at %s and caravan does not own it (its meta lacks %s=%s); caravan never touches it: rename the experiment or remove that job",
-		strings.Join(taken, ", "), cl.Address(), compile.MetaManagedBy, compile.ManagedByValue)
+		strings.Join(taken, ", "), cl.Address(), record.MetaManagedBy, record.ManagedByValue)
 }
 
 // isTerminal reports whether w is a terminal (progress bars only there).

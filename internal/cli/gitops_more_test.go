@@ -14,6 +14,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 )
 
@@ -50,7 +51,7 @@ func TestRacingAppliesNeverDoubleSubmit(t *testing.T) {
 		if *j.Version != 0 {
 			t.Errorf("job %s registered %d extra times", id, *j.Version)
 		}
-		if srv.VariableItems("default", nomad.RecordPath(id))["record"] == "" {
+		if srv.VariableItems("default", record.Path(id))["record"] == "" {
 			t.Errorf("run %s has no record", id)
 		}
 	}
@@ -76,7 +77,7 @@ func TestLsListsRunsKnownOnlyFromRecords(t *testing.T) {
 	if len(rows) != 3 || gone == nil {
 		t.Fatalf("ls lost the garbage-collected run: %+v", rows)
 	}
-	if gone.State != nomad.StateUnknown || gone.HasJob || !gone.HasRecord || gone.Pool != "gpu" || gone.GPUs != 1 || len(gone.Params) != 2 || gone.Submitted.IsZero() {
+	if gone.State != record.StateUnknown || gone.HasJob || !gone.HasRecord || gone.Pool != "gpu" || gone.GPUs != 1 || len(gone.Params) != 2 || gone.Submitted.IsZero() {
 		t.Errorf("record-only row: %+v", *gone)
 	}
 	r := execCaravan(t, env, "", "show", ids[0])

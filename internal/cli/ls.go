@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func init() {
@@ -45,7 +46,7 @@ func runLs(ctx context.Context, env Env, args []string) int {
 		errorf(env, "ls takes no arguments, got %q; filter with -experiment, -pool or -state", pos)
 		return ExitUsage
 	}
-	if *state != "" && !slices.Contains(nomad.States, nomad.State(*state)) {
+	if *state != "" && !slices.Contains(record.States, record.State(*state)) {
 		errorf(env, "unknown -state %q; use one of %s", *state, statesList())
 		return ExitUsage
 	}
@@ -96,8 +97,8 @@ func runLs(ctx context.Context, env Env, args []string) int {
 }
 
 func statesList() string {
-	s := make([]string, len(nomad.States))
-	for i, st := range nomad.States {
+	s := make([]string, len(record.States))
+	for i, st := range record.States {
 		s[i] = string(st)
 	}
 	return strings.Join(s, ", ")

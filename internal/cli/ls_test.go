@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/gitops"
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func TestRunTableFits80Columns(t *testing.T) {
@@ -27,7 +27,7 @@ func TestRunTableFits80Columns(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			id := tt.experiment + "-0123abcd"
 			rows := []runRow{{
-				ID: id, Experiment: tt.experiment, State: nomad.StateStarting, Pool: "gpu-a100-spot", GPUs: 8,
+				ID: id, Experiment: tt.experiment, State: record.StateStarting, Pool: "gpu-a100-spot", GPUs: 8,
 				Submitted: now.Add(-50 * time.Hour), Started: now.Add(-49 * time.Hour), Params: params,
 			}}
 			var b bytes.Buffer

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func TestPlanApplyCycle(t *testing.T) {
@@ -27,8 +27,8 @@ func TestPlanApplyCycle(t *testing.T) {
 		t.Fatalf("Nomad has jobs %v, want 3", ids)
 	}
 	for _, id := range ids {
-		items := srv.VariableItems("default", nomad.RecordPath(id))
-		var rec nomad.Record
+		items := srv.VariableItems("default", record.Path(id))
+		var rec record.Run
 		if err := json.Unmarshal([]byte(items["record"]), &rec); err != nil {
 			t.Fatalf("record of %s: %v (items %v)", id, err, items)
 		}

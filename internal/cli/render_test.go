@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -80,7 +81,7 @@ func TestRenderExperimentFilter(t *testing.T) {
 	dir := writeConfigDir(t, map[string]string{"a.hcl": sweepHCL, "b.hcl": smokeHCL})
 	r := execCaravan(t, nil, "", "render", dir, "-experiment", "smoke")
 	jobs := decodeJobStream(t, r.stdout)
-	if r.code != ExitOK || len(jobs) != 1 || jobs[0].Meta[compile.MetaExperiment] != "smoke" {
+	if r.code != ExitOK || len(jobs) != 1 || jobs[0].Meta[record.MetaExperiment] != "smoke" {
 		t.Fatalf("code %d, %d jobs: %s", r.code, len(jobs), r.stderr)
 	}
 	r = execCaravan(t, nil, "", "render", dir, "-experiment", "nope")
@@ -203,25 +204,25 @@ func TestRenderGitState(t *testing.T) {
 		return jobs[0].Meta
 	}
 
-	if m := meta(); m[compile.MetaConfigCommit] != "" || m[compile.MetaConfigDirty] != "false" {
-		t.Errorf("outside git: commit %q dirty %q", m[compile.MetaConfigCommit], m[compile.MetaConfigDirty])
+	if m := meta(); m[record.MetaConfigCommit] != "" || m[record.MetaConfigDirty] != "false" {
+		t.Errorf("outside git: commit %q dirty %q", m[record.MetaConfigCommit], m[record.MetaConfigDirty])
 	}
 	git("init", "-q")
 	git("add", ".")
 	git("commit", "-q", "-m", "x")
 	head := git("rev-parse", "HEAD")
 	m := meta()
-	if m[compile.MetaConfigCommit] != head || m[compile.MetaConfigDirty] != "false" {
-		t.Errorf("clean: commit %q dirty %q, want %s false", m[compile.MetaConfigCommit], m[compile.MetaConfigDirty], head)
+	if m[record.MetaConfigCommit] != head || m[record.MetaConfigDirty] != "false" {
+		t.Errorf("clean: commit %q dirty %q, want %s false", m[record.MetaConfigCommit], m[record.MetaConfigDirty], head)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m2 := meta()
-	if m2[compile.MetaConfigDirty] != "true" {
-		t.Errorf("untracked file: dirty %q, want true", m2[compile.MetaConfigDirty])
+	if m2[record.MetaConfigDirty] != "true" {
+		t.Errorf("untracked file: dirty %q, want true", m2[record.MetaConfigDirty])
 	}
-	if m2[compile.MetaRunID] != m[compile.MetaRunID] {
+	if m2[record.MetaRunID] != m[record.MetaRunID] {
 		t.Errorf("the configuration's git state changed the run ID")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/report"
 )
 
@@ -84,12 +85,12 @@ type nomadReportSource struct {
 	ns string // where run records live; "" for the client's namespace (-namespace, NOMAD_NAMESPACE)
 }
 
-func (s nomadReportSource) Record(ctx context.Context, runID string) (*nomad.Record, error) {
+func (s nomadReportSource) Record(ctx context.Context, runID string) (*record.Run, error) {
 	r, _, err := s.c.Record(ctx, s.ns, runID)
 	return r, err
 }
 
-func (s nomadReportSource) Usage(ctx context.Context, runID string) (*nomad.Usage, error) {
+func (s nomadReportSource) Usage(ctx context.Context, runID string) (*record.Usage, error) {
 	return s.c.Usage(ctx, s.ns, runID)
 }
 

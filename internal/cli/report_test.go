@@ -15,6 +15,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/report"
 )
 
@@ -63,11 +64,11 @@ func reportCluster(t *testing.T) (srv *nomadtest.Server, runID string) {
 	srv.FailAlloc(id, 3)
 
 	jb, _ := json.Marshal(job)
-	if err := c.CreateRecord(ctx, "default", &nomad.Record{RunID: runID, Experiment: "crashy", Pool: "gpu", NodePool: "gpu",
+	if err := c.CreateRecord(ctx, "default", &record.Run{RunID: runID, Experiment: "crashy", Pool: "gpu", NodePool: "gpu",
 		Namespace: "default", GPUs: 1, PricePerHour: 8, GPUsPerNode: 2, Job: jb}); err != nil {
 		t.Fatalf("seed record: %v", err)
 	}
-	u := &nomad.Usage{RunID: runID, AllocID: id, Node: "gpu-node-1", Start: now.Add(-90 * time.Minute), End: now, Final: true,
+	u := &record.Usage{RunID: runID, AllocID: id, Node: "gpu-node-1", Start: now.Add(-90 * time.Minute), End: now, Final: true,
 		Samples: 1080, IntervalS: 5, GPUs: 1, GPUMemTotal: 80 << 30, MemLimit: 1 << 30}
 	for i := 0; i < 200; i++ {
 		ts := 5400 * float64(i) / 199
@@ -164,7 +165,7 @@ func TestReportCommandPNGWithoutUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateRecord(context.Background(), "default", &nomad.Record{RunID: "q-1", Experiment: "q", Namespace: "default", GPUs: 1}); err != nil {
+	if err := c.CreateRecord(context.Background(), "default", &record.Run{RunID: "q-1", Experiment: "q", Namespace: "default", GPUs: 1}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "q.png")

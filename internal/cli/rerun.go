@@ -10,6 +10,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func init() {
@@ -37,7 +38,7 @@ func runRerun(ctx context.Context, env Env, args []string) int {
 		if errors.Is(ri.RecordErr, nomad.ErrCorrupt) {
 			errorf(env, "cannot rerun %s exactly: %v", ri.ID, ri.RecordErr)
 		} else {
-			errorf(env, "cannot rerun %s exactly: it has no record in Nomad Variables (%s%s); `caravan apply` writes missing records of declared runs", ri.ID, nomad.RecordPrefix, ri.ID)
+			errorf(env, "cannot rerun %s exactly: it has no record in Nomad Variables (%s%s); `caravan apply` writes missing records of declared runs", ri.ID, record.Prefix, ri.ID)
 		}
 		return ExitError
 	}
@@ -88,7 +89,7 @@ func runIDFree(ctx context.Context, cl *nomad.Client, namespace, id string) (boo
 	case !errors.Is(err, nomad.ErrNotFound):
 		return false, err
 	}
-	_, err = cl.Variable(ctx, namespace, nomad.RecordPath(id))
+	_, err = cl.Variable(ctx, namespace, record.Path(id))
 	switch {
 	case err == nil:
 		return false, nil

@@ -12,9 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -26,7 +26,7 @@ type runRow struct {
 	ID         string            `json:"id"`
 	Experiment string            `json:"experiment"`
 	Namespace  string            `json:"namespace"`
-	State      nomad.State       `json:"state"`
+	State      record.State      `json:"state"`
 	Pool       string            `json:"pool"`
 	NodePool   string            `json:"node_pool"`
 	GPUs       int               `json:"gpus"`
@@ -47,7 +47,7 @@ func (r runRow) runtime(now time.Time) time.Duration {
 		return 0
 	}
 	end := r.Finished
-	if end.IsZero() || r.State == nomad.StateRunning {
+	if end.IsZero() || r.State == record.StateRunning {
 		end = now
 	}
 	if end.Before(r.Started) {
@@ -118,7 +118,7 @@ func gatherRuns(ctx context.Context, cl *nomad.Client, namespace string) (*runsV
 		if errs[i] != nil {
 			if errors.Is(errs[i], nomad.ErrCorrupt) {
 				corrupt = append(corrupt, errs[i])
-				rows = append(rows, runRow{ID: id, Experiment: gitops.ExperimentOf(id), Namespace: ref.ns, State: nomad.StateUnknown, HasRecord: true})
+				rows = append(rows, runRow{ID: id, Experiment: gitops.ExperimentOf(id), Namespace: ref.ns, State: record.StateUnknown, HasRecord: true})
 				continue
 			}
 			if errors.Is(errs[i], nomad.ErrNotFound) {
@@ -140,13 +140,13 @@ type recordRef struct{ ns, id string }
 // recordRefs lists the run records under caravan/runs/ in namespace
 // (AllNamespaces for all), skipping usage summaries.
 func recordRefs(ctx context.Context, cl *nomad.Client, namespace string) ([]recordRef, error) {
-	metas, err := cl.Variables(ctx, namespace, nomad.RecordPrefix)
+	metas, err := cl.Variables(ctx, namespace, record.Prefix)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]recordRef, 0, len(metas))
 	for _, m := range metas {
-		id := strings.TrimPrefix(m.Path, nomad.RecordPrefix)
+		id := strings.TrimPrefix(m.Path, record.Prefix)
 		if id == "" || strings.Contains(id, "/") {
 			continue
 		}
@@ -157,8 +157,8 @@ func recordRefs(ctx context.Context, cl *nomad.Client, namespace string) ([]reco
 
 // readRecords reads records with bounded parallelism; recs[i] and errs[i]
 // belong to ids[i].
-func readRecords(ctx context.Context, cl *nomad.Client, refs []recordRef) ([]*nomad.Record, []error) {
-	recs := make([]*nomad.Record, len(refs))
+func readRecords(ctx context.Context, cl *nomad.Client, refs []recordRef) ([]*record.Run, []error) {
+	recs := make([]*record.Run, len(refs))
 	errs := make([]error, len(refs))
 	sem := make(chan struct{}, recordReadParallelism)
 	var wg sync.WaitGroup
@@ -178,12 +178,12 @@ func readRecords(ctx context.Context, cl *nomad.Client, refs []recordRef) ([]*no
 func rowFromJob(j *api.JobListStub, allocs []*api.AllocationListStub) runRow {
 	job := &api.Job{ID: &j.ID, Status: &j.Status, Stop: &j.Stop}
 	r := runRow{
-		ID: j.ID, Experiment: j.Meta[compile.MetaExperiment], Namespace: j.Namespace,
-		State:   nomad.RunState(job, j.JobSummary, allocs),
-		Pool:    j.Meta[compile.MetaPool],
-		GPUs:    atoiOr0(j.Meta[compile.MetaGPUs]),
+		ID: j.ID, Experiment: j.Meta[record.MetaExperiment], Namespace: j.Namespace,
+		State:   record.RunState(job, j.JobSummary, allocs),
+		Pool:    j.Meta[record.MetaPool],
+		GPUs:    atoiOr0(j.Meta[record.MetaGPUs]),
 		Params:  gitops.ParamsOf(j.Meta),
-		RerunOf: j.Meta[compile.MetaRerunOf],
+		RerunOf: j.Meta[record.MetaRerunOf],
 		HasJob:  true,
 		Meta:    j.Meta,
 	}
@@ -207,9 +207,9 @@ func rowFromJob(j *api.JobListStub, allocs []*api.AllocationListStub) runRow {
 	return r
 }
 
-func rowFromRecord(rec *nomad.Record) runRow {
+func rowFromRecord(rec *record.Run) runRow {
 	r := runRow{
-		ID: rec.RunID, Experiment: rec.Experiment, Namespace: rec.Namespace, State: nomad.StateUnknown,
+		ID: rec.RunID, Experiment: rec.Experiment, Namespace: rec.Namespace, State: record.StateUnknown,
 		Pool: rec.Pool, NodePool: rec.NodePool, GPUs: rec.GPUs, Submitted: rec.SubmittedAt, RerunOf: rec.RerunOf,
 		HasRecord: true,
 	}
@@ -235,9 +235,9 @@ func atoiOr0(s string) int {
 type runInfo struct {
 	ID        string
 	Namespace string
-	Job       *api.Job      // nil when Nomad no longer has the job
-	Record    *nomad.Record // nil when there is none
-	RecordErr error         // why Record is nil: ErrNotFound, ErrCorrupt, ...
+	Job       *api.Job    // nil when Nomad no longer has the job
+	Record    *record.Run // nil when there is none
+	RecordErr error       // why Record is nil: ErrNotFound, ErrCorrupt, ...
 }
 
 // parseRunArg parses the flags of logs, rerun and show and resolves their
@@ -299,7 +299,7 @@ func findRunIn(ctx context.Context, cl *nomad.Client, namespace, id string) (*ru
 		return nil, err
 	case !nomad.IsCaravanJob(job.Meta):
 		return nil, fmt.Errorf("job %q in namespace %q at %s is not a caravan run (its meta lacks %s=%s); caravan does not touch it: use the nomad CLI",
-			id, ri.Namespace, cl.Address(), compile.MetaManagedBy, compile.ManagedByValue)
+			id, ri.Namespace, cl.Address(), record.MetaManagedBy, record.ManagedByValue)
 	default:
 		ri.Job = job
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/compile"
-	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // appliedCluster applies three 1-GPU runs to a fake with one 2-GPU node:
@@ -63,11 +63,11 @@ func TestLsStatusShowLogs(t *testing.T) {
 	}
 	mustContain(t, r.stdout, "running", "queued", "gpu", "lr=0.1")
 
-	states := map[nomad.State]int{}
+	states := map[record.State]int{}
 	for _, row := range lsRows(t, env) {
 		states[row.State]++
 	}
-	if states[nomad.StateRunning] != 2 || states[nomad.StateQueued] != 1 {
+	if states[record.StateRunning] != 2 || states[record.StateQueued] != 1 {
 		t.Errorf("states = %v", states)
 	}
 	if rows := lsRows(t, env, "-state", "queued"); len(rows) != 1 {
@@ -148,9 +148,9 @@ func TestStopAndRerun(t *testing.T) {
 	mustCode(t, r, ExitOK)
 	mustContain(t, r.stdout, gitopsRerunID(ids[0], 2))
 
-	var orig, again nomad.Record
-	json.Unmarshal([]byte(srv.VariableItems("default", nomad.RecordPath(ids[0]))["record"]), &orig)
-	json.Unmarshal([]byte(srv.VariableItems("default", nomad.RecordPath(id1))["record"]), &again)
+	var orig, again record.Run
+	json.Unmarshal([]byte(srv.VariableItems("default", record.Path(ids[0]))["record"]), &orig)
+	json.Unmarshal([]byte(srv.VariableItems("default", record.Path(id1))["record"]), &again)
 	if again.RerunOf != ids[0] || again.SpecHash != orig.SpecHash || string(again.Spec) != string(orig.Spec) {
 		t.Errorf("rerun record: rerun_of %q spec_hash %q", again.RerunOf, again.SpecHash)
 	}

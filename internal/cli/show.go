@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -29,9 +30,9 @@ func init() {
 type showDoc struct {
 	ID          string            `json:"id"`
 	Namespace   string            `json:"namespace"`
-	State       nomad.State       `json:"state"`
+	State       record.State      `json:"state"`
 	UI          string            `json:"ui"`
-	Record      *nomad.Record     `json:"record"`
+	Record      *record.Run       `json:"record"`
 	RecordError string            `json:"record_error,omitempty"`
 	Job         *api.Job          `json:"job"`
 	Allocations []*api.Allocation `json:"allocations"`
@@ -75,7 +76,7 @@ func gatherShow(ctx context.Context, cl *nomad.Client, ri *runInfo) (*showDoc, e
 		doc.RecordError = ri.RecordErr.Error()
 	}
 	if ri.Job == nil {
-		doc.State = nomad.StateUnknown
+		doc.State = record.StateUnknown
 		return doc, nil
 	}
 	stubs, err := cl.JobAllocations(ctx, ri.Namespace, ri.ID)
@@ -88,7 +89,7 @@ func gatherShow(ctx context.Context, cl *nomad.Client, ri *runInfo) (*showDoc, e
 		return nil, err
 	}
 	doc.Summary = summary
-	doc.State = nomad.RunState(ri.Job, summary, stubs)
+	doc.State = record.RunState(ri.Job, summary, stubs)
 	slices.SortFunc(stubs, func(a, b *api.AllocationListStub) int { return int(a.CreateIndex) - int(b.CreateIndex) })
 	for _, s := range stubs {
 		a, err := cl.Allocation(ctx, ri.Namespace, s.ID)
@@ -100,7 +101,7 @@ func gatherShow(ctx context.Context, cl *nomad.Client, ri *runInfo) (*showDoc, e
 		}
 		doc.Allocations = append(doc.Allocations, a)
 	}
-	if doc.State == nomad.StateQueued {
+	if doc.State == record.StateQueued {
 		evals, err := cl.JobEvaluations(ctx, ri.Namespace, ri.ID)
 		if err != nil {
 			return nil, err

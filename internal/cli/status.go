@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -134,7 +135,7 @@ func poolStatuses(view *runsView, nodes []*api.NodeListStub, blocked []*api.Eval
 		}
 	}
 	for _, r := range view.rows {
-		if r.State != nomad.StateQueued && r.State != nomad.StateStarting && r.State != nomad.StateRunning {
+		if r.State != record.StateQueued && r.State != record.StateStarting && r.State != record.StateRunning {
 			continue
 		}
 		np := jobPool[r.ID]
@@ -145,7 +146,7 @@ func poolStatuses(view *runsView, nodes []*api.NodeListStub, blocked []*api.Eval
 		if r.Pool != "" {
 			p.caravanPools[r.Pool] = true
 		}
-		if r.State == nomad.StateQueued {
+		if r.State == record.StateQueued {
 			p.Queued++
 			p.QueuedGPUs += r.GPUs
 			if !r.Submitted.IsZero() {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -43,8 +43,8 @@ func TestPoolStatusesFromRecordedAnswers(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	view := &runsView{
 		rows: []runRow{
-			{ID: "gpu-fits", Pool: "gpu", GPUs: 1, State: nomad.StateRunning, Submitted: now.Add(-time.Hour)},
-			{ID: "gpu-too-big", Pool: "gpu", GPUs: 3, State: nomad.StateQueued, Submitted: now.Add(-90 * time.Minute)},
+			{ID: "gpu-fits", Pool: "gpu", GPUs: 1, State: record.StateRunning, Submitted: now.Add(-time.Hour)},
+			{ID: "gpu-too-big", Pool: "gpu", GPUs: 3, State: record.StateQueued, Submitted: now.Add(-90 * time.Minute)},
 		},
 		allocs: allocs,
 	}

@@ -6,8 +6,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func init() {
@@ -78,7 +78,7 @@ func stopExperiment(ctx context.Context, env Env, cl *nomad.Client, experiment, 
 	}
 	stopped, failed, known := 0, 0, 0
 	for _, j := range jobs {
-		if j.Meta[compile.MetaExperiment] != experiment {
+		if j.Meta[record.MetaExperiment] != experiment {
 			continue
 		}
 		known++

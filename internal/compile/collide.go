@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -40,14 +41,16 @@ func Disambiguate(jobs []*api.Job) int {
 	slices.SortFunc(groups, func(a, b []*api.Job) int { return strings.Compare(*a[0].ID, *b[0].ID) })
 	renamed := 0
 	for _, g := range groups {
-		slices.SortStableFunc(g, func(a, b *api.Job) int { return strings.Compare(a.Meta[MetaSpecHash], b.Meta[MetaSpecHash]) })
-		keep := g[0].Meta[MetaSpecHash]
+		slices.SortStableFunc(g, func(a, b *api.Job) int {
+			return strings.Compare(a.Meta[record.MetaSpecHash], b.Meta[record.MetaSpecHash])
+		})
+		keep := g[0].Meta[record.MetaSpecHash]
 		for _, j := range g[1:] {
-			hash := j.Meta[MetaSpecHash]
+			hash := j.Meta[record.MetaSpecHash]
 			if hash == keep || len(hash) < 12 {
 				continue
 			}
-			exp := j.Meta[MetaExperiment]
+			exp := j.Meta[record.MetaExperiment]
 			for n := 12; n <= len(hash); n += 4 {
 				id := exp + "-" + hash[:n]
 				if _, taken := byID[id]; !taken {
@@ -65,7 +68,7 @@ func Disambiguate(jobs []*api.Job) int {
 // setID changes a compiled job's run ID everywhere it appears.
 func setID(j *api.Job, id string) {
 	j.ID, j.Name = new(id), new(id)
-	j.Meta[MetaRunID] = id
+	j.Meta[record.MetaRunID] = id
 	for _, tg := range j.TaskGroups {
 		for _, t := range tg.Tasks {
 			if _, ok := t.Env[EnvRunID]; ok {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
 	"github.com/zclconf/go-cty/cty"
@@ -52,16 +53,16 @@ func TestDisambiguateRealCollision(t *testing.T) {
 	}
 	for _, j := range jobs {
 		id := *j.ID
-		if *j.Name != id || j.Meta[MetaRunID] != id || j.TaskGroups[0].Tasks[0].Env[EnvRunID] != id {
-			t.Errorf("job %s: name %s meta %s env %s", id, *j.Name, j.Meta[MetaRunID], j.TaskGroups[0].Tasks[0].Env[EnvRunID])
+		if *j.Name != id || j.Meta[record.MetaRunID] != id || j.TaskGroups[0].Tasks[0].Env[EnvRunID] != id {
+			t.Errorf("job %s: name %s meta %s env %s", id, *j.Name, j.Meta[record.MetaRunID], j.TaskGroups[0].Tasks[0].Env[EnvRunID])
 		}
-		if want := "smoke-" + j.Meta[MetaSpecHash][:len(id)-len("smoke-")]; id != want {
+		if want := "smoke-" + j.Meta[record.MetaSpecHash][:len(id)-len("smoke-")]; id != want {
 			t.Errorf("ID %s is not a prefix of its spec hash", id)
 		}
 	}
 	// The smaller spec hash keeps the short ID, whatever the order.
 	small, large := jobs[0], jobs[1]
-	if small.Meta[MetaSpecHash] > large.Meta[MetaSpecHash] {
+	if small.Meta[record.MetaSpecHash] > large.Meta[record.MetaSpecHash] {
 		small, large = large, small
 	}
 	if *small.ID != before || len(*large.ID) != len(before)+4 {
@@ -71,7 +72,7 @@ func TestDisambiguateRealCollision(t *testing.T) {
 
 func TestDisambiguateRules(t *testing.T) {
 	mk := func(id, hash string) *api.Job {
-		return &api.Job{ID: new(id), Name: new(id), Meta: map[string]string{MetaRunID: id, MetaSpecHash: hash, MetaExperiment: "e"},
+		return &api.Job{ID: new(id), Name: new(id), Meta: map[string]string{record.MetaRunID: id, record.MetaSpecHash: hash, record.MetaExperiment: "e"},
 			TaskGroups: []*api.TaskGroup{{Tasks: []*api.Task{{Env: map[string]string{EnvRunID: id}}}}}}
 	}
 	h := func(prefix string) string { return fmt.Sprintf("%-64s", prefix) }
@@ -98,7 +99,7 @@ func TestDisambiguateRules(t *testing.T) {
 				t.Errorf("renamed %d, want %d", n, tt.renamed)
 			}
 			for i, j := range tt.jobs {
-				if *j.ID != tt.want[i] || j.Meta[MetaRunID] != tt.want[i] || j.TaskGroups[0].Tasks[0].Env[EnvRunID] != tt.want[i] {
+				if *j.ID != tt.want[i] || j.Meta[record.MetaRunID] != tt.want[i] || j.TaskGroups[0].Tasks[0].Env[EnvRunID] != tt.want[i] {
 					t.Errorf("job %d: ID %s, want %s", i, *j.ID, tt.want[i])
 				}
 			}

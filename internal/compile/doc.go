@@ -28,7 +28,7 @@
 // line of the block and the sweep index, the configuration's git commit and
 // dirty flag, and what a pool block maps the pool to (node pool, GPU device
 // name, autoscaling). Those still appear in the job (meta, node pool), so a
-// consumer compares runs by ID or MetaSpecHash, never by the whole job.
+// consumer compares runs by ID or record.MetaSpecHash, never by the whole job.
 //
 // Eight hex digits are 32 bits, so two different runs of a large sweep can
 // share an ID (about 1% for 10k runs). Disambiguate, applied to all jobs of

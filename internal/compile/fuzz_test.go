@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/caravan-ml/caravan/internal/testutil/golden"
 	"github.com/hashicorp/nomad/api"
@@ -60,8 +61,8 @@ func FuzzRenderRoundTrip(f *testing.F) {
 			t.Fatalf("jobspec does not parse back to the job:\n%s\n%s", golden.Diff(string(js), string(fromHCL)), src)
 		}
 		var meta map[string]any
-		if err := json.Unmarshal([]byte(job.Meta[MetaParams]), &meta); err != nil || meta["s"] != envVal {
-			t.Fatalf("caravan_params %q does not hold the param: %v", job.Meta[MetaParams], err)
+		if err := json.Unmarshal([]byte(job.Meta[record.MetaParams]), &meta); err != nil || meta["s"] != envVal {
+			t.Fatalf("caravan_params %q does not hold the param: %v", job.Meta[record.MetaParams], err)
 		}
 	})
 }

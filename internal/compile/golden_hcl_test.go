@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/caravan-ml/caravan/internal/testutil/golden"
 )
@@ -77,7 +78,7 @@ func TestFixtureFromHCL(t *testing.T) {
 	}
 	built := mustJob(t, fixtureRun(1), Options{})
 	// Only where the block sits may differ: it is not part of the run.
-	for _, k := range []string{MetaFile, MetaLine} {
+	for _, k := range []string{record.MetaFile, record.MetaLine} {
 		fromHCL.Meta[k], built.Meta[k] = "", ""
 	}
 	a, _ := RenderJSON(fromHCL)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
 )
@@ -290,7 +291,7 @@ func ParamEnvName(name string) string {
 // with every character outside [A-Za-z0-9_] replaced by "_", so that it is
 // also a valid NOMAD_META_* env name.
 func MetaParamKey(name string) string {
-	return MetaParamPrefix + sanitize(name)
+	return record.MetaParamPrefix + sanitize(name)
 }
 
 func sanitize(s string) string {
@@ -306,29 +307,29 @@ func sanitize(s string) string {
 func jobMeta(run spec.Run, params []formattedParam, opts Options, id, hash string) (map[string]string, error) {
 	e := run.Experiment
 	m := map[string]string{
-		MetaManagedBy:    ManagedByValue,
-		MetaRunID:        id,
-		MetaExperiment:   e.Name,
-		MetaSpecHash:     hash,
-		MetaPool:         e.Pool,
-		MetaGPUs:         strconv.Itoa(e.Resources.GPUs),
-		MetaParams:       paramsJSON(params),
-		MetaSourceGit:    "",
-		MetaSourceCommit: "",
-		MetaSourcePath:   "",
-		MetaFile:         relFile(opts.ConfigDir, e.DeclRange.Filename),
-		MetaLine:         strconv.Itoa(e.DeclRange.Start.Line),
-		MetaConfigCommit: opts.ConfigCommit,
-		MetaConfigDirty:  strconv.FormatBool(opts.ConfigDirty),
-		MetaTimeout:      "",
-		MetaDependsOn:    strings.Join(e.DependsOn, ","),
-		MetaRerun:        strconv.Itoa(e.Rerun),
+		record.MetaManagedBy:    record.ManagedByValue,
+		record.MetaRunID:        id,
+		record.MetaExperiment:   e.Name,
+		record.MetaSpecHash:     hash,
+		record.MetaPool:         e.Pool,
+		record.MetaGPUs:         strconv.Itoa(e.Resources.GPUs),
+		record.MetaParams:       paramsJSON(params),
+		record.MetaSourceGit:    "",
+		record.MetaSourceCommit: "",
+		record.MetaSourcePath:   "",
+		record.MetaFile:         relFile(opts.ConfigDir, e.DeclRange.Filename),
+		record.MetaLine:         strconv.Itoa(e.DeclRange.Start.Line),
+		record.MetaConfigCommit: opts.ConfigCommit,
+		record.MetaConfigDirty:  strconv.FormatBool(opts.ConfigDirty),
+		record.MetaTimeout:      "",
+		record.MetaDependsOn:    strings.Join(e.DependsOn, ","),
+		record.MetaRerun:        strconv.Itoa(e.Rerun),
 	}
 	if s := e.Source; s != nil {
-		m[MetaSourceGit], m[MetaSourceCommit], m[MetaSourcePath] = s.Git, s.Commit, s.Path
+		m[record.MetaSourceGit], m[record.MetaSourceCommit], m[record.MetaSourcePath] = s.Git, s.Commit, s.Path
 	}
 	if e.Timeout > 0 {
-		m[MetaTimeout] = e.Timeout.String()
+		m[record.MetaTimeout] = e.Timeout.String()
 	}
 	for _, p := range params {
 		k := MetaParamKey(p.name)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
 	"github.com/zclconf/go-cty/cty"
@@ -88,26 +89,26 @@ func TestJobMeta(t *testing.T) {
 	opts.ConfigDirty = true
 	job := mustJob(t, run, opts)
 	want := map[string]string{
-		MetaManagedBy:             ManagedByValue,
-		MetaRunID:                 RunID(run),
-		MetaExperiment:            "resnet50",
-		MetaSpecHash:              SpecHash(run),
-		MetaPool:                  "a100",
-		MetaGPUs:                  "2",
-		MetaParams:                `{"batch":256,"lr":0.01,"opt":"adam"}`,
-		MetaParamPrefix + "batch": "256",
-		MetaParamPrefix + "lr":    "0.01",
-		MetaParamPrefix + "opt":   "adam",
-		MetaSourceGit:             "https://github.com/acme/models.git",
-		MetaSourceCommit:          "4f2a9c1e",
-		MetaSourcePath:            "train",
-		MetaFile:                  "vision.hcl",
-		MetaLine:                  "12",
-		MetaConfigCommit:          opts.ConfigCommit,
-		MetaConfigDirty:           "true",
-		MetaTimeout:               "12h0m0s",
-		MetaDependsOn:             "prep,tokenize",
-		MetaRerun:                 "0",
+		record.MetaManagedBy:             record.ManagedByValue,
+		record.MetaRunID:                 RunID(run),
+		record.MetaExperiment:            "resnet50",
+		record.MetaSpecHash:              SpecHash(run),
+		record.MetaPool:                  "a100",
+		record.MetaGPUs:                  "2",
+		record.MetaParams:                `{"batch":256,"lr":0.01,"opt":"adam"}`,
+		record.MetaParamPrefix + "batch": "256",
+		record.MetaParamPrefix + "lr":    "0.01",
+		record.MetaParamPrefix + "opt":   "adam",
+		record.MetaSourceGit:             "https://github.com/acme/models.git",
+		record.MetaSourceCommit:          "4f2a9c1e",
+		record.MetaSourcePath:            "train",
+		record.MetaFile:                  "vision.hcl",
+		record.MetaLine:                  "12",
+		record.MetaConfigCommit:          opts.ConfigCommit,
+		record.MetaConfigDirty:           "true",
+		record.MetaTimeout:               "12h0m0s",
+		record.MetaDependsOn:             "prep,tokenize",
+		record.MetaRerun:                 "0",
 	}
 	if a, b := jsonOf(t, job.Meta), jsonOf(t, want); a != b {
 		t.Errorf("meta\n got %s\nwant %s", a, b)
@@ -143,13 +144,13 @@ func TestJobMinimalRun(t *testing.T) {
 	if r.CPU != nil || r.Cores != nil || r.MemoryMB != nil || r.Devices != nil {
 		t.Errorf("resources %s, want all unset", jsonOf(t, r))
 	}
-	for _, k := range []string{MetaSourceGit, MetaTimeout, MetaDependsOn, MetaConfigCommit} {
+	for _, k := range []string{record.MetaSourceGit, record.MetaTimeout, record.MetaDependsOn, record.MetaConfigCommit} {
 		if v, ok := job.Meta[k]; !ok || v != "" {
 			t.Errorf("meta %s = %q (present %v), want present and empty", k, v, ok)
 		}
 	}
-	if job.Meta[MetaParams] != "{}" || job.Meta[MetaConfigDirty] != "false" {
-		t.Errorf("params %q dirty %q", job.Meta[MetaParams], job.Meta[MetaConfigDirty])
+	if job.Meta[record.MetaParams] != "{}" || job.Meta[record.MetaConfigDirty] != "false" {
+		t.Errorf("params %q dirty %q", job.Meta[record.MetaParams], job.Meta[record.MetaConfigDirty])
 	}
 }
 

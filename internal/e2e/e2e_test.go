@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // longScript runs until stopped. exec makes sleep the task's process, so
@@ -209,7 +210,7 @@ func TestEndToEndFaults(t *testing.T) {
 
 	t.Log("a corrupt record")
 	bogus := s.prefix + "faults-deadbeef"
-	if _, err := s.cl.PutVariable(ctx, "", nomad.RecordPath(bogus), map[string]string{"record": "{not json"}, nomad.NoCAS); err != nil {
+	if _, err := s.cl.PutVariable(ctx, "", record.Path(bogus), map[string]string{"record": "{not json"}, nomad.NoCAS); err != nil {
 		t.Fatalf("write a corrupt record: %v", err)
 	}
 	r = s.must(1, "show", bogus)

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/cli"
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -146,13 +146,13 @@ func (s *suite) cleanup() {
 		s.t.Errorf("cleanup: %v", err)
 	}
 	for _, j := range jobs {
-		if strings.HasPrefix(j.Meta[compile.MetaExperiment], s.prefix) {
+		if strings.HasPrefix(j.Meta[record.MetaExperiment], s.prefix) {
 			if err := s.cl.PurgeJob(ctx, j.Namespace, j.ID); err != nil {
 				s.t.Errorf("cleanup: %v", err)
 			}
 		}
 	}
-	metas, err := s.cl.Variables(ctx, nomad.AllNamespaces, nomad.RecordPrefix+s.prefix)
+	metas, err := s.cl.Variables(ctx, nomad.AllNamespaces, record.Prefix+s.prefix)
 	if err != nil {
 		s.t.Errorf("cleanup: %v", err)
 	}

@@ -1,8 +1,8 @@
 package gitops
 
 import (
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -31,7 +31,7 @@ func Actual(jobs []*api.JobListStub, recordIDs []string) []ActualRun {
 			continue
 		}
 		id := j.ID
-		exp := j.Meta[compile.MetaExperiment]
+		exp := j.Meta[record.MetaExperiment]
 		if exp == "" {
 			exp = ExperimentOf(id)
 		}
@@ -58,7 +58,7 @@ func Actual(jobs []*api.JobListStub, recordIDs []string) []ActualRun {
 }
 
 func isAdHoc(meta map[string]string) bool {
-	if meta[compile.MetaRerunOf] != "" {
+	if meta[record.MetaRerunOf] != "" {
 		return true
 	}
 	o := meta[MetaOrigin]

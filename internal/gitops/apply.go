@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -20,7 +21,7 @@ type Cluster interface {
 	// once, for this registration and for the run's record.
 	CreateEncodedJob(ctx context.Context, job *api.Job, encoded []byte) (created bool, err error)
 	// CreateRecord writes a run record only if none exists.
-	CreateRecord(ctx context.Context, namespace string, r *nomad.Record) error
+	CreateRecord(ctx context.Context, namespace string, r *record.Run) error
 	// StopJob stops (never purges) a job.
 	StopJob(ctx context.Context, namespace, jobID string) (string, error)
 }
@@ -202,7 +203,7 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 		case o := <-results:
 			inflight--
 			done++
-			record(res, o)
+			tally(res, o)
 			if o.err != nil {
 				stopping = true
 			}
@@ -229,7 +230,7 @@ func idOf(it item) string {
 	return it.c.ID
 }
 
-func record(res *ApplyResult, o outcome) {
+func tally(res *ApplyResult, o outcome) {
 	id := idOf(o.it)
 	switch o.action {
 	case "registered":

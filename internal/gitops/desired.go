@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/caravan-ml/caravan/internal/compile"
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
 )
@@ -38,7 +38,7 @@ func desiredRun(run spec.Run, job *api.Job, opts compile.Options) (DesiredRun, e
 	e := run.Experiment
 	id := deref(job.ID)
 	meta := job.Meta
-	rec := &nomad.Record{
+	rec := &record.Run{
 		RunID:      id,
 		Experiment: e.Name,
 		Pool:       e.Pool,
@@ -46,12 +46,12 @@ func desiredRun(run spec.Run, job *api.Job, opts compile.Options) (DesiredRun, e
 		Namespace:  e.Namespace,
 		GPUs:       e.Resources.GPUs,
 		Params:     paramValues(meta),
-		SpecHash:   meta[compile.MetaSpecHash],
+		SpecHash:   meta[record.MetaSpecHash],
 		Spec:       json.RawMessage(resolved),
-		Config: nomad.ConfigProvenance{
+		Config: record.ConfigProvenance{
 			Dir:    opts.ConfigDir,
-			File:   meta[compile.MetaFile],
-			Line:   atoi(meta[compile.MetaLine]),
+			File:   meta[record.MetaFile],
+			Line:   atoi(meta[record.MetaLine]),
 			Commit: opts.ConfigCommit,
 			Dirty:  opts.ConfigDirty,
 		},
@@ -75,7 +75,7 @@ func desiredRun(run spec.Run, job *api.Job, opts compile.Options) (DesiredRun, e
 // task, so that a job listed from Nomad and a job just compiled summarise
 // the same way.
 func SummaryOf(job *api.Job) Summary {
-	s := Summary{Pool: job.Meta[compile.MetaPool], GPUs: atoi(job.Meta[compile.MetaGPUs])}
+	s := Summary{Pool: job.Meta[record.MetaPool], GPUs: atoi(job.Meta[record.MetaGPUs])}
 	if len(job.TaskGroups) > 0 && len(job.TaskGroups[0].Tasks) > 0 {
 		t := job.TaskGroups[0].Tasks[0]
 		s.Driver = t.Driver
@@ -90,7 +90,7 @@ func SummaryOf(job *api.Job) Summary {
 // ParamsOf decodes the caravan_params meta (a JSON object) into params
 // sorted by name, values as text. Malformed meta gives none.
 func ParamsOf(meta map[string]string) []Param {
-	raw := meta[compile.MetaParams]
+	raw := meta[record.MetaParams]
 	if raw == "" {
 		return nil
 	}
@@ -118,7 +118,7 @@ func valueText(v json.RawMessage) string {
 // JSON type, into the record's params.
 func paramValues(meta map[string]string) map[string]any {
 	m := map[string]any{}
-	_ = json.Unmarshal([]byte(meta[compile.MetaParams]), &m)
+	_ = json.Unmarshal([]byte(meta[record.MetaParams]), &m)
 	return m
 }
 

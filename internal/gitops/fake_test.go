@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -16,7 +16,7 @@ import (
 type fakeCluster struct {
 	mu        sync.Mutex
 	jobs      map[string]*api.Job
-	records   map[string]*nomad.Record
+	records   map[string]*record.Run
 	stopped   []string
 	creates   int
 	failJobAt int // the n-th CreateJob call (1-based) fails; 0 never
@@ -26,7 +26,7 @@ type fakeCluster struct {
 }
 
 func newFake() *fakeCluster {
-	return &fakeCluster{jobs: map[string]*api.Job{}, records: map[string]*nomad.Record{}, failRec: map[string]bool{}, foreign: map[string]bool{}}
+	return &fakeCluster{jobs: map[string]*api.Job{}, records: map[string]*record.Run{}, failRec: map[string]bool{}, foreign: map[string]bool{}}
 }
 
 func (f *fakeCluster) CreateEncodedJob(_ context.Context, job *api.Job, encoded []byte) (bool, error) {
@@ -54,7 +54,7 @@ func (f *fakeCluster) CreateEncodedJob(_ context.Context, job *api.Job, encoded 
 	return true, nil
 }
 
-func (f *fakeCluster) CreateRecord(_ context.Context, _ string, r *nomad.Record) error {
+func (f *fakeCluster) CreateRecord(_ context.Context, _ string, r *record.Run) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failRec[r.RunID] {
@@ -104,14 +104,14 @@ func desired(exp string, n int) []DesiredRun {
 	for i := range out {
 		id := fmt.Sprintf("%s-%08x", exp, i)
 		meta := map[string]string{
-			compile.MetaManagedBy: compile.ManagedByValue, compile.MetaRunID: id, compile.MetaExperiment: exp,
-			compile.MetaSpecHash: fmt.Sprintf("%064x", i), compile.MetaPool: "gpu", compile.MetaGPUs: "1",
-			compile.MetaParams: fmt.Sprintf(`{"lr":0.%d,"opt":"adam"}`, i+1),
+			record.MetaManagedBy: record.ManagedByValue, record.MetaRunID: id, record.MetaExperiment: exp,
+			record.MetaSpecHash: fmt.Sprintf("%064x", i), record.MetaPool: "gpu", record.MetaGPUs: "1",
+			record.MetaParams: fmt.Sprintf(`{"lr":0.%d,"opt":"adam"}`, i+1),
 		}
 		job := &api.Job{ID: new(id), Name: new(id), Type: new("batch"), Meta: meta,
 			TaskGroups: []*api.TaskGroup{{Name: new("run"), Tasks: []*api.Task{{Name: "train", Driver: "docker", Config: map[string]any{"image": "train:1"}}}}}}
-		out[i] = DesiredRun{ID: id, Experiment: exp, SpecHash: meta[compile.MetaSpecHash], Summary: SummaryOf(job), Job: job,
-			Record: &nomad.Record{RunID: id, Experiment: exp, SpecHash: meta[compile.MetaSpecHash], Params: paramValues(meta)}}
+		out[i] = DesiredRun{ID: id, Experiment: exp, SpecHash: meta[record.MetaSpecHash], Summary: SummaryOf(job), Job: job,
+			Record: &record.Run{RunID: id, Experiment: exp, SpecHash: meta[record.MetaSpecHash], Params: paramValues(meta)}}
 	}
 	return out
 }

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -25,7 +25,7 @@ type DesiredRun struct {
 	// Job is the compiled job; Record the run record apply writes next to
 	// it (SubmittedAt and SubmittedBy are filled at submit time).
 	Job    *api.Job
-	Record *nomad.Record
+	Record *record.Run
 }
 
 // Summary is what a person needs to recognise a run in a plan.
@@ -128,8 +128,8 @@ type Change struct {
 	Summary   Summary `json:"summary"`
 	// Job and Record travel in a saved plan so that applying it needs
 	// neither the files nor the compiler; -json output leaves them out.
-	Job    *api.Job      `json:"job,omitempty"`
-	Record *nomad.Record `json:"record,omitempty"`
+	Job    *api.Job    `json:"job,omitempty"`
+	Record *record.Run `json:"record,omitempty"`
 }
 
 // RunRef names a run that is already in Nomad.

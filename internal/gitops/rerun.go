@@ -9,7 +9,7 @@ import (
 	"strconv"
 
 	"github.com/caravan-ml/caravan/internal/compile"
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -29,7 +29,7 @@ func RerunID(origID string, n int) string {
 // only its identity changed (ID, name, caravan_run_id, CARAVAN_RUN_ID) and
 // caravan_rerun_of naming the run it reproduces. It never reads files.
 // The caller stamps SubmittedAt and SubmittedBy.
-func Rerun(rec *nomad.Record, newID string) (*api.Job, *nomad.Record, error) {
+func Rerun(rec *record.Run, newID string) (*api.Job, *record.Run, error) {
 	if rec == nil || len(rec.Job) == 0 {
 		return nil, nil, fmt.Errorf("the record of run %s holds no job, so it cannot be reproduced exactly", recID(rec))
 	}
@@ -45,8 +45,8 @@ func Rerun(rec *nomad.Record, newID string) (*api.Job, *nomad.Record, error) {
 	if job.Meta == nil {
 		job.Meta = map[string]string{}
 	}
-	job.Meta[compile.MetaRunID] = newID
-	job.Meta[compile.MetaRerunOf] = rec.RunID
+	job.Meta[record.MetaRunID] = newID
+	job.Meta[record.MetaRerunOf] = rec.RunID
 	job.Meta[MetaOrigin] = OriginRerun
 	for _, tg := range job.TaskGroups {
 		for _, t := range tg.Tasks {
@@ -72,7 +72,7 @@ func Rerun(rec *nomad.Record, newID string) (*api.Job, *nomad.Record, error) {
 	return &job, &nr, nil
 }
 
-func recID(rec *nomad.Record) string {
+func recID(rec *record.Run) string {
 	if rec == nil {
 		return "?"
 	}

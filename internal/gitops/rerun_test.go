@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/compile"
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func TestRerunIDDeterministicAndDistinct(t *testing.T) {
@@ -27,13 +27,13 @@ func TestRerunCopiesTheRecordedJob(t *testing.T) {
 	d := desired("train", 1)[0]
 	d.Job.TaskGroups[0].Tasks[0].Env = map[string]string{compile.EnvRunID: d.ID, "CARAVAN_PARAM_LR": "0.1"}
 	raw, _ := json.Marshal(d.Job)
-	rec := &nomad.Record{RunID: d.ID, Experiment: "train", Job: raw, SpecHash: d.SpecHash, Params: map[string]any{"lr": 0.1}}
+	rec := &record.Run{RunID: d.ID, Experiment: "train", Job: raw, SpecHash: d.SpecHash, Params: map[string]any{"lr": 0.1}}
 	newID := RerunID(d.ID, 1)
 	job, nr, err := Rerun(rec, newID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *job.ID != newID || *job.Name != newID || job.Meta[compile.MetaRunID] != newID || job.Meta[compile.MetaRerunOf] != d.ID || job.Meta[MetaOrigin] != OriginRerun {
+	if *job.ID != newID || *job.Name != newID || job.Meta[record.MetaRunID] != newID || job.Meta[record.MetaRerunOf] != d.ID || job.Meta[MetaOrigin] != OriginRerun {
 		t.Errorf("identity not changed: %v %v", *job.ID, job.Meta)
 	}
 	if env := job.TaskGroups[0].Tasks[0].Env; env[compile.EnvRunID] != newID || env["CARAVAN_PARAM_LR"] != "0.1" {
@@ -56,10 +56,10 @@ func TestRerunCopiesTheRecordedJob(t *testing.T) {
 	if nr.RunID != newID || nr.RerunOf != d.ID || nr.SpecHash != d.SpecHash || nr.Params["lr"] != 0.1 {
 		t.Errorf("record: %+v", nr)
 	}
-	if _, _, err := Rerun(&nomad.Record{RunID: "x-1"}, "x-2"); err == nil {
+	if _, _, err := Rerun(&record.Run{RunID: "x-1"}, "x-2"); err == nil {
 		t.Error("rerun of a record without a job succeeded")
 	}
-	if _, _, err := Rerun(&nomad.Record{RunID: "x-1", Job: json.RawMessage(`"nope"`)}, "x-2"); err == nil {
+	if _, _, err := Rerun(&record.Run{RunID: "x-1", Job: json.RawMessage(`"nope"`)}, "x-2"); err == nil {
 		t.Error("rerun of a record with a corrupt job succeeded")
 	}
 }

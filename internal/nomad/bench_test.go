@@ -9,6 +9,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // BenchmarkClientCreateJob1000 is nomadtest's BenchmarkPlainRegister1000
@@ -46,16 +47,16 @@ func BenchmarkClientCreateJob1000(b *testing.B) {
 // register loop.
 func BenchmarkCreateRecord1000(b *testing.B) {
 	jobs := nomadtest.BatchJobs(1000, "gpu", 1)
-	recs := make([]*nomad.Record, len(jobs))
+	recs := make([]*record.Run, len(jobs))
 	for i, j := range jobs {
 		job, err := json.Marshal(j)
 		if err != nil {
 			b.Fatal(err)
 		}
-		recs[i] = &nomad.Record{RunID: *j.ID, Experiment: "bench", Pool: "gpu", NodePool: "gpu", GPUs: 1,
+		recs[i] = &record.Run{RunID: *j.ID, Experiment: "bench", Pool: "gpu", NodePool: "gpu", GPUs: 1,
 			Params: map[string]any{"lr": 0.001, "seed": float64(i)}, SpecHash: strings.Repeat("ab", 32),
 			Spec: json.RawMessage(`{"caravan_spec":1,"experiment":"bench","pool":"gpu","driver":"raw_exec","command":"/bin/true","args":["--lr","0.001"],"resources":{"gpus":1,"cpu_mhz":100,"memory_bytes":67108864}}`),
-			Job:  job, Config: nomad.ConfigProvenance{Dir: "/exp", File: "bench.hcl", Line: 1}, SubmittedAt: time.Now().UTC()}
+			Job:  job, Config: record.ConfigProvenance{Dir: "/exp", File: "bench.hcl", Line: 1}, SubmittedAt: time.Now().UTC()}
 	}
 	ctx := context.Background()
 	b.ReportAllocs()

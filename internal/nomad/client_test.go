@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -30,8 +30,8 @@ func gpuJob(id, pool string, gpus int) *api.Job {
 	j := api.NewBatchJob(id, id, "global", 50)
 	j.NodePool = &pool
 	j.Meta = map[string]string{
-		compile.MetaManagedBy: compile.ManagedByValue, compile.MetaRunID: id,
-		compile.MetaSpecHash: "hash-" + id, compile.MetaExperiment: "exp",
+		record.MetaManagedBy: record.ManagedByValue, record.MetaRunID: id,
+		record.MetaSpecHash: "hash-" + id, record.MetaExperiment: "exp",
 	}
 	count := uint64(gpus)
 	tg := api.NewTaskGroup("run", 1)
@@ -86,7 +86,7 @@ func TestRegisterPlacesOnFreeGPUsAndQueuesTheRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *job.Status != "pending" || job.Meta[compile.MetaRunID] != "too-big" {
+	if *job.Status != "pending" || job.Meta[record.MetaRunID] != "too-big" {
 		t.Fatalf("job status %q meta %v", *job.Status, job.Meta)
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func TestCreateJobIsIdempotentAndRefusesForeignJobs(t *testing.T) {
@@ -55,7 +55,7 @@ func TestCreateJobIsIdempotentAndRefusesForeignJobs(t *testing.T) {
 	}
 	// A caravan job with the same ID but another spec.
 	other := gpuJob("run-1", "default", 0)
-	other.Meta[compile.MetaSpecHash] = "different"
+	other.Meta[record.MetaSpecHash] = "different"
 	if _, err := c.CreateJob(ctx, other); !errors.Is(err, nomad.ErrConflict) {
 		t.Fatalf("different spec: %v", err)
 	}
@@ -107,7 +107,7 @@ func TestQueuedRunIsPlacedWhenANodeJoins(t *testing.T) {
 	if len(ev) != 1 || ev[0].FailedTGAllocs["run"].NodesInPool != 0 {
 		t.Fatalf("blocked evals %+v", ev)
 	}
-	if st := runState(t, c, "wait"); st != nomad.StateQueued {
+	if st := runState(t, c, "wait"); st != record.StateQueued {
 		t.Fatalf("state %s", st)
 	}
 	// Too small a node: still queued, now for missing devices.
@@ -124,11 +124,11 @@ func TestQueuedRunIsPlacedWhenANodeJoins(t *testing.T) {
 	if ev, _ = c.BlockedEvaluations(ctx, ""); len(ev) != 0 {
 		t.Fatalf("still blocked: %d", len(ev))
 	}
-	if st := runState(t, c, "wait"); st != nomad.StateStarting {
+	if st := runState(t, c, "wait"); st != record.StateStarting {
 		t.Fatalf("state %s", st)
 	}
 	srv.StartAlloc(allocs[0].ID)
-	if st := runState(t, c, "wait"); st != nomad.StateRunning {
+	if st := runState(t, c, "wait"); st != record.StateRunning {
 		t.Fatalf("state %s", st)
 	}
 	a, err := c.Allocation(ctx, "", allocs[0].ID)
@@ -140,12 +140,12 @@ func TestQueuedRunIsPlacedWhenANodeJoins(t *testing.T) {
 		t.Fatalf("node allocs %d %v", len(nallocs), err)
 	}
 	srv.CompleteAlloc(allocs[0].ID)
-	if st := runState(t, c, "wait"); st != nomad.StateComplete {
+	if st := runState(t, c, "wait"); st != record.StateComplete {
 		t.Fatalf("state %s", st)
 	}
 }
 
-func runState(t *testing.T, c *nomad.Client, id string) nomad.State {
+func runState(t *testing.T, c *nomad.Client, id string) record.State {
 	t.Helper()
 	ctx := context.Background()
 	j, err := c.Job(ctx, "", id)
@@ -160,7 +160,7 @@ func runState(t *testing.T, c *nomad.Client, id string) nomad.State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return nomad.RunState(j, s, a)
+	return record.RunState(j, s, a)
 }
 
 func TestDrainEligibilityAndNodes(t *testing.T) {
@@ -232,11 +232,11 @@ func TestDrainDeadlineMigratesAndNodeDownLosesAllocs(t *testing.T) {
 	if len(as) != 2 || as[0].DesiredStatus != "stop" || as[1].NodeID != n2 || as[0].NextAllocation != as[1].ID {
 		t.Fatalf("after drain deadline: %+v", as)
 	}
-	if st := runState(t, c, "mig"); st != nomad.StateRunning {
+	if st := runState(t, c, "mig"); st != record.StateRunning {
 		t.Fatalf("migrated run state %s", st)
 	}
 	srv.SetNodeStatus(n2, "down")
-	if st := runState(t, c, "mig"); st != nomad.StateLost {
+	if st := runState(t, c, "mig"); st != record.StateLost {
 		t.Fatalf("state after node down %s", st)
 	}
 }
@@ -284,7 +284,7 @@ func TestPlanStopPurgeAgainstFake(t *testing.T) {
 	if err != nil || evalID == "" {
 		t.Fatalf("stop %q %v", evalID, err)
 	}
-	if st := runState(t, c, "p"); st != nomad.StateStopped {
+	if st := runState(t, c, "p"); st != record.StateStopped {
 		t.Fatalf("state after stop %s", st)
 	}
 	if err := c.PurgeJob(ctx, "", "p"); err != nil {
@@ -296,7 +296,7 @@ func TestPlanStopPurgeAgainstFake(t *testing.T) {
 	if _, err := c.StopJob(ctx, "", "p"); !errors.Is(err, nomad.ErrNotFound) {
 		t.Fatalf("stop of a purged job: %v", err)
 	}
-	if st := nomad.RunState(nil, nil, nil); st != nomad.StateUnknown {
+	if st := record.RunState(nil, nil, nil); st != record.StateUnknown {
 		t.Fatalf("record-only run: %s", st)
 	}
 }

@@ -29,6 +29,6 @@
 //     PutUsage), and a leader Lease;
 //   - Events (the event stream), Self (the caller's token), UIJobURL.
 //
-// RunState is pure: it maps a job, its summary and its allocations to a
-// run State.
+// The data it reads and writes (records, usage, run states, job meta keys)
+// is defined in internal/record.
 package nomad

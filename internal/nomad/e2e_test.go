@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -53,7 +53,7 @@ func e2eJob(id string, gpus int, code int, sleep string) *api.Job {
 	// datacenter list would break on a cluster named otherwise.
 	j.Region = nil
 	j.Datacenters = []string{"*"}
-	j.Meta[compile.MetaRunID] = id
+	j.Meta[record.MetaRunID] = id
 	zero := 0
 	mode := "fail"
 	j.TaskGroups[0].RestartPolicy = &api.RestartPolicy{Attempts: &zero, Mode: &mode}
@@ -82,10 +82,10 @@ func e2eDeadline(t *testing.T, limit time.Duration) time.Time {
 	return d
 }
 
-func waitState(t *testing.T, c *nomad.Client, id string, want ...nomad.State) nomad.State {
+func waitState(t *testing.T, c *nomad.Client, id string, want ...record.State) record.State {
 	t.Helper()
 	deadline := e2eDeadline(t, e2eWait)
-	var st nomad.State
+	var st record.State
 	for time.Now().Before(deadline) {
 		st = runState(t, c, id)
 		for _, w := range want {
@@ -180,7 +180,7 @@ func TestE2EClientAgainstRealNomad(t *testing.T) {
 	if again, err := c.CreateJob(ctx, e2eJob(ok, 1, 0, "1")); err != nil || again {
 		t.Fatalf("second create of the same run: created=%v err=%v", again, err)
 	}
-	waitState(t, c, ok, nomad.StateComplete)
+	waitState(t, c, ok, record.StateComplete)
 	allocs, err := c.JobAllocations(ctx, "", ok)
 	if err != nil || len(allocs) != 1 {
 		t.Fatalf("allocs %v %v", allocs, err)
@@ -215,7 +215,7 @@ func TestE2EClientAgainstRealNomad(t *testing.T) {
 	if _, err := c.CreateJob(ctx, e2eJob(bad, 1, 3, "0")); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, bad, nomad.StateFailed)
+	waitState(t, c, bad, record.StateFailed)
 
 	// A run that cannot fit: blocked evaluation, queued, then stopped.
 	big := e2eID("caravan-e2e-big")
@@ -223,7 +223,7 @@ func TestE2EClientAgainstRealNomad(t *testing.T) {
 	if _, err := c.CreateJob(ctx, e2eJob(big, 1000, 0, "0")); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, big, nomad.StateQueued)
+	waitState(t, c, big, record.StateQueued)
 	// The blocked evaluation is created by the scheduler after the job's
 	// first evaluation fails to place, so it can trail the queued summary.
 	deadline := e2eDeadline(t, e2eWait)
@@ -249,7 +249,7 @@ func TestE2EClientAgainstRealNomad(t *testing.T) {
 	if _, err := c.StopJob(ctx, "", big); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, big, nomad.StateStopped)
+	waitState(t, c, big, record.StateStopped)
 
 	// A job ID caravan does not own.
 	foreign := e2eID("caravan-e2e-foreign")
@@ -297,7 +297,7 @@ func TestE2EFakeAnswersLikeRealNomad(t *testing.T) {
 	if _, err := c.RegisterJob(ctx, e2eJob(id, 1, 0, "0"), false, 0); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, id, nomad.StateComplete)
+	waitState(t, c, id, record.StateComplete)
 
 	srv := nomadtest.New(t)
 	srv.AddNode(nomadtest.NodeSpec{Name: "gpu-node", Pool: "gpu", GPUs: 2})

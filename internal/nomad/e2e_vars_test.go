@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -24,7 +25,7 @@ func TestE2EVariablesRecordsAndLease(t *testing.T) {
 			t.Errorf("cleanup: delete record %s: %v", id, err)
 		}
 	})
-	rec := &nomad.Record{RunID: id, Experiment: "e2e", SubmittedAt: time.Now().UTC()}
+	rec := &record.Run{RunID: id, Experiment: "e2e", SubmittedAt: time.Now().UTC()}
 	if err := c.CreateRecord(ctx, "", rec); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestE2EVariablesRecordsAndLease(t *testing.T) {
 	if _, err := c.PutRecord(ctx, "", got, int64(idx)); !errors.Is(err, nomad.ErrConflict) {
 		t.Fatalf("stale cas: %v", err)
 	}
-	if err := c.PutUsage(ctx, "", &nomad.Usage{RunID: id, Samples: 3}); err != nil {
+	if err := c.PutUsage(ctx, "", &record.Usage{RunID: id, Samples: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if u, err := c.Usage(ctx, "", id); err != nil || u.Samples != 3 {

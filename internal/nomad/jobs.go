@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/caravan-ml/caravan/internal/compile/jobmeta"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -18,7 +18,7 @@ const enforceIndexPrefix = "Enforcing job modify index"
 
 // IsCaravanJob reports whether caravan owns a job, by its meta.
 func IsCaravanJob(meta map[string]string) bool {
-	return meta[jobmeta.ManagedBy] == jobmeta.ManagedByValue
+	return meta[record.MetaManagedBy] == record.ManagedByValue
 }
 
 // Jobs lists every job in namespace (AllNamespaces for all; "" for the
@@ -154,12 +154,12 @@ func (c *Client) CreateEncodedJob(ctx context.Context, job *api.Job, encoded []b
 	if !IsCaravanJob(existing.Meta) {
 		return false, &Error{Kind: ErrConflict, Op: fmt.Sprintf("register job %q", id), Address: c.address, Namespace: c.jobNS(job),
 			text: fmt.Sprintf("job ID %q already exists in namespace %q at %s and caravan does not own it (its meta lacks %s=%s); caravan never touches it: rename the experiment or remove that job",
-				id, c.jobNS(job), c.address, jobmeta.ManagedBy, jobmeta.ManagedByValue)}
+				id, c.jobNS(job), c.address, record.MetaManagedBy, record.ManagedByValue)}
 	}
-	if existing.Meta[jobmeta.SpecHash] != job.Meta[jobmeta.SpecHash] {
+	if existing.Meta[record.MetaSpecHash] != job.Meta[record.MetaSpecHash] {
 		return false, &Error{Kind: ErrConflict, Op: fmt.Sprintf("register job %q", id), Address: c.address, Namespace: c.jobNS(job),
 			text: fmt.Sprintf("job %q in namespace %q at %s is a caravan run with a different spec hash (%s, want %s); stop and purge it, or change the run",
-				id, c.jobNS(job), c.address, short(existing.Meta[jobmeta.SpecHash]), short(job.Meta[jobmeta.SpecHash]))}
+				id, c.jobNS(job), c.address, short(existing.Meta[record.MetaSpecHash]), short(job.Meta[record.MetaSpecHash]))}
 	}
 	return false, nil
 }

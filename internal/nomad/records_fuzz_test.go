@@ -1,6 +1,10 @@
 package nomad
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/caravan-ml/caravan/internal/record"
+)
 
 // FuzzDecodeRecordItems: whatever a variable holds, decoding a record
 // from it returns a record or an error, never a panic.
@@ -10,9 +14,9 @@ func FuzzDecodeRecordItems(f *testing.F) {
 	f.Add("record", "{")
 	f.Add("other", "x")
 	f.Fuzz(func(t *testing.T, key, value string) {
-		var r Record
+		var r record.Run
 		_ = decodeItem(map[string]string{key: value}, itemRecord, itemRecordGz, &r)
-		var u Usage
+		var u record.Usage
 		_ = decodeItem(map[string]string{key: value}, itemUsage, itemUsageGz, &u)
 	})
 }

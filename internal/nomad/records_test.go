@@ -11,15 +11,16 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func TestRecordRoundTripAndCreateOnce(t *testing.T) {
 	srv := nomadtest.New(t)
 	c := newClient(t, srv)
 	ctx := context.Background()
-	rec := &nomad.Record{RunID: "resnet-0123abcd", Experiment: "resnet", Pool: "a100", GPUs: 2,
+	rec := &record.Run{RunID: "resnet-0123abcd", Experiment: "resnet", Pool: "a100", GPUs: 2,
 		Params: map[string]any{"lr": 0.001}, Spec: json.RawMessage(`{"image":"x"}`), Job: json.RawMessage(`{"ID":"resnet-0123abcd"}`),
-		Config: nomad.ConfigProvenance{Dir: "exp", Commit: "abc", Dirty: true}, SubmittedAt: time.Unix(1700000000, 0).UTC()}
+		Config: record.ConfigProvenance{Dir: "exp", Commit: "abc", Dirty: true}, SubmittedAt: time.Unix(1700000000, 0).UTC()}
 	if err := c.CreateRecord(ctx, "", rec); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestCorruptRecordNamesThePath(t *testing.T) {
 		"no record": {"git_commit": "abc"},
 		"bad gzip":  {"record_gz": "bm90IGd6aXA="},
 	} {
-		srv.SetVariable("default", nomad.RecordPath("broken"), items)
+		srv.SetVariable("default", record.Path("broken"), items)
 		_, _, err := c.Record(context.Background(), "", "broken")
 		if !errors.Is(err, nomad.ErrCorrupt) || !strings.Contains(err.Error(), "caravan/runs/broken") {
 			t.Errorf("%s: got %v", name, err)
@@ -77,11 +78,11 @@ func TestLargeRecordsAreCompressedAndHugeUsageDownsampled(t *testing.T) {
 	for i := 0; i < 3000; i++ {
 		big[fmt.Sprintf("param_%04d", i)] = "some repeated value that compresses well"
 	}
-	rec := &nomad.Record{RunID: "big-1", Params: big}
+	rec := &record.Run{RunID: "big-1", Params: big}
 	if err := c.CreateRecord(ctx, "", rec); err != nil {
 		t.Fatal(err)
 	}
-	if items := srv.VariableItems("default", nomad.RecordPath("big-1")); items["record_gz"] == "" {
+	if items := srv.VariableItems("default", record.Path("big-1")); items["record_gz"] == "" {
 		t.Fatalf("large record not compressed: items %d", len(items))
 	}
 	got, _, err := c.Record(ctx, "", "big-1")
@@ -91,7 +92,7 @@ func TestLargeRecordsAreCompressedAndHugeUsageDownsampled(t *testing.T) {
 
 	// A usage timeline of pseudo-random floats does not compress well:
 	// it is halved until it fits, not refused.
-	u := &nomad.Usage{RunID: "big-1"}
+	u := &record.Usage{RunID: "big-1"}
 	x := uint64(1)
 	next := func() float64 { x = x*6364136223846793005 + 1442695040888963407; return float64(x>>11) / (1 << 53) }
 	for i := 0; i < 5000; i++ {
@@ -127,8 +128,8 @@ func TestRecordListFollowsPagination(t *testing.T) {
 	srv := nomadtest.New(t)
 	c := newClient(t, srv)
 	for i := 0; i < 7; i++ {
-		srv.SetVariable("default", nomad.RecordPath(fmt.Sprintf("r-%d", i)), map[string]string{"record": "{}"})
-		srv.SetVariable("default", nomad.UsagePath(fmt.Sprintf("r-%d", i)), map[string]string{"usage": "{}"})
+		srv.SetVariable("default", record.Path(fmt.Sprintf("r-%d", i)), map[string]string{"record": "{}"})
+		srv.SetVariable("default", record.UsagePath(fmt.Sprintf("r-%d", i)), map[string]string{"usage": "{}"})
 	}
 	srv.SetVariable("default", "other/thing", map[string]string{"a": "b"})
 	srv.SetVariablePageSize(3)

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // Items of the variables holding records and usage. A value is stored as
@@ -27,23 +29,17 @@ const (
 	maxInflated   = 32 << 20
 )
 
-// RecordPath is the variable path of a run's record.
-func RecordPath(runID string) string { return RecordPrefix + runID }
-
-// UsagePath is the variable path of a run's usage summary.
-func UsagePath(runID string) string { return RecordPrefix + runID + UsageSuffix }
-
 // Record reads a run's record and its ModifyIndex (for PutRecord's cas).
 // A missing record is ErrNotFound; one that cannot be decoded is ErrCorrupt
 // naming the variable path.
-func (c *Client) Record(ctx context.Context, namespace, runID string) (*Record, uint64, error) {
-	v, err := c.Variable(ctx, namespace, RecordPath(runID))
+func (c *Client) Record(ctx context.Context, namespace, runID string) (*record.Run, uint64, error) {
+	v, err := c.Variable(ctx, namespace, record.Path(runID))
 	if err != nil {
 		return nil, 0, err
 	}
-	var r Record
+	var r record.Run
 	if err := decodeItem(v.Items, itemRecord, itemRecordGz, &r); err != nil {
-		return nil, 0, c.corrupt(namespace, RecordPath(runID), err)
+		return nil, 0, c.corrupt(namespace, record.Path(runID), err)
 	}
 	return &r, v.ModifyIndex, nil
 }
@@ -51,31 +47,31 @@ func (c *Client) Record(ctx context.Context, namespace, runID string) (*Record, 
 // CreateRecord writes a run's record only if none exists (cas 0). An
 // existing record is ErrConflict: a run's history is never overwritten by
 // a second submission.
-func (c *Client) CreateRecord(ctx context.Context, namespace string, r *Record) error {
+func (c *Client) CreateRecord(ctx context.Context, namespace string, r *record.Run) error {
 	_, err := c.PutRecord(ctx, namespace, r, 0)
 	return err
 }
 
 // PutRecord writes a run's record with check-and-set cas (NoCAS for
 // unconditional) and returns the new ModifyIndex.
-func (c *Client) PutRecord(ctx context.Context, namespace string, r *Record, cas int64) (uint64, error) {
+func (c *Client) PutRecord(ctx context.Context, namespace string, r *record.Run, cas int64) (uint64, error) {
 	if r.RunID == "" {
 		return 0, errors.New("write run record: the record has no run ID")
 	}
 	items, err := encodeItems(r, itemRecord, itemRecordGz)
 	if err != nil {
-		return 0, c.tooLarge(namespace, RecordPath(r.RunID), err)
+		return 0, c.tooLarge(namespace, record.Path(r.RunID), err)
 	}
-	return c.writeVariable(ctx, namespace, RecordPath(r.RunID), items, cas)
+	return c.writeVariable(ctx, namespace, record.Path(r.RunID), items, cas)
 }
 
 // DeleteRecord removes a run's record and usage (e2e cleanup, explicit
 // forgetting; caravan commands keep records).
 func (c *Client) DeleteRecord(ctx context.Context, namespace, runID string) error {
-	if err := c.DeleteVariable(ctx, namespace, UsagePath(runID), NoCAS); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := c.DeleteVariable(ctx, namespace, record.UsagePath(runID), NoCAS); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if err := c.DeleteVariable(ctx, namespace, RecordPath(runID), NoCAS); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := c.DeleteVariable(ctx, namespace, record.Path(runID), NoCAS); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	return nil
@@ -84,13 +80,13 @@ func (c *Client) DeleteRecord(ctx context.Context, namespace, runID string) erro
 // RecordIDs lists the run IDs that have a record in namespace
 // (AllNamespaces for all), in Nomad's order (by path).
 func (c *Client) RecordIDs(ctx context.Context, namespace string) ([]string, error) {
-	metas, err := c.Variables(ctx, namespace, RecordPrefix)
+	metas, err := c.Variables(ctx, namespace, record.Prefix)
 	if err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(metas))
 	for _, m := range metas {
-		id := strings.TrimPrefix(m.Path, RecordPrefix)
+		id := strings.TrimPrefix(m.Path, record.Prefix)
 		if id == "" || strings.Contains(id, "/") {
 			continue // usage and anything deeper
 		}
@@ -99,16 +95,16 @@ func (c *Client) RecordIDs(ctx context.Context, namespace string) ([]string, err
 	return ids, nil
 }
 
-// Usage reads a run's usage summary; missing is ErrNotFound (the agent has
+// record.Usage reads a run's usage summary; missing is ErrNotFound (the agent has
 // not written one, e.g. the run never started), undecodable is ErrCorrupt.
-func (c *Client) Usage(ctx context.Context, namespace, runID string) (*Usage, error) {
-	v, err := c.Variable(ctx, namespace, UsagePath(runID))
+func (c *Client) Usage(ctx context.Context, namespace, runID string) (*record.Usage, error) {
+	v, err := c.Variable(ctx, namespace, record.UsagePath(runID))
 	if err != nil {
 		return nil, err
 	}
-	var u Usage
+	var u record.Usage
 	if err := decodeItem(v.Items, itemUsage, itemUsageGz, &u); err != nil {
-		return nil, c.corrupt(namespace, UsagePath(runID), err)
+		return nil, c.corrupt(namespace, record.UsagePath(runID), err)
 	}
 	return &u, nil
 }
@@ -116,7 +112,7 @@ func (c *Client) Usage(ctx context.Context, namespace, runID string) (*Usage, er
 // PutUsage writes a run's usage summary (the agent is its only writer, so
 // it is unconditional). A summary too large for a variable even compressed
 // has its timeline halved until it fits: coarser history beats none.
-func (c *Client) PutUsage(ctx context.Context, namespace string, u *Usage) error {
+func (c *Client) PutUsage(ctx context.Context, namespace string, u *record.Usage) error {
 	if u.RunID == "" {
 		return errors.New("write run usage: the usage summary has no run ID")
 	}
@@ -124,11 +120,11 @@ func (c *Client) PutUsage(ctx context.Context, namespace string, u *Usage) error
 	for {
 		items, err := encodeItems(cur, itemUsage, itemUsageGz)
 		if err == nil {
-			_, err = c.writeVariable(ctx, namespace, UsagePath(u.RunID), items, NoCAS)
+			_, err = c.writeVariable(ctx, namespace, record.UsagePath(u.RunID), items, NoCAS)
 			return err
 		}
 		if len(cur.Timeline.T) < 2 {
-			return c.tooLarge(namespace, UsagePath(u.RunID), err)
+			return c.tooLarge(namespace, record.UsagePath(u.RunID), err)
 		}
 		cp := *cur
 		cp.Timeline = halve(cur.Timeline)
@@ -136,7 +132,7 @@ func (c *Client) PutUsage(ctx context.Context, namespace string, u *Usage) error
 	}
 }
 
-func halve(t Timeline) Timeline {
+func halve(t record.Timeline) record.Timeline {
 	h := func(s []float64) []float64 {
 		if s == nil {
 			return nil
@@ -147,7 +143,7 @@ func halve(t Timeline) Timeline {
 		}
 		return out
 	}
-	return Timeline{T: h(t.T), GPUUtil: h(t.GPUUtil), GPUMem: h(t.GPUMem), RSS: h(t.RSS), CPU: h(t.CPU), NetRx: h(t.NetRx), NetTx: h(t.NetTx)}
+	return record.Timeline{T: h(t.T), GPUUtil: h(t.GPUUtil), GPUMem: h(t.GPUMem), RSS: h(t.RSS), CPU: h(t.CPU), NetRx: h(t.NetRx), NetTx: h(t.NetTx)}
 }
 
 var errTooLarge = errors.New("too large")

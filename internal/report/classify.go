@@ -10,10 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
-
-	"github.com/caravan-ml/caravan/internal/compile"
-	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
 type classified struct {
@@ -27,7 +25,7 @@ type classified struct {
 // classify decides how one allocation ended and why. The order of the
 // checks is the order of causes: a lost node or an OOM kill explains a
 // non-zero exit, not the other way round.
-func classify(a *api.Allocation, task, stderr string, u *nomad.Usage, timeout time.Duration, now time.Time) classified {
+func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout time.Duration, now time.Time) classified {
 	var c classified
 	ts := a.TaskStates[task]
 	term := lastEvent(ts, api.TaskTerminated)
@@ -169,10 +167,10 @@ func outcomeOf(a *api.Allocation, ts *api.TaskState, killed bool) string {
 // runTimeout is the experiment's timeout from the job meta caravan wrote
 // (on the allocation's job, else in the record's compiled job), else the
 // task group's max_run_duration, Nomad's own limit.
-func runTimeout(rec *nomad.Record, allocs []*api.Allocation) time.Duration {
+func runTimeout(rec *record.Run, allocs []*api.Allocation) time.Duration {
 	for _, a := range allocs {
 		if a.Job != nil {
-			if d, err := time.ParseDuration(a.Job.Meta[compile.MetaTimeout]); err == nil {
+			if d, err := time.ParseDuration(a.Job.Meta[record.MetaTimeout]); err == nil {
 				return d
 			}
 		}
@@ -197,7 +195,7 @@ func runTimeout(rec *nomad.Record, allocs []*api.Allocation) time.Duration {
 			if j.Job != nil {
 				m = j.Job.Meta
 			}
-			if d, err := time.ParseDuration(m[compile.MetaTimeout]); err == nil {
+			if d, err := time.ParseDuration(m[record.MetaTimeout]); err == nil {
 				return d
 			}
 		}

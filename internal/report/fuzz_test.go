@@ -25,7 +25,7 @@ func FuzzTriageStderr(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, stderr, msg string) {
 		a := alloc("a1", 1, failed, run, time.Hour, 1, terminated(time.Hour, 1, false), ev(api.TaskKilling, time.Hour, msg, nil))
-		r := Triage(Input{Record: record(), Allocs: []*api.Allocation{a}, Stderr: stderr})
+		r := Triage(Input{Record: testRecord(), Allocs: []*api.Allocation{a}, Stderr: stderr})
 		if r.Reason.Kind == "" || r.Reason.Summary == "" {
 			t.Fatalf("no reason for stderr %q", stderr)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // Source is what a report reads from Nomad. internal/cli adapts
@@ -18,9 +19,9 @@ import (
 // errors.Is nomad.ErrNotFound mean "absent", anything else a failed call.
 type Source interface {
 	// Record reads caravan/runs/<runID>.
-	Record(ctx context.Context, runID string) (*nomad.Record, error)
+	Record(ctx context.Context, runID string) (*record.Run, error)
 	// Usage reads caravan/runs/<runID>/usage.
-	Usage(ctx context.Context, runID string) (*nomad.Usage, error)
+	Usage(ctx context.Context, runID string) (*record.Usage, error)
 	// JobAllocations lists a job's allocations, stopped ones included.
 	JobAllocations(ctx context.Context, namespace, jobID string) ([]*api.AllocationListStub, error)
 	// Allocation reads one allocation with task states and events.
@@ -49,7 +50,7 @@ func Gather(ctx context.Context, src Source, runID string) (Input, error) {
 	switch {
 	case errors.Is(err, nomad.ErrNotFound):
 		return in, fmt.Errorf("run %q: %w: caravan has no record at %s%s (check the ID with `caravan status`)",
-			runID, ErrNoRun, nomad.RecordPrefix, runID)
+			runID, ErrNoRun, record.Prefix, runID)
 	case err != nil:
 		return in, fmt.Errorf("read the record of run %q: %w", runID, err)
 	}
@@ -101,7 +102,7 @@ func Gather(ctx context.Context, src Source, runID string) (Input, error) {
 
 // recordJobID is the ID of the job compiled into rec, in either the bare
 // api.Job JSON or the {"Job": {...}} form.
-func recordJobID(rec *nomad.Record) string {
+func recordJobID(rec *record.Run) string {
 	if rec == nil || len(rec.Job) == 0 {
 		return ""
 	}

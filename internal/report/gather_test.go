@@ -11,13 +11,14 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // fakeSource is a hand-written Source: maps of what Nomad holds, errors
 // to return per method, and a log of the calls made.
 type fakeSource struct {
-	records map[string]*nomad.Record
-	usages  map[string]*nomad.Usage
+	records map[string]*record.Run
+	usages  map[string]*record.Usage
 	allocs  map[string]*api.Allocation // by ID; listed for every job
 	stderr  map[string]string          // by alloc ID
 	errs    map[string]error           // by method name
@@ -26,7 +27,7 @@ type fakeSource struct {
 
 func notFound(what string) error { return fmt.Errorf("%s: %w", what, nomad.ErrNotFound) }
 
-func (f *fakeSource) Record(_ context.Context, id string) (*nomad.Record, error) {
+func (f *fakeSource) Record(_ context.Context, id string) (*record.Run, error) {
 	f.calls = append(f.calls, "Record "+id)
 	if err := f.errs["Record"]; err != nil {
 		return nil, err
@@ -37,7 +38,7 @@ func (f *fakeSource) Record(_ context.Context, id string) (*nomad.Record, error)
 	return nil, notFound("record " + id)
 }
 
-func (f *fakeSource) Usage(_ context.Context, id string) (*nomad.Usage, error) {
+func (f *fakeSource) Usage(_ context.Context, id string) (*record.Usage, error) {
 	f.calls = append(f.calls, "Usage "+id)
 	if err := f.errs["Usage"]; err != nil {
 		return nil, err
@@ -80,8 +81,8 @@ func TestGather(t *testing.T) {
 	a1 := alloc("a1", 10, api.AllocClientStatusLost, stop, time.Hour, 4)
 	b2 := alloc("b2", 20, failed, run, time.Hour, 4, terminated(time.Hour, 1, false))
 	src := &fakeSource{
-		records: map[string]*nomad.Record{"train-1a2b3c4d": record()},
-		usages:  map[string]*nomad.Usage{"train-1a2b3c4d": usage(10, time.Hour, constant(0.5), nil, nil)},
+		records: map[string]*record.Run{"train-1a2b3c4d": testRecord()},
+		usages:  map[string]*record.Usage{"train-1a2b3c4d": usage(10, time.Hour, constant(0.5), nil, nil)},
 		allocs:  map[string]*api.Allocation{"a1": a1, "b2": b2},
 		stderr:  map[string]string{"b2": "RuntimeError: CUDA error: out of memory\n"},
 	}
@@ -123,7 +124,7 @@ func TestGatherDegrades(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := &fakeSource{records: map[string]*nomad.Record{"train-1a2b3c4d": record()}, allocs: tt.allocs, errs: tt.errs}
+			src := &fakeSource{records: map[string]*record.Run{"train-1a2b3c4d": testRecord()}, allocs: tt.allocs, errs: tt.errs}
 			in, err := Gather(context.Background(), src, "train-1a2b3c4d")
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -151,7 +152,7 @@ func TestRecordJobID(t *testing.T) {
 		`not json`:             "",
 		``:                     "",
 	} {
-		if got := recordJobID(&nomad.Record{Job: []byte(raw)}); got != want {
+		if got := recordJobID(&record.Run{Job: []byte(raw)}); got != want {
 			t.Errorf("%q: %q, want %q", raw, got, want)
 		}
 	}

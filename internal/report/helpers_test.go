@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
-
-	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
 // t0 is the start of every synthetic run.
@@ -101,16 +100,16 @@ func alloc(id string, index uint64, client, desired string, ran time.Duration, g
 	}
 }
 
-func record() *nomad.Record {
-	return &nomad.Record{RunID: "train-1a2b3c4d", Experiment: "train", Pool: "h100", NodePool: "gpu",
+func testRecord() *record.Run {
+	return &record.Run{RunID: "train-1a2b3c4d", Experiment: "train", Pool: "h100", NodePool: "gpu",
 		Namespace: "default", GPUs: 4, PricePerHour: 20, GPUsPerNode: 8,
 		Job: json.RawMessage(`{"ID":"train-1a2b3c4d","Meta":{"caravan_timeout":"8h"}}`)}
 }
 
 // usage builds a summary of n samples over dur with the given series
 // generators (nil: series absent).
-func usage(n int, dur time.Duration, util, gpuMem, rss func(i int, t float64) float64) *nomad.Usage {
-	u := &nomad.Usage{RunID: "train-1a2b3c4d", AllocID: "", Node: "gpu-node-1", Start: t0, End: t0.Add(dur),
+func usage(n int, dur time.Duration, util, gpuMem, rss func(i int, t float64) float64) *record.Usage {
+	u := &record.Usage{RunID: "train-1a2b3c4d", AllocID: "", Node: "gpu-node-1", Start: t0, End: t0.Add(dur),
 		Samples: n * 4, IntervalS: 5, GPUs: 4, GPUMemTotal: 4 * 80 << 30, MemLimit: 16 << 30}
 	for i := 0; i < n; i++ {
 		t := dur.Seconds() * float64(i) / float64(n-1)

@@ -4,7 +4,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // Thresholds of the leak verdict. A series is called a leak only when all
@@ -85,7 +85,7 @@ func FitLeak(series string, t, y []float64, limit float64) Leak {
 	l := Leak{Series: series, Verdict: VerdictInsufficient, LimitBytes: limit}
 	t, y = clean(t, y)
 	if len(t) > maxFitPoints {
-		t, y = downsample(t, y, nomad.MaxTimelinePoints)
+		t, y = downsample(t, y, record.MaxTimelinePoints)
 	}
 	if len(t) < minLeakPoints || t[len(t)-1] <= t[0] {
 		l.Why = "too few samples to judge"
@@ -141,8 +141,8 @@ func FitLeak(series string, t, y []float64, limit float64) Leak {
 }
 
 // maxFitPoints bounds the quadratic fit: the agent keeps at most
-// nomad.MaxTimelinePoints, but a hand-edited or foreign usage record may not.
-const maxFitPoints = 2 * nomad.MaxTimelinePoints
+// record.MaxTimelinePoints, but a hand-edited or foreign usage record may not.
+const maxFitPoints = 2 * record.MaxTimelinePoints
 
 // downsample averages t and y in n consecutive buckets.
 func downsample(t, y []float64, n int) ([]float64, []float64) {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/testutil/golden"
 )
 
@@ -27,21 +27,21 @@ func renderCases(t *testing.T) map[string]Input {
 	leaky.MemLimit = 16 << 30
 	return map[string]Input{
 		"cuda-oom-fixture": {RunID: "crashy-1", Allocs: []*api.Allocation{fa},
-			Record: &nomad.Record{RunID: "crashy-1", Experiment: "crashy", Pool: "gpu", Namespace: "default", GPUs: 1, PricePerHour: 4, GPUsPerNode: 2},
+			Record: &record.Run{RunID: "crashy-1", Experiment: "crashy", Pool: "gpu", Namespace: "default", GPUs: 1, PricePerHour: 4, GPUsPerNode: 2},
 			Stderr: string(readFixture(t, "get-client-fs-logs-stderr-plain.txt"))},
-		"oom-leak": {Record: record(), Usage: leaky,
+		"oom-leak": {Record: testRecord(), Usage: leaky,
 			Stderr: "epoch 3 step 1200 loss 1.92\nepoch 3 step 1300 loss 1.90\n",
 			Allocs: []*api.Allocation{alloc("7c0ffee1-9d2b-4c4e-8e0e-2f8a1b3c4d5e", 10, failed, run, 3*time.Hour, 4, terminated(3*time.Hour, 137, true))}},
-		"low-util-success": {Record: record(), Usage: usage(360, sixH, func(i int, _ float64) float64 { return 0.05 + 0.2*float64(i%3) },
+		"low-util-success": {Record: testRecord(), Usage: usage(360, sixH, func(i int, _ float64) float64 { return 0.05 + 0.2*float64(i%3) },
 			constant(22*gib), constant(5*gib)),
 			Allocs: []*api.Allocation{alloc("3a4b5c6d-0000-4000-8000-000000000001", 10, done, run, sixH, 4, terminated(sixH, 0, false))}},
-		"running": {Record: record(), Now: t0.Add(2 * time.Hour), Usage: usage(120, 2*time.Hour, constant(0.92), constant(70*gib), constant(8*gib)),
+		"running": {Record: testRecord(), Now: t0.Add(2 * time.Hour), Usage: usage(120, 2*time.Hour, constant(0.92), constant(70*gib), constant(8*gib)),
 			Allocs: []*api.Allocation{alloc("9f8e7d6c-0000-4000-8000-000000000002", 10, api.AllocClientStatusRunning, run, -1, 4)}},
-		"lost-then-xid": {Record: record(),
-			Usage: func() *nomad.Usage {
+		"lost-then-xid": {Record: testRecord(),
+			Usage: func() *record.Usage {
 				u := usage(100, time.Hour, constant(0.9), constant(40*gib), constant(6*gib))
 				u.AllocID = "b2"
-				u.XIDs = []nomad.XID{{Time: t0.Add(50 * time.Minute), UUID: "GPU-5d1e", Code: 79}}
+				u.XIDs = []record.XID{{Time: t0.Add(50 * time.Minute), UUID: "GPU-5d1e", Code: 79}}
 				return u
 			}(),
 			Stderr: "RuntimeError: CUDA error: unspecified launch failure\n",
@@ -113,7 +113,7 @@ func TestWritePNG(t *testing.T) {
 }
 
 func TestWritePNGWithoutTimeline(t *testing.T) {
-	r := Triage(Input{RunID: "r", Record: record()})
+	r := Triage(Input{RunID: "r", Record: testRecord()})
 	if err := WritePNG(&bytes.Buffer{}, r); !errors.Is(err, ErrNoTimeline) {
 		t.Errorf("err = %v, want ErrNoTimeline", err)
 	}

@@ -6,17 +6,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
-
-	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
 // Input is everything Triage looks at. Gather fills it from Nomad; tests
 // build it by hand.
 type Input struct {
 	RunID  string
-	Record *nomad.Record // nil when the run has no record
-	Usage  *nomad.Usage  // nil when the agent wrote no usage summary
+	Record *record.Run   // nil when the run has no record
+	Usage  *record.Usage // nil when the agent wrote no usage summary
 	// Allocs are the run's allocations with task states and events, in any
 	// order; the most recent one (highest CreateIndex) is the run's outcome.
 	Allocs []*api.Allocation
@@ -32,7 +31,7 @@ type Input struct {
 	Now time.Time
 }
 
-// Run outcomes: the run states of nomad.RunState.
+// Run outcomes: the run states of record.RunState.
 const (
 	OutcomeQueued   = "queued"
 	OutcomeStarting = "starting"
@@ -120,7 +119,7 @@ type Report struct {
 	// StderrTail holds the last lines of stderr shown with the diagnosis.
 	StderrTail []string `json:"stderr_tail,omitempty"`
 	// Timeline is the usage timeline the sparklines and plots draw.
-	Timeline *nomad.Timeline `json:"-"`
+	Timeline *record.Timeline `json:"-"`
 }
 
 // Utilisation is how much of its GPUs the run used.
@@ -320,7 +319,7 @@ func allocSpan(a *api.Allocation) (start, finish time.Time, ok bool) {
 }
 
 // usageFor is u when it describes allocation a (or names none).
-func usageFor(u *nomad.Usage, a *api.Allocation) *nomad.Usage {
+func usageFor(u *record.Usage, a *api.Allocation) *record.Usage {
 	if u == nil || (u.AllocID != "" && u.AllocID != a.ID) {
 		return nil
 	}

@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
-
-	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
 const (
@@ -40,7 +39,7 @@ func finding(r Report, kind string) *Finding {
 func TestTriageFixtureFailsExit3(t *testing.T) {
 	a := fixtureAlloc(t)
 	stderr := string(readFixture(t, "get-client-fs-logs-stderr-plain.txt"))
-	rec := &nomad.Record{RunID: "crashy-1", Experiment: "crashy", Pool: "gpu", Namespace: "default", GPUs: 1}
+	rec := &record.Run{RunID: "crashy-1", Experiment: "crashy", Pool: "gpu", Namespace: "default", GPUs: 1}
 
 	r := Triage(Input{RunID: "crashy-1", Record: rec, Allocs: []*api.Allocation{a}, Stderr: stderr, StderrAlloc: a.ID})
 	if r.Outcome != OutcomeFailed || r.ExitCode == nil || *r.ExitCode != 3 {
@@ -69,7 +68,7 @@ func TestTriageFixtureFailsExit3(t *testing.T) {
 
 func TestTriage(t *testing.T) {
 	sixH := 6 * time.Hour
-	healthy := func() *nomad.Usage {
+	healthy := func() *record.Usage {
 		return usage(360, sixH, constant(0.85), constant(60*gib), constant(6*gib))
 	}
 	tests := []struct {
@@ -82,7 +81,7 @@ func TestTriage(t *testing.T) {
 		check    func(t *testing.T, r Report)
 	}{
 		{name: "success", outcome: OutcomeComplete, kind: KindSuccess, exit: 0,
-			in: Input{Record: record(), Usage: healthy(),
+			in: Input{Record: testRecord(), Usage: healthy(),
 				Allocs: []*api.Allocation{alloc("a1", 10, done, run, sixH, 4, terminated(sixH, 0, false))}},
 			check: func(t *testing.T, r Report) {
 				if math.Abs(r.GPUHours-24) > 1e-9 || r.Cost == nil || math.Abs(*r.Cost-60) > 1e-9 || r.PricePerGPUHour != 2.5 {
@@ -96,14 +95,14 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "OOM killed by Nomad", outcome: OutcomeFailed, kind: KindOOMKilled, exit: 137,
-			in: Input{Record: record(), Allocs: []*api.Allocation{alloc("a1", 10, failed, run, time.Hour, 4, terminated(time.Hour, 137, true))}},
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{alloc("a1", 10, failed, run, time.Hour, 4, terminated(time.Hour, 137, true))}},
 			check: func(t *testing.T, r Report) {
 				if !slices.Contains(r.Reason.Evidence, `Terminated: Exit Code: 137, Exit Message: "OOM Killed"`) {
 					t.Errorf("evidence %q", r.Reason.Evidence)
 				}
 			}},
 		{name: "exit 137 with RSS at its limit is an OOM kill", outcome: OutcomeFailed, kind: KindOOMKilled, exit: 137,
-			in: Input{Record: record(), Usage: usage(100, time.Hour, constant(0.9), constant(20*gib), func(_ int, t float64) float64 { return gib + 15*gib*t/3600 }),
+			in: Input{Record: testRecord(), Usage: usage(100, time.Hour, constant(0.9), constant(20*gib), func(_ int, t float64) float64 { return gib + 15*gib*t/3600 }),
 				Allocs: []*api.Allocation{alloc("a1", 10, failed, run, time.Hour, 4, terminated(time.Hour, 137, false))}},
 			findings: []string{KindLeak},
 			check: func(t *testing.T, r Report) {
@@ -112,10 +111,10 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "exit 137 with room to spare is the program's", outcome: OutcomeFailed, kind: KindUserError, exit: 137,
-			in: Input{Record: record(), Usage: healthy(),
+			in: Input{Record: testRecord(), Usage: healthy(),
 				Allocs: []*api.Allocation{alloc("a1", 10, failed, run, sixH, 4, terminated(sixH, 137, false))}}},
 		{name: "CUDA OOM in stderr", outcome: OutcomeFailed, kind: KindCUDAOOM, exit: 1,
-			in: Input{Record: record(), Stderr: "Traceback (most recent call last):\n  File \"train.py\", line 9\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacity of 79.11 GiB\n",
+			in: Input{Record: testRecord(), Stderr: "Traceback (most recent call last):\n  File \"train.py\", line 9\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacity of 79.11 GiB\n",
 				Allocs: []*api.Allocation{alloc("a1", 10, failed, run, time.Hour, 4, terminated(time.Hour, 1, false))}},
 			check: func(t *testing.T, r Report) {
 				if len(r.StderrTail) != 3 || !strings.HasPrefix(r.StderrTail[0], "Traceback") {
@@ -123,10 +122,10 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "XID 79 from the agent", outcome: OutcomeFailed, kind: KindXID, exit: 1,
-			in: Input{Record: record(),
-				Usage: func() *nomad.Usage {
+			in: Input{Record: testRecord(),
+				Usage: func() *record.Usage {
 					u := healthy()
-					u.XIDs = []nomad.XID{{Time: t0.Add(time.Hour), UUID: "GPU-aaaa", Code: 79}, {Time: t0.Add(time.Hour), UUID: "GPU-aaaa", Code: 79}}
+					u.XIDs = []record.XID{{Time: t0.Add(time.Hour), UUID: "GPU-aaaa", Code: 79}, {Time: t0.Add(time.Hour), UUID: "GPU-aaaa", Code: 79}}
 					return u
 				}(),
 				Stderr: "RuntimeError: CUDA error: unspecified launch failure\n",
@@ -141,7 +140,7 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "XID 31 in stderr points at the program", outcome: OutcomeFailed, kind: KindXID, exit: 1,
-			in: Input{Record: record(), Stderr: "NVRM: Xid (PCI:0000:3b:00): 31, pid=4242, name=python, Ch 00000008, intr 10000000. MMU Fault\n",
+			in: Input{Record: testRecord(), Stderr: "NVRM: Xid (PCI:0000:3b:00): 31, pid=4242, name=python, Ch 00000008, intr 10000000. MMU Fault\n",
 				Allocs: []*api.Allocation{alloc("a1", 10, failed, run, time.Hour, 4, terminated(time.Hour, 1, false))}},
 			check: func(t *testing.T, r Report) {
 				if !strings.Contains(r.Reason.Summary, "XID 31") || !strings.Contains(r.Reason.Advice, "CUDA_LAUNCH_BLOCKING") {
@@ -149,11 +148,11 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "XID on a run that still succeeded", outcome: OutcomeComplete, kind: KindSuccess, exit: 0, findings: []string{KindXID},
-			in: Input{Record: record(),
-				Usage:  func() *nomad.Usage { u := healthy(); u.XIDs = []nomad.XID{{UUID: "GPU-bbbb", Code: 63}}; return u }(),
+			in: Input{Record: testRecord(),
+				Usage:  func() *record.Usage { u := healthy(); u.XIDs = []record.XID{{UUID: "GPU-bbbb", Code: 63}}; return u }(),
 				Allocs: []*api.Allocation{alloc("a1", 10, done, run, sixH, 4, terminated(sixH, 0, false))}}},
 		{name: "lost node", outcome: OutcomeLost, kind: KindLost, exit: -1,
-			in: Input{Record: record(), Allocs: []*api.Allocation{func() *api.Allocation {
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{func() *api.Allocation {
 				a := alloc("a1", 10, api.AllocClientStatusLost, stop, 2*time.Hour, 4)
 				a.ClientDescription, a.DesiredDescription = "alloc is lost since its node is down", "alloc is lost since its node is down"
 				return a
@@ -164,7 +163,7 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "evicted", outcome: OutcomeStopped, kind: KindEvicted, exit: 143,
-			in: Input{Record: record(), Allocs: []*api.Allocation{func() *api.Allocation {
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{func() *api.Allocation {
 				a := alloc("a1", 10, done, api.AllocDesiredStatusEvict, time.Hour, 4,
 					ev(api.TaskKilling, time.Hour, "Sent interrupt. Waiting 5s before force killing", nil), terminated(time.Hour, 143, false),
 					ev(api.TaskKilled, time.Hour, "Task successfully killed", nil))
@@ -172,7 +171,7 @@ func TestTriage(t *testing.T) {
 				return a
 			}()}}},
 		{name: "timeout", outcome: OutcomeStopped, kind: KindTimeout, exit: 143,
-			in: Input{Record: record(), Allocs: []*api.Allocation{alloc("a1", 10, done, stop, 8*time.Hour+time.Minute, 4,
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{alloc("a1", 10, done, stop, 8*time.Hour+time.Minute, 4,
 				ev(api.TaskKilling, 8*time.Hour, "Sent interrupt. Waiting 5s before force killing", nil), terminated(8*time.Hour, 143, false),
 				ev(api.TaskKilled, 8*time.Hour, "Task successfully killed", nil))}},
 			check: func(t *testing.T, r Report) {
@@ -181,7 +180,7 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "timeout by Nomad's max_run_duration", outcome: OutcomeStopped, kind: KindTimeout, exit: 137,
-			in: Input{Record: &nomad.Record{RunID: "train-1a2b3c4d", GPUs: 4}, Allocs: []*api.Allocation{func() *api.Allocation {
+			in: Input{Record: &record.Run{RunID: "train-1a2b3c4d", GPUs: 4}, Allocs: []*api.Allocation{func() *api.Allocation {
 				a := alloc("a1", 10, done, stop, 2*time.Hour, 4,
 					ev(api.TaskKilling, 2*time.Hour, "Sent interrupt. Waiting 5s before force killing", nil), terminated(2*time.Hour, 137, false),
 					ev(api.TaskKilled, 2*time.Hour, "Task successfully killed", nil))
@@ -195,7 +194,7 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "stopped early by someone", outcome: OutcomeStopped, kind: KindStopped, exit: 0,
-			in: Input{Record: record(), Allocs: []*api.Allocation{func() *api.Allocation {
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{func() *api.Allocation {
 				a := alloc("a1", 10, done, stop, time.Hour, 4,
 					ev(api.TaskKilling, time.Hour, "Sent interrupt. Waiting 5s before force killing", nil), terminated(time.Hour, 0, false),
 					ev(api.TaskKilled, time.Hour, "Task successfully killed", nil))
@@ -203,12 +202,12 @@ func TestTriage(t *testing.T) {
 				return a
 			}()}}},
 		{name: "driver failure", outcome: OutcomeFailed, kind: KindSetup, exit: -1,
-			in: Input{Record: record(), Allocs: []*api.Allocation{func() *api.Allocation {
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{func() *api.Allocation {
 				a := alloc("a1", 10, failed, run, 0, 4, ev(api.TaskDriverFailure, 0, `failed to launch command with executor: exec: "python": executable file not found in $PATH`, nil))
 				return a
 			}()}}},
 		{name: "still running past its timeout", outcome: OutcomeRunning, kind: KindRunning, exit: -1, findings: []string{KindTimeout},
-			in: Input{Record: record(), Usage: healthy(), Now: t0.Add(9 * time.Hour),
+			in: Input{Record: testRecord(), Usage: healthy(), Now: t0.Add(9 * time.Hour),
 				Allocs: []*api.Allocation{alloc("a1", 10, api.AllocClientStatusRunning, run, -1, 4)}},
 			check: func(t *testing.T, r Report) {
 				if math.Abs(r.GPUHours-36) > 1e-9 || r.FinishedAt != nil {
@@ -216,7 +215,7 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "placed, not started", outcome: OutcomeStarting, kind: KindStarting, exit: -1,
-			in: Input{Record: record(), Allocs: []*api.Allocation{func() *api.Allocation {
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{func() *api.Allocation {
 				a := alloc("a1", 10, api.AllocClientStatusPending, run, -1, 4)
 				a.TaskStates["train"] = &api.TaskState{State: "pending", Events: []*api.TaskEvent{ev(api.TaskReceived, 0, "Task received by client", nil),
 					ev("Downloading Artifacts", time.Second, "Client is downloading artifacts", nil)}}
@@ -228,14 +227,14 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "queued", outcome: OutcomeQueued, kind: KindQueued, exit: -1,
-			in: Input{Record: record()},
+			in: Input{Record: testRecord()},
 			check: func(t *testing.T, r Report) {
 				if r.GPUs != 4 || r.GPUHours != 0 {
 					t.Errorf("gpus %d hours %v", r.GPUs, r.GPUHours)
 				}
 			}},
 		{name: "rescheduled after a lost node, then succeeded", outcome: OutcomeComplete, kind: KindSuccess, exit: 0, findings: []string{KindAttempt},
-			in: Input{Record: record(), Allocs: []*api.Allocation{
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{
 				alloc("b2", 20, done, run, sixH, 4, terminated(sixH, 0, false)),
 				alloc("a1", 10, api.AllocClientStatusLost, stop, 3*time.Hour, 4),
 			}},
@@ -248,7 +247,7 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "low GPU utilisation", outcome: OutcomeComplete, kind: KindSuccess, exit: 0, findings: []string{KindLowUtil},
-			in: Input{Record: record(), Usage: usage(360, sixH, constant(0.1), constant(60*gib), constant(6*gib)),
+			in: Input{Record: testRecord(), Usage: usage(360, sixH, constant(0.1), constant(60*gib), constant(6*gib)),
 				Allocs: []*api.Allocation{alloc("a1", 10, done, run, sixH, 4, terminated(sixH, 0, false))}},
 			check: func(t *testing.T, r Report) {
 				want := "this run paid for 24.0 GPU-hours and used 2.4 (mean GPU utilisation 10%)"
@@ -257,7 +256,7 @@ func TestTriage(t *testing.T) {
 				}
 			}},
 		{name: "no usage summary", outcome: OutcomeComplete, kind: KindSuccess, exit: 0,
-			in: Input{Record: record(), Allocs: []*api.Allocation{alloc("a1", 10, done, run, sixH, 4, terminated(sixH, 0, false))}},
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{alloc("a1", 10, done, run, sixH, 4, terminated(sixH, 0, false))}},
 			check: func(t *testing.T, r Report) {
 				if r.Util != nil || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "caravan agent") {
 					t.Errorf("util %+v warnings %q", r.Util, r.Warnings)
@@ -325,9 +324,9 @@ func TestMainTaskSkipsLifecycleHooks(t *testing.T) {
 func BenchmarkTriage(b *testing.B) {
 	u := usage(512, 6*time.Hour, constant(0.2), func(_ int, t float64) float64 { return 20*gib + gib*t/3600 },
 		func(_ int, t float64) float64 { return 4*gib + 256*mibf*t/3600 })
-	u.XIDs = []nomad.XID{{UUID: "GPU-a", Code: 79}}
+	u.XIDs = []record.XID{{UUID: "GPU-a", Code: 79}}
 	stderr := strings.Repeat("step 100 loss 0.1234 lr 3e-4\n", 2000) + "RuntimeError: CUDA error: out of memory\n"
-	in := Input{Record: record(), Usage: u, Stderr: stderr,
+	in := Input{Record: testRecord(), Usage: u, Stderr: stderr,
 		Allocs: []*api.Allocation{alloc("a1", 10, failed, run, 6*time.Hour, 4, terminated(6*time.Hour, 1, false))}}
 	b.ReportAllocs()
 	for b.Loop() {

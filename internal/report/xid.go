@@ -7,9 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
-
-	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
 // xidInfo is what NVIDIA's XID catalogue says about a code, reduced to
@@ -58,7 +57,7 @@ var gpuFault = matcher{keywords: []string{"fallen off the bus", "uncorrectable e
 // xidFindings collects GPU errors from the agent's usage record (XID
 // events from NVML), the task's events and its stderr: one finding per
 // code, machine faults before program faults.
-func xidFindings(u *nomad.Usage, ts *api.TaskState, stderr, node string) []Finding {
+func xidFindings(u *record.Usage, ts *api.TaskState, stderr, node string) []Finding {
 	type seen struct {
 		code     uint64
 		gpus     []string

@@ -1,22 +1,28 @@
-package nomad
+package record
 
 import (
 	"encoding/json"
 	"time"
 )
 
-// Variable paths. A run's record lives at RecordPrefix+runID and its usage
-// summary at RecordPrefix+runID+UsageSuffix. Records are never deleted by
+// Variable paths. A run's record lives at Prefix+runID and its usage
+// summary at Prefix+runID+UsageSuffix. Records are never deleted by
 // caravan's normal operation: they are a run's history and outlive the job,
 // which Nomad's garbage collector eventually removes.
 const (
-	RecordPrefix = "caravan/runs/"
-	UsageSuffix  = "/usage"
+	Prefix      = "caravan/runs/"
+	UsageSuffix = "/usage"
 )
 
-// Record is what caravan writes for each run at submit time. It holds
+// Path is the Variable path of a run's record.
+func Path(runID string) string { return Prefix + runID }
+
+// UsagePath is the Variable path of a run's usage summary.
+func UsagePath(runID string) string { return Prefix + runID + UsageSuffix }
+
+// Run is the record caravan writes for each run at submit time. It holds
 // enough to reproduce the run without the files it came from.
-type Record struct {
+type Run struct {
 	RunID       string           `json:"run_id"`
 	Experiment  string           `json:"experiment"`
 	Pool        string           `json:"pool"`
@@ -47,7 +53,7 @@ type ConfigProvenance struct {
 }
 
 // Usage is the agent's compact summary of a run's resource use, written to
-// RecordPrefix+runID+UsageSuffix every minute while the run lives and once
+// Prefix+runID+UsageSuffix every minute while the run lives and once
 // when it ends.
 type Usage struct {
 	RunID       string    `json:"run_id"`

@@ -1,4 +1,4 @@
-package nomad
+package record
 
 import "github.com/hashicorp/nomad/api"
 
@@ -124,7 +124,7 @@ func RunState(job *api.Job, summary *api.JobSummary, allocs []*api.AllocationLis
 	case complete > 0:
 		return StateComplete
 	}
-	if job != nil && deref(job.Status) == "dead" {
+	if job != nil && job.Status != nil && *job.Status == "dead" {
 		return StateStopped
 	}
 	return StateQueued

@@ -50,9 +50,11 @@ bench:
 	@if command -v benchstat >/dev/null 2>&1; then benchstat bench.out; \
 	 else echo "medians: go install golang.org/x/perf/cmd/benchstat@latest && benchstat bench.out"; fi
 
-## e2e: end-to-end suite against a real Nomad at NOMAD_ADDR (skips without it)
+## e2e: every end-to-end suite against a real Nomad: the one at NOMAD_ADDR,
+## else a private loopback Nomad from ../shared/nomad started and stopped
+## around the suites; they skip in one line without either (see .ci/e2e)
 e2e:
-	$(GO) test -tags e2e -count=1 -timeout 30m -v ./internal/e2e/... ./internal/autoscale/... ./internal/nomad/...
+	GO=$(GO) bash .ci/e2e
 
 ## gpu-check: prove the real NVML path on a machine with an NVIDIA GPU
 gpu-check:

@@ -51,6 +51,7 @@ type Client struct {
 	region    string
 	timeout   time.Duration
 	addrFlag  string // named in hints, e.g. "-address"
+	retry     *retryTransport // nil for a unix socket
 }
 
 // New builds a Client. It does not contact Nomad: the first call does, so
@@ -79,7 +80,8 @@ func New(cfg Config) (*Client, error) {
 		// colon") do not tell a user that the scheme is what is missing.
 		return nil, fmt.Errorf("the Nomad address %q is not a URL: give it with its scheme, e.g. http://127.0.0.1:4646 or https://nomad.example:4646, in NOMAD_ADDR or %s", ac.Address, addrFlag)
 	}
-	if err := setHTTPClient(ac); err != nil {
+	retry, err := setHTTPClient(ac)
+	if err != nil {
 		return nil, fmt.Errorf("configure Nomad client for %s: %w (check NOMAD_ADDR and the NOMAD_CACERT/NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY files)", ac.Address, err)
 	}
 	c, err := api.NewClient(ac)
@@ -94,34 +96,40 @@ func New(cfg Config) (*Client, error) {
 	if ns == "" {
 		ns = "default"
 	}
-	return &Client{api: c, address: ac.Address, namespace: ns, region: ac.Region, timeout: t, addrFlag: addrFlag}, nil
+	return &Client{api: c, address: ac.Address, namespace: ns, region: ac.Region, timeout: t, addrFlag: addrFlag, retry: retry}, nil
 }
 
-// maxIdleConnsPerHost is how many kept-alive connections the client holds
-// to Nomad. The api package's default (GOMAXPROCS+1) is below apply's
-// parallelism, so every burst of concurrent writes closed the surplus
-// connections and the next burst dialled them again.
-const maxIdleConnsPerHost = 64
-
 // setHTTPClient gives ac the HTTP client api.NewClient would build - the
-// same pooled transport, TLS settings and HTTP/1 - keeping up to
-// maxIdleConnsPerHost idle connections. A unix:// address keeps the api
-// package's own socket client.
-func setHTTPClient(ac *api.Config) error {
+// same pooled transport, TLS settings and HTTP/1 - with at most
+// MaxConnsPerHost connections to Nomad, all of them kept alive between
+// bursts (the api package's default of GOMAXPROCS+1 idle connections is
+// below apply's parallelism, so every burst dialled again), and with 429s
+// retried (retryTransport). A unix:// address keeps the api package's own
+// socket client.
+//
+// The api package expects an *http.Transport only where it dials a client
+// agent directly (GetNodeClientWithTimeout, alloc exec's websockets);
+// caravan reads client endpoints through the server or with a Client
+// built for the agent's own address, so the wrapped transport serves every
+// call it makes.
+func setHTTPClient(ac *api.Config) (*retryTransport, error) {
 	if ac.HttpClient != nil || strings.HasPrefix(ac.Address, "unix://") {
-		return nil
+		return nil, nil
 	}
 	hc := cleanhttp.DefaultPooledClient()
 	t := hc.Transport.(*http.Transport)
-	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	t.MaxConnsPerHost = MaxConnsPerHost
+	t.MaxIdleConnsPerHost = MaxConnsPerHost
 	t.TLSHandshakeTimeout = 10 * time.Second
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	t.ForceAttemptHTTP2 = false // as api: alloc exec's websockets need HTTP/1
 	if err := api.ConfigureTLS(hc, ac.TLSConfig); err != nil {
-		return err
+		return nil, err
 	}
+	rt := newRetryTransport(t)
+	hc.Transport = rt
 	ac.HttpClient = hc
-	return nil
+	return rt, nil
 }
 
 // defaultConfig is api.DefaultConfig with its environment source made

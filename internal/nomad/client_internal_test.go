@@ -69,6 +69,9 @@ func TestHTTPClientKeepsConnectionsForParallelWrites(t *testing.T) {
 			if tr.MaxIdleConnsPerHost < 16 {
 				t.Errorf("MaxIdleConnsPerHost = %d, want at least apply's default parallelism 16", tr.MaxIdleConnsPerHost)
 			}
+			if tr.MaxConnsPerHost == 0 || tr.MaxConnsPerHost > 50 {
+				t.Errorf("MaxConnsPerHost = %d, want a bound well below Nomad's 100 connections per client address", tr.MaxConnsPerHost)
+			}
 			if tr.ForceAttemptHTTP2 {
 				t.Error("ForceAttemptHTTP2 is set; the api client talks HTTP/1")
 			}
@@ -87,7 +90,7 @@ func TestHTTPClientKeepsConnectionsForParallelWrites(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ac := &api.Config{Address: tt.address, TLSConfig: &tt.tls}
-			if err := setHTTPClient(ac); err != nil {
+			if _, err := setHTTPClient(ac); err != nil {
 				t.Fatal(err)
 			}
 			if tt.want == nil {
@@ -96,7 +99,11 @@ func TestHTTPClientKeepsConnectionsForParallelWrites(t *testing.T) {
 				}
 				return
 			}
-			tt.want(t, ac.HttpClient.Transport.(*http.Transport))
+			rt, ok := ac.HttpClient.Transport.(*retryTransport)
+			if !ok {
+				t.Fatalf("transport %T does not retry 429s", ac.HttpClient.Transport)
+			}
+			tt.want(t, rt.next.(*http.Transport))
 		})
 	}
 }

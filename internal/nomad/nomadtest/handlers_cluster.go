@@ -222,6 +222,52 @@ func (s *Server) handleNamespace(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, s.index, map[string]any{"Name": n, "Description": "", "Quota": "", "Meta": nil, "CreateIndex": 1, "ModifyIndex": 1})
 }
 
+// handleNamespacePut creates or updates a namespace, answering as Nomad
+// 2.0.5 does: 200 with an empty body and the write's index.
+func (s *Server) handleNamespacePut(w http.ResponseWriter, r *http.Request) {
+	var in struct{ Name string }
+	if err := decodeBody(r, &in); err != nil || in.Name == "" {
+		writeError(w, http.StatusBadRequest, "Missing namespace name")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.namespaces[in.Name] = true
+	w.Header().Set("X-Nomad-Index", strconv.FormatUint(s.nextIndex(), 10))
+	w.WriteHeader(http.StatusOK)
+}
+
+// handleNamespaceDelete deletes a namespace that holds no job and no
+// variable; Nomad refuses otherwise, with a 500 naming what is left.
+func (s *Server) handleNamespaceDelete(w http.ResponseWriter, r *http.Request) {
+	n := r.PathValue("name")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case n == "default":
+		writeError(w, http.StatusInternalServerError, "can not delete default namespace")
+		return
+	case !s.namespaces[n]:
+		writeError(w, http.StatusInternalServerError, "namespace not found")
+		return
+	}
+	for k := range s.jobs {
+		if k.ns == n {
+			writeError(w, http.StatusInternalServerError, fmt.Sprintf("1 error occurred:\n\t* namespace %q has non-terminal jobs in regions: [global]\n\n", n))
+			return
+		}
+	}
+	for k := range s.vars {
+		if k.ns == n {
+			writeError(w, http.StatusInternalServerError, fmt.Sprintf("1 error occurred:\n\t* namespace %q has variables associated with it in regions: [global]\n\n", n))
+			return
+		}
+	}
+	delete(s.namespaces, n)
+	w.Header().Set("X-Nomad-Index", strconv.FormatUint(s.nextIndex(), 10))
+	w.WriteHeader(http.StatusOK)
+}
+
 func atoiDefault(s string, d int) int {
 	if n, err := strconv.Atoi(s); err == nil {
 		return n

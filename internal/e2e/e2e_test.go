@@ -14,6 +14,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
+	"github.com/hashicorp/nomad/api"
 )
 
 // longScript runs until stopped. exec makes sleep the task's process, so
@@ -190,7 +191,7 @@ func TestEndToEndFaults(t *testing.T) {
 	}
 	id := doc.Experiments[0].Create[0].ID
 	foreign := fmt.Sprintf(`{"Job":{"ID":%q,"Name":%q,"Type":"batch","Datacenters":["*"],"Meta":{"caravan_experiment":%q},"TaskGroups":[{"Name":"x","Count":1,"Tasks":[{"Name":"x","Driver":"raw_exec","Config":{"command":"/bin/true"}}]}]}}`, id, id, s.prefix+"faults")
-	if _, err := s.cl.API().Raw().Write("/v1/jobs", json.RawMessage(foreign), nil, nil); err != nil {
+	if _, err := s.cl.API().Raw().Write("/v1/jobs", json.RawMessage(foreign), nil, &api.WriteOptions{Namespace: s.ns}); err != nil {
 		t.Fatalf("register a foreign job: %v", err)
 	}
 	// caravan's cleanup never touches jobs it does not own: purge it here.

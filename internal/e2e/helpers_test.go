@@ -23,8 +23,11 @@ import (
 
 // The cluster this suite assumes: a node pool "gpu" whose clients
 // fingerprint nvidia/gpu devices (at least one), with the raw_exec driver
-// enabled. Every experiment it writes is named with a random prefix, and
-// every job and record of that prefix is purged at cleanup.
+// enabled, and a token that may create namespaces. Each suite works in a
+// namespace of its own, named with a random prefix that also starts every
+// experiment it writes, so that other people's runs and records in the
+// cluster (or an earlier suite's leftovers) are never in its way; every job
+// and record of that prefix, and the namespace, are removed at cleanup.
 
 const (
 	// waitRun bounds how long a short run may take to finish on the
@@ -44,6 +47,7 @@ type result struct {
 type suite struct {
 	t      *testing.T
 	prefix string
+	ns     string // the suite's own namespace
 	cl     *nomad.Client
 }
 
@@ -52,15 +56,28 @@ func newSuite(t *testing.T) *suite {
 	if os.Getenv("NOMAD_ADDR") == "" {
 		t.Skip("NOMAD_ADDR is not set: the e2e suite needs a real Nomad (node pool gpu with nvidia/gpu devices, raw_exec enabled)")
 	}
-	cl, err := nomad.New(nomad.Config{})
+	b := make([]byte, 3)
+	rand.Read(b)
+	prefix := "e2e" + hex.EncodeToString(b)
+	cl, err := nomad.New(nomad.Config{Namespace: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	s := &suite{t: t, prefix: "e2e" + hex.EncodeToString(b), cl: cl}
+	s := &suite{t: t, prefix: prefix, ns: prefix, cl: cl}
+	if _, err := cl.API().Namespaces().Register(&api.Namespace{Name: s.ns, Description: "caravan e2e " + t.Name()}, nil); err != nil {
+		t.Fatalf("create the suite's namespace %s (the token needs operator:write or a management token): %v", s.ns, err)
+	}
 	t.Cleanup(s.cleanup)
 	return s
+}
+
+// getenv is the process environment with NOMAD_NAMESPACE set to the
+// suite's namespace, for the caravan commands the suite runs.
+func (s *suite) getenv(k string) string {
+	if k == "NOMAD_NAMESPACE" {
+		return s.ns
+	}
+	return os.Getenv(k)
 }
 
 // caravan runs one command in-process with the process environment.
@@ -77,7 +94,7 @@ func (s *suite) quiet(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: os.Getenv, Environ: os.Environ,
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: s.getenv, Environ: os.Environ,
 		Logger: slog.New(slog.NewTextHandler(&errb, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	code := cli.Main(ctx, args, env)
 	return result{out.String(), errb.String(), code}
@@ -160,6 +177,9 @@ func (s *suite) cleanup() {
 		if err := s.cl.DeleteVariable(ctx, m.Namespace, m.Path, nomad.NoCAS); err != nil {
 			s.t.Errorf("cleanup: %v", err)
 		}
+	}
+	if _, err := s.cl.API().Namespaces().Delete(s.ns, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		s.t.Errorf("cleanup: delete namespace %s: %v", s.ns, err)
 	}
 }
 

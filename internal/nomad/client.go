@@ -50,7 +50,7 @@ type Client struct {
 	namespace string
 	region    string
 	timeout   time.Duration
-	addrFlag  string // named in hints, e.g. "-address"
+	addrFlag  string          // named in hints, e.g. "-address"
 	retry     *retryTransport // nil for a unix socket
 }
 

@@ -18,6 +18,7 @@ type allocInfo struct {
 	Namespace  string
 	JobID      string
 	RunID      string // "" for allocations of jobs that are not caravan's
+	Project    string // "" for a run of no project
 	Experiment string
 	GPUs       int
 	MemLimit   int64    // bytes, summed over the allocation's tasks
@@ -35,6 +36,7 @@ func infoOf(a *api.Allocation) *allocInfo {
 		Terminal: a.ClientTerminalStatus() || a.ServerTerminalStatus()}
 	if a.Job != nil && nomad.IsCaravanJob(a.Job.Meta) {
 		in.RunID = a.Job.Meta[record.MetaRunID]
+		in.Project = a.Job.Meta[record.MetaProject]
 		in.Experiment = a.Job.Meta[record.MetaExperiment]
 		in.GPUs, _ = strconv.Atoi(a.Job.Meta[record.MetaGPUs])
 	}

@@ -60,7 +60,7 @@ func TestAgentAgainstFakeNomad(t *testing.T) {
 	s.Sample(ctx)
 	srv.CompleteAlloc(alloc)
 	s.Sample(ctx)
-	u, err := c.Usage(ctx, "default", "resnet50-1a2b3c4d")
+	u, err := c.Usage(ctx, record.Ref{Namespace: "default", RunID: "resnet50-1a2b3c4d"})
 	if err != nil {
 		t.Fatalf("reading the usage the agent wrote: %v", err)
 	}

@@ -113,7 +113,7 @@ func (s *Sampler) Sample(ctx context.Context) {
 		rs := s.runs[au.ID]
 		if rs == nil {
 			rs = &runSummary{namespace: au.Namespace, uuids: map[string]bool{}, tl: newTimeline(record.MaxTimelinePoints), lastFlush: snap.Time,
-				u: record.Usage{RunID: au.RunID, AllocID: au.ID, Node: s.agent.cfg.Node, Start: snap.Time, IntervalS: s.interval.Seconds()}}
+				u: record.Usage{RunID: au.RunID, Project: au.Project, AllocID: au.ID, Node: s.agent.cfg.Node, Start: snap.Time, IntervalS: s.interval.Seconds()}}
 			s.runs[au.ID] = rs
 		}
 		rs.missing = 0

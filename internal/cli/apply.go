@@ -79,7 +79,7 @@ func loadSavedPlan(ctx context.Context, env Env, cl *nomad.Client, path string) 
 		errorf(env, "read plan %s: %v", path, err)
 		return nil, ExitError
 	}
-	actual, err := actualRuns(ctx, cl)
+	actual, err := actualRuns(ctx, cl, p.Project)
 	if err != nil {
 		return nil, nomadError(env, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,9 +41,30 @@ func execCaravan(t *testing.T, environ []string, stdin string, args ...string) c
 	return cfgResult{out.String(), errb.String(), code}
 }
 
+// testProject is the project of the directories writeConfigDir writes.
+const testProject = "test"
+
 // writeConfigDir writes files (name → content) under a new temporary
-// directory and returns it.
+// directory and returns it. The directory belongs to project testProject,
+// as every configuration directory declares one (a project.hcl is added
+// unless a file holds a caravan block already); writeBareConfigDir writes
+// the files alone.
 func writeConfigDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	declared := false
+	for _, content := range files {
+		declared = declared || strings.Contains(content, "caravan {")
+	}
+	if !declared && len(files) > 0 {
+		files = maps.Clone(files)
+		files["project.hcl"] = "caravan {\n  project = \"" + testProject + "\"\n}\n"
+	}
+	return writeBareConfigDir(t, files)
+}
+
+// writeBareConfigDir writes files (name → content) under a new temporary
+// directory and returns it.
+func writeBareConfigDir(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {

@@ -171,7 +171,7 @@ func TestForeignJobCollision(t *testing.T) {
 
 func TestCorruptRecord(t *testing.T) {
 	srv, env := gitopsCluster(t)
-	srv.SetVariable("default", record.Path("old-1a2b3c4d"), map[string]string{"record": "{not json"})
+	srv.SetVariable("default", record.Ref{RunID: "old-1a2b3c4d"}.Path(), map[string]string{"record": "{not json"})
 	for _, args := range [][]string{{"show", "old-1a2b3c4d"}, {"rerun", "old-1a2b3c4d"}, {"ls"}} {
 		r := execCaravan(t, env, "", args...)
 		if r.code != ExitError || !strings.Contains(r.stderr, "not a valid caravan record") || !strings.Contains(r.stderr, "caravan/runs/old-1a2b3c4d") {

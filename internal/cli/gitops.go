@@ -12,6 +12,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
@@ -44,37 +45,26 @@ func desiredRuns(env Env, cfg *spec.Config, opts compile.Options, experiment str
 	return d, true
 }
 
-// actualRuns lists what caravan owns in Nomad, in every namespace the token
-// may see: caravan jobs (by meta) and run records. With desired runs it
-// also refuses, in the same listing, a desired run whose ID is taken by a
-// job caravan does not own: apply would fail on it, so plan says so first.
-func actualRuns(ctx context.Context, cl *nomad.Client, desired ...gitops.DesiredRun) ([]gitops.ActualRun, error) {
-	jobs, err := cl.Jobs(ctx, nomad.AllNamespaces)
+// actualRuns lists what project owns in Nomad, in every namespace the
+// token may see: caravan jobs (by meta) and run records, through the same
+// listing as ls. With desired runs it also refuses, from the same listing,
+// a desired run whose ID is taken by a job caravan does not own: apply
+// would fail on it, so plan says so first.
+func actualRuns(ctx context.Context, cl *nomad.Client, project string, desired ...gitops.DesiredRun) ([]gitops.ActualRun, error) {
+	runs, err := query.List(ctx, cl, query.Scope{Namespace: nomad.AllNamespaces, Project: project}, query.Brief)
 	if err != nil {
 		return nil, err
 	}
-	if err := foreignCollisions(cl, jobs, desired); err != nil {
+	if err := foreignCollisions(cl, runs.Foreign, desired); err != nil {
 		return nil, err
 	}
-	ids, err := cl.RecordIDs(ctx, nomad.AllNamespaces)
-	if err != nil {
-		return nil, err
-	}
-	// gitops.Actual keeps only caravan's jobs.
-	return gitops.Actual(jobs, ids), nil
+	return gitops.Actual(runs.Rows), nil
 }
 
-func foreignCollisions(cl *nomad.Client, all []*api.JobListStub, desired []gitops.DesiredRun) error {
-	if len(desired) == 0 {
-		return nil
-	}
-	want := make(map[string]bool, len(desired))
-	for _, d := range desired {
-		want[d.ID] = true
-	}
+func foreignCollisions(cl *nomad.Client, foreign map[string]*api.JobListStub, desired []gitops.DesiredRun) error {
 	var taken []string
-	for _, j := range all {
-		if want[j.ID] && !nomad.IsCaravanJob(j.Meta) {
+	for _, d := range desired {
+		if j, ok := foreign[d.ID]; ok {
 			taken = append(taken, fmt.Sprintf("%s (namespace %s)", j.ID, j.Namespace))
 		}
 	}

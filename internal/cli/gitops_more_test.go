@@ -14,6 +14,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 )
@@ -51,7 +52,7 @@ func TestRacingAppliesNeverDoubleSubmit(t *testing.T) {
 		if *j.Version != 0 {
 			t.Errorf("job %s registered %d extra times", id, *j.Version)
 		}
-		if srv.VariableItems("default", record.Path(id))["record"] == "" {
+		if srv.VariableItems("default", record.Ref{Project: testProject, RunID: id}.Path())["record"] == "" {
 			t.Errorf("run %s has no record", id)
 		}
 	}
@@ -67,7 +68,7 @@ func TestLsListsRunsKnownOnlyFromRecords(t *testing.T) {
 	if err := cl.PurgeJob(context.Background(), "", ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	var gone *runRow
+	var gone *query.Run
 	rows := lsRows(t, env)
 	for i := range rows {
 		if rows[i].ID == ids[0] {

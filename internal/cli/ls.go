@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -37,6 +38,7 @@ func runLs(ctx context.Context, env Env, args []string) int {
 	state := fs.String("state", "", "only runs in this state: "+statesList())
 	asJSON := fs.Bool("json", false, "print the runs as a JSON array")
 	all := fs.Bool("all-namespaces", true, "list runs of every namespace the token can read")
+	pf := addProjectFlags(fs)
 	nf := addNomadFlags(fs)
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
@@ -61,17 +63,23 @@ func runLs(ctx context.Context, env Env, args []string) int {
 	if *all && nf.namespace == "" {
 		ns = nomad.AllNamespaces
 	}
-	rows, corrupt, err := listRuns(ctx, cl, ns)
+	scope, err := pf.scope(env, ns)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitUsage
+	}
+	runs, err := query.List(ctx, cl, scope, query.Full)
 	if err != nil {
 		return nomadError(env, err)
 	}
+	rows, corrupt := runs.Rows, runs.Corrupt
 	out := rows[:0]
 	for _, r := range rows {
 		if (*experiment == "" || r.Experiment == *experiment) && (*pool == "" || r.Pool == *pool) && (*state == "" || string(r.State) == *state) {
 			out = append(out, r)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b runRow) int {
+	slices.SortStableFunc(out, func(a, b query.Run) int {
 		if c := b.Submitted.Compare(a.Submitted); c != 0 {
 			return c
 		}
@@ -79,7 +87,7 @@ func runLs(ctx context.Context, env Env, args []string) int {
 	})
 	if *asJSON {
 		if out == nil {
-			out = []runRow{}
+			out = []query.Run{}
 		}
 		if code := writeJSON(env, out, "write runs"); code != ExitOK {
 			return code
@@ -109,7 +117,7 @@ func statesList() string {
 // params take what is left. Long IDs narrow the experiment column, and
 // drop it when it would be too narrow to read: a run ID starts with its
 // experiment's name, so the ID still says it.
-func writeRunTable(w io.Writer, rows []runRow, now time.Time) {
+func writeRunTable(w io.Writer, rows []query.Run, now time.Time) {
 	if len(rows) == 0 {
 		fmt.Fprintln(w, "No runs.")
 		return
@@ -139,7 +147,7 @@ func writeRunTable(w io.Writer, rows []runRow, now time.Time) {
 		if !r.Submitted.IsZero() {
 			age = shortDuration(now.Sub(r.Submitted))
 		}
-		if d := r.runtime(now); d > 0 {
+		if d := r.Runtime(now); d > 0 {
 			rt = shortDuration(d)
 		}
 		var ps []string

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func TestRunTableFits80Columns(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	params := []gitops.Param{{Name: "lr", Value: "0.001"}, {Name: "batch_size", Value: "256"}, {Name: "optimizer", Value: "adamw"}}
+	params := []record.Param{{Name: "lr", Value: "0.001"}, {Name: "batch_size", Value: "256"}, {Name: "optimizer", Value: "adamw"}}
 	tests := []struct {
 		name, experiment string
 		wantExpColumn    bool
@@ -26,7 +26,7 @@ func TestRunTableFits80Columns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := tt.experiment + "-0123abcd"
-			rows := []runRow{{
+			rows := []query.Run{{
 				ID: id, Experiment: tt.experiment, State: record.StateStarting, Pool: "gpu-a100-spot", GPUs: 8,
 				Submitted: now.Add(-50 * time.Hour), Started: now.Add(-49 * time.Hour), Params: params,
 			}}

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/hashicorp/hcl/v2"
 )
 
 func init() {
@@ -84,6 +86,11 @@ type planJSON struct {
 // printed why and returns nil with the exit code.
 func computePlan(ctx context.Context, env Env, cf *configFlags, nf *nomadFlags, dir, experiment string) (*gitops.RunPlan, int) {
 	cfg, opts, diags := cf.load(ctx, env, dir)
+	if !diags.HasErrors() {
+		if d := spec.MissingProject(cfg, hcl.DiagError); d != nil {
+			diags = append(diags, d)
+		}
+	}
 	if diags.HasErrors() {
 		writeDiags(env, cfg.Files, diags, false)
 		return nil, ExitError
@@ -100,11 +107,11 @@ func computePlan(ctx context.Context, env Env, cf *configFlags, nf *nomadFlags, 
 	if err != nil {
 		return nil, nomadError(env, err)
 	}
-	actual, err := actualRuns(ctx, cl, desired...)
+	actual, err := actualRuns(ctx, cl, cfg.Project, desired...)
 	if err != nil {
 		return nil, nomadError(env, err)
 	}
-	var popts gitops.Options
+	popts := gitops.Options{Project: cfg.Project}
 	if experiment != "" {
 		popts.Experiments = map[string]bool{experiment: true}
 	}

@@ -27,7 +27,7 @@ func TestPlanApplyCycle(t *testing.T) {
 		t.Fatalf("Nomad has jobs %v, want 3", ids)
 	}
 	for _, id := range ids {
-		items := srv.VariableItems("default", record.Path(id))
+		items := srv.VariableItems("default", record.Ref{Project: testProject, RunID: id}.Path())
 		var rec record.Run
 		if err := json.Unmarshal([]byte(items["record"]), &rec); err != nil {
 			t.Fatalf("record of %s: %v (items %v)", id, err, items)

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/report"
 )
@@ -37,7 +38,7 @@ func runReport(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return nomadError(env, err)
 	}
-	in, err := report.Gather(ctx, nomadReportSource{c: c}, pos[0])
+	in, err := report.Gather(ctx, &nomadReportSource{c: c}, pos[0])
 	if err != nil {
 		errorf(env, "%v", err)
 		return ExitError
@@ -79,33 +80,46 @@ func writePNGFile(path string, r report.Report) error {
 	return nil
 }
 
-// nomadReportSource adapts *nomad.Client to report.Source.
+// nomadReportSource adapts *nomad.Client to report.Source. Record looks
+// the run up (its record's place depends on its project) and Usage reads
+// the summary next to it.
 type nomadReportSource struct {
-	c  *nomad.Client
-	ns string // where run records live; "" for the client's namespace (-namespace, NOMAD_NAMESPACE)
+	c     *nomad.Client
+	found *query.Found
 }
 
-func (s nomadReportSource) Record(ctx context.Context, runID string) (*record.Run, error) {
-	r, _, err := s.c.Record(ctx, s.ns, runID)
-	return r, err
+func (s *nomadReportSource) Record(ctx context.Context, runID string) (*record.Run, error) {
+	f, err := query.Find(ctx, s.c, runID)
+	if err != nil {
+		return nil, err
+	}
+	s.found = f
+	if f.Record == nil {
+		return nil, f.RecordErr
+	}
+	return f.Record, nil
 }
 
-func (s nomadReportSource) Usage(ctx context.Context, runID string) (*record.Usage, error) {
-	return s.c.Usage(ctx, s.ns, runID)
+func (s *nomadReportSource) Usage(ctx context.Context, runID string) (*record.Usage, error) {
+	ref := record.Ref{RunID: runID}
+	if s.found != nil && s.found.ID == runID {
+		ref = s.found.RecordRef
+	}
+	return s.c.Usage(ctx, ref)
 }
 
-func (s nomadReportSource) JobAllocations(ctx context.Context, namespace, jobID string) ([]*api.AllocationListStub, error) {
+func (s *nomadReportSource) JobAllocations(ctx context.Context, namespace, jobID string) ([]*api.AllocationListStub, error) {
 	return s.c.JobAllocations(ctx, namespace, jobID)
 }
 
-func (s nomadReportSource) Allocation(ctx context.Context, namespace, allocID string) (*api.Allocation, error) {
+func (s *nomadReportSource) Allocation(ctx context.Context, namespace, allocID string) (*api.Allocation, error) {
 	return s.c.Allocation(ctx, namespace, allocID)
 }
 
 // StderrTail reads the last maxBytes of a task's stderr. When the log is
 // longer, the first line is cut mid-way; it is dropped so that every line
 // shown is whole.
-func (s nomadReportSource) StderrTail(ctx context.Context, a *api.Allocation, task string, maxBytes int64) (string, error) {
+func (s *nomadReportSource) StderrTail(ctx context.Context, a *api.Allocation, task string, maxBytes int64) (string, error) {
 	var b bytes.Buffer
 	err := s.c.Logs(ctx, a.ID, nomad.LogOptions{Task: task, Stderr: true, Plain: true, Origin: "end", Offset: maxBytes}, &b)
 	if err != nil {

@@ -38,7 +38,7 @@ func runRerun(ctx context.Context, env Env, args []string) int {
 		if errors.Is(ri.RecordErr, nomad.ErrCorrupt) {
 			errorf(env, "cannot rerun %s exactly: %v", ri.ID, ri.RecordErr)
 		} else {
-			errorf(env, "cannot rerun %s exactly: it has no record in Nomad Variables (%s%s); `caravan apply` writes missing records of declared runs", ri.ID, record.Prefix, ri.ID)
+			errorf(env, "cannot rerun %s exactly: it has no record in Nomad Variables (%s); `caravan apply` writes missing records of declared runs", ri.ID, ri.RecordRef.Path())
 		}
 		return ExitError
 	}
@@ -48,7 +48,7 @@ func runRerun(ctx context.Context, env Env, args []string) int {
 	}
 	for n := 1; n <= maxRerunOrdinal; n++ {
 		id := gitops.RerunID(ri.ID, n)
-		free, err := runIDFree(ctx, cl, ri.Namespace, id)
+		free, err := runIDFree(ctx, cl, record.Ref{Namespace: ri.Namespace, Project: ri.Record.Project, RunID: id})
 		if err != nil {
 			return nomadError(env, err)
 		}
@@ -80,16 +80,16 @@ func runRerun(ctx context.Context, env Env, args []string) int {
 	return ExitError
 }
 
-// runIDFree reports whether neither a job nor a record uses id.
-func runIDFree(ctx context.Context, cl *nomad.Client, namespace, id string) (bool, error) {
-	_, err := cl.Job(ctx, namespace, id)
+// runIDFree reports whether neither a job nor a record uses ref's run ID.
+func runIDFree(ctx context.Context, cl *nomad.Client, ref record.Ref) (bool, error) {
+	_, err := cl.Job(ctx, ref.Namespace, ref.RunID)
 	switch {
 	case err == nil:
 		return false, nil
 	case !errors.Is(err, nomad.ErrNotFound):
 		return false, err
 	}
-	_, err = cl.Variable(ctx, namespace, record.Path(id))
+	_, err = cl.Variable(ctx, ref.Namespace, ref.Path())
 	switch {
 	case err == nil:
 		return false, nil

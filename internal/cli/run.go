@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func init() {
@@ -23,6 +24,7 @@ func runRun(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "run", "FILE")
 	experiment := fs.String("experiment", "", "submit only this experiment of the file")
 	par := fs.Int("parallelism", gitops.DefaultParallelism, "submit at most this many runs at once")
+	project := fs.String("project", "", "the project the runs belong to, when the file declares none (default: CARAVAN_PROJECT)")
 	cf := addConfigFlags(fs)
 	nf := addNomadFlags(fs)
 	pos, code, ok := parseFlags(fs, args)
@@ -38,10 +40,20 @@ func runRun(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 	file := pos[0]
+	if *project == "" {
+		*project = env.Getenv("CARAVAN_PROJECT")
+	}
+	if *project != "" && !record.ProjectNameRE.MatchString(*project) {
+		errorf(env, "-project %q is not a project name: use 1-63 lower-case letters, digits, '-' and '_'", *project)
+		return ExitUsage
+	}
 	cfg, opts, diags := cf.loadFile(ctx, env, file)
 	if diags.HasErrors() {
 		writeDiags(env, cfg.Files, diags, false)
 		return ExitError
+	}
+	if cfg.Project == "" && *project != "" {
+		cfg.SetProject(*project)
 	}
 	scope := map[string]bool{}
 	for _, e := range cfg.Experiments {
@@ -65,11 +77,11 @@ func runRun(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return nomadError(env, err)
 	}
-	actual, err := actualRuns(ctx, cl, desired...)
+	actual, err := actualRuns(ctx, cl, cfg.Project, desired...)
 	if err != nil {
 		return nomadError(env, err)
 	}
-	p := gitops.Plan(desired, actual, gitops.Options{Experiments: scope})
+	p := gitops.Plan(desired, actual, gitops.Options{Project: cfg.Project, Experiments: scope})
 	// A single file is not the whole truth of an experiment: runs it no
 	// longer declares are none of run's business.
 	for i := range p.Experiments {

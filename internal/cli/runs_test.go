@@ -11,6 +11,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -24,11 +25,11 @@ func appliedCluster(t *testing.T) (*nomadtest.Server, []string, []string) {
 	return srv, env, srv.JobIDs("default")
 }
 
-func lsRows(t *testing.T, env []string, args ...string) []runRow {
+func lsRows(t *testing.T, env []string, args ...string) []query.Run {
 	t.Helper()
 	r := execCaravan(t, env, "", append([]string{"ls", "-json"}, args...)...)
 	mustCode(t, r, ExitOK)
-	var rows []runRow
+	var rows []query.Run
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
 		t.Fatalf("ls -json: %v\n%s", err, r.stdout)
 	}
@@ -149,8 +150,8 @@ func TestStopAndRerun(t *testing.T) {
 	mustContain(t, r.stdout, gitopsRerunID(ids[0], 2))
 
 	var orig, again record.Run
-	json.Unmarshal([]byte(srv.VariableItems("default", record.Path(ids[0]))["record"]), &orig)
-	json.Unmarshal([]byte(srv.VariableItems("default", record.Path(id1))["record"]), &again)
+	json.Unmarshal([]byte(srv.VariableItems("default", record.Ref{Project: testProject, RunID: ids[0]}.Path())["record"]), &orig)
+	json.Unmarshal([]byte(srv.VariableItems("default", record.Ref{Project: testProject, RunID: id1}.Path())["record"]), &again)
 	if again.RerunOf != ids[0] || again.SpecHash != orig.SpecHash || string(again.Spec) != string(orig.Spec) {
 		t.Errorf("rerun record: rerun_of %q spec_hash %q", again.RerunOf, again.SpecHash)
 	}

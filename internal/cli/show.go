@@ -10,10 +10,12 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
@@ -67,7 +69,7 @@ func runShow(ctx context.Context, env Env, args []string) int {
 	return ExitOK
 }
 
-func gatherShow(ctx context.Context, cl *nomad.Client, ri *runInfo) (*showDoc, error) {
+func gatherShow(ctx context.Context, cl *nomad.Client, ri *query.Found) (*showDoc, error) {
 	// Allocations starts empty, not nil: -json prints [] for a run never
 	// placed, so that scripts can iterate without a null check.
 	doc := &showDoc{ID: ri.ID, Namespace: ri.Namespace, Record: ri.Record, Job: ri.Job, UI: cl.UIJobURL(ri.ID, ri.Namespace),
@@ -206,7 +208,8 @@ func exitCode(ts *api.TaskState) (int, bool) {
 		e := ts.Events[i]
 		if e.Type == "Terminated" {
 			if c, ok := e.Details["exit_code"]; ok {
-				return atoiOr0(c), true
+				n, _ := strconv.Atoi(c)
+				return n, true
 			}
 			return e.ExitCode, true
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
@@ -48,6 +49,7 @@ type poolStatus struct {
 func runStatus(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "status", "")
 	asJSON := fs.Bool("json", false, "print the pools as JSON")
+	pf := addProjectFlags(fs)
 	nf := addNomadFlags(fs)
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
@@ -68,7 +70,12 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 	if nf.namespace != "" {
 		ns = ""
 	}
-	view, err := gatherRuns(ctx, cl, ns)
+	scope, err := pf.scope(env, ns)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitUsage
+	}
+	view, err := query.List(ctx, cl, scope, query.Full)
 	if err != nil {
 		return nomadError(env, err)
 	}
@@ -90,7 +97,7 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 
 // poolStatuses aggregates runs, nodes and blocked evaluations per node
 // pool. It is pure so that tests can feed it recorded answers.
-func poolStatuses(view *runsView, nodes []*api.NodeListStub, blocked []*api.Evaluation, now time.Time) []*poolStatus {
+func poolStatuses(view *query.Runs, nodes []*api.NodeListStub, blocked []*api.Evaluation, now time.Time) []*poolStatus {
 	byPool := map[string]*poolStatus{}
 	pool := func(name string) *poolStatus {
 		p, ok := byPool[name]
@@ -102,15 +109,15 @@ func poolStatuses(view *runsView, nodes []*api.NodeListStub, blocked []*api.Eval
 	}
 	nodePool := map[string]string{}
 	usedGPUs := map[string]int{} // node ID → GPUs held by live allocations
-	rowByJob := map[string]*runRow{}
-	for i := range view.rows {
-		rowByJob[view.rows[i].ID] = &view.rows[i]
+	rowByJob := map[string]*query.Run{}
+	for i := range view.Rows {
+		rowByJob[view.Rows[i].ID] = &view.Rows[i]
 	}
 	for _, n := range nodes {
 		nodePool[n.ID] = n.NodePool
 	}
 	jobPool := map[string]string{} // job ID → node pool, where known
-	for _, a := range view.allocs {
+	for _, a := range view.Allocs {
 		if a.ClientStatus != "running" && a.ClientStatus != "pending" {
 			continue
 		}
@@ -134,7 +141,7 @@ func poolStatuses(view *runsView, nodes []*api.NodeListStub, blocked []*api.Eval
 			reasons[e.JobID] = append(reasons[e.JobID], waitReasons(m)...)
 		}
 	}
-	for _, r := range view.rows {
+	for _, r := range view.Rows {
 		if r.State != record.StateQueued && r.State != record.StateStarting && r.State != record.StateRunning {
 			continue
 		}
@@ -227,7 +234,7 @@ func dedupe(s []string) []string {
 
 // allocGPUs is how many GPUs an allocation holds: its allocated device
 // instances when Nomad reports them, else its run's declared GPUs.
-func allocGPUs(a *api.AllocationListStub, r *runRow) int {
+func allocGPUs(a *api.AllocationListStub, r *query.Run) int {
 	if a.AllocatedResources != nil {
 		n := 0
 		for _, t := range a.AllocatedResources.Tasks {

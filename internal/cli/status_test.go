@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
@@ -41,12 +42,12 @@ func TestPoolStatusesFromRecordedAnswers(t *testing.T) {
 		}
 	}
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	view := &runsView{
-		rows: []runRow{
+	view := &query.Runs{
+		Rows: []query.Run{
 			{ID: "gpu-fits", Pool: "gpu", GPUs: 1, State: record.StateRunning, Submitted: now.Add(-time.Hour)},
 			{ID: "gpu-too-big", Pool: "gpu", GPUs: 3, State: record.StateQueued, Submitted: now.Add(-90 * time.Minute)},
 		},
-		allocs: allocs,
+		Allocs: allocs,
 	}
 	pools := poolStatuses(view, nodes, blocked, now)
 	if len(pools) != 2 || pools[0].NodePool != "default" || pools[1].NodePool != "gpu" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -42,7 +43,7 @@ func runStop(ctx context.Context, env Env, args []string) int {
 		}
 		return stopExperiment(ctx, env, cl, *experiment, nf.namespace)
 	}
-	ri, err := findRun(ctx, cl, pos[0])
+	ri, err := query.Find(ctx, cl, pos[0])
 	if err != nil {
 		return nomadError(env, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -32,6 +33,9 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	cfg, opts, diags := cf.load(ctx, env, dir)
 	if !diags.HasErrors() {
 		diags = append(diags, compileEach(cfg, opts, "", func(spec.Run, *api.Job) {})...)
+		if d := spec.MissingProject(cfg, hcl.DiagWarning); d != nil {
+			diags = append(diags, d)
+		}
 	}
 	writeDiags(env, cfg.Files, diags, *asJSON)
 	if diags.HasErrors() {

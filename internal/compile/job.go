@@ -325,6 +325,9 @@ func jobMeta(run spec.Run, params []formattedParam, opts Options, id, hash strin
 		record.MetaDependsOn:    strings.Join(e.DependsOn, ","),
 		record.MetaRerun:        strconv.Itoa(e.Rerun),
 	}
+	if e.Project != "" {
+		m[record.MetaProject] = e.Project
+	}
 	if s := e.Source; s != nil {
 		m[record.MetaSourceGit], m[record.MetaSourceCommit], m[record.MetaSourcePath] = s.Git, s.Commit, s.Path
 	}

@@ -31,8 +31,13 @@ const resolvedVersion = 1
 // commit would otherwise re-run every experiment), and what a pool block
 // maps the pool to (node pool, GPU device name, autoscaling), which is
 // infrastructure, not the experiment: the caravan pool name is included.
+//
+// The project is included, so the same experiment declared by two projects
+// gives two runs that never collide; it is omitted when empty, so runs of
+// a directory without a project keep the IDs they had before projects.
 type resolved struct {
 	Version    int               `json:"caravan_spec"`
+	Project    string            `json:"project,omitempty"`
 	Experiment string            `json:"experiment"`
 	Pool       string            `json:"pool"`
 	Priority   int               `json:"priority"`
@@ -106,6 +111,7 @@ func resolvedJSONOf(run spec.Run, params []formattedParam) ([]byte, error) {
 	}
 	d := resolved{
 		Version:    resolvedVersion,
+		Project:    e.Project,
 		Experiment: e.Name,
 		Pool:       e.Pool,
 		Priority:   priorityOf(e),

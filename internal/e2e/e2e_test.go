@@ -25,7 +25,7 @@ const longScript = "exec /bin/sleep 600"
 
 func TestEndToEnd(t *testing.T) {
 	s := newSuite(t)
-	dir := t.TempDir()
+	dir := s.dir()
 	writeFile(t, filepath.Join(dir, "ok.hcl"), s.experiment("ok", "echo hello lr=$CARAVAN_PARAM_LR; echo progress >&2", 1, "0.1", "0.2"))
 	writeFile(t, filepath.Join(dir, "oom.hcl"), s.experiment("oom", "echo 'RuntimeError: CUDA out of memory' >&2; exit 3", 1, "0.5"))
 
@@ -145,7 +145,7 @@ func TestEndToEnd(t *testing.T) {
 	contains(t, r.stderr, "stale")
 
 	t.Log("gpu_memory compares with the device's memory attribute in Nomad's units (MiB)")
-	memDir := t.TempDir()
+	memDir := s.dir()
 	withMem := func(name, size string) string {
 		return strings.Replace(s.experiment(name, "true", 1, "1"), "gpus   = 1", "gpus   = 1\n    gpu_memory = \""+size+"\"", 1)
 	}
@@ -167,7 +167,7 @@ func TestEndToEnd(t *testing.T) {
 
 func TestEndToEndFaults(t *testing.T) {
 	s := newSuite(t)
-	dir := t.TempDir()
+	dir := s.dir()
 	writeFile(t, filepath.Join(dir, "x.hcl"), s.experiment("faults", "true", 0, "1"))
 
 	t.Log("an unreachable Nomad")
@@ -175,7 +175,7 @@ func TestEndToEndFaults(t *testing.T) {
 	contains(t, r.stderr, "cannot reach Nomad")
 
 	t.Log("a namespace that does not exist")
-	nsDir := t.TempDir()
+	nsDir := s.dir()
 	missing := s.prefix + "-missing"
 	writeFile(t, filepath.Join(nsDir, "ns.hcl"), strings.Replace(s.experiment("ns", "true", 0, "1"), `pool    = "gpu"`, "pool    = \"gpu\"\n  namespace = \""+missing+"\"", 1))
 	r = s.must(1, "apply", nsDir)
@@ -211,7 +211,7 @@ func TestEndToEndFaults(t *testing.T) {
 
 	t.Log("a corrupt record")
 	bogus := s.prefix + "faults-deadbeef"
-	if _, err := s.cl.PutVariable(ctx, "", record.Path(bogus), map[string]string{"record": "{not json"}, nomad.NoCAS); err != nil {
+	if _, err := s.cl.PutVariable(ctx, "", record.Ref{Project: s.prefix, RunID: bogus}.Path(), map[string]string{"record": "{not json"}, nomad.NoCAS); err != nil {
 		t.Fatalf("write a corrupt record: %v", err)
 	}
 	r = s.must(1, "show", bogus)

@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/cli"
 	"github.com/caravan-ml/caravan/internal/nomad"
-	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -71,11 +71,15 @@ func newSuite(t *testing.T) *suite {
 	return s
 }
 
-// getenv is the process environment with NOMAD_NAMESPACE set to the
-// suite's namespace, for the caravan commands the suite runs.
+// getenv is the process environment with NOMAD_NAMESPACE and
+// CARAVAN_PROJECT set to the suite's own, for the caravan commands the
+// suite runs.
 func (s *suite) getenv(k string) string {
-	if k == "NOMAD_NAMESPACE" {
+	switch k {
+	case "NOMAD_NAMESPACE":
 		return s.ns
+	case "CARAVAN_PROJECT":
+		return s.prefix
 	}
 	return os.Getenv(k)
 }
@@ -153,23 +157,21 @@ func contains(t *testing.T, got string, wants ...string) {
 	}
 }
 
-// cleanup purges every job and deletes every record of this session's
-// experiments, in every namespace the token sees.
+// cleanup purges every job and deletes every variable of the suite's
+// namespace, then the namespace.
 func (s *suite) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	jobs, err := s.cl.CaravanJobs(ctx, nomad.AllNamespaces)
+	jobs, err := s.cl.Jobs(ctx, s.ns)
 	if err != nil {
 		s.t.Errorf("cleanup: %v", err)
 	}
 	for _, j := range jobs {
-		if strings.HasPrefix(j.Meta[record.MetaExperiment], s.prefix) {
-			if err := s.cl.PurgeJob(ctx, j.Namespace, j.ID); err != nil {
-				s.t.Errorf("cleanup: %v", err)
-			}
+		if err := s.cl.PurgeJob(ctx, j.Namespace, j.ID); err != nil {
+			s.t.Errorf("cleanup: %v", err)
 		}
 	}
-	metas, err := s.cl.Variables(ctx, nomad.AllNamespaces, record.Prefix+s.prefix)
+	metas, err := s.cl.Variables(ctx, s.ns, "")
 	if err != nil {
 		s.t.Errorf("cleanup: %v", err)
 	}
@@ -181,6 +183,14 @@ func (s *suite) cleanup() {
 	if _, err := s.cl.API().Namespaces().Delete(s.ns, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
 		s.t.Errorf("cleanup: delete namespace %s: %v", s.ns, err)
 	}
+}
+
+// dir is a new configuration directory of the suite's project.
+func (s *suite) dir() string {
+	s.t.Helper()
+	d := s.t.TempDir()
+	writeFile(s.t, filepath.Join(d, "project.hcl"), "caravan {\n  project = \""+s.prefix+"\"\n}\n")
+	return d
 }
 
 // experiment is an HCL experiment of raw_exec runs in pool gpu, one per lr,

@@ -1,9 +1,8 @@
 package gitops
 
 import (
-	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
-	"github.com/hashicorp/nomad/api"
 )
 
 // MetaOrigin is the job meta key saying how a run was submitted: "apply"
@@ -20,39 +19,16 @@ const (
 	OriginRerun = "rerun"
 )
 
-// Actual merges Nomad's caravan jobs (listed with meta) and the run IDs
-// that have records into ActualRuns, one per run ID. Jobs whose meta does
-// not mark them as caravan's are skipped: caravan never touches them.
-func Actual(jobs []*api.JobListStub, recordIDs []string) []ActualRun {
-	out := make([]ActualRun, 0, len(jobs)+len(recordIDs))
-	index := make(map[string]int, len(jobs)+len(recordIDs))
-	for _, j := range jobs {
-		if j == nil || !nomad.IsCaravanJob(j.Meta) {
-			continue
-		}
-		id := j.ID
-		exp := j.Meta[record.MetaExperiment]
-		if exp == "" {
-			exp = ExperimentOf(id)
-		}
-		a := ActualRun{
-			ID: id, Experiment: exp, Namespace: j.Namespace, Status: j.Status, Stopped: j.Stop, HasJob: true,
-			AdHoc: isAdHoc(j.Meta),
-		}
-		if i, ok := index[id]; ok {
-			out[i] = mergeActual(out[i], a)
-			continue
-		}
-		index[id] = len(out)
-		out = append(out, a)
-	}
-	for _, id := range recordIDs {
-		if i, ok := index[id]; ok {
-			out[i].HasRecord = true
-			continue
-		}
-		index[id] = len(out)
-		out = append(out, ActualRun{ID: id, Experiment: ExperimentOf(id), HasRecord: true})
+// Actual is the plan's view of runs that internal/query listed: the same
+// listing ls and status print, so that plan and ls agree by construction.
+func Actual(runs []query.Run) []ActualRun {
+	out := make([]ActualRun, 0, len(runs))
+	for _, r := range runs {
+		out = append(out, ActualRun{
+			ID: r.ID, Project: r.Project, Experiment: r.Experiment, Namespace: r.Namespace,
+			Status: r.JobStatus, Stopped: r.Stopped, HasJob: r.HasJob, HasRecord: r.HasRecord,
+			AdHoc: r.HasJob && isAdHoc(r.Meta),
+		})
 	}
 	return out
 }

@@ -22,6 +22,9 @@ type Cluster interface {
 	CreateEncodedJob(ctx context.Context, job *api.Job, encoded []byte) (created bool, err error)
 	// CreateRecord writes a run record only if none exists.
 	CreateRecord(ctx context.Context, namespace string, r *record.Run) error
+	// Job reads a job; prune reads each run's job again before it stops
+	// it, to check whose run it is.
+	Job(ctx context.Context, namespace, jobID string) (*api.Job, error)
 	// StopJob stops (never purges) a job.
 	StopJob(ctx context.Context, namespace, jobID string) (string, error)
 }
@@ -176,7 +179,7 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 	for range par {
 		go func() {
 			for it := range work {
-				results <- do(ctx, cl, it, origin, opts.SubmittedBy, now)
+				results <- do(ctx, cl, it, plan.Project, origin, opts.SubmittedBy, now)
 			}
 		}()
 	}
@@ -247,9 +250,34 @@ func tally(res *ApplyResult, o outcome) {
 	}
 }
 
-func do(ctx context.Context, cl Cluster, it item, origin, by string, now func() time.Time) outcome {
+// checkOwner refuses to stop a run that does not belong to project: the
+// plan only lists the project's runs, but a plan file can be old or edited
+// and a job can be re-registered under the same ID, so prune asks Nomad
+// again, right before it stops anything.
+func checkOwner(ctx context.Context, cl Cluster, r RunRef, project string) error {
+	job, err := cl.Job(ctx, r.Namespace, r.ID)
+	if err != nil {
+		return fmt.Errorf("stop run %s: %w", r.ID, err)
+	}
+	if !nomad.IsCaravanJob(job.Meta) {
+		return fmt.Errorf("stop run %s: job %s is not a caravan run; caravan does not touch it", r.ID, r.ID)
+	}
+	if got := job.Meta[record.MetaProject]; got != project {
+		owner := "no project"
+		if got != "" {
+			owner = "project " + got
+		}
+		return fmt.Errorf("stop run %s: it belongs to %s, not to project %s; a directory's apply -prune stops only its own project's runs", r.ID, owner, project)
+	}
+	return nil
+}
+
+func do(ctx context.Context, cl Cluster, it item, project, origin, by string, now func() time.Time) outcome {
 	switch it.kind {
 	case kindStop:
+		if err := checkOwner(ctx, cl, it.r, project); err != nil {
+			return outcome{it: it, err: err}
+		}
 		if _, err := cl.StopJob(ctx, it.r.Namespace, it.r.ID); err != nil {
 			return outcome{it: it, err: fmt.Errorf("stop run %s: %w", it.r.ID, err)}
 		}

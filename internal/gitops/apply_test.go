@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -191,5 +192,45 @@ func TestApplyForeignCollision(t *testing.T) {
 	res := Apply(context.Background(), f, Plan(desired("a", 1), nil, Options{}), ApplyOptions{})
 	if !errors.Is(res.Failures[0].Err, nomad.ErrConflict) || res.Err() == nil {
 		t.Fatalf("collision not reported: %+v", res)
+	}
+}
+
+// TestPlanScopesRemovalToItsProject: given runs of several projects, a
+// plan lists as no longer declared only its own project's runs.
+func TestPlanScopesRemovalToItsProject(t *testing.T) {
+	actual := []ActualRun{
+		{ID: "a-1", Project: "mine", Experiment: "a", HasJob: true, Status: "running"},
+		{ID: "a-2", Project: "theirs", Experiment: "a", HasJob: true, Status: "running"},
+		{ID: "a-3", Experiment: "a", HasJob: true, Status: "running"},
+		{ID: "a-4", Project: "mine", Experiment: "a", HasRecord: true},
+	}
+	p := Plan(nil, actual, Options{Project: "mine"})
+	var removed []string
+	for _, e := range p.Experiments {
+		for _, r := range e.Removed {
+			removed = append(removed, r.ID)
+		}
+	}
+	slices.Sort(removed)
+	if !slices.Equal(removed, []string{"a-1", "a-4"}) || p.Project != "mine" || p.Basis.Options().Project != "mine" {
+		t.Errorf("removed %v, project %q; want only project mine's runs [a-1 a-4]", removed, p.Project)
+	}
+}
+
+// TestPruneChecksTheOwnerAgain: a plan (an old or edited plan file) that
+// names another project's run as no longer declared stops nothing of it.
+func TestPruneChecksTheOwnerAgain(t *testing.T) {
+	f := newFake()
+	d := desired("a", 2)
+	Apply(context.Background(), f, Plan(d, f.actual(), Options{}), ApplyOptions{Now: fixedNow})
+	f.jobs["a-00000000"].Meta[record.MetaProject] = "theirs"
+	plan := &RunPlan{Version: PlanVersion, Project: "mine", Experiments: []ExperimentPlan{{Name: "a",
+		Removed: []RunRef{{ID: "a-00000000", Namespace: "default", Active: true}, {ID: "a-00000001", Namespace: "default", Active: true}}}}}
+	res := Apply(context.Background(), f, plan, ApplyOptions{Prune: true, Now: fixedNow})
+	if len(f.stopped) != 0 {
+		t.Fatalf("prune stopped %v; a-00000000 is project theirs' and a-00000001 is of no project", f.stopped)
+	}
+	if err := res.Err(); err == nil || !strings.Contains(res.Failures[0].Err.Error(), "belongs to project theirs, not to project mine") {
+		t.Errorf("failures %+v, want a refusal naming both projects", res.Failures)
 	}
 }

@@ -40,6 +40,7 @@ func desiredRun(run spec.Run, job *api.Job, opts compile.Options) (DesiredRun, e
 	meta := job.Meta
 	rec := &record.Run{
 		RunID:      id,
+		Project:    e.Project,
 		Experiment: e.Name,
 		Pool:       e.Pool,
 		NodePool:   deref(job.NodePool),
@@ -83,35 +84,8 @@ func SummaryOf(job *api.Job) Summary {
 			s.Image = img
 		}
 	}
-	s.Params = ParamsOf(job.Meta)
+	s.Params = record.ParamsOf(job.Meta)
 	return s
-}
-
-// ParamsOf decodes the caravan_params meta (a JSON object) into params
-// sorted by name, values as text. Malformed meta gives none.
-func ParamsOf(meta map[string]string) []Param {
-	raw := meta[record.MetaParams]
-	if raw == "" {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &m); err != nil {
-		return nil
-	}
-	out := make([]Param, 0, len(m))
-	for k, v := range m {
-		out = append(out, Param{Name: k, Value: valueText(v)})
-	}
-	sortParams(out)
-	return out
-}
-
-func valueText(v json.RawMessage) string {
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	return string(v)
 }
 
 // paramValues decodes the caravan_params meta, which keeps each param's

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
@@ -67,6 +68,16 @@ func (f *fakeCluster) CreateRecord(_ context.Context, _ string, r *record.Run) e
 	return nil
 }
 
+func (f *fakeCluster) Job(_ context.Context, _, id string) (*api.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return nil, fmt.Errorf("job %s: %w", id, nomad.ErrNotFound)
+	}
+	return j, nil
+}
+
 func (f *fakeCluster) StopJob(_ context.Context, _, id string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -91,11 +102,34 @@ func (f *fakeCluster) actual() []ActualRun {
 		}
 		stubs = append(stubs, &api.JobListStub{ID: id, Namespace: "default", Status: status, Stop: j.Stop != nil && *j.Stop, Meta: j.Meta})
 	}
-	var ids []string
-	for id := range f.records {
-		ids = append(ids, id)
+	var refs []record.Ref
+	for id, r := range f.records {
+		refs = append(refs, record.Ref{Namespace: "default", Project: r.Project, RunID: id})
 	}
-	return Actual(stubs, ids)
+	// The CLI lists through internal/query; so does the fake, with the
+	// same code.
+	runs, err := query.List(context.Background(), listing{stubs, refs}, query.Scope{Namespace: "*", AllProjects: true}, query.Brief)
+	if err != nil {
+		panic(err)
+	}
+	return Actual(runs.Rows)
+}
+
+// listing answers query.Source from fixed job stubs and record refs.
+type listing struct {
+	jobs []*api.JobListStub
+	refs []record.Ref
+}
+
+func (l listing) Jobs(context.Context, string) ([]*api.JobListStub, error) { return l.jobs, nil }
+func (l listing) Allocations(context.Context, string) ([]*api.AllocationListStub, error) {
+	return nil, nil
+}
+func (l listing) RecordRefs(context.Context, string, nomad.RecordScope) ([]record.Ref, error) {
+	return l.refs, nil
+}
+func (l listing) Record(context.Context, record.Ref) (*record.Run, uint64, error) {
+	return nil, 0, nomad.ErrNotFound
 }
 
 // desired makes n runs of experiment exp with compile-shaped jobs.

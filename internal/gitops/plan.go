@@ -30,23 +30,18 @@ type DesiredRun struct {
 
 // Summary is what a person needs to recognise a run in a plan.
 type Summary struct {
-	Pool   string  `json:"pool"`
-	GPUs   int     `json:"gpus"`
-	Image  string  `json:"image,omitempty"`
-	Driver string  `json:"driver,omitempty"`
-	Params []Param `json:"params,omitempty"`
-}
-
-// Param is one param of a run as text, in the run's param order.
-type Param struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+	Pool   string         `json:"pool"`
+	GPUs   int            `json:"gpus"`
+	Image  string         `json:"image,omitempty"`
+	Driver string         `json:"driver,omitempty"`
+	Params []record.Param `json:"params,omitempty"`
 }
 
 // ActualRun is a run caravan owns in Nomad: a caravan job, a run record, or
 // both.
 type ActualRun struct {
 	ID         string
+	Project    string // "" for a run of no project
 	Experiment string
 	Namespace  string
 	// Status is the Nomad job status (pending, running, dead); "" when
@@ -69,6 +64,10 @@ func (a ActualRun) Active() bool {
 
 // Options narrow a plan.
 type Options struct {
+	// Project is the directory's project: only its runs can be no longer
+	// declared, so a plan never lists (and -prune never stops) a run of
+	// another project or of no project.
+	Project string
 	// Experiments, when non-nil, limits the runs considered no longer
 	// declared to these experiments (caravan run plans one experiment and
 	// must not report every other run in the cluster).
@@ -78,8 +77,9 @@ type Options struct {
 // RunPlan is the result of Plan: per experiment, what apply would do.
 // It is plain data, serialisable to JSON as the saved plan file.
 type RunPlan struct {
-	Version int   `json:"version"`
-	Basis   Basis `json:"basis"`
+	Version int    `json:"version"`
+	Project string `json:"project"`
+	Basis   Basis  `json:"basis"`
 	// Experiments are sorted by name; an experiment appears when it has
 	// any run in any list.
 	Experiments []ExperimentPlan `json:"experiments"`
@@ -99,6 +99,8 @@ type Basis struct {
 	ActualHash  string `json:"actual_hash"`
 	Desired     int    `json:"desired"`
 	Actual      int    `json:"actual"`
+	// Project is the project the plan was computed for.
+	Project string `json:"project"`
 	// Scope lists the experiments the plan was limited to (Options); empty
 	// means every experiment.
 	Scope []string `json:"scope,omitempty"`
@@ -219,16 +221,13 @@ func Plan(desired []DesiredRun, actual []ActualRun, opts Options) *RunPlan {
 		}
 	}
 	for id, a := range byID {
-		if declared[id] || a.AdHoc {
-			continue
-		}
-		if opts.Experiments != nil && !opts.Experiments[a.Experiment] {
+		if declared[id] || !opts.inScope(*a) {
 			continue
 		}
 		e := exp(a.Experiment)
 		e.Removed = append(e.Removed, refOf(*a))
 	}
-	p := &RunPlan{Version: PlanVersion, Experiments: make([]ExperimentPlan, 0, len(exps))}
+	p := &RunPlan{Version: PlanVersion, Project: opts.Project, Experiments: make([]ExperimentPlan, 0, len(exps))}
 	for _, e := range exps {
 		slices.SortFunc(e.Removed, func(x, y RunRef) int { return cmp.Compare(x.ID, y.ID) })
 		p.Experiments = append(p.Experiments, *e)
@@ -240,11 +239,25 @@ func Plan(desired []DesiredRun, actual []ActualRun, opts Options) *RunPlan {
 		Desired:     len(declared),
 		Actual:      len(byID),
 		Scope:       scopeList(opts),
+		Project:     opts.Project,
 	}
 	return p
 }
 
+// inScope reports whether an undeclared run a belongs to what the plan may
+// call no longer declared: a run of the plan's project, submitted by apply
+// (not ad hoc), of an experiment in scope.
+func (o Options) inScope(a ActualRun) bool {
+	if a.AdHoc || a.Project != o.Project {
+		return false
+	}
+	return o.Experiments == nil || o.Experiments[a.Experiment]
+}
+
 func mergeActual(a, b ActualRun) ActualRun {
+	if a.Project == "" {
+		a.Project = b.Project
+	}
 	if b.HasJob && !a.HasJob {
 		a.Status, a.Stopped, a.HasJob, a.Namespace = b.Status, b.Stopped, true, b.Namespace
 	}
@@ -279,7 +292,7 @@ func DesiredHash(desired []DesiredRun) string {
 func ActualHash(actual []ActualRun, declared map[string]bool, opts Options) string {
 	seen := make(map[string]string, len(actual))
 	for _, a := range actual {
-		if !declared[a.ID] && (a.AdHoc || (opts.Experiments != nil && !opts.Experiments[a.Experiment])) {
+		if !declared[a.ID] && !opts.inScope(a) {
 			continue
 		}
 		k := seen[a.ID]
@@ -321,16 +334,6 @@ func hashKeys(keys []string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// ExperimentOf is the experiment part of a run ID ("<experiment>-<8 hex>"),
-// for runs known only by ID (records whose job is gone).
-func ExperimentOf(runID string) string {
-	i := strings.LastIndexByte(runID, '-')
-	if i <= 0 {
-		return runID
-	}
-	return runID[:i]
-}
-
 func scopeList(opts Options) []string {
 	if opts.Experiments == nil {
 		return nil
@@ -348,13 +351,13 @@ func scopeList(opts Options) []string {
 // Options returns the options the plan was computed with.
 func (b Basis) Options() Options {
 	if len(b.Scope) == 0 {
-		return Options{}
+		return Options{Project: b.Project}
 	}
 	m := make(map[string]bool, len(b.Scope))
 	for _, e := range b.Scope {
 		m[e] = true
 	}
-	return Options{Experiments: m}
+	return Options{Project: b.Project, Experiments: m}
 }
 
 // Declared is the set of run IDs the plan declares (to create, or present).
@@ -369,8 +372,4 @@ func (p *RunPlan) Declared() map[string]bool {
 		}
 	}
 	return m
-}
-
-func sortParams(ps []Param) {
-	slices.SortFunc(ps, func(x, y Param) int { return cmp.Compare(x.Name, y.Name) })
 }

@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/caravan-ml/caravan/internal/query"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func ids(refs []RunRef) []string {
@@ -151,7 +154,7 @@ func TestPlanDeterministic(t *testing.T) {
 	d := append(desired("zeta", 5), desired("alpha", 5)...)
 	var actual []ActualRun
 	for i := 0; i < 50; i++ {
-		actual = append(actual, ActualRun{ID: ExperimentOf(d[i%10].ID) + "-gone" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Experiment: ExperimentOf(d[i%10].ID), Status: "running", HasJob: true})
+		actual = append(actual, ActualRun{ID: record.ExperimentOf(d[i%10].ID) + "-gone" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Experiment: record.ExperimentOf(d[i%10].ID), Status: "running", HasJob: true})
 	}
 	first, _ := json.Marshal(Plan(d, actual, Options{}))
 	for i := 0; i < 20; i++ {
@@ -241,15 +244,18 @@ func TestWithoutJobsLeavesPlanIntact(t *testing.T) {
 }
 
 func TestActual(t *testing.T) {
-	d := desired("a", 2)
-	stubs := jobStubs(d)
-	stubs[1].Meta = map[string]string{"caravan_managed_by": "caravan", "caravan_rerun_of": "a-00000000"}
-	stubs = append(stubs, foreignStub("a-00000005"))
-	got := Actual(stubs, []string{"a-00000000", "b-11111111"})
+	runs := []query.Run{
+		{ID: "a-00000000", Project: "p", Experiment: "a", Namespace: "default", JobStatus: "running", HasJob: true, HasRecord: true,
+			Meta: map[string]string{"caravan_managed_by": "caravan", "caravan_origin": "apply"}},
+		{ID: "a-00000001", Project: "p", Experiment: "a", Namespace: "default", JobStatus: "running", HasJob: true,
+			Meta: map[string]string{"caravan_managed_by": "caravan", "caravan_rerun_of": "a-00000000"}},
+		{ID: "b-11111111", Experiment: "b", Namespace: "ns2", HasRecord: true},
+	}
+	got := Actual(runs)
 	want := []ActualRun{
-		{ID: "a-00000000", Experiment: "a", Namespace: "default", Status: "running", HasJob: true, HasRecord: true},
-		{ID: "a-00000001", Experiment: "a", Namespace: "default", Status: "running", HasJob: true, AdHoc: true},
-		{ID: "b-11111111", Experiment: "b", HasRecord: true},
+		{ID: "a-00000000", Project: "p", Experiment: "a", Namespace: "default", Status: "running", HasJob: true, HasRecord: true},
+		{ID: "a-00000001", Project: "p", Experiment: "a", Namespace: "default", Status: "running", HasJob: true, AdHoc: true},
+		{ID: "b-11111111", Experiment: "b", Namespace: "ns2", HasRecord: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Actual =\n%+v\nwant\n%+v", got, want)

@@ -30,6 +30,9 @@ func (c Counts) SummaryLine() string {
 func WriteText(w io.Writer, p *RunPlan) error {
 	ew := &errWriter{w: w}
 	c := p.Counts()
+	if p.Project != "" {
+		ew.printf("project %q\n\n", p.Project)
+	}
 	if len(p.Experiments) == 0 {
 		ew.printf("No runs declared and none in Nomad.\n\n")
 	}
@@ -119,7 +122,11 @@ const maxMarkdownRuns = 100
 func WriteMarkdown(w io.Writer, p *RunPlan) error {
 	ew := &errWriter{w: w}
 	c := p.Counts()
-	ew.printf("### caravan plan\n\n**%s**\n\n", c.SummaryLine())
+	title := "caravan plan"
+	if p.Project != "" {
+		title += " of project `" + p.Project + "`"
+	}
+	ew.printf("### %s\n\n**%s**\n\n", title, c.SummaryLine())
 	if len(p.Experiments) == 0 {
 		ew.printf("No runs declared and none in Nomad.\n")
 		return ew.err

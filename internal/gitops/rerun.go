@@ -21,7 +21,7 @@ import (
 // ID, whose hash covers a spec document instead.
 func RerunID(origID string, n int) string {
 	sum := sha256.Sum256([]byte("caravan-rerun\x00" + origID + "\x00" + strconv.Itoa(n)))
-	return ExperimentOf(origID) + "-" + hex.EncodeToString(sum[:])[:8]
+	return record.ExperimentOf(origID) + "-" + hex.EncodeToString(sum[:])[:8]
 }
 
 // Rerun builds the job and record that reproduce a recorded run under

@@ -18,7 +18,7 @@ func TestRerunIDDeterministicAndDistinct(t *testing.T) {
 	if !strings.HasPrefix(a1, "train-") || len(a1) != len("train-")+8 {
 		t.Errorf("rerun ID %q is not <experiment>-<8 hex>", a1)
 	}
-	if ExperimentOf(RerunID("my-exp-1a2b3c4d", 1)) != "my-exp" {
+	if record.ExperimentOf(RerunID("my-exp-1a2b3c4d", 1)) != "my-exp" {
 		t.Error("experiment with dashes lost")
 	}
 }

@@ -21,7 +21,7 @@ func TestE2EVariablesRecordsAndLease(t *testing.T) {
 	ctx := context.Background()
 	id := e2eID("caravan-e2e-rec")
 	t.Cleanup(func() {
-		if err := c.DeleteRecord(context.Background(), "", id); err != nil {
+		if err := c.DeleteRecord(context.Background(), record.Ref{RunID: id}); err != nil {
 			t.Errorf("cleanup: delete record %s: %v", id, err)
 		}
 	})
@@ -32,7 +32,7 @@ func TestE2EVariablesRecordsAndLease(t *testing.T) {
 	if err := c.CreateRecord(ctx, "", rec); !errors.Is(err, nomad.ErrConflict) {
 		t.Fatalf("second create: %v", err)
 	}
-	got, idx, err := c.Record(ctx, "", id)
+	got, idx, err := c.Record(ctx, record.Ref{RunID: id})
 	if err != nil || got.Experiment != "e2e" {
 		t.Fatalf("read: %+v %v", got, err)
 	}
@@ -45,10 +45,14 @@ func TestE2EVariablesRecordsAndLease(t *testing.T) {
 	if err := c.PutUsage(ctx, "", &record.Usage{RunID: id, Samples: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if u, err := c.Usage(ctx, "", id); err != nil || u.Samples != 3 {
+	if u, err := c.Usage(ctx, record.Ref{Namespace: "", RunID: id}); err != nil || u.Samples != 3 {
 		t.Fatalf("usage %+v %v", u, err)
 	}
-	ids, err := c.RecordIDs(ctx, "")
+	refs, err := c.RecordRefs(ctx, "", nomad.RecordScope{All: true})
+	var ids []string
+	for _, r := range refs {
+		ids = append(ids, r.RunID)
+	}
 	if err != nil || !contains(ids, id) {
 		t.Fatalf("record ids: %v", err)
 	}

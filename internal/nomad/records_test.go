@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestRecordRoundTripAndCreateOnce(t *testing.T) {
 	if err := c.CreateRecord(ctx, "", rec); !errors.Is(err, nomad.ErrConflict) || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("second create: %v, want ErrConflict saying it already exists", err)
 	}
-	got, idx, err := c.Record(ctx, "", rec.RunID)
+	got, idx, err := c.Record(ctx, record.Ref{RunID: rec.RunID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,17 +40,17 @@ func TestRecordRoundTripAndCreateOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, stored, err := c.Record(ctx, "", rec.RunID); err != nil || stored != newIdx || newIdx <= idx || again.RerunOf != "other" {
+	if again, stored, err := c.Record(ctx, record.Ref{RunID: rec.RunID}); err != nil || stored != newIdx || newIdx <= idx || again.RerunOf != "other" {
 		t.Fatalf("after PutRecord: record %+v index %d (PutRecord said %d, was %d), %v", again, stored, newIdx, idx, err)
 	}
 	if _, err := c.PutRecord(ctx, "", got, int64(idx)); !errors.Is(err, nomad.ErrConflict) || !strings.Contains(err.Error(), fmt.Sprintf("expected modify index %d, found %d", idx, newIdx)) {
 		t.Fatalf("stale cas: %v, want ErrConflict naming both indexes", err)
 	}
-	ids, err := c.RecordIDs(ctx, "")
-	if err != nil || len(ids) != 1 || ids[0] != rec.RunID {
-		t.Fatalf("ids %v %v", ids, err)
+	refs, err := c.RecordRefs(ctx, "", nomad.RecordScope{})
+	if err != nil || len(refs) != 1 || refs[0].RunID != rec.RunID || refs[0].Project != "" || refs[0].Namespace != "default" {
+		t.Fatalf("refs %v %v", refs, err)
 	}
-	if _, _, err := c.Record(ctx, "", "missing"); !errors.Is(err, nomad.ErrNotFound) {
+	if _, _, err := c.Record(ctx, record.Ref{RunID: "missing"}); !errors.Is(err, nomad.ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
 }
@@ -62,8 +63,8 @@ func TestCorruptRecordNamesThePath(t *testing.T) {
 		"no record": {"git_commit": "abc"},
 		"bad gzip":  {"record_gz": "bm90IGd6aXA="},
 	} {
-		srv.SetVariable("default", record.Path("broken"), items)
-		_, _, err := c.Record(context.Background(), "", "broken")
+		srv.SetVariable("default", record.Ref{RunID: "broken"}.Path(), items)
+		_, _, err := c.Record(context.Background(), record.Ref{RunID: "broken"})
 		if !errors.Is(err, nomad.ErrCorrupt) || !strings.Contains(err.Error(), "caravan/runs/broken") {
 			t.Errorf("%s: got %v", name, err)
 		}
@@ -82,10 +83,10 @@ func TestLargeRecordsAreCompressedAndHugeUsageDownsampled(t *testing.T) {
 	if err := c.CreateRecord(ctx, "", rec); err != nil {
 		t.Fatal(err)
 	}
-	if items := srv.VariableItems("default", record.Path("big-1")); items["record_gz"] == "" {
+	if items := srv.VariableItems("default", record.Ref{RunID: "big-1"}.Path()); items["record_gz"] == "" {
 		t.Fatalf("large record not compressed: items %d", len(items))
 	}
-	got, _, err := c.Record(ctx, "", "big-1")
+	got, _, err := c.Record(ctx, record.Ref{RunID: "big-1"})
 	if err != nil || len(got.Params) != 3000 {
 		t.Fatalf("read back: %v (%d params)", err, len(got.Params))
 	}
@@ -105,7 +106,7 @@ func TestLargeRecordsAreCompressedAndHugeUsageDownsampled(t *testing.T) {
 	if err := c.PutUsage(ctx, "", u); err != nil {
 		t.Fatal(err)
 	}
-	back, err := c.Usage(ctx, "", "big-1")
+	back, err := c.Usage(ctx, record.Ref{Namespace: "", RunID: "big-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,11 +117,11 @@ func TestLargeRecordsAreCompressedAndHugeUsageDownsampled(t *testing.T) {
 	if back.Timeline.T[0] != 0 || back.Timeline.T[1] != u.Timeline.T[step] {
 		t.Fatalf("down-sampling broke the time axis: %v", back.Timeline.T[:2])
 	}
-	if err := c.DeleteRecord(ctx, "", "big-1"); err != nil {
+	if err := c.DeleteRecord(ctx, record.Ref{RunID: "big-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if ids, _ := c.RecordIDs(ctx, ""); len(ids) != 0 {
-		t.Fatalf("after delete: %v", ids)
+	if refs, _ := c.RecordRefs(ctx, "", nomad.RecordScope{All: true}); len(refs) != 0 {
+		t.Fatalf("after delete: %v", refs)
 	}
 }
 
@@ -128,13 +129,72 @@ func TestRecordListFollowsPagination(t *testing.T) {
 	srv := nomadtest.New(t)
 	c := newClient(t, srv)
 	for i := 0; i < 7; i++ {
-		srv.SetVariable("default", record.Path(fmt.Sprintf("r-%d", i)), map[string]string{"record": "{}"})
-		srv.SetVariable("default", record.UsagePath(fmt.Sprintf("r-%d", i)), map[string]string{"usage": "{}"})
+		srv.SetVariable("default", record.Ref{RunID: fmt.Sprintf("r-%d", i)}.Path(), map[string]string{"record": "{}"})
+		srv.SetVariable("default", record.Ref{RunID: fmt.Sprintf("r-%d", i)}.UsagePath(), map[string]string{"usage": "{}"})
 	}
 	srv.SetVariable("default", "other/thing", map[string]string{"a": "b"})
 	srv.SetVariablePageSize(3)
-	ids, err := c.RecordIDs(context.Background(), "")
-	if err != nil || len(ids) != 7 {
-		t.Fatalf("ids %v %v", ids, err)
+	refs, err := c.RecordRefs(context.Background(), "", nomad.RecordScope{All: true})
+	if err != nil || len(refs) != 7 {
+		t.Fatalf("refs %v %v", refs, err)
+	}
+}
+
+// TestRecordsLiveUnderTheirProject: a run of a project keeps its record and
+// usage under the project's prefix; listings by project see only their
+// own, FindRecord finds any by ID, and a run of no project stays where
+// records were before projects.
+func TestRecordsLiveUnderTheirProject(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	for _, r := range []*record.Run{
+		{RunID: "a-00000001", Project: "vision"},
+		{RunID: "a-00000002", Project: "speech"},
+		{RunID: "old-00000003"},
+	} {
+		if err := c.CreateRecord(ctx, "", r); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.PutUsage(ctx, "", &record.Usage{RunID: r.RunID, Project: r.Project, Samples: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if srv.VariableItems("default", "caravan/projects/vision/runs/a-00000001")["record"] == "" ||
+		srv.VariableItems("default", "caravan/projects/vision/runs/a-00000001/usage")["usage"] == "" ||
+		srv.VariableItems("default", "caravan/runs/old-00000003")["record"] == "" {
+		t.Fatal("records are not where their projects keep them")
+	}
+	tests := []struct {
+		scope nomad.RecordScope
+		want  []string
+	}{
+		{nomad.RecordScope{Project: "vision"}, []string{"vision/a-00000001"}},
+		{nomad.RecordScope{}, []string{"/old-00000003"}},
+		{nomad.RecordScope{All: true}, []string{"/old-00000003", "speech/a-00000002", "vision/a-00000001"}},
+	}
+	for _, tt := range tests {
+		refs, err := c.RecordRefs(ctx, "", tt.scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range refs {
+			got = append(got, r.Project+"/"+r.RunID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("scope %+v: %v, want %v", tt.scope, got, tt.want)
+		}
+	}
+	ref, err := c.FindRecord(ctx, nomad.AllNamespaces, "a-00000002")
+	if err != nil || ref.Project != "speech" || ref.Namespace != "default" {
+		t.Errorf("FindRecord = %+v, %v", ref, err)
+	}
+	if u, err := c.Usage(ctx, ref); err != nil || u.Samples != 1 {
+		t.Errorf("usage at %+v: %+v %v", ref, u, err)
+	}
+	if _, err := c.FindRecord(ctx, "", "nope-00000000"); !errors.Is(err, nomad.ErrNotFound) {
+		t.Errorf("FindRecord of an unknown run: %v, want ErrNotFound", err)
 	}
 }

@@ -29,17 +29,17 @@ const (
 	maxInflated   = 32 << 20
 )
 
-// Record reads a run's record and its ModifyIndex (for PutRecord's cas).
-// A missing record is ErrNotFound; one that cannot be decoded is ErrCorrupt
-// naming the variable path.
-func (c *Client) Record(ctx context.Context, namespace, runID string) (*record.Run, uint64, error) {
-	v, err := c.Variable(ctx, namespace, record.Path(runID))
+// Record reads the record at ref and its ModifyIndex (for PutRecord's
+// cas). A missing record is ErrNotFound; one that cannot be decoded is
+// ErrCorrupt naming the variable path.
+func (c *Client) Record(ctx context.Context, ref record.Ref) (*record.Run, uint64, error) {
+	v, err := c.Variable(ctx, ref.Namespace, ref.Path())
 	if err != nil {
 		return nil, 0, err
 	}
 	var r record.Run
 	if err := decodeItem(v.Items, itemRecord, itemRecordGz, &r); err != nil {
-		return nil, 0, c.corrupt(namespace, record.Path(runID), err)
+		return nil, 0, c.corrupt(ref.Namespace, ref.Path(), err)
 	}
 	return &r, v.ModifyIndex, nil
 }
@@ -52,79 +52,115 @@ func (c *Client) CreateRecord(ctx context.Context, namespace string, r *record.R
 	return err
 }
 
-// PutRecord writes a run's record with check-and-set cas (NoCAS for
-// unconditional) and returns the new ModifyIndex.
+// PutRecord writes a run's record, at the path of its project, with
+// check-and-set cas (NoCAS for unconditional) and returns the new
+// ModifyIndex.
 func (c *Client) PutRecord(ctx context.Context, namespace string, r *record.Run, cas int64) (uint64, error) {
 	if r.RunID == "" {
 		return 0, errors.New("write run record: the record has no run ID")
 	}
+	path := r.Ref(namespace).Path()
 	items, err := encodeItems(r, itemRecord, itemRecordGz)
 	if err != nil {
-		return 0, c.tooLarge(namespace, record.Path(r.RunID), err)
+		return 0, c.tooLarge(namespace, path, err)
 	}
-	return c.writeVariable(ctx, namespace, record.Path(r.RunID), items, cas)
+	return c.writeVariable(ctx, namespace, path, items, cas)
 }
 
 // DeleteRecord removes a run's record and usage (e2e cleanup, explicit
 // forgetting; caravan commands keep records).
-func (c *Client) DeleteRecord(ctx context.Context, namespace, runID string) error {
-	if err := c.DeleteVariable(ctx, namespace, record.UsagePath(runID), NoCAS); err != nil && !errors.Is(err, ErrNotFound) {
+func (c *Client) DeleteRecord(ctx context.Context, ref record.Ref) error {
+	if err := c.DeleteVariable(ctx, ref.Namespace, ref.UsagePath(), NoCAS); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if err := c.DeleteVariable(ctx, namespace, record.Path(runID), NoCAS); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := c.DeleteVariable(ctx, ref.Namespace, ref.Path(), NoCAS); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	return nil
 }
 
-// RecordIDs lists the run IDs that have a record in namespace
-// (AllNamespaces for all), in Nomad's order (by path).
-func (c *Client) RecordIDs(ctx context.Context, namespace string) ([]string, error) {
-	metas, err := c.Variables(ctx, namespace, record.Prefix)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, 0, len(metas))
-	for _, m := range metas {
-		id := strings.TrimPrefix(m.Path, record.Prefix)
-		if id == "" || strings.Contains(id, "/") {
-			continue // usage and anything deeper
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
+// RecordScope says whose records a listing returns.
+type RecordScope struct {
+	// All lists the records of every project and of no project; else
+	// only Project's ("" meaning the runs of no project).
+	All     bool
+	Project string
 }
 
-// record.Usage reads a run's usage summary; missing is ErrNotFound (the agent has
-// not written one, e.g. the run never started), undecodable is ErrCorrupt.
-func (c *Client) Usage(ctx context.Context, namespace, runID string) (*record.Usage, error) {
-	v, err := c.Variable(ctx, namespace, record.UsagePath(runID))
+// RecordRefs lists where the run records in scope are, in namespace
+// (AllNamespaces for all), in Nomad's order (by path). It reads paths
+// only: its cost grows with pages of Nomad's listing, not with runs.
+func (c *Client) RecordRefs(ctx context.Context, namespace string, scope RecordScope) ([]record.Ref, error) {
+	prefixes := []string{record.ProjectPrefix(scope.Project)}
+	if scope.All {
+		prefixes = []string{record.RunsPrefix, record.ProjectsPrefix}
+	}
+	var refs []record.Ref
+	for _, prefix := range prefixes {
+		metas, err := c.Variables(ctx, namespace, prefix)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range metas {
+			if project, id, ok := record.ParsePath(m.Path); ok {
+				refs = append(refs, record.Ref{Namespace: m.Namespace, Project: project, RunID: id})
+			}
+		}
+	}
+	return refs, nil
+}
+
+// FindRecord says where run runID's record is in namespace: under its
+// project's prefix or, for a run of no project, under record.RunsPrefix.
+// No record by that ID is ErrNotFound.
+func (c *Client) FindRecord(ctx context.Context, namespace, runID string) (record.Ref, error) {
+	refs, err := c.RecordRefs(ctx, namespace, RecordScope{All: true})
+	if err != nil {
+		return record.Ref{}, err
+	}
+	for _, r := range refs {
+		if r.RunID == runID {
+			return r, nil
+		}
+	}
+	ns := c.ns(namespace)
+	return record.Ref{}, &Error{Kind: ErrNotFound, Op: "find run record", Address: c.address, Namespace: ns,
+		text: fmt.Sprintf("no record of run %q in namespace %q of Nomad at %s", runID, ns, c.address)}
+}
+
+// Usage reads the usage summary of the run at ref; missing is ErrNotFound
+// (the agent has not written one, e.g. the run never started), undecodable
+// is ErrCorrupt.
+func (c *Client) Usage(ctx context.Context, ref record.Ref) (*record.Usage, error) {
+	v, err := c.Variable(ctx, ref.Namespace, ref.UsagePath())
 	if err != nil {
 		return nil, err
 	}
 	var u record.Usage
 	if err := decodeItem(v.Items, itemUsage, itemUsageGz, &u); err != nil {
-		return nil, c.corrupt(namespace, record.UsagePath(runID), err)
+		return nil, c.corrupt(ref.Namespace, ref.UsagePath(), err)
 	}
 	return &u, nil
 }
 
-// PutUsage writes a run's usage summary (the agent is its only writer, so
-// it is unconditional). A summary too large for a variable even compressed
-// has its timeline halved until it fits: coarser history beats none.
+// PutUsage writes a run's usage summary next to its record (the agent is
+// its only writer, so it is unconditional). A summary too large for a
+// variable even compressed has its timeline halved until it fits: coarser
+// history beats none.
 func (c *Client) PutUsage(ctx context.Context, namespace string, u *record.Usage) error {
 	if u.RunID == "" {
 		return errors.New("write run usage: the usage summary has no run ID")
 	}
+	path := record.Ref{Namespace: namespace, Project: u.Project, RunID: u.RunID}.UsagePath()
 	cur := u
 	for {
 		items, err := encodeItems(cur, itemUsage, itemUsageGz)
 		if err == nil {
-			_, err = c.writeVariable(ctx, namespace, record.UsagePath(u.RunID), items, NoCAS)
+			_, err = c.writeVariable(ctx, namespace, path, items, NoCAS)
 			return err
 		}
 		if len(cur.Timeline.T) < 2 {
-			return c.tooLarge(namespace, record.UsagePath(u.RunID), err)
+			return c.tooLarge(namespace, path, err)
 		}
 		cp := *cur
 		cp.Timeline = halve(cur.Timeline)

@@ -1,5 +1,12 @@
 package record
 
+import (
+	"cmp"
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
 // Every key is a valid NOMAD_META_* env name: lower-case letters, digits
 // and underscores.
 const (
@@ -9,6 +16,7 @@ const (
 	ManagedByValue = "caravan"
 
 	MetaRunID      = "caravan_run_id"
+	MetaProject    = "caravan_project" // absent for a run of no project
 	MetaExperiment = "caravan_experiment"
 	MetaSpecHash   = "caravan_spec_hash" // full sha256 hex of the resolved spec
 	MetaPool       = "caravan_pool"      // caravan pool name
@@ -31,3 +39,46 @@ const (
 	MetaRerun     = "caravan_rerun"      // the experiment's rerun counter
 	MetaRerunOf   = "caravan_rerun_of"   // run ID this run reproduces (caravan rerun)
 )
+
+// Param is one param of a run as text, in the run's param order.
+type Param struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ParamsOf decodes the MetaParams meta (a JSON object) into params sorted
+// by name, values as text. Malformed meta gives none.
+func ParamsOf(meta map[string]string) []Param {
+	raw := meta[MetaParams]
+	if raw == "" {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil
+	}
+	out := make([]Param, 0, len(m))
+	for k, v := range m {
+		out = append(out, Param{Name: k, Value: valueText(v)})
+	}
+	slices.SortFunc(out, func(x, y Param) int { return cmp.Compare(x.Name, y.Name) })
+	return out
+}
+
+func valueText(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(v)
+}
+
+// ExperimentOf is the experiment part of a run ID ("<experiment>-<8 hex>"),
+// for runs known only by ID (records whose job is gone).
+func ExperimentOf(runID string) string {
+	i := strings.LastIndexByte(runID, '-')
+	if i <= 0 {
+		return runID
+	}
+	return runID[:i]
+}

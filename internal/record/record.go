@@ -2,28 +2,76 @@ package record
 
 import (
 	"encoding/json"
+	"regexp"
+	"strings"
 	"time"
 )
 
-// Variable paths. A run's record lives at Prefix+runID and its usage
-// summary at Prefix+runID+UsageSuffix. Records are never deleted by
-// caravan's normal operation: they are a run's history and outlive the job,
-// which Nomad's garbage collector eventually removes.
+// Variable paths. A run's record lives at Ref.Path and its usage summary
+// at Ref.UsagePath: under ProjectsPrefix+project+"/runs/" for a run of a
+// project, under RunsPrefix for a run submitted before projects existed
+// (it belongs to no project). A project's runs are one prefix, so that
+// listing them is a paged listing of paths, and an operator can give a
+// team's token write access to its own project's records only.
+//
+// Records are never deleted by caravan's normal operation: they are a
+// run's history and outlive the job, which Nomad's garbage collector
+// eventually removes.
 const (
-	Prefix      = "caravan/runs/"
-	UsageSuffix = "/usage"
+	RunsPrefix     = "caravan/runs/"
+	ProjectsPrefix = "caravan/projects/"
+	UsageSuffix    = "/usage"
 )
 
-// Path is the Variable path of a run's record.
-func Path(runID string) string { return Prefix + runID }
+// Ref says where a run's record is: its Nomad namespace, its project (""
+// for none) and its run ID.
+type Ref struct {
+	Namespace string
+	Project   string
+	RunID     string
+}
 
-// UsagePath is the Variable path of a run's usage summary.
-func UsagePath(runID string) string { return Prefix + runID + UsageSuffix }
+// Path is the Variable path of the run's record.
+func (r Ref) Path() string { return ProjectPrefix(r.Project) + r.RunID }
+
+// UsagePath is the Variable path of the run's usage summary.
+func (r Ref) UsagePath() string { return r.Path() + UsageSuffix }
+
+// ProjectPrefix is the path prefix of every record of project ("" for the
+// runs of no project).
+func ProjectPrefix(project string) string {
+	if project == "" {
+		return RunsPrefix
+	}
+	return ProjectsPrefix + project + "/runs/"
+}
+
+// ParsePath reads a record's project and run ID from its Variable path.
+// Usage summaries and other paths give ok=false.
+func ParsePath(path string) (project, runID string, ok bool) {
+	if rest, found := strings.CutPrefix(path, RunsPrefix); found {
+		return "", rest, rest != "" && !strings.Contains(rest, "/")
+	}
+	rest, found := strings.CutPrefix(path, ProjectsPrefix)
+	if !found {
+		return "", "", false
+	}
+	project, runID, found = strings.Cut(rest, "/runs/")
+	if !found || project == "" || strings.Contains(project, "/") || runID == "" || strings.Contains(runID, "/") {
+		return "", "", false
+	}
+	return project, runID, true
+}
+
+// ProjectNameRE is what a project name may be: it is a Variable path
+// segment and a job meta value, and people type it.
+var ProjectNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Run is the record caravan writes for each run at submit time. It holds
 // enough to reproduce the run without the files it came from.
 type Run struct {
 	RunID       string           `json:"run_id"`
+	Project     string           `json:"project,omitempty"` // "" for a run of no project
 	Experiment  string           `json:"experiment"`
 	Pool        string           `json:"pool"`
 	NodePool    string           `json:"node_pool"`
@@ -43,6 +91,15 @@ type Run struct {
 	Extra        map[string]string `json:"extra,omitempty"`
 }
 
+// Ref is where the record is, in namespace ns (the run's own namespace
+// when ns is "").
+func (r *Run) Ref(ns string) Ref {
+	if ns == "" {
+		ns = r.Namespace
+	}
+	return Ref{Namespace: ns, Project: r.Project, RunID: r.RunID}
+}
+
 // ConfigProvenance says which configuration produced a run.
 type ConfigProvenance struct {
 	Dir    string `json:"dir"`
@@ -57,6 +114,7 @@ type ConfigProvenance struct {
 // when it ends.
 type Usage struct {
 	RunID       string    `json:"run_id"`
+	Project     string    `json:"project,omitempty"`
 	AllocID     string    `json:"alloc_id"`
 	Node        string    `json:"node"`
 	Start       time.Time `json:"start"`

@@ -18,9 +18,9 @@ import (
 // *nomad.Client to it; tests use a hand-written fake. Errors that
 // errors.Is nomad.ErrNotFound mean "absent", anything else a failed call.
 type Source interface {
-	// Record reads caravan/runs/<runID>.
+	// Record reads the run's record, wherever its project keeps it.
 	Record(ctx context.Context, runID string) (*record.Run, error)
-	// Usage reads caravan/runs/<runID>/usage.
+	// Usage reads the run's usage summary, next to its record.
 	Usage(ctx context.Context, runID string) (*record.Usage, error)
 	// JobAllocations lists a job's allocations, stopped ones included.
 	JobAllocations(ctx context.Context, namespace, jobID string) ([]*api.AllocationListStub, error)
@@ -49,8 +49,8 @@ func Gather(ctx context.Context, src Source, runID string) (Input, error) {
 	rec, err := src.Record(ctx, runID)
 	switch {
 	case errors.Is(err, nomad.ErrNotFound):
-		return in, fmt.Errorf("run %q: %w: caravan has no record at %s%s (check the ID with `caravan status`)",
-			runID, ErrNoRun, record.Prefix, runID)
+		return in, fmt.Errorf("run %q: %w: caravan has no record of it in Nomad Variables (check the ID with `caravan ls -all-projects`)",
+			runID, ErrNoRun)
 	case err != nil:
 		return in, fmt.Errorf("read the record of run %q: %w", runID, err)
 	}

@@ -67,7 +67,7 @@ func (l *loader) decodeExperiment(b *hcl.Block) *expState {
 	}
 	content, diags := b.Body.Content(experimentSchema)
 	l.add(diags...)
-	e := &Experiment{Name: name, DeclRange: b.DefRange}
+	e := &Experiment{Name: name, Project: l.cfg.Project, DeclRange: b.DefRange}
 	es := &expState{e: e}
 
 	var own settings

@@ -34,6 +34,7 @@ type LoadOptions struct {
 // rootSchema lists the top-level blocks of a configuration file.
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "caravan"},
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "locals"},
 		{Type: "defaults"},
@@ -190,10 +191,12 @@ func (l *loader) parseSource(name string, src []byte) {
 
 // run executes the phases over all parsed files.
 func (l *loader) run() {
-	var varBlocks, localBlocks, defaultBlocks, poolBlocks, expBlocks []*hcl.Block
+	var caravanBlocks, varBlocks, localBlocks, defaultBlocks, poolBlocks, expBlocks []*hcl.Block
 	for _, c := range l.bodies {
 		for _, b := range c.Blocks {
 			switch b.Type {
+			case "caravan":
+				caravanBlocks = append(caravanBlocks, b)
 			case "variable":
 				varBlocks = append(varBlocks, b)
 			case "locals":
@@ -210,6 +213,7 @@ func (l *loader) run() {
 	l.decodeVariables(varBlocks)
 	l.decodeLocals(localBlocks)
 	l.buildContext()
+	l.decodeCaravan(caravanBlocks)
 	// Pools before defaults and experiments: a pools list is checked
 	// against the declared pools as it is decoded.
 	l.decodePools(poolBlocks)

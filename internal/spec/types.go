@@ -11,6 +11,10 @@ import (
 type Config struct {
 	// Dir is the directory the files were read from, as given to Load.
 	Dir string
+	// Project is what the caravan block declares ("" when none): the
+	// owner of the directory's runs.
+	Project      string
+	ProjectRange hcl.Range
 	// Files are the parsed files by name, kept so that diagnostics can
 	// print source snippets.
 	Files map[string]*hcl.File
@@ -28,6 +32,7 @@ type Config struct {
 // expressions that do not depend on params already evaluated.
 type Experiment struct {
 	Name        string
+	Project     string // the directory's project (caravan block); "" when none
 	Description string
 	Pool        string // caravan pool name; see Config.Pools for its Nomad node pool
 	Priority    int    // Nomad job priority, 1..100

@@ -1,0 +1,3 @@
+caravan {
+  project = "acme-vision"
+}

@@ -1,0 +1,269 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
+)
+
+// Source is what listing runs needs from Nomad; *nomad.Client satisfies it.
+type Source interface {
+	Jobs(ctx context.Context, namespace string) ([]*api.JobListStub, error)
+	Allocations(ctx context.Context, namespace string) ([]*api.AllocationListStub, error)
+	RecordRefs(ctx context.Context, namespace string, scope nomad.RecordScope) ([]record.Ref, error)
+	Record(ctx context.Context, ref record.Ref) (*record.Run, uint64, error)
+}
+
+// Scope says which runs a listing covers.
+type Scope struct {
+	// Namespace is one namespace, or nomad.AllNamespaces.
+	Namespace string
+	// AllProjects lists the runs of every project and of none; otherwise
+	// only Project's ("" meaning the runs of no project).
+	AllProjects bool
+	Project     string
+}
+
+func (s Scope) covers(project string) bool { return s.AllProjects || s.Project == project }
+
+func (s Scope) records() nomad.RecordScope {
+	return nomad.RecordScope{All: s.AllProjects, Project: s.Project}
+}
+
+// Detail says how much a listing reads beyond the listings themselves.
+type Detail int
+
+const (
+	// Brief reads jobs and record paths: enough to know which runs exist,
+	// whose they are and whether they are active (what a plan needs).
+	Brief Detail = iota
+	// Full also reads every allocation (for precise states and run
+	// times) and the record of each run whose job is gone (for its
+	// experiment, pool and params).
+	Full
+)
+
+// Run is one run as the listings show it.
+type Run struct {
+	ID         string         `json:"id"`
+	Project    string         `json:"project,omitempty"`
+	Experiment string         `json:"experiment"`
+	Namespace  string         `json:"namespace"`
+	State      record.State   `json:"state"`
+	Pool       string         `json:"pool"`
+	NodePool   string         `json:"node_pool"`
+	GPUs       int            `json:"gpus"`
+	Submitted  time.Time      `json:"submitted"`
+	Started    time.Time      `json:"started,omitzero"`
+	Finished   time.Time      `json:"finished,omitzero"`
+	Params     []record.Param `json:"params"`
+	RerunOf    string         `json:"rerun_of,omitempty"`
+	HasJob     bool           `json:"has_job"`
+	HasRecord  bool           `json:"has_record"`
+	// JobStatus is Nomad's job status (pending, running, dead), and
+	// Stopped whether the job was stopped; both zero without a job.
+	JobStatus string            `json:"-"`
+	Stopped   bool              `json:"-"`
+	Allocs    []string          `json:"-"`
+	Meta      map[string]string `json:"-"`
+}
+
+// Runtime is how long the run has run (until now when it still runs).
+func (r Run) Runtime(now time.Time) time.Duration {
+	if r.Started.IsZero() {
+		return 0
+	}
+	end := r.Finished
+	if end.IsZero() || r.State == record.StateRunning {
+		end = now
+	}
+	if end.Before(r.Started) {
+		return 0
+	}
+	return end.Sub(r.Started)
+}
+
+// Runs is the answer of List.
+type Runs struct {
+	Rows []Run
+	// Corrupt are records that could not be decoded; their runs are
+	// still listed, in state unknown, and the caller should warn.
+	Corrupt []error
+	// Allocs are the allocations read (Full only), for status.
+	Allocs []*api.AllocationListStub
+	// Foreign are the jobs in scope's namespaces that caravan does not
+	// own, by ID: a declared run whose ID one of them holds cannot be
+	// submitted, and caravan never touches them.
+	Foreign map[string]*api.JobListStub
+}
+
+// recordReadParallelism bounds concurrent record reads for runs whose job
+// is gone.
+const recordReadParallelism = 8
+
+// List gathers the caravan runs in scope: those with a job, and those
+// known only from their records.
+func List(ctx context.Context, src Source, scope Scope, detail Detail) (*Runs, error) {
+	jobs, err := src.Jobs(ctx, scope.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	var allocs []*api.AllocationListStub
+	if detail == Full {
+		if allocs, err = src.Allocations(ctx, scope.Namespace); err != nil {
+			return nil, err
+		}
+	}
+	refs, err := src.RecordRefs(ctx, scope.Namespace, scope.records())
+	if err != nil {
+		return nil, err
+	}
+	byJob := map[string][]*api.AllocationListStub{}
+	for _, a := range allocs {
+		byJob[a.Namespace+"/"+a.JobID] = append(byJob[a.Namespace+"/"+a.JobID], a)
+	}
+	out := &Runs{Allocs: allocs, Foreign: map[string]*api.JobListStub{}}
+	seen := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		if !nomad.IsCaravanJob(j.Meta) {
+			out.Foreign[j.ID] = j
+			continue
+		}
+		if !scope.covers(j.Meta[record.MetaProject]) {
+			continue
+		}
+		seen[j.ID] = true
+		out.Rows = append(out.Rows, rowFromJob(j, byJob[j.Namespace+"/"+j.ID]))
+	}
+	hasRecord := make(map[string]bool, len(refs))
+	var missing []record.Ref
+	for _, ref := range refs {
+		hasRecord[ref.RunID] = true
+		if !seen[ref.RunID] {
+			missing = append(missing, ref)
+		}
+	}
+	if err := out.addRecordOnly(ctx, src, missing, detail); err != nil {
+		return nil, err
+	}
+	for i := range out.Rows {
+		out.Rows[i].HasRecord = hasRecord[out.Rows[i].ID]
+	}
+	return out, nil
+}
+
+// addRecordOnly adds the runs whose job is gone: from their records with
+// Full detail, from their paths alone with Brief.
+func (out *Runs) addRecordOnly(ctx context.Context, src Source, refs []record.Ref, detail Detail) error {
+	if detail == Brief {
+		for _, ref := range refs {
+			out.Rows = append(out.Rows, bareRow(ref))
+		}
+		return nil
+	}
+	recs, errs := readRecords(ctx, src, refs)
+	for i, ref := range refs {
+		switch {
+		case errs[i] == nil:
+			out.Rows = append(out.Rows, rowFromRecord(recs[i], ref))
+		case errors.Is(errs[i], nomad.ErrCorrupt):
+			out.Corrupt = append(out.Corrupt, errs[i])
+			out.Rows = append(out.Rows, bareRow(ref))
+		case errors.Is(errs[i], nomad.ErrNotFound):
+			// deleted between listing and reading
+		default:
+			return errs[i]
+		}
+	}
+	return nil
+}
+
+// readRecords reads records with bounded parallelism; recs[i] and errs[i]
+// belong to refs[i].
+func readRecords(ctx context.Context, src Source, refs []record.Ref) ([]*record.Run, []error) {
+	recs := make([]*record.Run, len(refs))
+	errs := make([]error, len(refs))
+	sem := make(chan struct{}, recordReadParallelism)
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			recs[i], _, errs[i] = src.Record(ctx, ref)
+		})
+	}
+	wg.Wait()
+	return recs, errs
+}
+
+func bareRow(ref record.Ref) Run {
+	return Run{ID: ref.RunID, Project: ref.Project, Experiment: record.ExperimentOf(ref.RunID), Namespace: ref.Namespace,
+		State: record.StateUnknown, HasRecord: true}
+}
+
+func rowFromJob(j *api.JobListStub, allocs []*api.AllocationListStub) Run {
+	job := &api.Job{ID: &j.ID, Status: &j.Status, Stop: &j.Stop}
+	r := Run{
+		ID: j.ID, Project: j.Meta[record.MetaProject], Experiment: j.Meta[record.MetaExperiment], Namespace: j.Namespace,
+		State:     record.RunState(job, j.JobSummary, allocs),
+		Pool:      j.Meta[record.MetaPool],
+		GPUs:      atoiOr0(j.Meta[record.MetaGPUs]),
+		Params:    record.ParamsOf(j.Meta),
+		RerunOf:   j.Meta[record.MetaRerunOf],
+		HasJob:    true,
+		JobStatus: j.Status,
+		Stopped:   j.Stop,
+		Meta:      j.Meta,
+	}
+	if j.SubmitTime > 0 {
+		r.Submitted = time.Unix(0, j.SubmitTime).UTC()
+	}
+	if r.Experiment == "" {
+		r.Experiment = record.ExperimentOf(j.ID)
+	}
+	for _, a := range allocs {
+		r.Allocs = append(r.Allocs, a.ID)
+		for _, ts := range a.TaskStates {
+			if !ts.StartedAt.IsZero() && (r.Started.IsZero() || ts.StartedAt.Before(r.Started)) {
+				r.Started = ts.StartedAt
+			}
+			if ts.FinishedAt.After(r.Finished) {
+				r.Finished = ts.FinishedAt
+			}
+		}
+	}
+	return r
+}
+
+func rowFromRecord(rec *record.Run, ref record.Ref) Run {
+	r := Run{
+		ID: rec.RunID, Project: rec.Project, Experiment: rec.Experiment, Namespace: ref.Namespace, State: record.StateUnknown,
+		Pool: rec.Pool, NodePool: rec.NodePool, GPUs: rec.GPUs, Submitted: rec.SubmittedAt, RerunOf: rec.RerunOf,
+		HasRecord: true,
+	}
+	for k, v := range rec.Params {
+		r.Params = append(r.Params, record.Param{Name: k, Value: fmt.Sprint(v)})
+	}
+	slices.SortFunc(r.Params, func(a, b record.Param) int { return strings.Compare(a.Name, b.Name) })
+	return r
+}
+
+func atoiOr0(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}

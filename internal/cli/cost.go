@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 )
 
 func init() {
@@ -27,6 +29,24 @@ type costReport struct {
 	// RunsApproximate: per-run figures are kept per day, so a window
 	// that starts mid-day counts the whole of that day's run time.
 	RunsApproximate bool `json:"runs_approximate"`
+	// Project, when set, is the project whose runs Runs lists; Pools
+	// are every project's.
+	Project string `json:"project,omitempty"`
+}
+
+// onlyRuns keeps the cost rows of the listed runs.
+func onlyRuns(costs []runCost, runs []query.Run) []runCost {
+	keep := make(map[string]bool, len(runs))
+	for _, r := range runs {
+		keep[r.ID] = true
+	}
+	out := costs[:0]
+	for _, c := range costs {
+		if keep[c.Run] {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 type poolCost struct {
@@ -50,6 +70,7 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "cost", "")
 	since := fs.Duration("since", 24*time.Hour, "how far back to account")
 	asJSON := fs.Bool("json", false, "print the figures as JSON (seconds and dollars)")
+	pf := addProjectFlags(fs)
 	nf := addPoolsNomadFlags(fs)
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
@@ -76,6 +97,22 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 		return ExitError
 	}
 	rep := sumCost(recs, from, to)
+	scope, err := pf.scope(env, nomad.AllNamespaces)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitUsage
+	}
+	if !scope.AllProjects {
+		// Pools are shared by every project: their figures stay whole,
+		// and the per-run list keeps the project's runs.
+		runs, err := query.List(ctx, c, scope, query.Brief)
+		if err != nil {
+			errorf(env, "%v", err)
+			return ExitError
+		}
+		rep.Project = scope.Project
+		rep.Runs = onlyRuns(rep.Runs, runs.Rows)
+	}
 	if *asJSON {
 		return writeJSON(env, rep, "encode cost report")
 	}
@@ -170,6 +207,9 @@ func writeCost(w io.Writer, rep costReport) {
 		return
 	}
 	fmt.Fprintln(w)
+	if rep.Project != "" {
+		fmt.Fprintf(w, "Runs of project %s:\n", rep.Project)
+	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "RUN\tPOOL\tGPU-HOURS\tCOST\t")
 	for i, r := range rep.Runs {

@@ -18,6 +18,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/autoscale"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/terraform"
 	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 )
@@ -105,6 +106,18 @@ func TestCostCommand(t *testing.T) {
 	}
 	if r := execCaravan(t, env, "", "cost", "-since", "-1h"); r.code != ExitUsage {
 		t.Errorf("negative -since: %+v", r)
+	}
+
+	// With a project, the per-run list keeps that project's runs only;
+	// the pools, shared by every project, stay whole.
+	srv.SetVariable("default", record.Ref{Project: "vision", RunID: "resnet-1a2b3c4d"}.Path(), map[string]string{"record": `{"run_id":"resnet-1a2b3c4d","project":"vision"}`})
+	r = execCaravan(t, env, "", "cost", "-json", "-project", "vision")
+	rep = costReport{}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("cost -json -project: %v\n%s", err, r.stdout)
+	}
+	if rep.Project != "vision" || len(rep.Runs) != 1 || rep.Runs[0].Run != "resnet-1a2b3c4d" || len(rep.Pools) != 1 || rep.Pools[0].NodeSeconds != 7200 {
+		t.Errorf("cost -project vision: %+v", rep)
 	}
 }
 

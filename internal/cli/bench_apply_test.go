@@ -37,7 +37,11 @@ func sweepDir(tb testing.TB, lrs, seeds, seed0 int) string {
 	for i := range sd {
 		sd[i] = fmt.Sprint(seed0 + i)
 	}
-	hcl := fmt.Sprintf(`experiment "sweep" {
+	hcl := fmt.Sprintf(`caravan {
+  project = "bench"
+}
+
+experiment "sweep" {
   pool    = "gpu"
   driver  = "raw_exec"
   command = "/bin/true"

@@ -24,11 +24,9 @@ build:
 agent:
 	CGO_ENABLED=1 $(GO) build -tags agentonly -ldflags "$(LDFLAGS)" -o $(AGENT_BIN) ./cmd/caravan
 
-## gpu-bundle: what to carry to a GPU machine without Go: the slim agent and
-## the real-NVML footprint test; run there with
-##   CARAVAN_BIN=bin/caravan-agent GPU_FOOTPRINT_TEST=bin/gpu-footprint.test bash docs/scripts/gpu-check.sh
+## gpu-bundle: what to carry to a GPU machine without Go: the slim agent; run
+## there with CARAVAN_BIN=bin/caravan-agent bash docs/scripts/gpu-check.sh
 gpu-bundle: agent
-	CGO_ENABLED=1 $(GO) test -c -tags gpu -o bin/gpu-footprint.test ./internal/gpu
 
 ## demo: build caravan and run it on the shipped example experiments
 demo: build

@@ -38,7 +38,6 @@ var imports = map[string][]string{
 	// Test helpers: imported by tests only (see testOnly).
 	"internal/nomad/nomadtest":   {},
 	"internal/gpu/nvmlmock":      {},
-	"internal/gpu/cthread":       {},
 	"internal/testutil/golden":   {},
 	"internal/testutil/sweepdir": {},
 	"internal/testutil/syncbuf":  {},
@@ -47,7 +46,7 @@ var imports = map[string][]string{
 
 // testOnly are the fakes and helpers that no binary may link.
 var testOnly = []string{
-	"internal/nomad/nomadtest", "internal/gpu/nvmlmock", "internal/gpu/cthread",
+	"internal/nomad/nomadtest", "internal/gpu/nvmlmock",
 	"internal/testutil/", "internal/e2e",
 }
 

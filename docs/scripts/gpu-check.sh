@@ -143,17 +143,6 @@ fi
 # 7. Memory: which NVML call maps libcuda, and the agent's resident memory.
 if kill -INT "$AGENT_PID" 2>/dev/null; then wait "$AGENT_PID" 2>/dev/null || true; fi
 AGENT_PID=""
-FOOT="${GPU_FOOTPRINT_TEST:-bin/gpu-footprint.test}"
-if [[ -x "$FOOT" ]]; then
-  for test in TestRealNVMLFootprint TestRealOpenFootprint; do
-    say "$test ($FOOT, a process of its own):"
-    "$FOOT" -test.v -test.count=1 -test.run "^$test\$" || say "WARNING: $test failed (log above)"
-  done
-elif [[ -n "${GPU_FOOTPRINT_TEST:-}" ]]; then
-  fail "GPU_FOOTPRINT_TEST=$FOOT is not an executable (build it with make gpu-bundle)"
-else
-  say "no footprint test binary: make gpu-bundle, then GPU_FOOTPRINT_TEST=bin/gpu-footprint.test"
-fi
 SLIM="${CARAVAN_AGENT_BIN:-bin/caravan-agent}"
 for b in "$SLIM" bin/caravan; do
   if [[ -x "$b" ]]; then
@@ -163,10 +152,3 @@ for b in "$SLIM" bin/caravan; do
     say "no $b: skipping its resident-memory figure (make agent / make build)"
   fi
 done
-# What giving NVML's zero pages back saves after a successful Init.
-if [[ -x "$SLIM" ]]; then
-  say "resident memory of $SLIM agent with -keep-nvml-pages (NVML's zero pages kept):"
-  bash docs/scripts/agent-rss.sh "$SLIM" "${GPU_RSS_SCRAPES:-200}" -- \
-    -nomad-addr http://127.0.0.1:1 -node agent-rss -pool agent-rss -keep-nvml-pages ||
-    say "WARNING: agent-rss.sh failed for $SLIM -keep-nvml-pages"
-fi

@@ -35,7 +35,6 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 	nodeID := fs.String("node-id", env.Getenv("CARAVAN_NODE_ID"), "Nomad node ID, to list the node's allocations (default: CARAVAN_NODE_ID; without it runs are found only through their GPU processes)")
 	pool := fs.String("pool", env.Getenv("CARAVAN_POOL"), "the node's Nomad node pool, for the pool label (the jobspec passes ${node.pool}; default: CARAVAN_POOL). It equals the caravan pool name only when that pool's node_pool is its own name")
 	gpuTimeout := fs.Duration("gpu-timeout", time.Second, "deadline of each GPU read; a device slower than this is skipped and counted as failed")
-	keepPages := fs.Bool("keep-nvml-pages", false, "keep NVML's all-zero static pages resident instead of giving them back after start-up (about 12 MB)")
 	if _, code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -65,24 +64,7 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 	log.Debug("Go runtime", "gomaxprocs", procs, "gogc", gc)
 
 	cfg := agent.Config{Node: *node, NodeID: *nodeID, Pool: *pool, ProcRoot: *procRoot, Logger: log}
-	var threads gpu.Threads
-	if !*keepPages {
-		threads = gpu.CountThreads() // before NVML can start any
-	}
 	src, err := gpu.Open()
-	if !*keepPages {
-		// Now, before any goroutine reads NVML: see gpu.ReleaseZeroPages.
-		n, rerr := gpu.ReleaseZeroPages(threads)
-		switch {
-		case errors.Is(rerr, gpu.ErrNVMLThreads):
-			log.Info("NVML's zeroed static pages stay resident (12 MB on driver 535)", "reason", rerr,
-				"fix", "run the agent as root or with CAP_SYS_PTRACE, on Linux 5.13 or later, so that the pages can be write-protected while they are released")
-		case rerr != nil:
-			log.Warn("NVML's zeroed static pages stay resident (12 MB on driver 535)", "err", rerr)
-		case n > 0:
-			log.Info("gave NVML's zeroed static pages back to the kernel", "bytes", n)
-		}
-	}
 	if err != nil {
 		cfg.GPUErr = err
 		log.Warn("reading GPUs through the Nomad device plugin instead of NVML", "reason", err)

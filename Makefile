@@ -6,29 +6,35 @@ BIN      ?= bin/caravan
 AGENT_BIN ?= bin/caravan-agent
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/caravan-ml/caravan/internal/cli.Version=$(VERSION)
+AGENT_LDFLAGS := -X main.version=$(VERSION)
 EXAMPLES ?= hcl/examples
 BENCHCOUNT ?= 5
 export CHECKPOINT_DISABLE = 1
+# go-nvml's header marks dozens of NVML functions deprecated, and cgo's
+# wrappers for them make gcc print pages of warnings whenever the package is
+# compiled. Only that warning is turned off: any other still shows.
+CGO_CFLAGS ?= -O2 -g
+export CGO_CFLAGS += -Wno-deprecated-declarations
 
 .PHONY: all build agent gpu-bundle test test-short bench fmt lint vet demo e2e gpu-check fuzz clean
 
 all: build
 
-## build: the caravan binary in bin/ (cgo on, so the agent can load NVML)
-build:
+## build: both binaries in bin/: caravan and the node agent
+build: agent
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/caravan
 
-## agent: the slim agent binary that every GPU node runs: cgo on (NVML), and
-## -tags agentonly, so it holds only `caravan agent` and `caravan version` and
-## its resident memory is not spent on the compiler, autoscaler and plots
+## agent: bin/caravan-agent, the node agent that every GPU node runs (cgo on,
+## so that it can load NVML); it links only the agent (internal/layering_test.go)
 agent:
-	CGO_ENABLED=1 $(GO) build -tags agentonly -ldflags "$(LDFLAGS)" -o $(AGENT_BIN) ./cmd/caravan
+	CGO_ENABLED=1 $(GO) build -ldflags "$(AGENT_LDFLAGS)" -o $(AGENT_BIN) ./cmd/caravan-agent
 
-## gpu-bundle: what to carry to a GPU machine without Go: the slim agent and
-## the real-NVML footprint test; run there with
-##   CARAVAN_BIN=bin/caravan-agent GPU_FOOTPRINT_TEST=bin/gpu-footprint.test bash docs/scripts/gpu-check.sh
+## gpu-bundle: what to carry to a GPU machine without Go, as one tarball:
+## the agent and the scripts that measure it; there, unpack it and run
+##   bash docs/scripts/gpu-check.sh
 gpu-bundle: agent
-	CGO_ENABLED=1 $(GO) test -c -tags gpu -o bin/gpu-footprint.test ./internal/gpu
+	tar -czf bin/gpu-bundle.tar.gz $(AGENT_BIN) docs/scripts/gpu-check.sh docs/scripts/agent-rss.sh
+	@echo "bin/gpu-bundle.tar.gz: tar -xzf gpu-bundle.tar.gz && bash docs/scripts/gpu-check.sh"
 
 ## demo: build caravan and run it on the shipped example experiments
 demo: build
@@ -56,9 +62,10 @@ bench:
 e2e:
 	GO=$(GO) bash .ci/e2e
 
-## gpu-check: prove the real NVML path on a machine with an NVIDIA GPU
-gpu-check:
-	bash docs/scripts/gpu-check.sh
+## gpu-check: on a machine with an NVIDIA GPU, prove the real NVML path and
+## measure the agent's resident memory against its target (docs/performance.md)
+gpu-check: agent
+	CARAVAN_AGENT_BIN=$(AGENT_BIN) bash docs/scripts/gpu-check.sh
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s), or only the
 ## ones matching FUZZ (e.g. make fuzz FUZZ=FuzzLoad)

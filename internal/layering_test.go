@@ -5,6 +5,8 @@ import (
 	"go/build"
 	"io/fs"
 	"maps"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +21,7 @@ const module = "github.com/caravan-ml/caravan/"
 // everything together).
 var imports = map[string][]string{
 	"cmd/caravan":        {"internal/cli"},
+	"cmd/caravan-agent":  {"internal/agent/agentcmd"},
 	"cmd/hcinstall":      {"internal/hcinstall"},
 	"internal":           {},
 	"internal/cli":       {"*"},
@@ -33,13 +36,14 @@ var imports = map[string][]string{
 	"internal/sim":       {"internal/spec", "internal/autoscale"},
 	"internal/gpu":       {},
 	"internal/agent":     {"internal/gpu", "internal/nomad", "internal/record"},
-	"internal/report":    {"internal/nomad", "internal/record"},
-	"internal/hcinstall": {},
-	"internal/e2e":       {},
+	// The agent's command, shared by cmd/caravan-agent and `caravan agent`.
+	"internal/agent/agentcmd": {"internal/agent", "internal/gpu", "internal/nomad"},
+	"internal/report":         {"internal/nomad", "internal/record"},
+	"internal/hcinstall":      {},
+	"internal/e2e":            {},
 	// Test helpers: imported by tests only (see testOnly).
 	"internal/nomad/nomadtest":   {},
 	"internal/gpu/nvmlmock":      {},
-	"internal/gpu/cthread":       {},
 	"internal/testutil/golden":   {},
 	"internal/testutil/sweepdir": {},
 	"internal/testutil/syncbuf":  {},
@@ -48,7 +52,7 @@ var imports = map[string][]string{
 
 // testOnly are the fakes and helpers that no binary may link.
 var testOnly = []string{
-	"internal/nomad/nomadtest", "internal/gpu/nvmlmock", "internal/gpu/cthread",
+	"internal/nomad/nomadtest", "internal/gpu/nvmlmock",
 	"internal/testutil/", "internal/e2e",
 }
 
@@ -62,7 +66,7 @@ var owners = map[string][]string{
 	"github.com/hashicorp/go-cleanhttp":   {"internal/nomad"},
 	"github.com/NVIDIA/go-nvml":           {"internal/gpu", "internal/gpu/nvmlmock"},
 	"github.com/hashicorp/hcl/v2":         {"internal/spec", "internal/compile", "internal/cli"},
-	"github.com/prometheus/client_golang": {"internal/agent", "internal/autoscale", "internal/cli"},
+	"github.com/prometheus/client_golang": {"internal/agent", "internal/agent/agentcmd", "internal/autoscale", "internal/cli"},
 	"gonum.org/v1/plot":                   {"internal/report"},
 }
 
@@ -72,8 +76,8 @@ func under(path, prefix string) bool {
 }
 
 // packages reads the non-test imports of every package below the module
-// root, in every build configuration (UseAllFiles: the cgo, agentonly and
-// e2e files count too).
+// root, in every build configuration (UseAllFiles: the cgo and e2e files
+// count too).
 func packages(t *testing.T) map[string][]string {
 	t.Helper()
 	ctx := build.Default
@@ -148,6 +152,59 @@ func TestImportsFollowTheDesign(t *testing.T) {
 	for pkg := range imports {
 		if _, ok := pkgs[pkg]; !ok {
 			t.Errorf("imports table names %s, which has no Go package: remove it", pkg)
+		}
+	}
+}
+
+// agentLinks are what the node agent's binary must link, and agentExcludes
+// what it must not: the agent runs on every GPU node, where each package
+// linked costs resident memory, so the compiler, the autoscaler, Terraform,
+// the simulator, the reports and the libraries behind them stay in
+// cmd/caravan. A trailing "/" covers the packages below too.
+var (
+	agentLinks    = []string{module + "internal/agent", module + "internal/gpu", module + "internal/nomad"}
+	agentExcludes = []string{
+		module + "internal/cli", module + "internal/spec", module + "internal/compile",
+		module + "internal/gitops", module + "internal/autoscale", module + "internal/terraform",
+		module + "internal/sim", module + "internal/report", module + "internal/hcinstall",
+		"github.com/hashicorp/hcl/v2/", "github.com/hashicorp/terraform-exec/",
+		"github.com/hashicorp/terraform-json/", "github.com/hashicorp/hc-install/",
+		"gonum.org/v1/plot/",
+	}
+)
+
+// TestAgentBinaryLinksOnlyTheAgent lists every package cmd/caravan-agent
+// links, its module dependencies included, with cgo on (as GPU nodes run
+// it) and off.
+func TestAgentBinaryLinksOnlyTheAgent(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH: cannot list cmd/caravan-agent's dependencies")
+	}
+	for _, cgo := range []string{"1", "0"} {
+		cmd := exec.Command(goTool, "list", "-deps", "-f", "{{.ImportPath}}", "../cmd/caravan-agent")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo, "GOOS=linux")
+		out, err := cmd.Output()
+		if err != nil {
+			stderr := ""
+			if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+				stderr = string(ee.Stderr)
+			}
+			t.Fatalf("go list -deps ./cmd/caravan-agent: %v\n%s", err, stderr)
+		}
+		deps := strings.Fields(string(out))
+		for _, want := range agentLinks {
+			if !slices.Contains(deps, want) {
+				t.Errorf("CGO_ENABLED=%s: cmd/caravan-agent does not link %s; deps:\n%s", cgo, want, out)
+			}
+		}
+		for _, dep := range deps {
+			for _, bad := range agentExcludes {
+				if dep == strings.TrimSuffix(bad, "/") || strings.HasSuffix(bad, "/") && strings.HasPrefix(dep, bad) {
+					t.Errorf("CGO_ENABLED=%s: cmd/caravan-agent links %s; find the import with: go list -deps -f '{{.ImportPath}}: {{.Imports}}' ./cmd/caravan-agent | grep %s",
+						cgo, dep, strings.TrimSuffix(bad, "/"))
+				}
+			}
 		}
 	}
 }

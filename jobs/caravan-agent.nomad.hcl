@@ -1,15 +1,13 @@
-# caravan-agent: runs `caravan agent` on every client node as a Nomad system
+# caravan-agent: runs the node agent on every client node as a Nomad system
 # job. It serves GPU, run and node metrics for Prometheus on port 9464 and
 # writes each run's usage summary to caravan/runs/<run-id>/usage in Nomad
 # Variables (read by `caravan report`).
 #
 # Before running it:
-#   1. Install the slim agent build (`make agent` builds bin/caravan-agent:
-#      cgo on, only the agent and version commands) at caravan_bin on the
-#      nodes. A full cgo build of caravan (`make build`) runs the same agent
-#      with about 8 MB more resident memory. It loads libnvidia-ml.so.1 from
-#      the NVIDIA driver at run time; without it, GPUs are read from the
-#      Nomad device plugin's stats.
+#   1. Install the agent binary (`make agent` builds bin/caravan-agent, cgo
+#      on) at caravan_bin on the nodes. It loads libnvidia-ml.so.1 from the
+#      NVIDIA driver at run time; without it, GPUs are read from the Nomad
+#      device plugin's stats.
 #   2. Store a Nomad token for the agent in the job's own variable:
 #        nomad var put nomad/jobs/caravan-agent token=<secret id>
 #      Its policy needs: node read, namespace "*" with read-job (allocations
@@ -26,7 +24,7 @@ variable "node_pool" {
 }
 
 variable "caravan_bin" {
-  description = "The agent binary on each node: bin/caravan-agent from `make agent` (a full cgo build of caravan works too)."
+  description = "The agent binary on each node: bin/caravan-agent from `make agent`."
   type        = string
   default     = "/usr/local/bin/caravan-agent"
 }
@@ -81,7 +79,6 @@ job "caravan-agent" {
       config {
         command = var.caravan_bin
         args = [
-          "agent",
           # Binding to the node's address, not all interfaces: only what
           # the metrics port is published on.
           "-listen", "${NOMAD_IP_metrics}:${NOMAD_PORT_metrics}",
@@ -109,17 +106,14 @@ job "caravan-agent" {
         env = true
       }
 
-      # The agent caps its Go runtime at GOMAXPROCS=2 and GOGC=50 unless
-      # these are set here: on a 64-core node that keeps it at 17 MiB
-      # instead of 21 MiB and halves its CPU per scrape (agent-rss.sh).
+      # The agent caps its Go runtime at GOMAXPROCS=2 and GOGC=50 unless an
+      # env block sets them, which keeps its memory and CPU per scrape down
+      # on nodes with many cores.
 
-      # Measured without NVML (docs/scripts/agent-rss.sh, 500 scrapes):
-      # 17 MiB resident for the slim build, 26 MiB for the full binary (the
-      # difference is the binary's own pages). With NVIDIA's libnvidia-ml
-      # loaded, the agent gives NVML's 12 MB of zeroed tables back after
-      # start-up (18 MiB; -keep-nvml-pages keeps them: 30 MiB). The full
-      # binary on an H200 (driver 580), before that release: 47 MB, libcuda
-      # included. Well under 1% of a core; memory_max leaves room for both.
+      # memory reserves more than the agent's resident-memory target on a
+      # GPU node with NVML loaded, and memory_max leaves headroom for a
+      # driver that maps more; the target and the measurements are in
+      # docs/performance.md ("Agent memory").
       resources {
         cpu        = 100
         memory     = 64

@@ -68,8 +68,8 @@ func NewCollector(a *Agent) *Collector {
 		runMemLimit:     desc("caravan_run_memory_limit_bytes", "Memory limit of a run's allocation.", runLabels),
 		netRx:           desc("caravan_node_network_receive_bytes_total", "Bytes received by a host network interface.", nodeLabels, "device"),
 		netTx:           desc("caravan_node_network_transmit_bytes_total", "Bytes sent by a host network interface.", nodeLabels, "device"),
-		sourceSuccess:   desc("caravan_agent_source_success", "Whether the last read of a source (nvml or nomad) succeeded.", nodeLabels, "source"),
-		sourceDuration:  desc("caravan_agent_source_duration_seconds", "How long the last read of a source (nvml or nomad) took.", nodeLabels, "source"),
+		sourceSuccess:   desc("caravan_agent_source_success", "Whether the last read of a source (nvml, nvml_events or nomad) succeeded.", nodeLabels, "source"),
+		sourceDuration:  desc("caravan_agent_source_duration_seconds", "How long the last read of a source (nvml, nvml_events or nomad) took.", nodeLabels, "source"),
 	}}
 }
 
@@ -190,6 +190,10 @@ func (c *Collector) write(s *Snapshot, ch chan<- prometheus.Metric) {
 	if s.NVMLTried || c.agent.cfg.GPUErr != nil {
 		gauge(d.sourceSuccess, b2f(s.NVMLOK), node, pool, "nvml")
 		gauge(d.sourceDuration, s.NVMLSeconds, node, pool, "nvml")
+	}
+	if s.NVMLTried {
+		gauge(d.sourceSuccess, b2f(s.NVMLEventsOK), node, pool, "nvml_events")
+		gauge(d.sourceDuration, s.NVMLEventsSeconds, node, pool, "nvml_events")
 	}
 	if s.NomadTried {
 		gauge(d.sourceSuccess, b2f(s.NomadOK), node, pool, "nomad")

@@ -55,7 +55,7 @@ caravan_gpu_memory_used_bytes{gpu="1",model="Tesla T4",node="n1",pool="t4",uuid=
 # TYPE caravan_gpu_power_limit_watts gauge
 caravan_gpu_power_limit_watts{gpu="0",model="Tesla T4",node="n1",pool="t4",uuid="GPU-aaaa"} 70
 caravan_gpu_power_limit_watts{gpu="1",model="Tesla T4",node="n1",pool="t4",uuid="GPU-bbbb"} 70
-# HELP caravan_agent_source_success Whether the last read of a source (nvml or nomad) succeeded.
+# HELP caravan_agent_source_success Whether the last read of a source (nvml, nvml_events or nomad) succeeded.
 # TYPE caravan_agent_source_success gauge
 caravan_agent_source_success{node="n1",pool="t4",source="nomad"} 1
 caravan_agent_source_success{node="n1",pool="t4",source="nvml"} 0

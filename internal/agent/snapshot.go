@@ -108,10 +108,14 @@ type Snapshot struct {
 	XIDs     []gpu.XIDCount
 	Failures []gpu.Failures
 	// Source health, node_exporter style: which sources were tried, whether
-	// they answered, and how long they took.
+	// they answered, and how long they took. The XID event poll is a source
+	// of its own (nvml_events): a hung poll costs the XID counts, not the
+	// device readings.
 	NVMLTried, NVMLOK   bool
+	NVMLEventsOK        bool
 	NomadTried, NomadOK bool
 	NVMLSeconds         float64
+	NVMLEventsSeconds   float64
 	NomadSeconds        float64
 	// AllocsListed is true when the node's allocation list was read, so
 	// absent allocations really are gone.
@@ -198,9 +202,14 @@ func (a *Agent) readGPUs(ctx context.Context, s *Snapshot) {
 		errs = append(errs, r.Err)
 	}
 	a.logSource("nvml", s.NVMLOK, errors.Join(errs...))
-	s.XIDs = a.cfg.GPU.PollXIDs()
 	s.Failures = a.cfg.GPU.Failures()
 	s.NVMLSeconds = a.cfg.Now().Sub(start).Seconds()
+
+	start = a.cfg.Now()
+	xids, err := a.cfg.GPU.PollXIDs(ctx)
+	s.XIDs, s.NVMLEventsOK = xids, err == nil
+	s.NVMLEventsSeconds = a.cfg.Now().Sub(start).Seconds()
+	a.logSource("nvml_events", s.NVMLEventsOK, err)
 }
 
 // attribute maps every GPU process to its allocation, and adds allocations

@@ -96,32 +96,3 @@ func keepRuntime(t *testing.T) {
 		debug.SetGCPercent(gc)
 	})
 }
-
-func TestAgentRuntimeDefaults(t *testing.T) {
-	keepRuntime(t)
-	tests := []struct {
-		name              string
-		env               map[string]string
-		startProcs        int
-		wantProcs, wantGC int
-	}{
-		{"a big node is capped", nil, 8, 2, 50},
-		{"a small node keeps its one P", nil, 1, 1, 50},
-		{"GOMAXPROCS set by the operator wins", map[string]string{"GOMAXPROCS": "8"}, 8, 8, 50},
-		// The runtime read GOGC itself at start; the agent leaves it.
-		{"GOGC set by the operator wins", map[string]string{"GOGC": "100"}, 8, 2, 100},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			runtime.GOMAXPROCS(tt.startProcs)
-			debug.SetGCPercent(100)
-			procs, gc := agentRuntimeDefaults(func(k string) string { return tt.env[k] })
-			if procs != tt.wantProcs || runtime.GOMAXPROCS(0) != tt.wantProcs {
-				t.Errorf("GOMAXPROCS = %d (runtime %d), want %d", procs, runtime.GOMAXPROCS(0), tt.wantProcs)
-			}
-			if got := debug.SetGCPercent(gc); gc != tt.wantGC || got != tt.wantGC {
-				t.Errorf("GOGC = %d (runtime %d), want %d", gc, got, tt.wantGC)
-			}
-		})
-	}
-}

@@ -3,10 +3,6 @@
 // returns values, diagnostics and errors; only this package turns them into
 // text for people and exit codes for scripts.
 //
-// Build tag agentonly: the agent runs on every GPU machine, and its resident
-// memory grows with the pages of the binary it touches, so `make agent`
-// builds bin/caravan-agent with -tags agentonly. Every file that is not the
-// agent, the version command or their helpers starts with
-// `//go:build !agentonly`; a new command file needs that line too
-// (TestAgentOnlyBuild fails otherwise).
+// `caravan agent` is the node agent's command from internal/agent/agentcmd,
+// which cmd/caravan-agent, the binary GPU nodes run, calls too.
 package cli

@@ -53,9 +53,9 @@ type XID struct {
 	Code  uint64
 }
 
-// Source is what the agent needs from a GPU library. Read may block (a
-// hung driver call cannot be interrupted); wrap a Source in a Reader to
-// bound it.
+// Source is what the agent needs from a GPU library. Read and PollXIDs may
+// block (a hung driver call cannot be interrupted); wrap a Source in a
+// Reader to bound them.
 type Source interface {
 	Devices() []Device
 	Read(ctx context.Context, index int) (Stats, error)

@@ -91,7 +91,10 @@ func TestNVMLDeviceErrorHangAndXIDs(t *testing.T) {
 	}
 	m.InjectXID(2, 79)
 	m.InjectXID(0, 13)
-	counts := r.PollXIDs()
+	counts, err := r.PollXIDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(counts) != 2 || counts[0].Code != 13 || counts[0].Index != 0 || counts[1].UUID != nvmlmock.UUID(2) || counts[1].Code != 79 {
 		t.Errorf("XID counts = %+v", counts)
 	}

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// ErrTimeout marks a device read that did not finish before its deadline.
-var ErrTimeout = errors.New("device read timed out")
+// ErrTimeout marks an NVML call (a device read or the XID event poll) that
+// did not finish before its deadline.
+var ErrTimeout = errors.New("NVML call timed out")
 
 // Result is the outcome of reading one device.
 type Result struct {
@@ -37,11 +38,12 @@ type XIDCount struct {
 // with a cursor (the run sampler).
 const maxXIDHistory = 256
 
-// Reader reads all devices of a Source concurrently, each under a deadline.
-// A device whose previous read is still running is not read again: callers
-// join that read, so there is never more than one outstanding read (and
-// goroutine) per device, however long the driver hangs. Reader is safe for
-// concurrent use by the scrape handler and the sampler.
+// Reader reads all devices of a Source concurrently, each under a deadline,
+// and polls its XID events under the same deadline. A device whose previous
+// read is still running is not read again: callers join that read, so there
+// is never more than one outstanding read (and goroutine) per device, nor
+// more than one outstanding event poll, however long the driver hangs.
+// Reader is safe for concurrent use by the scrape handler and the sampler.
 type Reader struct {
 	src     Source
 	devs    []Device
@@ -49,6 +51,7 @@ type Reader struct {
 
 	mu       sync.Mutex
 	inflight []*call
+	poll     *call // the outstanding XID event poll; nil when none
 	fails    []Failures
 	xidCount map[[2]uint64]uint64 // (index, code) → count
 	xids     []XID                // ring of the latest events
@@ -60,6 +63,30 @@ type call struct {
 	deadline time.Time // start + timeout: joiners wait no longer than this
 	stats    Stats
 	err      error
+}
+
+// wait waits for c until its deadline or ctx's end, and reports whether c
+// has returned. A call that was already overdue when it was joined (a
+// driver that stays hung) is not waited for again, so a hang costs one
+// timeout, not one per scrape.
+func (c *call) wait(ctx context.Context) bool {
+	if wait := time.Until(c.deadline); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	// A call that finished while we waited on another counts as done even
+	// though the deadline has passed meanwhile.
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // NewReader wraps src; timeout bounds each device read (default 1 s).
@@ -97,24 +124,9 @@ func (r *Reader) ReadAll(ctx context.Context) []Result {
 
 	out := make([]Result, len(r.devs))
 	for i, c := range calls {
-		// A read that was already overdue when we joined it (a device
-		// that stays hung) is not waited for again, so a hung GPU costs
-		// one timeout, not one per scrape.
-		if wait := time.Until(c.deadline); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-c.done:
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-		}
-		// A read that finished while we waited on another device counts
-		// as done even though the deadline has passed meanwhile.
-		select {
-		case <-c.done:
+		if c.wait(ctx) {
 			out[i] = Result{Stats: c.stats, Err: c.err}
-		default:
+		} else {
 			out[i] = Result{Stats: NewStats(r.devs[i]), Err: fmt.Errorf("GPU %d (%s): %w after %s", r.devs[i].Index, r.devs[i].UUID, ErrTimeout, r.timeout)}
 		}
 	}
@@ -154,7 +166,8 @@ func (r *Reader) Failures() []Failures {
 	return append([]Failures(nil), r.fails...)
 }
 
-// Hung reports how many devices have a read still outstanding.
+// Hung reports how many NVML calls are still outstanding: device reads and
+// the event poll.
 func (r *Reader) Hung() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -164,15 +177,41 @@ func (r *Reader) Hung() int {
 			n++
 		}
 	}
+	if r.poll != nil {
+		n++
+	}
 	return n
 }
 
 // PollXIDs drains the Source's new XID events into the Reader's history
-// and returns the per-device, per-code counts so far.
-func (r *Reader) PollXIDs() []XIDCount {
-	evs := r.src.PollXIDs()
+// and returns the per-device, per-code counts so far. The poll has the
+// deadline of a device read: a poll still running then (a hung driver) is
+// reported as ErrTimeout with the counts recorded so far, later calls join
+// it instead of starting another, and its events are recorded when it
+// returns.
+func (r *Reader) PollXIDs(ctx context.Context) ([]XIDCount, error) {
+	r.mu.Lock()
+	c := r.poll
+	if c == nil {
+		c = &call{done: make(chan struct{}), deadline: time.Now().Add(r.timeout)}
+		r.poll = c
+		go r.pollXIDs(c)
+	}
+	r.mu.Unlock()
+	var err error
+	if !c.wait(ctx) {
+		err = fmt.Errorf("polling XID events: %w after %s", ErrTimeout, r.timeout)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.xidCounts(), err
+}
+
+// pollXIDs runs one event poll; like read, it outlives its caller's
+// deadline when the driver hangs.
+func (r *Reader) pollXIDs(c *call) {
+	evs := r.src.PollXIDs()
+	r.mu.Lock()
 	for _, e := range evs {
 		r.seq++
 		e.Seq = r.seq
@@ -182,6 +221,14 @@ func (r *Reader) PollXIDs() []XIDCount {
 	if len(r.xids) > maxXIDHistory {
 		r.xids = append([]XID(nil), r.xids[len(r.xids)-maxXIDHistory:]...)
 	}
+	r.poll = nil
+	r.mu.Unlock()
+	close(c.done)
+}
+
+// xidCounts returns the counts so far, in device and code order; r.mu is
+// held.
+func (r *Reader) xidCounts() []XIDCount {
 	var out []XIDCount
 	for _, d := range r.devs {
 		for k, n := range r.xidCount {
@@ -216,13 +263,13 @@ func sortXIDCounts(c []XIDCount) {
 	})
 }
 
-// Close closes the Source, unless a read is still hung in the driver:
+// Close closes the Source, unless a call is still hung in the driver:
 // shutting NVML down under a hung call can hang as well, which would keep
 // the agent from exiting until it is killed. The process is about to exit
 // anyway, so the Source is then left open and the error says so.
 func (r *Reader) Close() error {
 	if n := r.Hung(); n > 0 {
-		return fmt.Errorf("NVML left open: %d GPU read(s) still hung in the driver", n)
+		return fmt.Errorf("NVML left open: %d call(s) still hung in the driver", n)
 	}
 	return r.src.Close()
 }

@@ -9,15 +9,17 @@ import (
 )
 
 // fakeSource is a Source whose reads return canned stats, an error, or
-// block until released.
+// block until released, and whose event poll may block too.
 type fakeSource struct {
-	devs    []Device
-	errs    map[int]error
-	block   map[int]chan struct{}
-	mu      sync.Mutex
-	reads   map[int]int
-	pending []XID
-	closed  int
+	devs      []Device
+	errs      map[int]error
+	block     map[int]chan struct{}
+	pollBlock chan struct{} // nil: polls return at once
+	mu        sync.Mutex
+	reads     map[int]int
+	polls     int
+	pending   []XID
+	closed    int
 }
 
 func (f *fakeSource) Devices() []Device { return f.devs }
@@ -39,6 +41,13 @@ func (f *fakeSource) Read(_ context.Context, i int) (Stats, error) {
 }
 
 func (f *fakeSource) PollXIDs() []XID {
+	f.mu.Lock()
+	f.polls++
+	ch := f.pollBlock
+	f.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := f.pending
@@ -109,7 +118,10 @@ func TestReaderXIDHistory(t *testing.T) {
 	f := newFake(2)
 	r := NewReader(f, time.Second)
 	f.pending = []XID{{Index: 1, Code: 79}, {Index: 1, Code: 79}, {Index: 0, Code: 48}}
-	got := r.PollXIDs()
+	got, err := r.PollXIDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []XIDCount{{Device: f.devs[0], Code: 48, Count: 1}, {Device: f.devs[1], Code: 79, Count: 2}}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("counts = %+v, want %+v", got, want)
@@ -118,8 +130,59 @@ func TestReaderXIDHistory(t *testing.T) {
 	if len(since) != 2 || since[0].Seq != 2 || since[1].Code != 48 {
 		t.Errorf("XIDsSince(1) = %+v", since)
 	}
-	if r.PollXIDs()[1].Count != 2 {
+	if got, _ := r.PollXIDs(context.Background()); got[1].Count != 2 {
 		t.Error("counts must persist across polls")
+	}
+}
+
+func TestReaderBoundsAHungXIDPoll(t *testing.T) {
+	f := newFake(2)
+	r := NewReader(f, 10*time.Millisecond)
+	f.pending = []XID{{Index: 0, Code: 48}}
+	if _, err := r.PollXIDs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	f.mu.Lock()
+	f.pollBlock = release
+	f.pending = []XID{{Index: 1, Code: 79}}
+	f.mu.Unlock()
+	for round := 1; round <= 3; round++ {
+		got, err := r.PollXIDs(context.Background())
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("round %d: hung poll: want ErrTimeout, got %v", round, err)
+		}
+		if len(got) != 1 || got[0].Code != 48 {
+			t.Errorf("round %d: counts under a hung poll = %+v, want the 48 seen before", round, got)
+		}
+	}
+	f.mu.Lock()
+	polls := f.polls
+	f.mu.Unlock()
+	if polls != 2 {
+		t.Errorf("%d polls started; want the first and one hung poll, joined by later calls", polls)
+	}
+	if r.Hung() != 1 || r.Close() == nil {
+		t.Errorf("Hung() = %d and Close succeeded under a hung poll; want 1 and an error", r.Hung())
+	}
+
+	close(release)
+	for r.Hung() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	f.mu.Lock()
+	f.pollBlock = nil
+	f.mu.Unlock()
+	got, err := r.PollXIDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The hung poll's event is recorded when it returns, not lost.
+	if len(got) != 2 || got[1].Index != 1 || got[1].Code != 79 {
+		t.Errorf("counts after the poll returned = %+v, want 48 on GPU 0 and 79 on GPU 1", got)
+	}
+	if since := r.XIDsSince(1); len(since) != 1 || since[0].Code != 79 {
+		t.Errorf("XIDsSince(1) = %+v", since)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func init() {
@@ -61,7 +62,7 @@ func runApply(ctx context.Context, env Env, args []string) int {
 	if p == nil {
 		return code
 	}
-	return applyPlan(ctx, env, cl, p, gitops.ApplyOptions{Parallelism: *par, Prune: *prune, Origin: gitops.OriginApply})
+	return applyPlan(ctx, env, cl, p, gitops.ApplyOptions{Parallelism: *par, Prune: *prune, Origin: record.OriginApply})
 }
 
 // loadSavedPlan reads a plan file and checks it against Nomad now.
@@ -96,7 +97,7 @@ func applyPlan(ctx context.Context, env Env, cl *nomad.Client, p *gitops.RunPlan
 		return ExitError
 	}
 	c := p.Counts()
-	if c.Create+c.Records == 0 && (!opts.Prune || c.RemovedActive == 0) {
+	if c.Create == 0 && (!opts.Prune || c.RemovedActive == 0) {
 		fmt.Fprintln(env.Stdout, "Nothing to apply.")
 		return ExitOK
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/caravan-ml/caravan/internal/terraform"
@@ -117,25 +118,12 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		return ExitError
 	}
 
-	srvErr := make(chan error, 1)
-	if *listen != "" {
-		ln, err := net.Listen("tcp", *listen)
-		if err != nil {
-			errorf(env, "cannot listen on %s: %v; pick a free address with -listen, or -listen '' to serve no metrics", *listen, err)
-			return ExitError
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { srvErr <- hs.Serve(ln) }()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = hs.Shutdown(sctx)
-		}()
-		log.Info("serving metrics", "url", fmt.Sprintf("http://%s/metrics", ln.Addr()))
+	srvErr, stopMetrics, err := serveMetrics(env, *listen, reg)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitError
 	}
+	defer stopMetrics()
 	names := make([]string, 0, len(pools))
 	for n := range pools {
 		names = append(names, n)
@@ -145,6 +133,11 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if !*dryRun {
+		// The service that scales pools also keeps runs' history.
+		records := controller.NewRecords(controller.RecordsConfig{Nomad: nc, Logger: log, Metrics: controller.NewMetrics(reg)})
+		go func() { _ = records.Run(runCtx) }()
+	}
 	done := make(chan error, 1)
 	go func() { done <- loop.Run(runCtx) }()
 	select {
@@ -227,4 +220,29 @@ func addPoolsNomadFlags(fs interface {
 
 func (f *poolsNomadFlags) client(env Env) (*nomad.Client, error) {
 	return nomad.New(nomad.Config{Address: f.address, Token: f.token, Namespace: f.namespace, Getenv: env.Getenv})
+}
+
+// serveMetrics serves reg's /metrics (and /healthz) on listen until the
+// returned stop is called; an empty listen serves nothing. A server that
+// stops on its own reports why on the channel.
+func serveMetrics(env Env, listen string, reg *prometheus.Registry) (<-chan error, func(), error) {
+	errc := make(chan error, 1)
+	if listen == "" {
+		return errc, func() {}, nil
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot listen on %s: %w; pick a free address with -listen, or -listen '' to serve no metrics", listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { errc <- hs.Serve(ln) }()
+	env.Logger.Info("serving metrics", "url", fmt.Sprintf("http://%s/metrics", ln.Addr()))
+	return errc, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}, nil
 }

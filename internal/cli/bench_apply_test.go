@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
-	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/testutil/cputime"
 	"github.com/hashicorp/nomad/api"
 )
@@ -194,20 +192,6 @@ func BenchmarkApply1000(b *testing.B) {
 			}
 		}}
 	}
-	// The same plan applied without writing records isolates what
-	// only-if-absent registration and the dispatcher cost over the plain
-	// loop; the rest of apply's time is the records.
-	noRecordsApply := side{"apply", func(b *testing.B, srv *nomadtest.Server) {
-		cl, err := nomad.New(nomad.Config{Address: srv.URL()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := gitops.Plan(desiredFor(jobs), nil, gitops.Options{})
-		res := gitops.Apply(context.Background(), noRecords{cl}, p, gitops.ApplyOptions{Parallelism: 1})
-		if res.Err() != nil || len(res.Registered) != 1000 {
-			b.Fatalf("apply: %v", res.Err())
-		}
-	}}
 	// latency 0: client and fake share this machine's CPUs, so the figure
 	// is CPU cost; 1ms models the commit latency of a real Nomad write
 	// (Raft apply), which is what parallel submission hides.
@@ -217,9 +201,6 @@ func BenchmarkApply1000(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("latency=%s/caravan-apply/parallelism=16", latency), func(b *testing.B) {
 			compare(b, latency, []side{loop, parLoop, apply(16)})
-		})
-		b.Run(fmt.Sprintf("latency=%s/gitops-apply-without-records/parallelism=1", latency), func(b *testing.B) {
-			compare(b, latency, []side{loop, noRecordsApply})
 		})
 		b.Run(fmt.Sprintf("latency=%s/caravan-plan", latency), func(b *testing.B) {
 			compare(b, latency, []side{{"plan", func(b *testing.B, srv *nomadtest.Server) {
@@ -272,17 +253,4 @@ func BenchmarkPlanCommand10k(b *testing.B) {
 			b.Fatalf("plan: %s", tail(r.stdout))
 		}
 	}
-}
-
-// noRecords is a gitops.Cluster that registers jobs but drops records.
-type noRecords struct{ *nomad.Client }
-
-func (noRecords) CreateRecord(context.Context, string, *record.Run) error { return nil }
-
-func desiredFor(jobs []*api.Job) []gitops.DesiredRun {
-	out := make([]gitops.DesiredRun, len(jobs))
-	for i, j := range jobs {
-		out[i] = gitops.DesiredRun{ID: *j.ID, Experiment: j.Meta[record.MetaExperiment], Job: j, Record: &record.Run{RunID: *j.ID}}
-	}
-	return out
 }

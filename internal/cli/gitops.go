@@ -29,18 +29,7 @@ func desiredRuns(env Env, cfg *spec.Config, opts compile.Options, experiment str
 		writeDiags(env, cfg.Files, diags, false)
 		return nil, false
 	}
-	runs := make([]spec.Run, 0, len(jobs))
-	for _, r := range cfg.Runs {
-		if experiment == "" || r.Experiment.Name == experiment {
-			runs = append(runs, r)
-		}
-	}
-	d, err := gitops.Desired(runs, jobs, opts)
-	if err != nil {
-		errorf(env, "%v", err)
-		return nil, false
-	}
-	return d, true
+	return gitops.Desired(jobs), true
 }
 
 // actualRuns lists what project owns in Nomad, in every namespace the
@@ -120,8 +109,8 @@ func writeApplyResult(env Env, res *gitops.ApplyResult) int {
 	if res.Err() != nil {
 		verdict = "Apply incomplete"
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d registered, %d already submitted by someone else, %d records written, %d stopped.\n",
-		verdict, len(res.Registered), len(res.Present), res.Records, len(res.Stopped))
+	fmt.Fprintf(env.Stdout, "%s: %d registered, %d already submitted by someone else, %d stopped.\n",
+		verdict, len(res.Registered), len(res.Present), len(res.Stopped))
 	if err := res.Err(); err != nil {
 		// Each failure was printed as it happened (progressPrinter);
 		// listing them again here printed every reason three times.

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
 )
 
@@ -55,3 +58,16 @@ func mustContain(t *testing.T, got string, wants ...string) {
 }
 
 func gitopsRerunID(id string, n int) string { return gitops.RerunID(id, n) }
+
+// recordRuns does what the controller does in a cluster: it writes the
+// record of every caravan job that has none. apply registers jobs only.
+func recordRuns(t *testing.T, env []string) {
+	t.Helper()
+	cl, err := nomad.New(nomad.Config{Getenv: envLookup(env)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := controller.NewRecords(controller.RecordsConfig{Nomad: cl}).Resync(context.Background()); err != nil {
+		t.Fatalf("record the runs: %v", err)
+	}
+}

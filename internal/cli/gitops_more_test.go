@@ -41,6 +41,7 @@ func TestRacingAppliesNeverDoubleSubmit(t *testing.T) {
 	if len(ids) != 40 {
 		t.Fatalf("%d jobs, want 40", len(ids))
 	}
+	recordRuns(t, env)
 	c := srv.APIClient(t)
 	for _, id := range ids {
 		j, _, err := c.Jobs().Info(id, nil)

@@ -26,13 +26,19 @@ func TestPlanApplyCycle(t *testing.T) {
 	if len(ids) != 3 {
 		t.Fatalf("Nomad has jobs %v, want 3", ids)
 	}
+	// apply wrote one thing per run, its job; the controller writes the
+	// record from it.
+	if n := srv.Requests("PUT /v1/var/"); n != 0 {
+		t.Errorf("apply wrote %d variables; it registers jobs only", n)
+	}
+	recordRuns(t, env)
 	for _, id := range ids {
 		items := srv.VariableItems("default", record.Ref{Project: testProject, RunID: id}.Path())
 		var rec record.Run
 		if err := json.Unmarshal([]byte(items["record"]), &rec); err != nil {
 			t.Fatalf("record of %s: %v (items %v)", id, err, items)
 		}
-		if rec.RunID != id || rec.Experiment != "train" || len(rec.Job) == 0 || len(rec.Spec) == 0 || rec.SubmittedAt.IsZero() || rec.Params["lr"] == nil {
+		if rec.RunID != id || rec.Project != testProject || rec.Experiment != "train" || len(rec.Job) == 0 || rec.SubmittedAt.IsZero() || rec.Params["lr"] == nil {
 			t.Errorf("record of %s incomplete: %+v", id, rec)
 		}
 	}

@@ -88,6 +88,7 @@ func TestRunsOfNoProjectAreNeverPruned(t *testing.T) {
 	// `caravan run` of a file without a project submits a run of no
 	// project, as every apply did before projects.
 	mustCode(t, execCaravan(t, env, "", "run", filepath.Join(legacy, "train.hcl")), ExitOK)
+	recordRuns(t, env)
 	old := lsRows(t, env, "-all-projects")
 	if len(old) != 1 || old[0].Project != "" || !old[0].HasRecord {
 		t.Fatalf("runs %+v, want one run of no project with its record", old)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
@@ -53,10 +52,13 @@ func runRerun(ctx context.Context, env Env, args []string) int {
 		if !free {
 			continue
 		}
-		job, rec, err := gitops.Rerun(ri.Record, id)
+		job, err := gitops.Rerun(ri.Record, id)
 		if err != nil {
 			errorf(env, "%v", err)
 			return ExitError
+		}
+		if by := who.String(); by != "" {
+			job.Meta[record.MetaSubmittedBy] = by
 		}
 		created, err := cl.CreateJob(ctx, job)
 		if errors.Is(err, nomad.ErrConflict) || (err == nil && !created) {
@@ -64,12 +66,6 @@ func runRerun(ctx context.Context, env Env, args []string) int {
 		}
 		if err != nil {
 			return nomadError(env, err)
-		}
-		rec.SubmittedAt = time.Now().UTC()
-		rec.SubmittedBy = who.String()
-		if err := cl.CreateRecord(ctx, ri.Namespace, rec); err != nil {
-			errorf(env, "rerun %s of %s was submitted, but its record was not written: %v", id, ri.ID, err)
-			return ExitError
 		}
 		fmt.Fprintf(env.Stdout, "Submitted %s, a rerun of %s (ordinal %d).\n", id, ri.ID, n)
 		return ExitOK

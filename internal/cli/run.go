@@ -85,5 +85,5 @@ func runRun(ctx context.Context, env Env, args []string) int {
 	for i := range p.Experiments {
 		p.Experiments[i].Removed = []gitops.RunRef{}
 	}
-	return applyPlan(ctx, env, cl, p, gitops.ApplyOptions{Parallelism: *par, Origin: gitops.OriginRun})
+	return applyPlan(ctx, env, cl, p, gitops.ApplyOptions{Parallelism: *par, Origin: record.OriginRun})
 }

@@ -20,6 +20,7 @@ func appliedCluster(t *testing.T) (*nomadtest.Server, []string, []string) {
 	srv, env := gitopsCluster(t)
 	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1", "0.01", "0.001")})
 	mustCode(t, execCaravan(t, env, "", "apply", dir), ExitOK)
+	recordRuns(t, env)
 	return srv, env, srv.JobIDs("default")
 }
 
@@ -87,7 +88,7 @@ func TestLsStatusShowLogs(t *testing.T) {
 
 	r = execCaravan(t, env, "", "show", placed[0])
 	mustCode(t, r, ExitOK)
-	mustContain(t, r.stdout, "State:      running", srv.URL()+"/ui/jobs/"+placed[0]+"@default", "Resolved spec:", "lr = ", "Allocations:", "task train: running")
+	mustContain(t, r.stdout, "State:      running", srv.URL()+"/ui/jobs/"+placed[0]+"@default", "Spec hash:", "lr = ", "Allocations:", "task train: running")
 	mustContain(t, r.stdout, "Pool:       gpu (node pool gpu), 1 GPU\n")
 	r = execCaravan(t, env, "", "show", placed[0], "-json")
 	mustCode(t, r, ExitOK)
@@ -147,10 +148,11 @@ func TestStopAndRerun(t *testing.T) {
 	mustCode(t, r, ExitOK)
 	mustContain(t, r.stdout, gitopsRerunID(ids[0], 2))
 
+	recordRuns(t, env)
 	var orig, again record.Run
 	json.Unmarshal([]byte(srv.VariableItems("default", record.Ref{Project: testProject, RunID: ids[0]}.Path())["record"]), &orig)
 	json.Unmarshal([]byte(srv.VariableItems("default", record.Ref{Project: testProject, RunID: id1}.Path())["record"]), &again)
-	if again.RerunOf != ids[0] || again.SpecHash != orig.SpecHash || string(again.Spec) != string(orig.Spec) {
+	if again.RerunOf != ids[0] || again.SpecHash != orig.SpecHash || again.SubmittedAt.IsZero() || again.Extra["origin"] != record.OriginRerun {
 		t.Errorf("rerun record: rerun_of %q spec_hash %q", again.RerunOf, again.SpecHash)
 	}
 	rows := lsRows(t, env)

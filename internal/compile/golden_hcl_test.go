@@ -78,7 +78,7 @@ func TestFixtureFromHCL(t *testing.T) {
 	}
 	built := mustJob(t, fixtureRun(1), Options{})
 	// Only where the block sits may differ: it is not part of the run.
-	for _, k := range []string{record.MetaFile, record.MetaLine} {
+	for _, k := range []string{record.MetaConfigDir, record.MetaFile, record.MetaLine} {
 		fromHCL.Meta[k], built.Meta[k] = "", ""
 	}
 	a, _ := RenderJSON(fromHCL)

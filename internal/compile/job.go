@@ -318,6 +318,7 @@ func jobMeta(run spec.Run, params []formattedParam, opts Options, id, hash strin
 		record.MetaSourceCommit: "",
 		record.MetaSourcePath:   "",
 		record.MetaFile:         relFile(opts.ConfigDir, e.DeclRange.Filename),
+		record.MetaConfigDir:    opts.ConfigDir,
 		record.MetaLine:         strconv.Itoa(e.DeclRange.Start.Line),
 		record.MetaConfigCommit: opts.ConfigCommit,
 		record.MetaConfigDirty:  strconv.FormatBool(opts.ConfigDirty),
@@ -327,6 +328,14 @@ func jobMeta(run spec.Run, params []formattedParam, opts Options, id, hash strin
 	}
 	if e.Project != "" {
 		m[record.MetaProject] = e.Project
+	}
+	// What the pool cost when the run was submitted, for cost reports
+	// that outlive a change of the pool's price.
+	if p, err := opts.pool(run); err == nil && p.PricePerHour > 0 {
+		m[record.MetaPricePerHour] = strconv.FormatFloat(p.PricePerHour, 'f', -1, 64)
+		if p.GPUsPerNode > 0 {
+			m[record.MetaGPUsPerNode] = strconv.Itoa(p.GPUsPerNode)
+		}
 	}
 	if s := e.Source; s != nil {
 		m[record.MetaSourceGit], m[record.MetaSourceCommit], m[record.MetaSourcePath] = s.Git, s.Commit, s.Path

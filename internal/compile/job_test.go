@@ -106,6 +106,7 @@ func TestJobMeta(t *testing.T) {
 		record.MetaLine:                  "12",
 		record.MetaConfigCommit:          opts.ConfigCommit,
 		record.MetaConfigDirty:           "true",
+		record.MetaConfigDir:             "experiments",
 		record.MetaTimeout:               "12h0m0s",
 		record.MetaDependsOn:             "prep,tokenize",
 		record.MetaRerun:                 "0",

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"strings"
-	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -15,13 +14,9 @@ import (
 
 // Cluster is what Apply needs from Nomad; *nomad.Client satisfies it.
 type Cluster interface {
-	// CreateEncodedJob registers job, whose nomad.EncodeJob JSON is
-	// encoded, only if no job with its ID exists; created is false without
-	// error when the same run is already there. Apply encodes each job
-	// once, for this registration and for the run's record.
-	CreateEncodedJob(ctx context.Context, job *api.Job, encoded []byte) (created bool, err error)
-	// CreateRecord writes a run record only if none exists.
-	CreateRecord(ctx context.Context, namespace string, r *record.Run) error
+	// CreateJob registers job only if no job with its ID exists; created
+	// is false without error when the same run is already there.
+	CreateJob(ctx context.Context, job *api.Job) (created bool, err error)
 	// Job reads a job; prune reads each run's job again before it stops
 	// it, to check whose run it is.
 	Job(ctx context.Context, namespace, jobID string) (*api.Job, error)
@@ -41,13 +36,12 @@ type ApplyOptions struct {
 	Parallelism int
 	// Prune stops the plan's active runs that are no longer declared.
 	Prune bool
-	// Origin is written into each job's meta (MetaOrigin) and record;
-	// "" means OriginApply.
+	// Origin is written into each job's meta (record.MetaOrigin); ""
+	// means record.OriginApply.
 	Origin string
-	// SubmittedBy is the caller's identity for records ("" when unknown).
+	// SubmittedBy is the caller's identity, written into each job's meta
+	// (record.MetaSubmittedBy) when known.
 	SubmittedBy string
-	// Now stamps records; nil means time.Now.
-	Now func() time.Time
 	// Progress, when set, is called after each finished item from the
 	// goroutine that called Apply (never concurrently).
 	Progress func(Progress)
@@ -57,7 +51,7 @@ type ApplyOptions struct {
 type Progress struct {
 	Done, Total int
 	ID          string
-	Action      string // "registered", "present", "record", "stopped"
+	Action      string // "registered", "present", "stopped"
 	Err         error
 }
 
@@ -71,14 +65,11 @@ type Failure struct {
 type ApplyResult struct {
 	// Planned is the number of runs the plan had to create.
 	Planned int
-	// Registered are runs whose job this apply registered (with their
-	// record written, unless listed in Failures).
+	// Registered are runs whose job this apply registered.
 	Registered []string
 	// Present are runs to create that another submitter registered first
 	// (a racing apply); nothing was written for them.
 	Present []string
-	// Records counts records written for runs whose job already existed.
-	Records int
 	// Stopped are no-longer-declared runs stopped by Prune.
 	Stopped []string
 	// Failures are the items that failed, with Nomad's explanation.
@@ -116,7 +107,6 @@ type itemKind int
 
 const (
 	kindCreate itemKind = iota
-	kindRecord
 	kindStop
 )
 
@@ -133,8 +123,10 @@ type outcome struct {
 }
 
 // Apply executes plan against cl: it registers every run to create (only
-// if absent) and writes its record, writes missing records, and with Prune
-// stops active runs no longer declared. At the first failure it stops
+// if absent), and with Prune stops active runs no longer declared. It
+// writes no record: each job carries what its record holds, and the
+// controller writes the record that outlives the job, so an apply is one
+// write per run and an apply killed half-way loses nothing. At the first failure it stops
 // dispatching new work, lets the writes in flight finish, and reports
 // precisely what was done; running it again with a fresh plan finishes.
 func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *ApplyResult {
@@ -142,13 +134,9 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 	if par <= 0 {
 		par = DefaultParallelism
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
 	origin := opts.Origin
 	if origin == "" {
-		origin = OriginApply
+		origin = record.OriginApply
 	}
 	var items []item
 	res := &ApplyResult{}
@@ -156,9 +144,6 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 		for _, c := range e.Create {
 			items = append(items, item{kind: kindCreate, c: c})
 			res.Planned++
-		}
-		for _, c := range e.Records {
-			items = append(items, item{kind: kindRecord, c: c})
 		}
 		if opts.Prune {
 			for _, r := range e.Removed {
@@ -179,7 +164,7 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 	for range par {
 		go func() {
 			for it := range work {
-				results <- do(ctx, cl, it, plan.Project, origin, opts.SubmittedBy, now)
+				results <- do(ctx, cl, it, plan.Project, origin, opts.SubmittedBy)
 			}
 		}()
 	}
@@ -240,8 +225,6 @@ func tally(res *ApplyResult, o outcome) {
 		res.Registered = append(res.Registered, id)
 	case "present":
 		res.Present = append(res.Present, id)
-	case "record":
-		res.Records++
 	case "stopped":
 		res.Stopped = append(res.Stopped, id)
 	}
@@ -272,9 +255,8 @@ func checkOwner(ctx context.Context, cl Cluster, r RunRef, project string) error
 	return nil
 }
 
-func do(ctx context.Context, cl Cluster, it item, project, origin, by string, now func() time.Time) outcome {
-	switch it.kind {
-	case kindStop:
+func do(ctx context.Context, cl Cluster, it item, project, origin, by string) outcome {
+	if it.kind == kindStop {
 		if err := checkOwner(ctx, cl, it.r, project); err != nil {
 			return outcome{it: it, err: err}
 		}
@@ -282,42 +264,24 @@ func do(ctx context.Context, cl Cluster, it item, project, origin, by string, no
 			return outcome{it: it, err: fmt.Errorf("stop run %s: %w", it.r.ID, err)}
 		}
 		return outcome{it: it, action: "stopped"}
-	case kindRecord:
-		var encoded []byte
-		if it.c.Job != nil {
-			var err error
-			if encoded, err = nomad.EncodeJob(it.c.Job); err != nil {
-				return outcome{it: it, err: fmt.Errorf("run %s: encode job for its record: %w", it.c.ID, err)}
-			}
-		}
-		if err := writeRecord(ctx, cl, it.c, encoded, origin, by, now); err != nil {
-			return outcome{it: it, err: err}
-		}
-		return outcome{it: it, action: "record"}
 	}
-	job := withOrigin(it.c.Job, origin)
+	job := submitted(it.c.Job, origin, by)
 	if job == nil {
 		return outcome{it: it, err: fmt.Errorf("run %s: the plan carries no job for it; plan again", it.c.ID)}
 	}
-	encoded, err := nomad.EncodeJob(job)
-	if err != nil {
-		return outcome{it: it, err: fmt.Errorf("run %s: encode job: %w", it.c.ID, err)}
-	}
-	created, err := cl.CreateEncodedJob(ctx, job, encoded)
+	created, err := cl.CreateJob(ctx, job)
 	if err != nil {
 		return outcome{it: it, err: err}
 	}
 	if !created {
 		return outcome{it: it, action: "present"}
 	}
-	if err := writeRecord(ctx, cl, it.c, encoded, origin, by, now); err != nil {
-		return outcome{it: it, action: "registered", err: fmt.Errorf("job registered but its record was not written (%w); apply again writes it", err)}
-	}
 	return outcome{it: it, action: "registered"}
 }
 
-// withOrigin copies job with MetaOrigin set, leaving the plan's job as is.
-func withOrigin(job *api.Job, origin string) *api.Job {
+// submitted copies job with how and by whom it was submitted in its meta,
+// leaving the plan's job as is. Neither is part of the run's identity.
+func submitted(job *api.Job, origin, by string) *api.Job {
 	if job == nil {
 		return nil
 	}
@@ -326,30 +290,9 @@ func withOrigin(job *api.Job, origin string) *api.Job {
 	if cp.Meta == nil {
 		cp.Meta = map[string]string{}
 	}
-	cp.Meta[MetaOrigin] = origin
+	cp.Meta[record.MetaOrigin] = origin
+	if by != "" {
+		cp.Meta[record.MetaSubmittedBy] = by
+	}
 	return &cp
-}
-
-// writeRecord writes c's record with the job as registered, given as its
-// nomad.EncodeJob JSON (nil when the plan has no job).
-func writeRecord(ctx context.Context, cl Cluster, c Change, encodedJob []byte, origin, by string, now func() time.Time) error {
-	if c.Record == nil {
-		return fmt.Errorf("run %s: the plan carries no record for it; plan again", c.ID)
-	}
-	r := *c.Record
-	r.SubmittedAt = now().UTC()
-	r.SubmittedBy = by
-	r.Extra = maps.Clone(r.Extra)
-	if r.Extra == nil {
-		r.Extra = map[string]string{}
-	}
-	r.Extra["origin"] = origin
-	if encodedJob != nil {
-		r.Job = stripNulls(encodedJob)
-	}
-	err := cl.CreateRecord(ctx, c.Namespace, &r)
-	if errors.Is(err, nomad.ErrConflict) {
-		return nil // a racing apply wrote it first: history is not overwritten
-	}
-	return err
 }

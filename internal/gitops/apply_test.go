@@ -2,53 +2,40 @@ package gitops
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
-	"github.com/hashicorp/nomad/api"
 )
 
-var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-
-func fixedNow() time.Time { return t0 }
-
-func TestApplyRegistersRecordsAndIsIdempotent(t *testing.T) {
+func TestApplyRegistersAndIsIdempotent(t *testing.T) {
 	f := newFake()
 	d := desired("a", 40)
 	var progress []Progress
 	res := Apply(context.Background(), f, Plan(d, f.actual(), Options{}), ApplyOptions{
-		Parallelism: 4, SubmittedBy: "alice", Now: fixedNow,
+		Parallelism: 4, SubmittedBy: "alice",
 		Progress: func(p Progress) { progress = append(progress, p) },
 	})
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Registered) != 40 || len(f.jobs) != 40 || len(f.records) != 40 {
-		t.Fatalf("registered %d, jobs %d, records %d; want 40 each", len(res.Registered), len(f.jobs), len(f.records))
+	if len(res.Registered) != 40 || len(f.jobs) != 40 || f.creates != 40 {
+		t.Fatalf("registered %d, jobs %d, registrations %d; want 40 each (one write per run)", len(res.Registered), len(f.jobs), f.creates)
 	}
-	r := f.records["a-00000007"]
-	if r.SubmittedBy != "alice" || !r.SubmittedAt.Equal(t0) || r.Extra["origin"] != OriginApply || len(r.Job) == 0 {
-		t.Errorf("record not stamped: %+v", r)
+	// The job carries what its record will hold: the controller writes
+	// the record from it.
+	m := f.jobs["a-00000007"].Meta
+	if m[record.MetaOrigin] != record.OriginApply || m[record.MetaSubmittedBy] != "alice" {
+		t.Errorf("job meta lacks how and by whom it was submitted: %v", m)
 	}
-	if f.jobs["a-00000007"].Meta[MetaOrigin] != OriginApply {
-		t.Error("job meta lacks its origin")
+	rec, err := record.FromJob(f.jobs["a-00000007"])
+	if err != nil || rec.SubmittedBy != "alice" || rec.Extra["origin"] != record.OriginApply || rec.SpecHash != d[7].SpecHash || len(rec.Job) == 0 {
+		t.Errorf("record from the job: %+v %v", rec, err)
 	}
-	// The record keeps the job exactly as registered: rerun submits it.
-	var recorded api.Job
-	if err := json.Unmarshal(r.Job, &recorded); err != nil {
-		t.Fatalf("record's job: %v", err)
-	}
-	if !reflect.DeepEqual(&recorded, f.jobs["a-00000007"]) {
-		t.Errorf("record's job differs from the registered one:\n%s", r.Job)
-	}
-	if d[7].Job.Meta[MetaOrigin] != "" {
+	if d[7].Job.Meta[record.MetaOrigin] != "" {
 		t.Error("Apply mutated the plan's job")
 	}
 	if len(progress) != 40 || progress[39].Done != 40 || progress[39].Total != 40 {
@@ -79,9 +66,6 @@ func TestApplyRaceIsNotADoubleSubmit(t *testing.T) {
 	if !slices.Equal(res.Present, []string{"a-00000001"}) || len(res.Registered) != 2 {
 		t.Fatalf("present %v registered %v", res.Present, res.Registered)
 	}
-	if _, ok := f.records["a-00000001"]; ok {
-		t.Error("the loser of a race wrote the record")
-	}
 }
 
 func TestApplyStopsAtFirstFailureAndReportsPrecisely(t *testing.T) {
@@ -104,7 +88,7 @@ func TestApplyStopsAtFirstFailureAndReportsPrecisely(t *testing.T) {
 	// The repeated apply finishes the work.
 	f.failJobAt = 0
 	res = Apply(context.Background(), f, Plan(d, f.actual(), Options{}), ApplyOptions{})
-	if res.Err() != nil || len(res.Registered) != 96 || len(f.jobs) != 100 || len(f.records) != 100 {
+	if res.Err() != nil || len(res.Registered) != 96 || len(f.jobs) != 100 {
 		t.Fatalf("second apply: %v, registered %d, jobs %d", res.Err(), len(res.Registered), len(f.jobs))
 	}
 }
@@ -125,29 +109,6 @@ func TestApplyParallelFailureBoundsWork(t *testing.T) {
 	}
 }
 
-func TestApplyRecordFailureIsRepairedByNextApply(t *testing.T) {
-	f := newFake()
-	d := desired("a", 3)
-	f.failRec["a-00000002"] = true
-	res := Apply(context.Background(), f, Plan(d, nil, Options{}), ApplyOptions{Parallelism: 1})
-	err := res.Err()
-	if err == nil || !strings.Contains(err.Error(), "record was not written") {
-		t.Fatalf("err = %v", err)
-	}
-	if len(res.Registered) != 3 {
-		t.Fatalf("registered = %v", res.Registered)
-	}
-	f.failRec = map[string]bool{}
-	p := Plan(d, f.actual(), Options{})
-	if c := p.Counts(); c.Records != 1 || c.Create != 0 {
-		t.Fatalf("repair plan counts = %+v", c)
-	}
-	res = Apply(context.Background(), f, p, ApplyOptions{})
-	if res.Err() != nil || res.Records != 1 || f.records["a-00000002"] == nil {
-		t.Fatalf("repair: %v, records %d", res.Err(), res.Records)
-	}
-}
-
 func TestApplyPruneStopsOnlyActive(t *testing.T) {
 	f := newFake()
 	old := desired("a", 3)
@@ -161,9 +122,6 @@ func TestApplyPruneStopsOnlyActive(t *testing.T) {
 	res = Apply(context.Background(), f, p, ApplyOptions{Prune: true})
 	if res.Err() != nil || !slices.Equal(res.Stopped, []string{"a-00000001"}) {
 		t.Fatalf("prune stopped %v (%v), want only the active a-00000001", res.Stopped, res.Err())
-	}
-	if len(f.records) != 3 {
-		t.Error("prune touched records")
 	}
 	if c := Plan(old[:1], f.actual(), Options{}).Counts(); c.HasChanges() || c.Removed != 2 {
 		t.Errorf("after prune: %+v", c)
@@ -222,11 +180,11 @@ func TestPlanScopesRemovalToItsProject(t *testing.T) {
 func TestPruneChecksTheOwnerAgain(t *testing.T) {
 	f := newFake()
 	d := desired("a", 2)
-	Apply(context.Background(), f, Plan(d, f.actual(), Options{}), ApplyOptions{Now: fixedNow})
+	Apply(context.Background(), f, Plan(d, f.actual(), Options{}), ApplyOptions{})
 	f.jobs["a-00000000"].Meta[record.MetaProject] = "theirs"
 	plan := &RunPlan{Version: PlanVersion, Project: "mine", Experiments: []ExperimentPlan{{Name: "a",
 		Removed: []RunRef{{ID: "a-00000000", Namespace: "default", Active: true}, {ID: "a-00000001", Namespace: "default", Active: true}}}}}
-	res := Apply(context.Background(), f, plan, ApplyOptions{Prune: true, Now: fixedNow})
+	res := Apply(context.Background(), f, plan, ApplyOptions{Prune: true})
 	if len(f.stopped) != 0 {
 		t.Fatalf("prune stopped %v; a-00000000 is project theirs' and a-00000001 is of no project", f.stopped)
 	}

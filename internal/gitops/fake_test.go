@@ -1,7 +1,6 @@
 package gitops
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,9 @@ import (
 	"github.com/hashicorp/nomad/api"
 )
 
-// fakeCluster is a hand-written Cluster keeping jobs and records in maps.
+// fakeCluster is a hand-written Cluster keeping jobs in a map; records
+// holds the runs the controller has recorded (tests seed it to stand for
+// runs whose job Nomad collected).
 type fakeCluster struct {
 	mu        sync.Mutex
 	jobs      map[string]*api.Job
@@ -21,20 +22,15 @@ type fakeCluster struct {
 	stopped   []string
 	creates   int
 	failJobAt int // the n-th CreateJob call (1-based) fails; 0 never
-	failRec   map[string]bool
 	jobErr    error
 	foreign   map[string]bool // IDs taken by jobs caravan does not own
 }
 
 func newFake() *fakeCluster {
-	return &fakeCluster{jobs: map[string]*api.Job{}, records: map[string]*record.Run{}, failRec: map[string]bool{}, foreign: map[string]bool{}}
+	return &fakeCluster{jobs: map[string]*api.Job{}, records: map[string]*record.Run{}, foreign: map[string]bool{}}
 }
 
-func (f *fakeCluster) CreateEncodedJob(_ context.Context, job *api.Job, encoded []byte) (bool, error) {
-	// Nomad gets encoded, not job: they must be the same job.
-	if want, err := nomad.EncodeJob(job); err != nil || !bytes.Equal(encoded, want) {
-		return false, fmt.Errorf("fake: encoded job %.80s... is not EncodeJob(job) (%v)", encoded, err)
-	}
+func (f *fakeCluster) CreateJob(_ context.Context, job *api.Job) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.creates++
@@ -53,19 +49,6 @@ func (f *fakeCluster) CreateEncodedJob(_ context.Context, job *api.Job, encoded 
 	}
 	f.jobs[id] = job
 	return true, nil
-}
-
-func (f *fakeCluster) CreateRecord(_ context.Context, _ string, r *record.Run) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.failRec[r.RunID] {
-		return errors.New("write variable: permission denied")
-	}
-	if _, ok := f.records[r.RunID]; ok {
-		return fmt.Errorf("exists: %w", nomad.ErrConflict)
-	}
-	f.records[r.RunID] = r
-	return nil
 }
 
 func (f *fakeCluster) Job(_ context.Context, _, id string) (*api.Job, error) {
@@ -144,8 +127,7 @@ func desired(exp string, n int) []DesiredRun {
 		}
 		job := &api.Job{ID: new(id), Name: new(id), Type: new("batch"), Meta: meta,
 			TaskGroups: []*api.TaskGroup{{Name: new("run"), Tasks: []*api.Task{{Name: "train", Driver: "docker", Config: map[string]any{"image": "train:1"}}}}}}
-		out[i] = DesiredRun{ID: id, Experiment: exp, SpecHash: meta[record.MetaSpecHash], Summary: SummaryOf(job), Job: job,
-			Record: &record.Run{RunID: id, Experiment: exp, SpecHash: meta[record.MetaSpecHash], Params: paramValues(meta)}}
+		out[i] = DesiredRun{ID: id, Experiment: exp, SpecHash: meta[record.MetaSpecHash], Summary: SummaryOf(job), Job: job}
 	}
 	return out
 }

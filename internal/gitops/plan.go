@@ -22,10 +22,9 @@ type DesiredRun struct {
 	Namespace string
 	SpecHash  string
 	Summary   Summary
-	// Job is the compiled job; Record the run record apply writes next to
-	// it (SubmittedAt and SubmittedBy are filled at submit time).
-	Job    *api.Job
-	Record *record.Run
+	// Job is the compiled job, everything the run's record will hold:
+	// the controller writes the record from the job once Nomad has it.
+	Job *api.Job
 }
 
 // Summary is what a person needs to recognise a run in a plan.
@@ -111,10 +110,6 @@ type ExperimentPlan struct {
 	Name string `json:"name"`
 	// Create are declared runs absent from Nomad, in declaration order.
 	Create []Change `json:"create"`
-	// Records are declared runs whose job exists but whose record is
-	// missing (an earlier apply was interrupted between the two writes);
-	// apply writes them.
-	Records []Change `json:"records,omitempty"`
 	// Unchanged are declared runs present in Nomad, whatever their state.
 	Unchanged []RunRef `json:"unchanged"`
 	// Removed are runs no longer declared, sorted by ID. Only the active
@@ -128,10 +123,9 @@ type Change struct {
 	Namespace string  `json:"namespace,omitempty"`
 	SpecHash  string  `json:"spec_hash"`
 	Summary   Summary `json:"summary"`
-	// Job and Record travel in a saved plan so that applying it needs
-	// neither the files nor the compiler; -json output leaves them out.
-	Job    *api.Job    `json:"job,omitempty"`
-	Record *record.Run `json:"record,omitempty"`
+	// Job travels in a saved plan so that applying it needs neither the
+	// files nor the compiler; -json output leaves it out.
+	Job *api.Job `json:"job,omitempty"`
 }
 
 // RunRef names a run that is already in Nomad.
@@ -146,7 +140,6 @@ type RunRef struct {
 // Counts sums a plan's lists.
 type Counts struct {
 	Create        int `json:"create"`
-	Records       int `json:"records"`
 	Unchanged     int `json:"unchanged"`
 	Removed       int `json:"removed"`
 	RemovedActive int `json:"removed_active"`
@@ -157,7 +150,6 @@ func (p *RunPlan) Counts() Counts {
 	var c Counts
 	for _, e := range p.Experiments {
 		c.Create += len(e.Create)
-		c.Records += len(e.Records)
 		c.Unchanged += len(e.Unchanged)
 		c.Removed += len(e.Removed)
 		for _, r := range e.Removed {
@@ -170,11 +162,10 @@ func (p *RunPlan) Counts() Counts {
 }
 
 // HasChanges reports whether applying the plan (with -prune) would change
-// anything in Nomad: runs to create, records to write, or active runs no
-// longer declared. Finished runs that are no longer declared are history
-// and change nothing.
+// anything in Nomad: runs to create, or active runs no longer declared.
+// Finished runs that are no longer declared are history and change nothing.
 func (c Counts) HasChanges() bool {
-	return c.Create+c.Records+c.RemovedActive > 0
+	return c.Create+c.RemovedActive > 0
 }
 
 // Plan diffs desired with actual runs. It is pure and runs in time linear in
@@ -210,13 +201,9 @@ func Plan(desired []DesiredRun, actual []ActualRun, opts Options) *RunPlan {
 		declared[d.ID] = true
 		e := exp(d.Experiment)
 		a, ok := byID[d.ID]
-		switch {
-		case !ok:
+		if !ok {
 			e.Create = append(e.Create, changeOf(d))
-		case a.HasJob && !a.HasRecord && d.Record != nil:
-			e.Records = append(e.Records, changeOf(d))
-			e.Unchanged = append(e.Unchanged, refOf(*a))
-		default:
+		} else {
 			e.Unchanged = append(e.Unchanged, refOf(*a))
 		}
 	}
@@ -270,7 +257,7 @@ func mergeActual(a, b ActualRun) ActualRun {
 }
 
 func changeOf(d DesiredRun) Change {
-	return Change{ID: d.ID, Namespace: d.Namespace, SpecHash: d.SpecHash, Summary: d.Summary, Job: d.Job, Record: d.Record}
+	return Change{ID: d.ID, Namespace: d.Namespace, SpecHash: d.SpecHash, Summary: d.Summary, Job: d.Job}
 }
 
 func refOf(a ActualRun) RunRef {

@@ -37,7 +37,6 @@ func TestPlan(t *testing.T) {
 		actual  []ActualRun
 		opts    Options
 		want    map[string][3][]string // experiment → create, unchanged, removed
-		records []string
 		changes bool
 		counts  Counts
 	}{
@@ -95,12 +94,11 @@ func TestPlan(t *testing.T) {
 			changes: true, counts: Counts{Create: 1, Removed: 1, RemovedActive: 1},
 		},
 		{
-			name:    "job without record: record to write",
+			name:    "a job the controller has not recorded yet is present",
 			desired: d[:1],
 			actual:  []ActualRun{{ID: "a-00000000", Experiment: "a", Status: "running", HasJob: true}},
 			want:    map[string][3][]string{"a": {{}, {"a-00000000"}, {}}},
-			records: []string{"a-00000000"},
-			changes: true, counts: Counts{Unchanged: 1, Records: 1},
+			counts:  Counts{Unchanged: 1},
 		},
 		{
 			name:    "job and record listed separately merge",
@@ -128,16 +126,11 @@ func TestPlan(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := Plan(tt.desired, tt.actual, tt.opts)
 			got := map[string][3][]string{}
-			var recs []string
 			for _, e := range p.Experiments {
 				got[e.Name] = [3][]string{changeIDs(e.Create), ids(e.Unchanged), ids(e.Removed)}
-				recs = append(recs, changeIDs(e.Records)...)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("plan = %v, want %v", got, tt.want)
-			}
-			if !reflect.DeepEqual(recs, tt.records) {
-				t.Errorf("records = %v, want %v", recs, tt.records)
 			}
 			c := p.Counts()
 			if c != tt.counts {

@@ -11,14 +11,13 @@ import (
 // the cluster.
 var ErrStale = errors.New("saved plan is stale")
 
-// WithoutJobs returns a copy of the plan without the compiled jobs and
-// records, for -json output that a person or a CI step reads.
+// WithoutJobs returns a copy of the plan without the compiled jobs, for
+// -json output that a person or a CI step reads.
 func (p *RunPlan) WithoutJobs() *RunPlan {
 	cp := *p
 	cp.Experiments = make([]ExperimentPlan, len(p.Experiments))
 	for i, e := range p.Experiments {
 		e.Create = stripped(e.Create)
-		e.Records = stripped(e.Records)
 		cp.Experiments[i] = e
 	}
 	return &cp
@@ -30,13 +29,13 @@ func stripped(cs []Change) []Change {
 	}
 	out := make([]Change, len(cs))
 	for i, c := range cs {
-		c.Job, c.Record = nil, nil
+		c.Job = nil
 		out[i] = c
 	}
 	return out
 }
 
-// WritePlan saves a plan, with its jobs and records, for apply -plan.
+// WritePlan saves a plan, with its jobs, for apply -plan.
 func WritePlan(w io.Writer, p *RunPlan) error {
 	enc := json.NewEncoder(w)
 	return enc.Encode(p)
@@ -53,9 +52,9 @@ func ReadPlan(r io.Reader) (*RunPlan, error) {
 		return nil, fmt.Errorf("plan file format version %d, this caravan reads version %d; plan again with this caravan", p.Version, PlanVersion)
 	}
 	for _, e := range p.Experiments {
-		for _, c := range append(append([]Change(nil), e.Create...), e.Records...) {
-			if c.Job == nil || c.Record == nil {
-				return nil, fmt.Errorf("plan file lacks the job or record of run %s (was it written with -json instead of -out?); plan again with -out", c.ID)
+		for _, c := range e.Create {
+			if c.Job == nil {
+				return nil, fmt.Errorf("plan file lacks the job of run %s (was it written with -json instead of -out?); plan again with -out", c.ID)
 			}
 		}
 	}

@@ -15,9 +15,6 @@ const listLimit = 10
 func (c Counts) SummaryLine() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan: %d to create, %d unchanged", c.Create, c.Unchanged)
-	if c.Records > 0 {
-		fmt.Fprintf(&b, " (%d records to write)", c.Records)
-	}
 	fmt.Fprintf(&b, ", %d no longer declared", c.Removed)
 	if c.RemovedActive > 0 {
 		fmt.Fprintf(&b, " (%d still active: apply -prune stops them)", c.RemovedActive)
@@ -40,9 +37,6 @@ func WriteText(w io.Writer, p *RunPlan) error {
 		ew.printf("experiment %q: %d to create, %d unchanged, %d no longer declared\n", e.Name, len(e.Create), len(e.Unchanged), len(e.Removed))
 		for _, ch := range e.Create {
 			ew.printf("  + %s  %s\n", ch.ID, ch.Summary.Text())
-		}
-		for _, ch := range e.Records {
-			ew.printf("  ~ %s  record missing in Nomad Variables: apply writes it\n", ch.ID)
 		}
 		writeRefs(ew, "=", e.Unchanged, "unchanged", func(r RunRef) string { return statusText(r) })
 		var active, finished []RunRef

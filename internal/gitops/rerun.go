@@ -24,21 +24,21 @@ func RerunID(origID string, n int) string {
 	return record.ExperimentOf(origID) + "-" + hex.EncodeToString(sum[:])[:8]
 }
 
-// Rerun builds the job and record that reproduce a recorded run under
-// newID: the recorded job exactly (image, commit, params, resources), with
-// only its identity changed (ID, name, caravan_run_id, CARAVAN_RUN_ID) and
+// Rerun builds the job that reproduces a recorded run under newID: the
+// recorded job exactly (image, commit, params, resources), with only its
+// identity changed (ID, name, caravan_run_id, CARAVAN_RUN_ID) and
 // caravan_rerun_of naming the run it reproduces. It never reads files.
-// The caller stamps SubmittedAt and SubmittedBy.
-func Rerun(rec *record.Run, newID string) (*api.Job, *record.Run, error) {
+// Like every job caravan submits, it carries what its record will hold.
+func Rerun(rec *record.Run, newID string) (*api.Job, error) {
 	if rec == nil || len(rec.Job) == 0 {
-		return nil, nil, fmt.Errorf("the record of run %s holds no job, so it cannot be reproduced exactly", recID(rec))
+		return nil, fmt.Errorf("the record of run %s holds no job, so it cannot be reproduced exactly", recID(rec))
 	}
 	var job api.Job
 	if err := json.Unmarshal(rec.Job, &job); err != nil {
-		return nil, nil, fmt.Errorf("the record of run %s holds a job caravan cannot decode (%v); it cannot be reproduced exactly", rec.RunID, err)
+		return nil, fmt.Errorf("the record of run %s holds a job caravan cannot decode (%v); it cannot be reproduced exactly", rec.RunID, err)
 	}
 	if job.ID == nil || len(job.TaskGroups) == 0 {
-		return nil, nil, fmt.Errorf("the record of run %s holds an incomplete job (no ID or no task group); it cannot be reproduced exactly", rec.RunID)
+		return nil, fmt.Errorf("the record of run %s holds an incomplete job (no ID or no task group); it cannot be reproduced exactly", rec.RunID)
 	}
 	job.ID, job.Name = &newID, &newID
 	job.Meta = maps.Clone(job.Meta)
@@ -47,7 +47,7 @@ func Rerun(rec *record.Run, newID string) (*api.Job, *record.Run, error) {
 	}
 	job.Meta[record.MetaRunID] = newID
 	job.Meta[record.MetaRerunOf] = rec.RunID
-	job.Meta[MetaOrigin] = OriginRerun
+	job.Meta[record.MetaOrigin] = record.OriginRerun
 	for _, tg := range job.TaskGroups {
 		for _, t := range tg.Tasks {
 			if _, ok := t.Env[compile.EnvRunID]; ok {
@@ -56,20 +56,11 @@ func Rerun(rec *record.Run, newID string) (*api.Job, *record.Run, error) {
 			}
 		}
 	}
-	b, err := json.Marshal(&job)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode rerun job %s: %w", newID, err)
-	}
-	nr := *rec
-	nr.RunID = newID
-	nr.RerunOf = rec.RunID
-	nr.Job = b
-	nr.Extra = maps.Clone(rec.Extra)
-	if nr.Extra == nil {
-		nr.Extra = map[string]string{}
-	}
-	nr.Extra["origin"] = OriginRerun
-	return &job, &nr, nil
+	// What a job read back from Nomad holds about its own state is not
+	// part of what to submit.
+	job.Status, job.StatusDescription, job.Stop, job.Stable = nil, nil, nil, nil
+	job.Version, job.SubmitTime, job.CreateIndex, job.ModifyIndex, job.JobModifyIndex = nil, nil, nil, nil, nil
+	return &job, nil
 }
 
 func recID(rec *record.Run) string {

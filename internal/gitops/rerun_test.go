@@ -29,11 +29,11 @@ func TestRerunCopiesTheRecordedJob(t *testing.T) {
 	raw, _ := json.Marshal(d.Job)
 	rec := &record.Run{RunID: d.ID, Experiment: "train", Job: raw, SpecHash: d.SpecHash, Params: map[string]any{"lr": 0.1}}
 	newID := RerunID(d.ID, 1)
-	job, nr, err := Rerun(rec, newID)
+	job, err := Rerun(rec, newID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *job.ID != newID || *job.Name != newID || job.Meta[record.MetaRunID] != newID || job.Meta[record.MetaRerunOf] != d.ID || job.Meta[MetaOrigin] != OriginRerun {
+	if *job.ID != newID || *job.Name != newID || job.Meta[record.MetaRunID] != newID || job.Meta[record.MetaRerunOf] != d.ID || job.Meta[record.MetaOrigin] != record.OriginRerun {
 		t.Errorf("identity not changed: %v %v", *job.ID, job.Meta)
 	}
 	if env := job.TaskGroups[0].Tasks[0].Env; env[compile.EnvRunID] != newID || env["CARAVAN_PARAM_LR"] != "0.1" {
@@ -45,7 +45,8 @@ func TestRerunCopiesTheRecordedJob(t *testing.T) {
 	// Everything but identity is the recorded job.
 	var orig, again map[string]any
 	json.Unmarshal(raw, &orig)
-	json.Unmarshal(nr.Job, &again)
+	b, _ := json.Marshal(job)
+	json.Unmarshal(b, &again)
 	for _, k := range []string{"ID", "Name", "Meta", "TaskGroups"} {
 		delete(orig, k)
 		delete(again, k)
@@ -53,13 +54,15 @@ func TestRerunCopiesTheRecordedJob(t *testing.T) {
 	if !reflect.DeepEqual(orig, again) {
 		t.Errorf("job changed beyond identity:\n%v\n%v", orig, again)
 	}
-	if nr.RunID != newID || nr.RerunOf != d.ID || nr.SpecHash != d.SpecHash || nr.Params["lr"] != 0.1 {
-		t.Errorf("record: %+v", nr)
+	// Its record, written by the controller from the job, says what it
+	// reproduces.
+	if nr, err := record.FromJob(job); err != nil || nr.RunID != newID || nr.RerunOf != d.ID || nr.SpecHash != d.SpecHash || nr.Params["lr"] != 0.1 {
+		t.Errorf("record of the rerun: %+v %v", nr, err)
 	}
-	if _, _, err := Rerun(&record.Run{RunID: "x-1"}, "x-2"); err == nil {
+	if _, err := Rerun(&record.Run{RunID: "x-1"}, "x-2"); err == nil {
 		t.Error("rerun of a record without a job succeeded")
 	}
-	if _, _, err := Rerun(&record.Run{RunID: "x-1", Job: json.RawMessage(`"nope"`)}, "x-2"); err == nil {
+	if _, err := Rerun(&record.Run{RunID: "x-1", Job: json.RawMessage(`"nope"`)}, "x-2"); err == nil {
 		t.Error("rerun of a record with a corrupt job succeeded")
 	}
 }

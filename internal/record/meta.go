@@ -29,8 +29,9 @@ const (
 	MetaSourceCommit = "caravan_source_commit"
 	MetaSourcePath   = "caravan_source_path"
 
-	MetaFile         = "caravan_file" // experiment file, relative to the config dir
-	MetaLine         = "caravan_line" // line of the experiment block
+	MetaConfigDir    = "caravan_config_dir" // the configuration directory as given to apply
+	MetaFile         = "caravan_file"       // experiment file, relative to the config dir
+	MetaLine         = "caravan_line"       // line of the experiment block
 	MetaConfigCommit = "caravan_config_commit"
 	MetaConfigDirty  = "caravan_config_dirty" // "true" or "false"
 
@@ -38,6 +39,22 @@ const (
 	MetaDependsOn = "caravan_depends_on" // comma-separated experiment names
 	MetaRerun     = "caravan_rerun"      // the experiment's rerun counter
 	MetaRerunOf   = "caravan_rerun_of"   // run ID this run reproduces (caravan rerun)
+
+	// Set at submit time, after compilation, so not part of a run's
+	// identity: how and by whom the run was submitted, and what its pool
+	// cost then.
+	MetaOrigin       = "caravan_origin"         // OriginApply, OriginRun or OriginRerun
+	MetaSubmittedBy  = "caravan_submitted_by"   // the submitter's ACL token name, when known
+	MetaPricePerHour = "caravan_price_per_hour" // the pool's node price, decimal dollars
+	MetaGPUsPerNode  = "caravan_gpus_per_node"  // GPUs per node of the pool
+)
+
+// Origins of a run (values of MetaOrigin). Runs not submitted by apply are
+// ad hoc: no directory's plan lists them as no longer declared.
+const (
+	OriginApply = "apply"
+	OriginRun   = "run"
+	OriginRerun = "rerun"
 )
 
 // Param is one param of a run as text, in the run's param order.

@@ -70,17 +70,20 @@ var ProjectNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // Run is the record caravan writes for each run at submit time. It holds
 // enough to reproduce the run without the files it came from.
 type Run struct {
-	RunID       string           `json:"run_id"`
-	Project     string           `json:"project,omitempty"` // "" for a run of no project
-	Experiment  string           `json:"experiment"`
-	Pool        string           `json:"pool"`
-	NodePool    string           `json:"node_pool"`
-	Namespace   string           `json:"namespace"`
-	GPUs        int              `json:"gpus"`
-	Params      map[string]any   `json:"params"`
-	SpecHash    string           `json:"spec_hash"`
-	Spec        json.RawMessage  `json:"spec"` // the resolved run spec, as compile hashed it
-	Job         json.RawMessage  `json:"job"`  // the compiled job, api.Job JSON
+	RunID      string         `json:"run_id"`
+	Project    string         `json:"project,omitempty"` // "" for a run of no project
+	Experiment string         `json:"experiment"`
+	Pool       string         `json:"pool"`
+	NodePool   string         `json:"node_pool"`
+	Namespace  string         `json:"namespace"`
+	GPUs       int            `json:"gpus"`
+	Params     map[string]any `json:"params"`
+	SpecHash   string         `json:"spec_hash"`
+	// Spec is the resolved run spec, as compile hashed it; only records
+	// written at apply time by older caravans have one: the job holds the
+	// same declaration.
+	Spec        json.RawMessage  `json:"spec,omitempty"`
+	Job         json.RawMessage  `json:"job"` // the compiled job, api.Job JSON
 	Config      ConfigProvenance `json:"config"`
 	SubmittedBy string           `json:"submitted_by,omitempty"` // ACL token name/accessor when known
 	SubmittedAt time.Time        `json:"submitted_at"`

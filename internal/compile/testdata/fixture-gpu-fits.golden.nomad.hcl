@@ -7,6 +7,7 @@ job "resnet-b8b3bf0f" {
 
   meta {
     caravan_config_commit = ""
+    caravan_config_dir    = "testdata"
     caravan_config_dirty  = "false"
     caravan_depends_on    = ""
     caravan_experiment    = "resnet"

@@ -8,6 +8,7 @@ job "vit-3349bd9e" {
 
   meta {
     caravan_config_commit = ""
+    caravan_config_dir    = "testdata"
     caravan_config_dirty  = "false"
     caravan_depends_on    = "tokenize"
     caravan_experiment    = "vit"
@@ -95,6 +96,7 @@ job "vit-2b253c00" {
 
   meta {
     caravan_config_commit = ""
+    caravan_config_dir    = "testdata"
     caravan_config_dirty  = "false"
     caravan_depends_on    = "tokenize"
     caravan_experiment    = "vit"
@@ -182,6 +184,7 @@ job "vit-1af4c2d4" {
 
   meta {
     caravan_config_commit = ""
+    caravan_config_dir    = "testdata"
     caravan_config_dirty  = "false"
     caravan_depends_on    = "tokenize"
     caravan_experiment    = "vit"
@@ -269,6 +272,7 @@ job "vit-263bb851" {
 
   meta {
     caravan_config_commit = ""
+    caravan_config_dir    = "testdata"
     caravan_config_dirty  = "false"
     caravan_depends_on    = "tokenize"
     caravan_experiment    = "vit"
@@ -355,6 +359,7 @@ job "tokenize-44608684" {
 
   meta {
     caravan_config_commit = ""
+    caravan_config_dir    = "testdata"
     caravan_config_dirty  = "false"
     caravan_depends_on    = ""
     caravan_experiment    = "tokenize"

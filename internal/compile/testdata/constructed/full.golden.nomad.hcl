@@ -7,6 +7,7 @@ job "resnet50-3cf7567e" {
 
   meta {
     caravan_config_commit = "0123456789abcdef0123456789abcdef01234567"
+    caravan_config_dir    = "experiments"
     caravan_config_dirty  = "false"
     caravan_depends_on    = "prep,tokenize"
     caravan_experiment    = "resnet50"

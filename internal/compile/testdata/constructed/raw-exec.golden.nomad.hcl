@@ -6,6 +6,7 @@ job "resnet-b8b3bf0f" {
 
   meta {
     caravan_config_commit = "0123456789abcdef0123456789abcdef01234567"
+    caravan_config_dir    = "experiments"
     caravan_config_dirty  = "false"
     caravan_depends_on    = ""
     caravan_experiment    = "resnet"

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/caravan-ml/caravan/internal/controller"
+)
+
+func init() {
+	register(command{name: "controller", synopsis: "Keep every run's history in Nomad Variables (long-running; `autoscale` also does this)", run: runController})
+}
+
+// runController runs the records controller alone, for clusters whose
+// pools caravan does not scale: apply registers jobs only, and this writes
+// the record of each, so that runs' history outlives Nomad's garbage
+// collector. `caravan autoscale` runs the same controller beside the
+// autoscaler; one of the two must run in every cluster caravan uses.
+func runController(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "controller", "")
+	nf := addPoolsNomadFlags(fs)
+	listen := fs.String("listen", "127.0.0.1:9465", "serve /metrics on this `address`; empty disables")
+	resync := fs.Duration("resync", controller.DefaultResync, "compare every caravan job with the records at least this often")
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		errorf(env, "controller takes no arguments, got %q", pos)
+		return ExitUsage
+	}
+	nc, err := nf.client(env)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srvErr, stopMetrics, err := serveMetrics(env, *listen, reg)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitError
+	}
+	defer stopMetrics()
+	records := controller.NewRecords(controller.RecordsConfig{Nomad: nc, Logger: env.Logger, Resync: *resync, Metrics: controller.NewMetrics(reg)})
+	env.Logger.Info("keeping run records", "nomad", nc.Address(), "resync", resync.String())
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- records.Run(runCtx) }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			errorf(env, "%v", err)
+			return ExitError
+		}
+	case err := <-srvErr:
+		cancel()
+		<-done
+		errorf(env, "metrics server stopped: %v", err)
+		return ExitError
+	}
+	env.Logger.Info("controller stopped")
+	return ExitOK
+}

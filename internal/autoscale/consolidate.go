@@ -24,7 +24,7 @@ func olderWork(a, b nodeView) bool {
 // (older work first among equals): the top of the ranking stays eligible
 // until it offers the warm buffer plus ConsolidateKeepGPUs free GPUs, and
 // the lightly used nodes below that line are cordoned.
-func (p Policy) consolidate(views []nodeView, bins []bin, mem *Memory, now time.Time, buffer int, reenable *[]string) []string {
+func (p Policy) consolidate(views []nodeView, bins []bin, mem *History, now time.Time, buffer int, reenable *[]string) []string {
 	busy := make([]int, 0, len(views))
 	for i, v := range views {
 		if (v.role == roleEligible || v.role == roleCordoned) && v.Allocs > 0 && (v.bin < 0 || !bins[v.bin].used) {

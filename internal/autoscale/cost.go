@@ -136,7 +136,7 @@ func (l *Loop) saveCost(ctx context.Context, p *poolRun) {
 func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 	r := PoolRecord{
 		Pool: p.name, NodePool: nodePoolOf(p.name, p.pool), Updated: now, Holder: l.cfg.Holder,
-		Last: p.last, InState: p.inState, Requested: p.requested, Seen: p.seen, Memory: p.memory,
+		Last: p.last, InState: p.inState, Requested: p.requested, Seen: p.seen, History: p.history,
 		Nodes: nodeCounts(p.state), Queued: len(p.state.Pending), Blocked: p.view.Blocked,
 		Foreign: p.view.Foreign, Terraform: p.tf, PricePerHour: p.pool.PricePerHour, DryRun: l.cfg.DryRun,
 	}
@@ -165,7 +165,7 @@ func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 	case !p.tf.NextRetryAt.IsZero() && p.tf.NextRetryAt.After(now):
 		r.Next, r.NextAt = "retry terraform apply after failure", p.tf.NextRetryAt
 	default:
-		r.Next, r.NextAt = nextPlanned(l.policy.scaleInGrace(p.pool), l.policy.keepsWarm(), p.pool, p.state, p.memory)
+		r.Next, r.NextAt = nextPlanned(l.policy.scaleInGrace(p.pool), l.policy.keepsWarm(), p.pool, p.state, p.history)
 		if r.Next == "" && !p.wakeAt.IsZero() {
 			r.Next, r.NextAt = "re-decide when a timer falls due", p.wakeAt
 		}
@@ -179,7 +179,7 @@ func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 // the pool's effective min_idle (Policy.scaleInGrace; 0 when idle_timeout
 // alone decides): from then on an idle node goes, unless a warm buffer
 // (warm) keeps it, and idle_timeout is the latest it stays.
-func nextPlanned(grace time.Duration, warm bool, pl *spec.Pool, ps PoolState, mem Memory) (string, time.Time) {
+func nextPlanned(grace time.Duration, warm bool, pl *spec.Pool, ps PoolState, hist History) (string, time.Time) {
 	var what string
 	var at time.Time
 	consider := func(w string, t time.Time) {
@@ -197,7 +197,7 @@ func nextPlanned(grace time.Duration, warm bool, pl *spec.Pool, ps PoolState, me
 		if n.Status != NodeReady || n.Allocs > 0 {
 			continue
 		}
-		if isDrainingMark(mem, n.Name) {
+		if isDrainingMark(hist, n.Name) {
 			// Due at the next decision: no time to show.
 			return "remove drained node " + n.Name, time.Time{}
 		}

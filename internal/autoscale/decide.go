@@ -38,10 +38,10 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		pl = &spec.Pool{Name: name}
 	}
 	d := Decision{Pool: name}
-	mem := ps.Memory
+	mem := ps.History
 	// Copy-on-write: most decisions change no mark, and copying the maps
 	// on every call dominated the simulator's profile.
-	mem.Cordoned, mem.Draining, mem.Removing = ps.Memory.Cordoned, ps.Memory.Draining, ps.Memory.Removing
+	mem.Cordoned, mem.Draining, mem.Removing = ps.History.Cordoned, ps.History.Draining, ps.History.Removing
 	mem.shared = true
 	newCap := nodeCapacity(pl)
 	var reasons []string
@@ -410,7 +410,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		reasons = append(reasons, "no change")
 	}
 	d.Reason = strings.Join(reasons, "; ")
-	d.Memory = mem
+	d.History = mem
 	d.WakeAt = wake
 	return d
 }

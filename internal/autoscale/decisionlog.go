@@ -37,9 +37,9 @@ func (l *Loop) printDry(p *poolRun, d Decision) {
 		fmt.Fprintf(l.cfg.DryRunOut, "%s [dry-run] %s\n", l.cfg.Now().UTC().Format(time.RFC3339), line)
 		p.lastPrint = line
 	}
-	// A dry run never acts, so memory advances as if it had: the next
+	// A dry run never acts, so the history advances as if it had: the next
 	// decision then shows what would follow.
-	p.memory = d.Memory
+	p.history = d.History
 }
 
 func describeActions(as []Action) string {
@@ -58,7 +58,7 @@ func nodeCounts(ps PoolState) map[string]int {
 			c["down"]++
 		case n.Status != NodeReady:
 			c["initializing"]++
-		case n.Draining || (!n.Eligible && n.Allocs == 0 && isDrainingMark(ps.Memory, n.Name)):
+		case n.Draining || (!n.Eligible && n.Allocs == 0 && isDrainingMark(ps.History, n.Name)):
 			c["draining"]++
 		case !n.Eligible:
 			c["cordoned"]++
@@ -71,7 +71,7 @@ func nodeCounts(ps PoolState) map[string]int {
 
 // isDrainingMark reports whether caravan is scaling the node in: drained,
 // or out of the target and waiting for Terraform to destroy it.
-func isDrainingMark(m Memory, name string) bool {
+func isDrainingMark(m History, name string) bool {
 	_, draining := m.Draining[name]
 	_, removing := m.Removing[name]
 	return draining || removing

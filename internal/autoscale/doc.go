@@ -2,7 +2,7 @@
 //
 // The package has a pure heart and an I/O edge. The heart is Decide: given
 // a State (the nodes of each pool, the work queued for it, the machines that
-// were asked for but have not registered yet, and the memory of earlier
+// were asked for but have not registered yet, and the history of earlier
 // decisions) it returns one Decision per pool: the exact set of node names
 // the pool's Terraform module must hold, and the Nomad-side actions (mark
 // ineligible or eligible, drain) that get there without ever evicting a
@@ -12,5 +12,5 @@
 //
 // The edge (Observe from Nomad, the loop that applies decisions through
 // Terraform and Nomad, the leader lock and metrics) builds a State, calls
-// Decide, and carries Decision.Memory into the next State.
+// Decide, and carries Decision.History into the next State.
 package autoscale

@@ -88,7 +88,7 @@ type poolRun struct {
 	inState   []string
 	requested map[string]time.Time
 	seen      map[string]time.Time
-	memory    Memory
+	history   History
 	last      RecordedDecision
 	lastPrint string
 	tf        TerraformStatus

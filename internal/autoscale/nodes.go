@@ -104,13 +104,13 @@ func nextIndex(pool string, ps PoolState, remembered int) int {
 	for _, m := range ps.Booting {
 		see(m.Name)
 	}
-	for n := range ps.Memory.Cordoned {
+	for n := range ps.History.Cordoned {
 		see(n)
 	}
-	for n := range ps.Memory.Draining {
+	for n := range ps.History.Draining {
 		see(n)
 	}
-	for n := range ps.Memory.Removing {
+	for n := range ps.History.Removing {
 		see(n)
 	}
 	return next

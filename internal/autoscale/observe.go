@@ -26,7 +26,7 @@ type ClusterReader interface {
 
 // PoolInput is what the loop knows about a pool beside Nomad: its
 // configuration, the names Terraform holds, names asked for but not yet in
-// state, when names first registered, and Decide's memory.
+// state, when names first registered, and Decide's history.
 type PoolInput struct {
 	Pool *spec.Pool
 	// InState are the node names in the pool's Terraform state.
@@ -35,8 +35,8 @@ type PoolInput struct {
 	// applied, e.g. after a crash mid-apply), with the time it did.
 	Requested map[string]time.Time
 	// Seen is when each node name was first seen registered.
-	Seen   map[string]time.Time
-	Memory Memory
+	Seen    map[string]time.Time
+	History History
 }
 
 // PoolView is what Observe saw of a pool beyond the State: figures for
@@ -103,7 +103,7 @@ func (o *Observer) Observe(ctx context.Context, now time.Time, in map[string]Poo
 		for n := range pi.Requested {
 			owner[n] = name
 		}
-		st.Pools[name] = PoolState{Pool: pi.Pool, Memory: pi.Memory}
+		st.Pools[name] = PoolState{Pool: pi.Pool, History: pi.History}
 		views[name] = PoolView{Blocked: map[string]int{}, RunGPUs: map[string]int{}}
 	}
 

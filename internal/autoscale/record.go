@@ -56,8 +56,9 @@ type PoolRecord struct {
 	Requested map[string]time.Time `json:"requested,omitempty"`
 	// Seen is when each node first registered (its idle clock's start).
 	Seen map[string]time.Time `json:"seen,omitempty"`
-	// Memory is Decide's memory, carried across restarts.
-	Memory Memory `json:"memory"`
+	// History is Decide's history, carried across restarts; the JSON
+	// key keeps its first name so that existing records load.
+	History History `json:"memory"`
 	// Nodes counts the pool's nodes by state (ready, cordoned, draining,
 	// booting, down, initializing).
 	Nodes map[string]int `json:"nodes"`

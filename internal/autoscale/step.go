@@ -25,7 +25,7 @@ func (l *Loop) Step(ctx context.Context, trigger time.Time) error {
 				continue
 			}
 		}
-		in[name] = PoolInput{Pool: p.pool, InState: p.inState, Requested: p.requested, Seen: p.seen, Memory: p.memory}
+		in[name] = PoolInput{Pool: p.pool, InState: p.inState, Requested: p.requested, Seen: p.seen, History: p.history}
 	}
 	if len(in) == 0 {
 		return errors.Join(errs...)
@@ -99,7 +99,7 @@ func (l *Loop) load(ctx context.Context, p *poolRun) error {
 	p.inState = names
 	p.requested, p.seen = map[string]time.Time{}, map[string]time.Time{}
 	if ok {
-		p.memory = rec.Memory
+		p.history = rec.History
 		p.last = rec.Last
 		p.tf = rec.Terraform
 		p.failures = rec.Terraform.Failures
@@ -166,20 +166,20 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 			}
 		}
 	}
-	mem := d.Memory
+	hist := d.History
 	if len(failedNodes) > 0 {
 		// Forget marks that did not happen, so the next decision does
 		// not take a node for drained that Nomad never drained.
-		mem.Cordoned, mem.Draining = maps.Clone(mem.Cordoned), maps.Clone(mem.Draining)
+		hist.Cordoned, hist.Draining = maps.Clone(hist.Cordoned), maps.Clone(hist.Draining)
 		for n := range failedNodes {
-			delete(mem.Draining, n)
-			delete(mem.Cordoned, n)
+			delete(hist.Draining, n)
+			delete(hist.Cordoned, n)
 		}
-		p.memory = mem
+		p.history = hist
 		p.dirty = true
 		return errors.Join(errs...)
 	}
-	p.memory = mem
+	p.history = hist
 	if d.Changed() {
 		p.dirty = true
 	}

@@ -143,17 +143,17 @@ func TestActNomadFailureKeepsTerraform(t *testing.T) {
 	d := Decision{Pool: "gpu",
 		Actions:     []Action{{Kind: MarkIneligible, Nodes: []string{"gpu-2"}}, {Kind: Drain, Nodes: []string{"gpu-2"}, Deadline: time.Hour}, {Kind: Create, Nodes: []string{"gpu-3"}}},
 		TargetNodes: []string{"gpu-1", "gpu-2", "gpu-3"},
-		Memory:      Memory{Draining: map[string]time.Time{"gpu-2": now}, Cordoned: map[string]time.Time{}},
+		History:     History{Draining: map[string]time.Time{"gpu-2": now}, Cordoned: map[string]time.Time{}},
 	}
 	err := l.act(context.Background(), p, d, now)
 	if err == nil || !strings.Contains(err.Error(), "drain node gpu-2") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, ok := p.memory.Draining["gpu-2"]; ok {
+	if _, ok := p.history.Draining["gpu-2"]; ok {
 		t.Errorf("a failed drain is remembered as draining")
 	}
-	if _, ok := d.Memory.Draining["gpu-2"]; !ok {
-		t.Errorf("the decision's own memory was modified in place")
+	if _, ok := d.History.Draining["gpu-2"]; !ok {
+		t.Errorf("the decision's own history was modified in place")
 	}
 	if prov.applies != 0 {
 		t.Errorf("Terraform ran after a failed Nomad operation")
@@ -174,31 +174,31 @@ func TestNextPlanned(t *testing.T) {
 	tests := []struct {
 		name     string
 		ps       PoolState
-		mem      Memory
+		hist     History
 		grace    time.Duration
 		warm     bool
 		wantWhat string
 		wantAt   time.Time
 	}{
-		{"nothing", PoolState{}, Memory{}, 0, false, "", time.Time{}},
-		{"idle node", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}}}, Memory{}, 0, false,
+		{"nothing", PoolState{}, History{}, 0, false, "", time.Time{}},
+		{"idle node", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}}}, History{}, 0, false,
 			"scale in idle node gpu-1 (idle_timeout 10m0s)", now.Add(10 * time.Minute)},
-		{"idle node, min_idle", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}}}, Memory{}, time.Minute, false,
+		{"idle node, min_idle", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}}}, History{}, time.Minute, false,
 			"scale in idle node gpu-1 (min_idle 1m0s)", now.Add(time.Minute)},
-		{"idle node, min_idle and a warm buffer", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}}}, Memory{}, time.Minute, true,
+		{"idle node, min_idle and a warm buffer", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}}}, History{}, time.Minute, true,
 			"scale in idle node gpu-1 (min_idle 1m0s passed) unless the warm buffer keeps it; by idle_timeout 10m0s at the latest", now.Add(time.Minute)},
-		{"busy node", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, Allocs: 1}}}, Memory{}, time.Minute, false, "", time.Time{}},
+		{"busy node", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, Allocs: 1}}}, History{}, time.Minute, false, "", time.Time{}},
 		{"booting beats idle", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}},
-			Booting: []Machine{{Name: "gpu-2", RequestedAt: now.Add(-10 * time.Minute)}}}, Memory{}, 0, false,
+			Booting: []Machine{{Name: "gpu-2", RequestedAt: now.Add(-10 * time.Minute)}}}, History{}, 0, false,
 			"replace gpu-2 unless it registers (boot_timeout)", now.Add(5 * time.Minute)},
-		{"drained", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady}}}, Memory{Draining: map[string]time.Time{"gpu-1": now}}, 0, false,
+		{"drained", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady}}}, History{Draining: map[string]time.Time{"gpu-1": now}}, 0, false,
 			"remove drained node gpu-1", time.Time{}},
-		{"removing", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady}}}, Memory{Removing: map[string]time.Time{"gpu-1": now}}, 0, false,
+		{"removing", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady}}}, History{Removing: map[string]time.Time{"gpu-1": now}}, 0, false,
 			"remove drained node gpu-1", time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			what, at := nextPlanned(tt.grace, tt.warm, pl, tt.ps, tt.mem)
+			what, at := nextPlanned(tt.grace, tt.warm, pl, tt.ps, tt.hist)
 			if what != tt.wantWhat || !at.Equal(tt.wantAt) {
 				t.Errorf("got %q at %v, want %q at %v", what, at, tt.wantWhat, tt.wantAt)
 			}

@@ -8,7 +8,7 @@ import (
 )
 
 // decider drives an autoscale.Policy exactly as the autoscaler loop does:
-// build the pool's State, decide, apply, carry the memory over, and decide
+// build the pool's State, decide, apply, carry the history over, and decide
 // again at once when the decision changed something (a cordon then a
 // removal are two decisions, as they are against Nomad).
 type decider struct {
@@ -24,7 +24,7 @@ func (d *decider) control(c *cluster, now time.Time) (time.Time, error) {
 	for range 4 {
 		c.poolState(&d.ps, now)
 		dec := d.policy.DecidePool(d.ps.Pool.Name, d.ps, now)
-		d.ps.Memory = dec.Memory
+		d.ps.History = dec.History
 		wake = dec.WakeAt
 		if !dec.Changed() {
 			break

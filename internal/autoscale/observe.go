@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
@@ -36,7 +37,7 @@ type PoolInput struct {
 	Requested map[string]time.Time
 	// Seen is when each node name was first seen registered.
 	Seen    map[string]time.Time
-	History History
+	History decide.History
 }
 
 // PoolView is what Observe saw of a pool beyond the State: figures for
@@ -80,7 +81,7 @@ type cachedJob struct {
 // Observe reads the cluster once and returns the State for the pools of in.
 // Any failed read fails the whole observation: deciding on half a picture
 // could remove a node whose allocations were not read.
-func (o *Observer) Observe(ctx context.Context, now time.Time, in map[string]PoolInput) (State, map[string]PoolView, error) {
+func (o *Observer) Observe(ctx context.Context, now time.Time, in map[string]PoolInput) (decide.State, map[string]PoolView, error) {
 	if o.jobs == nil {
 		o.jobs = map[string]cachedJob{}
 		o.pendingSince = map[string]time.Time{}
@@ -89,7 +90,7 @@ func (o *Observer) Observe(ctx context.Context, now time.Time, in map[string]Poo
 	if ns == "" {
 		ns = "*"
 	}
-	st := State{Now: now, Pools: map[string]PoolState{}}
+	st := decide.State{Now: now, Pools: map[string]decide.PoolState{}}
 	views := map[string]PoolView{}
 	byNodePool := map[string][]string{} // node pool -> caravan pools
 	owner := map[string]string{}        // node name in state -> caravan pool
@@ -103,19 +104,19 @@ func (o *Observer) Observe(ctx context.Context, now time.Time, in map[string]Poo
 		for n := range pi.Requested {
 			owner[n] = name
 		}
-		st.Pools[name] = PoolState{Pool: pi.Pool, History: pi.History}
+		st.Pools[name] = decide.PoolState{Pool: pi.Pool, History: pi.History}
 		views[name] = PoolView{Blocked: map[string]int{}, RunGPUs: map[string]int{}}
 	}
 
 	nodes, err := o.Nomad.Nodes(ctx)
 	if err != nil {
-		return State{}, nil, fmt.Errorf("observe nodes: %w", err)
+		return decide.State{}, nil, fmt.Errorf("observe nodes: %w", err)
 	}
 	registered := map[string]bool{}
 	for _, n := range nodes {
 		pool, ours := owner[n.Name]
 		if !ours {
-			if n.Status == string(NodeDown) {
+			if n.Status == string(decide.NodeDown) {
 				// Old machines (ours, already destroyed) stay listed as
 				// down until Nomad's node GC; they are nobody's now.
 				continue
@@ -132,7 +133,7 @@ func (o *Observer) Observe(ctx context.Context, now time.Time, in map[string]Poo
 		}
 		allocs, err := o.Nomad.NodeAllocations(ctx, n.ID)
 		if err != nil {
-			return State{}, nil, fmt.Errorf("observe allocations of node %s: %w", n.Name, err)
+			return decide.State{}, nil, fmt.Errorf("observe allocations of node %s: %w", n.Name, err)
 		}
 		pi := in[pool]
 		node := buildNode(n, allocs, gpuDevice(pi.Pool), now)
@@ -160,14 +161,14 @@ func (o *Observer) Observe(ctx context.Context, now time.Time, in map[string]Poo
 				// starts now.
 				at = now
 			}
-			ps.Booting = append(ps.Booting, Machine{Name: m, RequestedAt: at})
+			ps.Booting = append(ps.Booting, decide.Machine{Name: m, RequestedAt: at})
 		}
 		sort.Slice(ps.Nodes, func(i, j int) bool { return ps.Nodes[i].Name < ps.Nodes[j].Name })
 		st.Pools[name] = ps
 	}
 
 	if err := o.observeDemand(ctx, ns, now, byNodePool, st, views); err != nil {
-		return State{}, nil, err
+		return decide.State{}, nil, err
 	}
 	return st, views, nil
 }
@@ -193,7 +194,7 @@ func bootingNames(pi PoolInput, registered map[string]bool) []string {
 
 // observeDemand turns queued allocations (job summaries) and blocked
 // evaluations into Requests of the pools whose node pool the job targets.
-func (o *Observer) observeDemand(ctx context.Context, ns string, now time.Time, byNodePool map[string][]string, st State, views map[string]PoolView) error {
+func (o *Observer) observeDemand(ctx context.Context, ns string, now time.Time, byNodePool map[string][]string, st decide.State, views map[string]PoolView) error {
 	jobs, err := o.Nomad.Jobs(ctx, ns)
 	if err != nil {
 		return fmt.Errorf("observe jobs: %w", err)
@@ -313,7 +314,7 @@ func (o *Observer) observeDemand(ctx context.Context, ns string, now time.Time, 
 						o.pendingSince[id] = now
 					}
 					seen[id] = true
-					pool.Pending = append(pool.Pending, Request{ID: id, RunID: run, JobID: ref.id, Resources: res, Since: since})
+					pool.Pending = append(pool.Pending, decide.Request{ID: id, RunID: run, JobID: ref.id, Resources: res, Since: since})
 				}
 			}
 			st.Pools[p] = pool

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/testutil/golden"
 )
 
@@ -34,7 +35,7 @@ func TestPoolRecordStoredFormat(t *testing.T) {
 	if !h.Cordoned["gpu-1"].Equal(at.Add(-time.Minute)) || !h.Draining["gpu-2"].Equal(at) || !h.Removing["gpu-3"].Equal(at.Add(-time.Second)) {
 		t.Errorf("history marks not loaded: cordoned %v draining %v removing %v", h.Cordoned, h.Draining, h.Removing)
 	}
-	if len(rec.Last.Actions) != 2 || rec.Last.Actions[1].Kind != Drain || rec.Last.Actions[1].Deadline != time.Hour {
+	if len(rec.Last.Actions) != 2 || rec.Last.Actions[1].Kind != decide.Drain || rec.Last.Actions[1].Deadline != time.Hour {
 		t.Errorf("last decision's actions not loaded: %+v", rec.Last.Actions)
 	}
 	out, err := json.MarshalIndent(rec, "", "  ")

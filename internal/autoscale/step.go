@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/terraform"
 )
 
@@ -126,7 +127,7 @@ func (l *Loop) load(ctx context.Context, p *poolRun) error {
 
 // act carries out one decision: Nomad node operations first, then the
 // Terraform apply of the target set (in the background unless SyncApply).
-func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) error {
+func (l *Loop) act(ctx context.Context, p *poolRun, d decide.Decision, now time.Time) error {
 	var errs []error
 	failedNodes := map[string]bool{}
 	for _, a := range d.Actions {
@@ -137,15 +138,15 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 			}
 			var err error
 			switch a.Kind {
-			case MarkEligible:
+			case decide.MarkEligible:
 				if nodeDraining(p.state, n) {
 					err = l.cfg.Nomad.CancelDrain(ctx, id, true)
 				} else {
 					err = l.cfg.Nomad.SetEligibility(ctx, id, true)
 				}
-			case MarkIneligible:
+			case decide.MarkIneligible:
 				err = l.cfg.Nomad.SetEligibility(ctx, id, false)
-			case Drain:
+			case decide.Drain:
 				err = l.cfg.Nomad.DrainNode(ctx, id, a.Deadline, map[string]string{"caravan": "scale-in", "caravan_reason": a.Reason})
 			default:
 				continue
@@ -155,7 +156,7 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 				errs = append(errs, fmt.Errorf("pool %q: %s node %s: %w", p.name, a.Kind, n, err))
 			}
 		}
-		if a.Kind == Replace {
+		if a.Kind == decide.Replace {
 			for _, n := range a.Nodes {
 				// Decisions repeat while the apply runs: count once.
 				if !p.replacing[n] {

@@ -1,4 +1,4 @@
-package autoscale
+package decide
 
 import (
 	"math"
@@ -90,4 +90,12 @@ func (p Policy) bufferShrinksAt(m History, b int) time.Time {
 	}
 	halves := math.Log2(m.Demand / target)
 	return m.DemandAt.Add(time.Duration(halves*float64(p.DemandHalfLife)) + time.Second)
+}
+
+// ScalingIn reports whether caravan is scaling the node in: drained, or
+// out of the target and waiting for Terraform to destroy it.
+func (h History) ScalingIn(name string) bool {
+	_, draining := h.Draining[name]
+	_, removing := h.Removing[name]
+	return draining || removing
 }

@@ -1,4 +1,4 @@
-package autoscale
+package decide
 
 import (
 	"math"
@@ -15,8 +15,8 @@ import (
 // or memory_per_node unset): it never limits packing.
 const unbounded = math.MaxInt32
 
-// nodeCapacity is what a new machine of the pool offers.
-func nodeCapacity(pl *spec.Pool) Resources {
+// NodeCapacity is what a new machine of the pool offers.
+func NodeCapacity(pl *spec.Pool) Resources {
 	c := Resources{GPUs: pl.GPUsPerNode, CPU: pl.CPUPerNode, Memory: pl.MemoryPerNode}
 	if c.CPU <= 0 {
 		c.CPU = unbounded

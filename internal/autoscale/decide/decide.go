@@ -1,4 +1,4 @@
-package autoscale
+package decide
 
 import (
 	"fmt"
@@ -43,7 +43,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	// on every call dominated the simulator's profile.
 	mem.Cordoned, mem.Draining, mem.Removing = ps.History.Cordoned, ps.History.Draining, ps.History.Removing
 	mem.shared = true
-	newCap := nodeCapacity(pl)
+	newCap := NodeCapacity(pl)
 	var reasons []string
 	var wake time.Time
 	wakeAt := func(t time.Time) {

@@ -1,4 +1,4 @@
-package autoscale
+package decide
 
 import (
 	"fmt"
@@ -54,7 +54,7 @@ func (w *world) capacity() Resources {
 }
 
 func (w *world) fitsNode(r Resources) bool {
-	c := nodeCapacity(w.pool)
+	c := NodeCapacity(w.pool)
 	return c.Fits(r)
 }
 

@@ -18,13 +18,23 @@ func olderWork(a, b nodeView) bool {
 	return a.Used.GPUs > b.Used.GPUs
 }
 
-// consolidate picks the busy nodes to keep eligible and cordons the others;
-// nodes it wants back that caravan had cordoned are added to reenable.
-// Nodes are ranked the way Nomad's best-fit fills them, fullest first
-// (older work first among equals): the top of the ranking stays eligible
-// until it offers the warm buffer plus ConsolidateKeepGPUs free GPUs, and
-// the lightly used nodes below that line are cordoned.
-func (p Policy) consolidate(views []nodeView, bins []bin, mem *History, now time.Time, buffer int, reenable *[]string) []string {
+// consolidation is what consolidation decided.
+type consolidation struct {
+	// cordons are the busy nodes marked ineligible so that they run dry;
+	// reenable the nodes caravan had cordoned that it wants back.
+	cordons, reenable []string
+	why               []reason
+}
+
+// consolidate keeps new work on the nodes that will stay busy longest
+// anyway, without evicting anything. Busy nodes that no queued request was
+// packed onto are ranked the way Nomad's best-fit fills them, fullest
+// first (older work first among equals): the top of the ranking stays
+// eligible until it offers the warm buffer (buffer GPUs) plus
+// ConsolidateKeepGPUs free GPUs, and the lightly used nodes below that
+// line are cordoned, to run dry and be scaled in. Queued work re-enables a
+// cordoned node (reenablePacked) before any machine boots.
+func (p Policy) consolidate(views []nodeView, bins []bin, h *History, now time.Time, buffer int) consolidation {
 	busy := make([]int, 0, len(views))
 	for i, v := range views {
 		if (v.role == roleEligible || v.role == roleCordoned) && v.Allocs > 0 && (v.bin < 0 || !bins[v.bin].used) {
@@ -42,24 +52,27 @@ func (p Policy) consolidate(views []nodeView, bins []bin, mem *History, now time
 		return strings.Compare(x.Name, y.Name)
 	})
 	free := 0
-	var cordons []string
+	var out consolidation
 	for _, i := range busy {
 		v := &views[i]
 		light := float64(v.Used.GPUs) <= p.ConsolidateMaxUsed*float64(v.Total.GPUs)
 		if free < buffer+p.ConsolidateKeepGPUs || !light {
 			free += v.Free().GPUs
 			if v.role == roleCordoned {
-				*reenable = append(*reenable, v.Name)
-				mem.uncordon(v.Name)
+				out.reenable = append(out.reenable, v.Name)
+				h.uncordon(v.Name)
 				v.role = roleEligible
 			}
 			continue
 		}
 		if v.role == roleEligible {
-			cordons = append(cordons, v.Name)
-			mem.cordon(v.Name, now)
+			out.cordons = append(out.cordons, v.Name)
+			h.cordon(v.Name, now)
 			v.role = roleCordoned
 		}
 	}
-	return cordons
+	if len(out.cordons) > 0 {
+		out.why = append(out.why, reason{rule: ruleConsolidate, nodes: out.cordons})
+	}
+	return out
 }

@@ -5,6 +5,15 @@ import (
 	"time"
 )
 
+// borrowed is h as a decision starts from it: the mark maps stay the
+// caller's until the first write copies them. Most decisions change no
+// mark, and copying the maps on every call dominated the simulator's
+// profile.
+func (h History) borrowed() History {
+	h.shared = true
+	return h
+}
+
 // own copies the mark maps before the first write, so the caller's
 // History is never changed.
 func (m *History) own() {

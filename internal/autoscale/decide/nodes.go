@@ -4,7 +4,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +39,9 @@ const (
 	roleRemoving                 // drained, empty and out of the target: left to Terraform
 )
 
+// nodeView is a registered node as a decision sees it. The phases change
+// its role as they decide (a cordoned node packed onto becomes eligible,
+// an idle one draining), so that later phases see the pool as it will be.
 type nodeView struct {
 	// Node points into the caller's State, which Decide never changes.
 	*Node
@@ -83,37 +85,6 @@ func orderBy(vs []nodeView, role nodeRole, less func(a, b nodeView) bool) []int 
 		return strings.Compare(x.Name, y.Name)
 	})
 	return idx
-}
-
-// nextIndex is the first machine counter above every "<pool>-<n>" name in
-// sight (nodes, booting machines, marked nodes) and at least the remembered
-// counter, so a name is never reused while anything may still refer to it.
-func nextIndex(pool string, ps PoolState, remembered int) int {
-	next := max(remembered, 1)
-	prefix := pool + "-"
-	see := func(n string) {
-		if s, ok := strings.CutPrefix(n, prefix); ok {
-			if k, err := strconv.Atoi(s); err == nil && k >= next {
-				next = k + 1
-			}
-		}
-	}
-	for _, n := range ps.Nodes {
-		see(n.Name)
-	}
-	for _, m := range ps.Booting {
-		see(m.Name)
-	}
-	for n := range ps.History.Cordoned {
-		see(n)
-	}
-	for n := range ps.History.Draining {
-		see(n)
-	}
-	for n := range ps.History.Removing {
-		see(n)
-	}
-	return next
 }
 
 func dedupe(s []string) []string {

@@ -128,9 +128,35 @@ func (l *Loop) load(ctx context.Context, p *poolRun) error {
 // act carries out one decision: Nomad node operations first, then the
 // Terraform apply of the target set (in the background unless SyncApply).
 func (l *Loop) act(ctx context.Context, p *poolRun, d decide.Decision, now time.Time) error {
+	failedNodes, err := l.nodeOps(ctx, p, d.Actions)
+	hist := d.History
+	if len(failedNodes) > 0 {
+		// Forget marks that did not happen, so the next decision does
+		// not take a node for drained that Nomad never drained.
+		hist.Cordoned, hist.Draining = maps.Clone(hist.Cordoned), maps.Clone(hist.Draining)
+		for n := range failedNodes {
+			delete(hist.Draining, n)
+			delete(hist.Cordoned, n)
+		}
+		p.history = hist
+		p.dirty = true
+		return err
+	}
+	p.history = hist
+	if d.Changed() {
+		p.dirty = true
+	}
+	l.applyTarget(ctx, p, d.TargetNodes, now)
+	return nil
+}
+
+// nodeOps performs the Nomad side of actions (eligibility and drains) on
+// the nodes Nomad knows, and counts the machines replaced. It returns the
+// nodes whose operation failed, with the errors.
+func (l *Loop) nodeOps(ctx context.Context, p *poolRun, actions []decide.Action) (map[string]bool, error) {
 	var errs []error
 	failedNodes := map[string]bool{}
-	for _, a := range d.Actions {
+	for _, a := range actions {
 		for _, n := range a.Nodes {
 			id := l.ids[n]
 			if id == "" {
@@ -167,39 +193,47 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d decide.Decision, now time.
 			}
 		}
 	}
-	hist := d.History
-	if len(failedNodes) > 0 {
-		// Forget marks that did not happen, so the next decision does
-		// not take a node for drained that Nomad never drained.
-		hist.Cordoned, hist.Draining = maps.Clone(hist.Cordoned), maps.Clone(hist.Draining)
-		for n := range failedNodes {
-			delete(hist.Draining, n)
-			delete(hist.Cordoned, n)
-		}
-		p.history = hist
-		p.dirty = true
-		return errors.Join(errs...)
-	}
-	p.history = hist
-	if d.Changed() {
-		p.dirty = true
-	}
+	return failedNodes, errors.Join(errs...)
+}
 
-	target := d.TargetNodes
+// applyTarget starts a Terraform apply of target unless the state holds
+// it already, an apply runs, or a failed one waits for its retry. The
+// names asked for are recorded first.
+func (l *Loop) applyTarget(ctx context.Context, p *poolRun, target []string, now time.Time) {
 	// After a failure the apply is retried even when the state lists the
 	// target: a resource whose creation failed is in state, tainted, and
 	// only another apply replaces it.
 	if slices.Equal(target, p.inState) && !missing(p.requested, p.inState) && p.failures == 0 {
-		return nil
+		return
 	}
 	if p.applying {
-		return nil // the running apply is followed by a new decision
+		return // the running apply is followed by a new decision
 	}
 	if now.Before(p.tf.NextRetryAt) {
-		return nil
+		return
 	}
-	// Record the intent before Terraform runs: a process killed mid-apply
-	// resumes with the same names instead of inventing new ones.
+	l.recordIntent(ctx, p, target, now)
+	p.applying = true
+	if l.cfg.SyncApply {
+		res, err := l.apply(ctx, p, target)
+		l.finishApply(ctx, applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()})
+		return
+	}
+	l.running.Add(1)
+	go func() {
+		defer l.running.Done()
+		res, err := l.apply(ctx, p, target)
+		select {
+		case l.applied <- applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// recordIntent writes the names an apply is about to ask for into the pool
+// record before Terraform runs: a process killed mid-apply resumes with
+// the same names instead of inventing new ones.
+func (l *Loop) recordIntent(ctx context.Context, p *poolRun, target []string, now time.Time) {
 	inTarget := map[string]bool{}
 	for _, n := range target {
 		inTarget[n] = true
@@ -216,22 +250,6 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d decide.Decision, now time.
 	}
 	p.dirty = true
 	l.save(ctx, p, true)
-	p.applying = true
-	if l.cfg.SyncApply {
-		res, err := l.apply(ctx, p, target)
-		l.finishApply(ctx, applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()})
-		return nil
-	}
-	l.running.Add(1)
-	go func() {
-		defer l.running.Done()
-		res, err := l.apply(ctx, p, target)
-		select {
-		case l.applied <- applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()}:
-		case <-ctx.Done():
-		}
-	}()
-	return nil
 }
 
 // finishApply records an apply's outcome; a failure schedules a retry with

@@ -2,11 +2,10 @@ package autoscale
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 )
 
 // maxAccountGap bounds the time one accounting step covers: after a longer
@@ -136,7 +135,7 @@ func (l *Loop) saveCost(ctx context.Context, p *poolRun) {
 func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 	r := PoolRecord{
 		Pool: p.name, NodePool: nodePoolOf(p.name, p.pool), Updated: now, Holder: l.cfg.Holder,
-		Last: p.last, InState: p.inState, Requested: p.requested, Seen: p.seen, Memory: p.memory,
+		Last: p.last, InState: p.inState, Requested: p.requested, Seen: p.seen, History: p.history,
 		Nodes: nodeCounts(p.state), Queued: len(p.state.Pending), Blocked: p.view.Blocked,
 		Foreign: p.view.Foreign, Terraform: p.tf, PricePerHour: p.pool.PricePerHour, DryRun: l.cfg.DryRun,
 	}
@@ -145,11 +144,11 @@ func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 	}
 	for _, n := range p.state.Nodes {
 		r.GPUsBusy += n.Used.GPUs
-		if n.Status == NodeReady {
+		if n.Status == decide.NodeReady {
 			r.GPUsFree += n.Free().GPUs
 		}
 	}
-	nodeCap := nodeCapacity(p.pool)
+	nodeCap := decide.NodeCapacity(p.pool)
 	for _, q := range p.state.Pending {
 		r.QueuedGPUs += q.Resources.GPUs
 		if !nodeCap.Fits(q.Resources) {
@@ -165,59 +164,10 @@ func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 	case !p.tf.NextRetryAt.IsZero() && p.tf.NextRetryAt.After(now):
 		r.Next, r.NextAt = "retry terraform apply after failure", p.tf.NextRetryAt
 	default:
-		r.Next, r.NextAt = nextPlanned(l.policy.scaleInGrace(p.pool), l.policy.keepsWarm(), p.pool, p.state, p.memory)
+		r.Next, r.NextAt = l.policy.NextPlanned(p.pool, p.state, p.history)
 		if r.Next == "" && !p.wakeAt.IsZero() {
 			r.Next, r.NextAt = "re-decide when a timer falls due", p.wakeAt
 		}
 	}
 	return r
-}
-
-// nextPlanned says, in words, the next thing the pool's timeouts will make
-// the autoscaler do if no demand arrives: the earliest idle node to scale
-// in or the earliest booting machine to replace (boot_timeout). grace is
-// the pool's effective min_idle (Policy.scaleInGrace; 0 when idle_timeout
-// alone decides): from then on an idle node goes, unless a warm buffer
-// (warm) keeps it, and idle_timeout is the latest it stays.
-func nextPlanned(grace time.Duration, warm bool, pl *spec.Pool, ps PoolState, mem Memory) (string, time.Time) {
-	var what string
-	var at time.Time
-	consider := func(w string, t time.Time) {
-		if at.IsZero() || t.Before(at) {
-			what, at = w, t
-		}
-	}
-	live := len(ps.Booting)
-	for _, n := range ps.Nodes {
-		if n.Status == NodeReady {
-			live++
-		}
-	}
-	for _, n := range ps.Nodes {
-		if n.Status != NodeReady || n.Allocs > 0 {
-			continue
-		}
-		if isDrainingMark(mem, n.Name) {
-			// Due at the next decision: no time to show.
-			return "remove drained node " + n.Name, time.Time{}
-		}
-		if live <= pl.MinNodes {
-			continue
-		}
-		switch {
-		case grace > 0 && warm:
-			consider(fmt.Sprintf("scale in idle node %s (min_idle %s passed) unless the warm buffer keeps it; by idle_timeout %s at the latest", n.Name, grace, pl.IdleTimeout),
-				idleSince(&n).Add(grace))
-		case grace > 0:
-			consider(fmt.Sprintf("scale in idle node %s (min_idle %s)", n.Name, grace), idleSince(&n).Add(grace))
-		case pl.IdleTimeout > 0:
-			consider(fmt.Sprintf("scale in idle node %s (idle_timeout %s)", n.Name, pl.IdleTimeout), idleSince(&n).Add(pl.IdleTimeout))
-		}
-	}
-	for _, m := range ps.Booting {
-		if pl.BootTimeout > 0 {
-			consider("replace "+m.Name+" unless it registers (boot_timeout)", m.RequestedAt.Add(pl.BootTimeout))
-		}
-	}
-	return what, at
 }

@@ -5,10 +5,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 )
 
 // report logs a decision and updates the per-pool gauges.
-func (l *Loop) report(p *poolRun, d Decision, now time.Time) {
+func (l *Loop) report(p *poolRun, d decide.Decision, now time.Time) {
 	counts := nodeCounts(p.state)
 	l.met.setNodes(p.name, counts)
 	l.met.pending.WithLabelValues(p.name).Set(float64(len(p.state.Pending)))
@@ -28,7 +30,7 @@ func (l *Loop) report(p *poolRun, d Decision, now time.Time) {
 	}
 }
 
-func (l *Loop) printDry(p *poolRun, d Decision) {
+func (l *Loop) printDry(p *poolRun, d decide.Decision) {
 	line := fmt.Sprintf("pool %s: %s; target %v", p.name, reasonOf(d), d.TargetNodes)
 	if d.Changed() {
 		line = fmt.Sprintf("pool %s: %s; %s; target %v", p.name, reasonOf(d), describeActions(d.Actions), d.TargetNodes)
@@ -37,12 +39,12 @@ func (l *Loop) printDry(p *poolRun, d Decision) {
 		fmt.Fprintf(l.cfg.DryRunOut, "%s [dry-run] %s\n", l.cfg.Now().UTC().Format(time.RFC3339), line)
 		p.lastPrint = line
 	}
-	// A dry run never acts, so memory advances as if it had: the next
+	// A dry run never acts, so the history advances as if it had: the next
 	// decision then shows what would follow.
-	p.memory = d.Memory
+	p.history = d.History
 }
 
-func describeActions(as []Action) string {
+func describeActions(as []decide.Action) string {
 	parts := make([]string, 0, len(as))
 	for _, a := range as {
 		parts = append(parts, fmt.Sprintf("%s %s", a.Kind, strings.Join(a.Nodes, ",")))
@@ -50,15 +52,15 @@ func describeActions(as []Action) string {
 	return strings.Join(parts, "; ")
 }
 
-func nodeCounts(ps PoolState) map[string]int {
+func nodeCounts(ps decide.PoolState) map[string]int {
 	c := map[string]int{"booting": len(ps.Booting)}
 	for _, n := range ps.Nodes {
 		switch {
-		case n.Status == NodeDown || n.Status == NodeDisconnected:
+		case n.Status == decide.NodeDown || n.Status == decide.NodeDisconnected:
 			c["down"]++
-		case n.Status != NodeReady:
+		case n.Status != decide.NodeReady:
 			c["initializing"]++
-		case n.Draining || (!n.Eligible && n.Allocs == 0 && isDrainingMark(ps.Memory, n.Name)):
+		case n.Draining || (!n.Eligible && n.Allocs == 0 && ps.History.ScalingIn(n.Name)):
 			c["draining"]++
 		case !n.Eligible:
 			c["cordoned"]++
@@ -69,15 +71,7 @@ func nodeCounts(ps PoolState) map[string]int {
 	return c
 }
 
-// isDrainingMark reports whether caravan is scaling the node in: drained,
-// or out of the target and waiting for Terraform to destroy it.
-func isDrainingMark(m Memory, name string) bool {
-	_, draining := m.Draining[name]
-	_, removing := m.Removing[name]
-	return draining || removing
-}
-
-func nodeDraining(ps PoolState, name string) bool {
+func nodeDraining(ps decide.PoolState, name string) bool {
 	for _, n := range ps.Nodes {
 		if n.Name == name {
 			return n.Draining
@@ -86,7 +80,7 @@ func nodeDraining(ps PoolState, name string) bool {
 	return false
 }
 
-func nodeNames(ns []Node) []string {
+func nodeNames(ns []decide.Node) []string {
 	out := make([]string, len(ns))
 	for i, n := range ns {
 		out[i] = n.Name
@@ -111,7 +105,7 @@ func diff(before, after []string) (added, removed []string) {
 // reasonOf is the decision's reason, or its actions' reasons when the
 // summary does not mention them (a decision that only removes drained
 // nodes), so that no change is ever recorded as "no change".
-func reasonOf(d Decision) string {
+func reasonOf(d decide.Decision) string {
 	if !d.Changed() || (d.Reason != "" && d.Reason != "no change") {
 		return d.Reason
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/caravan-ml/caravan/internal/terraform"
@@ -133,7 +134,7 @@ func TestE2ELocalPool(t *testing.T) {
 	})
 	pool := &spec.Pool{Name: poolName, NodePool: nodePool, Declared: true, GPU: "nvidia/gpu", GPUsPerNode: 0,
 		CPUPerNode: 1000, MemoryPerNode: 1 << 30, MaxNodes: 1, IdleTimeout: 20 * time.Second, BootTimeout: 3 * time.Minute}
-	policy := autoscale.IdleTimeoutPolicy()
+	policy := decide.IdleTimeoutPolicy()
 	loop, err := autoscale.NewLoop(autoscale.Config{
 		Pools: map[string]*spec.Pool{poolName: pool}, Provisioners: map[string]autoscale.Provisioner{poolName: ws},
 		Nomad: nc, Events: nc, Policy: &policy, Resync: 5 * time.Second, BackoffMin: 2 * time.Second,

@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
 	"github.com/caravan-ml/caravan/internal/spec"
@@ -104,7 +105,7 @@ func newHarness(t *testing.T, stateDir string, srv *nomadtest.Server, vars map[s
 	}
 	// The plain idle_timeout rule, so the test can say when scale-in is
 	// due; DefaultPolicy may scale in earlier (ScaleInGrace).
-	policy := autoscale.IdleTimeoutPolicy()
+	policy := decide.IdleTimeoutPolicy()
 	h.loop, err = autoscale.NewLoop(autoscale.Config{
 		Pools:        map[string]*spec.Pool{"gpu": h.pool},
 		Provisioners: map[string]autoscale.Provisioner{"gpu": h.ws},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/caravan-ml/caravan/internal/terraform"
@@ -33,7 +34,7 @@ func TestHelperAutoscaler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	policy := autoscale.IdleTimeoutPolicy()
+	policy := decide.IdleTimeoutPolicy()
 	l, err := autoscale.NewLoop(autoscale.Config{
 		Pools: map[string]*spec.Pool{"gpu": gpuPool()}, Provisioners: map[string]autoscale.Provisioner{"gpu": ws},
 		Nomad: nc, SyncApply: true, Policy: &policy, Logger: slog.New(slog.DiscardHandler),

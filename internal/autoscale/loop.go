@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/caravan-ml/caravan/internal/terraform"
 )
@@ -31,7 +32,7 @@ type Config struct {
 	// JobNamespace to read demand from ("" = all namespaces).
 	JobNamespace string
 	// Policy tunes Decide; nil means DefaultPolicy.
-	Policy *Policy
+	Policy *decide.Policy
 	// DryRun prints decisions to DryRunOut and changes nothing.
 	DryRun    bool
 	DryRunOut io.Writer
@@ -64,7 +65,7 @@ type Config struct {
 type Loop struct {
 	cfg    Config
 	obs    *Observer
-	policy Policy
+	policy decide.Policy
 	log    *slog.Logger
 	met    *Metrics
 	pools  map[string]*poolRun
@@ -88,7 +89,7 @@ type poolRun struct {
 	inState   []string
 	requested map[string]time.Time
 	seen      map[string]time.Time
-	memory    Memory
+	history   decide.History
 	last      RecordedDecision
 	lastPrint string
 	tf        TerraformStatus
@@ -96,7 +97,7 @@ type poolRun struct {
 	applying  bool
 	replacing map[string]bool // failed names on their way out of state
 	view      PoolView
-	state     PoolState
+	state     decide.PoolState
 	wakeAt    time.Time
 	// accounting
 	lastAccount time.Time
@@ -154,7 +155,7 @@ func NewLoop(cfg Config) (*Loop, error) {
 	if cfg.DryRunOut == nil {
 		cfg.DryRunOut = io.Discard
 	}
-	p := DefaultPolicy()
+	p := decide.DefaultPolicy()
 	if cfg.Policy != nil {
 		p = *cfg.Policy
 	}

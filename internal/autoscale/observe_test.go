@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/spec"
 )
@@ -128,7 +129,7 @@ func TestObserveFixtures(t *testing.T) {
 			}
 			if tt.wantNodes == 1 {
 				n := ps.Nodes[0]
-				if n.Total.GPUs != 2 || n.Used.GPUs != 1 || n.Allocs != 1 || !n.Eligible || n.Status != NodeReady || n.Used.CPU != 100 || n.Used.Memory != 64<<20 {
+				if n.Total.GPUs != 2 || n.Used.GPUs != 1 || n.Allocs != 1 || !n.Eligible || n.Status != decide.NodeReady || n.Used.CPU != 100 || n.Used.Memory != 64<<20 {
 					t.Errorf("node: %+v", n)
 				}
 				if !n.LastBusy.Equal(now) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
@@ -56,8 +57,9 @@ type PoolRecord struct {
 	Requested map[string]time.Time `json:"requested,omitempty"`
 	// Seen is when each node first registered (its idle clock's start).
 	Seen map[string]time.Time `json:"seen,omitempty"`
-	// Memory is Decide's memory, carried across restarts.
-	Memory Memory `json:"memory"`
+	// History is Decide's history, carried across restarts; the JSON
+	// key keeps its first name so that existing records load.
+	History decide.History `json:"memory"`
 	// Nodes counts the pool's nodes by state (ready, cordoned, draining,
 	// booting, down, initializing).
 	Nodes map[string]int `json:"nodes"`
@@ -80,10 +82,10 @@ type PoolRecord struct {
 
 // RecordedDecision is a decision as kept in a PoolRecord.
 type RecordedDecision struct {
-	Time    time.Time `json:"time"`
-	Reason  string    `json:"reason"`
-	Actions []Action  `json:"actions,omitempty"`
-	Target  []string  `json:"target_nodes"`
+	Time    time.Time       `json:"time"`
+	Reason  string          `json:"reason"`
+	Actions []decide.Action `json:"actions,omitempty"`
+	Target  []string        `json:"target_nodes"`
 }
 
 // TerraformStatus says how the pool's Terraform applies go.

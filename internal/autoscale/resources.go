@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 )
@@ -25,8 +26,8 @@ func findGroup(j *api.Job, name string) *api.TaskGroup {
 
 // groupResources is what one allocation of tg asks for: the sum over its
 // tasks of CPU, memory and devices matching the pool's GPU device name.
-func groupResources(tg *api.TaskGroup, gpu string) Resources {
-	var r Resources
+func groupResources(tg *api.TaskGroup, gpu string) decide.Resources {
+	var r decide.Resources
 	for _, t := range tg.Tasks {
 		if t.Resources == nil {
 			continue
@@ -71,11 +72,11 @@ func blockedReasons(m *api.AllocationMetric) []string {
 }
 
 // buildNode turns a Nomad node and its allocations into a Node.
-func buildNode(n *api.NodeListStub, allocs []*api.Allocation, gpu string, now time.Time) Node {
-	node := Node{
+func buildNode(n *api.NodeListStub, allocs []*api.Allocation, gpu string, now time.Time) decide.Node {
+	node := decide.Node{
 		Name:     n.Name,
 		ID:       n.ID,
-		Status:   NodeStatus(n.Status),
+		Status:   decide.NodeStatus(n.Status),
 		Eligible: n.SchedulingEligibility == api.NodeSchedulingEligible,
 		Draining: n.Drain,
 	}
@@ -131,8 +132,8 @@ func isSystemJob(a *api.Allocation) bool {
 }
 
 // allocResources is what an allocation holds of the three dimensions.
-func allocResources(a *api.Allocation, gpu string) Resources {
-	var r Resources
+func allocResources(a *api.Allocation, gpu string) decide.Resources {
+	var r decide.Resources
 	if a.AllocatedResources == nil {
 		return r
 	}

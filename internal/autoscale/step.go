@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/terraform"
 )
 
@@ -25,7 +26,7 @@ func (l *Loop) Step(ctx context.Context, trigger time.Time) error {
 				continue
 			}
 		}
-		in[name] = PoolInput{Pool: p.pool, InState: p.inState, Requested: p.requested, Seen: p.seen, Memory: p.memory}
+		in[name] = PoolInput{Pool: p.pool, InState: p.inState, Requested: p.requested, Seen: p.seen, History: p.history}
 	}
 	if len(in) == 0 {
 		return errors.Join(errs...)
@@ -99,7 +100,7 @@ func (l *Loop) load(ctx context.Context, p *poolRun) error {
 	p.inState = names
 	p.requested, p.seen = map[string]time.Time{}, map[string]time.Time{}
 	if ok {
-		p.memory = rec.Memory
+		p.history = rec.History
 		p.last = rec.Last
 		p.tf = rec.Terraform
 		p.failures = rec.Terraform.Failures
@@ -126,10 +127,36 @@ func (l *Loop) load(ctx context.Context, p *poolRun) error {
 
 // act carries out one decision: Nomad node operations first, then the
 // Terraform apply of the target set (in the background unless SyncApply).
-func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) error {
+func (l *Loop) act(ctx context.Context, p *poolRun, d decide.Decision, now time.Time) error {
+	failedNodes, err := l.nodeOps(ctx, p, d.Actions)
+	hist := d.History
+	if len(failedNodes) > 0 {
+		// Forget marks that did not happen, so the next decision does
+		// not take a node for drained that Nomad never drained.
+		hist.Cordoned, hist.Draining = maps.Clone(hist.Cordoned), maps.Clone(hist.Draining)
+		for n := range failedNodes {
+			delete(hist.Draining, n)
+			delete(hist.Cordoned, n)
+		}
+		p.history = hist
+		p.dirty = true
+		return err
+	}
+	p.history = hist
+	if d.Changed() {
+		p.dirty = true
+	}
+	l.applyTarget(ctx, p, d.TargetNodes, now)
+	return nil
+}
+
+// nodeOps performs the Nomad side of actions (eligibility and drains) on
+// the nodes Nomad knows, and counts the machines replaced. It returns the
+// nodes whose operation failed, with the errors.
+func (l *Loop) nodeOps(ctx context.Context, p *poolRun, actions []decide.Action) (map[string]bool, error) {
 	var errs []error
 	failedNodes := map[string]bool{}
-	for _, a := range d.Actions {
+	for _, a := range actions {
 		for _, n := range a.Nodes {
 			id := l.ids[n]
 			if id == "" {
@@ -137,15 +164,15 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 			}
 			var err error
 			switch a.Kind {
-			case MarkEligible:
+			case decide.MarkEligible:
 				if nodeDraining(p.state, n) {
 					err = l.cfg.Nomad.CancelDrain(ctx, id, true)
 				} else {
 					err = l.cfg.Nomad.SetEligibility(ctx, id, true)
 				}
-			case MarkIneligible:
+			case decide.MarkIneligible:
 				err = l.cfg.Nomad.SetEligibility(ctx, id, false)
-			case Drain:
+			case decide.Drain:
 				err = l.cfg.Nomad.DrainNode(ctx, id, a.Deadline, map[string]string{"caravan": "scale-in", "caravan_reason": a.Reason})
 			default:
 				continue
@@ -155,7 +182,7 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 				errs = append(errs, fmt.Errorf("pool %q: %s node %s: %w", p.name, a.Kind, n, err))
 			}
 		}
-		if a.Kind == Replace {
+		if a.Kind == decide.Replace {
 			for _, n := range a.Nodes {
 				// Decisions repeat while the apply runs: count once.
 				if !p.replacing[n] {
@@ -166,39 +193,47 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 			}
 		}
 	}
-	mem := d.Memory
-	if len(failedNodes) > 0 {
-		// Forget marks that did not happen, so the next decision does
-		// not take a node for drained that Nomad never drained.
-		mem.Cordoned, mem.Draining = maps.Clone(mem.Cordoned), maps.Clone(mem.Draining)
-		for n := range failedNodes {
-			delete(mem.Draining, n)
-			delete(mem.Cordoned, n)
-		}
-		p.memory = mem
-		p.dirty = true
-		return errors.Join(errs...)
-	}
-	p.memory = mem
-	if d.Changed() {
-		p.dirty = true
-	}
+	return failedNodes, errors.Join(errs...)
+}
 
-	target := d.TargetNodes
+// applyTarget starts a Terraform apply of target unless the state holds
+// it already, an apply runs, or a failed one waits for its retry. The
+// names asked for are recorded first.
+func (l *Loop) applyTarget(ctx context.Context, p *poolRun, target []string, now time.Time) {
 	// After a failure the apply is retried even when the state lists the
 	// target: a resource whose creation failed is in state, tainted, and
 	// only another apply replaces it.
 	if slices.Equal(target, p.inState) && !missing(p.requested, p.inState) && p.failures == 0 {
-		return nil
+		return
 	}
 	if p.applying {
-		return nil // the running apply is followed by a new decision
+		return // the running apply is followed by a new decision
 	}
 	if now.Before(p.tf.NextRetryAt) {
-		return nil
+		return
 	}
-	// Record the intent before Terraform runs: a process killed mid-apply
-	// resumes with the same names instead of inventing new ones.
+	l.recordIntent(ctx, p, target, now)
+	p.applying = true
+	if l.cfg.SyncApply {
+		res, err := l.apply(ctx, p, target)
+		l.finishApply(ctx, applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()})
+		return
+	}
+	l.running.Add(1)
+	go func() {
+		defer l.running.Done()
+		res, err := l.apply(ctx, p, target)
+		select {
+		case l.applied <- applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// recordIntent writes the names an apply is about to ask for into the pool
+// record before Terraform runs: a process killed mid-apply resumes with
+// the same names instead of inventing new ones.
+func (l *Loop) recordIntent(ctx context.Context, p *poolRun, target []string, now time.Time) {
 	inTarget := map[string]bool{}
 	for _, n := range target {
 		inTarget[n] = true
@@ -215,22 +250,6 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d Decision, now time.Time) e
 	}
 	p.dirty = true
 	l.save(ctx, p, true)
-	p.applying = true
-	if l.cfg.SyncApply {
-		res, err := l.apply(ctx, p, target)
-		l.finishApply(ctx, applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()})
-		return nil
-	}
-	l.running.Add(1)
-	go func() {
-		defer l.running.Done()
-		res, err := l.apply(ctx, p, target)
-		select {
-		case l.applied <- applyDone{pool: p.name, target: target, res: res, err: err, at: l.cfg.Now()}:
-		case <-ctx.Done():
-		}
-	}()
-	return nil
 }
 
 // finishApply records an apply's outcome; a failure schedules a retry with

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/terraform"
 )
 
@@ -96,7 +97,7 @@ func newActLoop(t *testing.T, f *recNomad, prov Provisioner) (*Loop, *poolRun) {
 	p := l.pools["gpu"]
 	p.loaded, p.requested, p.seen = true, map[string]time.Time{}, map[string]time.Time{}
 	p.inState = []string{"gpu-1", "gpu-2"}
-	p.state = PoolState{Pool: pl, Nodes: []Node{{Name: "gpu-1", ID: "id-1", Draining: true}, {Name: "gpu-2", ID: "id-2"}}}
+	p.state = decide.PoolState{Pool: pl, Nodes: []decide.Node{{Name: "gpu-1", ID: "id-1", Draining: true}, {Name: "gpu-2", ID: "id-2"}}}
 	l.ids = map[string]string{"gpu-1": "id-1", "gpu-2": "id-2"}
 	return l, p
 }
@@ -105,20 +106,20 @@ func TestActNomadOperations(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name   string
-		action Action
+		action decide.Action
 		want   string
 	}{
-		{"re-enable a draining node cancels its drain", Action{Kind: MarkEligible, Nodes: []string{"gpu-1"}}, "canceldrain id-1 true"},
-		{"re-enable a cordoned node", Action{Kind: MarkEligible, Nodes: []string{"gpu-2"}}, "eligibility id-2 true"},
-		{"cordon", Action{Kind: MarkIneligible, Nodes: []string{"gpu-2"}}, "eligibility id-2 false"},
-		{"drain with deadline", Action{Kind: Drain, Nodes: []string{"gpu-2"}, Deadline: time.Hour}, "drain id-2 1h0m0s scale-in"},
+		{"re-enable a draining node cancels its drain", decide.Action{Kind: decide.MarkEligible, Nodes: []string{"gpu-1"}}, "canceldrain id-1 true"},
+		{"re-enable a cordoned node", decide.Action{Kind: decide.MarkEligible, Nodes: []string{"gpu-2"}}, "eligibility id-2 true"},
+		{"cordon", decide.Action{Kind: decide.MarkIneligible, Nodes: []string{"gpu-2"}}, "eligibility id-2 false"},
+		{"drain with deadline", decide.Action{Kind: decide.Drain, Nodes: []string{"gpu-2"}, Deadline: time.Hour}, "drain id-2 1h0m0s scale-in"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &recNomad{}
 			prov := &countingProv{}
 			l, p := newActLoop(t, f, prov)
-			d := Decision{Pool: "gpu", Actions: []Action{tt.action}, TargetNodes: []string{"gpu-1", "gpu-2"}}
+			d := decide.Decision{Pool: "gpu", Actions: []decide.Action{tt.action}, TargetNodes: []string{"gpu-1", "gpu-2"}}
 			if err := l.act(context.Background(), p, d, now); err != nil {
 				t.Fatal(err)
 			}
@@ -140,20 +141,20 @@ func TestActNomadFailureKeepsTerraform(t *testing.T) {
 	prov := &countingProv{}
 	l, p := newActLoop(t, f, prov)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	d := Decision{Pool: "gpu",
-		Actions:     []Action{{Kind: MarkIneligible, Nodes: []string{"gpu-2"}}, {Kind: Drain, Nodes: []string{"gpu-2"}, Deadline: time.Hour}, {Kind: Create, Nodes: []string{"gpu-3"}}},
+	d := decide.Decision{Pool: "gpu",
+		Actions:     []decide.Action{{Kind: decide.MarkIneligible, Nodes: []string{"gpu-2"}}, {Kind: decide.Drain, Nodes: []string{"gpu-2"}, Deadline: time.Hour}, {Kind: decide.Create, Nodes: []string{"gpu-3"}}},
 		TargetNodes: []string{"gpu-1", "gpu-2", "gpu-3"},
-		Memory:      Memory{Draining: map[string]time.Time{"gpu-2": now}, Cordoned: map[string]time.Time{}},
+		History:     decide.History{Draining: map[string]time.Time{"gpu-2": now}, Cordoned: map[string]time.Time{}},
 	}
 	err := l.act(context.Background(), p, d, now)
 	if err == nil || !strings.Contains(err.Error(), "drain node gpu-2") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, ok := p.memory.Draining["gpu-2"]; ok {
+	if _, ok := p.history.Draining["gpu-2"]; ok {
 		t.Errorf("a failed drain is remembered as draining")
 	}
-	if _, ok := d.Memory.Draining["gpu-2"]; !ok {
-		t.Errorf("the decision's own memory was modified in place")
+	if _, ok := d.History.Draining["gpu-2"]; !ok {
+		t.Errorf("the decision's own history was modified in place")
 	}
 	if prov.applies != 0 {
 		t.Errorf("Terraform ran after a failed Nomad operation")
@@ -165,43 +166,5 @@ func TestActNomadFailureKeepsTerraform(t *testing.T) {
 	}
 	if prov.applies != 1 || p.requested["gpu-3"] != now {
 		t.Errorf("applies %d, requested %v", prov.applies, p.requested)
-	}
-}
-
-func TestNextPlanned(t *testing.T) {
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	pl := fixturePool(2)
-	tests := []struct {
-		name     string
-		ps       PoolState
-		mem      Memory
-		grace    time.Duration
-		warm     bool
-		wantWhat string
-		wantAt   time.Time
-	}{
-		{"nothing", PoolState{}, Memory{}, 0, false, "", time.Time{}},
-		{"idle node", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}}}, Memory{}, 0, false,
-			"scale in idle node gpu-1 (idle_timeout 10m0s)", now.Add(10 * time.Minute)},
-		{"idle node, min_idle", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}}}, Memory{}, time.Minute, false,
-			"scale in idle node gpu-1 (min_idle 1m0s)", now.Add(time.Minute)},
-		{"idle node, min_idle and a warm buffer", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}}}, Memory{}, time.Minute, true,
-			"scale in idle node gpu-1 (min_idle 1m0s passed) unless the warm buffer keeps it; by idle_timeout 10m0s at the latest", now.Add(time.Minute)},
-		{"busy node", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, Allocs: 1}}}, Memory{}, time.Minute, false, "", time.Time{}},
-		{"booting beats idle", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady, LastBusy: now}},
-			Booting: []Machine{{Name: "gpu-2", RequestedAt: now.Add(-10 * time.Minute)}}}, Memory{}, 0, false,
-			"replace gpu-2 unless it registers (boot_timeout)", now.Add(5 * time.Minute)},
-		{"drained", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady}}}, Memory{Draining: map[string]time.Time{"gpu-1": now}}, 0, false,
-			"remove drained node gpu-1", time.Time{}},
-		{"removing", PoolState{Nodes: []Node{{Name: "gpu-1", Status: NodeReady}}}, Memory{Removing: map[string]time.Time{"gpu-1": now}}, 0, false,
-			"remove drained node gpu-1", time.Time{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			what, at := nextPlanned(tt.grace, tt.warm, pl, tt.ps, tt.mem)
-			if what != tt.wantWhat || !at.Equal(tt.wantAt) {
-				t.Errorf("got %q at %v, want %q at %v", what, at, tt.wantWhat, tt.wantAt)
-			}
-		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -28,7 +29,7 @@ func seedRecords(t *testing.T, srv *nomadtest.Server, now time.Time) {
 	rec := autoscale.PoolRecord{
 		Pool: "a100", NodePool: "gpu-a100", Updated: now,
 		Last: autoscale.RecordedDecision{Time: now.Add(-3 * time.Minute), Reason: "2 queued request(s) need 1 new machine(s)",
-			Actions: []autoscale.Action{{Kind: autoscale.Create, Nodes: []string{"a100-3"}}}, Target: []string{"a100-1", "a100-2", "a100-3"}},
+			Actions: []decide.Action{{Kind: decide.Create, Nodes: []string{"a100-3"}}}, Target: []string{"a100-1", "a100-2", "a100-3"}},
 		InState: []string{"a100-1", "a100-2", "a100-3"}, Nodes: map[string]int{"ready": 2, "booting": 1},
 		GPUsBusy: 12, GPUsFree: 4, Queued: 2, QueuedGPUs: 16, Blocked: map[string]int{"missing devices": 2},
 		Terraform:  autoscale.TerraformStatus{LastError: "terraform apply of pool \"a100\" failed: InsufficientInstanceCapacity", Failures: 2},

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/sim"
 	"github.com/caravan-ml/caravan/internal/spec"
 )
@@ -143,7 +143,7 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 		errorf(env, "-warm-fraction %g is not between 0 and 1\n  Pass e.g. -warm-fraction 0.05 to keep free GPUs for 5%% of recent peak demand.", *warm)
 		return ExitUsage
 	}
-	policy := autoscale.DefaultPolicy()
+	policy := decide.DefaultPolicy()
 	policy.WarmFraction = *warm
 	rep, err := sim.ComparePools(pools, "", jobs, *boot, sim.Options{
 		Caravan:        &policy,

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 )
 
 // simNode is a registered machine of the simulated pool.
@@ -237,26 +237,26 @@ func (c *cluster) remove(name string, now time.Time) {
 }
 
 // apply carries out a policy's actions.
-func (c *cluster) apply(acts []autoscale.Action, now time.Time) error {
+func (c *cluster) apply(acts []decide.Action, now time.Time) error {
 	for _, a := range acts {
 		for _, name := range a.Nodes {
 			switch a.Kind {
-			case autoscale.Create:
+			case decide.Create:
 				c.create(name, now)
-			case autoscale.Remove, autoscale.Replace:
+			case decide.Remove, decide.Replace:
 				c.remove(name, now)
-			case autoscale.MarkEligible:
+			case decide.MarkEligible:
 				c.flips++
 				if i := c.find(name); i >= 0 {
 					c.nodes[i].eligible, c.nodes[i].draining = true, false
 					c.changed = true
 				}
-			case autoscale.MarkIneligible:
+			case decide.MarkIneligible:
 				c.flips++
 				if i := c.find(name); i >= 0 {
 					c.nodes[i].eligible = false
 				}
-			case autoscale.Drain:
+			case decide.Drain:
 				if i := c.find(name); i >= 0 {
 					c.nodes[i].eligible, c.nodes[i].draining = false, true
 				}
@@ -269,8 +269,8 @@ func (c *cluster) apply(acts []autoscale.Action, now time.Time) error {
 }
 
 // poolState is the State Observe would build from Nomad for this pool.
-func (c *cluster) poolState(ps *autoscale.PoolState, now time.Time) {
-	total := autoscale.Resources{GPUs: c.gpn, CPU: ps.Pool.CPUPerNode, Memory: ps.Pool.MemoryPerNode}
+func (c *cluster) poolState(ps *decide.PoolState, now time.Time) {
+	total := decide.Resources{GPUs: c.gpn, CPU: ps.Pool.CPUPerNode, Memory: ps.Pool.MemoryPerNode}
 	ps.Nodes = ps.Nodes[:0]
 	for _, n := range c.nodes {
 		lb := n.lastBusy
@@ -284,21 +284,21 @@ func (c *cluster) poolState(ps *autoscale.PoolState, now time.Time) {
 			}
 
 		}
-		ps.Nodes = append(ps.Nodes, autoscale.Node{
-			Name: n.name, Status: autoscale.NodeReady, Eligible: n.eligible && !n.draining, Draining: n.draining,
-			Total: total, Used: autoscale.Resources{GPUs: n.usedGPUs}, Allocs: n.allocs,
+		ps.Nodes = append(ps.Nodes, decide.Node{
+			Name: n.name, Status: decide.NodeReady, Eligible: n.eligible && !n.draining, Draining: n.draining,
+			Total: total, Used: decide.Resources{GPUs: n.usedGPUs}, Allocs: n.allocs,
 			LastBusy: lb, CreatedAt: n.createdAt, OldestAlloc: oldest,
 		})
 	}
 	ps.Booting = ps.Booting[:0]
 	for _, m := range c.booting {
-		ps.Booting = append(ps.Booting, autoscale.Machine{Name: m.name, RequestedAt: m.requestedAt})
+		ps.Booting = append(ps.Booting, decide.Machine{Name: m.name, RequestedAt: m.requestedAt})
 	}
 	ps.Pending = ps.Pending[:0]
 	for _, j := range c.queue {
 		for k := 0; k < j.nodes; k++ {
-			ps.Pending = append(ps.Pending, autoscale.Request{
-				ID: j.ID, JobID: j.ID, Resources: autoscale.Resources{GPUs: j.gpus}, Since: Epoch.Add(j.Submit),
+			ps.Pending = append(ps.Pending, decide.Request{
+				ID: j.ID, JobID: j.ID, Resources: decide.Resources{GPUs: j.gpus}, Since: Epoch.Add(j.Submit),
 			})
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 )
 
 // Policies are the policy names Compare reports, in order.
@@ -14,8 +14,8 @@ var Policies = []string{"caravan", "static_peak", "baseline", "reactive"}
 // Options tune the comparison policies.
 type Options struct {
 	// Caravan is the policy measured as "caravan"; the zero value means
-	// autoscale.DefaultPolicy().
-	Caravan *autoscale.Policy
+	// decide.DefaultPolicy().
+	Caravan *decide.Policy
 	// BaselineInterval, BaselineCooldown and BaselineTarget configure the
 	// nomad-autoscaler-like baseline (defaults 10s, 5m, 0.8).
 	BaselineInterval time.Duration
@@ -30,13 +30,13 @@ func Run(cfg Config, jobs []Job, policy string, opts Options) (Result, error) {
 	}
 	switch policy {
 	case "caravan":
-		p := autoscale.DefaultPolicy()
+		p := decide.DefaultPolicy()
 		if opts.Caravan != nil {
 			p = *opts.Caravan
 		}
-		return simulate(cfg, jobs, &decider{label: policy, policy: p, ps: autoscale.PoolState{Pool: cfg.Pool}}, 0)
+		return simulate(cfg, jobs, &decider{label: policy, policy: p, ps: decide.PoolState{Pool: cfg.Pool}}, 0)
 	case "reactive":
-		return simulate(cfg, jobs, &decider{label: policy, policy: autoscale.IdleTimeoutPolicy(), ps: autoscale.PoolState{Pool: cfg.Pool}}, 0)
+		return simulate(cfg, jobs, &decider{label: policy, policy: decide.IdleTimeoutPolicy(), ps: decide.PoolState{Pool: cfg.Pool}}, 0)
 	case "static_peak":
 		n := peakNodes(jobs, cfg.Pool.GPUsPerNode)
 		if cfg.Pool.MaxNodes > 0 {

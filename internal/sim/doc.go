@@ -12,10 +12,10 @@
 //
 // The policies compared:
 //
-//   - caravan: autoscale.DefaultPolicy's DecidePool itself, fed the same
+//   - caravan: decide.DefaultPolicy's DecidePool itself, fed the same
 //     PoolState that Observe builds from Nomad, so what is measured here
 //     is what runs in production;
-//   - reactive: autoscale.IdleTimeoutPolicy through the same code: boot
+//   - reactive: decide.IdleTimeoutPolicy through the same code: boot
 //     machines for the bin-packed queue, scale in an empty node after the
 //     pool's idle_timeout, no consolidation, no early scale-in;
 //   - baseline: a nomad-autoscaler-like target-value policy on GPU

@@ -4,17 +4,17 @@ import (
 	"math"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 )
 
-// decider drives an autoscale.Policy exactly as the autoscaler loop does:
-// build the pool's State, decide, apply, carry the memory over, and decide
+// decider drives a decide.Policy exactly as the autoscaler loop does:
+// build the pool's State, decide, apply, carry the history over, and decide
 // again at once when the decision changed something (a cordon then a
 // removal are two decisions, as they are against Nomad).
 type decider struct {
 	label  string
-	policy autoscale.Policy
-	ps     autoscale.PoolState
+	policy decide.Policy
+	ps     decide.PoolState
 }
 
 func (d *decider) name() string { return d.label }
@@ -24,7 +24,7 @@ func (d *decider) control(c *cluster, now time.Time) (time.Time, error) {
 	for range 4 {
 		c.poolState(&d.ps, now)
 		dec := d.policy.DecidePool(d.ps.Pool.Name, d.ps, now)
-		d.ps.Memory = dec.Memory
+		d.ps.History = dec.History
 		wake = dec.WakeAt
 		if !dec.Changed() {
 			break
@@ -148,10 +148,10 @@ func itoa(i int) string {
 // empty) or an eligibility change (work may have been placed). Machines
 // created or removed change nothing a decision at the same instant would
 // act on, so the simulator saves that call.
-func needsFollowUp(acts []autoscale.Action) bool {
+func needsFollowUp(acts []decide.Action) bool {
 	for _, a := range acts {
 		switch a.Kind {
-		case autoscale.Drain, autoscale.MarkEligible, autoscale.MarkIneligible:
+		case decide.Drain, decide.MarkEligible, decide.MarkIneligible:
 			return true
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/spec"
 )
 
@@ -93,7 +93,7 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 // in no time and leave the moment they are empty, so that only placement
 // is left to pay for.
 func instantMachines(pool *spec.Pool, jobs []Job, opts Options) (Result, error) {
-	p := autoscale.DefaultPolicy()
+	p := decide.DefaultPolicy()
 	if opts.Caravan != nil {
 		p = *opts.Caravan
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/spec"
 )
 
@@ -111,7 +111,7 @@ func TestSimulateHandComputed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var opts Options
 			if tc.warm > 0 {
-				p := autoscale.DefaultPolicy()
+				p := decide.DefaultPolicy()
 				p.WarmFraction = tc.warm
 				opts.Caravan = &p
 			}

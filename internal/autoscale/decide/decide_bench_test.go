@@ -1,4 +1,4 @@
-package autoscale
+package decide
 
 import (
 	"fmt"
@@ -21,7 +21,7 @@ func BenchmarkDecide(b *testing.B) {
 				Name: "a100", GPUsPerNode: 8, CPUPerNode: 96000, MemoryPerNode: 1 << 40,
 				MaxNodes: 100_000, IdleTimeout: 10 * time.Minute, BootTimeout: 15 * time.Minute,
 			}
-			ps := PoolState{Pool: pool, Memory: Memory{Cordoned: map[string]time.Time{}}}
+			ps := PoolState{Pool: pool, History: History{Cordoned: map[string]time.Time{}}}
 			for i := range 200 {
 				g := r.IntN(9)
 				nd := dNode(fmt.Sprintf("a100-%d", i+1), g, min(g, 1))
@@ -29,7 +29,7 @@ func BenchmarkDecide(b *testing.B) {
 					nd = idle(nd, time.Duration(r.IntN(20))*time.Minute)
 				} else if r.IntN(10) == 0 {
 					nd.Eligible = false
-					ps.Memory.Cordoned[nd.Name] = t0
+					ps.History.Cordoned[nd.Name] = t0
 				}
 				ps.Nodes = append(ps.Nodes, nd)
 			}

@@ -1,4 +1,4 @@
-package autoscale
+package decide
 
 import (
 	"reflect"
@@ -55,8 +55,8 @@ func kinds(d Decision) map[ActionKind][]string {
 }
 
 func TestDecideRules(t *testing.T) {
-	cordonedMem := Memory{Cordoned: map[string]time.Time{"a100-2": t0.Add(-time.Hour)}}
-	drainingMem := Memory{Draining: map[string]time.Time{"a100-2": t0.Add(-time.Minute)}}
+	cordonedHist := History{Cordoned: map[string]time.Time{"a100-2": t0.Add(-time.Hour)}}
+	drainingHist := History{Draining: map[string]time.Time{"a100-2": t0.Add(-time.Minute)}}
 	ineligible := func(n Node) Node { n.Eligible = false; return n }
 	draining := func(n Node) Node { n.Eligible = false; n.Draining = true; return n }
 	tests := []struct {
@@ -115,7 +115,7 @@ func TestDecideRules(t *testing.T) {
 			ps: PoolState{
 				Nodes:   []Node{dNode("a100-1", 8, 2), ineligible(dNode("a100-2", 2, 1))},
 				Pending: []Request{req("r", 4)},
-				Memory:  cordonedMem,
+				History: cordonedHist,
 			},
 			want: map[ActionKind][]string{MarkEligible: {"a100-2"}}, reason: "cordoned node(s) back",
 		},
@@ -124,7 +124,7 @@ func TestDecideRules(t *testing.T) {
 			ps: PoolState{
 				Nodes:   []Node{dNode("a100-1", 8, 2), draining(idle(dNode("a100-2", 0, 0), 20*time.Minute))},
 				Pending: []Request{req("r", 8)},
-				Memory:  drainingMem,
+				History: drainingHist,
 			},
 			want: map[ActionKind][]string{MarkEligible: {"a100-2"}},
 		},
@@ -158,8 +158,8 @@ func TestDecideRules(t *testing.T) {
 			name:   "the warm buffer keeps an empty node while recent demand was high",
 			policy: warmPolicy(),
 			ps: PoolState{
-				Nodes:  []Node{idle(dNode("a100-1", 0, 0), 2*time.Minute)},
-				Memory: Memory{Demand: 40, DemandAt: t0},
+				Nodes:   []Node{idle(dNode("a100-1", 0, 0), 2*time.Minute)},
+				History: History{Demand: 40, DemandAt: t0},
 			},
 			want: map[ActionKind][]string{},
 		},
@@ -167,8 +167,8 @@ func TestDecideRules(t *testing.T) {
 			name:   "but not past idle_timeout",
 			policy: warmPolicy(),
 			ps: PoolState{
-				Nodes:  []Node{idle(dNode("a100-1", 0, 0), 11*time.Minute)},
-				Memory: Memory{Demand: 40, DemandAt: t0},
+				Nodes:   []Node{idle(dNode("a100-1", 0, 0), 11*time.Minute)},
+				History: History{Demand: 40, DemandAt: t0},
 			},
 			want: map[ActionKind][]string{MarkIneligible: {"a100-1"}, Drain: {"a100-1"}},
 		},
@@ -180,16 +180,16 @@ func TestDecideRules(t *testing.T) {
 		{
 			name: "a drained empty node is removed",
 			ps: PoolState{
-				Nodes:  []Node{dNode("a100-1", 8, 1), draining(idle(dNode("a100-2", 0, 0), 20*time.Minute))},
-				Memory: drainingMem,
+				Nodes:   []Node{dNode("a100-1", 8, 1), draining(idle(dNode("a100-2", 0, 0), 20*time.Minute))},
+				History: drainingHist,
 			},
 			want: map[ActionKind][]string{Remove: {"a100-2"}}, target: []string{"a100-1"},
 		},
 		{
 			name: "a node that got work while draining keeps it",
 			ps: PoolState{
-				Nodes:  []Node{draining(dNode("a100-2", 1, 1))},
-				Memory: drainingMem,
+				Nodes:   []Node{draining(dNode("a100-2", 1, 1))},
+				History: drainingHist,
 			},
 			want: map[ActionKind][]string{MarkEligible: {"a100-2"}}, target: []string{"a100-2"},
 			reason: "keeps it",
@@ -230,7 +230,7 @@ func TestDecideRules(t *testing.T) {
 			ps: PoolState{
 				Nodes:   []Node{dNode("a100-3", 8, 1), dNode("a100-1", 8, 1)},
 				Pending: []Request{req("r", 8)},
-				Memory:  Memory{NextIndex: 2},
+				History: History{NextIndex: 2},
 			},
 			want: map[ActionKind][]string{Create: {"a100-4"}},
 		},
@@ -298,7 +298,7 @@ func TestDecideScaleInSequence(t *testing.T) {
 	if d1.Actions[len(d1.Actions)-1].Kind != Drain || d1.Actions[0].Kind != MarkIneligible {
 		t.Errorf("order %v: want mark ineligible before drain", d1.Actions)
 	}
-	ps.Memory = d1.Memory
+	ps.History = d1.History
 	ps.Nodes[1].Eligible, ps.Nodes[1].Draining = false, true
 	d2 := p.DecidePool("a100", ps, t0.Add(time.Second))
 	if k := kinds(d2); !slices.Equal(k[Remove], []string{"a100-2"}) {
@@ -307,18 +307,18 @@ func TestDecideScaleInSequence(t *testing.T) {
 	if !slices.Equal(d2.TargetNodes, []string{"a100-1"}) {
 		t.Errorf("TargetNodes = %v", d2.TargetNodes)
 	}
-	if len(d2.Memory.Draining) != 0 {
-		t.Errorf("memory still draining %v", d2.Memory.Draining)
+	if len(d2.History.Draining) != 0 {
+		t.Errorf("history still draining %v", d2.History.Draining)
 	}
 }
 
 func TestDecideIsPure(t *testing.T) {
-	mem := Memory{Cordoned: map[string]time.Time{"a100-2": t0}, Draining: map[string]time.Time{"gone": t0}}
+	hist := History{Cordoned: map[string]time.Time{"a100-2": t0}, Draining: map[string]time.Time{"gone": t0}}
 	ps := PoolState{
 		Pool:    dPool(),
 		Nodes:   []Node{dNode("a100-1", 8, 1), dNode("a100-2", 1, 1), idle(dNode("a100-3", 0, 0), time.Hour)},
 		Pending: []Request{req("b", 1), req("a", 8)},
-		Memory:  mem,
+		History: hist,
 	}
 	before := []Request{ps.Pending[0], ps.Pending[1]}
 	s := State{Now: t0, Pools: map[string]PoolState{"a100": ps, "b": {Pool: &spec.Pool{Name: "b", GPUsPerNode: 4}}}}
@@ -330,13 +330,13 @@ func TestDecideIsPure(t *testing.T) {
 	if len(d1) != 2 || d1[0].Pool != "a100" || d1[1].Pool != "b" {
 		t.Fatalf("decisions not one per pool in name order: %+v", d1)
 	}
-	if len(mem.Cordoned) != 1 || len(mem.Draining) != 1 {
-		t.Errorf("Decide changed the caller's memory: %v %v", mem.Cordoned, mem.Draining)
+	if len(hist.Cordoned) != 1 || len(hist.Draining) != 1 {
+		t.Errorf("Decide changed the caller's history: %v %v", hist.Cordoned, hist.Draining)
 	}
 	if !slices.Equal(ps.Pending, before) {
 		t.Errorf("Decide reordered the caller's pending slice")
 	}
-	if _, ok := d1[0].Memory.Draining["gone"]; ok {
+	if _, ok := d1[0].History.Draining["gone"]; ok {
 		t.Errorf("mark of a vanished node kept")
 	}
 }
@@ -360,7 +360,7 @@ func TestDecideWakeAt(t *testing.T) {
 	// demand has halved to 20 and the buffer drops to 1 GPU.
 	long := dPool()
 	long.IdleTimeout = time.Hour
-	ps = PoolState{Pool: long, Nodes: []Node{idle(dNode("a100-1", 0, 0), 2*time.Minute)}, Memory: Memory{Demand: 40, DemandAt: t0}}
+	ps = PoolState{Pool: long, Nodes: []Node{idle(dNode("a100-1", 0, 0), 2*time.Minute)}, History: History{Demand: 40, DemandAt: t0}}
 	d = warmPolicy().DecidePool("a100", ps, t0)
 	if want := t0.Add(30*time.Minute + time.Second); len(d.Actions) > 0 || !d.WakeAt.Equal(want) {
 		t.Errorf("actions %v WakeAt = %v, want none and %v (warm buffer shrinks)", d.Actions, d.WakeAt, want)

@@ -1,4 +1,4 @@
-package autoscale
+package decide
 
 import (
 	"time"
@@ -29,9 +29,9 @@ type PoolState struct {
 	Pending []Request
 	// Booting are names in Terraform state that have no Nomad node yet.
 	Booting []Machine
-	// Memory is what the previous Decision for this pool returned in
-	// Decision.Memory; the zero value is a fresh start.
-	Memory Memory
+	// History is what the previous Decision for this pool returned in
+	// Decision.History; the zero value is a fresh start.
+	History History
 }
 
 // NodeStatus is a Nomad node's status as caravan sees it.
@@ -126,24 +126,29 @@ type Machine struct {
 	RequestedAt time.Time
 }
 
-// Memory is the little history Decide keeps between calls: times of its
-// last actions (for cooldowns) and a smoothed view of recent demand.
-// It is a value, returned in Decision.Memory, so Decide stays pure.
-type Memory struct {
+// History is what Decide remembers between calls: the times of its last
+// actions, the counter that names machines, the nodes it marked (cordoned,
+// draining, removing) and a smoothed view of recent demand. It is a value,
+// returned in Decision.History, so Decide stays pure.
+//
+// Pool records keep it in Nomad Variables under "memory", its former
+// name; the JSON keys are spelled out so that a renamed field cannot
+// orphan the records already written.
+type History struct {
 	// LastScaleUp and LastScaleDown are the times of the last decisions
 	// that created or removed machines.
-	LastScaleUp   time.Time
-	LastScaleDown time.Time
+	LastScaleUp   time.Time `json:"LastScaleUp"`
+	LastScaleDown time.Time `json:"LastScaleDown"`
 	// NextIndex is the counter that names new machines
 	// ("<pool>-<NextIndex>"); Decide never reuses a name it can see.
-	NextIndex int
+	NextIndex int `json:"NextIndex"`
 	// Cordoned are the nodes caravan itself marked ineligible to
 	// consolidate work, with the time it did so. Only these are made
 	// eligible again by caravan; an operator's own cordon is respected.
-	Cordoned map[string]time.Time
+	Cordoned map[string]time.Time `json:"Cordoned"`
 	// Draining are the nodes caravan is scaling in (marked ineligible
 	// and drained), with the time the drain started.
-	Draining map[string]time.Time
+	Draining map[string]time.Time `json:"Draining"`
 	// Removing are the drained, empty nodes a decision took out of
 	// Terraform's set, with when. They stay out of every later target
 	// until they leave Nomad's view: while the apply runs, after it
@@ -151,12 +156,12 @@ type Memory struct {
 	// drain mark gone, would otherwise look like an operator's cordon and
 	// go back into the target: a zombie machine), and it must never be
 	// made eligible again while Terraform destroys it.
-	Removing map[string]time.Time
+	Removing map[string]time.Time `json:"Removing"`
 	// Demand is the recent peak of busy GPUs (used + queued), decaying
 	// with a half-life; it sizes the warm buffer of empty nodes.
-	Demand float64
+	Demand float64 `json:"Demand"`
 	// DemandAt is when Demand was last updated.
-	DemandAt time.Time
+	DemandAt time.Time `json:"DemandAt"`
 
 	// shared is set while Cordoned and Draining still alias the maps of
 	// the State Decide was given.
@@ -213,8 +218,8 @@ type Decision struct {
 	Unschedulable []Request
 	// Reason summarises the decision in one line.
 	Reason string
-	// Memory is to be passed back in the next State's PoolState.Memory.
-	Memory Memory
+	// History is to be passed back in the next State's PoolState.History.
+	History History
 	// WakeAt is the latest time Decide should be called again if nothing
 	// happens before (an idle timeout or a boot timeout falling due);
 	// zero when no timer is pending.

@@ -1,13 +1,22 @@
-package autoscale
+package decide
 
 import (
 	"math"
 	"time"
 )
 
+// borrowed is h as a decision starts from it: the mark maps stay the
+// caller's until the first write copies them. Most decisions change no
+// mark, and copying the maps on every call dominated the simulator's
+// profile.
+func (h History) borrowed() History {
+	h.shared = true
+	return h
+}
+
 // own copies the mark maps before the first write, so the caller's
-// Memory is never changed.
-func (m *Memory) own() {
+// History is never changed.
+func (m *History) own() {
 	if !m.shared {
 		return
 	}
@@ -26,25 +35,25 @@ func (m *Memory) own() {
 	m.Cordoned, m.Draining, m.Removing, m.shared = c, d, r, false
 }
 
-func (m *Memory) cordon(n string, at time.Time) { m.own(); m.Cordoned[n] = at }
-func (m *Memory) drain(n string, at time.Time)  { m.own(); m.Draining[n] = at }
-func (m *Memory) remove(n string, at time.Time) { m.own(); m.Removing[n] = at }
+func (m *History) cordon(n string, at time.Time) { m.own(); m.Cordoned[n] = at }
+func (m *History) drain(n string, at time.Time)  { m.own(); m.Draining[n] = at }
+func (m *History) remove(n string, at time.Time) { m.own(); m.Removing[n] = at }
 
-func (m *Memory) uncordon(n string) {
+func (m *History) uncordon(n string) {
 	if _, ok := m.Cordoned[n]; ok {
 		m.own()
 		delete(m.Cordoned, n)
 	}
 }
 
-func (m *Memory) undrain(n string) {
+func (m *History) undrain(n string) {
 	if _, ok := m.Draining[n]; ok {
 		m.own()
 		delete(m.Draining, n)
 	}
 }
 
-func (m *Memory) unremove(n string) {
+func (m *History) unremove(n string) {
 	if _, ok := m.Removing[n]; ok {
 		m.own()
 		delete(m.Removing, n)
@@ -53,7 +62,7 @@ func (m *Memory) unremove(n string) {
 
 // observeDemand folds the current number of busy GPUs into the decaying
 // peak.
-func (m *Memory) observeDemand(now time.Time, busy float64, halfLife time.Duration) {
+func (m *History) observeDemand(now time.Time, busy float64, halfLife time.Duration) {
 	if !m.DemandAt.IsZero() && halfLife > 0 && now.After(m.DemandAt) {
 		m.Demand *= math.Exp2(-now.Sub(m.DemandAt).Seconds() / halfLife.Seconds())
 	}
@@ -64,7 +73,7 @@ func (m *Memory) observeDemand(now time.Time, busy float64, halfLife time.Durati
 }
 
 // warmBuffer is how many free GPUs the policy keeps on live nodes.
-func (p Policy) warmBuffer(m Memory) int {
+func (p Policy) warmBuffer(m History) int {
 	if m.Demand < 0.5 {
 		return 0
 	}
@@ -75,7 +84,7 @@ func (p Policy) warmBuffer(m Memory) int {
 // bufferShrinksAt is when the decaying demand in m makes warmBuffer drop
 // below b; zero if it never does (WarmMinGPUs holds it up) or cannot be
 // computed.
-func (p Policy) bufferShrinksAt(m Memory, b int) time.Time {
+func (p Policy) bufferShrinksAt(m History, b int) time.Time {
 	if p.DemandHalfLife <= 0 || m.Demand <= 0 || b <= p.WarmMinGPUs && m.Demand >= 0.5 && p.WarmMinGPUs > 0 {
 		return time.Time{}
 	}
@@ -90,4 +99,12 @@ func (p Policy) bufferShrinksAt(m Memory, b int) time.Time {
 	}
 	halves := math.Log2(m.Demand / target)
 	return m.DemandAt.Add(time.Duration(halves*float64(p.DemandHalfLife)) + time.Second)
+}
+
+// ScalingIn reports whether caravan is scaling the node in: drained, or
+// out of the target and waiting for Terraform to destroy it.
+func (h History) ScalingIn(name string) bool {
+	_, draining := h.Draining[name]
+	_, removing := h.Removing[name]
+	return draining || removing
 }

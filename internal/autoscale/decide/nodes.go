@@ -1,10 +1,9 @@
-package autoscale
+package decide
 
 import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,8 +14,8 @@ import (
 // or memory_per_node unset): it never limits packing.
 const unbounded = math.MaxInt32
 
-// nodeCapacity is what a new machine of the pool offers.
-func nodeCapacity(pl *spec.Pool) Resources {
+// NodeCapacity is what a new machine of the pool offers.
+func NodeCapacity(pl *spec.Pool) Resources {
 	c := Resources{GPUs: pl.GPUsPerNode, CPU: pl.CPUPerNode, Memory: pl.MemoryPerNode}
 	if c.CPU <= 0 {
 		c.CPU = unbounded
@@ -40,6 +39,9 @@ const (
 	roleRemoving                 // drained, empty and out of the target: left to Terraform
 )
 
+// nodeView is a registered node as a decision sees it. The phases change
+// its role as they decide (a cordoned node packed onto becomes eligible,
+// an idle one draining), so that later phases see the pool as it will be.
 type nodeView struct {
 	// Node points into the caller's State, which Decide never changes.
 	*Node
@@ -83,37 +85,6 @@ func orderBy(vs []nodeView, role nodeRole, less func(a, b nodeView) bool) []int 
 		return strings.Compare(x.Name, y.Name)
 	})
 	return idx
-}
-
-// nextIndex is the first machine counter above every "<pool>-<n>" name in
-// sight (nodes, booting machines, marked nodes) and at least the remembered
-// counter, so a name is never reused while anything may still refer to it.
-func nextIndex(pool string, ps PoolState, remembered int) int {
-	next := max(remembered, 1)
-	prefix := pool + "-"
-	see := func(n string) {
-		if s, ok := strings.CutPrefix(n, prefix); ok {
-			if k, err := strconv.Atoi(s); err == nil && k >= next {
-				next = k + 1
-			}
-		}
-	}
-	for _, n := range ps.Nodes {
-		see(n.Name)
-	}
-	for _, m := range ps.Booting {
-		see(m.Name)
-	}
-	for n := range ps.Memory.Cordoned {
-		see(n)
-	}
-	for n := range ps.Memory.Draining {
-		see(n)
-	}
-	for n := range ps.Memory.Removing {
-		see(n)
-	}
-	return next
 }
 
 func dedupe(s []string) []string {

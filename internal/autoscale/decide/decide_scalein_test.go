@@ -1,4 +1,4 @@
-package autoscale
+package decide
 
 import (
 	"slices"
@@ -17,7 +17,7 @@ func TestDecideRemovedNodeStaysOut(t *testing.T) {
 	ps := PoolState{Pool: dPool(), Nodes: []Node{dNode("a100-1", 8, 1), idle(dNode("a100-2", 0, 0), 20*time.Minute)}}
 	p := IdleTimeoutPolicy()
 	d1 := p.DecidePool("a100", ps, t0)
-	ps.Memory = d1.Memory
+	ps.History = d1.History
 	ps.Nodes[1].Eligible, ps.Nodes[1].Draining = false, true
 	d2 := p.DecidePool("a100", ps, t0.Add(time.Second))
 	if k := kinds(d2); !slices.Equal(k[Remove], []string{"a100-2"}) {
@@ -26,7 +26,7 @@ func TestDecideRemovedNodeStaysOut(t *testing.T) {
 
 	// The drain completed; the machine is still registered while the
 	// apply runs, and a run that fits it is queued.
-	ps.Memory = d2.Memory
+	ps.History = d2.History
 	ps.Nodes[1].Draining = false
 	ps.Pending = []Request{req("r1", 4)}
 	for i, now := range []time.Time{t0.Add(2 * time.Second), t0.Add(time.Hour)} {
@@ -40,7 +40,7 @@ func TestDecideRemovedNodeStaysOut(t *testing.T) {
 		if k := kinds(d); len(k[Create]) != 1 {
 			t.Errorf("decision %d: %v, want one new machine for the queued run", i+3, d.Actions)
 		}
-		ps.Memory = d.Memory
+		ps.History = d.History
 	}
 
 	// Terraform destroyed it: it goes down first, which is no failure.
@@ -51,11 +51,11 @@ func TestDecideRemovedNodeStaysOut(t *testing.T) {
 	}
 
 	// Once it leaves the view, the mark is forgotten.
-	ps.Memory = d.Memory
+	ps.History = d.History
 	ps.Nodes = ps.Nodes[:1]
 	d = p.DecidePool("a100", ps, t0.Add(2*time.Hour))
-	if len(d.Memory.Removing) != 0 {
-		t.Errorf("memory still removing %v after the node left", d.Memory.Removing)
+	if len(d.History.Removing) != 0 {
+		t.Errorf("history still removing %v after the node left", d.History.Removing)
 	}
 }
 
@@ -129,15 +129,15 @@ func TestDecideMinIdle(t *testing.T) {
 // on it any moment, so it is kept and the stale mark forgotten.
 func TestDecideDrainMarkNeedsIneligibleNode(t *testing.T) {
 	ps := PoolState{
-		Pool:   dPool(),
-		Nodes:  []Node{dNode("a100-1", 8, 1), idle(dNode("a100-2", 0, 0), 2*time.Minute)},
-		Memory: Memory{Draining: map[string]time.Time{"a100-2": t0.Add(-time.Minute)}},
+		Pool:    dPool(),
+		Nodes:   []Node{dNode("a100-1", 8, 1), idle(dNode("a100-2", 0, 0), 2*time.Minute)},
+		History: History{Draining: map[string]time.Time{"a100-2": t0.Add(-time.Minute)}},
 	}
 	d := IdleTimeoutPolicy().DecidePool("a100", ps, t0)
 	if k := kinds(d); len(k[Remove]) > 0 || !slices.Contains(d.TargetNodes, "a100-2") {
 		t.Errorf("%v, target %v: an eligible node was removed on a drain mark", d.Actions, d.TargetNodes)
 	}
-	if len(d.Memory.Draining) != 0 {
-		t.Errorf("stale drain mark kept: %v", d.Memory.Draining)
+	if len(d.History.Draining) != 0 {
+		t.Errorf("stale drain mark kept: %v", d.History.Draining)
 	}
 }

@@ -1,4 +1,4 @@
-package autoscale
+package decide
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ type world struct {
 	nodes   []*wNode
 	booting []wMachine
 	queue   []wReq
-	mem     Memory
+	hist    History
 	used    map[string]bool // every name ever created
 	seq     int
 	// lastCreate is when the policy last asked for machines.
@@ -54,7 +54,7 @@ func (w *world) capacity() Resources {
 }
 
 func (w *world) fitsNode(r Resources) bool {
-	c := nodeCapacity(w.pool)
+	c := NodeCapacity(w.pool)
 	return c.Fits(r)
 }
 
@@ -147,7 +147,7 @@ func (w *world) advance(dt time.Duration, chaos bool) {
 }
 
 func (w *world) state() PoolState {
-	ps := PoolState{Pool: w.pool, Memory: w.mem}
+	ps := PoolState{Pool: w.pool, History: w.hist}
 	for _, n := range w.nodes {
 		ps.Nodes = append(ps.Nodes, n.Node)
 	}
@@ -251,7 +251,7 @@ func (w *world) decide(p Policy) Decision {
 			}
 		}
 	}
-	w.mem = d.Memory
+	w.hist = d.History
 	// Terraform's state is exactly the target set.
 	var have []string
 	for _, n := range w.nodes {
@@ -324,7 +324,7 @@ func TestDecideProperties(t *testing.T) {
 						for _, n := range w.nodes {
 							t.Logf("node %s %s elig=%v drain=%v used=%+v allocs=%d", n.Name, n.Status, n.Eligible, n.Draining, n.Used, n.Allocs)
 						}
-						t.Logf("booting %+v mem %+v", w.booting, w.mem)
+						t.Logf("booting %+v hist %+v", w.booting, w.hist)
 						t.Logf("decision %+v", w.decide(p))
 						t.Fatalf("request %s (%+v) still queued after 60 days; pool %+v", q.ID, q.Resources, *w.pool)
 					}

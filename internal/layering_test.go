@@ -37,7 +37,7 @@ var imports = map[string][]string{
 	"internal/nomad":            {"internal/record"},
 	"internal/autoscale":        {"internal/spec", "internal/autoscale/decide", "internal/nomad", "internal/record", "internal/terraform"},
 	"internal/autoscale/decide": {"internal/spec"},
-	"internal/controller":       {"internal/nomad", "internal/record"},
+	"internal/controller":       {"internal/nomad", "internal/query", "internal/record"},
 	"internal/terraform":        {},
 	"internal/sim":              {"internal/spec", "internal/autoscale/decide"},
 	"internal/gpu":              {},
@@ -79,8 +79,10 @@ var owners = map[string][]string{
 // pure are the packages that must stay free of I/O, so that they can be
 // tested exhaustively and replayed by the simulator: no clocks, network or
 // files of their own, and none of the packages in impure, not even through
-// another package.
-var pure = []string{"internal/spec", "internal/autoscale/decide"}
+// another package. internal/compile is pure too, but it builds Nomad's
+// api.Job, and github.com/hashicorp/nomad/api holds its HTTP client in the
+// same package as its types, so no import check can tell the two apart.
+var pure = []string{"internal/record", "internal/spec", "internal/autoscale/decide"}
 
 // impure are the packages that talk to outside systems or hold their
 // clients, metrics, device libraries or plotting: a pure package that

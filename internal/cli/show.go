@@ -89,7 +89,7 @@ func gatherShow(ctx context.Context, cl *nomad.Client, ri *query.Found) (*showDo
 		return nil, err
 	}
 	doc.Summary = summary
-	doc.State = record.RunState(ri.Job, summary, stubs)
+	doc.State = query.RunState(ri.Job, summary, stubs)
 	slices.SortFunc(stubs, func(a, b *api.AllocationListStub) int { return int(a.CreateIndex) - int(b.CreateIndex) })
 	for _, s := range stubs {
 		a, err := cl.Allocation(ctx, ri.Namespace, s.ID)

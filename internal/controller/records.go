@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -171,7 +172,7 @@ func (r *Records) ensure(ctx context.Context, job *api.Job) error {
 	if job == nil || !nomad.IsCaravanJob(job.Meta) {
 		return nil
 	}
-	rec, err := record.FromJob(job)
+	rec, err := query.RecordOf(job)
 	if err != nil {
 		return err
 	}

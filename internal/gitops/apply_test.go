@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -31,7 +32,7 @@ func TestApplyRegistersAndIsIdempotent(t *testing.T) {
 	if m[record.MetaOrigin] != record.OriginApply || m[record.MetaSubmittedBy] != "alice" {
 		t.Errorf("job meta lacks how and by whom it was submitted: %v", m)
 	}
-	rec, err := record.FromJob(f.jobs["a-00000007"])
+	rec, err := query.RecordOf(f.jobs["a-00000007"])
 	if err != nil || rec.SubmittedBy != "alice" || rec.Extra["origin"] != record.OriginApply || rec.SpecHash != d[7].SpecHash || len(rec.Job) == 0 {
 		t.Errorf("record from the job: %+v %v", rec, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -56,7 +57,7 @@ func TestRerunCopiesTheRecordedJob(t *testing.T) {
 	}
 	// Its record, written by the controller from the job, says what it
 	// reproduces.
-	if nr, err := record.FromJob(job); err != nil || nr.RunID != newID || nr.RerunOf != d.ID || nr.SpecHash != d.SpecHash || nr.Params["lr"] != 0.1 {
+	if nr, err := query.RecordOf(job); err != nil || nr.RunID != newID || nr.RerunOf != d.ID || nr.SpecHash != d.SpecHash || nr.Params["lr"] != 0.1 {
 		t.Errorf("record of the rerun: %+v %v", nr, err)
 	}
 	if _, err := Rerun(&record.Run{RunID: "x-1"}, "x-2"); err == nil {

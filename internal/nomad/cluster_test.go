@@ -11,6 +11,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -160,7 +161,7 @@ func runState(t *testing.T, c *nomad.Client, id string) record.State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return record.RunState(j, s, a)
+	return query.RunState(j, s, a)
 }
 
 func TestDrainEligibilityAndNodes(t *testing.T) {
@@ -296,7 +297,7 @@ func TestPlanStopPurgeAgainstFake(t *testing.T) {
 	if _, err := c.StopJob(ctx, "", "p"); !errors.Is(err, nomad.ErrNotFound) {
 		t.Fatalf("stop of a purged job: %v", err)
 	}
-	if st := record.RunState(nil, nil, nil); st != record.StateUnknown {
+	if st := query.RunState(nil, nil, nil); st != record.StateUnknown {
 		t.Fatalf("record-only run: %s", st)
 	}
 }

@@ -214,7 +214,7 @@ func rowFromJob(j *api.JobListStub, allocs []*api.AllocationListStub) Run {
 	job := &api.Job{ID: &j.ID, Status: &j.Status, Stop: &j.Stop}
 	r := Run{
 		ID: j.ID, Project: j.Meta[record.MetaProject], Experiment: j.Meta[record.MetaExperiment], Namespace: j.Namespace,
-		State:     record.RunState(job, j.JobSummary, allocs),
+		State:     RunState(job, j.JobSummary, allocs),
 		Pool:      j.Meta[record.MetaPool],
 		GPUs:      atoiOr0(j.Meta[record.MetaGPUs]),
 		Params:    record.ParamsOf(j.Meta),

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
+	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -108,5 +110,28 @@ func applyPlan(ctx context.Context, env Env, cl *nomad.Client, p *gitops.RunPlan
 	opts.SubmittedBy = who.String()
 	opts.Progress = progressPrinter(env.Stderr, isTerminal(env.Stderr))
 	res := gitops.Apply(ctx, cl, p, opts)
-	return writeApplyResult(env, res)
+	code := writeApplyResult(env, res)
+	if len(res.Registered) > 0 {
+		warnWithoutController(ctx, env, cl)
+	}
+	return code
+}
+
+// controllerStale is how old the controller's heartbeat may be before
+// apply says that nobody keeps records: a few missed beats, not one.
+const controllerStale = 5 * controller.HeartbeatEvery
+
+// warnWithoutController says so when no controller has run lately: apply
+// registers jobs only, and without a controller the runs' history goes
+// with their jobs when Nomad collects them.
+func warnWithoutController(ctx context.Context, env Env, cl *nomad.Client) {
+	at, err := controller.Heartbeat(ctx, cl)
+	switch {
+	case err != nil:
+		env.Logger.Debug("could not read the controller heartbeat", "err", err)
+	case at.IsZero():
+		fmt.Fprintf(env.Stderr, "Warning: no caravan controller has run in this cluster. The runs are submitted, but their records (their history once Nomad collects their jobs) are written by `caravan controller` or `caravan autoscale`; run one (docs/setup.md, section 7).\n")
+	case time.Since(at) > controllerStale:
+		fmt.Fprintf(env.Stderr, "Warning: the caravan controller was last seen %s ago. The runs are submitted, but their records are written only while `caravan controller` or `caravan autoscale` runs; check that it does (docs/setup.md, section 7).\n", shortDuration(time.Since(at)))
+	}
 }

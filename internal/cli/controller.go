@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/caravan-ml/caravan/internal/controller"
+	"github.com/caravan-ml/caravan/internal/nomad"
 )
 
 func init() {
@@ -21,7 +22,7 @@ func init() {
 // autoscaler; one of the two must run in every cluster caravan uses.
 func runController(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "controller", "")
-	nf := addPoolsNomadFlags(fs)
+	nf := addNomadFlags(fs)
 	listen := fs.String("listen", "127.0.0.1:9465", "serve /metrics on this `address`; empty disables")
 	resync := fs.Duration("resync", controller.DefaultResync, "compare every caravan job with the records at least this often")
 	pos, code, ok := parseFlags(fs, args)
@@ -44,8 +45,15 @@ func runController(ctx context.Context, env Env, args []string) int {
 		return ExitError
 	}
 	defer stopMetrics()
-	records := controller.NewRecords(controller.RecordsConfig{Nomad: nc, Logger: env.Logger, Resync: *resync, Metrics: controller.NewMetrics(reg)})
-	env.Logger.Info("keeping run records", "nomad", nc.Address(), "resync", resync.String())
+	// -namespace (or NOMAD_NAMESPACE) limits the controller to one
+	// namespace's runs; by default it keeps every namespace's.
+	ns := nomad.AllNamespaces
+	if nf.namespace != "" || env.Getenv("NOMAD_NAMESPACE") != "" {
+		ns = nc.Namespace()
+	}
+	records := controller.NewRecords(controller.RecordsConfig{Nomad: nc, Logger: env.Logger, Resync: *resync,
+		Metrics: controller.NewMetrics(reg), Namespace: ns, Holder: holderName()})
+	env.Logger.Info("keeping run records", "nomad", nc.Address(), "namespace", ns, "resync", resync.String())
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
@@ -191,4 +192,22 @@ func jsonField(t *testing.T, doc, field string) string {
 	}
 	rest := doc[i+len(field)+5:]
 	return rest[:strings.IndexByte(rest, '"')]
+}
+
+// TestApplyWarnsWithoutController: apply says so when no controller keeps
+// records in the cluster, and is quiet when one beat lately.
+func TestApplyWarnsWithoutController(t *testing.T) {
+	srv, env := gitopsCluster(t)
+	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1")})
+	r := execCaravan(t, env, "", "apply", dir)
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stderr, "Warning: no caravan controller has run in this cluster", "caravan controller")
+	srv.SetVariable("default", controller.HeartbeatPath, map[string]string{"at": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)})
+	r = execCaravan(t, env, "", "apply", writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.2")}))
+	mustContain(t, r.stderr, "Warning: the caravan controller was last seen 1h ago")
+	srv.SetVariable("default", controller.HeartbeatPath, map[string]string{"at": time.Now().UTC().Format(time.RFC3339)})
+	r = execCaravan(t, env, "", "apply", writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.3")}))
+	if strings.Contains(r.stderr, "Warning") {
+		t.Errorf("apply warned although the controller beat just now:\n%s", r.stderr)
+	}
 }

@@ -40,6 +40,9 @@ type RecordsConfig struct {
 	Resync time.Duration
 	// Metrics, when set, counts what the controller does.
 	Metrics *Metrics
+	// Namespace limits the controller to one namespace's runs; "" means
+	// every namespace the token sees.
+	Namespace string
 	// Holder names this process in the heartbeat it writes.
 	Holder string
 	// Now is the clock of the heartbeat; nil means time.Now.
@@ -62,6 +65,9 @@ func NewRecords(cfg RecordsConfig) *Records {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = nomad.AllNamespaces
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -105,11 +111,11 @@ func (r *Records) Run(ctx context.Context) error {
 // has none, and returns how many it wrote.
 func (r *Records) Resync(ctx context.Context) (int, error) {
 	start := time.Now()
-	stubs, err := r.cfg.Nomad.CaravanJobs(ctx, nomad.AllNamespaces)
+	stubs, err := r.cfg.Nomad.CaravanJobs(ctx, r.cfg.Namespace)
 	if err != nil {
 		return 0, err
 	}
-	refs, err := r.cfg.Nomad.RecordRefs(ctx, nomad.AllNamespaces, nomad.RecordScope{All: true})
+	refs, err := r.cfg.Nomad.RecordRefs(ctx, r.cfg.Namespace, nomad.RecordScope{All: true})
 	if err != nil {
 		return 0, err
 	}
@@ -204,7 +210,7 @@ func (r *Records) follow(ctx context.Context, out chan<- *api.Job) {
 	backoff := time.Second
 	var next uint64
 	for ctx.Err() == nil {
-		ch, err := r.cfg.Nomad.Events(ctx, nomad.AllNamespaces, next, api.TopicJob)
+		ch, err := r.cfg.Nomad.Events(ctx, r.cfg.Namespace, next, api.TopicJob)
 		if err != nil {
 			r.log.Warn("event stream unavailable; writing records on resyncs only until it is back", "err", err, "retry_in", backoff)
 			sleep(ctx, backoff)

@@ -63,7 +63,7 @@ func TestEndToEnd(t *testing.T) {
 	contains(t, r.stdout, "pool gpu", "nodes:", "GPUs free")
 
 	r = s.must(0, "show", ok[0].ID)
-	contains(t, r.stdout, "State:      complete", "/ui/jobs/"+ok[0].ID+"@", "exit code 0", "Resolved spec:")
+	contains(t, r.stdout, "State:      complete", "/ui/jobs/"+ok[0].ID+"@", "exit code 0", "Spec hash:")
 	r = s.must(0, "logs", ok[0].ID)
 	contains(t, r.stdout, "hello lr=")
 	r = s.must(0, "logs", ok[0].ID, "-stderr")

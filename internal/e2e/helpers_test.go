@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/cli"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -68,7 +70,26 @@ func newSuite(t *testing.T) *suite {
 		t.Fatalf("create the suite's namespace %s (the token needs operator:write or a management token): %v", s.ns, err)
 	}
 	t.Cleanup(s.cleanup)
+	s.controller()
 	return s
+}
+
+// controller runs `caravan controller` for the suite's namespace while the
+// test runs, as a cluster runs it: apply registers jobs only, and the
+// controller writes their records. It stops before the cleanup purges.
+func (s *suite) controller() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errb syncbuf.Buffer
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errb, Getenv: s.getenv, Environ: os.Environ,
+		Logger: slog.New(slog.NewTextHandler(&errb, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	go func() { done <- cli.Main(ctx, []string{"controller", "-listen", "", "-resync", "5s"}, env) }()
+	s.t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != cli.ExitOK {
+			s.t.Errorf("caravan controller exited %d:\n%s", code, errb.String())
+		}
+	})
 }
 
 // getenv is the process environment with NOMAD_NAMESPACE and

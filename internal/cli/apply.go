@@ -74,7 +74,7 @@ func loadSavedPlan(ctx context.Context, env Env, cl *nomad.Client, path string) 
 		return nil, ExitError
 	}
 	defer f.Close()
-	p, err := gitops.ReadPlan(f)
+	p, err := gitops.ReadPlan(f, planKey(env))
 	if err != nil {
 		errorf(env, "read plan %s: %v", path, err)
 		return nil, ExitError

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/caravan-ml/caravan/internal/gitops"
 )
@@ -44,7 +45,7 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 		return code
 	}
 	if *out != "" {
-		if err := savePlan(*out, p); err != nil {
+		if err := savePlan(*out, p, planKey(env)); err != nil {
 			errorf(env, "%v", err)
 			return ExitError
 		}
@@ -111,16 +112,44 @@ func computePlan(ctx context.Context, env Env, cf *configFlags, nf *nomadFlags, 
 	return gitops.Plan(desired, actual, popts), ExitOK
 }
 
-func savePlan(path string, p *gitops.RunPlan) error {
-	f, err := os.Create(path)
+// planKeyEnv names the secret that signs saved plans (an HMAC): set it in
+// the environment of both caravan plan -out and caravan apply -plan.
+const planKeyEnv = "CARAVAN_PLAN_KEY"
+
+// planKey is the plan signing key from the environment, nil when unset.
+func planKey(env Env) []byte {
+	if env.Getenv == nil {
+		return nil
+	}
+	if k := env.Getenv(planKeyEnv); k != "" {
+		return []byte(k)
+	}
+	return nil
+}
+
+// savePlan writes the plan file readable by its owner only (it holds the
+// compiled jobs, whose env may carry -var values) and atomically, so that
+// an interrupted plan never leaves half a plan for apply to find.
+func savePlan(path string, p *gitops.RunPlan, key []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".caravan-plan-*")
 	if err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
-	if err := gitops.WritePlan(f, p); err != nil {
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing to remove
+	// CreateTemp already makes the file 0600; say so rather than rely on it.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("save plan to %s: %w", path, err)
+	}
+	if err := gitops.WritePlan(f, p, key); err != nil {
 		f.Close()
 		return fmt.Errorf("save plan to %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
+		return fmt.Errorf("save plan to %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("save plan to %s: %w", path, err)
 	}
 	return nil

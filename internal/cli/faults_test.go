@@ -92,7 +92,7 @@ func TestServerErrorMidApplyThenFinish(t *testing.T) {
 func TestRecordWriteFailureIsReportedAndRepaired(t *testing.T) {
 	srv, env := gitopsCluster(t)
 	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1", "0.2")})
-	srv.Deny("/v1/var/")
+	srv.Deny("/v1/var/caravan/runs/")
 	// One at a time, so that the first failure stops the apply before the
 	// second run is dispatched.
 	r := execCaravan(t, env, "", "apply", dir, "-parallelism", "1")

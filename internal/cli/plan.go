@@ -31,6 +31,7 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 	out := fs.String("out", "", "save the plan, with its compiled jobs, to `FILE` for caravan apply -plan")
 	experiment := fs.String("experiment", "", "plan only this experiment")
 	cf := addConfigFlags(fs)
+	catf := addCatalogFlags(fs)
 	nf := addNomadFlags(fs)
 	dir, code, ok := parseDirFlags(env, fs, args)
 	if !ok {
@@ -40,7 +41,7 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 		errorf(env, "-json and -markdown exclude each other; choose one")
 		return ExitUsage
 	}
-	p, code := computePlan(ctx, env, cf, nf, dir, *experiment)
+	p, code := computePlan(ctx, env, cf, catf, nf, dir, *experiment)
 	if p == nil {
 		return code
 	}
@@ -83,7 +84,15 @@ type planJSON struct {
 
 // computePlan loads dir, lists Nomad and diffs them. On failure it has
 // printed why and returns nil with the exit code.
-func computePlan(ctx context.Context, env Env, cf *configFlags, nf *nomadFlags, dir, experiment string) (*gitops.RunPlan, int) {
+func computePlan(ctx context.Context, env Env, cf *configFlags, catf *catalogFlags, nf *nomadFlags, dir, experiment string) (*gitops.RunPlan, int) {
+	cl, err := nf.client(env)
+	if err != nil {
+		return nil, nomadError(env, err)
+	}
+	// The operator's pools and policy: what the experiments' pool names
+	// mean, and what they may do. Plan and apply enforce the policy, so a
+	// catalogue Nomad cannot give is an error.
+	cf.useCatalog(catf.load(ctx, env, cl, true))
 	cfg, opts, diags := cf.load(ctx, env, dir)
 	if diags.HasErrors() {
 		writeDiags(env, cfg.Files, diags, false)
@@ -96,10 +105,6 @@ func computePlan(ctx context.Context, env Env, cf *configFlags, nf *nomadFlags, 
 	desired, ok := desiredRuns(env, cfg, opts, experiment)
 	if !ok {
 		return nil, ExitError
-	}
-	cl, err := nf.client(env)
-	if err != nil {
-		return nil, nomadError(env, err)
 	}
 	actual, err := actualRuns(ctx, cl, desired...)
 	if err != nil {

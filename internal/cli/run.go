@@ -24,6 +24,7 @@ func runRun(ctx context.Context, env Env, args []string) int {
 	experiment := fs.String("experiment", "", "submit only this experiment of the file")
 	par := fs.Int("parallelism", gitops.DefaultParallelism, "submit at most this many runs at once")
 	cf := addConfigFlags(fs)
+	catf := addCatalogFlags(fs)
 	nf := addNomadFlags(fs)
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
@@ -38,6 +39,11 @@ func runRun(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 	file := pos[0]
+	cl, err := nf.client(env)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	cf.useCatalog(catf.load(ctx, env, cl, true))
 	cfg, opts, diags := cf.loadFile(ctx, env, file)
 	if diags.HasErrors() {
 		writeDiags(env, cfg.Files, diags, false)
@@ -60,10 +66,6 @@ func runRun(ctx context.Context, env Env, args []string) int {
 	desired, ok := desiredRuns(env, cfg, opts, *experiment)
 	if !ok {
 		return ExitError
-	}
-	cl, err := nf.client(env)
-	if err != nil {
-		return nomadError(env, err)
 	}
 	actual, err := actualRuns(ctx, cl, desired...)
 	if err != nil {

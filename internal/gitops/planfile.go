@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/caravan-ml/caravan/internal/record"
+	"github.com/caravan-ml/caravan/internal/spec"
 )
 
 // ErrStale is returned by CheckFresh when a saved plan no longer describes
@@ -253,4 +254,34 @@ func CheckFresh(p *RunPlan, actual []ActualRun) error {
 		}
 	}
 	return nil
+}
+
+// CheckPolicy refuses a plan that would register a run the operator
+// policy forbids. apply -plan reads no files, so the policy is checked on
+// the saved jobs themselves: every task's driver, in the job's node pool.
+func CheckPolicy(p *RunPlan, policy *spec.Policy) error {
+	var bad []string
+	for _, e := range p.Experiments {
+		for _, c := range append(append([]Change(nil), e.Create...), e.Records...) {
+			if c.Job == nil {
+				continue
+			}
+			np := deref(c.Job.NodePool)
+			if np == "" {
+				np = "default"
+			}
+			for _, tg := range c.Job.TaskGroups {
+				for _, t := range tg.Tasks {
+					for _, v := range policy.Check(t.Driver, np) {
+						bad = append(bad, fmt.Sprintf("run %s: %s", c.ID, v.Reason))
+					}
+				}
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the plan breaks %s:\n  %s\nchange the experiments (or ask the operator to change the policy) and run `caravan plan -out FILE` again",
+		policy.Where(), strings.Join(bad, "\n  "))
 }

@@ -109,7 +109,7 @@ func (c *Client) fail(o op, err error) error {
 		e.text = fmt.Sprintf("%s: namespace %q does not exist in Nomad at %s (create it with `nomad namespace apply %s`, or choose another with NOMAD_NAMESPACE or -namespace)", o.what, o.ns, c.address, o.ns)
 	case strings.Contains(body, "nonexistent node pool"):
 		e.Kind = ErrNodePool
-		e.text = fmt.Sprintf("%s: %s in Nomad at %s (a pool exists once a node joins it or it is created: `nomad node pool apply`, or declare the pool in the operator's pools directory, whose `caravan autoscale POOLSDIR` creates it)", o.what, body, c.address)
+		e.text = fmt.Sprintf("%s: %s in Nomad at %s (a pool exists once a node joins it or it is created: `nomad node pool apply`, or declare the pool in the operator's pools directory, where `caravan autoscale POOLSDIR` creates it)", o.what, body, c.address)
 	case status == 403:
 		e.Kind = ErrPermission
 		need := o.need

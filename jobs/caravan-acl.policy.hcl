@@ -29,9 +29,18 @@
 #                         and cancels drains; node read (included) serves
 #                         caravan status, the agent's /v1/client/stats and
 #                         the Node topic of the event stream.
+#   node_pool read/write  the autoscaler creates the node pools of the pools
+#                         it scales when they are missing (never deletes).
+#   variables caravan/autoscaler/catalog
+#                         the pool catalogue and policy the autoscaler
+#                         publishes and validate/plan/apply read.
+#
+# This policy is for operators, who also own the pools directory. It can
+# register jobs in every namespace; CI and experiment authors get the
+# narrower docs/acl/ policies, which register only in the experiments'
+# namespace.
 #
 # Not needed: agent (caravan calls no /v1/agent endpoint), operator,
-# node_pool (jobs may name any pool; creating pools is an admin task),
 # alloc-exec, read-fs.
 #
 # Caveat when editing: a rule for a named namespace (namespace "ml" {...})
@@ -50,4 +59,8 @@ namespace "*" {
 
 node {
   policy = "write"
+}
+
+node_pool "*" {
+  capabilities = ["read", "write"]
 }

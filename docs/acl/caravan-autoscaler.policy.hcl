@@ -1,4 +1,5 @@
-# caravan-autoscaler: what `caravan autoscale` needs (jobs/caravan-autoscaler.nomad.hcl).
+# caravan-autoscaler: what `caravan autoscale` needs (jobs/caravan-autoscaler.nomad.hcl),
+# and no more: it registers no job and reads no log.
 # The jobspec reads its token from the job's own variable:
 #
 #   nomad acl policy apply -description "caravan autoscaler" caravan-autoscaler docs/acl/caravan-autoscaler.policy.hcl
@@ -13,8 +14,9 @@ namespace "*" {
 
   variables {
     # Pool records (intent written before each Terraform apply), cost
-    # records, and the leader lease (deleted on a clean shutdown). They live
-    # in the namespace given by autoscale -namespace (default: default).
+    # records, the leader lease (deleted on a clean shutdown) and the pool
+    # catalogue it publishes for validate, plan and apply. They live in the
+    # namespace given by autoscale -namespace (default: default).
     path "caravan/autoscaler/*" {
       capabilities = ["list", "read", "write", "destroy"]
     }
@@ -25,4 +27,11 @@ namespace "*" {
 # allocations, and the Node topic of the event stream.
 node {
   policy = "write"
+}
+
+# Create the node pools of the pools it scales when they are missing (a
+# pool scaling from zero has no client to create it). Read and write, not
+# delete. Match your pools' node_pool names: "gpu-*" covers the examples'.
+node_pool "gpu-*" {
+  capabilities = ["read", "write"]
 }

@@ -153,3 +153,29 @@ func TestSignedPlan(t *testing.T) {
 		t.Errorf("forged plan: %v", err)
 	}
 }
+
+// FuzzReadPlan: a plan file is outside data (a CI artifact). Whatever the
+// bytes, ReadPlan returns a plan or an error, never panics, and a plan it
+// accepts applies only jobs that passed the digest and consistency checks.
+func FuzzReadPlan(f *testing.F) {
+	var buf bytes.Buffer
+	if err := WritePlan(&buf, Plan(desired("a", 2), nil, Options{}), nil); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte(`{"version":2,"digest":"00","digest_alg":"sha256","experiments":[{"create":[{"id":"x"}]}]}`))
+	f.Add([]byte(`{"version":2}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p, err := ReadPlan(bytes.NewReader(in), nil)
+		if err != nil {
+			return
+		}
+		for _, e := range p.Experiments {
+			for _, c := range append(append([]Change(nil), e.Create...), e.Records...) {
+				if c.Job == nil || c.Record == nil || deref(c.Job.ID) != c.ID {
+					t.Fatalf("accepted an inconsistent change %+v", c)
+				}
+			}
+		}
+	})
+}

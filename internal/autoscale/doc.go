@@ -12,5 +12,8 @@
 //
 // The edge (Observe from Nomad, the loop that applies decisions through
 // Terraform and Nomad, the leader lock and metrics) builds a State, calls
-// Decide, and carries Decision.Memory into the next State.
+// Decide, and carries Decision.Memory into the next State. Each time the
+// loop becomes the leader it also creates the Nomad node pools of the pools
+// it scales and publishes the operator's pool catalogue and policy to
+// Nomad Variables (catalog.go), where validate, plan and apply read them.
 package autoscale

@@ -8,6 +8,9 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/caravan-ml/caravan/internal/cli.Version=$(VERSION)
 AGENT_LDFLAGS := -X main.version=$(VERSION)
 EXAMPLES ?= hcl/examples
+# The operator's pools and policy the examples name (what caravan autoscale
+# publishes in Nomad on a real cluster).
+EXAMPLE_POOLS ?= $(EXAMPLES)/pools
 BENCHCOUNT ?= 5
 export CHECKPOINT_DISABLE = 1
 # go-nvml's header marks dozens of NVML functions deprecated, and cgo's
@@ -38,9 +41,10 @@ gpu-bundle: agent
 
 ## demo: build caravan and run it on the shipped example experiments
 demo: build
-	./$(BIN) validate $(EXAMPLES)
-	./$(BIN) render $(EXAMPLES) -experiment resnet50 | head -n 60
+	./$(BIN) validate $(EXAMPLES) -pools $(EXAMPLE_POOLS)
+	./$(BIN) render $(EXAMPLES) -pools $(EXAMPLE_POOLS) -experiment resnet50 | head -n 60
 	./$(BIN) fmt -check $(EXAMPLES)
+	./$(BIN) fmt -check $(EXAMPLE_POOLS)
 	./$(BIN) simulate -trace ../shared/traces/itp/cluster05.csv -gpus-per-node 8 2>/dev/null || true
 	./$(BIN) simulate -trace ../shared/traces/itp/cluster05.csv -pools hcl/pools/right-sized.hcl 2>/dev/null || true
 
@@ -83,6 +87,7 @@ fuzz:
 fmt:
 	gofmt -w cmd internal
 	$(GO) run ./cmd/caravan fmt $(EXAMPLES)
+	$(GO) run ./cmd/caravan fmt $(EXAMPLE_POOLS)
 
 ## lint: go vet, staticcheck when installed, and the formatting checks
 lint: vet

@@ -19,9 +19,11 @@
 #                         register-job + deregister-job suffice (docs/acl/).
 #   read-logs             caravan logs, and report's scan of stderr for
 #                         "CUDA out of memory".
-#   variables caravan/*   run records (caravan/runs/<id>, written by apply,
-#                         read by ls/show/rerun/report), usage summaries
-#                         (caravan/runs/<id>/usage, written by the agent),
+#   variables caravan/*   run records (caravan/projects/<p>/runs/<id>, or
+#                         caravan/runs/<id> for runs of no project, written
+#                         by the controller, read by ls/show/rerun/report),
+#                         usage summaries next to them (written by the
+#                         agent), the controller's heartbeat,
 #                         the autoscaler's pool and cost records and leader
 #                         lease (caravan/autoscaler/*; the lease is deleted
 #                         on a clean shutdown, hence destroy).
@@ -29,9 +31,18 @@
 #                         and cancels drains; node read (included) serves
 #                         caravan status, the agent's /v1/client/stats and
 #                         the Node topic of the event stream.
+#   node_pool read/write  the autoscaler creates the node pools of the pools
+#                         it scales when they are missing (never deletes).
+#   variables caravan/autoscaler/catalog
+#                         the pool catalogue and policy the autoscaler
+#                         publishes and validate/plan/apply read.
+#
+# This policy is for operators, who also own the pools directory. It can
+# register jobs in every namespace; CI and experiment authors get the
+# narrower docs/acl/ policies, which register only in the experiments'
+# namespace.
 #
 # Not needed: agent (caravan calls no /v1/agent endpoint), operator,
-# node_pool (jobs may name any pool; creating pools is an admin task),
 # alloc-exec, read-fs.
 #
 # Caveat when editing: a rule for a named namespace (namespace "ml" {...})
@@ -50,4 +61,8 @@ namespace "*" {
 
 node {
   policy = "write"
+}
+
+node_pool "*" {
+  capabilities = ["read", "write"]
 }

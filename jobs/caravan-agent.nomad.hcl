@@ -74,6 +74,9 @@ job "caravan-agent" {
     task "agent" {
       # raw_exec: the agent needs the host's /proc (to map GPU processes to
       # allocations) and the NVIDIA driver, exactly as the host sees them.
+      # Clients enable raw_exec for it; experiments cannot use it, since
+      # their namespace enables only docker and exec
+      # (docs/acl/ml.namespace.hcl).
       driver = "raw_exec"
 
       config {

@@ -1,40 +1,51 @@
-# caravan-autoscaler: runs `caravan autoscale` as a Nomad service, two
-# instances for high availability. Both follow the cluster; the one holding
-# the lock in Nomad Variables (caravan/autoscaler/leader) acts, the other
-# takes over within about 25 s if the first dies.
+# caravan-autoscaler: runs `caravan autoscale POOLSDIR` as a Nomad service,
+# two instances for high availability. Both follow the cluster; the one
+# holding the lock in Nomad Variables (caravan/autoscaler/leader) acts, the
+# other takes over within about 25 s if the first dies. The leader creates
+# the node pools of the pools it scales and publishes the pool catalogue and
+# policy (caravan/autoscaler/catalog) that validate, plan and apply enforce.
+#
+# It holds a token with node write and the cloud credentials of the pool
+# modules, so it runs in a node pool of its own (caravan-system): dedicated
+# CPU clients, never autoscaled, where no experiment may land with raw_exec
+# (docs/setup.md, "Threat model"). It reads the operator's pools repository,
+# never the experiments': whoever can change a pool's terraform block runs
+# code with those credentials.
 #
 # Before running it:
 #   1. Install caravan (at caravan_bin) and terraform >= 1.4 (on PATH, or
-#      terraform_bin in each pool's terraform block) on the nodes of
-#      node_pool.
+#      terraform_bin in each pool's terraform block) on the clients of
+#      node_pool (docs/setup.md, section 3).
 #   2. Give the Terraform state a home that both instances see (see the
 #      volume block below): a standby that took over with an empty state
 #      would create every machine a second time.
 #   3. Store a Nomad token for the autoscaler in the job's own variable:
 #        nomad var put nomad/jobs/caravan-autoscaler token=<secret id>
-#      Its policy needs: node write (eligibility, drain), namespace "*" with
-#      read-job and list-jobs, and variables write under caravan/autoscaler/*.
+#      Its policy (docs/acl/caravan-autoscaler.policy.hcl): node write
+#      (eligibility, drain), namespace "*" with read-job and list-jobs,
+#      variables write under caravan/autoscaler/*, and node_pool read/write
+#      on the node pools it scales.
 #   4. Put cloud credentials where the pool modules' providers read them
 #      (instance profile / workload identity of the nodes, or env below).
 #
-#   nomad job run -var config_git=git::https://github.com/acme/experiments \
+#   nomad job run -var config_git=git::https://github.com/acme/caravan-pools \
 #     jobs/caravan-autoscaler.nomad.hcl
 
 variable "config_git" {
-  description = "go-getter source of the repository holding the experiments and pool blocks."
+  description = "go-getter source of the operator's repository holding the pools directory (pool blocks with terraform blocks, and the policy); not the experiments' repository."
   type        = string
 }
 
 variable "config_subdir" {
-  description = "Directory of the caravan configuration inside that repository."
+  description = "The pools directory inside that repository."
   type        = string
   default     = "."
 }
 
 variable "node_pool" {
-  description = "Node pool the autoscaler runs in (never an autoscaled one: it would scale itself in)."
+  description = "Node pool the autoscaler runs in: caravan's own, never an autoscaled one (it would scale itself in), and one where experiments may not use raw_exec (a policy's service_node_pools)."
   type        = string
-  default     = "default"
+  default     = "caravan-system"
 }
 
 variable "caravan_bin" {
@@ -100,6 +111,10 @@ job "caravan-autoscaler" {
     }
 
     task "autoscale" {
+      # raw_exec: Terraform and its providers, the shared state volume and
+      # the node's cloud credentials, as on the host. Only operators'
+      # jobs run in node_pool; experiments' namespaces refuse raw_exec
+      # (docs/acl/ml.namespace.hcl).
       driver = "raw_exec"
 
       artifact {

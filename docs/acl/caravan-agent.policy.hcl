@@ -11,7 +11,12 @@ namespace "*" {
   capabilities = ["read-job"]
 
   variables {
-    # Usage summaries, caravan/runs/<run-id>/usage, in each run's namespace.
+    # Usage summaries next to each run's record, in the run's namespace:
+    # caravan/projects/<project>/runs/<run-id>/usage, or
+    # caravan/runs/<run-id>/usage for a run of no project.
+    path "caravan/projects/*" {
+      capabilities = ["write"]
+    }
     path "caravan/runs/*" {
       capabilities = ["write"]
     }

@@ -1,4 +1,6 @@
-# caravan-autoscaler: what `caravan autoscale` needs (jobs/caravan-autoscaler.nomad.hcl).
+# caravan-autoscaler: what `caravan autoscale` needs (jobs/caravan-autoscaler.nomad.hcl),
+# and `caravan controller`, which it runs too, and no more: it registers no
+# job and reads no log.
 # The jobspec reads its token from the job's own variable:
 #
 #   nomad acl policy apply -description "caravan autoscaler" caravan-autoscaler docs/acl/caravan-autoscaler.policy.hcl
@@ -13,10 +15,23 @@ namespace "*" {
 
   variables {
     # Pool records (intent written before each Terraform apply), cost
-    # records, and the leader lease (deleted on a clean shutdown). They live
-    # in the namespace given by autoscale -namespace (default: default).
+    # records, the leader lease (deleted on a clean shutdown) and the pool
+    # catalogue it publishes for validate, plan and apply. They live in the
+    # namespace given by autoscale -namespace (default: default).
     path "caravan/autoscaler/*" {
       capabilities = ["list", "read", "write", "destroy"]
+    }
+    # Run records, written by the controller from each caravan job (create
+    # only: check-and-set on index 0), in the run's namespace, and the
+    # controller's heartbeat.
+    path "caravan/projects/*" {
+      capabilities = ["list", "read", "write"]
+    }
+    path "caravan/runs/*" {
+      capabilities = ["list", "read", "write"]
+    }
+    path "caravan/controller/*" {
+      capabilities = ["read", "write"]
     }
   }
 }
@@ -25,4 +40,11 @@ namespace "*" {
 # allocations, and the Node topic of the event stream.
 node {
   policy = "write"
+}
+
+# Create the node pools of the pools it scales when they are missing (a
+# pool scaling from zero has no client to create it). Read and write, not
+# delete. Match your pools' node_pool names: "gpu-*" covers the examples'.
+node_pool "gpu-*" {
+  capabilities = ["read", "write"]
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # caravan-acl.sh: apply caravan's Nomad ACL policies (jobs/caravan-acl.policy.hcl
-# and docs/acl/*.policy.hcl) and, with -tokens DIR, create the role tokens:
+# and docs/acl/*.policy.hcl) and the experiments' namespace
+# (docs/acl/ml.namespace.hcl) and, with -tokens DIR, create the role tokens:
 # CI plan, CI apply and Prometheus into DIR (mode 0600), and the autoscaler's
 # and agent's into their jobs' variables (nomad/jobs/<job>, item "token"),
 # where jobs/*.nomad.hcl read them. Applying policies again updates them;
@@ -42,6 +43,8 @@ policy caravan "$root/jobs/caravan-acl.policy.hcl"
 for p in caravan-plan caravan-apply caravan-user caravan-autoscaler caravan-agent prometheus; do
   policy "$p" "$root/docs/acl/$p.policy.hcl"
 done
+# The experiments' namespace, which refuses raw_exec in Nomad itself.
+nomad namespace apply "$root/docs/acl/ml.namespace.hcl"
 
 [ -n "$tokens" ] || exit 0
 

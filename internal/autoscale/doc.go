@@ -6,4 +6,9 @@
 // Terraform (the pool's node names), and carries Decision.History into the
 // next State. It also holds the leader lease, the pool and cost records in
 // Nomad Variables, and the Prometheus metrics.
+//
+// Each time the loop becomes the leader it also creates the Nomad node
+// pools of the pools it scales and publishes the operator's pool catalogue
+// and policy to Nomad Variables (catalog.go), where validate, plan and
+// apply read them.
 package autoscale

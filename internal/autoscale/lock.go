@@ -7,6 +7,7 @@ import (
 
 // checkLeader acquires or renews the lock; losing it stops acting at once.
 func (l *Loop) checkLeader(ctx context.Context) {
+	defer l.ensurePublished(ctx)
 	if l.cfg.Leader == nil {
 		return
 	}

@@ -59,6 +59,11 @@ type Config struct {
 	Metrics *Metrics
 	// Holder names this process in records.
 	Holder string
+	// Catalog, when set, is published to CatalogVariable and NodePools
+	// creates the node pools of Pools, each time this process becomes the
+	// leader (catalog.go).
+	Catalog   *spec.Catalog
+	NodePools NodePoolMaker
 }
 
 // Loop observes Nomad, decides, and acts. Create it with NewLoop.
@@ -72,6 +77,9 @@ type Loop struct {
 	names  []string
 	ids    map[string]string // node name -> Nomad node ID, last observed
 	leader bool
+	// published: node pools made and catalogue published in this
+	// leadership.
+	published bool
 	// applied carries finished background applies to the loop.
 	applied chan applyDone
 	kick    chan time.Time

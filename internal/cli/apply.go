@@ -11,6 +11,8 @@ import (
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
+	"github.com/caravan-ml/caravan/internal/spec"
+	"github.com/hashicorp/hcl/v2"
 )
 
 func init() {
@@ -34,6 +36,7 @@ func runApply(ctx context.Context, env Env, args []string) int {
 	experiment := fs.String("experiment", "", "apply only this experiment")
 	fs.Bool("auto-approve", false, "accepted for Terraform-style pipelines; apply never asks for confirmation")
 	cf := addConfigFlags(fs)
+	catf := addCatalogFlags(fs)
 	nf := addNomadFlags(fs)
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
@@ -53,13 +56,13 @@ func runApply(ctx context.Context, env Env, args []string) int {
 			errorf(env, "-plan applies a saved plan as it is; do not also give a directory or -experiment")
 			return ExitUsage
 		}
-		p, code = loadSavedPlan(ctx, env, cl, *planFile)
+		p, code = loadSavedPlan(ctx, env, cl, catf, *planFile)
 	} else {
 		dir, ok := dirArg(env, fs, pos)
 		if !ok {
 			return ExitUsage
 		}
-		p, code = computePlan(ctx, env, cf, nf, dir, *experiment)
+		p, code = computePlan(ctx, env, cf, catf, nf, dir, *experiment)
 	}
 	if p == nil {
 		return code
@@ -67,17 +70,36 @@ func runApply(ctx context.Context, env Env, args []string) int {
 	return applyPlan(ctx, env, cl, p, gitops.ApplyOptions{Parallelism: *par, Prune: *prune, Origin: record.OriginApply})
 }
 
-// loadSavedPlan reads a plan file and checks it against Nomad now.
-func loadSavedPlan(ctx context.Context, env Env, cl *nomad.Client, path string) (*gitops.RunPlan, int) {
+// loadSavedPlan reads a plan file and checks it against Nomad now: the
+// runs there, and the operator's policy, which a saved plan's jobs must
+// follow as much as a directory's experiments.
+func loadSavedPlan(ctx context.Context, env Env, cl *nomad.Client, catf *catalogFlags, path string) (*gitops.RunPlan, int) {
 	f, err := os.Open(path)
 	if err != nil {
 		errorf(env, "read plan: %v", err)
 		return nil, ExitError
 	}
 	defer f.Close()
-	p, err := gitops.ReadPlan(f)
+	p, err := gitops.ReadPlan(f, planKey(env))
 	if err != nil {
 		errorf(env, "read plan %s: %v", path, err)
+		return nil, ExitError
+	}
+	cat, diags := catf.load(ctx, env, cl, true)
+	if diags.HasErrors() {
+		var files map[string]*hcl.File
+		if cat != nil {
+			files = cat.Files
+		}
+		writeDiags(env, files, diags, false)
+		return nil, ExitError
+	}
+	policy := spec.DefaultPolicy()
+	if cat != nil {
+		policy = cat.Policy
+	}
+	if err := gitops.CheckPolicy(p, policy); err != nil {
+		errorf(env, "%s: %v", path, err)
 		return nil, ExitError
 	}
 	actual, err := actualRuns(ctx, cl, p.Project)

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -35,12 +34,12 @@ func init() {
 const leaseTTL = 12 * time.Second
 
 func runAutoscale(ctx context.Context, env Env, args []string) int {
-	fs := newFlagSet(env, "autoscale", "[DIR]")
+	fs := newFlagSet(env, "autoscale", "[POOLSDIR]")
 	cf := addConfigFlags(fs)
 	nf := addPoolsNomadFlags(fs)
 	dryRun := fs.Bool("dry-run", false, "print the decisions and change nothing (no Terraform, no Nomad writes)")
 	listen := fs.String("listen", "127.0.0.1:9465", "serve /metrics on this `address`; empty disables")
-	stateDir := fs.String("state-dir", "", "parent `directory` of the per-pool Terraform workdirs and states (default: $CARAVAN_STATE_DIR, else DIR/.caravan/terraform)")
+	stateDir := fs.String("state-dir", "", "parent `directory` of the per-pool Terraform workdirs and states (default: $CARAVAN_STATE_DIR, else POOLSDIR/.caravan/terraform)")
 	var only []string
 	fs.Func("pool", "scale only the pool `NAME` (repeatable; default: every pool with a terraform block)", func(s string) error {
 		only = append(only, s)
@@ -52,7 +51,7 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		return code
 	}
 	if len(pos) > 1 {
-		errorf(env, "autoscale takes at most one directory, got %d arguments\n  Usage: caravan autoscale [DIR] [-dry-run] [-listen ADDR] [-state-dir DIR]", len(pos))
+		errorf(env, "autoscale takes at most one directory, the operator's pools directory; got %d arguments\n  Usage: caravan autoscale [POOLSDIR] [-dry-run] [-listen ADDR] [-state-dir DIR]", len(pos))
 		return ExitUsage
 	}
 	dir := "."
@@ -60,16 +59,13 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		dir = pos[0]
 	}
 	log := env.Logger
-	cfg, _, diags := cf.load(ctx, env, dir)
-	if diags.HasErrors() || cfg == nil {
-		var files map[string]*hcl.File
-		if cfg != nil {
-			files = cfg.Files
-		}
-		writeDiags(env, files, diags, false)
+	cat, diags := cf.loadPools(env, dir)
+	if diags.HasErrors() {
+		writeDiags(env, cat.Files, diags, false)
 		return ExitError
 	}
-	pools, err := autoscaledPools(cfg, only)
+	writeDiags(env, cat.Files, diags, false) // warnings
+	pools, err := autoscaledPools(cat, dir, only)
 	if err != nil {
 		errorf(env, "%v", err)
 		return ExitUsage
@@ -108,6 +104,10 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		Pools: pools, Provisioners: provs, Nomad: nc, Events: nc,
 		DryRun: *dryRun, DryRunOut: env.Stdout, Resync: *resync,
 		Logger: log, Metrics: autoscale.NewMetrics(reg), Holder: holder,
+		// What experiments may name and do, for validate, plan and apply;
+		// and the node pools of the pools scaled here, so that runs can be
+		// submitted before the first machine registers.
+		Catalog: cat, NodePools: nc,
 	}
 	if !*dryRun {
 		lc.Leader = nc.NewLease("", autoscale.LeaseVariable, holder, leaseTTL)
@@ -158,9 +158,9 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 
 // autoscaledPools picks the pools with a terraform block (all, or those
 // named with -pool).
-func autoscaledPools(cfg *spec.Config, only []string) (map[string]*spec.Pool, error) {
+func autoscaledPools(cat *spec.Catalog, dir string, only []string) (map[string]*spec.Pool, error) {
 	out := map[string]*spec.Pool{}
-	for name, p := range cfg.Pools {
+	for name, p := range cat.Pools {
 		if p.Terraform != nil && p.Terraform.Module != "" {
 			out[name] = p
 		}
@@ -170,14 +170,14 @@ func autoscaledPools(cfg *spec.Config, only []string) (map[string]*spec.Pool, er
 		for _, n := range only {
 			p, ok := out[n]
 			if !ok {
-				return nil, fmt.Errorf("-pool %s: no pool %q with a terraform block in %s; autoscaled pools are: %s", n, n, cfg.Dir, strings.Join(sortedPoolNames(out), ", "))
+				return nil, fmt.Errorf("-pool %s: no pool %q with a terraform block in %s; autoscaled pools are: %s", n, n, dir, strings.Join(sortedPoolNames(out), ", "))
 			}
 			sel[n] = p
 		}
 		out = sel
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no pool in %s has a terraform block, so there is nothing to scale; add one to a pool:\n  pool \"gpu\" {\n    terraform { module = \"../terraform/aws-gpu-pool\" }\n  }", cfg.Dir)
+		return nil, fmt.Errorf("no pool in %s has a terraform block, so there is nothing to scale; caravan autoscale reads the operator's pools directory, whose pools have terraform blocks:\n  pool \"gpu\" {\n    max_nodes = 4\n    terraform { module = \"../terraform/aws-gpu-pool\" }\n  }", dir)
 	}
 	return out, nil
 }

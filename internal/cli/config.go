@@ -28,6 +28,10 @@ type configFlags struct {
 	vars     []string // name=value, in command-line order (later wins)
 	varFiles []string
 	maxRuns  int
+	// catalog and catalogDiags are the operator's pool catalogue and what
+	// reading it said (useCatalog); nil catalog means none.
+	catalog      *spec.Catalog
+	catalogDiags hcl.Diagnostics
 }
 
 // addConfigFlags registers the configuration flags on fs.
@@ -43,6 +47,36 @@ func addConfigFlags(fs *flag.FlagSet) *configFlags {
 	})
 	fs.IntVar(&c.maxRuns, "max-runs", spec.DefaultMaxRuns, "refuse an experiment whose sweep yields more than `N` runs")
 	return c
+}
+
+// loadPools reads an operator's pools directory (caravan autoscale) with
+// the same -var, -var-file and CARAVAN_VAR_name handling as load.
+func (c *configFlags) loadPools(env Env, dir string) (*spec.Catalog, hcl.Diagnostics) {
+	vars, diags := c.parseVars()
+	if diags.HasErrors() {
+		return &spec.Catalog{Source: dir, Pools: map[string]*spec.Pool{}, Policy: spec.DefaultPolicy()}, diags
+	}
+	return spec.LoadPools(dir, spec.LoadOptions{Vars: vars, VarFiles: c.varFiles, Env: env.Environ(), MaxRuns: c.maxRuns})
+}
+
+// parseVars splits the -var flags into name and raw value.
+func (c *configFlags) parseVars() (map[string]string, hcl.Diagnostics) {
+	vars := make(map[string]string, len(c.vars))
+	var diags hcl.Diagnostics
+	for _, kv := range c.vars {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid -var option",
+				Detail:   fmt.Sprintf("The -var value %q is not name=value. Write it as -var 'name=value'.", kv),
+				Subject:  &hcl.Range{Filename: "<command line>"},
+			})
+			continue
+		}
+		vars[strings.TrimSpace(name)] = value
+	}
+	return vars, diags
 }
 
 // load reads the configuration in dir and describes its git state for the
@@ -62,21 +96,7 @@ func (c *configFlags) loadFile(ctx context.Context, env Env, file string) (*spec
 // loadFiles is load restricted to files in dir, or all of dir when files
 // is nil.
 func (c *configFlags) loadFiles(ctx context.Context, env Env, dir string, files []string) (*spec.Config, compile.Options, hcl.Diagnostics) {
-	vars := make(map[string]string, len(c.vars))
-	var diags hcl.Diagnostics
-	for _, kv := range c.vars {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(name) == "" {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid -var option",
-				Detail:   fmt.Sprintf("The -var value %q is not name=value. Write it as -var 'name=value'.", kv),
-				Subject:  &hcl.Range{Filename: "<command line>"},
-			})
-			continue
-		}
-		vars[strings.TrimSpace(name)] = value
-	}
+	vars, diags := c.parseVars()
 	if diags.HasErrors() {
 		return &spec.Config{Dir: dir}, compile.Options{ConfigDir: dir}, diags
 	}
@@ -88,7 +108,16 @@ func (c *configFlags) loadFiles(ctx context.Context, env Env, dir string, files 
 			Subject:  &hcl.Range{Filename: "<command line>"},
 		}}
 	}
-	lo := spec.LoadOptions{Vars: vars, VarFiles: c.varFiles, Env: env.Environ(), MaxRuns: c.maxRuns}
+	if c.catalogDiags.HasErrors() {
+		// Without the catalogue every pool name would cascade into errors
+		// of its own: report what reading it said, and nothing else.
+		cfg := &spec.Config{Dir: dir, Files: map[string]*hcl.File{}}
+		if c.catalog != nil {
+			cfg.Files = c.catalog.Files
+		}
+		return cfg, compile.Options{ConfigDir: dir}, c.catalogDiags
+	}
+	lo := spec.LoadOptions{Vars: vars, VarFiles: c.varFiles, Env: env.Environ(), MaxRuns: c.maxRuns, Catalog: c.catalog}
 	var cfg *spec.Config
 	var ldiags hcl.Diagnostics
 	if files == nil {
@@ -96,9 +125,18 @@ func (c *configFlags) loadFiles(ctx context.Context, env Env, dir string, files 
 	} else {
 		cfg, ldiags = spec.LoadFiles(dir, files, lo)
 	}
-	diags = append(diags, ldiags...)
+	diags = append(append(diags, c.catalogDiags...), ldiags...)
 	if cfg == nil {
 		cfg = &spec.Config{Dir: dir}
+	}
+	if c.catalog != nil {
+		// Diagnostics may point into the pools directory: print them with
+		// snippets too.
+		for name, f := range c.catalog.Files {
+			if cfg.Files[name] == nil {
+				cfg.Files[name] = f
+			}
+		}
 	}
 	opts := compile.Options{ConfigDir: dir, Pools: cfg.Pools}
 	opts.ConfigCommit, opts.ConfigDirty = gitState(ctx, env, dir)

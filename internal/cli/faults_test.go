@@ -96,7 +96,7 @@ func TestServerErrorMidApplyThenFinish(t *testing.T) {
 func TestApplyNeedsNoVariables(t *testing.T) {
 	srv, env := gitopsCluster(t)
 	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1", "0.2")})
-	srv.Deny("/v1/var/")
+	srv.Deny("/v1/var/caravan/projects/")
 	r := execCaravan(t, env, "", "apply", dir)
 	mustCode(t, r, ExitOK)
 	mustContain(t, r.stdout, "2 registered")

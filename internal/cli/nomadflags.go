@@ -39,6 +39,12 @@ func (f *nomadFlags) config(env Env) nomad.Config {
 	return nomad.Config{Address: f.address, Token: f.token, Namespace: f.namespace, Region: f.region, Getenv: getenv}
 }
 
+// configured reports whether the flags or env name a Nomad address, for
+// commands that use Nomad only when told where it is.
+func (f *nomadFlags) configured(env Env) bool {
+	return f.address != "" || (env.Getenv != nil && env.Getenv("NOMAD_ADDR") != "")
+}
+
 // client builds the Nomad client the flags and env describe. It does not
 // contact Nomad.
 func (f *nomadFlags) client(env Env) (*nomad.Client, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/spec"
@@ -30,6 +31,7 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 	out := fs.String("out", "", "save the plan, with its compiled jobs, to `FILE` for caravan apply -plan")
 	experiment := fs.String("experiment", "", "plan only this experiment")
 	cf := addConfigFlags(fs)
+	catf := addCatalogFlags(fs)
 	nf := addNomadFlags(fs)
 	dir, code, ok := parseDirFlags(env, fs, args)
 	if !ok {
@@ -39,12 +41,12 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 		errorf(env, "-json and -markdown exclude each other; choose one")
 		return ExitUsage
 	}
-	p, code := computePlan(ctx, env, cf, nf, dir, *experiment)
+	p, code := computePlan(ctx, env, cf, catf, nf, dir, *experiment)
 	if p == nil {
 		return code
 	}
 	if *out != "" {
-		if err := savePlan(*out, p); err != nil {
+		if err := savePlan(*out, p, planKey(env)); err != nil {
 			errorf(env, "%v", err)
 			return ExitError
 		}
@@ -82,7 +84,15 @@ type planJSON struct {
 
 // computePlan loads dir, lists Nomad and diffs them. On failure it has
 // printed why and returns nil with the exit code.
-func computePlan(ctx context.Context, env Env, cf *configFlags, nf *nomadFlags, dir, experiment string) (*gitops.RunPlan, int) {
+func computePlan(ctx context.Context, env Env, cf *configFlags, catf *catalogFlags, nf *nomadFlags, dir, experiment string) (*gitops.RunPlan, int) {
+	cl, err := nf.client(env)
+	if err != nil {
+		return nil, nomadError(env, err)
+	}
+	// The operator's pools and policy: what the experiments' pool names
+	// mean, and what they may do. Plan and apply enforce the policy, so a
+	// catalogue Nomad cannot give is an error.
+	cf.useCatalog(catf.load(ctx, env, cl, true))
 	cfg, opts, diags := cf.load(ctx, env, dir)
 	if !diags.HasErrors() {
 		if d := spec.MissingProject(cfg, hcl.DiagError); d != nil {
@@ -101,10 +111,6 @@ func computePlan(ctx context.Context, env Env, cf *configFlags, nf *nomadFlags, 
 	if !ok {
 		return nil, ExitError
 	}
-	cl, err := nf.client(env)
-	if err != nil {
-		return nil, nomadError(env, err)
-	}
 	actual, err := actualRuns(ctx, cl, cfg.Project, desired...)
 	if err != nil {
 		return nil, nomadError(env, err)
@@ -116,16 +122,44 @@ func computePlan(ctx context.Context, env Env, cf *configFlags, nf *nomadFlags, 
 	return gitops.Plan(desired, actual, popts), ExitOK
 }
 
-func savePlan(path string, p *gitops.RunPlan) error {
-	f, err := os.Create(path)
+// planKeyEnv names the secret that signs saved plans (an HMAC): set it in
+// the environment of both caravan plan -out and caravan apply -plan.
+const planKeyEnv = "CARAVAN_PLAN_KEY"
+
+// planKey is the plan signing key from the environment, nil when unset.
+func planKey(env Env) []byte {
+	if env.Getenv == nil {
+		return nil
+	}
+	if k := env.Getenv(planKeyEnv); k != "" {
+		return []byte(k)
+	}
+	return nil
+}
+
+// savePlan writes the plan file readable by its owner only (it holds the
+// compiled jobs, whose env may carry -var values) and atomically, so that
+// an interrupted plan never leaves half a plan for apply to find.
+func savePlan(path string, p *gitops.RunPlan, key []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".caravan-plan-*")
 	if err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
-	if err := gitops.WritePlan(f, p); err != nil {
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing to remove
+	// CreateTemp already makes the file 0600; say so rather than rely on it.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("save plan to %s: %w", path, err)
+	}
+	if err := gitops.WritePlan(f, p, key); err != nil {
 		f.Close()
 		return fmt.Errorf("save plan to %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
+		return fmt.Errorf("save plan to %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("save plan to %s: %w", path, err)
 	}
 	return nil

@@ -129,6 +129,59 @@ func TestSavedPlan(t *testing.T) {
 	mustContain(t, r.stderr, "version")
 }
 
+// TestSavedPlanEditedByHand: a job edited inside a saved plan (here its
+// driver and command, as someone with write access to a CI artifact
+// could) is refused by apply -plan with what changed and the fix, and
+// nothing is registered; the untouched plan then applies. The plan file is
+// readable by its owner only.
+func TestSavedPlanEditedByHand(t *testing.T) {
+	srv, env := gitopsCluster(t)
+	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1")})
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	mustCode(t, execCaravan(t, env, "", "plan", dir, "-out", planFile), ExitOK)
+	if fi, err := os.Stat(planFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("plan file mode %v (err %v); want 0600: it holds the jobs' env", fi.Mode().Perm(), err)
+	}
+	orig, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(orig), `"Driver":"raw_exec"`, `"Driver":"docker"`, 1)
+	if edited == string(orig) {
+		t.Fatalf("test setup: no raw_exec driver in the plan:\n%s", orig)
+	}
+	os.WriteFile(planFile, []byte(edited), 0o600)
+	r := execCaravan(t, env, "", "apply", "-plan", planFile)
+	mustCode(t, r, ExitError)
+	mustContain(t, r.stderr, "changed after caravan plan wrote it", "run train-", "caravan plan -out FILE")
+	if n := srv.Requests("PUT /v1/jobs"); n != 0 {
+		t.Fatalf("an edited plan registered %d jobs", n)
+	}
+	os.WriteFile(planFile, orig, 0o600)
+	r = execCaravan(t, env, "", "apply", "-plan", planFile)
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "1 registered")
+}
+
+// TestSignedPlanKey: with CARAVAN_PLAN_KEY, plan -out signs the plan and
+// apply -plan needs the same key.
+func TestSignedPlanKey(t *testing.T) {
+	_, env := gitopsCluster(t)
+	dir := writeConfigDir(t, map[string]string{"train.hcl": trainHCL("train", "0.1")})
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	signed := append(append([]string(nil), env...), "CARAVAN_PLAN_KEY=k1")
+	mustCode(t, execCaravan(t, signed, "", "plan", dir, "-out", planFile), ExitOK)
+	r := execCaravan(t, append(append([]string(nil), env...), "CARAVAN_PLAN_KEY=k2"), "", "apply", "-plan", planFile)
+	mustCode(t, r, ExitError)
+	mustContain(t, r.stderr, "another CARAVAN_PLAN_KEY")
+	r = execCaravan(t, env, "", "apply", "-plan", planFile)
+	mustCode(t, r, ExitError)
+	mustContain(t, r.stderr, "CARAVAN_PLAN_KEY is not set")
+	r = execCaravan(t, signed, "", "apply", "-plan", planFile)
+	mustCode(t, r, ExitOK)
+	mustContain(t, r.stdout, "1 registered")
+}
+
 func TestPlanAndApplyRefuseInvalidConfig(t *testing.T) {
 	srv, env := gitopsCluster(t)
 	dir := writeConfigDir(t, map[string]string{"bad.hcl": `experiment "x" { pool = "gpu"  bogus = 1 }`})

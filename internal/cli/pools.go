@@ -46,7 +46,7 @@ func runPools(ctx context.Context, env Env, args []string) int {
 		return writeJSON(env, recs, "encode pool records")
 	}
 	if len(recs) == 0 {
-		fmt.Fprintln(env.Stdout, "No autoscaled pools yet: `caravan autoscale DIR` writes a record per pool once it runs.")
+		fmt.Fprintln(env.Stdout, "No autoscaled pools yet: `caravan autoscale POOLSDIR` writes a record per pool once it runs.")
 		return ExitOK
 	}
 	writePools(env.Stdout, recs, time.Now())

@@ -34,6 +34,7 @@ func runRender(ctx context.Context, env Env, args []string) int {
 	format := fs.String("format", "json", "output `FORMAT`: json (what nomad job run -output prints) or hcl (a jobspec)")
 	outDir := fs.String("out", "", "write one file per run into `DIR` instead of stdout")
 	cf := addConfigFlags(fs)
+	catf := addCatalogFlags(fs)
 	dir, code, ok := parseDirFlags(env, fs, args)
 	if !ok {
 		return code
@@ -50,6 +51,8 @@ func runRender(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 
+	// render is offline: the pools it maps to node pools come from -pools.
+	cf.useCatalog(catf.load(ctx, env, nil, false))
 	cfg, opts, diags := cf.load(ctx, env, dir)
 	if diags.HasErrors() {
 		writeDiags(env, cfg.Files, diags, false)

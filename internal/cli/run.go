@@ -24,6 +24,7 @@ func runRun(ctx context.Context, env Env, args []string) int {
 	par := fs.Int("parallelism", gitops.DefaultParallelism, "submit at most this many runs at once")
 	project := fs.String("project", "", "the project the runs belong to, when the file declares none (default: CARAVAN_PROJECT)")
 	cf := addConfigFlags(fs)
+	catf := addCatalogFlags(fs)
 	nf := addNomadFlags(fs)
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
@@ -45,6 +46,11 @@ func runRun(ctx context.Context, env Env, args []string) int {
 		errorf(env, "-project %q is not a project name: use 1-63 lower-case letters, digits, '-' and '_'", *project)
 		return ExitUsage
 	}
+	cl, err := nf.client(env)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	cf.useCatalog(catf.load(ctx, env, cl, true))
 	cfg, opts, diags := cf.loadFile(ctx, env, file)
 	if diags.HasErrors() {
 		writeDiags(env, cfg.Files, diags, false)
@@ -70,10 +76,6 @@ func runRun(ctx context.Context, env Env, args []string) int {
 	desired, ok := desiredRuns(env, cfg, opts, *experiment)
 	if !ok {
 		return ExitError
-	}
-	cl, err := nf.client(env)
-	if err != nil {
-		return nomadError(env, err)
 	}
 	actual, err := actualRuns(ctx, cl, cfg.Project, desired...)
 	if err != nil {

@@ -57,16 +57,14 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 
 	pools := map[string]*spec.Pool{}
 	if *poolsFile != "" {
-		cfg, diags := spec.LoadFiles(filepath.Dir(*poolsFile), []string{filepath.Base(*poolsFile)}, spec.LoadOptions{})
+		// A file of the operator's pools directory, terraform blocks and
+		// all.
+		cat, diags := spec.LoadPoolFiles(filepath.Dir(*poolsFile), []string{filepath.Base(*poolsFile)}, spec.LoadOptions{})
 		if diags.HasErrors() {
-			if cfg != nil {
-				writeDiags(env, cfg.Files, diags, false)
-			} else {
-				writeDiags(env, nil, diags, false)
-			}
+			writeDiags(env, cat.Files, diags, false)
 			return ExitError
 		}
-		for n, p := range cfg.Pools {
+		for n, p := range cat.Pools {
 			if p.Declared {
 				cp := *p
 				pools[n] = &cp

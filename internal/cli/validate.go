@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/caravan-ml/caravan/internal/autoscale"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/nomad/api"
@@ -24,10 +25,21 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "validate", "[DIR]")
 	asJSON := fs.Bool("json", false, "print diagnostics as a JSON array on stdout (for CI annotations)")
 	cf := addConfigFlags(fs)
+	catf := addCatalogFlags(fs)
+	nf := addNomadFlags(fs)
 	dir, code, ok := parseDirFlags(env, fs, args)
 	if !ok {
 		return code
 	}
+	// validate runs offline: it reads the catalogue from Nomad only when
+	// told where Nomad is, and a failure there is a warning.
+	var vs autoscale.VariableStore
+	if catf.dir == "" && nf.configured(env) {
+		if cl, err := nf.client(env); err == nil {
+			vs = cl
+		}
+	}
+	cf.useCatalog(catf.load(ctx, env, vs, false))
 	cfg, opts, diags := cf.load(ctx, env, dir)
 	if !diags.HasErrors() {
 		diags = append(diags, compileEach(cfg, opts, "", func(spec.Run, *api.Job) {})...)

@@ -200,7 +200,8 @@ func TestValidateArguments(t *testing.T) {
 // validate, be canonically formatted, and render in both formats.
 func TestShippedExamples(t *testing.T) {
 	dir := filepath.Join("..", "..", "hcl", "examples")
-	r := execCaravan(t, nil, "", "validate", dir)
+	pools := filepath.Join(dir, "pools")
+	r := execCaravan(t, nil, "", "validate", dir, "-pools", pools)
 	if r.code != ExitOK || !strings.HasPrefix(r.stdout, "Success! ") {
 		t.Fatalf("validate: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -208,7 +209,7 @@ func TestShippedExamples(t *testing.T) {
 		t.Errorf("fmt -check: code %d, not canonical: %s", r.code, r.stdout)
 	}
 	for _, format := range []string{"json", "hcl"} {
-		if r := execCaravan(t, nil, "", "render", dir, "-format", format); r.code != ExitOK || r.stdout == "" {
+		if r := execCaravan(t, nil, "", "render", dir, "-pools", pools, "-format", format); r.code != ExitOK || r.stdout == "" {
 			t.Errorf("render -format %s: code %d %s", format, r.code, r.stderr)
 		}
 	}

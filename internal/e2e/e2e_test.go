@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,6 +140,15 @@ func TestEndToEnd(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "more.hcl"), s.experiment("more", "true", 0, "7"))
 	planFile := filepath.Join(t.TempDir(), "plan.json")
 	s.must(2, "plan", dir, "-out", planFile, "-detailed-exitcode")
+	saved, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("a saved plan whose job was edited by hand is refused")
+	writeFile(t, planFile, strings.Replace(string(saved), `"command":"/bin/sh"`, `"command":"/bin/bash"`, 1))
+	r = s.must(1, "apply", "-plan", planFile)
+	contains(t, r.stderr, "changed after caravan plan wrote it", "caravan plan -out FILE")
+	writeFile(t, planFile, string(saved))
 	r = s.must(0, "apply", "-plan", planFile)
 	contains(t, r.stdout, "1 registered")
 	r = s.must(1, "apply", "-plan", planFile)

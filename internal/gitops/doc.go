@@ -19,6 +19,14 @@
 // it moves with every status change of any job, which would make every
 // saved plan stale within seconds on a busy cluster.
 //
+// A saved plan is also bound to what plan computed (planfile.go): each
+// run's job and record carry a SHA-256, and the plan a digest of
+// everything in it, an HMAC when CARAVAN_PLAN_KEY is set. ReadPlan refuses
+// a plan whose jobs, records, lists or basis were edited (ErrTampered,
+// naming the run), so apply -plan registers only jobs that caravan
+// compiled; with the key, only a holder of the key can produce a plan
+// that passes.
+//
 // Apply executes a plan through a small interface that *nomad.Client
 // satisfies: each job is registered only if absent (enforce index 0), so
 // two racing applies never submit a run twice, and each new run's record is

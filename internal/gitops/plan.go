@@ -12,7 +12,8 @@ import (
 )
 
 // PlanVersion is the format version of a saved plan; apply refuses others.
-const PlanVersion = 1
+// Version 2 added the digests that bind a plan to what plan computed.
+const PlanVersion = 2
 
 // DesiredRun is one declared run, compiled: what apply registers.
 type DesiredRun struct {
@@ -82,6 +83,10 @@ type RunPlan struct {
 	// Experiments are sorted by name; an experiment appears when it has
 	// any run in any list.
 	Experiments []ExperimentPlan `json:"experiments"`
+	// Digest covers everything above in a saved plan (WritePlan), with
+	// the algorithm DigestAlg; empty in a plan that was not saved.
+	Digest    string `json:"digest,omitempty"`
+	DigestAlg string `json:"digest_alg,omitempty"`
 }
 
 // Basis records what a plan was computed against, so that applying a
@@ -126,6 +131,9 @@ type Change struct {
 	// Job travels in a saved plan so that applying it needs neither the
 	// files nor the compiler; -json output leaves it out.
 	Job *api.Job `json:"job,omitempty"`
+	// Digest is the SHA-256 of the change without it, in a saved plan:
+	// apply -plan names the run whose job was edited.
+	Digest string `json:"digest,omitempty"`
 }
 
 // RunRef names a run that is already in Nomad.

@@ -176,10 +176,10 @@ func TestSavedPlanRoundTripAndStaleness(t *testing.T) {
 	}
 	p := Plan(d, actual, Options{})
 	var buf bytes.Buffer
-	if err := WritePlan(&buf, p); err != nil {
+	if err := WritePlan(&buf, p, nil); err != nil {
 		t.Fatal(err)
 	}
-	saved, err := ReadPlan(&buf)
+	saved, err := ReadPlan(&buf, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestReadPlanRejects(t *testing.T) {
 		"json output": string(js),
 	}
 	for name, in := range tests {
-		if _, err := ReadPlan(strings.NewReader(in)); err == nil {
+		if _, err := ReadPlan(strings.NewReader(in), nil); err == nil {
 			t.Errorf("%s: ReadPlan accepted it", name)
 		}
 	}

@@ -109,7 +109,12 @@ func (c *Client) fail(o op, err error) error {
 		e.text = fmt.Sprintf("%s: namespace %q does not exist in Nomad at %s (create it with `nomad namespace apply %s`, or choose another with NOMAD_NAMESPACE or -namespace)", o.what, o.ns, c.address, o.ns)
 	case strings.Contains(body, "nonexistent node pool"):
 		e.Kind = ErrNodePool
-		e.text = fmt.Sprintf("%s: %s in Nomad at %s (a pool exists once a node joins it or it is created: `nomad node pool apply`, or declare the pool so caravan creates it)", o.what, body, c.address)
+		e.text = fmt.Sprintf("%s: %s in Nomad at %s (a pool exists once a node joins it or it is created: `nomad node pool apply`, or declare the pool in the operator's pools directory, where `caravan autoscale POOLSDIR` creates it)", o.what, body, c.address)
+	case strings.Contains(body, "is not allowed in namespace"):
+		// The namespace's capabilities (enabled_task_drivers and the
+		// like) refuse the job: the operator's rule, enforced by Nomad.
+		e.Kind = ErrPermission
+		e.text = fmt.Sprintf("%s: Nomad at %s refused it: %s (the namespace's capabilities allow other task drivers or network modes: see `nomad namespace status`; this is the operator's rule, not a failure to retry)", o.what, c.address, strings.TrimPrefix(strings.Join(strings.Fields(strings.TrimPrefix(strings.TrimSpace(body), "1 error occurred:")), " "), "* "))
 	case status == 403:
 		e.Kind = ErrPermission
 		need := o.need

@@ -73,6 +73,20 @@ func TestErrorsReadAsSentences(t *testing.T) {
 			want: []string{"permission denied by Nomad ACLs", "submit-job", "set NOMAD_TOKEN or -token"},
 		},
 		{
+			// Nomad 2.0.5's answer (a 500) to a driver the namespace's
+			// capabilities do not enable.
+			name: "driver not enabled in the namespace",
+			setup: func(srv *nomadtest.Server) {
+				srv.FailNext(1, "/v1/jobs", 500, "1 error occurred:\n\t* used task driver \"raw_exec\" is not allowed in namespace \"ml\"\n\n")
+			},
+			call: func(c *nomad.Client) error {
+				_, err := c.RegisterJob(ctx, gpuJob("a", "default", 0), false, 0)
+				return err
+			},
+			kind: nomad.ErrPermission,
+			want: []string{`task driver "raw_exec" is not allowed in namespace "ml"`, "nomad namespace status", "not a failure to retry"},
+		},
+		{
 			name: "404",
 			call: func(c *nomad.Client) error { _, err := c.Job(ctx, "", "nope"); return err },
 			kind: nomad.ErrNotFound,

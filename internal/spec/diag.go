@@ -24,6 +24,10 @@ func diagWarn(rng hcl.Range, summary, detail string, args ...any) *hcl.Diagnosti
 
 // posString is "file:line" for messages that point at a second place.
 func posString(rng hcl.Range) string {
+	if rng.Start.Line == 0 {
+		// Not in a file: a pool published to Nomad by the autoscaler.
+		return rng.Filename
+	}
 	return fmt.Sprintf("%s:%d", rng.Filename, rng.Start.Line)
 }
 

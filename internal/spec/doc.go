@@ -15,6 +15,14 @@
 // distributions.go, prng.go), and finally the runs (expand.go prepares
 // command, args and env once per experiment; runs.go stamps them out).
 //
+// Two kinds of directory are loaded. An experiments directory (Load) only
+// names pools: what a name means and the operator's policy come from the
+// pool catalogue in LoadOptions.Catalog (catalog.go), and every experiment
+// is checked against the policy (policy.go); a terraform or policy block
+// there is an error. The operator's pools directory (LoadPools) holds the
+// pool blocks with their terraform blocks and the policy, and yields the
+// Catalog that caravan autoscale publishes.
+//
 // The package is pure apart from reading the files it is given: no clock,
 // no network, no environment except what LoadOptions carries.
 package spec

@@ -198,11 +198,11 @@ func (l *loader) merge(e *Experiment, own *settings, content *hcl.BodyContent) {
 	e.Image = image.v
 	switch {
 	case driver.set:
-		e.Driver = driver.v
+		e.Driver, e.driverRng = driver.v, driver.rng
 	case image.set:
-		e.Driver = "docker"
+		e.Driver, e.driverRng = "docker", image.rng
 	default:
-		e.Driver = "exec"
+		e.Driver, e.driverRng = "exec", e.DeclRange
 	}
 	if e.Driver == "docker" && !image.set && driver.set {
 		l.add(diagErr(driver.rng, "Missing image", "driver \"docker\" needs an image = \"...\"; add one, or use driver \"exec\" or \"raw_exec\"."))

@@ -50,6 +50,37 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
+// FuzzLoadPools feeds arbitrary bytes to the loader as one file of an
+// operator's pools directory (pool blocks with terraform blocks, the
+// policy): it must return a catalogue with a policy, never panic, and give
+// only well-formed diagnostics. Seeds: hcl/examples/pools.
+func FuzzLoadPools(f *testing.F) {
+	examples, _ := filepath.Glob("../../hcl/examples/pools/*.hcl")
+	for _, e := range examples {
+		if src, err := os.ReadFile(e); err == nil {
+			f.Add(src)
+		}
+	}
+	f.Add([]byte("policy {\n  allowed_drivers = [\"docker\"]\n  service_node_pools = []\n}\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		timer := time.AfterFunc(10*time.Second, func() { panic("FuzzLoadPools: one input took more than 10s") })
+		defer timer.Stop()
+		cfg, diags := LoadSource("", map[string][]byte{"fuzz.hcl": src}, LoadOptions{pools: true, MaxRuns: 1000})
+		cat := catalogOf(cfg, "")
+		if cat.Policy == nil || cat.Pools == nil {
+			t.Fatal("catalogue without policy or pools")
+		}
+		for _, d := range diags {
+			if d.Subject == nil || d.Summary == "" || d.Detail == "" {
+				t.Fatalf("diagnostic without subject, summary or detail: %#v", d)
+			}
+		}
+		if len(cfg.Experiments) != 0 || len(cfg.Runs) != 0 {
+			t.Fatal("a pools directory yielded experiments")
+		}
+	})
+}
+
 // FuzzParseSize checks that ParseSize never panics, never returns a
 // negative size, and agrees with itself on the canonical "<n>B" form.
 func FuzzParseSize(f *testing.F) {

@@ -29,6 +29,13 @@ type LoadOptions struct {
 	// MaxRuns caps the runs one experiment's sweep may yield; 0 means
 	// DefaultMaxRuns.
 	MaxRuns int
+	// Catalog is the operator's pools and policy, which experiments may
+	// name but not declare; nil means none (every pool an experiment
+	// names maps to the node pool of that name, under DefaultPolicy).
+	Catalog *Catalog
+
+	// pools loads an operator's pools directory (LoadPools).
+	pools bool
 }
 
 // rootSchema lists the top-level blocks of a configuration file.
@@ -39,6 +46,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "locals"},
 		{Type: "defaults"},
 		{Type: "pool", LabelNames: []string{"name"}},
+		{Type: "policy"},
 		{Type: "experiment", LabelNames: []string{"name"}},
 	},
 }
@@ -137,7 +145,7 @@ func newLoader(dir string, opts LoadOptions) *loader {
 		dir:     dir,
 		opts:    opts,
 		maxRuns: max,
-		cfg:     &Config{Dir: dir, Files: map[string]*hcl.File{}, Pools: map[string]*Pool{}},
+		cfg:     &Config{Dir: dir, Files: map[string]*hcl.File{}, Pools: map[string]*Pool{}, Policy: policyOf(opts)},
 		vars:    map[string]*variable{},
 		locals:  map[string]*localDef{},
 		funcs:   withForCounter(functions),
@@ -191,7 +199,7 @@ func (l *loader) parseSource(name string, src []byte) {
 
 // run executes the phases over all parsed files.
 func (l *loader) run() {
-	var caravanBlocks, varBlocks, localBlocks, defaultBlocks, poolBlocks, expBlocks []*hcl.Block
+	var caravanBlocks, varBlocks, localBlocks, defaultBlocks, poolBlocks, policyBlocks, expBlocks []*hcl.Block
 	for _, c := range l.bodies {
 		for _, b := range c.Blocks {
 			switch b.Type {
@@ -205,6 +213,8 @@ func (l *loader) run() {
 				defaultBlocks = append(defaultBlocks, b)
 			case "pool":
 				poolBlocks = append(poolBlocks, b)
+			case "policy":
+				policyBlocks = append(policyBlocks, b)
 			case "experiment":
 				expBlocks = append(expBlocks, b)
 			}
@@ -216,11 +226,19 @@ func (l *loader) run() {
 	l.decodeCaravan(caravanBlocks)
 	// Pools before defaults and experiments: a pools list is checked
 	// against the declared pools as it is decoded.
+	l.addCatalogPools()
 	l.decodePools(poolBlocks)
-	l.decodeDefaults(defaultBlocks)
-	l.decodeExperiments(expBlocks)
-	l.addImplicitPools()
-	l.expandAll()
+	l.decodePolicy(policyBlocks)
+	if l.opts.pools {
+		l.rejectInPoolsDir(append(defaultBlocks, expBlocks...))
+		l.warnUnusablePools()
+	} else {
+		l.decodeDefaults(defaultBlocks)
+		l.decodeExperiments(expBlocks)
+		l.addImplicitPools()
+		l.enforcePolicy()
+		l.expandAll()
+	}
 	l.diags = dedupe(l.diags)
 	// Report in reading order: file by file, top to bottom, whatever phase
 	// found the problem.

@@ -277,7 +277,7 @@ pool "a100" {
     terraform_bin = "/usr/bin/terraform"
   }
 }
-`, LoadOptions{})
+`, LoadOptions{pools: true})
 	p := cfg.Pools["a100"]
 	want := Pool{Name: "a100", NodePool: "gpu-a100", Declared: true, GPU: "nvidia/gpu-a100", GPUsPerNode: 8, CPUPerNode: 96000,
 		MemoryPerNode: 1 << 40, MinNodes: 1, MaxNodes: 16, IdleTimeout: 5 * time.Minute, BootTimeout: 20 * time.Minute, MinIdle: time.Minute, PricePerHour: 32.77}

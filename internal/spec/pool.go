@@ -125,6 +125,9 @@ func newPool(name string, rng hcl.Range) *Pool {
 func (l *loader) decodePools(blocks []*hcl.Block) {
 	for _, b := range blocks {
 		name := b.Labels[0]
+		if !l.poolBlockInExperiments(b) {
+			continue
+		}
 		if prev := l.cfg.Pools[name]; prev != nil {
 			l.add(diagErr(b.LabelRanges[0], "Duplicate pool",
 				"A pool named %q is already declared at %s. Pool names must be unique across the directory; remove or rename one.", name, posString(prev.DeclRange)))
@@ -155,6 +158,10 @@ func (l *loader) decodePools(blocks []*hcl.Block) {
 		for i, tb := range content.Blocks {
 			if i > 0 {
 				l.add(diagErr(tb.DefRange, "Duplicate terraform block", "A pool has at most one terraform block; merge them."))
+				continue
+			}
+			if !l.opts.pools {
+				l.terraformInExperiments(name, tb)
 				continue
 			}
 			p.Terraform = l.decodePoolTerraform(tb)

@@ -46,8 +46,8 @@ func (l *loader) decodePoolList(a *hcl.Attribute, s *settings) {
 		seen[n] = er
 		if p := l.cfg.Pools[n]; p == nil {
 			l.add(diagErr(er, "Unknown pool in pools",
-				"pools names %q, but no pool block declares it. Right-sizing compares the size of each candidate's nodes (gpus_per_node, cpu_per_node, memory_per_node), so every pool in pools needs a pool block: declare pool %q or fix the name.%s",
-				n, n, suggest(n, keysOf(l.cfg.Pools))))
+				"pools names %q, but no pool block declares it. Right-sizing compares the size of each candidate's nodes (gpus_per_node, cpu_per_node, memory_per_node), so every pool in pools must be declared: by the operator's pools directory (the catalogue caravan autoscale publishes in Nomad, or -pools DIR offline), or by a pool block here. Fix the name, or check that the catalogue is the one you meant.%s",
+				n, suggest(n, keysOf(l.cfg.Pools))))
 			list.invalid = true
 			continue
 		}

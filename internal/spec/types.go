@@ -20,9 +20,14 @@ type Config struct {
 	Files map[string]*hcl.File
 	// Experiments in file order, then declaration order.
 	Experiments []*Experiment
-	// Pools by caravan pool name. A pool used by an experiment but not
-	// declared gets an implicit entry whose NodePool is its own name.
+	// Pools by caravan pool name: the catalogue's (LoadOptions.Catalog)
+	// and the directory's own pool blocks. A pool used by an experiment
+	// but not declared gets an implicit entry whose NodePool is its own
+	// name.
 	Pools map[string]*Pool
+	// Policy is the operator policy the experiments were checked against
+	// (the catalogue's, else DefaultPolicy); in a pools directory, its own.
+	Policy *Policy
 	// Runs are all sweep points of all experiments, grouped by experiment
 	// in Experiments order, each group in sweep order.
 	Runs []Run
@@ -64,6 +69,7 @@ type Experiment struct {
 	DeclRange hcl.Range
 
 	poolRng    hcl.Range // where pool was set, for diagnostics about the pool
+	driverRng  hcl.Range // where driver was set (or the image that implied docker)
 	dependsRng hcl.Range
 }
 

@@ -7,8 +7,9 @@
 // The files split by concern, as terraform-exec does: root.go renders the
 // workdir's files (pure), state.go reads node names out of a state (pure),
 // binary.go finds the terraform executable, logwriter.go turns Terraform's
-// output into log records, errors.go condenses Terraform's diagnostics, and
-// workspace.go runs the commands.
+// output into log records, errors.go condenses Terraform's diagnostics,
+// perms.go keeps each workdir private (0700 directories, 0600 files: the
+// state holds the pool's vars), and workspace.go runs the commands.
 //
 // Terraform itself is never downloaded by caravan: it is found on PATH or
 // at the pool's terraform_bin. See terraform/README.md for installing a

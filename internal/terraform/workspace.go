@@ -107,8 +107,10 @@ func New(opts Options) (*Workspace, error) {
 	dir := filepath.Join(stateDir, opts.Pool)
 	if opts.ReadOnly {
 		// nothing to create: a missing workdir reads as an empty state
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	} else if err := makePrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("pool %q: create Terraform workdir: %w", opts.Pool, err)
+	} else if err := tighten(dir); err != nil {
+		return nil, fmt.Errorf("pool %q: %w", opts.Pool, err)
 	}
 	src, err := moduleSource(dir, module)
 	if err != nil {
@@ -144,6 +146,7 @@ func (w *Workspace) Apply(ctx context.Context, nodes []string) (ApplyResult, err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	defer w.tighten()
 	start := time.Now()
 	res := ApplyResult{}
 	vars, err := renderVars(nodes, w.opts.Vars)
@@ -231,6 +234,7 @@ func (w *Workspace) Nodes(ctx context.Context) ([]string, error) {
 	if w.opts.ReadOnly {
 		return w.nodesInStateFile()
 	}
+	defer w.tighten()
 	if err := w.ensureInit(ctx); err != nil {
 		return nil, err
 	}
@@ -296,11 +300,20 @@ func (w *Workspace) ensureInit(ctx context.Context) error {
 	if err != nil {
 		return w.fail("init", err, errw)
 	}
-	if err := os.WriteFile(marker, []byte(key+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(marker, []byte(key+"\n"), privateFile); err != nil {
 		return err
 	}
 	w.initKey = key
 	return nil
+}
+
+// tighten makes what the last Terraform run wrote private (see perms.go).
+// A failure is logged, not returned: the workdir itself is 0700, so the
+// files stay out of other users' reach meanwhile.
+func (w *Workspace) tighten() {
+	if err := tighten(w.dir); err != nil {
+		w.log.Warn("cannot make the Terraform workdir private", "err", err)
+	}
 }
 
 // terraform returns a terraform-exec handle whose output goes to the log.

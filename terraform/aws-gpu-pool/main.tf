@@ -43,15 +43,7 @@ resource "aws_instance" "node" {
   key_name               = var.key_name
   iam_instance_profile   = var.iam_instance_profile
 
-  user_data = templatefile("${path.module}/cloud-init.yaml.tftpl", {
-    node_name             = each.key
-    node_pool             = var.node_pool
-    datacenter            = var.datacenter
-    servers               = var.servers
-    nomad_version         = var.nomad_version
-    device_nvidia_version = var.nvidia_device_plugin_version
-    extra_config          = var.extra_config
-  })
+  user_data = local.user_data[each.key]
 
   # A new AMI (most_recent lookup), edited cloud-init or another instance
   # type would replace or stop-and-start every running machine, killing

@@ -59,15 +59,7 @@ resource "google_compute_instance" "node" {
     install-nvidia-driver = "True"
   }
 
-  metadata_startup_script = templatefile("${path.module}/startup.sh.tftpl", {
-    node_name             = each.key
-    node_pool             = var.node_pool
-    datacenter            = var.datacenter
-    servers               = var.servers
-    nomad_version         = var.nomad_version
-    device_nvidia_version = var.nvidia_device_plugin_version
-    extra_config          = var.extra_config
-  })
+  metadata_startup_script = local.startup_script[each.key]
 
   labels = merge(var.labels, {
     caravan-pool = var.node_pool

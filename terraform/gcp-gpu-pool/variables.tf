@@ -2,22 +2,38 @@ variable "nodes" {
   description = "Names of the GPU VMs to run. caravan sets this; each name is one VM (and its instance name) whose Nomad client registers under exactly that name. Names must be valid GCE instance names."
   type        = set(string)
   default     = []
+  validation {
+    condition     = alltrue([for n in var.nodes : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", n))])
+    error_message = "Every node name must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (caravan's names are)."
+  }
 }
 
 variable "node_pool" {
   description = "Nomad node pool every client registers in."
   type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.node_pool))
+    error_message = "node_pool must be a Nomad node pool name: 1-128 letters, digits, '_' or '-'."
+  }
 }
 
 variable "servers" {
   description = "Nomad server addresses (host:port of RPC, or a cloud auto-join string) the clients join."
   type        = list(string)
+  validation {
+    condition     = length(var.servers) > 0 && alltrue([for s in var.servers : length(s) > 0 && !can(regex("[[:cntrl:]]", s))])
+    error_message = "servers must list at least one address, each non-empty and without control characters (newlines, tabs)."
+  }
 }
 
 variable "datacenter" {
   description = "Nomad datacenter of the clients."
   type        = string
   default     = "dc1"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.datacenter))
+    error_message = "datacenter must be 1-128 letters, digits, '.', '_' or '-'."
+  }
 }
 
 variable "project" {
@@ -80,16 +96,24 @@ variable "nomad_version" {
   description = "Nomad version installed from the HashiCorp apt repository."
   type        = string
   default     = "1.10.5"
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.]+)?$", var.nomad_version))
+    error_message = "nomad_version must be a release version such as 1.10.5 (digits and dots, optionally -suffix); it names an apt package."
+  }
 }
 
 variable "nvidia_device_plugin_version" {
   description = "Version of nomad-device-nvidia from releases.hashicorp.com."
   type        = string
   default     = "1.1.0"
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.]+)?$", var.nvidia_device_plugin_version))
+    error_message = "nvidia_device_plugin_version must be a release version such as 1.1.0 (digits and dots, optionally -suffix); it is part of a download URL."
+  }
 }
 
 variable "extra_config" {
-  description = "HCL appended to every client's configuration."
+  description = "HCL added to every client's configuration as its own file, /etc/nomad.d/extra.hcl. It is written as data, never run."
   type        = string
   default     = ""
 }

@@ -79,7 +79,7 @@ func NewRecords(cfg RecordsConfig) *Records {
 // Run keeps records until ctx ends: a full pass at start and every Resync,
 // and each job the event stream announces in between.
 func (r *Records) Run(ctx context.Context) error {
-	jobs := make(chan *api.Job, 256)
+	jobs := make(chan jobRef, 256)
 	go r.follow(ctx, jobs)
 	resync := time.NewTimer(0)
 	defer resync.Stop()
@@ -99,9 +99,9 @@ func (r *Records) Run(ctx context.Context) error {
 				r.log.Info("wrote missing run records", "records", n)
 			}
 			resync.Reset(r.cfg.Resync)
-		case job := <-jobs:
-			if err := r.ensure(ctx, job); err != nil {
-				r.log.Warn("writing a run record failed; the next resync retries", "run", deref(job.ID), "err", err)
+		case ref := <-jobs:
+			if err := r.ensureJob(ctx, ref); err != nil {
+				r.log.Warn("writing a run record failed; the next resync retries", "job", ref.id, "namespace", ref.ns, "err", err)
 			}
 		}
 	}
@@ -151,13 +151,7 @@ func (r *Records) writeMissing(ctx context.Context, stubs []*api.JobListStub) (i
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			job, err := r.cfg.Nomad.Job(ctx, s.Namespace, s.ID)
-			if errors.Is(err, nomad.ErrNotFound) {
-				return // purged since the listing
-			}
-			if err == nil {
-				err = r.ensure(ctx, job)
-			}
+			err := r.ensureJob(ctx, jobRef{ns: s.Namespace, id: s.ID})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
@@ -169,6 +163,30 @@ func (r *Records) writeMissing(ctx context.Context, stubs []*api.JobListStub) (i
 	}
 	wg.Wait()
 	return written, firstErr
+}
+
+// jobRef names a job the controller should record.
+type jobRef struct{ ns, id string }
+
+// ensureJob reads the job in full from Nomad (a record keeps the job as
+// Nomad has it; the event stream's copy of a job is decoded loosely by the
+// api package and loses fields) and writes its record. A job purged since
+// it was seen is no error.
+func (r *Records) ensureJob(ctx context.Context, ref jobRef) error {
+	r.mu.Lock()
+	known := r.recorded[key(ref.ns, ref.id)]
+	r.mu.Unlock()
+	if known {
+		return nil
+	}
+	job, err := r.cfg.Nomad.Job(ctx, ref.ns, ref.id)
+	if errors.Is(err, nomad.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return r.ensure(ctx, job)
 }
 
 // ensure writes job's record unless it is known to exist. A record that
@@ -204,9 +222,9 @@ func (r *Records) ensure(ctx context.Context, job *api.Job) error {
 	return nil
 }
 
-// follow sends every job the event stream shows registered, resubscribing
-// after failures from the last index seen.
-func (r *Records) follow(ctx context.Context, out chan<- *api.Job) {
+// follow sends every caravan job the event stream shows registered,
+// resubscribing after failures from the last index seen.
+func (r *Records) follow(ctx context.Context, out chan<- jobRef) {
 	backoff := time.Second
 	var next uint64
 	for ctx.Err() == nil {
@@ -232,11 +250,11 @@ func (r *Records) follow(ctx context.Context, out chan<- *api.Job) {
 					continue
 				}
 				job, err := ev.Job()
-				if err != nil || job == nil {
+				if err != nil || job == nil || job.ID == nil || !nomad.IsCaravanJob(job.Meta) {
 					continue
 				}
 				select {
-				case out <- job:
+				case out <- jobRef{ns: deref(job.Namespace), id: *job.ID}:
 				case <-ctx.Done():
 					return
 				}

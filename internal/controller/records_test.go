@@ -114,11 +114,18 @@ func TestNewJobsAreRecordedFromEvents(t *testing.T) {
 	if _, err := c.CreateJob(ctx, caravanJob("train-0000000a", "vision")); err != nil {
 		t.Fatal(err)
 	}
-	for readRecord(t, srv, "vision", "train-0000000a") == nil {
+	var rec *record.Run
+	for rec == nil {
 		if time.Now().After(deadline) {
 			t.Fatal("no record 10 s after the job was registered")
 		}
 		time.Sleep(20 * time.Millisecond)
+		rec = readRecord(t, srv, "vision", "train-0000000a")
+	}
+	// The record keeps the job as Nomad has it, whole: rerun submits it.
+	var job api.Job
+	if err := json.Unmarshal(rec.Job, &job); err != nil || job.NodePool == nil || *job.NodePool != "gpu" || len(job.TaskGroups) != 1 {
+		t.Errorf("the record's job lost fields: %s (%v)", rec.Job, err)
 	}
 	cancel()
 	<-done

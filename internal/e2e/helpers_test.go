@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,10 +48,11 @@ type result struct {
 // suite is one e2e session: a prefix for its experiments and a Nomad
 // client for cleanup and direct checks.
 type suite struct {
-	t      *testing.T
-	prefix string
-	ns     string // the suite's own namespace
-	cl     *nomad.Client
+	t       *testing.T
+	prefix  string
+	ns      string // the suite's own namespace
+	cl      *nomad.Client
+	cleaned sync.Once
 }
 
 func newSuite(t *testing.T) *suite {
@@ -179,8 +181,10 @@ func contains(t *testing.T, got string, wants ...string) {
 }
 
 // cleanup purges every job and deletes every variable of the suite's
-// namespace, then the namespace.
-func (s *suite) cleanup() {
+// namespace, then the namespace; once, however often it is called.
+func (s *suite) cleanup() { s.cleaned.Do(s.purge) }
+
+func (s *suite) purge() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	jobs, err := s.cl.Jobs(ctx, s.ns)

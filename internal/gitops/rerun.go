@@ -57,9 +57,17 @@ func Rerun(rec *record.Run, newID string) (*api.Job, error) {
 		}
 	}
 	// What a job read back from Nomad holds about its own state is not
-	// part of what to submit.
+	// part of what to submit. Nor are the defaults Nomad filled in that a
+	// batch job may not declare: the api client would copy the job's empty
+	// update block into each group, which Nomad refuses for batch jobs.
 	job.Status, job.StatusDescription, job.Stop, job.Stable = nil, nil, nil, nil
 	job.Version, job.SubmitTime, job.CreateIndex, job.ModifyIndex, job.JobModifyIndex = nil, nil, nil, nil, nil
+	if job.Type == nil || *job.Type == api.JobTypeBatch {
+		job.Update = nil
+		for _, tg := range job.TaskGroups {
+			tg.Update, tg.Migrate = nil, nil
+		}
+	}
 	return &job, nil
 }
 

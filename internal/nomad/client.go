@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
@@ -116,6 +117,18 @@ func setHTTPClient(ac *api.Config) (*retryTransport, error) {
 	if ac.HttpClient != nil || strings.HasPrefix(ac.Address, "unix://") {
 		return nil, nil
 	}
+	// One connection pool per Nomad and TLS settings in the process: every
+	// Client built for the same cluster shares it, so that its bound holds
+	// for the process and clients that are dropped (one per command when
+	// commands run in-process, as in the e2e suites and the controller)
+	// leave no idle connections behind to count against Nomad's limit.
+	key := poolKey(ac)
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if hc, ok := shared[key]; ok {
+		ac.HttpClient = hc
+		return hc.Transport.(*retryTransport), nil
+	}
 	hc := cleanhttp.DefaultPooledClient()
 	t := hc.Transport.(*http.Transport)
 	t.MaxConnsPerHost = MaxConnsPerHost
@@ -129,7 +142,24 @@ func setHTTPClient(ac *api.Config) (*retryTransport, error) {
 	rt := newRetryTransport(t)
 	hc.Transport = rt
 	ac.HttpClient = hc
+	shared[key] = hc
 	return rt, nil
+}
+
+var (
+	sharedMu sync.Mutex
+	shared   = map[string]*http.Client{}
+)
+
+// poolKey identifies a connection pool: the Nomad address and everything
+// of the TLS settings that changes a connection.
+func poolKey(ac *api.Config) string {
+	t := ac.TLSConfig
+	if t == nil {
+		t = &api.TLSConfig{}
+	}
+	return strings.Join([]string{ac.Address, t.CACert, t.CAPath, t.ClientCert, t.ClientKey, t.TLSServerName,
+		strconv.FormatBool(t.Insecure), string(t.CACertPEM), string(t.ClientCertPEM), string(t.ClientKeyPEM)}, "\x00")
 }
 
 // defaultConfig is api.DefaultConfig with its environment source made

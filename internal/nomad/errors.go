@@ -115,6 +115,8 @@ func (c *Client) fail(o op, err error) error {
 		// like) refuse the job: the operator's rule, enforced by Nomad.
 		e.Kind = ErrPermission
 		e.text = fmt.Sprintf("%s: Nomad at %s refused it: %s (the namespace's capabilities allow other task drivers or network modes: see `nomad namespace status`; this is the operator's rule, not a failure to retry)", o.what, c.address, strings.TrimPrefix(strings.Join(strings.Fields(strings.TrimPrefix(strings.TrimSpace(body), "1 error occurred:")), " "), "* "))
+	case status == 429:
+		e.text = fmt.Sprintf("%s: Nomad at %s answered 429 and kept refusing after retries: this address holds more connections than the agent's limits.http_max_conns_per_client allows (100 by default); other processes on this machine (or behind the same NAT) share it: run fewer at once, or raise the limit (docs/setup.md, section 9)", o.what, c.address)
 	case status == 403:
 		e.Kind = ErrPermission
 		need := o.need

@@ -3,10 +3,13 @@ package agent
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // cgroupUse is what an allocation's cgroups say, summed over its tasks
@@ -31,79 +34,109 @@ type cgroupUse struct {
 type cgroupFS struct {
 	root   string // where the hierarchies are mounted: /sys/fs/cgroup
 	parent string // Nomad's cgroup parent; "" for its default
+
+	once sync.Once
+	isV1 bool
+}
+
+// cgroupNeed says which files to read: OOM kills and peak memory always;
+// usage only when no better source has it, the processes only when
+// something needs them.
+type cgroupNeed struct {
+	memory bool // usage, RSS and cache
+	cpu    bool
+	pids   bool // also when cpu is needed and the cgroup has no CPU time
 }
 
 // v1 reports whether the memory controller is on a cgroup v1 hierarchy.
-func (c cgroupFS) v1() bool {
-	fi, err := os.Stat(filepath.Join(c.root, "memory"))
-	return err == nil && fi.IsDir()
+func (c *cgroupFS) v1() bool {
+	c.once.Do(func() {
+		fi, err := os.Stat(filepath.Join(c.root, "memory"))
+		c.isV1 = err == nil && fi.IsDir()
+	})
+	return c.isV1
 }
 
-// read sums the cgroups of allocation allocID; Found is false when it has
-// none (a driver that makes no cgroup, or a layout this does not know).
-func (c cgroupFS) read(allocID string) cgroupUse {
+// find lists the cgroups of allocation allocID, one per task; none for a
+// driver that makes no cgroup, or a layout this does not know.
+func (c *cgroupFS) find(allocID string) []string {
 	if c.root == "" {
-		return cgroupUse{}
+		return nil
 	}
+	var dirs []string
 	if c.v1() {
-		return c.readV1(allocID)
+		parent := cmp.Or(strings.TrimPrefix(c.parent, "/"), "nomad")
+		dirs, _ = filepath.Glob(filepath.Join(c.root, "memory", parent, allocID+"*"))
+	} else {
+		base := filepath.Join(c.root, strings.TrimPrefix(cmp.Or(c.parent, "nomad.slice"), "/"))
+		dirs, _ = filepath.Glob(filepath.Join(base, "*", allocID+".*"))
+		direct, _ := filepath.Glob(filepath.Join(base, allocID+".*"))
+		dirs = append(dirs, direct...)
 	}
-	return c.readV2(allocID)
+	return slices.DeleteFunc(dirs, func(d string) bool {
+		fi, err := os.Stat(d)
+		return err != nil || !fi.IsDir()
+	})
 }
 
-func (c cgroupFS) readV2(allocID string) cgroupUse {
-	parent := c.parent
-	if parent == "" {
-		parent = "nomad.slice"
-	}
-	base := filepath.Join(c.root, strings.TrimPrefix(parent, "/"))
-	dirs, _ := filepath.Glob(filepath.Join(base, "*", allocID+".*"))
-	direct, _ := filepath.Glob(filepath.Join(base, allocID+".*"))
+// read sums the cgroups dirs (from find). Found is false when none of
+// them could be read: the run's tasks have ended.
+func (c *cgroupFS) read(dirs []string, need cgroupNeed) cgroupUse {
 	var u cgroupUse
-	u.HasCPU = true
-	for _, d := range append(dirs, direct...) {
-		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
-			continue
+	u.HasCPU = need.cpu
+	for _, d := range dirs {
+		if c.v1() {
+			c.readV1(d, need, &u)
+		} else {
+			c.readV2(d, need, &u)
 		}
-		u.Found = true
-		u.Usage += readUint(filepath.Join(d, "memory.current"))
-		u.Peak += readUint(filepath.Join(d, "memory.peak"))
-		stat := readKV(filepath.Join(d, "memory.stat"))
-		u.Anon += stat["anon"]
-		u.File += stat["file"]
-		u.OOMKills += readKV(filepath.Join(d, "memory.events"))["oom_kill"]
-		cpu, ok := readKV(filepath.Join(d, "cpu.stat"))["usage_usec"]
-		u.HasCPU = u.HasCPU && ok
-		u.CPUSeconds += float64(cpu) / 1e6
-		u.PIDs = append(u.PIDs, readPIDs(filepath.Join(d, "cgroup.procs"))...)
 	}
 	u.HasCPU = u.HasCPU && u.Found
 	return u
 }
 
-func (c cgroupFS) readV1(allocID string) cgroupUse {
-	parent := strings.TrimPrefix(c.parent, "/")
-	if parent == "" {
-		parent = "nomad"
+func (c *cgroupFS) readV2(d string, need cgroupNeed, u *cgroupUse) {
+	events := readKV(filepath.Join(d, "memory.events"))
+	if events == nil {
+		return
 	}
-	mem := filepath.Join(c.root, "memory", parent)
-	dirs, _ := filepath.Glob(filepath.Join(mem, allocID+"*"))
-	var u cgroupUse
-	u.HasCPU = true
-	for _, d := range dirs {
-		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
-			continue
-		}
-		u.Found = true
+	u.Found = true
+	u.OOMKills += events["oom_kill"]
+	u.Peak += readUint(filepath.Join(d, "memory.peak"))
+	if need.memory {
+		u.Usage += readUint(filepath.Join(d, "memory.current"))
+		stat := readKV(filepath.Join(d, "memory.stat"))
+		u.Anon += stat["anon"]
+		u.File += stat["file"]
+	}
+	if need.cpu {
+		cpu, ok := readKV(filepath.Join(d, "cpu.stat"))["usage_usec"]
+		u.HasCPU = u.HasCPU && ok
+		u.CPUSeconds += float64(cpu) / 1e6
+	}
+	if need.pids || (need.cpu && !u.HasCPU) {
+		u.PIDs = append(u.PIDs, readPIDs(filepath.Join(d, "cgroup.procs"))...)
+	}
+}
+
+func (c *cgroupFS) readV1(d string, need cgroupNeed, u *cgroupUse) {
+	oom := readKV(filepath.Join(d, "memory.oom_control"))
+	if oom == nil {
+		return
+	}
+	u.Found = true
+	u.OOMKills += oom["oom_kill"]
+	u.Peak += readUint(filepath.Join(d, "memory.max_usage_in_bytes"))
+	if need.memory {
 		u.Usage += readUint(filepath.Join(d, "memory.usage_in_bytes"))
-		u.Peak += readUint(filepath.Join(d, "memory.max_usage_in_bytes"))
 		stat := readKV(filepath.Join(d, "memory.stat"))
 		u.Anon += stat["total_rss"]
 		u.File += stat["total_cache"]
-		u.OOMKills += readKV(filepath.Join(d, "memory.oom_control"))["oom_kill"]
-		u.PIDs = append(u.PIDs, readPIDs(filepath.Join(d, "cgroup.procs"))...)
+	}
+	if need.cpu {
 		// cpuacct is mounted alone or joined with cpu; Nomad puts a task
 		// in a cpuacct cgroup of the same name only on some setups.
+		parent := cmp.Or(strings.TrimPrefix(c.parent, "/"), "nomad")
 		ns, ok := uint64(0), false
 		for _, h := range []string{"cpuacct", "cpu,cpuacct", "cpuacct,cpu"} {
 			if b, err := os.ReadFile(filepath.Join(c.root, h, parent, filepath.Base(d), "cpuacct.usage")); err == nil {
@@ -114,8 +147,9 @@ func (c cgroupFS) readV1(allocID string) cgroupUse {
 		u.HasCPU = u.HasCPU && ok
 		u.CPUSeconds += float64(ns) / 1e9
 	}
-	u.HasCPU = u.HasCPU && u.Found
-	return u
+	if need.pids || (need.cpu && !u.HasCPU) {
+		u.PIDs = append(u.PIDs, readPIDs(filepath.Join(d, "cgroup.procs"))...)
+	}
 }
 
 func parseUint(b []byte) (uint64, bool) {

@@ -47,7 +47,22 @@ type allocState struct {
 	metrics   runMetrics
 	// kmsgOOMs counts OOM kills the kernel log named the run's cgroups in.
 	kmsgOOMs uint64
+	// The run's cgroups, as last looked up, and when.
+	cgDirs     []string
+	cgLookedAt time.Time
+	// netPID is a process of the run in a network namespace of its own,
+	// 0 when its processes were in the host's at netCheckedAt.
+	netPID       int
+	netCheckedAt time.Time
 }
+
+// How often a run's cgroups are looked up again (a task that starts later
+// gets its own), and how often a run in the host's network namespace is
+// checked again for one of its own.
+const (
+	cgroupRelook = 30 * time.Second
+	netRecheck   = time.Minute
+)
 
 // minRateSpan is the shortest interval a CPU rate is taken over: a scrape
 // and a sample a few milliseconds apart would give noise.

@@ -8,21 +8,31 @@ import (
 )
 
 // measure fills au's host use and metrics from the run's cgroups, its
-// processes and its metrics file. scan maps every process on the node to
-// its allocation; it is called only for a run whose cgroups were not
-// found and whose figures need its processes.
+// processes and its metrics file, reading only what Nomad's stats lack.
+// scan maps every process on the node to its allocation; it is called only
+// for a run whose cgroups were not found and whose figures need its
+// processes.
 func (a *Agent) measure(au *AllocUse, scan func() map[string][]int, now time.Time) {
 	st := a.states.get(au.ID, now)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	cg := a.cgroups.read(au.ID)
-	nomadRSS, nomadCPU := false, false
+	if st.cgLookedAt.IsZero() || now.Sub(st.cgLookedAt) >= cgroupRelook {
+		st.cgDirs, st.cgLookedAt = a.cgroups.find(au.ID), now
+	}
+	var nomadRSS, nomadMem, nomadCPU bool
 	if u := au.Usage; u != nil {
 		nomadRSS = u.MemoryStats != nil && u.MemoryStats.RSS > 0
+		nomadMem = u.MemoryStats != nil && u.MemoryStats.Usage > 0
 		nomadCPU = u.CpuStats != nil && u.CpuStats.Percent > 0
 	}
+	netDue := st.netPID == 0 && (st.netCheckedAt.IsZero() || now.Sub(st.netCheckedAt) >= netRecheck)
+	metricsNeedPIDs := a.cfg.AllocDir == "" && st.metrics.tail.f == nil
+	cg := a.cgroups.read(st.cgDirs, cgroupNeed{memory: !nomadRSS || !nomadMem, cpu: !nomadCPU, pids: netDue || metricsNeedPIDs})
+	if !cg.Found {
+		st.cgLookedAt = time.Time{} // the tasks are gone or not there yet: look again
+	}
 	pids := cg.PIDs
-	if !cg.Found && (!nomadRSS || !nomadCPU || (a.cfg.AllocDir == "" && st.metrics.tail.f == nil)) {
+	if !cg.Found && (!nomadRSS || !nomadCPU || netDue || metricsNeedPIDs) {
 		pids = scan()[au.ID]
 	}
 	var pu procUse
@@ -30,16 +40,31 @@ func (a *Agent) measure(au *AllocUse, scan func() map[string][]int, now time.Tim
 		pu = readProcUse(a.cfg.ProcRoot, pids)
 	}
 	au.Host = hostUse(au.Usage, cg, pu, st, now)
-	a.hostNSOnce.Do(func() { a.hostNS = hostNetNS(a.cfg.ProcRoot) })
-	if rx, tx, ok := runNet(a.cfg.ProcRoot, a.hostNS, pids); ok {
-		au.Host.NetRx, au.Host.NetTx, au.Host.NetSource = rx, tx, record.SourceNetNS
-	}
+	a.measureNet(au, st, pids, netDue, now)
 	a.readMetrics(st, au.ID, pids, now)
 	au.Metrics = st.metrics.latest()
 	au.MetricStep = math.NaN()
 	if st.metrics.hasStep {
 		au.MetricStep = st.metrics.step
 	}
+}
+
+// measureNet reads the run's own network counters, when it has a network
+// namespace of its own. Whether it does is checked when due, on pids.
+func (a *Agent) measureNet(au *AllocUse, st *allocState, pids []int, due bool, now time.Time) {
+	if due && len(pids) > 0 {
+		a.hostNSOnce.Do(func() { a.hostNS = hostNetNS(a.cfg.ProcRoot) })
+		st.netPID, st.netCheckedAt = ownNetPID(a.cfg.ProcRoot, a.hostNS, pids), now
+	}
+	if st.netPID == 0 {
+		return
+	}
+	rx, tx, ok := netOf(a.cfg.ProcRoot, st.netPID)
+	if !ok {
+		st.netPID, st.netCheckedAt = 0, time.Time{} // the process is gone: find another
+		return
+	}
+	au.Host.NetRx, au.Host.NetTx, au.Host.NetSource = rx, tx, record.SourceNetNS
 }
 
 // readMetrics reads what the run added to its metrics file since the last

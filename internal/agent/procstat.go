@@ -89,30 +89,34 @@ func hostNetNS(root string) string {
 	return s
 }
 
-// runNet reads the interface counters of the first of pids whose network
-// namespace is not the host's: a run with a namespace of its own (bridge
-// networking, a container's) has its own traffic there. ok is false when
-// every process shares the host's network, whose traffic is not the run's.
-func runNet(root, host string, pids []int) (rx, tx uint64, ok bool) {
+// ownNetPID is the first of pids whose network namespace is not the
+// host's, or 0: a run with a namespace of its own (bridge networking, a
+// container's) has its own traffic there, while one in the host's network
+// has no traffic that is its alone.
+func ownNetPID(root, host string, pids []int) int {
 	if host == "" {
-		return 0, 0, false
+		return 0
 	}
 	for _, pid := range pids {
-		ns := netNS(root, pid)
-		if ns == "" || ns == host {
-			continue
+		if ns := netNS(root, pid); ns != "" && ns != host {
+			return pid
 		}
-		devs, err := readNetDev(filepath.Join(root, strconv.Itoa(pid)))
-		if err != nil {
-			continue
-		}
-		for _, d := range devs {
-			rx += d.RxByte
-			tx += d.TxByte
-		}
-		return rx, tx, true
 	}
-	return 0, 0, false
+	return 0
+}
+
+// netOf sums the interface counters of pid's network namespace, loopback
+// excluded; ok is false when the process is gone.
+func netOf(root string, pid int) (rx, tx uint64, ok bool) {
+	devs, err := readNetDev(filepath.Join(root, strconv.Itoa(pid)))
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, d := range devs {
+		rx += d.RxByte
+		tx += d.TxByte
+	}
+	return rx, tx, true
 }
 
 // scanProcs maps every process under root to its allocation, for runs

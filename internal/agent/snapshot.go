@@ -50,7 +50,7 @@ type Agent struct {
 	cfg     Config
 	allocs  *allocCache
 	states  *allocStates
-	cgroups cgroupFS
+	cgroups *cgroupFS
 
 	hostNSOnce sync.Once
 	hostNS     string
@@ -92,7 +92,7 @@ func New(cfg Config) *Agent {
 		cfg.CgroupRoot = "/sys/fs/cgroup"
 	}
 	return &Agent{cfg: cfg, allocs: newAllocCache(), states: &allocStates{m: map[string]*allocState{}},
-		cgroups: cgroupFS{root: cfg.CgroupRoot, parent: cfg.CgroupParent}, sourceOK: map[string]bool{}}
+		cgroups: &cgroupFS{root: cfg.CgroupRoot, parent: cfg.CgroupParent}, sourceOK: map[string]bool{}}
 }
 
 // GPUStat is one device as the snapshot saw it.

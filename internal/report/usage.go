@@ -61,27 +61,7 @@ func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) 
 		return
 	}
 	tl := u.Timeline
-	hasUtil := u.Has(record.FigureGPUUtil) && anyFinite(tl.GPUUtil)
-	hasGPUMem := u.Has(record.FigureGPUMem)
-	hasRSS := u.Has(record.FigureRSS)
-	if hasGPUMem {
-		r.Memory.GPUMemPeak, r.Memory.GPUMemTotal = u.GPUMemPeak, u.GPUMemTotal
-	}
-	if hasRSS {
-		r.Memory.RSSPeak = u.RSSPeak
-	}
-	if u.MemLimit > 0 {
-		r.Memory.MemLimit = u.MemLimit
-	}
-	if r.GPUs > 0 && !hasUtil {
-		r.NoData = append(r.NoData, record.FigureGPUUtil)
-	}
-	if r.GPUs > 0 && !hasGPUMem {
-		r.NoData = append(r.NoData, record.FigureGPUMem)
-	}
-	if !hasRSS {
-		r.NoData = append(r.NoData, record.FigureRSS)
-	}
+	hasUtil, hasGPUMem, hasRSS := usageMemory(r, u)
 	mean, peak := u.GPUUtilMean, u.GPUUtilPeak
 	if mean == 0 && len(tl.GPUUtil) > 0 {
 		mean = meanOf(tl.GPUUtil)
@@ -125,6 +105,32 @@ func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) 
 		}
 		r.Findings = append(r.Findings, f)
 	}
+}
+
+// usageMemory fills r's memory figures from u and lists in r.NoData the
+// figures u has no source for; it says which figures u has.
+func usageMemory(r *Report, u *record.Usage) (hasUtil, hasGPUMem, hasRSS bool) {
+	hasUtil = u.Has(record.FigureGPUUtil) && anyFinite(u.Timeline.GPUUtil)
+	hasGPUMem, hasRSS = u.Has(record.FigureGPUMem), u.Has(record.FigureRSS)
+	if hasGPUMem {
+		r.Memory.GPUMemPeak, r.Memory.GPUMemTotal = u.GPUMemPeak, u.GPUMemTotal
+	}
+	if hasRSS {
+		r.Memory.RSSPeak = u.RSSPeak
+	}
+	if u.MemLimit > 0 {
+		r.Memory.MemLimit = u.MemLimit
+	}
+	if r.GPUs > 0 && !hasUtil {
+		r.NoData = append(r.NoData, record.FigureGPUUtil)
+	}
+	if r.GPUs > 0 && !hasGPUMem {
+		r.NoData = append(r.NoData, record.FigureGPUMem)
+	}
+	if !hasRSS {
+		r.NoData = append(r.NoData, record.FigureRSS)
+	}
+	return hasUtil, hasGPUMem, hasRSS
 }
 
 // leakSentence says what a leaking series does, in one line.

@@ -137,7 +137,10 @@ func hostUse(nu *api.ResourceUsage, cg cgroupUse, pu procUse, st *allocState, no
 			h.RSS, h.RSSSource = float64(m.RSS), record.SourceNomad
 		}
 		if m.Usage > 0 {
-			h.MemUsage, h.Cache, h.MemMax, h.MemSource = float64(m.Usage), float64(m.Cache), float64(m.MaxUsage), record.SourceNomad
+			h.MemUsage, h.Cache, h.MemSource = float64(m.Usage), float64(m.Cache), record.SourceNomad
+			if m.MaxUsage > 0 { // 0: Nomad did not measure it
+				h.MemMax = float64(m.MaxUsage)
+			}
 		}
 	}
 	if cg.Found {
@@ -146,7 +149,7 @@ func hostUse(nu *api.ResourceUsage, cg cgroupUse, pu procUse, st *allocState, no
 		}
 		if h.MemSource == "" {
 			h.MemUsage, h.Cache, h.MemSource = float64(cg.Usage), float64(cg.File), record.SourceCgroup
-			if cg.Peak > 0 {
+			if cg.Peak > 0 { // memory.peak is new in Linux 5.19
 				h.MemMax = float64(cg.Peak)
 			}
 		}

@@ -26,15 +26,35 @@ import (
 )
 
 // benchNode is the issue's reference node: 8 GPUs, 16 GPU processes (two
-// per GPU), 8 runs each holding one GPU, with a /proc tree to match.
+// per GPU), 8 runs each holding one GPU, with a /proc tree to match, each
+// run's cgroup v2 scope (read for OOM kills and peak memory even when
+// Nomad has the rest), and each run's metrics file, a few lines long.
 func benchNode(b *testing.B) *testNode {
 	b.Helper()
 	root := b.TempDir()
+	cgroups, allocDir := filepath.Join(root, "cgroup"), filepath.Join(root, "alloc")
+	must(b, os.MkdirAll(cgroups, 0o755))
+	must(b, os.WriteFile(filepath.Join(cgroups, "cgroup.controllers"), []byte("cpu memory pids\n"), 0o644))
 	fn := &fakeNomad{allocs: map[string]*api.Allocation{}, stats: map[string]*api.AllocResourceUsage{}, calls: map[string]int{}}
 	for g := range 8 {
 		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", g)
 		fn.allocs[id] = mkAlloc(id, fmt.Sprintf("exp%d-0000000%d", g, g), fmt.Sprintf("exp%d", g), []string{nvmlmock.UUID(g)})
 		fn.stats[id] = mkUsage(uint64(g+1)<<30, 1<<28, 150)
+		scope := filepath.Join(cgroups, "nomad.slice", "share.slice", id+".train.scope")
+		must(b, os.MkdirAll(scope, 0o755))
+		for name, content := range map[string]string{
+			"memory.current": "1342177280\n", "memory.peak": "1610612736\n",
+			"memory.stat":   "anon 1073741824\nfile 268435456\nkernel 1048576\nshmem 0\nfile_mapped 0\n",
+			"memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
+			"cpu.stat":      "usage_usec 123456789\nuser_usec 100000000\nsystem_usec 23456789\n",
+			"cgroup.procs":  fmt.Sprintf("%d\n%d\n", 1000+g*2, 1001+g*2),
+		} {
+			must(b, os.WriteFile(filepath.Join(scope, name), []byte(content), 0o644))
+		}
+		metrics := filepath.Join(allocDir, id, "alloc")
+		must(b, os.MkdirAll(metrics, 0o755))
+		must(b, os.WriteFile(filepath.Join(metrics, record.MetricsFile),
+			[]byte(`{"step": 1, "loss": 2.5, "lr": 0.001}`+"\n"+`{"step": 2, "loss": 2.25, "lr": 0.001}`+"\n"), 0o644))
 		for j := range 2 {
 			pid := 1000 + g*2 + j
 			dir := filepath.Join(root, strconv.Itoa(pid))
@@ -52,7 +72,8 @@ func benchNode(b *testing.B) *testNode {
 	n, err := gpu.OpenLib(m)
 	must(b, err)
 	clk := newClock()
-	a := New(Config{Node: "gpu-node-1", NodeID: nodeID, Pool: "h100", ProcRoot: root, GPU: gpu.NewReader(n, time.Second), Nomad: fn, Now: clk.Now})
+	a := New(Config{Node: "gpu-node-1", NodeID: nodeID, Pool: "h100", ProcRoot: root, CgroupRoot: cgroups, AllocDir: allocDir,
+		GPU: gpu.NewReader(n, time.Second), Nomad: fn, Now: clk.Now})
 	return &testNode{agent: a, mock: m, nomad: fn, clock: clk}
 }
 
@@ -75,6 +96,9 @@ func BenchmarkScrape(b *testing.B) {
 	h.ServeHTTP(w, req)
 	if n := strings.Count(w.Body.String(), "caravan_run_gpu_utilization_ratio{"); n != 8 {
 		b.Fatalf("reference node exports %d run GPU series, want 8", n)
+	}
+	if n := strings.Count(w.Body.String(), `caravan_run_metric{`); n != 16 {
+		b.Fatalf("reference node exports %d run metric series, want 16 (loss and lr of 8 runs)", n)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

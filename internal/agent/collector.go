@@ -34,6 +34,7 @@ type collectorDescs struct {
 	gpuSMClock, gpuECC, gpuPCIe, gpuProcs, gpuXID, gpuReadFailures,
 	procMem, procUtil,
 	runGPUUtil, runGPUMem, runGPUs, runCPU, runRSS, runCache, runMemUsage, runMemMax, runMemLimit,
+	runOOMKills, runNetRx, runNetTx, runSource, runMetric, runMetricStep,
 	netRx, netTx,
 	sourceSuccess, sourceDuration *prometheus.Desc
 }
@@ -60,12 +61,18 @@ func NewCollector(a *Agent) *Collector {
 		runGPUUtil:      desc("caravan_run_gpu_utilization_ratio", "Utilisation of a GPU held by a run.", runGPULabels),
 		runGPUMem:       desc("caravan_run_gpu_memory_used_bytes", "GPU memory used by a run's processes on a GPU (the whole GPU's use when its processes are not visible).", runGPULabels),
 		runGPUs:         desc("caravan_run_gpus", "GPUs held by a run on this node.", runLabels),
-		runCPU:          desc("caravan_run_cpu_cores", "CPU cores in use by a run's allocation.", runLabels),
-		runRSS:          desc("caravan_run_memory_rss_bytes", "Resident memory of a run's allocation.", runLabels),
+		runCPU:          desc("caravan_run_cpu_cores", "CPU cores in use by a run's allocation; caravan_run_usage_source says where the figure came from.", runLabels),
+		runRSS:          desc("caravan_run_memory_rss_bytes", "Resident memory of a run's allocation; caravan_run_usage_source says where the figure came from.", runLabels),
 		runCache:        desc("caravan_run_memory_cache_bytes", "Page cache charged to a run's allocation.", runLabels),
 		runMemUsage:     desc("caravan_run_memory_usage_bytes", "Memory charged to a run's allocation (RSS, cache and kernel).", runLabels),
 		runMemMax:       desc("caravan_run_memory_max_usage_bytes", "Peak memory charged to a run's allocation.", runLabels),
 		runMemLimit:     desc("caravan_run_memory_limit_bytes", "Memory limit of a run's allocation.", runLabels),
+		runOOMKills:     desc("caravan_run_oom_kills_total", "Processes of a run the kernel's OOM killer killed, from its cgroups or the kernel log.", runLabels),
+		runNetRx:        desc("caravan_run_network_receive_bytes_total", "Bytes received in a run's own network namespace (absent when the run shares the host's network).", runLabels),
+		runNetTx:        desc("caravan_run_network_transmit_bytes_total", "Bytes sent in a run's own network namespace (absent when the run shares the host's network).", runLabels),
+		runSource:       desc("caravan_run_usage_source", "Where a run's figure (cpu, rss, memory, oom_kills, network) comes from: nomad, cgroup, proc, kmsg or netns. A figure without a source is not exported.", runLabels, "figure", "source"),
+		runMetric:       desc("caravan_run_metric", "The latest value of a metric the run wrote to $CARAVAN_METRICS, by name.", runLabels, "name"),
+		runMetricStep:   desc("caravan_run_metric_step", "The latest step the run wrote to $CARAVAN_METRICS.", runLabels),
 		netRx:           desc("caravan_node_network_receive_bytes_total", "Bytes received by a host network interface.", nodeLabels, "device"),
 		netTx:           desc("caravan_node_network_transmit_bytes_total", "Bytes sent by a host network interface.", nodeLabels, "device"),
 		sourceSuccess:   desc("caravan_agent_source_success", "Whether the last read of a source (nvml, nvml_events or nomad) succeeded.", nodeLabels, "source"),
@@ -79,7 +86,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{d.gpuInfo, d.gpuUtil, d.gpuMemUtil, d.gpuMemUsed, d.gpuMemTotal, d.gpuTemp,
 		d.gpuPower, d.gpuPowerLimit, d.gpuSMClock, d.gpuECC, d.gpuPCIe, d.gpuProcs, d.gpuXID, d.gpuReadFailures,
 		d.procMem, d.procUtil, d.runGPUUtil, d.runGPUMem, d.runGPUs, d.runCPU, d.runRSS, d.runCache, d.runMemUsage,
-		d.runMemMax, d.runMemLimit, d.netRx, d.netTx, d.sourceSuccess, d.sourceDuration} {
+		d.runMemMax, d.runMemLimit, d.runOOMKills, d.runNetRx, d.runNetTx, d.runSource, d.runMetric, d.runMetricStep, d.netRx, d.netTx, d.sourceSuccess, d.sourceDuration} {
 		ch <- x
 	}
 }
@@ -165,17 +172,7 @@ func (c *Collector) write(s *Snapshot, ch chan<- prometheus.Metric) {
 		if au.MemLimit > 0 {
 			gauge(d.runMemLimit, float64(au.MemLimit), rl...)
 		}
-		if u := au.Usage; u != nil {
-			if u.CpuStats != nil {
-				gauge(d.runCPU, u.CpuStats.Percent/100, rl...)
-			}
-			if m := u.MemoryStats; m != nil {
-				gauge(d.runRSS, float64(m.RSS), rl...)
-				gauge(d.runCache, float64(m.Cache), rl...)
-				gauge(d.runMemUsage, float64(m.Usage), rl...)
-				gauge(d.runMemMax, float64(m.MaxUsage), rl...)
-			}
-		}
+		c.writeHost(ch, au, rl)
 	}
 	for _, n := range s.Net {
 		counter(d.netRx, float64(n.RxByte), node, pool, n.Name)
@@ -201,8 +198,51 @@ func (c *Collector) write(s *Snapshot, ch chan<- prometheus.Metric) {
 	}
 }
 
+// writeHost sends a run's host figures, each only when it has a source,
+// with the source beside it, and the metrics the run wrote itself.
+func (c *Collector) writeHost(ch chan<- prometheus.Metric, au *AllocUse, rl []string) {
+	d := &c.descs
+	h := au.Host
+	send := func(desc *prometheus.Desc, typ prometheus.ValueType, v float64, labels ...string) {
+		if !math.IsNaN(v) {
+			ch <- prometheus.MustNewConstMetric(desc, typ, v, labels...)
+		}
+	}
+	source := func(figure, src string) {
+		send(d.runSource, prometheus.GaugeValue, 1, append(rl[:len(rl):len(rl)], figure, src)...)
+	}
+	if h.CPUSource != "" {
+		send(d.runCPU, prometheus.GaugeValue, h.CPU, rl...)
+		source("cpu", h.CPUSource)
+	}
+	if h.RSSSource != "" {
+		send(d.runRSS, prometheus.GaugeValue, h.RSS, rl...)
+		source("rss", h.RSSSource)
+	}
+	if h.MemSource != "" {
+		send(d.runMemUsage, prometheus.GaugeValue, h.MemUsage, rl...)
+		send(d.runCache, prometheus.GaugeValue, h.Cache, rl...)
+		send(d.runMemMax, prometheus.GaugeValue, h.MemMax, rl...)
+		source("memory", h.MemSource)
+	}
+	if h.OOMSource != "" {
+		send(d.runOOMKills, prometheus.CounterValue, float64(h.OOMKills), rl...)
+		source("oom_kills", h.OOMSource)
+	}
+	if h.NetSource != "" {
+		send(d.runNetRx, prometheus.CounterValue, float64(h.NetRx), rl...)
+		send(d.runNetTx, prometheus.CounterValue, float64(h.NetTx), rl...)
+		source("network", h.NetSource)
+	}
+	for _, m := range au.Metrics {
+		send(d.runMetric, prometheus.GaugeValue, m.Value, append(rl[:len(rl):len(rl)], m.Name)...)
+	}
+	send(d.runMetricStep, prometheus.GaugeValue, au.MetricStep, rl...)
+}
+
 // runGPUMem is the GPU memory a run uses on g: its processes' memory when
-// NVML lists them, else the whole GPU's (Nomad gives a run whole GPUs).
+// NVML lists them, else the whole GPU's (Nomad gives a run whole GPUs);
+// NaN when neither is known (a device plugin that reports no memory).
 func runGPUMem(s *Snapshot, au *AllocUse, g GPUStat) float64 {
 	var sum uint64
 	found := false
@@ -212,8 +252,11 @@ func runGPUMem(s *Snapshot, au *AllocUse, g GPUStat) float64 {
 			found = true
 		}
 	}
-	if !found {
+	switch {
+	case found:
+		return float64(sum)
+	case g.MemTotal > 0:
 		return float64(g.MemUsed)
 	}
-	return float64(sum)
+	return math.NaN()
 }

@@ -38,7 +38,7 @@ func newTestNode(t testing.TB, o nvmlmock.Options, timeout time.Duration, tweak 
 	}
 	fn := newFakeNomad()
 	clk := newClock()
-	a := New(Config{Node: "gpu-node-1", NodeID: nodeID, Pool: "a100", ProcRoot: "testdata/proc",
+	a := New(Config{Node: "gpu-node-1", NodeID: nodeID, Pool: "a100", ProcRoot: "testdata/proc", CgroupRoot: "testdata/no-cgroups",
 		GPU: gpu.NewReader(n, timeout), Nomad: fn, Now: clk.Now})
 	return &testNode{agent: a, mock: m, nomad: fn, clock: clk}
 }

@@ -28,15 +28,22 @@ func readProc(root string, pid uint32) procInfo {
 	if b, err := os.ReadFile(filepath.Join(dir, "comm")); err == nil {
 		p.Comm = strings.TrimSpace(string(b))
 	}
+	p.AllocID = procAlloc(dir)
+	return p
+}
+
+// procAlloc is the allocation of the process whose /proc directory is
+// dir, or "".
+func procAlloc(dir string) string {
 	if b, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
-		p.AllocID = allocFromCgroup(b)
-	}
-	if p.AllocID == "" {
-		if b, err := os.ReadFile(filepath.Join(dir, "environ")); err == nil {
-			p.AllocID = allocFromEnviron(b)
+		if id := allocFromCgroup(b); id != "" {
+			return id
 		}
 	}
-	return p
+	if b, err := os.ReadFile(filepath.Join(dir, "environ")); err == nil {
+		return allocFromEnviron(b)
+	}
+	return ""
 }
 
 // allocFromCgroup finds the allocation ID in a /proc/PID/cgroup file:

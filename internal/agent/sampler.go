@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -20,8 +21,6 @@ type Sampler struct {
 	flushEvery time.Duration
 	log        *slog.Logger
 	runs       map[string]*runSummary // by allocation ID
-	prevNet    []netDev
-	prevTime   time.Time
 	xidCursor  uint64
 }
 
@@ -35,9 +34,10 @@ type runSummary struct {
 	tl        *timeline
 	lastFlush time.Time
 	missing   int // consecutive samples without the run, when the agent has no node ID to list allocations
-	// last holds the latest readings; a sample whose source failed repeats
-	// them in the timeline rather than recording a false drop to zero.
-	last point
+	// The run's network counters at the previous sample, for rates.
+	prevNet        bool
+	prevRx, prevTx uint64
+	prevNetAt      time.Time
 }
 
 // missingLimit is how many samples a run may be unseen (by an agent with
@@ -99,7 +99,6 @@ func (s *Sampler) runIDs() []string {
 // that are due.
 func (s *Sampler) Sample(ctx context.Context) {
 	snap := s.agent.Snapshot(ctx)
-	rx, tx := s.netRates(snap)
 	var xids []gpu.XID
 	if r := s.agent.cfg.GPU; r != nil {
 		xids = r.XIDsSince(s.xidCursor)
@@ -113,11 +112,12 @@ func (s *Sampler) Sample(ctx context.Context) {
 		rs := s.runs[au.ID]
 		if rs == nil {
 			rs = &runSummary{namespace: au.Namespace, uuids: map[string]bool{}, tl: newTimeline(record.MaxTimelinePoints), lastFlush: snap.Time,
-				u: record.Usage{RunID: au.RunID, Project: au.Project, AllocID: au.ID, Node: s.agent.cfg.Node, Start: snap.Time, IntervalS: s.interval.Seconds()}}
+				u: record.Usage{RunID: au.RunID, Project: au.Project, AllocID: au.ID, Node: s.agent.cfg.Node, Start: snap.Time, IntervalS: s.interval.Seconds(),
+					Sources: map[string]string{}}}
 			s.runs[au.ID] = rs
 		}
 		rs.missing = 0
-		rs.add(snap, au, rx, tx, xids)
+		rs.add(snap, au, xids)
 		if snap.Time.Sub(rs.lastFlush) >= s.flushEvery {
 			// Due times are counted in sample times: stamping the flush
 			// with the wall clock (a little after the snapshot) pushed each
@@ -152,52 +152,88 @@ func (s *Sampler) Sample(ctx context.Context) {
 	}
 }
 
-// netRates turns the host's byte counters into rates since the last sample.
-func (s *Sampler) netRates(snap *Snapshot) (rx, tx float64) {
-	defer func() { s.prevNet, s.prevTime = snap.Net, snap.Time }()
-	dt := snap.Time.Sub(s.prevTime).Seconds()
-	if s.prevNet == nil || dt <= 0 {
-		return 0, 0
-	}
-	prev := map[string]netDev{}
-	for _, n := range s.prevNet {
-		prev[n.Name] = n
-	}
-	for _, n := range snap.Net {
-		if p, ok := prev[n.Name]; ok && n.RxByte >= p.RxByte && n.TxByte >= p.TxByte {
-			rx += float64(n.RxByte - p.RxByte)
-			tx += float64(n.TxByte - p.TxByte)
-		}
-	}
-	return rx / dt, tx / dt
-}
-
-// add folds one sample of the run into its summary.
-func (rs *runSummary) add(snap *Snapshot, au *AllocUse, rx, tx float64, xids []gpu.XID) {
+// add folds one sample of the run into its summary. A figure without a
+// source in this sample is a gap (NaN) in the timeline, never a 0.
+func (rs *runSummary) add(snap *Snapshot, au *AllocUse, xids []gpu.XID) {
 	u := &rs.u
 	u.Samples++
 	u.End = snap.Time
+	nan := math.NaN()
+	p := point{snap.Time.Sub(u.Start).Seconds(), nan, nan, nan, nan, nan, nan}
+	rs.addGPUs(snap, au, &p)
+	u.MemLimit = au.MemLimit
+	h := au.Host
+	if h.RSSSource != "" {
+		p[colRSS] = h.RSS
+		u.RSSPeak = max(u.RSSPeak, int64(h.RSS))
+		u.Sources[record.FigureRSS] = h.RSSSource
+	}
+	if h.CPUSource != "" {
+		p[colCPU] = h.CPU
+		u.Sources[record.FigureCPU] = h.CPUSource
+	}
+	if h.MemSource != "" {
+		peak := h.MemUsage
+		if !math.IsNaN(h.MemMax) {
+			peak = max(peak, h.MemMax)
+		}
+		u.MemPeak = max(u.MemPeak, int64(peak))
+		u.Sources[record.FigureMemory] = h.MemSource
+	}
+	if h.OOMSource != "" && int(h.OOMKills) >= u.OOMKills {
+		u.OOMKills = int(h.OOMKills)
+		u.Sources[record.FigureOOMKills] = h.OOMSource
+	}
+	if h.NetSource != "" {
+		if dt := snap.Time.Sub(rs.prevNetAt).Seconds(); rs.prevNet && dt > 0 && h.NetRx >= rs.prevRx && h.NetTx >= rs.prevTx {
+			p[colNetRx] = float64(h.NetRx-rs.prevRx) / dt
+			p[colNetTx] = float64(h.NetTx-rs.prevTx) / dt
+			u.Sources[record.FigureNet] = h.NetSource
+		}
+		rs.prevNet, rs.prevRx, rs.prevTx, rs.prevNetAt = true, h.NetRx, h.NetTx, snap.Time
+	}
+	for _, x := range xids {
+		if rs.uuids[x.UUID] && len(u.XIDs) < maxRunXIDs {
+			u.XIDs = append(u.XIDs, record.XID{Time: x.Time, UUID: x.UUID, Code: x.Code})
+		}
+	}
+	rs.tl.add(p)
+}
+
+// addGPUs folds the run's GPUs into the summary and p: utilisation and
+// memory averaged and summed over the GPUs that reported them.
+func (rs *runSummary) addGPUs(snap *Snapshot, au *AllocUse, p *point) {
+	u := &rs.u
 	var util, mem, memTotal float64
-	n := 0
+	nUtil, nMem := 0, 0
 	for _, gi := range au.GPUs {
 		g := snap.GPUs[gi]
 		rs.uuids[g.UUID] = true
-		if g.Err != nil || math.IsNaN(g.Util) {
+		if g.Err != nil {
 			continue
 		}
-		util += g.Util
-		mem += runGPUMem(snap, au, g)
-		memTotal += float64(g.MemTotal)
-		n++
+		if !math.IsNaN(g.Util) {
+			util += g.Util
+			nUtil++
+			u.Sources[record.FigureGPUUtil] = g.Source
+		}
+		if m := runGPUMem(snap, au, g); !math.IsNaN(m) {
+			mem += m
+			memTotal += float64(g.MemTotal)
+			nMem++
+			u.Sources[record.FigureGPUMem] = g.Source
+		}
 	}
-	if n == 0 {
-		util, mem = rs.last[colGPUUtil], rs.last[colGPUMem]
-	} else {
-		util /= float64(n)
+	if nUtil > 0 {
+		util /= float64(nUtil)
+		p[colGPUUtil] = util
 		rs.utilSum += util
 		rs.utilN++
 		u.GPUUtilMean = rs.utilSum / float64(rs.utilN)
 		u.GPUUtilPeak = max(u.GPUUtilPeak, util)
+	}
+	if nMem > 0 {
+		p[colGPUMem] = mem
 		u.GPUMemPeak = max(u.GPUMemPeak, int64(mem))
 		u.GPUMemTotal = max(u.GPUMemTotal, int64(memTotal))
 	}
@@ -207,30 +243,12 @@ func (rs *runSummary) add(snap *Snapshot, au *AllocUse, rx, tx float64, xids []g
 		u.GPUUUIDs = append(u.GPUUUIDs, id)
 	}
 	slices.Sort(u.GPUUUIDs)
-	u.MemLimit = au.MemLimit
-	rss, cpu := rs.last[colRSS], rs.last[colCPU]
-	if au.Usage != nil {
-		if m := au.Usage.MemoryStats; m != nil {
-			rss = float64(m.RSS)
-			u.RSSPeak = max(u.RSSPeak, int64(m.RSS))
-		}
-		if c := au.Usage.CpuStats; c != nil {
-			cpu = c.Percent / 100
-		}
-	}
-	for _, x := range xids {
-		if rs.uuids[x.UUID] && len(u.XIDs) < maxRunXIDs {
-			u.XIDs = append(u.XIDs, record.XID{Time: x.Time, UUID: x.UUID, Code: x.Code})
-		}
-	}
-	rs.last = point{snap.Time.Sub(u.Start).Seconds(), util, mem, rss, cpu, rx, tx}
-	rs.tl.add(rs.last)
 }
 
 // flush writes the summary; a failed write is logged and retried at the
 // next flush (a final one is lost only if its single try fails).
 func (s *Sampler) flush(ctx context.Context, rs *runSummary, final bool) {
-	u := rs.usage(final)
+	u := s.usage(rs, final)
 	if s.store == nil {
 		return
 	}
@@ -241,12 +259,28 @@ func (s *Sampler) flush(ctx context.Context, rs *runSummary, final bool) {
 	s.log.Debug("run usage written", "run", u.RunID, "alloc", u.AllocID, "final", final, "samples", u.Samples)
 }
 
-func (rs *runSummary) usage(final bool) record.Usage {
+// usage is the summary as it stands, with the run's metric series. Once
+// the run has ended, the rest of its metrics file is read, and OOM kills
+// the kernel logged after the last sample (the one that ended the run,
+// typically) are counted.
+func (s *Sampler) usage(rs *runSummary, final bool) record.Usage {
 	u := rs.u
 	u.Final = final
 	u.Timeline = rs.tl.export()
 	u.GPUUUIDs = slices.Clone(rs.u.GPUUUIDs)
 	u.XIDs = slices.Clone(rs.u.XIDs)
+	u.Sources = maps.Clone(rs.u.Sources)
+	if final {
+		now := s.agent.cfg.Now()
+		u.Metrics = s.agent.finalMetrics(u.AllocID, u.Start, now)
+		s.agent.readKernelLog(now)
+		if k := int(s.agent.kernelOOMs(u.AllocID)); k > u.OOMKills {
+			u.OOMKills = k
+			u.Sources[record.FigureOOMKills] = record.SourceKmsg
+		}
+	} else {
+		u.Metrics = s.agent.runMetricsOf(u.AllocID, u.Start)
+	}
 	return u
 }
 
@@ -254,7 +288,7 @@ func (rs *runSummary) usage(final bool) record.Usage {
 func (s *Sampler) Summaries() []record.Usage {
 	var out []record.Usage
 	for _, id := range s.runIDs() {
-		out = append(out, s.runs[id].usage(false))
+		out = append(out, s.usage(s.runs[id], false))
 	}
 	return out
 }

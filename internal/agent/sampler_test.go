@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -218,17 +219,30 @@ func TestSamplerRunFlushesOnShutdown(t *testing.T) {
 	}
 }
 
-func TestSamplerCarriesReadingsOverFailedSources(t *testing.T) {
+// TestSamplerLeavesGapsOverFailedSources: a sample whose source failed
+// has no data, which the timeline keeps as a gap: neither a drop to 0 nor
+// a repeat of the last value, which would both be invented.
+func TestSamplerLeavesGapsOverFailedSources(t *testing.T) {
 	tn := newTestNode(t, nvmlmock.Options{GPUs: 2, ProcsPerGPU: 2}, time.Second, nil)
 	s := NewSampler(tn.agent, tn.nomad, 5*time.Second, time.Minute)
 	s.Sample(context.Background())
 	tn.nomad.statsErr = errDown // allocation stats unreadable for one sample
 	tn.clock.Advance(5 * time.Second)
 	s.Sample(context.Background())
+	tn.nomad.statsErr = nil
+	tn.clock.Advance(5 * time.Second)
+	s.Sample(context.Background())
 	for _, u := range s.Summaries() {
 		rss := u.Timeline.RSS
-		if len(rss) != 2 || rss[1] != rss[0] || rss[0] == 0 {
-			t.Errorf("run %s: RSS timeline %v; a failed read must repeat the last value, not drop to 0", u.RunID, rss)
+		if len(rss) != 3 || rss[0] == 0 || !math.IsNaN(rss[1]) || rss[2] != rss[0] {
+			t.Errorf("run %s: RSS timeline %v; want a gap (NaN) where the read failed", u.RunID, rss)
+		}
+		b, err := json.Marshal(u)
+		if err != nil {
+			t.Fatalf("a summary with a gap must encode: %v", err)
+		}
+		if !strings.Contains(string(b), `,null,`) {
+			t.Errorf("run %s: the gap is not null in JSON: %s", u.RunID, b)
 		}
 	}
 }

@@ -21,6 +21,18 @@ type Config struct {
 	// ProcRoot is the host's /proc (default "/proc"); "/host/proc" when the
 	// agent runs in a container with the host's /proc mounted.
 	ProcRoot string
+	// CgroupRoot is where the host's cgroup hierarchies are mounted
+	// (default "/sys/fs/cgroup"), and CgroupParent Nomad's cgroup parent
+	// ("" for its default: nomad.slice on cgroup v2, nomad on v1).
+	CgroupRoot   string
+	CgroupParent string
+	// AllocDir is the Nomad client's allocation directory on the host,
+	// where a run's metrics file stays after its processes end; "" when
+	// unknown (the file is then found only through the run's processes).
+	AllocDir string
+	// KernelLog names the runs the kernel's OOM killer killed in; nil
+	// when the kernel log cannot be read.
+	KernelLog OOMLog
 	// GPU reads the GPUs; nil when NVML is unavailable (GPUErr says why),
 	// and then the Nomad device plugin's stats stand in.
 	GPU    *gpu.Reader
@@ -35,8 +47,13 @@ type Config struct {
 
 // Agent gathers snapshots of the node for the collector and the sampler.
 type Agent struct {
-	cfg    Config
-	allocs *allocCache
+	cfg     Config
+	allocs  *allocCache
+	states  *allocStates
+	cgroups *cgroupFS
+
+	hostNSOnce sync.Once
+	hostNS     string
 
 	// sourceOK remembers each source's last state, so that failures are
 	// logged when they start and stop rather than on every scrape.
@@ -71,7 +88,11 @@ func New(cfg Config) *Agent {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Agent{cfg: cfg, allocs: newAllocCache(), sourceOK: map[string]bool{}}
+	if cfg.CgroupRoot == "" {
+		cfg.CgroupRoot = "/sys/fs/cgroup"
+	}
+	return &Agent{cfg: cfg, allocs: newAllocCache(), states: &allocStates{m: map[string]*allocState{}},
+		cgroups: &cgroupFS{root: cfg.CgroupRoot, parent: cfg.CgroupParent}, sourceOK: map[string]bool{}}
 }
 
 // GPUStat is one device as the snapshot saw it.
@@ -96,6 +117,13 @@ type AllocUse struct {
 	*allocInfo
 	Usage *api.ResourceUsage // nil when Nomad's stats could not be read
 	GPUs  []int              // indexes into Snapshot.GPUs of the GPUs it holds
+	// Host is the run's CPU, memory and network, each from the best
+	// source there was.
+	Host HostUse
+	// Metrics are the latest values the run wrote to its metrics file,
+	// by name, and MetricStep the latest step (NaN: none yet).
+	Metrics    []MetricValue
+	MetricStep float64
 }
 
 // Snapshot is the node at one instant.
@@ -176,6 +204,7 @@ func (a *Agent) Snapshot(ctx context.Context) *Snapshot {
 		a.logSource("nomad", s.NomadOK, errors.Join(nomadErrs...))
 	}
 	a.allocs.expire(now)
+	a.states.expire(now)
 	return s
 }
 
@@ -252,6 +281,8 @@ func (a *Agent) allocStats(ctx context.Context, s *Snapshot, live map[string]*al
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	sem := make(chan struct{}, 4)
+	a.readKernelLog(s.Time)
+	scan := sync.OnceValue(func() map[string][]int { return scanProcs(a.cfg.ProcRoot) })
 	for i, id := range ids {
 		au := &AllocUse{allocInfo: live[id]}
 		s.Allocs[i] = au
@@ -265,9 +296,10 @@ func (a *Agent) allocStats(ctx context.Context, s *Snapshot, live map[string]*al
 				mu.Lock()
 				*errs = append(*errs, err)
 				mu.Unlock()
-				return
+			} else {
+				au.Usage = u.ResourceUsage
 			}
-			au.Usage = u.ResourceUsage
+			a.measure(au, scan, s.Time)
 		}()
 	}
 	wg.Wait()

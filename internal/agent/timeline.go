@@ -1,6 +1,10 @@
 package agent
 
-import "github.com/caravan-ml/caravan/internal/record"
+import (
+	"math"
+
+	"github.com/caravan-ml/caravan/internal/record"
+)
 
 // The columns of a timeline point.
 const (
@@ -19,13 +23,16 @@ type point [nCols]float64
 // timeline down-samples a run's samples to at most max points. While it
 // has room, each sample is a point; when it is full, adjacent points are
 // merged pairwise (their mean) and from then on every 2^k samples make one
-// point. The result depends only on the samples, never on timing.
+// point. A column's NaNs (samples without data) are left out of its means;
+// a point whose samples all lack it stays NaN. The result depends only on
+// the samples, never on timing.
 type timeline struct {
 	max    int
 	stride int // samples per point
 	pts    []point
-	acc    point // sum of the pending samples
-	accN   int
+	acc    point // sum of the pending samples' values
+	accN   [nCols]int
+	n      int // pending samples
 }
 
 func newTimeline(max int) *timeline {
@@ -36,21 +43,24 @@ func newTimeline(max int) *timeline {
 }
 
 func (t *timeline) add(p point) {
-	for i := range p {
-		t.acc[i] += p[i]
+	for i, v := range p {
+		if !math.IsNaN(v) {
+			t.acc[i] += v
+			t.accN[i]++
+		}
 	}
-	t.accN++
-	if t.accN < t.stride {
+	t.n++
+	if t.n < t.stride {
 		return
 	}
-	t.pts = append(t.pts, mean(t.acc, t.accN))
-	t.acc, t.accN = point{}, 0
+	t.pts = append(t.pts, t.pending())
+	t.acc, t.accN, t.n = point{}, [nCols]int{}, 0
 	if len(t.pts) >= t.max {
 		half := t.pts[:0]
 		for i := 0; i+1 < len(t.pts); i += 2 {
 			var s point
 			for c := range s {
-				s[c] = (t.pts[i][c] + t.pts[i+1][c]) / 2
+				s[c] = mean2(t.pts[i][c], t.pts[i+1][c])
 			}
 			half = append(half, s)
 		}
@@ -59,29 +69,55 @@ func (t *timeline) add(p point) {
 	}
 }
 
-func mean(sum point, n int) point {
-	for i := range sum {
-		sum[i] /= float64(n)
+// pending is the mean of the samples not yet in a point.
+func (t *timeline) pending() point {
+	var p point
+	for i := range p {
+		if t.accN[i] == 0 {
+			p[i] = math.NaN()
+		} else {
+			p[i] = t.acc[i] / float64(t.accN[i])
+		}
 	}
-	return sum
+	return p
+}
+
+// mean2 is the mean of a and b, or the one that is not NaN.
+func mean2(a, b float64) float64 {
+	switch {
+	case math.IsNaN(a):
+		return b
+	case math.IsNaN(b):
+		return a
+	}
+	return (a + b) / 2
 }
 
 // export returns the timeline with any pending samples as a last, partial
-// point; it never has more than max points.
+// point; it never has more than max points. A column without any value is
+// left out.
 func (t *timeline) export() record.Timeline {
 	pts := t.pts
-	if t.accN > 0 {
-		pts = append(pts[:len(pts):len(pts)], mean(t.acc, t.accN))
+	if t.n > 0 {
+		pts = append(pts[:len(pts):len(pts)], t.pending())
+	}
+	col := func(c int) record.Series {
+		var out record.Series
+		any := false
+		for _, p := range pts {
+			out = append(out, p[c])
+			any = any || !math.IsNaN(p[c])
+		}
+		if !any {
+			return nil
+		}
+		return out
 	}
 	var out record.Timeline
 	for _, p := range pts {
 		out.T = append(out.T, p[colT])
-		out.GPUUtil = append(out.GPUUtil, p[colGPUUtil])
-		out.GPUMem = append(out.GPUMem, p[colGPUMem])
-		out.RSS = append(out.RSS, p[colRSS])
-		out.CPU = append(out.CPU, p[colCPU])
-		out.NetRx = append(out.NetRx, p[colNetRx])
-		out.NetTx = append(out.NetTx, p[colNetTx])
 	}
+	out.GPUUtil, out.GPUMem, out.RSS, out.CPU = col(colGPUUtil), col(colGPUMem), col(colRSS), col(colCPU)
+	out.NetRx, out.NetTx = col(colNetRx), col(colNetTx)
 	return out
 }

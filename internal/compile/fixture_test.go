@@ -117,7 +117,8 @@ func TestRenderMatchesFixtureShape(t *testing.T) {
 				t.Errorf("priority %d datacenters %v count %d", *job.Priority, job.Datacenters, *job.TaskGroups[0].Count)
 			}
 			env := job.TaskGroups[0].Tasks[0].Env
-			if env["LR"] != "${NOMAD_META_caravan_params_lr}" || env["CARAVAN_RUN_ID"] != id || env["CARAVAN_PARAM_LR"] != "0.001" || len(env) != 3 {
+			if env["LR"] != "${NOMAD_META_caravan_params_lr}" || env["CARAVAN_RUN_ID"] != id || env["CARAVAN_PARAM_LR"] != "0.001" ||
+				env["CARAVAN_METRICS"] != "${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl" || len(env) != 4 {
 				t.Errorf("env %v", env)
 			}
 

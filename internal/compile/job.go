@@ -29,6 +29,10 @@ const (
 	EnvParamPrefix = "CARAVAN_PARAM_"
 )
 
+// metricsPath is where a run writes its metrics: a file in its allocation
+// directory, which the node's agent reads (record.MetricsFile).
+const metricsPath = "${NOMAD_ALLOC_DIR}/" + record.MetricsFile
+
 // Options are the inputs of compilation that do not come from a run.
 type Options struct {
 	// ConfigDir is the configuration directory; meta records each
@@ -209,6 +213,7 @@ func taskEnv(run spec.Run, params []formattedParam, id string) (map[string]strin
 		env[k] = v
 	}
 	env[EnvRunID] = id
+	env[record.MetricsEnv] = metricsPath
 	seen := make(map[string]string, len(params))
 	for _, p := range params {
 		k := ParamEnvName(p.name)

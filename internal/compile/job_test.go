@@ -69,6 +69,7 @@ func TestJobFullRun(t *testing.T) {
 	wantEnv := map[string]string{
 		"WANDB_MODE": "offline", "SEED": "1", "CARAVAN_RUN_ID": id,
 		"CARAVAN_PARAM_BATCH": "256", "CARAVAN_PARAM_LR": "0.01", "CARAVAN_PARAM_OPT": "adam",
+		"CARAVAN_METRICS": "${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl",
 	}
 	if a, b := jsonOf(t, task.Env), jsonOf(t, wantEnv); a != b {
 		t.Errorf("env\n got %s\nwant %s", a, b)

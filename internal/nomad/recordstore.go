@@ -145,8 +145,8 @@ func (c *Client) Usage(ctx context.Context, ref record.Ref) (*record.Usage, erro
 
 // PutUsage writes a run's usage summary next to its record (the agent is
 // its only writer, so it is unconditional). A summary too large for a
-// variable even compressed has its timeline halved until it fits: coarser
-// history beats none.
+// variable even compressed has its timeline and metric series halved until
+// it fits: coarser history beats none.
 func (c *Client) PutUsage(ctx context.Context, namespace string, u *record.Usage) error {
 	if u.RunID == "" {
 		return errors.New("write run usage: the usage summary has no run ID")
@@ -159,27 +159,12 @@ func (c *Client) PutUsage(ctx context.Context, namespace string, u *record.Usage
 			_, err = c.writeVariable(ctx, namespace, path, items, NoCAS)
 			return err
 		}
-		if len(cur.Timeline.T) < 2 {
+		cp := *cur
+		if !cp.Halve() {
 			return c.tooLarge(namespace, path, err)
 		}
-		cp := *cur
-		cp.Timeline = halve(cur.Timeline)
 		cur = &cp
 	}
-}
-
-func halve(t record.Timeline) record.Timeline {
-	h := func(s []float64) []float64 {
-		if s == nil {
-			return nil
-		}
-		out := make([]float64, 0, (len(s)+1)/2)
-		for i := 0; i < len(s); i += 2 {
-			out = append(out, s[i])
-		}
-		return out
-	}
-	return record.Timeline{T: h(t.T), GPUUtil: h(t.GPUUtil), GPUMem: h(t.GPUMem), RSS: h(t.RSS), CPU: h(t.CPU), NetRx: h(t.NetRx), NetTx: h(t.NetTx)}
 }
 
 var errTooLarge = errors.New("too large")

@@ -115,6 +115,11 @@ type ConfigProvenance struct {
 // Usage is the agent's compact summary of a run's resource use, written to
 // Prefix+runID+UsageSuffix every minute while the run lives and once
 // when it ends.
+//
+// A figure the agent had no source for is absent, never 0: Sources names
+// where each figure came from, and a timeline series is left out, or holds
+// NaN (JSON null) at the samples it missed. Summaries written before
+// Sources existed have none; their figures are taken as they are.
 type Usage struct {
 	RunID       string    `json:"run_id"`
 	Project     string    `json:"project,omitempty"`
@@ -133,24 +138,41 @@ type Usage struct {
 	GPUMemTotal int64     `json:"gpu_mem_total_bytes"` // per-run total of its GPUs' memory
 	RSSPeak     int64     `json:"rss_peak_bytes"`
 	MemLimit    int64     `json:"mem_limit_bytes"`
-	XIDs        []XID     `json:"xids,omitempty"`
+	// MemPeak is the peak memory charged to the run's cgroups (RSS, page
+	// cache and kernel memory): what the kernel compares with MemLimit.
+	MemPeak int64 `json:"mem_peak_bytes,omitempty"`
+	// OOMKills counts the processes the kernel's OOM killer killed in the
+	// run's cgroups, whatever Nomad's task events say.
+	OOMKills int   `json:"oom_kills,omitempty"`
+	XIDs     []XID `json:"xids,omitempty"`
+	// Sources maps each figure (the Figure* constants) to where its latest
+	// value came from (the Source* constants). A figure that is not here
+	// had no source: report says "no data". nil in summaries written before
+	// it existed.
+	Sources map[string]string `json:"sources"`
 	// Timeline holds down-sampled series, at most MaxTimelinePoints each.
 	Timeline Timeline `json:"timeline"`
+	// Metrics are the series the run's own code wrote to $CARAVAN_METRICS,
+	// by name, at most MaxMetrics.
+	Metrics []Metric `json:"metrics,omitempty"`
 }
 
 // MaxTimelinePoints bounds each series of a Usage timeline.
 const MaxTimelinePoints = 512
 
 // Timeline is a set of series sharing one time axis, in seconds since
-// Usage.Start.
+// Usage.Start. A series without any sample is left out; NaN (null in JSON)
+// marks a sample its source missed.
 type Timeline struct {
 	T       []float64 `json:"t"`
-	GPUUtil []float64 `json:"gpu_util"`      // ratio 0-1
-	GPUMem  []float64 `json:"gpu_mem_bytes"` // bytes
-	RSS     []float64 `json:"rss_bytes"`     // bytes
-	CPU     []float64 `json:"cpu_cores"`     // cores in use
-	NetRx   []float64 `json:"net_rx_bytes_per_second,omitempty"`
-	NetTx   []float64 `json:"net_tx_bytes_per_second,omitempty"`
+	GPUUtil Series    `json:"gpu_util,omitempty"`      // ratio 0-1
+	GPUMem  Series    `json:"gpu_mem_bytes,omitempty"` // bytes
+	RSS     Series    `json:"rss_bytes,omitempty"`     // bytes
+	CPU     Series    `json:"cpu_cores,omitempty"`     // cores in use
+	// NetRx and NetTx are the run's own network traffic, known only when
+	// it has a network namespace of its own.
+	NetRx Series `json:"net_rx_bytes_per_second,omitempty"`
+	NetTx Series `json:"net_tx_bytes_per_second,omitempty"`
 }
 
 // XID is one GPU XID error event seen while the run held the GPU.

@@ -54,14 +54,14 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 
 	c.outcome = outcomeOf(a, ts, killed)
 
-	oomEv := oomEvent(ts)
+	oom := oomEvidenceOf(ts, u, taskMemLimit(a, task), finish)
 	xids := xidFindings(u, ts, stderr, node)
 	cudaOOMLines := cudaOOM.lines(stderr, 3)
 	timeoutText := timeoutEvidence(a, ts)
 	pastTimeout := timeout > 0 && runtime >= timeout-timeout/100
-	memNearLimit := u != nil && u.MemLimit > 0 && float64(u.RSSPeak) >= 0.95*float64(u.MemLimit)
 	exited := c.exitCode != nil
 	failedExit := exited && *c.exitCode != 0
+	sigkill := exited && *c.exitCode == 137 || c.signal == 9
 
 	switch c.outcome {
 	case OutcomeStarting:
@@ -89,10 +89,8 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 		c.reason = Finding{Kind: KindEvicted, Summary: "Nomad evicted the allocation from " + node,
 			Evidence: nonEmpty(a.DesiredDescription),
 			Advice:   "Higher-priority work preempted it or the node was drained. Rerun it, or give the experiment a higher priority."}
-	case oomEv != nil:
-		c.reason = Finding{Kind: KindOOMKilled, Summary: "killed for using more host memory than its limit",
-			Evidence: []string{eventLine(oomEv)},
-			Advice:   "Raise `memory` in the experiment's resources, or cut host memory (fewer data-loader workers, smaller prefetch and caches)."}
+	case oom.event != nil || (oom.kills > 0 && (failedExit || c.outcome == OutcomeFailed)):
+		c.reason = oom.finding()
 	case len(xids) > 0 && (failedExit || !exited || c.outcome == OutcomeFailed):
 		c.reason = xids[0]
 		c.others = append(c.others, xids[1:]...)
@@ -110,10 +108,9 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 		c.reason = Finding{Kind: KindTimeout, Summary: "stopped after running past its timeout",
 			Evidence: ev,
 			Advice:   "Raise `timeout` in the experiment, or checkpoint and resume so a run fits in it."}
-	case exited && *c.exitCode == 137 && memNearLimit:
-		c.reason = Finding{Kind: KindOOMKilled, Summary: "killed (exit 137) with host memory at its limit: most likely the kernel's OOM killer",
-			Evidence: []string{fmt.Sprintf("peak RSS %s of a %s limit", bytesIEC(float64(u.RSSPeak)), bytesIEC(float64(u.MemLimit)))},
-			Advice:   "Raise `memory` in the experiment's resources, or cut host memory (fewer data-loader workers, smaller prefetch and caches)."}
+	case sigkill && oom.reached:
+		c.reason = oom.finding()
+		c.reason.Evidence = append([]string{"killed by SIGKILL (exit 137) with host memory at its limit: the kernel's OOM killer's way"}, c.reason.Evidence...)
 	case killed && c.outcome == OutcomeStopped:
 		c.reason = Finding{Kind: KindStopped, Summary: "stopped before it finished",
 			Evidence: nonEmpty(a.DesiredDescription, killMessage(ts)),
@@ -138,6 +135,11 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 			Advice:   "`nomad alloc status " + short(a.ID) + "` shows the full event history."}
 	}
 	// What was seen but did not end the run is still worth a line.
+	if oom.kills > 0 && c.reason.Kind != KindOOMKilled {
+		c.others = append(c.others, Finding{Kind: KindOOMKilled,
+			Summary: fmt.Sprintf("the kernel's OOM killer killed %d process%s of the run, which carried on (a data-loader worker, typically)", oom.kills, plural(oom.kills, "", "es")),
+			Advice:  oomAdvice})
+	}
 	c.others = append(c.others, xids...)
 	if len(cudaOOMLines) > 0 {
 		c.others = append(c.others, Finding{Kind: KindCUDAOOM, Summary: "stderr mentions CUDA running out of memory", Evidence: cudaOOMLines})

@@ -8,4 +8,10 @@
 // edge that reads those inputs, through the small Source interface that
 // *nomad.Client satisfies via internal/cli. WriteText, JSON marshalling and
 // WritePNG render a Report.
+//
+// An OOM kill is judged on evidence from three places, because Nomad's own
+// oom_killed flag is false for some drivers: Nomad's task event, the OOM
+// kills the agent counted in the run's cgroups or the kernel log, and a
+// SIGKILL with memory at, or growing into, its limit. A figure the agent
+// had no source for is reported as "no data", never as 0.
 package report

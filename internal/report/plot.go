@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // Plot geometry, in pixels at plotDPI.
@@ -55,18 +57,24 @@ func WritePNG(w io.Writer, r Report) error {
 			return err
 		}
 		panels = append(panels, p)
+	} else if !r.HasData(record.FigureGPUUtil) {
+		panels = append(panels, noDataPanel("GPU utilisation (%)", unit, span/div))
 	}
 	for _, s := range []struct {
 		name   string
 		series string
+		figure string
 		y      []float64
 		limit  int64
 		col    color.Color
 	}{
-		{"GPU memory (GiB)", SeriesGPUMem, tl.GPUMem, r.Memory.GPUMemTotal, colMem},
-		{"Host memory, RSS (GiB)", SeriesRSS, tl.RSS, r.Memory.MemLimit, colRSS},
+		{"GPU memory (GiB)", SeriesGPUMem, record.FigureGPUMem, tl.GPUMem, r.Memory.GPUMemTotal, colMem},
+		{"Host memory, RSS (GiB)", SeriesRSS, record.FigureRSS, tl.RSS, r.Memory.MemLimit, colRSS},
 	} {
 		if len(s.y) == 0 {
+			if !r.HasData(s.figure) {
+				panels = append(panels, noDataPanel(s.name, unit, span/div))
+			}
 			continue
 		}
 		p := panel(s.name, unit)
@@ -131,6 +139,18 @@ func WritePNG(w io.Writer, r Report) error {
 		return fmt.Errorf("write PNG of run %s: %w", r.RunID, err)
 	}
 	return nil
+}
+
+// noDataPanel is the panel of a figure the agent had no source for: an
+// empty axis that says so, rather than a line at 0.
+func noDataPanel(ylabel, unit string, xmax float64) *plot.Plot {
+	p := panel(ylabel+": no data", unit)
+	if p.X.Max = xmax; xmax <= 0 {
+		p.X.Max = 1
+	}
+	p.Y.Min, p.Y.Max = 0, 1
+	p.HideY()
+	return p
 }
 
 func panel(ylabel, unit string) *plot.Plot {

@@ -5,7 +5,13 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/caravan-ml/caravan/internal/record"
 )
+
+// noData stands where a figure had no source: the agent could not measure
+// it (GPUs that report no utilisation), which is not the same as 0.
+const noData = "no data"
 
 // textWidth is the page width of the text report; sparklineWidth the
 // number of columns a timeline gets in it.
@@ -82,32 +88,7 @@ func WriteText(w io.Writer, r Report) error {
 		}
 		p("%-10s%s\n", "GPUs", line)
 	}
-	if u := r.Util; u != nil {
-		p("%-10smean %.0f%% · peak %.0f%%\n", "GPU util", 100*u.Mean, 100*u.Peak)
-	}
-	if m := r.Memory; m.GPUMemPeak > 0 {
-		p("%-10speak %s%s\n", "GPU mem", bytesIEC(float64(m.GPUMemPeak)), ofLimit(m.GPUMemTotal, ""))
-	}
-	if m := r.Memory; m.RSSPeak > 0 {
-		p("%-10speak %s%s\n", "Host mem", bytesIEC(float64(m.RSSPeak)), ofLimit(m.MemLimit, " limit"))
-	} else if m.MemLimit > 0 {
-		p("%-10slimit %s\n", "Host mem", bytesIEC(float64(m.MemLimit)))
-	}
-
-	if tl := r.Timeline; tl != nil && len(tl.T) > 1 {
-		p("\nTimeline, 0 → %s\n", human(seconds(tl.T[len(tl.T)-1])))
-		if len(tl.GPUUtil) > 0 {
-			p("  %-9s %s  0–100%%\n", "GPU util", Sparkline(tl.GPUUtil, sparklineWidth, 0, 1))
-		}
-		if len(tl.GPUMem) > 0 {
-			hi := scaleTop(tl.GPUMem, r.Memory.GPUMemTotal)
-			p("  %-9s %s  0–%s\n", "GPU mem", Sparkline(tl.GPUMem, sparklineWidth, 0, hi), bytesIEC(hi))
-		}
-		if len(tl.RSS) > 0 {
-			hi := scaleTop(tl.RSS, r.Memory.MemLimit)
-			p("  %-9s %s  0–%s\n", "Host mem", Sparkline(tl.RSS, sparklineWidth, 0, hi), bytesIEC(hi))
-		}
-	}
+	writeUse(&b, r)
 
 	if len(r.Leaks) > 0 {
 		p("\nMemory growth\n")
@@ -156,6 +137,55 @@ func WriteText(w io.Writer, r Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeUse writes the run's utilisation and memory figures and their
+// timeline; a figure without data says so.
+func writeUse(b *strings.Builder, r Report) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	switch u := r.Util; {
+	case u != nil:
+		p("%-10smean %.0f%% · peak %.0f%%\n", "GPU util", 100*u.Mean, 100*u.Peak)
+	case !r.HasData(record.FigureGPUUtil):
+		p("%-10s%s\n", "GPU util", noData)
+	}
+	switch m := r.Memory; {
+	case m.GPUMemPeak > 0:
+		p("%-10speak %s%s\n", "GPU mem", bytesIEC(float64(m.GPUMemPeak)), ofLimit(m.GPUMemTotal, ""))
+	case !r.HasData(record.FigureGPUMem):
+		p("%-10s%s\n", "GPU mem", noData)
+	}
+	switch m := r.Memory; {
+	case m.RSSPeak > 0:
+		p("%-10speak %s%s\n", "Host mem", bytesIEC(float64(m.RSSPeak)), ofLimit(m.MemLimit, " limit"))
+	case !r.HasData(record.FigureRSS) && m.MemLimit > 0:
+		p("%-10s%s · limit %s\n", "Host mem", noData, bytesIEC(float64(m.MemLimit)))
+	case !r.HasData(record.FigureRSS):
+		p("%-10s%s\n", "Host mem", noData)
+	case m.MemLimit > 0:
+		p("%-10slimit %s\n", "Host mem", bytesIEC(float64(m.MemLimit)))
+	}
+
+	if tl := r.Timeline; tl != nil && len(tl.T) > 1 {
+		p("\nTimeline, 0 → %s\n", human(seconds(tl.T[len(tl.T)-1])))
+		if len(tl.GPUUtil) > 0 {
+			p("  %-9s %s  0–100%%\n", "GPU util", Sparkline(tl.GPUUtil, sparklineWidth, 0, 1))
+		} else if !r.HasData(record.FigureGPUUtil) {
+			p("  %-9s %s\n", "GPU util", noData)
+		}
+		if len(tl.GPUMem) > 0 {
+			hi := scaleTop(tl.GPUMem, r.Memory.GPUMemTotal)
+			p("  %-9s %s  0–%s\n", "GPU mem", Sparkline(tl.GPUMem, sparklineWidth, 0, hi), bytesIEC(hi))
+		} else if !r.HasData(record.FigureGPUMem) {
+			p("  %-9s %s\n", "GPU mem", noData)
+		}
+		if len(tl.RSS) > 0 {
+			hi := scaleTop(tl.RSS, r.Memory.MemLimit)
+			p("  %-9s %s  0–%s\n", "Host mem", Sparkline(tl.RSS, sparklineWidth, 0, hi), bytesIEC(hi))
+		} else if !r.HasData(record.FigureRSS) {
+			p("  %-9s %s\n", "Host mem", noData)
+		}
+	}
 }
 
 // leakLine is a Leak's verdict with the figures that support it.

@@ -111,10 +111,14 @@ type Report struct {
 	PricePerGPUHour float64  `json:"price_per_gpu_hour,omitempty"`
 	Cost            *float64 `json:"cost,omitempty"` // nil when no pool price is known
 
-	Util     *Utilisation `json:"gpu_util,omitempty"` // nil without a usage summary
-	Memory   Memory       `json:"memory"`
-	Leaks    []Leak       `json:"leaks,omitempty"`
-	Warnings []string     `json:"warnings,omitempty"`
+	Util   *Utilisation `json:"gpu_util,omitempty"` // nil without a usage summary, or without data
+	Memory Memory       `json:"memory"`
+	// NoData lists the figures (record.Figure* names: gpu_util, gpu_mem,
+	// rss) the agent had no source for: the run's GPUs report no
+	// utilisation, say. They are unknown, not 0.
+	NoData   []string `json:"no_data,omitempty"`
+	Leaks    []Leak   `json:"leaks,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 
 	// StderrTail holds the last lines of stderr shown with the diagnosis.
 	StderrTail []string `json:"stderr_tail,omitempty"`

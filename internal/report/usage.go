@@ -2,7 +2,10 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/caravan-ml/caravan/internal/record"
 
 	"github.com/hashicorp/nomad/api"
 )
@@ -57,12 +60,8 @@ func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) 
 		}
 		return
 	}
-	r.Memory.GPUMemPeak, r.Memory.GPUMemTotal, r.Memory.RSSPeak = u.GPUMemPeak, u.GPUMemTotal, u.RSSPeak
-	if u.MemLimit > 0 {
-		r.Memory.MemLimit = u.MemLimit
-	}
-
 	tl := u.Timeline
+	hasUtil, hasGPUMem, hasRSS := usageMemory(r, u)
 	mean, peak := u.GPUUtilMean, u.GPUUtilPeak
 	if mean == 0 && len(tl.GPUUtil) > 0 {
 		mean = meanOf(tl.GPUUtil)
@@ -73,7 +72,7 @@ func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) 
 		}
 	}
 	enough := u.Samples >= 3 || len(tl.GPUUtil) >= 3
-	if r.GPUs > 0 && enough {
+	if r.GPUs > 0 && enough && hasUtil {
 		r.Util = &Utilisation{Mean: mean, Peak: peak, UsedGPUHours: r.GPUHours * mean, Low: mean < LowUtil}
 		if r.Util.Low {
 			f := Finding{Kind: KindLowUtil,
@@ -84,10 +83,10 @@ func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) 
 		}
 	}
 
-	if len(tl.RSS) > 0 {
+	if hasRSS && anyFinite(tl.RSS) {
 		r.Leaks = append(r.Leaks, FitLeak(SeriesRSS, tl.T, tl.RSS, float64(r.Memory.MemLimit)))
 	}
-	if len(tl.GPUMem) > 0 {
+	if hasGPUMem && anyFinite(tl.GPUMem) {
 		r.Leaks = append(r.Leaks, FitLeak(SeriesGPUMem, tl.T, tl.GPUMem, float64(u.GPUMemTotal)))
 	}
 	for _, l := range r.Leaks {
@@ -106,6 +105,32 @@ func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) 
 		}
 		r.Findings = append(r.Findings, f)
 	}
+}
+
+// usageMemory fills r's memory figures from u and lists in r.NoData the
+// figures u has no source for; it says which figures u has.
+func usageMemory(r *Report, u *record.Usage) (hasUtil, hasGPUMem, hasRSS bool) {
+	hasUtil = u.Has(record.FigureGPUUtil) && anyFinite(u.Timeline.GPUUtil)
+	hasGPUMem, hasRSS = u.Has(record.FigureGPUMem), u.Has(record.FigureRSS)
+	if hasGPUMem {
+		r.Memory.GPUMemPeak, r.Memory.GPUMemTotal = u.GPUMemPeak, u.GPUMemTotal
+	}
+	if hasRSS {
+		r.Memory.RSSPeak = u.RSSPeak
+	}
+	if u.MemLimit > 0 {
+		r.Memory.MemLimit = u.MemLimit
+	}
+	if r.GPUs > 0 && !hasUtil {
+		r.NoData = append(r.NoData, record.FigureGPUUtil)
+	}
+	if r.GPUs > 0 && !hasGPUMem {
+		r.NoData = append(r.NoData, record.FigureGPUMem)
+	}
+	if !hasRSS {
+		r.NoData = append(r.NoData, record.FigureRSS)
+	}
+	return hasUtil, hasGPUMem, hasRSS
 }
 
 // leakSentence says what a leaking series does, in one line.
@@ -164,6 +189,19 @@ func taskMemLimit(a *api.Allocation, task string) int64 {
 	}
 	return mb << 20
 }
+
+// anyFinite reports whether v holds a number: a series of gaps is no data.
+func anyFinite(v []float64) bool {
+	for _, x := range v {
+		if finite(x) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasData reports whether r has data for figure (a record.Figure* name).
+func (r Report) HasData(figure string) bool { return !slices.Contains(r.NoData, figure) }
 
 func meanOf(v []float64) float64 {
 	if len(v) == 0 {

@@ -19,6 +19,8 @@ type Flags struct {
 	Token      string
 	NoNomad    bool
 	ProcRoot   string
+	CgroupRoot string
+	AllocDir   string
 	Node       string
 	NodeID     string
 	Pool       string
@@ -37,9 +39,11 @@ func Define(fs *flag.FlagSet, getenv func(string) string) *Flags {
 	fs.StringVar(&f.Token, "token", "", "Nomad ACL token (default: NOMAD_TOKEN)")
 	fs.BoolVar(&f.NoNomad, "no-nomad", false, "do not read Nomad: GPUs only, no attribution to runs, no usage summaries")
 	fs.StringVar(&f.ProcRoot, "proc-root", "/proc", "the host's /proc (e.g. /host/proc when running in a container)")
-	fs.StringVar(&f.Node, "node", "", "node name for the node label (default: the host name)")
-	fs.StringVar(&f.NodeID, "node-id", getenv("CARAVAN_NODE_ID"), "Nomad node ID, to list the node's allocations (default: CARAVAN_NODE_ID; without it runs are found only through their GPU processes)")
-	fs.StringVar(&f.Pool, "pool", getenv("CARAVAN_POOL"), "the node's Nomad node pool, for the pool label (the jobspec passes ${node.pool}; default: CARAVAN_POOL). It equals the caravan pool name only when that pool's node_pool is its own name")
+	fs.StringVar(&f.CgroupRoot, "cgroup-root", "/sys/fs/cgroup", "where the host's cgroups are mounted, to read each run's memory, CPU and OOM kills (e.g. /host/sys/fs/cgroup in a container)")
+	fs.StringVar(&f.AllocDir, "alloc-dir", "", "the Nomad client's allocation directory on this host, where runs write $CARAVAN_METRICS (default: what the local Nomad agent says)")
+	fs.StringVar(&f.Node, "node", "", "node name for the node label (default: the local Nomad agent's node name, else the host name)")
+	fs.StringVar(&f.NodeID, "node-id", getenv("CARAVAN_NODE_ID"), "Nomad node ID, to list the node's allocations (default: CARAVAN_NODE_ID, else the local Nomad agent's node; without one, runs are found only through their GPU processes)")
+	fs.StringVar(&f.Pool, "pool", getenv("CARAVAN_POOL"), "the node's Nomad node pool, for the pool label (default: CARAVAN_POOL, else the local Nomad agent's node pool). It equals the caravan pool name only when that pool's node_pool is its own name")
 	fs.DurationVar(&f.GPUTimeout, "gpu-timeout", time.Second, "deadline of each NVML call (a device read, the XID event poll); a device slower than this is skipped and counted as failed")
 	return f
 }

@@ -1,12 +1,12 @@
 package agentcmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"runtime"
 	"runtime/debug"
 
@@ -29,7 +29,27 @@ func Run(ctx context.Context, f Flags, getenv func(string) string, log *slog.Log
 	procs, gc := runtimeDefaults(getenv)
 	log.Debug("Go runtime", "gomaxprocs", procs, "gogc", gc)
 
-	cfg := agent.Config{Node: f.Node, NodeID: f.NodeID, Pool: f.Pool, ProcRoot: f.ProcRoot, Logger: log}
+	var store agent.UsageStore
+	var nc *nomad.Client
+	if !f.NoNomad {
+		c, err := nomad.New(nomad.Config{Address: f.NomadAddr, AddressFlag: "-nomad-addr", Token: f.Token, Getenv: getenv})
+		if err != nil {
+			return err
+		}
+		nc, store = c, c
+		log.Info("reading Nomad", "address", c.Address())
+	}
+	var id identity
+	if nc != nil {
+		id = identify(ctx, nc, nc.Address(), &f, log)
+	} else {
+		id = identify(ctx, nil, "", &f, log)
+	}
+	cfg := agent.Config{Node: f.Node, NodeID: f.NodeID, Pool: f.Pool, ProcRoot: f.ProcRoot, Logger: log,
+		CgroupRoot: f.CgroupRoot, CgroupParent: id.CgroupParent, AllocDir: cmp.Or(f.AllocDir, id.AllocDir)}
+	if nc != nil {
+		cfg.Nomad = nc
+	}
 	cfg.GPU, cfg.GPUErr = openGPU(f, log)
 	if cfg.GPU != nil {
 		defer func() {
@@ -38,15 +58,13 @@ func Run(ctx context.Context, f Flags, getenv func(string) string, log *slog.Log
 			}
 		}()
 	}
-	var store agent.UsageStore
-	if !f.NoNomad {
-		c, err := nomad.New(nomad.Config{Address: f.NomadAddr, AddressFlag: "-nomad-addr", Token: f.Token, Getenv: getenv})
-		if err != nil {
-			return err
-		}
-		cfg.Nomad, store = c, c
-		log.Info("reading Nomad", "address", c.Address(), "node_id", f.NodeID)
+	if k, err := agent.OpenKmsg("/dev/kmsg"); err != nil {
+		log.Info("OOM kills are read from run cgroups only: the kernel log is not readable (it takes root or CAP_SYSLOG)", "err", err)
+	} else {
+		cfg.KernelLog = k
+		defer k.Close()
 	}
+	log.Info("reading runs", "cgroup_root", cfg.CgroupRoot, "alloc_dir", cfg.AllocDir)
 	if cfg.GPU == nil && cfg.Nomad == nil {
 		return usagef("nothing to read: %v; and -no-nomad was given", cfg.GPUErr)
 	}
@@ -77,17 +95,10 @@ func Run(ctx context.Context, f Flags, getenv func(string) string, log *slog.Log
 	return nil
 }
 
-// check validates f and fills in the node name.
+// check validates f.
 func check(f *Flags, log *slog.Logger) error {
 	if f.Interval <= 0 || f.Flush <= 0 || f.GPUTimeout <= 0 {
 		return usagef("-interval, -flush and -gpu-timeout must be positive durations such as 5s")
-	}
-	if f.Node == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return usagef("cannot read the host name (%v); pass -node NAME", err)
-		}
-		f.Node = h
 	}
 	host, _, err := net.SplitHostPort(f.Listen)
 	if err != nil {

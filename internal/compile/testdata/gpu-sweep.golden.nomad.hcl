@@ -58,6 +58,7 @@ job "vit-3349bd9e" {
       }
 
       env {
+        CARAVAN_METRICS    = "$${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl"
         CARAVAN_PARAM_LR   = "0.1"
         CARAVAN_PARAM_OPT  = "sgd"
         CARAVAN_PARAM_SEED = "1"
@@ -146,6 +147,7 @@ job "vit-2b253c00" {
       }
 
       env {
+        CARAVAN_METRICS    = "$${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl"
         CARAVAN_PARAM_LR   = "0.1"
         CARAVAN_PARAM_OPT  = "adam"
         CARAVAN_PARAM_SEED = "1"
@@ -234,6 +236,7 @@ job "vit-1af4c2d4" {
       }
 
       env {
+        CARAVAN_METRICS    = "$${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl"
         CARAVAN_PARAM_LR   = "0.001"
         CARAVAN_PARAM_OPT  = "sgd"
         CARAVAN_PARAM_SEED = "1"
@@ -322,6 +325,7 @@ job "vit-263bb851" {
       }
 
       env {
+        CARAVAN_METRICS    = "$${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl"
         CARAVAN_PARAM_LR   = "0.001"
         CARAVAN_PARAM_OPT  = "adam"
         CARAVAN_PARAM_SEED = "1"
@@ -400,7 +404,8 @@ job "tokenize-44608684" {
       }
 
       env {
-        CARAVAN_RUN_ID = "tokenize-44608684"
+        CARAVAN_METRICS = "$${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl"
+        CARAVAN_RUN_ID  = "tokenize-44608684"
       }
 
       resources {

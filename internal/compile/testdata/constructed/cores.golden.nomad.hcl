@@ -47,7 +47,8 @@ job "cores-cdf6781f" {
       }
 
       env {
-        CARAVAN_RUN_ID = "cores-cdf6781f"
+        CARAVAN_METRICS = "$${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl"
+        CARAVAN_RUN_ID  = "cores-cdf6781f"
       }
 
       resources {

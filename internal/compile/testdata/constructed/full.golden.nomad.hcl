@@ -57,6 +57,7 @@ job "resnet50-3cf7567e" {
       }
 
       env {
+        CARAVAN_METRICS     = "$${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl"
         CARAVAN_PARAM_BATCH = "256"
         CARAVAN_PARAM_LR    = "0.01"
         CARAVAN_PARAM_OPT   = "adam"

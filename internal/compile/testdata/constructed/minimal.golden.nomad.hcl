@@ -46,7 +46,8 @@ job "smoke-b9276bba" {
       }
 
       env {
-        CARAVAN_RUN_ID = "smoke-b9276bba"
+        CARAVAN_METRICS = "$${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl"
+        CARAVAN_RUN_ID  = "smoke-b9276bba"
       }
 
       resources {

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package agent
+
+const openNonblock = 0

@@ -70,21 +70,61 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 
 // LoadFiles is Load restricted to the given files. Relative file names are
 // resolved against dir; files are read in the order given, after sorting.
+// Every file must lie inside dir (see ReadFile for the rules a file must
+// meet).
 func LoadFiles(dir string, files []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	l := newLoader(dir, opts)
-	names := make([]string, 0, len(files))
-	for _, f := range files {
-		if !filepath.IsAbs(f) && dir != "" {
-			f = filepath.Join(dir, f)
-		}
-		names = append(names, f)
+	rootDir := dir
+	if rootDir == "" {
+		rootDir = "."
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		l.parseFile(name)
+	root, err := os.OpenRoot(rootDir)
+	if err != nil {
+		l.add(diagErr(fileRange(dir), "Cannot read configuration directory",
+			"Opening %s failed: %s. Pass an existing directory of *.hcl files.", dir, err))
+		return l.cfg, l.diags
+	}
+	defer root.Close()
+	type file struct{ rel, display string }
+	list := make([]file, 0, len(files))
+	for _, f := range files {
+		rel, display := f, f
+		if filepath.IsAbs(f) {
+			var ok bool
+			if rel, ok = inside(rootDir, f); !ok {
+				l.add(diagErr(fileRange(f), "File outside the configuration directory",
+					"%s is not inside %s; caravan reads only files inside the directory it is given. Move the file into it.", f, dir))
+				continue
+			}
+		} else if dir != "" {
+			display = filepath.Join(dir, f)
+		}
+		list = append(list, file{rel, display})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].display < list[j].display })
+	for _, f := range list {
+		src, diags := readInRoot(root, f.rel, f.display, "configuration file")
+		l.add(diags...)
+		if diags.HasErrors() {
+			continue
+		}
+		l.parseSource(f.display, src)
 	}
 	l.run()
 	return l.cfg, l.diags
+}
+
+// inside returns file relative to dir when it lies inside dir.
+func inside(dir, file string) (string, bool) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(abs, file)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
 }
 
 // LoadSource loads configuration from in-memory files (name → contents),
@@ -145,25 +185,14 @@ func newLoader(dir string, opts LoadOptions) *loader {
 
 func (l *loader) add(d ...*hcl.Diagnostic) { l.diags = append(l.diags, d...) }
 
-func (l *loader) parseFile(name string) {
-	st, err := os.Stat(name)
-	if err == nil && st.Size() > maxFileBytes {
-		l.add(diagErr(fileRange(name), "Configuration file too large",
-			"%s is %d bytes; caravan reads files of at most %d bytes. Split it into several files.", name, st.Size(), maxFileBytes))
-		return
-	}
-	src, err := os.ReadFile(name)
-	if err != nil {
-		l.add(diagErr(fileRange(name), "Cannot read configuration file", "Reading %s failed: %s. Check that the file exists and is readable.", name, err))
-		return
-	}
-	l.parseSource(name, src)
-}
-
 func (l *loader) parseSource(name string, src []byte) {
 	if len(src) > maxFileBytes {
-		l.add(diagErr(fileRange(name), "Configuration file too large",
-			"%s is %d bytes; caravan reads files of at most %d bytes. Split it into several files.", name, len(src), maxFileBytes))
+		l.add(tooLarge(name, "configuration file", int64(len(src))))
+		return
+	}
+	if d := checkText(src, name); d != nil {
+		// Not kept for snippets: a file that is not text is never echoed.
+		l.add(d)
 		return
 	}
 	if d := checkTokens(src, name); d.HasErrors() {

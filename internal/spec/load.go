@@ -165,6 +165,8 @@ type loader struct {
 
 	defaults    *settings
 	defaultsRng hcl.Range
+
+	runBytes int // size of the runs expanded so far (limits.go)
 }
 
 func newLoader(dir string, opts LoadOptions) *loader {

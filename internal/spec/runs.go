@@ -76,6 +76,7 @@ func (l *loader) expand(es *expState) {
 	var sb strings.Builder
 	var run runEval
 	run.l, run.cur, run.names = l, cur, names
+	fixed := fixedBytes(e)
 
 	for i := 0; i < n; i++ {
 		gi, si := i/sw.samples, i%sw.samples
@@ -139,6 +140,9 @@ func (l *loader) expand(es *expState) {
 			break
 		}
 		sharedEnv = r.Env
+		if !run.checkSize(&r, t, fixed) {
+			break
+		}
 		l.cfg.Runs = append(l.cfg.Runs, r)
 	}
 	if run.failed {
@@ -301,10 +305,6 @@ func (r *runEval) env(t *runTemplate, sb *strings.Builder) (map[string]string, b
 
 func (r *runEval) fail(rng hcl.Range, what, msg string) {
 	r.failed = true
-	var ps []string
-	for i, n := range r.names {
-		ps = append(ps, n+"="+r.cur[i].s)
-	}
 	r.l.add(diagErr(rng, "Invalid value for a run",
-		"Evaluating %s for the run with %s failed: %s. Fix the expression so that it gives a string for every sweep point.", what, strings.Join(ps, ", "), msg))
+		"Evaluating %s for %s failed: %s. Fix the expression so that it gives a string for every sweep point.", what, r.describe(), msg))
 }

@@ -94,9 +94,9 @@ func (c *configFlags) loadFiles(ctx context.Context, env Env, dir string, files 
 	var cfg *spec.Config
 	var ldiags hcl.Diagnostics
 	if files == nil {
-		cfg, ldiags = spec.Load(dir, lo)
+		cfg, ldiags = spec.Load(ctx, dir, lo)
 	} else {
-		cfg, ldiags = spec.LoadFiles(dir, files, lo)
+		cfg, ldiags = spec.LoadFiles(ctx, dir, files, lo)
 	}
 	diags = append(diags, ldiags...)
 	if cfg == nil {
@@ -141,11 +141,15 @@ func gitState(ctx context.Context, env Env, dir string) (commit string, dirty bo
 	return strings.TrimSpace(head), strings.TrimSpace(status) != ""
 }
 
+// compileCheckEvery is how many runs are compiled between two looks at
+// the context (a run compiles in about 10 µs).
+const compileCheckEvery = 256
+
 // compileConfig compiles every run of cfg (only those of experiment when it
 // is not "") and returns the jobs in run order, with IDs that collide in
 // their 8 hex digits made distinct (compile.Disambiguate); see compileEach.
-func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([]*api.Job, hcl.Diagnostics) {
-	_, jobs, diags := compileRuns(cfg, opts, experiment)
+func compileConfig(ctx context.Context, cfg *spec.Config, opts compile.Options, experiment string) ([]*api.Job, hcl.Diagnostics) {
+	_, jobs, diags := compileRuns(ctx, cfg, opts, experiment)
 	return jobs, diags
 }
 
@@ -153,10 +157,10 @@ func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([
 // runs[i] compiled to jobs[i] (what gitops.Desired pairs up). Runs whose
 // experiment failed to compile, or that duplicate an earlier run, are in
 // neither slice; the diagnostics say so.
-func compileRuns(cfg *spec.Config, opts compile.Options, experiment string) ([]spec.Run, []*api.Job, hcl.Diagnostics) {
+func compileRuns(ctx context.Context, cfg *spec.Config, opts compile.Options, experiment string) ([]spec.Run, []*api.Job, hcl.Diagnostics) {
 	runs := make([]spec.Run, 0, len(cfg.Runs))
 	jobs := make([]*api.Job, 0, len(cfg.Runs))
-	diags := compileEach(cfg, opts, experiment, func(r spec.Run, j *api.Job) {
+	diags := compileEach(ctx, cfg, opts, experiment, func(r spec.Run, j *api.Job) {
 		runs = append(runs, r)
 		jobs = append(jobs, j)
 	})
@@ -170,8 +174,8 @@ func compileRuns(cfg *spec.Config, opts compile.Options, experiment string) ([]s
 // experiment block (one per experiment, not one per run), and so are two
 // sweep points with the same spec: they would be one Nomad job. (Runs that
 // differ but share an 8-hex ID are not an error: compileConfig gives them
-// distinct IDs.)
-func compileEach(cfg *spec.Config, opts compile.Options, experiment string, use func(spec.Run, *api.Job)) hcl.Diagnostics {
+// distinct IDs.) It stops with an "Interrupted" error when ctx is done.
+func compileEach(ctx context.Context, cfg *spec.Config, opts compile.Options, experiment string, use func(spec.Run, *api.Job)) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	type origin struct {
 		exp   string
@@ -180,7 +184,15 @@ func compileEach(cfg *spec.Config, opts compile.Options, experiment string, use 
 	seen := make(map[string]origin, len(cfg.Runs)) // by full spec hash
 	failed := map[*spec.Experiment]bool{}
 	dupReported := map[*spec.Experiment]bool{}
-	for _, run := range cfg.Runs {
+	for i, run := range cfg.Runs {
+		if i%compileCheckEvery == 0 && ctx.Err() != nil {
+			return append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Interrupted",
+				Detail:   fmt.Sprintf("Compiling the runs of %s was stopped before it finished (%v); nothing was changed. Run the command again to finish it.", cfg.Dir, context.Cause(ctx)),
+				Subject:  &hcl.Range{Filename: cfg.Dir},
+			})
+		}
 		e := run.Experiment
 		if experiment != "" && e.Name != experiment || failed[e] {
 			continue

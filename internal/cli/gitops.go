@@ -24,8 +24,8 @@ import (
 // desiredRuns compiles cfg's runs (only experiment's when not "") into
 // desired runs. Diagnostics are printed; ok=false means the command must
 // exit with ExitError.
-func desiredRuns(env Env, cfg *spec.Config, opts compile.Options, experiment string) ([]gitops.DesiredRun, bool) {
-	jobs, diags := compileConfig(cfg, opts, experiment)
+func desiredRuns(ctx context.Context, env Env, cfg *spec.Config, opts compile.Options, experiment string) ([]gitops.DesiredRun, bool) {
+	jobs, diags := compileConfig(ctx, cfg, opts, experiment)
 	if diags.HasErrors() {
 		writeDiags(env, cfg.Files, diags, false)
 		return nil, false

@@ -25,7 +25,7 @@ func init() {
 	})
 }
 
-func runSimulate(_ context.Context, env Env, args []string) int {
+func runSimulate(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "simulate", "-trace FILE [-pools FILE]")
 	trace := fs.String("trace", "", "workload trace `FILE`: ITP CSV (job_id,submission_time,duration,num_gpu) or submit,duration,gpus[,pool]")
 	poolsFile := fs.String("pools", "", "HCL `FILE` declaring the pools (default: one pool named \"gpu\" built from the flags below)")
@@ -59,7 +59,7 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 
 	pools := map[string]*spec.Pool{}
 	if *poolsFile != "" {
-		cfg, diags := spec.LoadFiles(filepath.Dir(*poolsFile), []string{filepath.Base(*poolsFile)}, spec.LoadOptions{})
+		cfg, diags := spec.LoadFiles(ctx, filepath.Dir(*poolsFile), []string{filepath.Base(*poolsFile)}, spec.LoadOptions{})
 		if diags.HasErrors() {
 			if cfg != nil {
 				writeDiags(env, cfg.Files, diags, false)

@@ -31,7 +31,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	}
 	cfg, opts, diags := cf.load(ctx, env, dir)
 	if !diags.HasErrors() {
-		diags = append(diags, compileEach(cfg, opts, "", func(spec.Run, *api.Job) {})...)
+		diags = append(diags, compileEach(ctx, cfg, opts, "", func(spec.Run, *api.Job) {})...)
 	}
 	writeDiags(env, cfg.Files, diags, *asJSON)
 	if diags.HasErrors() {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"testing"
@@ -14,7 +15,7 @@ const examplesDir = "../../hcl/examples"
 // compares everything Load yields for them with
 // testdata/examples.golden.json. Run with -update after an intended change.
 func TestExamplesGolden(t *testing.T) {
-	cfg, diags := Load(examplesDir, LoadOptions{})
+	cfg, diags := Load(context.Background(), examplesDir, LoadOptions{})
 	for _, d := range diags {
 		t.Errorf("diagnostic in examples: %s: %s", d.Error(), d.Detail)
 	}

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,7 +47,11 @@ var rootSchema = &hcl.BodySchema{
 // The returned Config is never nil: even when diagnostics have errors it
 // carries the parsed Files so that the caller can print source snippets.
 // All errors in the directory are reported, not only the first.
-func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+//
+// Load checks ctx between files, blocks and every few sweep points; once
+// ctx is done it stops and reports an "Interrupted" error, so that Ctrl-C,
+// SIGTERM or a CI cancel ends even a load of a huge sweep promptly.
+func Load(ctx context.Context, dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Pools: map[string]*Pool{}}
@@ -65,15 +70,15 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 		return cfg, hcl.Diagnostics{diagErr(fileRange(dir), "No configuration files",
 			"The directory %s has no *.hcl files. Point caravan at the directory that holds your experiment files.", dir)}
 	}
-	return LoadFiles(dir, files, opts)
+	return LoadFiles(ctx, dir, files, opts)
 }
 
 // LoadFiles is Load restricted to the given files. Relative file names are
 // resolved against dir; files are read in the order given, after sorting.
 // Every file must lie inside dir (see ReadFile for the rules a file must
 // meet).
-func LoadFiles(dir string, files []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
-	l := newLoader(dir, opts)
+func LoadFiles(ctx context.Context, dir string, files []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+	l := newLoader(ctx, dir, opts)
 	rootDir := dir
 	if rootDir == "" {
 		rootDir = "."
@@ -103,6 +108,9 @@ func LoadFiles(dir string, files []string, opts LoadOptions) (*Config, hcl.Diagn
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].display < list[j].display })
 	for _, f := range list {
+		if l.interrupted() {
+			return l.cfg, l.diags
+		}
 		src, diags := readInRoot(root, f.rel, f.display, "configuration file")
 		l.add(diags...)
 		if diags.HasErrors() {
@@ -128,9 +136,10 @@ func inside(dir, file string) (string, bool) {
 }
 
 // LoadSource loads configuration from in-memory files (name → contents),
-// for tests and fuzzing; it reads nothing from disk except opts.VarFiles.
+// for tests and fuzzing; it reads nothing from disk except opts.VarFiles,
+// and cannot be interrupted.
 func LoadSource(dir string, files map[string][]byte, opts LoadOptions) (*Config, hcl.Diagnostics) {
-	l := newLoader(dir, opts)
+	l := newLoader(context.Background(), dir, opts)
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -145,6 +154,7 @@ func LoadSource(dir string, files map[string][]byte, opts LoadOptions) (*Config,
 
 // loader holds the state of one Load call; its phases run in order in run.
 type loader struct {
+	stop    context.Context // the caller's: done means stop (Load)
 	dir     string
 	opts    LoadOptions
 	maxRuns int
@@ -166,26 +176,50 @@ type loader struct {
 	defaults    *settings
 	defaultsRng hcl.Range
 
-	runBytes int // size of the runs expanded so far (limits.go)
+	runBytes    int  // size of the runs expanded so far (limits.go)
+	interrupt   bool // stop was done; reported once
+	interruptAt int  // index of that report in diags
 }
 
-func newLoader(dir string, opts LoadOptions) *loader {
+func newLoader(stop context.Context, dir string, opts LoadOptions) *loader {
 	max := opts.MaxRuns
 	if max <= 0 {
 		max = DefaultMaxRuns
 	}
-	return &loader{
+	l := &loader{
+		stop:    stop,
 		dir:     dir,
 		opts:    opts,
 		maxRuns: max,
 		cfg:     &Config{Dir: dir, Files: map[string]*hcl.File{}, Pools: map[string]*Pool{}},
 		vars:    map[string]*variable{},
 		locals:  map[string]*localDef{},
-		funcs:   withForCounter(functions),
 	}
+	l.funcs = withForCounter(functions, l.interrupted)
+	return l
 }
 
 func (l *loader) add(d ...*hcl.Diagnostic) { l.diags = append(l.diags, d...) }
+
+// interrupted reports whether the caller's context is done, adding the
+// diagnostic that says so the first time. Phases call it between units of
+// work and return early when it is true.
+func (l *loader) interrupted() bool {
+	if l.interrupt {
+		return true
+	}
+	if l.stop.Err() == nil {
+		return false
+	}
+	l.interrupt, l.interruptAt = true, len(l.diags)
+	dir := l.dir
+	if dir == "" {
+		dir = "."
+	}
+	l.add(diagErr(fileRange(dir), "Interrupted",
+		"Loading %s was stopped before it finished (%v); nothing was changed. Run the command again to load it completely.", dir, context.Cause(l.stop)))
+	return true
+}
 
 func (l *loader) parseSource(name string, src []byte) {
 	if len(src) > maxFileBytes {
@@ -238,16 +272,31 @@ func (l *loader) run() {
 			}
 		}
 	}
-	l.decodeVariables(varBlocks)
-	l.decodeLocals(localBlocks)
-	l.buildContext()
 	// Pools before defaults and experiments: a pools list is checked
 	// against the declared pools as it is decoded.
-	l.decodePools(poolBlocks)
-	l.decodeDefaults(defaultBlocks)
-	l.decodeExperiments(expBlocks)
-	l.addImplicitPools()
-	l.expandAll()
+	phases := []func(){
+		func() { l.decodeVariables(varBlocks) },
+		func() { l.decodeLocals(localBlocks) },
+		l.buildContext,
+		func() { l.decodePools(poolBlocks) },
+		func() { l.decodeDefaults(defaultBlocks) },
+		func() { l.decodeExperiments(expBlocks) },
+		l.addImplicitPools,
+		l.expandAll,
+	}
+	for _, phase := range phases {
+		if l.interrupted() {
+			break
+		}
+		phase()
+	}
+	if l.interrupted() {
+		// A partial expansion must not look like the configuration, and
+		// what an interrupted evaluation reported after the interruption
+		// is its consequence, not a mistake in the files.
+		l.cfg.Runs = nil
+		l.diags = l.diags[:l.interruptAt+1]
+	}
 	l.diags = dedupe(l.diags)
 	// Report in reading order: file by file, top to bottom, whatever phase
 	// found the problem.

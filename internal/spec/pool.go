@@ -124,6 +124,9 @@ func newPool(name string, rng hcl.Range) *Pool {
 
 func (l *loader) decodePools(blocks []*hcl.Block) {
 	for _, b := range blocks {
+		if l.interrupted() {
+			return
+		}
 		name := b.Labels[0]
 		if prev := l.cfg.Pools[name]; prev != nil {
 			l.add(diagErr(b.LabelRanges[0], "Duplicate pool",

@@ -3,6 +3,7 @@
 package spec
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func loadWithin(t *testing.T, dir string, opts LoadOptions) (*Config, hcl.Diagno
 	}
 	done := make(chan result, 1)
 	go func() {
-		cfg, diags := Load(dir, opts)
+		cfg, diags := Load(context.Background(), dir, opts)
 		done <- result{cfg, diags}
 	}()
 	select {

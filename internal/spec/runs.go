@@ -20,6 +20,9 @@ func (l *loader) expandAll() {
 	}
 	l.cfg.Runs = make([]Run, 0, total)
 	for _, es := range l.exps {
+		if l.interrupted() {
+			return
+		}
 		if es.ok && es.sweep.ok && es.tmpl.ok {
 			l.expand(es)
 		}
@@ -79,6 +82,11 @@ func (l *loader) expand(es *expState) {
 	fixed := fixedBytes(e)
 
 	for i := 0; i < n; i++ {
+		// Every point: one can take seconds (a large for expression
+		// in args), and a look costs tens of nanoseconds.
+		if l.interrupted() {
+			break
+		}
 		gi, si := i/sw.samples, i%sw.samples
 		if si == 0 && gi > 0 {
 			for d := len(odo) - 1; d >= 0; d-- {

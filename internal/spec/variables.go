@@ -52,6 +52,9 @@ func (v *variable) literalMode() bool {
 
 func (l *loader) decodeVariables(blocks []*hcl.Block) {
 	for _, b := range blocks {
+		if l.interrupted() {
+			return
+		}
 		v := l.decodeVariable(b)
 		if v == nil {
 			continue

@@ -50,7 +50,11 @@ job "resnet-b8b3bf0f" {
       env {
         CARAVAN_PARAM_LR = "0.001"
         CARAVAN_RUN_ID   = "resnet-b8b3bf0f"
-        LR               = "$${NOMAD_META_caravan_params_lr}"
+        LR               = "$${NOMAD_META_caravan_dollar}{NOMAD_META_caravan_params_lr}"
+      }
+
+      meta {
+        caravan_dollar = "$"
       }
 
       resources {

@@ -24,6 +24,9 @@ func init() {
 		name:     "fmt",
 		synopsis: "Rewrite experiment files in canonical format",
 		run:      runFmt,
+		// `fmt -` prints the formatted source byte for byte; the file
+		// names it lists are made visible where they are printed.
+		rawStdout: true,
 	})
 }
 
@@ -92,7 +95,7 @@ func runFmt(_ context.Context, env Env, args []string) int {
 			diags = append(diags, d...)
 			if changed {
 				unformatted = true
-				fmt.Fprintln(env.Stdout, path)
+				fmt.Fprintln(env.Stdout, visible(path))
 			}
 		}
 	}

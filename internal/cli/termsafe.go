@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"unicode/utf8"
 )
 
@@ -70,4 +71,69 @@ func visible(s string) string {
 		}
 	}
 	return s
+}
+
+// safeWriter is the filter every command's text output goes through
+// (cli.Main installs it on Stdout and Stderr): it shows control characters
+// as escapes (appendVisible) before they reach w. A character split across
+// two writes is held back until it is whole, so plain UTF-8 passes intact.
+type safeWriter struct {
+	w       io.Writer
+	pending []byte // the start of a character cut by the end of a write
+	buf     []byte
+}
+
+func newSafeWriter(w io.Writer) *safeWriter { return &safeWriter{w: w} }
+
+func (s *safeWriter) Write(p []byte) (int, error) {
+	data := p
+	if len(s.pending) > 0 {
+		data = append(s.pending, p...)
+		s.pending = nil
+	}
+	cut := incompleteTail(data)
+	s.buf = appendVisible(s.buf[:0], data[:cut])
+	if cut < len(data) {
+		s.pending = append([]byte(nil), data[cut:]...)
+	}
+	if _, err := s.w.Write(s.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes what a last write left incomplete (as escapes: it never
+// became a character).
+func (s *safeWriter) Flush() error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	s.buf = appendVisible(s.buf[:0], s.pending)
+	s.pending = nil
+	_, err := s.w.Write(s.buf)
+	return err
+}
+
+// incompleteTail is where a UTF-8 sequence that data ends in the middle of
+// begins, or len(data) when it ends on a whole character.
+func incompleteTail(data []byte) int {
+	for i := len(data) - 1; i >= 0 && i >= len(data)-utf8.UTFMax+1; i-- {
+		if utf8.RuneStart(data[i]) {
+			if !utf8.FullRune(data[i:]) {
+				return i
+			}
+			break
+		}
+	}
+	return len(data)
+}
+
+// rawOf is the writer beneath a safeWriter, for what caravan itself writes
+// with control characters (apply's progress bar) and for asking whether
+// output goes to a terminal; any other writer is returned as is.
+func rawOf(w io.Writer) io.Writer {
+	if s, ok := w.(*safeWriter); ok {
+		return s.w
+	}
+	return w
 }

@@ -165,10 +165,24 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 	} else if d.RecordError != "" {
 		fmt.Fprintf(w, "Record:     unavailable: %s\n", d.RecordError)
 	}
-	if len(d.Allocations) > 0 {
+	writeAllocations(w, d.Allocations)
+	for _, e := range d.Evaluations {
+		if e == nil {
+			continue
+		}
+		for tg, m := range e.FailedTGAllocs {
+			fmt.Fprintf(w, "Waiting:    group %s cannot be placed: %s\n", tg, strings.Join(waitReasons(m), "; "))
+		}
+	}
+}
+
+// writeAllocations lists allocations with their tasks' states and events.
+// Entries a response left null are skipped.
+func writeAllocations(w io.Writer, allocs []*api.Allocation) {
+	if len(allocs) > 0 {
 		fmt.Fprintln(w, "Allocations:")
 	}
-	for _, a := range d.Allocations {
+	for _, a := range allocs {
 		if a == nil {
 			continue // a response with a null entry: nothing to show
 		}
@@ -200,14 +214,6 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 				}
 				fmt.Fprintf(w, "      %s  %-16s %s\n", time.Unix(0, e.Time).UTC().Format("2006-01-02T15:04:05Z"), e.Type, msg)
 			}
-		}
-	}
-	for _, e := range d.Evaluations {
-		if e == nil {
-			continue
-		}
-		for tg, m := range e.FailedTGAllocs {
-			fmt.Fprintf(w, "Waiting:    group %s cannot be placed: %s\n", tg, strings.Join(waitReasons(m), "; "))
 		}
 	}
 }

@@ -59,7 +59,7 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		dir = pos[0]
 	}
 	log := env.Logger
-	cat, diags := cf.loadPools(env, dir)
+	cat, diags := cf.loadPools(ctx, env, dir)
 	if diags.HasErrors() {
 		writeDiags(env, cat.Files, diags, false)
 		return ExitError

@@ -42,7 +42,7 @@ var catalogSubject = &hcl.Range{Filename: "<pool catalogue>"}
 // the policy, so they must know it) and a warning otherwise (validate).
 func (f *catalogFlags) load(ctx context.Context, env Env, vs autoscale.VariableStore, strict bool) (*spec.Catalog, hcl.Diagnostics) {
 	if f.dir != "" {
-		return spec.LoadPools(f.dir, spec.LoadOptions{Env: env.Environ()})
+		return spec.LoadPools(ctx, f.dir, spec.LoadOptions{Env: env.Environ()})
 	}
 	if vs == nil {
 		return nil, nil

@@ -57,6 +57,10 @@ type command struct {
 	name     string
 	synopsis string
 	run      func(ctx context.Context, env Env, args []string) int
+	// rawStdout leaves the command's stdout unfiltered: what it prints
+	// there is data passed through on purpose (task logs, formatted
+	// source), not text caravan composes. Stderr is always filtered.
+	rawStdout bool
 }
 
 var commands = map[string]command{}
@@ -96,9 +100,21 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	c, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(env.Stderr, "caravan: unknown command %q\n\n", name)
+		fmt.Fprintf(env.Stderr, "caravan: unknown command %q\n\n", visible(name))
 		usage(env.Stderr)
 		return ExitUsage
+	}
+	// Text output shows control characters from outside (job meta,
+	// records, node names, task events, Nomad's errors, HCL values, file
+	// names) as escapes, so that none can drive the terminal; -json
+	// output is unchanged in meaning (see appendVisible).
+	stderr := newSafeWriter(env.Stderr)
+	env.Stderr = stderr
+	defer stderr.Flush()
+	if !c.rawStdout {
+		stdout := newSafeWriter(env.Stdout)
+		env.Stdout = stdout
+		defer stdout.Flush()
 	}
 	return c.run(ctx, env, args[1:])
 }

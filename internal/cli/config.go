@@ -51,12 +51,12 @@ func addConfigFlags(fs *flag.FlagSet) *configFlags {
 
 // loadPools reads an operator's pools directory (caravan autoscale) with
 // the same -var, -var-file and CARAVAN_VAR_name handling as load.
-func (c *configFlags) loadPools(env Env, dir string) (*spec.Catalog, hcl.Diagnostics) {
+func (c *configFlags) loadPools(ctx context.Context, env Env, dir string) (*spec.Catalog, hcl.Diagnostics) {
 	vars, diags := c.parseVars()
 	if diags.HasErrors() {
 		return &spec.Catalog{Source: dir, Pools: map[string]*spec.Pool{}, Policy: spec.DefaultPolicy()}, diags
 	}
-	return spec.LoadPools(dir, spec.LoadOptions{Vars: vars, VarFiles: c.varFiles, Env: env.Environ(), MaxRuns: c.maxRuns})
+	return spec.LoadPools(ctx, dir, spec.LoadOptions{Vars: vars, VarFiles: c.varFiles, Env: env.Environ(), MaxRuns: c.maxRuns})
 }
 
 // parseVars splits the -var flags into name and raw value.
@@ -121,9 +121,9 @@ func (c *configFlags) loadFiles(ctx context.Context, env Env, dir string, files 
 	var cfg *spec.Config
 	var ldiags hcl.Diagnostics
 	if files == nil {
-		cfg, ldiags = spec.Load(dir, lo)
+		cfg, ldiags = spec.Load(ctx, dir, lo)
 	} else {
-		cfg, ldiags = spec.LoadFiles(dir, files, lo)
+		cfg, ldiags = spec.LoadFiles(ctx, dir, files, lo)
 	}
 	diags = append(append(diags, c.catalogDiags...), ldiags...)
 	if cfg == nil {
@@ -177,11 +177,15 @@ func gitState(ctx context.Context, env Env, dir string) (commit string, dirty bo
 	return strings.TrimSpace(head), strings.TrimSpace(status) != ""
 }
 
+// compileCheckEvery is how many runs are compiled between two looks at
+// the context (a run compiles in about 10 µs).
+const compileCheckEvery = 256
+
 // compileConfig compiles every run of cfg (only those of experiment when it
 // is not "") and returns the jobs in run order, with IDs that collide in
 // their 8 hex digits made distinct (compile.Disambiguate); see compileEach.
-func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([]*api.Job, hcl.Diagnostics) {
-	_, jobs, diags := compileRuns(cfg, opts, experiment)
+func compileConfig(ctx context.Context, cfg *spec.Config, opts compile.Options, experiment string) ([]*api.Job, hcl.Diagnostics) {
+	_, jobs, diags := compileRuns(ctx, cfg, opts, experiment)
 	return jobs, diags
 }
 
@@ -189,10 +193,10 @@ func compileConfig(cfg *spec.Config, opts compile.Options, experiment string) ([
 // runs[i] compiled to jobs[i] (what gitops.Desired pairs up). Runs whose
 // experiment failed to compile, or that duplicate an earlier run, are in
 // neither slice; the diagnostics say so.
-func compileRuns(cfg *spec.Config, opts compile.Options, experiment string) ([]spec.Run, []*api.Job, hcl.Diagnostics) {
+func compileRuns(ctx context.Context, cfg *spec.Config, opts compile.Options, experiment string) ([]spec.Run, []*api.Job, hcl.Diagnostics) {
 	runs := make([]spec.Run, 0, len(cfg.Runs))
 	jobs := make([]*api.Job, 0, len(cfg.Runs))
-	diags := compileEach(cfg, opts, experiment, func(r spec.Run, j *api.Job) {
+	diags := compileEach(ctx, cfg, opts, experiment, func(r spec.Run, j *api.Job) {
 		runs = append(runs, r)
 		jobs = append(jobs, j)
 	})
@@ -206,8 +210,8 @@ func compileRuns(cfg *spec.Config, opts compile.Options, experiment string) ([]s
 // experiment block (one per experiment, not one per run), and so are two
 // sweep points with the same spec: they would be one Nomad job. (Runs that
 // differ but share an 8-hex ID are not an error: compileConfig gives them
-// distinct IDs.)
-func compileEach(cfg *spec.Config, opts compile.Options, experiment string, use func(spec.Run, *api.Job)) hcl.Diagnostics {
+// distinct IDs.) It stops with an "Interrupted" error when ctx is done.
+func compileEach(ctx context.Context, cfg *spec.Config, opts compile.Options, experiment string, use func(spec.Run, *api.Job)) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	type origin struct {
 		exp   string
@@ -216,7 +220,15 @@ func compileEach(cfg *spec.Config, opts compile.Options, experiment string, use 
 	seen := make(map[string]origin, len(cfg.Runs)) // by full spec hash
 	failed := map[*spec.Experiment]bool{}
 	dupReported := map[*spec.Experiment]bool{}
-	for _, run := range cfg.Runs {
+	for i, run := range cfg.Runs {
+		if i%compileCheckEvery == 0 && ctx.Err() != nil {
+			return append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Interrupted",
+				Detail:   fmt.Sprintf("Compiling the runs of %s was stopped before it finished (%v); nothing was changed. Run the command again to finish it.", cfg.Dir, context.Cause(ctx)),
+				Subject:  &hcl.Range{Filename: cfg.Dir},
+			})
+		}
 		e := run.Experiment
 		if experiment != "" && e.Name != experiment || failed[e] {
 			continue

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -21,6 +22,9 @@ func init() {
 		name:     "fmt",
 		synopsis: "Rewrite experiment files in canonical format",
 		run:      runFmt,
+		// `fmt -` prints the formatted source byte for byte; the file
+		// names it lists are made visible where they are printed.
+		rawStdout: true,
 	})
 }
 
@@ -48,7 +52,7 @@ func runFmt(_ context.Context, env Env, args []string) int {
 	unformatted, failed := false, false
 	for _, target := range pos {
 		if target == "-" {
-			src, err := io.ReadAll(env.Stdin)
+			src, err := io.ReadAll(io.LimitReader(env.Stdin, spec.MaxFileBytes+1))
 			if err != nil {
 				errorf(env, "reading stdin: %v", err)
 				return ExitError
@@ -89,7 +93,7 @@ func runFmt(_ context.Context, env Env, args []string) int {
 			diags = append(diags, d...)
 			if changed {
 				unformatted = true
-				fmt.Fprintln(env.Stdout, path)
+				fmt.Fprintln(env.Stdout, visible(path))
 			}
 		}
 	}
@@ -137,8 +141,14 @@ func fmtTargets(target string, recursive bool) ([]string, error) {
 }
 
 // formatSource checks the syntax (formatting broken HCL would make it
-// worse) and returns the canonical form.
+// worse) and returns the canonical form. The source first passes the
+// limits validate applies (size, plain text, nesting): the parser and the
+// formatter recurse once per nesting level, and a Go stack overflow is
+// fatal.
 func formatSource(name string, src []byte, files map[string]*hcl.File) ([]byte, hcl.Diagnostics) {
+	if diags := spec.CheckSource(src, name); diags.HasErrors() {
+		return nil, diags
+	}
 	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 	if f != nil {
 		files[name] = f
@@ -149,14 +159,14 @@ func formatSource(name string, src []byte, files map[string]*hcl.File) ([]byte, 
 	return hclwrite.Format(src), diags
 }
 
+// fmtFile formats one file. It reads the file as validate does
+// (spec.ReadFile: a regular file, no symlink out of its directory, size
+// capped) and writes it back through the same directory, so that a
+// committed symlink can make fmt neither read nor rewrite a file elsewhere.
 func fmtFile(env Env, path string, files map[string]*hcl.File, check, diff bool) (changed bool, diags hcl.Diagnostics, err error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return false, nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return false, nil, fmt.Errorf("reading %s: %w", path, err)
+	src, diags := spec.ReadFile(path)
+	if diags.HasErrors() {
+		return false, diags, nil
 	}
 	out, diags := formatSource(path, src, files)
 	if diags.HasErrors() || bytes.Equal(src, out) {
@@ -166,9 +176,29 @@ func fmtFile(env Env, path string, files map[string]*hcl.File, check, diff bool)
 		writeUnifiedDiff(env.Stdout, path, src, out)
 	}
 	if !check {
-		if err := os.WriteFile(path, out, info.Mode().Perm()); err != nil {
+		if err := rewriteFile(path, out); err != nil {
 			return false, diags, fmt.Errorf("writing %s: %w", path, err)
 		}
 	}
 	return true, diags, nil
+}
+
+// rewriteFile replaces the contents of the existing file at path, opened
+// inside its own directory (symlinks may not lead out of it), keeping its
+// mode.
+func rewriteFile(path string, data []byte) error {
+	root, err := os.OpenRoot(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	f, err := root.OpenFile(filepath.Base(path), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -23,8 +23,8 @@ import (
 // desiredRuns compiles cfg's runs (only experiment's when not "") into
 // desired runs. Diagnostics are printed; ok=false means the command must
 // exit with ExitError.
-func desiredRuns(env Env, cfg *spec.Config, opts compile.Options, experiment string) ([]gitops.DesiredRun, bool) {
-	jobs, diags := compileConfig(cfg, opts, experiment)
+func desiredRuns(ctx context.Context, env Env, cfg *spec.Config, opts compile.Options, experiment string) ([]gitops.DesiredRun, bool) {
+	jobs, diags := compileConfig(ctx, cfg, opts, experiment)
 	if diags.HasErrors() {
 		writeDiags(env, cfg.Files, diags, false)
 		return nil, false
@@ -64,7 +64,7 @@ func foreignCollisions(cl *nomad.Client, foreign map[string]*api.JobListStub, de
 
 // isTerminal reports whether w is a terminal (progress bars only there).
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := rawOf(w).(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
@@ -72,13 +72,18 @@ func isTerminal(w io.Writer) bool {
 // place on a terminal when there are many runs, plain lines otherwise
 // (one per run for a few runs, one per tenth for many, so CI logs stay
 // readable).
+//
+// The bar's own control characters (carriage return, erase line) go to the
+// writer beneath the output filter; everything else, run IDs and Nomad's
+// errors included, goes through it.
 func progressPrinter(w io.Writer, tty bool) func(gitops.Progress) {
 	const many = 20
 	lastTenth := 0
+	ctl := rawOf(w)
 	return func(p gitops.Progress) {
 		if p.Err != nil {
 			if tty && p.Total >= many {
-				fmt.Fprint(w, "\r\033[K")
+				fmt.Fprint(ctl, "\r\033[K")
 			}
 			fmt.Fprintf(w, "failed %s: %v\n", p.ID, p.Err)
 			return
@@ -87,7 +92,7 @@ func progressPrinter(w io.Writer, tty bool) func(gitops.Progress) {
 		case tty && p.Total >= many:
 			const width = 40
 			filled := width * p.Done / p.Total
-			fmt.Fprintf(w, "\r[%s%s] %d/%d", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.Done, p.Total)
+			fmt.Fprintf(ctl, "\r[%s%s] %d/%d", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.Done, p.Total)
 			if p.Done == p.Total {
 				fmt.Fprintln(w)
 			}

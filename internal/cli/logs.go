@@ -15,8 +15,13 @@ import (
 func init() {
 	register(command{
 		name:     "logs",
-		synopsis: "Print (or follow) a run's task logs through the Nomad API",
+		synopsis: "Print (or follow) a run's task logs through the Nomad API, as the task wrote them",
 		run:      runLogs,
+		// Task output is printed as the task wrote it, colours and
+		// progress bars included, as `nomad alloc logs` does: it is the
+		// user's own program's output, and filtering it would corrupt
+		// logs piped to a file. Errors on stderr are still filtered.
+		rawStdout: true,
 	})
 }
 

@@ -107,7 +107,7 @@ func computePlan(ctx context.Context, env Env, cf *configFlags, catf *catalogFla
 		errorf(env, "no experiment %q in %s; see `caravan validate %s` for what is declared", experiment, dir, dir)
 		return nil, ExitError
 	}
-	desired, ok := desiredRuns(env, cfg, opts, experiment)
+	desired, ok := desiredRuns(ctx, env, cfg, opts, experiment)
 	if !ok {
 		return nil, ExitError
 	}

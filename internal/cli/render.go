@@ -63,7 +63,7 @@ func runRender(ctx context.Context, env Env, args []string) int {
 		errorf(env, "no experiment %q in %s; the experiments are: %s", *experiment, dir, strings.Join(experimentNames(cfg), ", "))
 		return ExitError
 	}
-	jobs, cdiags := compileConfig(cfg, opts, *experiment)
+	jobs, cdiags := compileConfig(ctx, cfg, opts, *experiment)
 	diags = append(diags, cdiags...)
 	writeDiags(env, cfg.Files, diags, false)
 	if diags.HasErrors() {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,7 +52,7 @@ func TestRenderJSON(t *testing.T) {
 		t.Fatalf("%d jobs, want one per run (3)", len(jobs))
 	}
 	// The output is exactly the compiler's renders, concatenated.
-	cfg, diags := spec.Load(dir, spec.LoadOptions{})
+	cfg, diags := spec.Load(context.Background(), dir, spec.LoadOptions{})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -233,7 +234,7 @@ func TestCompileConfigDiagnostics(t *testing.T) {
 		{Experiment: broken, Command: "a"}, {Experiment: broken, Index: 1, Command: "b"},
 		{Experiment: fine, Command: "a"}, {Experiment: fine, Index: 1, Command: "a"}, {Experiment: fine, Index: 2, Command: "a"},
 	}}
-	jobs, diags := compileConfig(cfg, compile.Options{}, "")
+	jobs, diags := compileConfig(context.Background(), cfg, compile.Options{}, "")
 	if len(jobs) != 1 || len(diags) != 2 {
 		t.Fatalf("%d jobs %d diags: %v", len(jobs), len(diags), diags)
 	}
@@ -243,10 +244,10 @@ func TestCompileConfigDiagnostics(t *testing.T) {
 	if diags[1].Summary != "Duplicate run" || !strings.Contains(diags[1].Detail, "Sweep points 0 and 1") {
 		t.Errorf("duplicate diagnostic: %+v", diags[1])
 	}
-	if jobs, diags := compileConfig(cfg, compile.Options{}, "fine"); len(jobs) != 1 || len(diags) != 1 {
+	if jobs, diags := compileConfig(context.Background(), cfg, compile.Options{}, "fine"); len(jobs) != 1 || len(diags) != 1 {
 		t.Errorf("filtered: %d jobs %d diags", len(jobs), len(diags))
 	}
-	runs, jobs, _ := compileRuns(cfg, compile.Options{}, "")
+	runs, jobs, _ := compileRuns(context.Background(), cfg, compile.Options{}, "")
 	if len(runs) != 1 || runs[0].Experiment != fine || runs[0].Index != 0 || *jobs[0].ID != compile.RunID(runs[0]) {
 		t.Errorf("compileRuns does not pair runs with their jobs: %d runs", len(runs))
 	}
@@ -260,7 +261,7 @@ func TestRenderIDCollision(t *testing.T) {
 	}
 	const tmpl = "experiment \"c\" {\n  pool    = \"cpu\"\n  driver  = \"exec\"\n  command = \"/bin/true\"\n  sweep {\n    grid = { seed = [%d, %d] }\n  }\n}\n"
 	probe := writeConfigDir(t, map[string]string{"c.hcl": fmt.Sprintf(tmpl, 0, 1)})
-	cfg, diags := spec.Load(probe, spec.LoadOptions{})
+	cfg, diags := spec.Load(context.Background(), probe, spec.LoadOptions{})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -73,7 +73,7 @@ func runRun(ctx context.Context, env Env, args []string) int {
 		}
 		return ExitError
 	}
-	desired, ok := desiredRuns(env, cfg, opts, *experiment)
+	desired, ok := desiredRuns(ctx, env, cfg, opts, *experiment)
 	if !ok {
 		return ExitError
 	}

@@ -165,10 +165,27 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 	} else if d.RecordError != "" {
 		fmt.Fprintf(w, "Record:     unavailable: %s\n", d.RecordError)
 	}
-	if len(d.Allocations) > 0 {
+	writeAllocations(w, d.Allocations)
+	for _, e := range d.Evaluations {
+		if e == nil {
+			continue
+		}
+		for tg, m := range e.FailedTGAllocs {
+			fmt.Fprintf(w, "Waiting:    group %s cannot be placed: %s\n", tg, strings.Join(waitReasons(m), "; "))
+		}
+	}
+}
+
+// writeAllocations lists allocations with their tasks' states and events.
+// Entries a response left null are skipped.
+func writeAllocations(w io.Writer, allocs []*api.Allocation) {
+	if len(allocs) > 0 {
 		fmt.Fprintln(w, "Allocations:")
 	}
-	for _, a := range d.Allocations {
+	for _, a := range allocs {
+		if a == nil {
+			continue // a response with a null entry: nothing to show
+		}
 		fmt.Fprintf(w, "  %s  node %s  %s (desired %s)", shortID(a.ID), a.NodeName, a.ClientStatus, a.DesiredStatus)
 		if a.NextAllocation != "" {
 			fmt.Fprintf(w, ", replaced by %s", shortID(a.NextAllocation))
@@ -176,6 +193,9 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 		fmt.Fprintln(w)
 		for _, name := range slices.Sorted(maps.Keys(a.TaskStates)) {
 			ts := a.TaskStates[name]
+			if ts == nil {
+				continue
+			}
 			fmt.Fprintf(w, "    task %s: %s", name, ts.State)
 			if code, ok := exitCode(ts); ok {
 				fmt.Fprintf(w, ", exit code %d", code)
@@ -185,6 +205,9 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 			}
 			fmt.Fprintln(w)
 			for _, e := range ts.Events {
+				if e == nil {
+					continue
+				}
 				msg := e.DisplayMessage
 				if msg == "" {
 					msg = e.Message
@@ -193,18 +216,13 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 			}
 		}
 	}
-	for _, e := range d.Evaluations {
-		for tg, m := range e.FailedTGAllocs {
-			fmt.Fprintf(w, "Waiting:    group %s cannot be placed: %s\n", tg, strings.Join(waitReasons(m), "; "))
-		}
-	}
 }
 
 // exitCode is the exit code of a task's last termination event.
 func exitCode(ts *api.TaskState) (int, bool) {
 	for i := len(ts.Events) - 1; i >= 0; i-- {
 		e := ts.Events[i]
-		if e.Type == "Terminated" {
+		if e != nil && e.Type == "Terminated" {
 			if c, ok := e.Details["exit_code"]; ok {
 				n, _ := strconv.Atoi(c)
 				return n, true

@@ -23,7 +23,7 @@ func init() {
 	})
 }
 
-func runSimulate(_ context.Context, env Env, args []string) int {
+func runSimulate(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "simulate", "-trace FILE [-pools FILE]")
 	trace := fs.String("trace", "", "workload trace `FILE`: ITP CSV (job_id,submission_time,duration,num_gpu) or submit,duration,gpus[,pool]")
 	poolsFile := fs.String("pools", "", "HCL `FILE` declaring the pools (default: one pool named \"gpu\" built from the flags below)")
@@ -59,7 +59,7 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 	if *poolsFile != "" {
 		// A file of the operator's pools directory, terraform blocks and
 		// all.
-		cat, diags := spec.LoadPoolFiles(filepath.Dir(*poolsFile), []string{filepath.Base(*poolsFile)}, spec.LoadOptions{})
+		cat, diags := spec.LoadPoolFiles(ctx, filepath.Dir(*poolsFile), []string{filepath.Base(*poolsFile)}, spec.LoadOptions{})
 		if diags.HasErrors() {
 			writeDiags(env, cat.Files, diags, false)
 			return ExitError

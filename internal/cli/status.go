@@ -205,6 +205,9 @@ func poolStatuses(view *query.Runs, nodes []*api.NodeListStub, blocked []*api.Ev
 // waitReasons turns Nomad's placement metrics into sentences.
 func waitReasons(m *api.AllocationMetric) []string {
 	var out []string
+	if m == nil {
+		return nil
+	}
 	if m.NodesInPool == 0 && m.NodesEvaluated == 0 {
 		pool := m.NodePool
 		if pool == "" {

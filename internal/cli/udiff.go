@@ -15,7 +15,7 @@ const maxDiffCells = 16 << 20
 func writeUnifiedDiff(w io.Writer, name string, a, b []byte) {
 	al, bl := splitLines(string(a)), splitLines(string(b))
 	ops := diffLines(al, bl)
-	fmt.Fprintf(w, "--- old/%s\n+++ new/%s\n", name, name)
+	fmt.Fprintf(w, "--- old/%s\n+++ new/%s\n", visible(name), visible(name))
 	const ctx = 3
 	// Group ops into hunks separated by more than 2*ctx equal lines.
 	i := 0

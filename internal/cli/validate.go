@@ -42,7 +42,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	cf.useCatalog(catf.load(ctx, env, vs, false))
 	cfg, opts, diags := cf.load(ctx, env, dir)
 	if !diags.HasErrors() {
-		diags = append(diags, compileEach(cfg, opts, "", func(spec.Run, *api.Job) {})...)
+		diags = append(diags, compileEach(ctx, cfg, opts, "", func(spec.Run, *api.Job) {})...)
 		if d := spec.MissingProject(cfg, hcl.DiagWarning); d != nil {
 			diags = append(diags, d)
 		}

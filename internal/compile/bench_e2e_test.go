@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"testing"
@@ -13,7 +14,7 @@ import (
 )
 
 func loadAndCompile(tb testing.TB, dir string, n int) []*api.Job {
-	cfg, diags := spec.Load(dir, spec.LoadOptions{MaxRuns: n})
+	cfg, diags := spec.Load(context.Background(), dir, spec.LoadOptions{MaxRuns: n})
 	if diags.HasErrors() {
 		tb.Fatal(diags)
 	}

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"bytes"
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ import (
 // loadTestdata loads one testdata/*.hcl file as a configuration of its own.
 func loadTestdata(t testing.TB, name string) (*spec.Config, Options) {
 	t.Helper()
-	cfg, diags := spec.LoadFiles("testdata", []string{name}, spec.LoadOptions{})
+	cfg, diags := spec.LoadFiles(context.Background(), "testdata", []string{name}, spec.LoadOptions{})
 	if diags.HasErrors() {
 		t.Fatalf("loading testdata/%s: %v", name, diags)
 	}

@@ -174,7 +174,7 @@ func compileTask(run spec.Run, params []formattedParam, pool *spec.Pool, id stri
 		if e.Image == "" {
 			return nil, fmt.Errorf("compile: experiment %q uses driver docker without an image; set image", e.Name)
 		}
-		cfg["image"] = e.Image
+		cfg["image"] = escapeTemplate(e.Image)
 		if e.Resources.SHM > 0 {
 			cfg["shm_size"] = e.Resources.SHM
 		}
@@ -189,10 +189,14 @@ func compileTask(run spec.Run, params []formattedParam, pool *spec.Pool, id stri
 		return nil, fmt.Errorf("compile: experiment %q has driver %q; use docker, exec or raw_exec", e.Name, driver)
 	}
 	if run.Command != "" {
-		cfg["command"] = run.Command
+		cfg["command"] = escapeTemplate(run.Command)
 	}
 	if len(run.Args) > 0 {
-		cfg["args"] = append([]string(nil), run.Args...)
+		args := make([]string, len(run.Args))
+		for i, a := range run.Args {
+			args[i] = escapeTemplate(a)
+		}
+		cfg["args"] = args
 	}
 	env, err := taskEnv(run, params, id)
 	if err != nil {
@@ -202,7 +206,17 @@ func compileTask(run spec.Run, params []formattedParam, pool *spec.Pool, id stri
 	if err != nil {
 		return nil, err
 	}
-	return &api.Task{Name: TaskName, Driver: driver, Config: cfg, Env: env, Resources: res}, nil
+	task := &api.Task{Name: TaskName, Driver: driver, Config: cfg, Env: env, Resources: res}
+	for k, v := range env {
+		if esc, changed := escapeEnv(v); changed {
+			env[k] = esc
+			task.Meta = map[string]string{MetaDollar: "$"}
+		}
+	}
+	// caravan's own variable is the one value Nomad must interpolate: it
+	// names the file in the allocation's directory.
+	env[record.MetricsEnv] = metricsPath
+	return task, nil
 }
 
 // taskEnv is the user's env plus caravan's variables, which win: a run must
@@ -213,7 +227,6 @@ func taskEnv(run spec.Run, params []formattedParam, id string) (map[string]strin
 		env[k] = v
 	}
 	env[EnvRunID] = id
-	env[record.MetricsEnv] = metricsPath
 	seen := make(map[string]string, len(params))
 	for _, p := range params {
 		k := ParamEnvName(p.name)

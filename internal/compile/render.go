@@ -121,6 +121,9 @@ func writeTask(parent *hclwrite.Body, t *api.Task) error {
 	if err := writeMap(tb, "env", t.Env); err != nil {
 		return err
 	}
+	if err := writeMap(tb, "meta", t.Meta); err != nil {
+		return err
+	}
 	if r := t.Resources; r != nil {
 		tb.AppendNewline()
 		rb := tb.AppendNewBlock("resources", nil).Body()

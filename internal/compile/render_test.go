@@ -115,6 +115,7 @@ type jsTask struct {
 	Name      string         `hcl:"name,label"`
 	Driver    string         `hcl:"driver"`
 	Config    *jsMap         `hcl:"config,block"`
+	Meta      *jsMap         `hcl:"meta,block"`
 	Resources *api.Resources `hcl:"resources,block"`
 	Rest      hcl.Body       `hcl:",remain"` // env, as a block or a map attribute
 }
@@ -138,7 +139,7 @@ func parseJobspec(t *testing.T, src []byte) *api.Job {
 			tg.ReschedulePolicy = &api.ReschedulePolicy{Attempts: g.Reschedule.Attempts, Unlimited: g.Reschedule.Unlimited}
 		}
 		for _, tk := range g.Tasks {
-			task := &api.Task{Name: tk.Name, Driver: tk.Driver, Env: taskEnvOf(t, tk.Rest), Resources: tk.Resources}
+			task := &api.Task{Name: tk.Name, Driver: tk.Driver, Env: taskEnvOf(t, tk.Rest), Meta: stringMap(t, tk.Meta), Resources: tk.Resources}
 			if tk.Config != nil {
 				task.Config = configMap(t, tk.Config)
 			}

@@ -47,7 +47,8 @@ type Config struct {
 // of type *Error that read as sentences.
 type Client struct {
 	api       *api.Client
-	address   string
+	address   string // for people: credentials redacted (redact.go)
+	uiBase    string // for links: no credentials
 	namespace string
 	region    string
 	timeout   time.Duration
@@ -72,6 +73,7 @@ func New(cfg Config) (*Client, error) {
 		ac.Region = cfg.Region
 	}
 	ac.Address = strings.TrimRight(ac.Address, "/")
+	shown := redactAddress(ac.Address)
 	addrFlag := cfg.AddressFlag
 	if addrFlag == "" {
 		addrFlag = "-address"
@@ -79,15 +81,15 @@ func New(cfg Config) (*Client, error) {
 	if u, err := url.Parse(ac.Address); err != nil || u.Scheme == "" || (u.Host == "" && u.Scheme != "unix") {
 		// url.Parse's own words ("first path segment in URL cannot contain
 		// colon") do not tell a user that the scheme is what is missing.
-		return nil, fmt.Errorf("the Nomad address %q is not a URL: give it with its scheme, e.g. http://127.0.0.1:4646 or https://nomad.example:4646, in NOMAD_ADDR or %s", ac.Address, addrFlag)
+		return nil, fmt.Errorf("the Nomad address %q is not a URL: give it with its scheme, e.g. http://127.0.0.1:4646 or https://nomad.example:4646, in NOMAD_ADDR or %s", shown, addrFlag)
 	}
 	retry, err := setHTTPClient(ac)
 	if err != nil {
-		return nil, fmt.Errorf("configure Nomad client for %s: %w (check NOMAD_ADDR and the NOMAD_CACERT/NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY files)", ac.Address, err)
+		return nil, fmt.Errorf("configure Nomad client for %s: %s (check NOMAD_ADDR and the NOMAD_CACERT/NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY files)", shown, redactText(err.Error()))
 	}
 	c, err := api.NewClient(ac)
 	if err != nil {
-		return nil, fmt.Errorf("configure Nomad client for %s: %w (check NOMAD_ADDR and the NOMAD_CACERT/NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY files)", ac.Address, err)
+		return nil, fmt.Errorf("configure Nomad client for %s: %s (check NOMAD_ADDR and the NOMAD_CACERT/NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY files)", shown, redactText(err.Error()))
 	}
 	t := cfg.Timeout
 	if t <= 0 {
@@ -97,7 +99,7 @@ func New(cfg Config) (*Client, error) {
 	if ns == "" {
 		ns = "default"
 	}
-	return &Client{api: c, address: ac.Address, namespace: ns, region: ac.Region, timeout: t, addrFlag: addrFlag, retry: retry}, nil
+	return &Client{api: c, address: shown, uiBase: withoutUserinfo(ac.Address), namespace: ns, region: ac.Region, timeout: t, addrFlag: addrFlag, retry: retry}, nil
 }
 
 // setHTTPClient gives ac the HTTP client api.NewClient would build - the
@@ -210,7 +212,8 @@ func defaultConfig(getenv func(string) string) *api.Config {
 	return c
 }
 
-// Address is the Nomad HTTP address this client talks to.
+// Address is the Nomad HTTP address this client talks to, as it may be
+// shown: credentials in it are replaced by "***".
 func (c *Client) Address() string { return c.address }
 
 // Namespace is the namespace calls use unless told otherwise.
@@ -223,12 +226,13 @@ func (c *Client) Region() string { return c.region }
 // endpoint this package does not wrap yet; prefer adding a method here.
 func (c *Client) API() *api.Client { return c.api }
 
-// UIJobURL is the Nomad UI link of a job.
+// UIJobURL is the Nomad UI link of a job, without the credentials the
+// address may carry (the browser asks for them).
 func (c *Client) UIJobURL(jobID, namespace string) string {
 	if namespace == "" {
 		namespace = c.namespace
 	}
-	return c.address + "/ui/jobs/" + jobID + "@" + namespace
+	return c.uiBase + "/ui/jobs/" + jobID + "@" + namespace
 }
 
 // call is the per-method bracket: it bounds ctx with the client's timeout

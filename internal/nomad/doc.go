@@ -10,7 +10,9 @@
 // whose message is a sentence naming the address and the fix, and which
 // errors.Is one of ErrNotFound, ErrPermission, ErrUnreachable, ErrTimeout,
 // ErrNamespace, ErrNodePool, ErrConflict, ErrServer, ErrCorrupt or
-// ErrTooLarge.
+// ErrTooLarge. Credentials in the address (http://user:password@host) are
+// used for the calls but never shown: errors, Address and UIJobURL carry
+// the address without them (redact.go).
 //
 // The calls, by subject:
 //

@@ -145,6 +145,9 @@ func (c *Client) fail(o op, err error) error {
 	default:
 		e.text = fmt.Sprintf("%s: Nomad at %s answered %d: %s", o.what, c.address, status, orDefault(body, "(no message)"))
 	}
+	// The underlying error may name the request URL, and with it the
+	// address's credentials (net/http hides only the password).
+	e.text, e.Message = redactText(e.text), redactText(e.Message)
 	return e
 }
 

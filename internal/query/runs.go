@@ -174,7 +174,7 @@ func (out *Runs) addRecordOnly(ctx context.Context, src Source, refs []record.Re
 	for i, ref := range refs {
 		switch {
 		case errs[i] == nil:
-			out.Rows = append(out.Rows, rowFromRecord(recs[i], ref))
+			out.Rows = append(out.Rows, FromRecord(recs[i], ref))
 		case errors.Is(errs[i], nomad.ErrCorrupt):
 			out.Corrupt = append(out.Corrupt, errs[i])
 			out.Rows = append(out.Rows, bareRow(ref))
@@ -244,7 +244,8 @@ func rowFromJob(j *api.JobListStub, allocs []*api.AllocationListStub) Run {
 	return r
 }
 
-func rowFromRecord(rec *record.Run, ref record.Ref) Run {
+// FromRecord is the row of a run known only from its record.
+func FromRecord(rec *record.Run, ref record.Ref) Run {
 	r := Run{
 		ID: rec.RunID, Project: rec.Project, Experiment: rec.Experiment, Namespace: ref.Namespace, State: record.StateUnknown,
 		Pool: rec.Pool, NodePool: rec.NodePool, GPUs: rec.GPUs, Submitted: rec.SubmittedAt, RerunOf: rec.RerunOf,

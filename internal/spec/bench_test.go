@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -77,7 +78,7 @@ func benchmarkLoad(b *testing.B, runs int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		cfg, diags := Load(dir, opts)
+		cfg, diags := Load(context.Background(), dir, opts)
 		if diags.HasErrors() || len(cfg.Runs) != runs {
 			b.Fatalf("runs = %d, diags: %v", len(cfg.Runs), diags)
 		}

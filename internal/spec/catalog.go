@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"context"
+
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -45,16 +47,16 @@ func PublishedCatalog(source string, pools []*Pool, policy *Policy) *Catalog {
 // (with their terraform blocks) and at most one policy block. Experiments
 // and defaults there are errors: they belong in an experiments directory.
 // The returned Catalog is never nil.
-func LoadPools(dir string, opts LoadOptions) (*Catalog, hcl.Diagnostics) {
+func LoadPools(ctx context.Context, dir string, opts LoadOptions) (*Catalog, hcl.Diagnostics) {
 	opts.pools, opts.Catalog = true, nil
-	cfg, diags := Load(dir, opts)
+	cfg, diags := Load(ctx, dir, opts)
 	return catalogOf(cfg, dir), diags
 }
 
 // LoadPoolFiles is LoadPools restricted to the given files of dir.
-func LoadPoolFiles(dir string, files []string, opts LoadOptions) (*Catalog, hcl.Diagnostics) {
+func LoadPoolFiles(ctx context.Context, dir string, files []string, opts LoadOptions) (*Catalog, hcl.Diagnostics) {
 	opts.pools, opts.Catalog = true, nil
-	cfg, diags := LoadFiles(dir, files, opts)
+	cfg, diags := LoadFiles(ctx, dir, files, opts)
 	return catalogOf(cfg, dir), diags
 }
 

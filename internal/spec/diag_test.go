@@ -185,7 +185,7 @@ var diagCases = []diagCase{
 	{name: "huge exponent", files: exp("  description = \"${1e999999999}\" #<"), summary: "Number out of range"},
 	{name: "number squared out of range", files: one("locals {\n  a = 1e999\n  b = local.a * local.a\n  c = local.b * local.b\n  d = local.c * local.c\n  e = \"${local.d * local.d}\" #<\n}\n"), summary: "Operation failed"},
 	{name: "billion laughs", files: one(laughs() + "  a21 = \"${local.a20}${local.a20}\" #<\n  a22 = \"${local.a21}${local.a21}\"\n}\n"), summary: "Value too large"},
-	{name: "binary garbage", files: one("\x00\x01\xff\xfe #<\n"), summary: "Invalid character encoding"},
+	{name: "binary garbage", files: one("\x00\x01\xff\xfe #<\n"), summary: "Not a text file"},
 	{name: "interpolation in attribute name", files: exp("  \"${x}\" = 1 #<"), summary: "Invalid argument name"},
 	{name: "template for directive in number", files: exp("  priority = \"%{for i in [1]}${i}%{endfor}x\" #<"), summary: "Incorrect attribute value type"},
 	{name: "null priority", files: exp("  priority = null #<"), summary: "Incorrect attribute value type"},

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"testing"
@@ -14,11 +15,11 @@ const examplesDir = "../../hcl/examples"
 // compares everything Load yields for them with
 // testdata/examples.golden.json. Run with -update after an intended change.
 func TestExamplesGolden(t *testing.T) {
-	cat, diags := LoadPools(filepath.Join(examplesDir, "pools"), LoadOptions{})
+	cat, diags := LoadPools(context.Background(), filepath.Join(examplesDir, "pools"), LoadOptions{})
 	for _, d := range diags {
 		t.Errorf("diagnostic in the examples' pools: %s: %s", d.Error(), d.Detail)
 	}
-	cfg, diags := Load(examplesDir, LoadOptions{Catalog: cat})
+	cfg, diags := Load(context.Background(), examplesDir, LoadOptions{Catalog: cat})
 	for _, d := range diags {
 		t.Errorf("diagnostic in examples: %s: %s", d.Error(), d.Detail)
 	}

@@ -52,12 +52,25 @@ type runTemplate struct {
 	envWhole   hcl.Expression // set when env is not an object literal and uses param
 	defaultEnv []envEntry     // defaults entries not overridden statically
 	ok         bool
+
+	// Where each part was written, for diagnostics about a run's size.
+	cmdRng, argsRng, envRng hcl.Range
+	argRngs                 []hcl.Range // per element of a list literal
+}
+
+// argRange is where args[i] was written: its element of a list literal,
+// else the whole args expression.
+func (t *runTemplate) argRange(i int) hcl.Range {
+	if i < len(t.argRngs) {
+		return t.argRngs[i]
+	}
+	return t.argsRng
 }
 
 var envNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 func (l *loader) prepareRunTemplate(e *Experiment, sw *sweepSpec, content *hcl.BodyContent, own *settings) *runTemplate {
-	t := &runTemplate{}
+	t := &runTemplate{cmdRng: e.DeclRange, argsRng: e.DeclRange, envRng: e.DeclRange}
 	errsBefore := countErrors(l.diags)
 	idx := make(map[string]int, len(sw.names))
 	for i, n := range sw.names {
@@ -69,15 +82,18 @@ func (l *loader) prepareRunTemplate(e *Experiment, sw *sweepSpec, content *hcl.B
 		return &s
 	}
 	if a := content.Attributes["command"]; a != nil {
+		t.cmdRng = a.Expr.Range()
 		if l.checkRefs(a.Expr, scope("command"), "command") {
 			t.hasCommand = true
 			t.command = l.makePart(a.Expr, idx, "command")
 		}
 	}
 	if a := content.Attributes["args"]; a != nil && l.checkRefs(a.Expr, scope("args"), "args") {
+		t.argsRng = a.Expr.Range()
 		if tup, ok := a.Expr.(*hclsyntax.TupleConsExpr); ok {
 			for i, el := range tup.Exprs {
 				t.args = append(t.args, l.makePart(el, idx, fmt.Sprintf("args[%d]", i)))
+				t.argRngs = append(t.argRngs, el.Range())
 			}
 		} else if !usesParam(a.Expr) {
 			if v, ok := l.eval(a.Expr, "args"); ok {
@@ -93,6 +109,7 @@ func (l *loader) prepareRunTemplate(e *Experiment, sw *sweepSpec, content *hcl.B
 	}
 	overridden := map[string]bool{}
 	if a := content.Attributes["env"]; a != nil && l.checkRefs(a.Expr, scope("env"), "env") {
+		t.envRng = a.Expr.Range()
 		if obj, ok := a.Expr.(*hclsyntax.ObjectConsExpr); ok {
 			for _, item := range obj.Items {
 				kv, ok := l.eval(item.KeyExpr, "an env name")
@@ -123,6 +140,9 @@ func (l *loader) prepareRunTemplate(e *Experiment, sw *sweepSpec, content *hcl.B
 		if !overridden[en.name] {
 			t.defaultEnv = append(t.defaultEnv, en)
 		}
+	}
+	if content.Attributes["env"] == nil && len(t.defaultEnv) > 0 {
+		t.envRng = t.defaultEnv[0].rng
 	}
 	t.ok = countErrors(l.diags) == errsBefore
 	return t

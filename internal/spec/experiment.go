@@ -43,6 +43,9 @@ type expState struct {
 func (l *loader) decodeExperiments(blocks []*hcl.Block) {
 	first := map[string]*hcl.Block{}
 	for _, b := range blocks {
+		if l.interrupted() {
+			return
+		}
 		name := b.Labels[0]
 		if prev := first[name]; prev != nil {
 			l.add(diagErr(b.LabelRanges[0], "Duplicate experiment",

@@ -85,9 +85,12 @@ func forCall(e hclsyntax.Expression, reset bool) hclsyntax.Expression {
 }
 
 // forCounter is the per-load "for" function: for(v) counts one iteration
-// and returns v; for(v, true) starts a new outermost for expression.
-func forCounter() function.Function {
-	left := maxForIterations
+// and returns v; for(v, true) starts a new outermost for expression. Every
+// stopEvery iterations it asks stop whether the load was interrupted: one
+// for expression can run for seconds, and once stopped it returns unknown
+// values silently, as after its limit, so that the evaluation ends fast.
+func forCounter(stop func() bool) function.Function {
+	left, sinceLook := maxForIterations, 0
 	return function.New(&function.Spec{
 		Params: []function.Parameter{{
 			Name: "value", Type: cty.DynamicPseudoType,
@@ -101,6 +104,12 @@ func forCounter() function.Function {
 			if len(args) > 1 {
 				left = maxForIterations
 				return args[0], nil
+			}
+			if sinceLook++; sinceLook == stopEvery {
+				sinceLook = 0
+				if stop() {
+					left = -2
+				}
 			}
 			left--
 			switch {
@@ -117,12 +126,17 @@ func forCounter() function.Function {
 	})
 }
 
-// withForCounter returns fns plus a fresh "for" counter, for one load.
-func withForCounter(fns map[string]function.Function) map[string]function.Function {
+// stopEvery is how many for iterations run between two looks at whether
+// the load was interrupted (about a millisecond of work).
+const stopEvery = 1024
+
+// withForCounter returns fns plus a fresh "for" counter, for one load;
+// stop reports whether the load was interrupted.
+func withForCounter(fns map[string]function.Function, stop func() bool) map[string]function.Function {
 	out := make(map[string]function.Function, len(fns)+1)
 	for k, v := range fns {
 		out[k] = v
 	}
-	out[forIterFunc] = forCounter()
+	out[forIterFunc] = forCounter(stop)
 	return out
 }

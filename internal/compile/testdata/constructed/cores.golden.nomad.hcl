@@ -43,7 +43,7 @@ job "cores-cdf6781f" {
 
       config {
         command = "/bin/true"
-        args    = ["-c", "echo \"$${NOMAD_META_caravan_run_id}\" %%{x}"]
+        args    = ["-c", "echo \"$$${NOMAD_META_caravan_run_id}\" %%%{x}"]
       }
 
       env {

@@ -51,7 +51,11 @@ job "resnet-b8b3bf0f" {
         CARAVAN_METRICS  = "$${NOMAD_ALLOC_DIR}/caravan-metrics.jsonl"
         CARAVAN_PARAM_LR = "0.001"
         CARAVAN_RUN_ID   = "resnet-b8b3bf0f"
-        LR               = "$${NOMAD_META_caravan_params_lr}"
+        LR               = "$${NOMAD_META_caravan_dollar}{NOMAD_META_caravan_params_lr}"
+      }
+
+      meta {
+        caravan_dollar = "$"
       }
 
       resources {

@@ -212,6 +212,14 @@ func newSuite(t *testing.T) *suite {
 	}
 	s := &suite{t: t, prefix: prefix, cl: cl}
 	t.Cleanup(s.cleanup)
+	// The controller writes each run's record, which report reads.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(ctx, []string{"controller", "-listen", "", "-resync", "5s"}, cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard,
+			Getenv: s.getenv, Environ: os.Environ, Logger: slog.New(slog.DiscardHandler)})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 	return s
 }
 

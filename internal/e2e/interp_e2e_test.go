@@ -21,7 +21,7 @@ import (
 // what its job meta records.
 func TestParamsReachTheTaskAsDeclared(t *testing.T) {
 	s := newSuite(t)
-	dir := t.TempDir()
+	dir := s.dir()
 	// $${ is HCL's literal ${: the params hold the interpolation syntax
 	// itself, as a -var or a CARAVAN_VAR_* value could.
 	writeFile(t, filepath.Join(dir, "interp.hcl"), fmt.Sprintf(`experiment %q {

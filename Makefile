@@ -1,6 +1,7 @@
 # caravan — build, test and measure. Every target runs offline once the Go
 # module cache is warm; .ci/run installs what the tests need on a fresh machine.
 
+SHELL    := /bin/bash
 GO       ?= go
 BIN      ?= bin/caravan
 AGENT_BIN ?= bin/caravan-agent
@@ -12,6 +13,7 @@ EXAMPLES ?= hcl/examples
 # publishes in Nomad on a real cluster).
 EXAMPLE_POOLS ?= $(EXAMPLES)/pools
 BENCHCOUNT ?= 5
+BENCH ?= .
 export CHECKPOINT_DISABLE = 1
 # go-nvml's header marks dozens of NVML functions deprecated, and cgo's
 # wrappers for them make gcc print pages of warnings whenever the package is
@@ -54,9 +56,11 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
-## bench: the performance figures quoted in README.md (medians of BENCHCOUNT runs)
+## bench: the performance figures of docs/performance.md (medians of
+## BENCHCOUNT runs); the benchmarks that need Nomad run against the rig
+## that .ci/with-rig starts (or NOMAD_ADDR), the others skip nothing
 bench:
-	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) -timeout 60m ./... | tee bench.out
+	set -o pipefail; bash .ci/with-rig $(GO) test -p 1 -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCHCOUNT) -timeout 90m ./... | tee bench.out
 	@if command -v benchstat >/dev/null 2>&1; then benchstat bench.out; \
 	 else echo "medians: go install golang.org/x/perf/cmd/benchstat@latest && benchstat bench.out"; fi
 

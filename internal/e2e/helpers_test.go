@@ -332,9 +332,15 @@ func (s *suite) describe(rows []row) string {
 // or fails the test at the deadline.
 func (s *suite) waitStates(experiment string, n int, states ...string) []row {
 	s.t.Helper()
+	return s.waitRows(func() []row { return s.ls("-experiment", s.prefix+experiment) }, experiment, n, states...)
+}
+
+// waitRows polls list until it gives n runs, each in one of states.
+func (s *suite) waitRows(list func() []row, experiment string, n int, states ...string) []row {
+	s.t.Helper()
 	deadline := s.deadline(waitRun)
 	for {
-		rows := s.ls("-experiment", s.prefix+experiment)
+		rows := list()
 		done := len(rows) == n
 		for _, r := range rows {
 			ok := false

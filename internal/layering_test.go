@@ -37,7 +37,7 @@ var imports = map[string][]string{
 	"internal/nomad":            {"internal/record"},
 	"internal/autoscale":        {"internal/spec", "internal/autoscale/decide", "internal/nomad", "internal/record", "internal/terraform"},
 	"internal/autoscale/decide": {"internal/spec"},
-	"internal/controller":       {"internal/nomad", "internal/query", "internal/record"},
+	"internal/controller":       {"internal/nomad", "internal/query", "internal/record", "internal/report"},
 	"internal/terraform":        {},
 	"internal/sim":              {"internal/spec", "internal/autoscale/decide"},
 	"internal/gpu":              {},

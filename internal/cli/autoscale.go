@@ -135,7 +135,7 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 	defer cancel()
 	if !*dryRun {
 		// The service that scales pools also keeps runs' history.
-		records := controller.NewRecords(controller.RecordsConfig{Nomad: nc, Logger: log, Metrics: controller.NewMetrics(reg), Holder: holder})
+		records := controller.New(controller.Config{Nomad: nc, Logger: log, Metrics: controller.NewMetrics(reg), Holder: holder})
 		go func() { _ = records.Run(runCtx) }()
 	}
 	done := make(chan error, 1)

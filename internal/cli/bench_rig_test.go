@@ -189,7 +189,7 @@ func BenchmarkRigRead(b *testing.B) {
 			r := newRigBench(b)
 			dir := r.sweep(n)
 			execBench(b, r.env, "apply", dir)
-			if _, err := controller.NewRecords(controller.RecordsConfig{Nomad: r.cl, Namespace: r.ns}).Resync(context.Background()); err != nil {
+			if _, err := controller.New(controller.Config{Nomad: r.cl, Namespace: r.ns}).Resync(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 			refs, err := r.cl.RecordRefs(context.Background(), r.ns, nomad.RecordScope{Project: "bench"})

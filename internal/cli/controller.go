@@ -51,7 +51,7 @@ func runController(ctx context.Context, env Env, args []string) int {
 	if nf.namespace != "" || env.Getenv("NOMAD_NAMESPACE") != "" {
 		ns = nc.Namespace()
 	}
-	records := controller.NewRecords(controller.RecordsConfig{Nomad: nc, Logger: env.Logger, Resync: *resync,
+	records := controller.New(controller.Config{Nomad: nc, Logger: env.Logger, Resync: *resync,
 		Metrics: controller.NewMetrics(reg), Namespace: ns, Holder: holderName()})
 	env.Logger.Info("keeping run records", "nomad", nc.Address(), "namespace", ns, "resync", resync.String())
 	runCtx, cancel := context.WithCancel(ctx)

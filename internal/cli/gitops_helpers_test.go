@@ -67,7 +67,7 @@ func recordRuns(t *testing.T, env []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := controller.NewRecords(controller.RecordsConfig{Nomad: cl}).Resync(context.Background()); err != nil {
+	if _, err := controller.New(controller.Config{Nomad: cl}).Resync(context.Background()); err != nil {
 		t.Fatalf("record the runs: %v", err)
 	}
 }

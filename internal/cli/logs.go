@@ -9,6 +9,8 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -39,8 +41,7 @@ func runLogs(ctx context.Context, env Env, args []string) int {
 		return code
 	}
 	if ri.Job == nil {
-		errorf(env, "run %s: Nomad no longer has its job (garbage-collected), so its logs are gone with its allocations; `caravan show %s` prints its record", ri.ID, ri.ID)
-		return ExitError
+		return recordedLogs(env, ri, *stderr)
 	}
 	allocs, err := cl.JobAllocations(ctx, ri.Namespace, ri.ID)
 	if err != nil {
@@ -63,6 +64,22 @@ func runLogs(ctx context.Context, env Env, args []string) int {
 	if err := cl.Logs(ctx, a.ID, opts, env.Stdout); err != nil {
 		return nomadError(env, fmt.Errorf("logs of run %s (allocation %s, task %s): %w", ri.ID, shortID(a.ID), *task, err))
 	}
+	return ExitOK
+}
+
+// recordedLogs prints the end of a collected run's log from the outcome
+// the controller recorded when it ended.
+func recordedLogs(env Env, ri *query.Found, stderr bool) int {
+	if ri.Outcome == nil {
+		errorf(env, "run %s: Nomad no longer has its job (garbage-collected), and no controller recorded how it ended, so its logs are gone with its allocations; `caravan show %s` prints its record", ri.ID, ri.ID)
+		return ExitError
+	}
+	text, stream := ri.Outcome.Stdout, "stdout"
+	if stderr {
+		text, stream = ri.Outcome.Stderr, "stderr"
+	}
+	fmt.Fprintf(env.Stderr, "Nomad no longer has run %s's job: this is the end of its %s (at most %d KiB) as recorded when it ended.\n", ri.ID, stream, record.MaxLogTail>>10)
+	fmt.Fprint(env.Stdout, text)
 	return ExitOK
 }
 

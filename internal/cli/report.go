@@ -98,6 +98,17 @@ func (s *nomadReportSource) Record(ctx context.Context, runID string) (*record.R
 	return f.Record, nil
 }
 
+func (s *nomadReportSource) Outcome(ctx context.Context, runID string) (*record.Outcome, error) {
+	if s.found != nil && s.found.ID == runID && s.found.Outcome != nil {
+		return s.found.Outcome, nil
+	}
+	ref := record.Ref{RunID: runID}
+	if s.found != nil && s.found.ID == runID {
+		ref = s.found.RecordRef
+	}
+	return s.c.Outcome(ctx, ref)
+}
+
 func (s *nomadReportSource) Usage(ctx context.Context, runID string) (*record.Usage, error) {
 	ref := record.Ref{RunID: runID}
 	if s.found != nil && s.found.ID == runID {
@@ -114,20 +125,7 @@ func (s *nomadReportSource) Allocation(ctx context.Context, namespace, allocID s
 	return s.c.Allocation(ctx, namespace, allocID)
 }
 
-// StderrTail reads the last maxBytes of a task's stderr. When the log is
-// longer, the first line is cut mid-way; it is dropped so that every line
-// shown is whole.
+// StderrTail reads the last maxBytes of a task's stderr, in whole lines.
 func (s *nomadReportSource) StderrTail(ctx context.Context, a *api.Allocation, task string, maxBytes int64) (string, error) {
-	var b bytes.Buffer
-	err := s.c.Logs(ctx, a.ID, nomad.LogOptions{Task: task, Stderr: true, Plain: true, Origin: "end", Offset: maxBytes}, &b)
-	if err != nil {
-		return "", err
-	}
-	out := b.Bytes()
-	if int64(len(out)) >= maxBytes {
-		if i := bytes.IndexByte(out, '\n'); i >= 0 {
-			out = out[i+1:]
-		}
-	}
-	return string(out), nil
+	return s.c.LogTail(ctx, a.ID, task, true, maxBytes)
 }

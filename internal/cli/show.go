@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,7 @@ type showDoc struct {
 	UI          string            `json:"ui"`
 	Record      *record.Run       `json:"record"`
 	RecordError string            `json:"record_error,omitempty"`
+	Outcome     *record.Outcome   `json:"outcome,omitempty"`
 	Job         *api.Job          `json:"job"`
 	Allocations []*api.Allocation `json:"allocations"`
 	Summary     *api.JobSummary   `json:"summary,omitempty"`
@@ -71,12 +73,15 @@ func gatherShow(ctx context.Context, cl *nomad.Client, ri *query.Found) (*showDo
 	// Allocations starts empty, not nil: -json prints [] for a run never
 	// placed, so that scripts can iterate without a null check.
 	doc := &showDoc{ID: ri.ID, Namespace: ri.Namespace, Record: ri.Record, Job: ri.Job, UI: cl.UIJobURL(ri.ID, ri.Namespace),
-		Allocations: []*api.Allocation{}}
+		Allocations: []*api.Allocation{}, Outcome: ri.Outcome}
 	if ri.RecordErr != nil {
 		doc.RecordError = ri.RecordErr.Error()
 	}
 	if ri.Job == nil {
 		doc.State = record.StateUnknown
+		if ri.Outcome != nil {
+			doc.State = ri.Outcome.State
+		}
 		return doc, nil
 	}
 	stubs, err := cl.JobAllocations(ctx, ri.Namespace, ri.ID)
@@ -115,6 +120,25 @@ func gatherShow(ctx context.Context, cl *nomad.Client, ri *query.Found) (*showDo
 	return doc, nil
 }
 
+// writeOutcome prints how a run ended, as the controller recorded it.
+func writeOutcome(w io.Writer, o *record.Outcome) {
+	if o == nil {
+		return
+	}
+	fmt.Fprintf(w, "Ended:      %s: %s", o.State, o.Summary)
+	if o.ExitCode != nil {
+		fmt.Fprintf(w, " (exit code %d)", *o.ExitCode)
+	}
+	fmt.Fprintln(w)
+	if !o.StartedAt.IsZero() && !o.FinishedAt.IsZero() {
+		fmt.Fprintf(w, "Ran:        %s, from %s to %s, %s, %.2f GPU-hours\n", shortDuration(o.FinishedAt.Sub(o.StartedAt)),
+			o.StartedAt.Format(time.RFC3339), o.FinishedAt.Format(time.RFC3339), plural(o.Attempts, "attempt"), o.GPUSeconds/3600)
+	}
+	if o.StoppedBy != "" || o.StopReason != "" {
+		fmt.Fprintf(w, "Stopped:    by %s: %s\n", cmp.Or(o.StoppedBy, "someone"), cmp.Or(o.StopReason, "no reason given"))
+	}
+}
+
 func writeShow(w io.Writer, d *showDoc, now time.Time) {
 	fmt.Fprintf(w, "Run:        %s\n", d.ID)
 	fmt.Fprintf(w, "State:      %s\n", d.State)
@@ -129,6 +153,7 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 	} else {
 		fmt.Fprintln(w, "Job:        gone from Nomad (garbage-collected); the record below is its history")
 	}
+	writeOutcome(w, d.Outcome)
 	if r := d.Record; r != nil {
 		fmt.Fprintf(w, "Experiment: %s\n", r.Experiment)
 		fmt.Fprintf(w, "Pool:       %s (node pool %s), %s\n", r.Pool, r.NodePool, plural(r.GPUs, "GPU"))

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 
+	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -22,6 +26,7 @@ func init() {
 func runStop(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "stop", "RUN | -experiment NAME")
 	experiment := fs.String("experiment", "", "stop every pending or running run of this experiment")
+	reason := fs.String("reason", "", "why the run is stopped; kept in its history with who stopped it")
 	nf := addNomadFlags(fs)
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
@@ -39,7 +44,7 @@ func runStop(ctx context.Context, env Env, args []string) int {
 		if err := nf.checkNamespace(ctx, cl); err != nil {
 			return nomadError(env, err)
 		}
-		return stopExperiment(ctx, env, cl, *experiment, nf.namespace)
+		return stopExperiment(ctx, env, cl, *experiment, nf.namespace, *reason)
 	}
 	ri, err := query.Find(ctx, cl, pos[0])
 	if err != nil {
@@ -59,14 +64,36 @@ func runStop(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "Run %s has already ended; nothing to stop (`caravan show %s` says how it ended).\n", ri.ID, ri.ID)
 		return ExitOK
 	}
-	if _, err := cl.StopJob(ctx, ri.Namespace, ri.ID); err != nil {
+	if err := stopRun(ctx, env, cl, record.Ref{Namespace: ri.Namespace, Project: ri.Project, RunID: ri.ID}, *reason); err != nil {
 		return nomadError(env, err)
 	}
 	fmt.Fprintf(env.Stdout, "Stopped run %s.\n", ri.ID)
 	return ExitOK
 }
 
-func stopExperiment(ctx context.Context, env Env, cl *nomad.Client, experiment, namespace string) int {
+// stopRun writes who stops the run and why beside its record, where the
+// controller takes it into the run's outcome, then stops (never purges)
+// its job.
+func stopRun(ctx context.Context, env Env, cl *nomad.Client, ref record.Ref, reason string) error {
+	who, err := cl.Self(ctx)
+	if err != nil && !errors.Is(err, nomad.ErrPermission) {
+		return err
+	}
+	// The token's name says who; without ACLs there is none, and the
+	// local user's name is the best there is.
+	by := who.String()
+	if by == "" {
+		by = cmp.Or(env.Getenv("USER"), "unknown") + " (local user; Nomad ACLs are off)"
+	}
+	b, _ := json.Marshal(controller.Stop{By: by, Reason: reason})
+	if _, err := cl.PutVariable(ctx, ref.Namespace, ref.Path()+controller.StopSuffix, map[string]string{"stop": string(b)}, nomad.NoCAS); err != nil {
+		return fmt.Errorf("keep who stops run %s and why: %w", ref.RunID, err)
+	}
+	_, err = cl.StopJob(ctx, ref.Namespace, ref.RunID)
+	return err
+}
+
+func stopExperiment(ctx context.Context, env Env, cl *nomad.Client, experiment, namespace, reason string) int {
 	ns := nomad.AllNamespaces
 	if namespace != "" {
 		ns = ""
@@ -84,7 +111,8 @@ func stopExperiment(ctx context.Context, env Env, cl *nomad.Client, experiment, 
 		if j.Stop || (j.Status != "pending" && j.Status != "running") {
 			continue
 		}
-		if _, err := cl.StopJob(ctx, j.Namespace, j.ID); err != nil {
+		ref := record.Ref{Namespace: j.Namespace, Project: j.Meta[record.MetaProject], RunID: j.ID}
+		if err := stopRun(ctx, env, cl, ref, reason); err != nil {
 			errorf(env, "%v", err)
 			failed++
 			continue

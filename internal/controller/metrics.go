@@ -9,6 +9,7 @@ import (
 // Metrics counts what the controller does. A nil *Metrics counts nothing.
 type Metrics struct {
 	written      prometheus.Counter
+	outcomes     prometheus.Counter
 	failures     prometheus.Counter
 	resyncs      *prometheus.CounterVec
 	resyncLength prometheus.Gauge
@@ -20,6 +21,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		written: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "caravan_controller_records_written_total",
 			Help: "Run records the controller wrote for jobs that had none.",
+		}),
+		outcomes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "caravan_controller_outcomes_written_total",
+			Help: "Outcomes (how a run ended, with its log tails) the controller wrote for runs that ended.",
 		}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "caravan_controller_record_write_failures_total",
@@ -34,13 +39,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "How long the last full comparison of jobs with records took.",
 		}),
 	}
-	reg.MustRegister(m.written, m.failures, m.resyncs, m.resyncLength)
+	reg.MustRegister(m.written, m.outcomes, m.failures, m.resyncs, m.resyncLength)
 	return m
 }
 
 func (m *Metrics) wrote() {
 	if m != nil {
 		m.written.Inc()
+	}
+}
+
+func (m *Metrics) ended() {
+	if m != nil {
+		m.outcomes.Inc()
 	}
 }
 

@@ -76,10 +76,10 @@ func TestResyncRecordsEveryJobOnce(t *testing.T) {
 	if err := c.CreateRecord(ctx, "", old); err != nil {
 		t.Fatal(err)
 	}
-	r := NewRecords(RecordsConfig{Nomad: c})
-	n, err := r.Resync(ctx)
-	if err != nil || n != 1 {
-		t.Fatalf("resync wrote %d records (%v), want 1", n, err)
+	r := New(Config{Nomad: c})
+	res, err := r.Resync(ctx)
+	if err != nil || res.Records != 1 {
+		t.Fatalf("resync wrote %d records (%v), want 1", res.Records, err)
 	}
 	rec := readRecord(t, srv, "vision", "train-00000001")
 	if rec == nil || rec.SubmittedBy != "alice" || rec.Pool != "gpu" || rec.GPUs != 1 || rec.PricePerHour != 32.77 || rec.GPUsPerNode != 8 ||
@@ -92,8 +92,8 @@ func TestResyncRecordsEveryJobOnce(t *testing.T) {
 	if srv.VariableItems("default", record.Ref{RunID: "other-1"}.Path())["record"] != "" {
 		t.Error("a job that is not caravan's got a record")
 	}
-	if n, err := r.Resync(ctx); err != nil || n != 0 {
-		t.Errorf("second resync wrote %d records (%v), want 0", n, err)
+	if res, err := r.Resync(ctx); err != nil || res.Records != 0 {
+		t.Errorf("second resync wrote %d records (%v), want 0", res.Records, err)
 	}
 }
 
@@ -103,7 +103,7 @@ func TestNewJobsAreRecordedFromEvents(t *testing.T) {
 	srv, c := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := NewRecords(RecordsConfig{Nomad: c, Resync: time.Hour})
+	r := New(Config{Nomad: c, Resync: time.Hour})
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	// Let the first resync finish so that only an event can record the job.

@@ -143,3 +143,6 @@ func jobStubs(d []DesiredRun) []*api.JobListStub {
 func foreignStub(id string) *api.JobListStub {
 	return &api.JobListStub{ID: id, Namespace: "default", Status: "running", Meta: map[string]string{"owner": "someone"}}
 }
+func (l listing) Outcome(context.Context, record.Ref) (*record.Outcome, error) {
+	return nil, nomad.ErrNotFound
+}

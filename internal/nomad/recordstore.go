@@ -96,6 +96,7 @@ func (c *Client) RecordRefs(ctx context.Context, namespace string, scope RecordS
 		prefixes = []string{record.RunsPrefix, record.ProjectsPrefix}
 	}
 	var refs []record.Ref
+	ended := map[string]bool{}
 	for _, prefix := range prefixes {
 		metas, err := c.Variables(ctx, namespace, prefix)
 		if err != nil {
@@ -104,10 +105,64 @@ func (c *Client) RecordRefs(ctx context.Context, namespace string, scope RecordS
 		for _, m := range metas {
 			if project, id, ok := record.ParsePath(m.Path); ok {
 				refs = append(refs, record.Ref{Namespace: m.Namespace, Project: project, RunID: id})
+			} else if project, id, ok := record.ParseOutcomePath(m.Path); ok {
+				ended[m.Namespace+"/"+project+"/"+id] = true
 			}
 		}
 	}
+	for i, r := range refs {
+		refs[i].Ended = ended[r.Namespace+"/"+r.Project+"/"+r.RunID]
+	}
 	return refs, nil
+}
+
+// Items of the variable holding a run's outcome.
+const (
+	itemOutcome   = "outcome"
+	itemOutcomeGz = "outcome_gz"
+)
+
+// Outcome reads how the run at ref ended; missing is ErrNotFound (the run
+// has not ended, or ended before a controller recorded it), undecodable is
+// ErrCorrupt.
+func (c *Client) Outcome(ctx context.Context, ref record.Ref) (*record.Outcome, error) {
+	v, err := c.Variable(ctx, ref.Namespace, ref.OutcomePath())
+	if err != nil {
+		return nil, err
+	}
+	var o record.Outcome
+	if err := decodeItem(v.Items, itemOutcome, itemOutcomeGz, &o); err != nil {
+		return nil, c.corrupt(ref.Namespace, ref.OutcomePath(), err)
+	}
+	return &o, nil
+}
+
+// CreateOutcome writes how the run at ref ended, only if nothing is
+// recorded yet (an existing outcome is ErrConflict: a run ends once). Log
+// tails too large for a variable even compressed are cut from the front,
+// halving until the outcome fits.
+func (c *Client) CreateOutcome(ctx context.Context, ref record.Ref, o *record.Outcome) error {
+	cur := *o
+	for {
+		items, err := encodeItems(&cur, itemOutcome, itemOutcomeGz)
+		if err == nil {
+			_, err = c.writeVariable(ctx, ref.Namespace, ref.OutcomePath(), items, 0)
+			return err
+		}
+		if len(cur.Stdout)+len(cur.Stderr) < 1024 {
+			return c.tooLarge(ref.Namespace, ref.OutcomePath(), err)
+		}
+		cur.Stdout, cur.Stderr = tailHalf(cur.Stdout), tailHalf(cur.Stderr)
+	}
+}
+
+// tailHalf keeps the second half of s, from its first whole line.
+func tailHalf(s string) string {
+	s = s[len(s)/2:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+		return s[i+1:]
+	}
+	return s
 }
 
 // FindRecord says where run runID's record is in namespace: under its

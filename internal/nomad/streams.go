@@ -1,6 +1,7 @@
 package nomad
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,4 +110,21 @@ func (c *Client) Events(ctx context.Context, namespace string, index uint64, top
 		return nil, c.fail(op{what: "subscribe to the event stream", need: "read-job and node:read", ns: ns}, err)
 	}
 	return ch, nil
+}
+
+// LogTail returns up to maxBytes from the end of a task's stdout (or
+// stderr). When the log is longer, its first line is cut mid-way; it is
+// dropped so that every line returned is whole.
+func (c *Client) LogTail(ctx context.Context, allocID, task string, stderr bool, maxBytes int64) (string, error) {
+	var b bytes.Buffer
+	if err := c.Logs(ctx, allocID, LogOptions{Task: task, Stderr: stderr, Plain: true, Origin: "end", Offset: maxBytes}, &b); err != nil {
+		return "", err
+	}
+	out := b.Bytes()
+	if int64(len(out)) >= maxBytes {
+		if i := bytes.IndexByte(out, '\n'); i >= 0 {
+			out = out[i+1:]
+		}
+	}
+	return string(out), nil
 }

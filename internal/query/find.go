@@ -19,6 +19,7 @@ type Finder interface {
 	CaravanJobs(ctx context.Context, namespace string) ([]*api.JobListStub, error)
 	FindRecord(ctx context.Context, namespace, runID string) (record.Ref, error)
 	Record(ctx context.Context, ref record.Ref) (*record.Run, uint64, error)
+	Outcome(ctx context.Context, ref record.Ref) (*record.Outcome, error)
 }
 
 // Found is one run looked up by ID, for show, logs, stop, rerun and report.
@@ -30,6 +31,9 @@ type Found struct {
 	Record    *record.Run // nil when there is none
 	RecordRef record.Ref  // where the record is, or would be
 	RecordErr error       // why Record is nil: ErrNotFound, ErrCorrupt, ...
+	// Outcome is how the run ended, as the controller recorded it; nil
+	// while it runs, or when no controller saw it end.
+	Outcome *record.Outcome
 }
 
 // Find looks a run up by ID in the client's namespace, then in every
@@ -113,6 +117,13 @@ func withRecord(ctx context.Context, src Finder, f *Found, ref record.Ref) (*Fou
 	switch {
 	case err == nil:
 		f.Record = rec
+		if f.Job == nil || deref(f.Job.Status) == "dead" {
+			if o, err := src.Outcome(ctx, ref); err == nil {
+				f.Outcome = o
+			} else if !errors.Is(err, nomad.ErrNotFound) && !errors.Is(err, nomad.ErrCorrupt) {
+				return nil, err
+			}
+		}
 	case errors.Is(err, nomad.ErrNotFound), errors.Is(err, nomad.ErrCorrupt):
 		f.RecordErr = err
 	default:

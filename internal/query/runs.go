@@ -21,6 +21,7 @@ type Source interface {
 	Allocations(ctx context.Context, namespace string) ([]*api.AllocationListStub, error)
 	RecordRefs(ctx context.Context, namespace string, scope nomad.RecordScope) ([]record.Ref, error)
 	Record(ctx context.Context, ref record.Ref) (*record.Run, uint64, error)
+	Outcome(ctx context.Context, ref record.Ref) (*record.Outcome, error)
 }
 
 // Scope says which runs a listing covers.
@@ -170,11 +171,15 @@ func (out *Runs) addRecordOnly(ctx context.Context, src Source, refs []record.Re
 		}
 		return nil
 	}
-	recs, errs := readRecords(ctx, src, refs)
+	recs, outs, errs := readRecords(ctx, src, refs)
 	for i, ref := range refs {
 		switch {
 		case errs[i] == nil:
-			out.Rows = append(out.Rows, FromRecord(recs[i], ref))
+			r := FromRecord(recs[i], ref)
+			if o := outs[i]; o != nil {
+				r.State, r.Started, r.Finished = o.State, o.StartedAt, o.FinishedAt
+			}
+			out.Rows = append(out.Rows, r)
 		case errors.Is(errs[i], nomad.ErrCorrupt):
 			out.Corrupt = append(out.Corrupt, errs[i])
 			out.Rows = append(out.Rows, bareRow(ref))
@@ -187,10 +192,12 @@ func (out *Runs) addRecordOnly(ctx context.Context, src Source, refs []record.Re
 	return nil
 }
 
-// readRecords reads records with bounded parallelism; recs[i] and errs[i]
-// belong to refs[i].
-func readRecords(ctx context.Context, src Source, refs []record.Ref) ([]*record.Run, []error) {
+// readRecords reads records, and the outcomes of the runs that ended, with
+// bounded parallelism; recs[i], outs[i] and errs[i] belong to refs[i]. An
+// outcome that cannot be read leaves the run's state unknown.
+func readRecords(ctx context.Context, src Source, refs []record.Ref) ([]*record.Run, []*record.Outcome, []error) {
 	recs := make([]*record.Run, len(refs))
+	outs := make([]*record.Outcome, len(refs))
 	errs := make([]error, len(refs))
 	sem := make(chan struct{}, recordReadParallelism)
 	var wg sync.WaitGroup
@@ -199,10 +206,13 @@ func readRecords(ctx context.Context, src Source, refs []record.Ref) ([]*record.
 		wg.Go(func() {
 			defer func() { <-sem }()
 			recs[i], _, errs[i] = src.Record(ctx, ref)
+			if errs[i] == nil && ref.Ended {
+				outs[i], _ = src.Outcome(ctx, ref)
+			}
 		})
 	}
 	wg.Wait()
-	return recs, errs
+	return recs, outs, errs
 }
 
 func bareRow(ref record.Ref) Run {

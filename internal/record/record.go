@@ -29,6 +29,9 @@ type Ref struct {
 	Namespace string
 	Project   string
 	RunID     string
+	// Ended is set by listings when the run's outcome exists beside its
+	// record (OutcomePath): the run ended and the controller recorded how.
+	Ended bool
 }
 
 // Path is the Variable path of the run's record.

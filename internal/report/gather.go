@@ -28,6 +28,8 @@ type Source interface {
 	Allocation(ctx context.Context, namespace, allocID string) (*api.Allocation, error)
 	// StderrTail returns up to maxBytes from the end of a task's stderr.
 	StderrTail(ctx context.Context, alloc *api.Allocation, task string, maxBytes int64) (string, error)
+	// Outcome reads how the run ended, as the controller recorded it.
+	Outcome(ctx context.Context, runID string) (*record.Outcome, error)
 }
 
 // Gather limits: the newest MaxAllocs attempts are read in full, and the
@@ -60,7 +62,12 @@ func Gather(ctx context.Context, src Source, runID string) (Input, error) {
 	stubs, err := src.JobAllocations(ctx, rec.Namespace, jobID)
 	switch {
 	case errors.Is(err, nomad.ErrNotFound):
-		in.Warnings = append(in.Warnings, fmt.Sprintf("Nomad no longer knows job %q (garbage-collected?): the report uses the run's record and usage only", jobID))
+		o, oerr := src.Outcome(ctx, runID)
+		if oerr == nil {
+			in.Outcome = o
+		} else {
+			in.Warnings = append(in.Warnings, fmt.Sprintf("Nomad no longer knows job %q (garbage-collected?) and no controller recorded how it ended: the report uses the run's record and usage only", jobID))
+		}
 	case err != nil:
 		return in, fmt.Errorf("list the allocations of run %q (job %q): %w", runID, jobID, err)
 	}

@@ -17,12 +17,13 @@ import (
 // fakeSource is a hand-written Source: maps of what Nomad holds, errors
 // to return per method, and a log of the calls made.
 type fakeSource struct {
-	records map[string]*record.Run
-	usages  map[string]*record.Usage
-	allocs  map[string]*api.Allocation // by ID; listed for every job
-	stderr  map[string]string          // by alloc ID
-	errs    map[string]error           // by method name
-	calls   []string
+	records  map[string]*record.Run
+	usages   map[string]*record.Usage
+	outcomes map[string]*record.Outcome
+	allocs   map[string]*api.Allocation // by ID; listed for every job
+	stderr   map[string]string          // by alloc ID
+	errs     map[string]error           // by method name
+	calls    []string
 }
 
 func notFound(what string) error { return fmt.Errorf("%s: %w", what, nomad.ErrNotFound) }
@@ -36,6 +37,14 @@ func (f *fakeSource) Record(_ context.Context, id string) (*record.Run, error) {
 		return r, nil
 	}
 	return nil, notFound("record " + id)
+}
+
+func (f *fakeSource) Outcome(_ context.Context, id string) (*record.Outcome, error) {
+	f.calls = append(f.calls, "Outcome "+id)
+	if o, ok := f.outcomes[id]; ok {
+		return o, nil
+	}
+	return nil, notFound("outcome " + id)
 }
 
 func (f *fakeSource) Usage(_ context.Context, id string) (*record.Usage, error) {
@@ -155,5 +164,27 @@ func TestRecordJobID(t *testing.T) {
 		if got := recordJobID(&record.Run{Job: []byte(raw)}); got != want {
 			t.Errorf("%q: %q, want %q", raw, got, want)
 		}
+	}
+}
+
+// TestReportOfACollectedRun: once Nomad has collected the job, the report
+// is the one given when the run ended, from the outcome the controller
+// recorded, with the end of its stderr.
+func TestReportOfACollectedRun(t *testing.T) {
+	three := 3
+	started := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	src := &fakeSource{records: map[string]*record.Run{"train-1a2b3c4d": testRecord()},
+		outcomes: map[string]*record.Outcome{"train-1a2b3c4d": {RunID: "train-1a2b3c4d", State: record.StateFailed, ExitCode: &three,
+			Reason: KindUserError, Summary: "the task exited with code 3", Attempts: 1, StartedAt: started, FinishedAt: started.Add(time.Hour),
+			Stderr: "Traceback (most recent call last):\nValueError: bad lr\n", RecordedAt: started.Add(time.Hour)}},
+		errs: map[string]error{"JobAllocations": notFound("job")}}
+	in, err := Gather(context.Background(), src, "train-1a2b3c4d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Triage(in)
+	if r.Outcome != OutcomeFailed || r.ExitCode == nil || *r.ExitCode != 3 || r.Reason.Kind != KindUserError || r.RuntimeS != 3600 ||
+		len(r.StderrTail) == 0 || r.StderrTail[len(r.StderrTail)-1] != "ValueError: bad lr" {
+		t.Errorf("report of a collected run: %+v", r)
 	}
 }

@@ -23,6 +23,9 @@ type Input struct {
 	// most recent allocation), as read through Nomad's logs API.
 	Stderr      string
 	StderrAlloc string
+	// Outcome is how the run ended as the controller recorded it when it
+	// did; Triage uses it when Nomad no longer has the run's allocations.
+	Outcome *record.Outcome
 	// Warnings are problems met while gathering the input (unreadable
 	// logs, a garbage-collected job); the report repeats them.
 	Warnings []string
@@ -165,7 +168,9 @@ func Triage(in Input) Report {
 		r.Timeline = &tl
 	}
 
-	if len(allocs) == 0 {
+	if len(allocs) == 0 && in.Outcome != nil {
+		fromOutcome(&r, in.Outcome)
+	} else if len(allocs) == 0 {
 		r.Outcome = OutcomeQueued
 		r.Reason = Finding{Kind: KindQueued, Summary: "Nomad has not placed the run yet",
 			Advice: "`caravan status` shows why it waits (blocked evaluation, missing devices, an empty pool)."}
@@ -204,6 +209,32 @@ func Triage(in Input) Report {
 	accountUsage(&r, in, allocs, now)
 	r.Warnings = append(r.Warnings, in.Warnings...)
 	return r
+}
+
+// fromOutcome reports a run whose job Nomad collected from the outcome
+// the controller recorded when it ended: the same verdict report gave
+// then, with the end of its stderr.
+func fromOutcome(r *Report, o *record.Outcome) {
+	r.Outcome = string(o.State)
+	r.ExitCode = o.ExitCode
+	r.Reason = Finding{Kind: o.Reason, Summary: o.Summary}
+	r.Attempts = o.Attempts
+	if !o.StartedAt.IsZero() {
+		s := o.StartedAt
+		r.StartedAt = &s
+		if !o.FinishedAt.IsZero() {
+			f := o.FinishedAt
+			r.FinishedAt = &f
+			r.RuntimeS = max(0, f.Sub(s).Seconds())
+		}
+	}
+	if o.AllocID != "" {
+		r.Alloc = &AllocSummary{ID: o.AllocID, Node: o.Node, ClientStatus: string(o.State)}
+	}
+	if o.Reason != KindSuccess {
+		r.StderrTail = lastLines(o.Stderr, stderrTailLines)
+	}
+	r.Warnings = append(r.Warnings, "Nomad no longer has the run's job; this is how it ended as recorded at "+o.RecordedAt.UTC().Format(time.RFC3339))
 }
 
 // latestFirst orders allocations newest first without touching the input.

@@ -113,7 +113,8 @@ type taskState struct {
 type taskEvent struct {
 	Type, Display, Message string
 	Details                map[string]string
-	ExitCode               int
+	ExitCode, Signal       int
+	KillTimeout            time.Duration
 	FailsTask              bool
 	Time                   int64
 }
@@ -180,6 +181,7 @@ type eval struct {
 	Queued                 map[string]int
 	Place, Stop            map[string]int
 	Pool                   string
+	Purge                  bool // a job-deregister that purged the job
 	CreateIndex            uint64
 	ModifyIndex            uint64
 	CreateTime, ModifyTime int64

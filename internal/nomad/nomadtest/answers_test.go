@@ -141,3 +141,23 @@ func TestPlanOfACompletedRun(t *testing.T) {
 		t.Errorf("diff updates: %v", up)
 	}
 }
+
+func TestNodeEventsOfADrain(t *testing.T) {
+	s := New(t)
+	node := s.AddNode(NodeSpec{Name: "gpu-node-1", Pool: "gpu", GPUs: 2})
+	do(t, s, "PUT", "/v1/node/"+node+"/drain", `{"DrainSpec":{"Deadline":3600000000000},"Meta":{"caravan":"test"}}`)
+	_, body := do(t, s, "GET", "/v1/node/"+node, "")
+	var n struct{ Events []struct{ Subsystem, Message string } }
+	if err := json.Unmarshal([]byte(body), &n); err != nil {
+		t.Fatal(err)
+	}
+	// An idle node's drain completes at once, as on Nomad 2.0.5.
+	var got []string
+	for _, e := range n.Events {
+		got = append(got, e.Subsystem+": "+e.Message)
+	}
+	want := []string{"Cluster: Node registered", "Drain: Node drain strategy set", "Drain: Node drain complete"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("node events %q, want %q", got, want)
+	}
+}

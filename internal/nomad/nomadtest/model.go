@@ -53,6 +53,14 @@ type node struct {
 	Meta                       map[string]string
 	CreateIndex, ModifyIndex   uint64
 	StatusUpdatedAt            int64
+	Events                     []nodeEvent
+}
+
+// nodeEvent is one entry of a node's event log (registration, drains).
+type nodeEvent struct {
+	Subsystem, Message string
+	Index              uint64
+	Time               time.Time
 }
 
 type taskReq struct {

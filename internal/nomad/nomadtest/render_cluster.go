@@ -2,6 +2,7 @@ package nomadtest
 
 import (
 	"sort"
+	"time"
 )
 
 func renderEval(e *eval) map[string]any {
@@ -108,6 +109,12 @@ func (s *Server) renderNode(n *node) map[string]any {
 	}
 	m["Meta"] = meta
 	m["StatusUpdatedAt"] = n.StatusUpdatedAt
+	evs := make([]any, len(n.Events))
+	for i, e := range n.Events {
+		evs[i] = map[string]any{"CreateIndex": e.Index, "Details": nil, "Message": e.Message, "Subsystem": e.Subsystem,
+			"Timestamp": e.Time.UTC().Format(time.RFC3339Nano)}
+	}
+	m["Events"] = evs
 	return m
 }
 

@@ -79,11 +79,14 @@ func (d *diffs) add(path string, kind diffKind, format string, a ...any) {
 }
 
 // compareOpts say which keys hold values that may differ (dynamic: only
-// their shapes are compared) and which maps have data for keys (free: only
-// the shape of their values is compared).
+// their shapes are compared), which maps have data for keys (free: their
+// values are compared under the keys both have), and which lists hold
+// values that may differ in a list whose length may not (counted: e.g.
+// the device instances an allocation got, which depend on which were free).
 type compareOpts struct {
 	dynamic map[string]bool
 	free    map[string]bool
+	counted map[string]bool
 }
 
 // compareJSON compares want (recorded) and got (fake) at path. dynamic
@@ -124,6 +127,13 @@ func compareWith(d *diffs, path string, want, got any, o compareOpts) {
 				d.add(path+"."+k, diffMissing, "missing in fake")
 			case !inW:
 				d.add(path+"."+k, diffExtra, "fake has a key Nomad lacks")
+			case o.counted[k]:
+				wl, _ := wv.([]any)
+				gl, _ := gv.([]any)
+				if len(wl) != len(gl) {
+					d.add(path+"."+k, diffLength, "want %d elements, got %d", len(wl), len(gl))
+				}
+				shapeWith(d, path+"."+k, wv, gv, o.free)
 			case volatile(k) || o.dynamic[k]:
 				shapeWith(d, path+"."+k, wv, gv, o.free)
 			default:
@@ -337,5 +347,19 @@ func TestCompareJSONCatchesDifferences(t *testing.T) {
 	compareJSON(&d, "same", want, map[string]any{"A": 1.0, "ID": "other", "B": map[string]any{"C": "v"}, "L": []any{1.0}}, nil)
 	if len(d) != 0 {
 		t.Errorf("IDs must not count: %v", d)
+	}
+}
+
+func TestCountedListsCompareLengthNotValues(t *testing.T) {
+	o := compareOpts{counted: map[string]bool{"DeviceIDs": true}}
+	want := map[string]any{"DeviceIDs": []any{"gpu1"}}
+	var d diffs
+	compareWith(&d, "$", want, map[string]any{"DeviceIDs": []any{"gpu0"}}, o)
+	if len(d) != 0 {
+		t.Errorf("another free GPU: %v", d)
+	}
+	compareWith(&d, "$", want, map[string]any{"DeviceIDs": []any{"gpu0", "gpu1"}}, o)
+	if len(d) != 1 || d[0].Kind != diffLength {
+		t.Errorf("two GPUs for one: %v", d)
 	}
 }

@@ -132,34 +132,40 @@ func apiKeyAliases() (map[string][]string, error) {
 		return nil, fmt.Errorf("find the nomad api module: %w", err)
 	}
 	dir := strings.TrimSpace(string(out))
-	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.SkipObjectResolution)
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		return nil, err
 	}
 	aliases := map[string][]string{}
-	for _, p := range pkgs {
-		for _, f := range p.Files {
-			ast.Inspect(f, func(n ast.Node) bool {
-				st, ok := n.(*ast.StructType)
-				if !ok {
-					return true
-				}
-				for _, fl := range st.Fields.List {
-					if fl.Tag == nil {
-						continue
-					}
-					tag, _ := strconv.Unquote(fl.Tag.Value)
-					name, _, _ := strings.Cut(reflect.StructTag(tag).Get("json"), ",")
-					for _, id := range fl.Names {
-						if name != "" && name != "-" && !strings.EqualFold(name, id.Name) {
-							k := strings.ToLower(id.Name)
-							aliases[k] = append(aliases[k], strings.ToLower(name))
-						}
-					}
-				}
-				return true
-			})
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
 		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			st, ok := n.(*ast.StructType)
+			if !ok {
+				return true
+			}
+			for _, fl := range st.Fields.List {
+				if fl.Tag == nil {
+					continue
+				}
+				tag, _ := strconv.Unquote(fl.Tag.Value)
+				name, _, _ := strings.Cut(reflect.StructTag(tag).Get("json"), ",")
+				for _, id := range fl.Names {
+					if name != "" && name != "-" && !strings.EqualFold(name, id.Name) {
+						k := strings.ToLower(id.Name)
+						aliases[k] = append(aliases[k], strings.ToLower(name))
+					}
+				}
+			}
+			return true
+		})
 	}
 	return aliases, nil
 }

@@ -147,7 +147,9 @@ func TestNodeEventsOfADrain(t *testing.T) {
 	node := s.AddNode(NodeSpec{Name: "gpu-node-1", Pool: "gpu", GPUs: 2})
 	do(t, s, "PUT", "/v1/node/"+node+"/drain", `{"DrainSpec":{"Deadline":3600000000000},"Meta":{"caravan":"test"}}`)
 	_, body := do(t, s, "GET", "/v1/node/"+node, "")
-	var n struct{ Events []struct{ Subsystem, Message string } }
+	var n struct {
+		Events []struct{ Subsystem, Message string }
+	}
 	if err := json.Unmarshal([]byte(body), &n); err != nil {
 		t.Fatal(err)
 	}

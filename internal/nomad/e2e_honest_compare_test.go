@@ -307,7 +307,7 @@ func compareEvents(t *testing.T, where string, live, fake []byte, reads map[stri
 			var bestFail []diff
 			for i, le := range les {
 				var d diffs
-				compareWith(&d, "$", shapeOnly(le), shapeOnly(fe), honestOpts)
+				eventShape(&d, "$", le, fe)
 				fail, _ := verdict(d, reads)
 				if i == 0 || len(fail) < len(bestFail) || (len(fail) == len(bestFail) && len(d) < len(best)) {
 					best, bestFail = d, fail
@@ -323,26 +323,42 @@ func compareEvents(t *testing.T, where string, live, fake []byte, reads map[stri
 	}
 }
 
-// shapeOnly blanks the scalar values of an event, whose payload is a job,
-// an evaluation, an allocation or a node at some moment: the moments of
-// the two sides differ, their shapes must not.
-func shapeOnly(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[k] = shapeOnly(x)
-		}
-		return out
+// eventShape compares two events' shapes: the same keys, the same kinds
+// of values, lists by their first elements, null matching anything. An
+// event carries a job, an evaluation, an allocation or a node at some
+// moment; the moments of the two sides differ, their shapes must not.
+func eventShape(d *diffs, path string, want, got any) {
+	if want == nil || got == nil {
+		return
+	}
+	if kind(want) != kind(got) {
+		d.add(path, diffType, "want %s, got %s", kind(want), kind(got))
+		return
+	}
+	switch w := want.(type) {
 	case []any:
-		if len(v) == 0 {
-			return v
+		if g := got.([]any); len(w) > 0 && len(g) > 0 {
+			eventShape(d, path+"[0]", w[0], g[0])
 		}
-		return []any{shapeOnly(v[0])}
-	case nil:
-		return nil
-	default:
-		return kind(v)
+	case map[string]any:
+		g := got.(map[string]any)
+		if honestDynamic[lastKey(path)] {
+			return // values of a live machine
+		}
+		free := honestFree[lastKey(path)] // data for keys: those both have
+		for _, k := range unionKeys(w, g) {
+			wv, inW := w[k]
+			gv, inG := g[k]
+			switch {
+			case free && (!inW || !inG):
+			case !inG:
+				d.add(path+"."+k, diffMissing, "missing in fake")
+			case !inW:
+				d.add(path+"."+k, diffExtra, "fake has a key Nomad lacks")
+			default:
+				eventShape(d, path+"."+k, wv, gv)
+			}
+		}
 	}
 }
 

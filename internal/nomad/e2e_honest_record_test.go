@@ -29,11 +29,15 @@ type exchange struct {
 	nextToken bool // X-Nomad-NextToken was set (the api reads it)
 	mu        sync.Mutex
 	body      bytes.Buffer
+	cut       bool // the scenario stopped listening: what comes later is not kept
 }
 
 func (x *exchange) Write(p []byte) (int, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.cut {
+		return len(p), nil
+	}
 	return x.body.Write(p)
 }
 
@@ -63,6 +67,17 @@ func (r *recorder) add(x *exchange) {
 	defer r.mu.Unlock()
 	x.label = r.label
 	r.entries = append(r.entries, x)
+}
+
+// cut ends the recording of label's streams: the proxy may still read what
+// the server sent after the client stopped listening, and the fake, being
+// quicker, would have more of it than Nomad.
+func (r *recorder) cut(label string) {
+	for _, x := range r.of(label) {
+		x.mu.Lock()
+		x.cut = true
+		x.mu.Unlock()
+	}
 }
 
 // of returns the exchanges recorded under label, in order.

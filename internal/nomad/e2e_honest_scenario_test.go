@@ -87,6 +87,7 @@ func (s *side) play(ids honestIDs) {
 
 	// Let the stream catch up with the last events before it is cut.
 	time.Sleep(2 * time.Second)
+	s.rec.cut("event stream")
 	stopEvents()
 	<-evDone
 

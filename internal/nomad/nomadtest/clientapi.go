@@ -210,8 +210,9 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 // the node agent that finds its node there (stats.client.node_id). The
 // local client is the fake's first node, as for /v1/client/stats. Of the
 // agent's configuration only its identity is given (name, datacenter,
-// region, version, client or server, node pool) and the few settings a
-// client's operator sets; Nomad's defaults for the rest are left out.
+// region, version, client or server, node pool), where it keeps its data
+// and allocations, and the few settings a client's operator sets; Nomad's
+// defaults for the rest are left out.
 func (s *Server) handleAgentSelf(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -225,9 +226,11 @@ func (s *Server) handleAgentSelf(w http.ResponseWriter, r *http.Request) {
 			"NodeName": name, "Datacenter": dc, "Region": "global",
 			"Version": map[string]any{"BuildDate": nil, "Revision": "", "Version": "2.0.5", "VersionMetadata": "", "VersionPrerelease": ""},
 			"Client": map[string]any{"Enabled": true, "NodePool": pool, "NodeClass": "", "Servers": []any{s.nodeHTTPAddr()},
-				"Drain": nil, "MemoryMB": 0, "Meta": map[string]any{}, "Options": map[string]any{}, "StateDir": ""},
-			"Server": map[string]any{"Enabled": false},
-			"Files":  []any{},
+				"Drain": nil, "MemoryMB": 0, "Meta": map[string]any{}, "Options": map[string]any{}, "StateDir": "",
+				"AllocDir": "", "CgroupParent": ""},
+			"DataDir": "/opt/nomad/data", // the packaged default; allocations under alloc/
+			"Server":  map[string]any{"Enabled": false},
+			"Files":   []any{},
 			"TLSConfig": map[string]any{"CAFile": "", "CertFile": "", "Checksum": "", "EnableHTTP": false, "EnableRPC": false,
 				"KeyFile": "", "KeyLoader": map[string]any{}, "RPCUpgradeMode": false, "TLSCipherSuites": "", "TLSMinVersion": "",
 				"VerifyHTTPSClient": false, "VerifyServerHostname": false},

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,12 +23,14 @@ import (
 //
 // caravan decodes Nomad's answers into the api package's types and reads
 // their fields by name (a.ClientStatus, e.Status, n.NodeResources) or, for
-// the maps of those types, by string index (stats["client"]["node_id"]).
-// So a key is read when some non-test Go file of caravan's (cmd/ and
-// internal/, the fake itself excepted) selects a field of that name, or
-// indexes a map with that string. The scan is by name, not by type: a key
+// the maps of those types, by string (stats["client"]["node_id"]). So a
+// key is read when some non-test Go file of caravan's (cmd/ and internal/,
+// the fake itself excepted) selects a field of that name, or has that
+// string. The scan is by name, not by type: a key
 // counts as read as soon as any selector anywhere has its name, which errs
-// towards failing. Decoding both answers into the api types and comparing
+// towards failing; so does counting every string in code that looks like
+// a key (a map read through a helper, str(cfg, "DataDir"), is a read).
+// Decoding both answers into the api types and comparing
 // the values was the other way; it would not say whether caravan reads a
 // field, only that one exists, and would pass on a key the fake invents.
 // Where the api package names a field otherwise than its key (IntVal for
@@ -170,6 +173,10 @@ func apiKeyAliases() (map[string][]string, error) {
 	return aliases, nil
 }
 
+// keyLike is what a JSON key of Nomad's looks like: a Go-like name, maybe
+// dotted (kernel.name).
+var keyLike = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
+
 func collectReads(f *ast.File, out map[string]bool) {
 	pkgs := map[string]bool{}
 	for _, imp := range f.Imports {
@@ -188,11 +195,14 @@ func collectReads(f *ast.File, out map[string]bool) {
 				return true
 			}
 			out[strings.ToLower(n.Sel.Name)] = true
-		case *ast.IndexExpr:
-			if lit, ok := n.Index.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				if s, err := strconv.Unquote(lit.Value); err == nil {
-					out[strings.ToLower(s)] = true
-				}
+		case *ast.BasicLit:
+			// m["node_id"], and str(cfg, "DataDir") for a helper that
+			// indexes: any string in code that could be a key.
+			if n.Kind != token.STRING {
+				return true
+			}
+			if s, err := strconv.Unquote(n.Value); err == nil && keyLike.MatchString(s) {
+				out[strings.ToLower(s)] = true
 			}
 		}
 		return true
@@ -261,6 +271,34 @@ func TestVerdictFailsOnlyOnWhatCaravanReads(t *testing.T) {
 		fail, _ := verdict(d, reads)
 		if (len(fail) > 0) != tt.fail {
 			t.Errorf("%s: failing differences %v, want failure %v (all: %v)", tt.name, fail, tt.fail, d)
+		}
+	}
+}
+
+func TestCollectReadsFindsSelectorsAndKeys(t *testing.T) {
+	src := `package x
+import "fmt"
+// Comment says NotCode.
+func f(self map[string]any, a alloc) {
+	_ = a.ClientStatus
+	_ = self["node_id"]
+	_ = str(self, "DataDir")
+	fmt.Println("two words", fmt.Sprintf("%d", 1))
+}`
+	f, err := parser.ParseFile(token.NewFileSet(), "x.go", src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	collectReads(f, got)
+	for _, k := range []string{"clientstatus", "node_id", "datadir"} {
+		if !got[k] {
+			t.Errorf("%s not read in %v", k, got)
+		}
+	}
+	for _, k := range []string{"println", "sprintf", "notcode", "two words"} {
+		if got[k] {
+			t.Errorf("%s counted as read", k)
 		}
 	}
 }

@@ -229,7 +229,7 @@ func (s *Server) handleAgentSelf(w http.ResponseWriter, r *http.Request) {
 				"Drain": nil, "MemoryMB": 0, "Meta": map[string]any{}, "Options": map[string]any{}, "StateDir": "",
 				"AllocDir": "", "CgroupParent": ""},
 			"DataDir": "/opt/nomad/data", // the packaged default; allocations under alloc/
-			"Server":  map[string]any{"Enabled": false},
+			"Server":  map[string]any{"Enabled": false, "DataDir": ""},
 			"Files":   []any{},
 			"TLSConfig": map[string]any{"CAFile": "", "CertFile": "", "Checksum": "", "EnableHTTP": false, "EnableRPC": false,
 				"KeyFile": "", "KeyLoader": map[string]any{}, "RPCUpgradeMode": false, "TLSCipherSuites": "", "TLSMinVersion": "",

@@ -73,6 +73,12 @@ func TestErrorsReadAsSentences(t *testing.T) {
 			want: []string{"permission denied by Nomad ACLs", "submit-job", "set NOMAD_TOKEN or -token"},
 		},
 		{
+			name: "404",
+			call: func(c *nomad.Client) error { _, err := c.Job(ctx, "", "nope"); return err },
+			kind: nomad.ErrNotFound,
+			want: []string{`job "nope" not found in namespace "default"`},
+		},
+		{
 			// Nomad answers a write to an unknown node with a 500.
 			name: "node gone",
 			call: func(c *nomad.Client) error {
@@ -80,12 +86,6 @@ func TestErrorsReadAsSentences(t *testing.T) {
 			},
 			kind: nomad.ErrNotFound,
 			want: []string{`node "00000000-0000-4000-8000-000000000000" not found`},
-		},
-		{
-			name: "404",
-			call: func(c *nomad.Client) error { _, err := c.Job(ctx, "", "nope"); return err },
-			kind: nomad.ErrNotFound,
-			want: []string{`job "nope" not found in namespace "default"`},
 		},
 		{
 			name: "unknown namespace", ns: "typo",

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -62,14 +63,32 @@ func (x diff) String() string { return x.Path + ": " + x.Msg }
 // path, array indexes dropped; "" for a difference at the top of a path
 // rooted at "$".
 func (x diff) Key() string {
-	k := lastKey(x.Path)
-	if i := strings.IndexByte(k, '['); i >= 0 {
-		k = k[:i]
+	p := x.Path
+	for strings.HasSuffix(p, "]") && !strings.HasSuffix(p, `"]`) {
+		p = p[:strings.LastIndexByte(p, '[')] // an array index
 	}
+	if strings.HasSuffix(p, `"]`) {
+		// A key with a dot, written ["driver.java"] (see childPath).
+		if i := strings.LastIndex(p, `["`); i >= 0 {
+			if k, err := strconv.Unquote(p[i+1 : len(p)-1]); err == nil {
+				return k
+			}
+		}
+	}
+	k := lastKey(p)
 	if k == "$" {
 		return ""
 	}
 	return k
+}
+
+// childPath is the path of key k under path: path.k, or path["k"] when k
+// holds a dot (node attributes: "driver.java"), so that Key reads it back.
+func childPath(path, k string) string {
+	if strings.ContainsAny(k, `.[]"`) {
+		return path + "[" + strconv.Quote(k) + "]"
+	}
+	return path + "." + k
 }
 
 type diffs []diff
@@ -124,20 +143,20 @@ func compareWith(d *diffs, path string, want, got any, o compareOpts) {
 			gv, inG := g[k]
 			switch {
 			case !inG:
-				d.add(path+"."+k, diffMissing, "missing in fake")
+				d.add(childPath(path, k), diffMissing, "missing in fake")
 			case !inW:
-				d.add(path+"."+k, diffExtra, "fake has a key Nomad lacks")
+				d.add(childPath(path, k), diffExtra, "fake has a key Nomad lacks")
 			case o.counted[k]:
 				wl, _ := wv.([]any)
 				gl, _ := gv.([]any)
 				if len(wl) != len(gl) {
-					d.add(path+"."+k, diffLength, "want %d elements, got %d", len(wl), len(gl))
+					d.add(childPath(path, k), diffLength, "want %d elements, got %d", len(wl), len(gl))
 				}
-				shapeWith(d, path+"."+k, wv, gv, o.free)
+				shapeWith(d, childPath(path, k), wv, gv, o.free)
 			case volatile(k) || o.dynamic[k]:
-				shapeWith(d, path+"."+k, wv, gv, o.free)
+				shapeWith(d, childPath(path, k), wv, gv, o.free)
 			default:
-				compareWith(d, path+"."+k, wv, gv, o)
+				compareWith(d, childPath(path, k), wv, gv, o)
 			}
 		}
 	case []any:
@@ -200,11 +219,11 @@ func shapeWith(d *diffs, path string, want, got any, free map[string]bool) {
 		_, inG := g[k]
 		switch {
 		case !inG:
-			d.add(path+"."+k, diffMissing, "missing in fake")
+			d.add(childPath(path, k), diffMissing, "missing in fake")
 		case !inW:
-			d.add(path+"."+k, diffExtra, "fake has a key Nomad lacks")
+			d.add(childPath(path, k), diffExtra, "fake has a key Nomad lacks")
 		default:
-			shapeWith(d, path+"."+k, w[k], g[k], free)
+			shapeWith(d, childPath(path, k), w[k], g[k], free)
 		}
 	}
 }
@@ -233,11 +252,11 @@ func freeMap(d *diffs, path string, w, g map[string]any, cmp func(path string, w
 		_, inG := g[k]
 		switch {
 		case inW && inG:
-			cmp(path+"."+k, w[k], g[k])
+			cmp(childPath(path, k), w[k], g[k])
 		case inW:
-			d.add(path+"."+k, diffValue, "Nomad has this entry, the fake does not")
+			d.add(childPath(path, k), diffValue, "Nomad has this entry, the fake does not")
 		default:
-			d.add(path+"."+k, diffValue, "the fake has this entry, Nomad does not")
+			d.add(childPath(path, k), diffValue, "the fake has this entry, Nomad does not")
 		}
 	}
 }
@@ -361,5 +380,20 @@ func TestCountedListsCompareLengthNotValues(t *testing.T) {
 	compareWith(&d, "$", want, map[string]any{"DeviceIDs": []any{"gpu0", "gpu1"}}, o)
 	if len(d) != 1 || d[0].Kind != diffLength {
 		t.Errorf("two GPUs for one: %v", d)
+	}
+}
+
+func TestDiffKeyOfDottedAndIndexedPaths(t *testing.T) {
+	for path, want := range map[string]string{
+		"$":                                      "",
+		"$[3]":                                   "",
+		"$.TaskStates.train.Events[2]":           "Events",
+		childPath("$.Attributes", "driver.java"): "driver.java",
+		childPath("$.Attributes", "driver.java") + "[0]": "driver.java",
+		childPath("$.Meta", "plain"):                     "plain",
+	} {
+		if got := (diff{Path: path}).Key(); got != want {
+			t.Errorf("Key of %s: %q, want %q", path, got, want)
+		}
 	}
 }

@@ -32,9 +32,10 @@ var honestDynamic = map[string]bool{
 	// allocation stats), which change from one reading to the next.
 	"CPU": true, "Memory": true, "DiskStats": true, "AllocDirStats": true, "Uptime": true, "CPUTicksConsumed": true,
 	"ResourceUsage": true, "Stats": true,
-	// Fingerprints of the machine (kernel, addresses), content hashes, and
-	// the agent's own configuration and runtime.
-	"Attributes": true, "Address": true, "Hash": true, "SecretID": true, "CgroupParent": true,
+	// Fingerprints of the machine (kernel, addresses, the drivers found
+	// and their health), content hashes, and the agent's own
+	// configuration and runtime.
+	"Attributes": true, "Drivers": true, "Address": true, "Hash": true, "SecretID": true, "CgroupParent": true,
 	"config": true, "member": true, "runtime": true, "node_id": true, "known_servers": true, "heartbeat_ttl": true,
 	"last_heartbeat": true, "num_allocations": true,
 }
@@ -45,7 +46,7 @@ var honestDynamic = map[string]bool{
 var honestFree = map[string]bool{"ClassEligibility": true, "InstanceStats": true, "TaskStates": true, "Tasks": true,
 	"Summary": true, "DesiredTGUpdates": true, "FailedTGAllocs": true, "QueuedAllocations": true, "Meta": true,
 	"Items": true, "TaskLifecycles": true, "NodesAvailable": true, "ConstraintFiltered": true, "DimensionExhausted": true,
-	"stats": true, "client": true}
+	"stats": true, "client": true, "Attributes": true, "Drivers": true}
 
 // honestOpts: the device instances an allocation got depend on which were
 // free on the real node; how many it got does not.
@@ -352,11 +353,11 @@ func eventShape(d *diffs, path string, want, got any) {
 			switch {
 			case free && (!inW || !inG):
 			case !inG:
-				d.add(path+"."+k, diffMissing, "missing in fake")
+				d.add(childPath(path, k), diffMissing, "missing in fake")
 			case !inW:
-				d.add(path+"."+k, diffExtra, "fake has a key Nomad lacks")
+				d.add(childPath(path, k), diffExtra, "fake has a key Nomad lacks")
 			default:
-				eventShape(d, path+"."+k, wv, gv)
+				eventShape(d, childPath(path, k), wv, gv)
 			}
 		}
 	}

@@ -207,9 +207,11 @@ func (i Identity) String() string {
 	return i.AccessorID
 }
 
-// Self reads the caller's ACL token. With ACLs disabled Nomad refuses the
-// call ("ACL support disabled"); that is not an error here: it returns a
-// zero Identity, since records simply carry no submitter then.
+// Self reads the caller's ACL token. With ACLs disabled there is no
+// caller to name: Nomad 2.0.5 answers with a stand-in token (accessor
+// "acls-disabled"), older versions refuse the call ("ACL support
+// disabled"). Neither is an error here: Self returns a zero Identity, and
+// records simply carry no submitter.
 func (c *Client) Self(ctx context.Context) (Identity, error) {
 	ctx, cancel := c.call(ctx)
 	defer cancel()
@@ -221,8 +223,15 @@ func (c *Client) Self(ctx context.Context) (Identity, error) {
 		}
 		return Identity{}, c.fail(op{what: "read own ACL token", thing: "ACL token", ns: c.namespace}, err)
 	}
+	if t.AccessorID == aclsDisabledAccessor {
+		return Identity{}, nil
+	}
 	return Identity{AccessorID: t.AccessorID, Name: t.Name, Type: t.Type}, nil
 }
+
+// aclsDisabledAccessor is the accessor of the token Nomad reports as the
+// caller's when ACLs are off.
+const aclsDisabledAccessor = "acls-disabled"
 
 // CheckNamespace verifies that a namespace exists, so that commands that
 // only read (where Nomad answers an unknown namespace with empty lists)

@@ -124,7 +124,9 @@ func (c *Client) fail(o op, err error) error {
 			need = "a policy that allows this"
 		}
 		e.text = fmt.Sprintf("%s: permission denied by Nomad ACLs at %s: the token needs %s in namespace %q (set NOMAD_TOKEN or -token)", o.what, c.address, need, o.ns)
-	case status == 404:
+	case status == 404 || (status == 500 && body == "node not found" && o.thing != ""):
+		// Nomad answers a drain or an eligibility change of a node it
+		// does not know (gone since caravan listed it) with a 500.
 		e.Kind = ErrNotFound
 		if o.thing == "" {
 			// Nothing by name was asked for, so the endpoint itself is

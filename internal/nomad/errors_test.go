@@ -93,6 +93,15 @@ func TestErrorsReadAsSentences(t *testing.T) {
 			want: []string{`job "nope" not found in namespace "default"`},
 		},
 		{
+			// Nomad answers a write to an unknown node with a 500.
+			name: "node gone",
+			call: func(c *nomad.Client) error {
+				return c.SetEligibility(ctx, "00000000-0000-4000-8000-000000000000", false)
+			},
+			kind: nomad.ErrNotFound,
+			want: []string{`node "00000000-0000-4000-8000-000000000000" not found`},
+		},
+		{
 			name: "unknown namespace", ns: "typo",
 			call: func(c *nomad.Client) error {
 				_, err := c.RegisterJob(ctx, gpuJob("a", "default", 0), false, 0)

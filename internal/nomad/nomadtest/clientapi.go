@@ -128,7 +128,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	a := s.allocs[r.PathValue("id")]
 	if a == nil {
 		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, "unknown allocation ID \""+r.PathValue("id")+"\"")
+		writeError(w, http.StatusNotFound, "Unknown allocation \""+r.PathValue("id")+"\"")
 		return
 	}
 	if _, ok := a.States[task]; !ok {
@@ -204,4 +204,45 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// handleAgentSelf: GET /v1/agent/self as a client agent answers it, for
+// the node agent that finds its node there (stats.client.node_id). The
+// local client is the fake's first node, as for /v1/client/stats. Of the
+// agent's configuration only its identity is given (name, datacenter,
+// region, version, client or server, node pool), where it keeps its data
+// and allocations, and the few settings a client's operator sets; Nomad's
+// defaults for the rest are left out.
+func (s *Server) handleAgentSelf(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name, dc, pool, id := "", "dc1", "default", ""
+	if len(s.nodeOrder) > 0 {
+		n := s.nodes[s.nodeOrder[0]]
+		name, dc, pool, id = n.Name, n.Datacenter, n.Pool, n.ID
+	}
+	s.writeJSON(w, s.index, map[string]any{
+		"config": map[string]any{
+			"NodeName": name, "Datacenter": dc, "Region": "global",
+			"Version": map[string]any{"BuildDate": nil, "Revision": "", "Version": "2.0.5", "VersionMetadata": "", "VersionPrerelease": ""},
+			"Client": map[string]any{"Enabled": true, "NodePool": pool, "NodeClass": "", "Servers": []any{s.nodeHTTPAddr()},
+				"Drain": nil, "MemoryMB": 0, "Meta": map[string]any{}, "Options": map[string]any{}, "StateDir": "",
+				"AllocDir": "", "CgroupParent": ""},
+			"DataDir": "/opt/nomad/data", // the packaged default; allocations under alloc/
+			"Server":  map[string]any{"Enabled": false, "DataDir": ""},
+			"Files":   []any{},
+			"TLSConfig": map[string]any{"CAFile": "", "CertFile": "", "Checksum": "", "EnableHTTP": false, "EnableRPC": false,
+				"KeyFile": "", "KeyLoader": map[string]any{}, "RPCUpgradeMode": false, "TLSCipherSuites": "", "TLSMinVersion": "",
+				"VerifyHTTPSClient": false, "VerifyServerHostname": false},
+			"UI": map[string]any{"Enabled": true, "Label": map[string]any{"BackgroundColor": "", "Text": "", "TextColor": ""}},
+		},
+		"member": map[string]any{"Addr": nil, "DelegateCur": 0, "DelegateMax": 0, "DelegateMin": 0, "Name": "", "Port": 0,
+			"ProtocolCur": 0, "ProtocolMax": 0, "ProtocolMin": 0, "Status": "none", "Tags": nil},
+		"stats": map[string]any{
+			"client": map[string]any{"heartbeat_ttl": "10s", "node_id": id, "known_servers": s.nodeHTTPAddr(),
+				"num_allocations": strconv.Itoa(len(s.nodeAllocs[id])), "last_heartbeat": "1s"},
+			"runtime": map[string]any{"arch": "amd64", "cpu_count": "2", "goroutines": "100", "kernel.name": "linux",
+				"max_procs": "2", "version": "go1.26"},
+		},
+	})
 }

@@ -27,6 +27,14 @@ func (s *Server) emit(topic, typ, key, ns string, snap func(s *Server) map[strin
 	s.emitPayload(topic, typ, key, ns, func(s *Server) map[string]any { return map[string]any{topic: snap(s)} })
 }
 
+// emitFor is emit for an evaluation's or an allocation's event, which
+// Nomad tags with its job's ID and its deployment's ("" for a batch job)
+// for filtering.
+func (s *Server) emitFor(jobID, topic, typ, key, ns string, snap func(s *Server) map[string]any) {
+	s.emit(topic, typ, key, ns, snap)
+	s.events[len(s.events)-1].FilterKeys = []string{jobID, ""}
+}
+
 // emitPayload appends an event whose whole Payload object payload renders.
 func (s *Server) emitPayload(topic, typ, key, ns string, payload func(s *Server) map[string]any) {
 	s.events = append(s.events, event{Index: s.index, Topic: topic, Type: typ, Key: key, NS: ns, payload: payload})

@@ -3,9 +3,7 @@ package nomadtest
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -45,6 +43,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /v1/node/{id}/eligibility", s.handleEligibility)
 	mux.HandleFunc("POST /v1/node/{id}/eligibility", s.handleEligibility)
 	mux.HandleFunc("GET /v1/node/pools", s.handlePools)
+	mux.HandleFunc("DELETE /v1/node/pool/{name}", s.handlePoolDelete)
 	mux.HandleFunc("PUT /v1/node/pools", s.handlePoolPut)
 	mux.HandleFunc("POST /v1/node/pools", s.handlePoolPut)
 	mux.HandleFunc("GET /v1/vars", s.handleVars)
@@ -55,6 +54,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/client/stats", s.handleClientStats)
 	mux.HandleFunc("GET /v1/client/allocation/{id}/stats", s.handleAllocStats)
 	mux.HandleFunc("GET /v1/client/fs/logs/{id}", s.handleLogs)
+	mux.HandleFunc("GET /v1/agent/self", s.handleAgentSelf)
 	mux.HandleFunc("GET /v1/acl/token/self", s.handleTokenSelf)
 	mux.HandleFunc("GET /v1/namespaces", s.handleNamespaces)
 	mux.HandleFunc("GET /v1/namespace/{name}", s.handleNamespace)
@@ -143,11 +143,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 
 // register is PUT /v1/jobs (mu held). A non-zero status is an error answer.
 func (s *Server) register(nj *job, enforce bool, jmi uint64) (map[string]any, int, string) {
-	if !s.namespaces[nj.NS] {
-		return nil, 500, fmt.Sprintf("job %q is in nonexistent namespace %q", nj.ID, nj.NS)
-	}
-	if _, ok := s.pools[nj.Pool]; !ok {
-		return nil, 500, fmt.Sprintf("job %q is in nonexistent node pool %q", nj.ID, nj.Pool)
+	if msg := s.checkJobPlace(nj); msg != "" {
+		return nil, 500, msg
 	}
 	key := nsKey{nj.NS, nj.ID}
 	old := s.jobs[key]
@@ -184,7 +181,7 @@ func (s *Server) register(nj *job, enforce bool, jmi uint64) (map[string]any, in
 	ev := &eval{ID: newUUID(), NS: j.NS, JobID: j.ID, Type: j.Type, Status: "pending", TriggeredBy: "job-register",
 		Priority: j.Priority, JobModifyIndex: j.JobModifyIndex, Pool: j.Pool, CreateIndex: idx, ModifyIndex: idx, CreateTime: now, ModifyTime: now}
 	s.addEval(ev)
-	s.emit("Evaluation", "JobRegistered", ev.ID, ev.NS, evalSnap(ev))
+	s.emitFor(ev.JobID, "Evaluation", "JobRegistered", ev.ID, ev.NS, evalSnap(ev))
 	s.schedule(j, ev)
 	return map[string]any{
 		"EvalCreateIndex": idx, "EvalID": ev.ID, "Index": idx, "JobModifyIndex": j.JobModifyIndex,
@@ -192,11 +189,32 @@ func (s *Server) register(nj *job, enforce bool, jmi uint64) (map[string]any, in
 	}, 0, ""
 }
 
+// checkJobPlace is Nomad's refusal of a job in a namespace or a node pool
+// it does not know, word for word ("" when both exist; mu held).
+func (s *Server) checkJobPlace(nj *job) string {
+	if s.namespaces[nj.NS] == nil {
+		return multiError(fmt.Sprintf("job %q is in nonexistent namespace %q", nj.ID, nj.NS))
+	}
+	if _, ok := s.pools[nj.Pool]; !ok {
+		return multiError(fmt.Sprintf("job %q is in nonexistent node pool %q", nj.ID, nj.Pool))
+	}
+	return ""
+}
+
+// multiError is one error as Nomad's servers word a multierror.
+func multiError(msg string) string { return "1 error occurred:\n\t* " + msg + "\n\n" }
+
 func (s *Server) handleDeregister(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	j := s.jobOr404(w, r)
+	j := s.jobs[nsKey{reqNS(r), r.PathValue("id")}]
 	if j == nil {
+		// Nomad stops (and purges) a job that does not exist without
+		// complaint: nothing to do, no evaluation.
+		s.writeJSON(w, 0, map[string]any{
+			"EvalCreateIndex": 0, "EvalID": "", "Index": 0, "JobModifyIndex": 0,
+			"KnownLeader": false, "LastContact": 0, "NextToken": "", "VolumeEvalID": "", "VolumeEvalIndex": 0,
+		})
 		return
 	}
 	purge := isTrue(r, "purge")
@@ -216,10 +234,12 @@ func (s *Server) handleDeregister(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.emit("Job", "JobDeregistered", j.ID, j.NS, snap)
 	}
-	ev := &eval{ID: newUUID(), NS: j.NS, JobID: j.ID, Type: j.Type, Status: "pending", TriggeredBy: "job-deregister",
-		Priority: j.Priority, JobModifyIndex: j.JobModifyIndex, Pool: j.Pool, CreateIndex: idx, ModifyIndex: idx, CreateTime: now, ModifyTime: now}
+	// Nomad 2.0.5 gives a deregistration's evaluation the type service,
+	// whatever the job's.
+	ev := &eval{ID: newUUID(), NS: j.NS, JobID: j.ID, Type: "service", Status: "pending", TriggeredBy: "job-deregister",
+		Priority: j.Priority, JobModifyIndex: j.JobModifyIndex, Pool: j.Pool, Purge: purge, CreateIndex: idx, ModifyIndex: idx, CreateTime: now, ModifyTime: now}
 	s.addEval(ev)
-	s.emit("Evaluation", "JobDeregistered", ev.ID, ev.NS, evalSnap(ev))
+	s.emitFor(ev.JobID, "Evaluation", "JobDeregistered", ev.ID, ev.NS, evalSnap(ev))
 	s.schedule(j, ev)
 	if purge {
 		key := nsKey{j.NS, j.ID}
@@ -278,121 +298,4 @@ func (s *Server) handleJobEvals(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeJSON(w, s.index, out)
-}
-
-// handlePlan answers a dry run: the diff against the current version and
-// what the scheduler would place, without changing anything.
-func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
-	var req registerRequest
-	if err := decodeBody(r, &req); err != nil || len(req.Job) == 0 {
-		writeError(w, http.StatusBadRequest, "Job must be specified")
-		return
-	}
-	nj, err := parseJob(req.Job, reqNS(r))
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.jobs[nsKey{nj.NS, nj.ID}]
-	m := shapeOf("put-job-plan-response.json")
-	upd := map[string]any{}
-	failed := map[string]any{}
-	for _, g := range nj.Groups {
-		u := shapeOf("put-job-plan-response.json", "Annotations", "DesiredTGUpdates", "run")
-		u["DestructiveUpdate"] = 0
-		switch {
-		case old == nil || old.Stop:
-			u["Place"] = g.Count
-		case string(old.Raw) != string(nj.Raw):
-			u["DestructiveUpdate"] = g.Count
-		default:
-			u["Ignore"] = g.Count
-		}
-		upd[g.Name] = u
-		if old == nil || old.Stop {
-			f := newFailure()
-			if n, _, _ := s.place(nj, g, f); n == nil {
-				failed[g.Name] = renderFailure(f, nj.Pool)
-			}
-		}
-	}
-	m["Annotations"] = map[string]any{"DesiredTGUpdates": upd, "PreemptedAllocs": nil}
-	m["Diff"] = planDiff(old, nj)
-	if len(failed) > 0 {
-		m["FailedTGAllocs"] = failed
-	} else {
-		m["FailedTGAllocs"] = nil
-	}
-	m["CreatedEvals"] = nil
-	m["Index"] = s.index
-	m["JobModifyIndex"] = 0
-	if old != nil {
-		m["JobModifyIndex"] = old.JobModifyIndex
-	}
-	m["Warnings"] = ""
-	s.writeJSON(w, s.index, m)
-}
-
-// planDiff compares job-level fields and meta, as `nomad job plan` shows
-// them; groups and tasks are reported as a whole.
-func planDiff(old, nj *job) map[string]any {
-	typ := "None"
-	var fields []any
-	switch {
-	case old == nil:
-		typ = "Added"
-	case string(old.Raw) != string(nj.Raw):
-		typ = "Edited"
-		keys := map[string]bool{}
-		for k := range old.Meta {
-			keys[k] = true
-		}
-		for k := range nj.Meta {
-			keys[k] = true
-		}
-		for _, k := range slices.Sorted(maps.Keys(keys)) {
-			o, inOld := old.Meta[k]
-			n, inNew := nj.Meta[k]
-			ft := ""
-			switch {
-			case inOld && inNew && o != n:
-				ft = "Edited"
-			case !inOld && inNew:
-				ft = "Added"
-			case inOld && !inNew:
-				ft = "Deleted"
-			}
-			if ft != "" {
-				fields = append(fields, map[string]any{"Annotations": nil, "Name": "Meta[" + k + "]", "New": n, "Old": o, "Type": ft})
-			}
-		}
-	}
-	var tgs []any
-	for _, g := range nj.Groups {
-		gt, upd := "None", map[string]any{}
-		switch typ {
-		case "Added":
-			gt, upd["create"] = "Added", g.Count
-		case "Edited":
-			upd["create/destroy update"] = g.Count
-		default:
-			upd["ignore"] = g.Count
-		}
-		var tasks []any
-		for _, t := range g.Tasks {
-			tt := "None"
-			if typ == "Added" {
-				tt = "Added"
-			}
-			tasks = append(tasks, map[string]any{"Annotations": nil, "Fields": nil, "Name": t.Name, "Objects": nil, "Type": tt})
-		}
-		tgs = append(tgs, map[string]any{"Fields": nil, "Name": g.Name, "Objects": nil, "Tasks": tasks, "Type": gt, "Updates": upd})
-	}
-	var fv any
-	if fields != nil {
-		fv = fields
-	}
-	return map[string]any{"Fields": fv, "ID": nj.ID, "Objects": nil, "TaskGroups": tgs, "Type": typ}
 }

@@ -2,11 +2,8 @@ package nomadtest
 
 import (
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
-	"sort"
-	"strconv"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -42,16 +39,49 @@ func (s *Server) handleAlloc(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleEvals(w http.ResponseWriter, r *http.Request) {
 	ns := reqNS(r)
 	status := r.URL.Query().Get("status")
+	match, err := evalFilter(r.URL.Query().Get("filter"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []any{}
 	for _, id := range s.evalOrder {
 		e := s.evals[id]
-		if (ns == "*" || e.NS == ns) && (status == "" || e.Status == status) {
+		if (ns == "*" || e.NS == ns) && (status == "" || e.Status == status) && match(e) {
 			out = append(out, renderEval(e))
 		}
 	}
 	s.writeJSON(w, s.index, out)
+}
+
+var filterRE = regexp.MustCompile(`^\s*(\w+)\s*(==|!=)\s*"([^"]*)"\s*$`)
+
+// evalFilter is the part of Nomad's filter expressions (?filter=) the
+// fake models: one comparison of an evaluation's string field with a
+// quoted value, e.g. Status == "blocked".
+func evalFilter(expr string) (func(*eval) bool, error) {
+	if expr == "" {
+		return func(*eval) bool { return true }, nil
+	}
+	m := filterRE.FindStringSubmatch(expr)
+	if m == nil {
+		return nil, fmt.Errorf("nomadtest: the fake models only filters of the form Field == \"value\", not %q", expr)
+	}
+	field := map[string]func(*eval) string{
+		"Status":      func(e *eval) string { return e.Status },
+		"JobID":       func(e *eval) string { return e.JobID },
+		"TriggeredBy": func(e *eval) string { return e.TriggeredBy },
+		"Type":        func(e *eval) string { return e.Type },
+		"Namespace":   func(e *eval) string { return e.NS },
+		"NodeID":      func(e *eval) string { return e.NodeID },
+	}[m[1]]
+	if field == nil {
+		return nil, fmt.Errorf("nomadtest: the fake does not filter evaluations by %s", m[1])
+	}
+	want, eq := m[3], m[2] == "=="
+	return func(e *eval) bool { return (field(e) == want) == eq }, nil
 }
 
 func (s *Server) handleEval(w http.ResponseWriter, r *http.Request) {
@@ -127,7 +157,7 @@ func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := idOr404(w, r, s.nodes, "node")
+	n := s.nodeForWrite(w, r)
 	if n == nil {
 		return
 	}
@@ -139,6 +169,16 @@ func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, s.index, map[string]any{"EvalCreateIndex": 0, "EvalIDs": nil, "Index": s.index, "NodeModifyIndex": n.ModifyIndex})
 }
 
+// nodeForWrite is the node a drain or eligibility request names, or nil
+// after answering as Nomad does for an unknown one: a 500, not a 404.
+func (s *Server) nodeForWrite(w http.ResponseWriter, r *http.Request) *node {
+	n := s.nodes[r.PathValue("id")]
+	if n == nil {
+		writeError(w, http.StatusInternalServerError, "node not found")
+	}
+	return n
+}
+
 func (s *Server) handleEligibility(w http.ResponseWriter, r *http.Request) {
 	var req struct{ Eligibility string }
 	if err := decodeBody(r, &req); err != nil {
@@ -147,8 +187,13 @@ func (s *Server) handleEligibility(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := idOr404(w, r, s.nodes, "node")
+	n := s.nodeForWrite(w, r)
 	if n == nil {
+		return
+	}
+	if (req.Eligibility == "eligible") == n.Eligible && (req.Eligibility == "eligible" || req.Eligibility == "ineligible") {
+		// Nomad writes nothing when nothing changes.
+		s.writeJSON(w, 0, map[string]any{"EvalCreateIndex": 0, "EvalIDs": nil, "Index": 0, "NodeModifyIndex": 0})
 		return
 	}
 	switch req.Eligibility {
@@ -170,137 +215,4 @@ func (s *Server) handleEligibility(w http.ResponseWriter, r *http.Request) {
 		s.retryBlocked()
 	}
 	s.writeJSON(w, s.index, map[string]any{"EvalCreateIndex": 0, "EvalIDs": nil, "Index": s.index, "NodeModifyIndex": n.ModifyIndex})
-}
-
-func (s *Server) handlePools(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	names := append([]string(nil), s.poolOrder...)
-	sort.Strings(names)
-	out := []any{}
-	for _, n := range names {
-		out = append(out, renderPool(s.pools[n]))
-	}
-	s.writeJSON(w, s.index, out)
-}
-
-// ---- identity and namespaces ----
-
-func (s *Server) handleTokenSelf(w http.ResponseWriter, r *http.Request) {
-	s.faults.mu.Lock()
-	tok := s.faults.token
-	s.faults.mu.Unlock()
-	if tok == "" {
-		writeError(w, http.StatusBadRequest, "ACL support disabled")
-		return
-	}
-	s.writeJSON(w, s.Index(), map[string]any{
-		"AccessorID": "b1e1e3a4-0000-4000-8000-000000000001", "SecretID": tok, "Name": "caravan-test",
-		"Type": "client", "Policies": []any{"caravan"}, "Roles": nil, "Global": false,
-		"CreateTime": s.Now().UTC().Format(time.RFC3339Nano), "ExpirationTime": nil, "CreateIndex": 1, "ModifyIndex": 1,
-	})
-}
-
-func (s *Server) handleNamespaces(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []any{}
-	for _, n := range slices.Sorted(maps.Keys(s.namespaces)) {
-		out = append(out, map[string]any{"Name": n, "Description": "", "Quota": "", "Meta": nil, "CreateIndex": 1, "ModifyIndex": 1})
-	}
-	s.writeJSON(w, s.index, out)
-}
-
-func (s *Server) handleNamespace(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := r.PathValue("name")
-	if !s.namespaces[n] {
-		writeError(w, http.StatusNotFound, "namespace not found")
-		return
-	}
-	s.writeJSON(w, s.index, map[string]any{"Name": n, "Description": "", "Quota": "", "Meta": nil, "CreateIndex": 1, "ModifyIndex": 1})
-}
-
-// handleNamespacePut creates or updates a namespace, answering as Nomad
-// 2.0.5 does: 200 with an empty body and the write's index.
-func (s *Server) handleNamespacePut(w http.ResponseWriter, r *http.Request) {
-	var in struct{ Name string }
-	if err := decodeBody(r, &in); err != nil || in.Name == "" {
-		writeError(w, http.StatusBadRequest, "Missing namespace name")
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.namespaces[in.Name] = true
-	w.Header().Set("X-Nomad-Index", strconv.FormatUint(s.nextIndex(), 10))
-	w.WriteHeader(http.StatusOK)
-}
-
-// handleNamespaceDelete deletes a namespace that holds no job and no
-// variable; Nomad refuses otherwise, with a 500 naming what is left.
-func (s *Server) handleNamespaceDelete(w http.ResponseWriter, r *http.Request) {
-	n := r.PathValue("name")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case n == "default":
-		writeError(w, http.StatusInternalServerError, "can not delete default namespace")
-		return
-	case !s.namespaces[n]:
-		writeError(w, http.StatusInternalServerError, "namespace not found")
-		return
-	}
-	for k := range s.jobs {
-		if k.ns == n {
-			writeError(w, http.StatusInternalServerError, fmt.Sprintf("1 error occurred:\n\t* namespace %q has non-terminal jobs in regions: [global]\n\n", n))
-			return
-		}
-	}
-	for k := range s.vars {
-		if k.ns == n {
-			writeError(w, http.StatusInternalServerError, fmt.Sprintf("1 error occurred:\n\t* namespace %q has variables associated with it in regions: [global]\n\n", n))
-			return
-		}
-	}
-	delete(s.namespaces, n)
-	w.Header().Set("X-Nomad-Index", strconv.FormatUint(s.nextIndex(), 10))
-	w.WriteHeader(http.StatusOK)
-}
-
-func atoiDefault(s string, d int) int {
-	if n, err := strconv.Atoi(s); err == nil {
-		return n
-	}
-	return d
-}
-
-func (s *Server) handlePool(w http.ResponseWriter, r *http.Request, name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.pools[name]
-	if p == nil {
-		writeError(w, http.StatusNotFound, "node pool not found")
-		return
-	}
-	s.writeJSON(w, p.ModifyIndex, renderPool(p))
-}
-
-func (s *Server) handlePoolPut(w http.ResponseWriter, r *http.Request) {
-	var in struct{ Name, Description string }
-	if err := decodeBody(r, &in); err != nil || in.Name == "" {
-		writeError(w, http.StatusBadRequest, "missing node pool name")
-		return
-	}
-	if in.Name == "all" || in.Name == "default" {
-		writeError(w, http.StatusBadRequest, "modifying node pool \""+in.Name+"\" is not allowed")
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ensurePool(in.Name)
-	s.pools[in.Name].Description = in.Description
-	s.pools[in.Name].ModifyIndex = s.nextIndex()
-	w.Header().Set("X-Nomad-Index", strconv.FormatUint(s.index, 10))
-	w.WriteHeader(http.StatusOK)
 }

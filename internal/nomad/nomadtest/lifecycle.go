@@ -3,6 +3,7 @@ package nomadtest
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // ---- allocation life ----
@@ -21,7 +22,7 @@ func (s *Server) setClient(a *alloc, status, desc string) {
 	a.ClientDescription = desc
 	idx := s.nextIndex()
 	a.ModifyIndex, a.ModifyTime = idx, s.nowNano()
-	s.emit("Allocation", "AllocationUpdated", a.ID, a.NS, allocSnap(a))
+	s.emitFor(a.JobID, "Allocation", "AllocationUpdated", a.ID, a.NS, allocSnap(a))
 	if j := s.jobs[nsKey{a.NS, a.JobID}]; j != nil {
 		s.emit("Job", "AllocationUpdated", j.ID, j.NS, jobSnap(j, s.jobStatus(j)))
 	}
@@ -100,7 +101,7 @@ func (s *Server) finish(a *alloc, exit TaskExit) {
 		if exit.OOMKilled {
 			display += ", Exit Message: \"OOM Killed\""
 		}
-		s.addTaskEvent(a, t.Name, taskEvent{Type: "Terminated", Display: display, ExitCode: exit.Code,
+		s.addTaskEvent(a, t.Name, taskEvent{Type: "Terminated", Display: display, ExitCode: exit.Code, Signal: exit.Signal,
 			Message: exit.Message,
 			Details: map[string]string{"exit_code": strconv.Itoa(exit.Code), "signal": strconv.Itoa(exit.Signal), "oom_killed": strconv.FormatBool(exit.OOMKilled)}})
 		if failed {
@@ -274,8 +275,8 @@ func (s *Server) killAlloc(a *alloc, desc string) {
 	for _, t := range a.Tasks {
 		ts := a.States[t.Name]
 		if ts.State == "running" {
-			s.addTaskEvent(a, t.Name, taskEvent{Type: "Killing", Display: "Sent interrupt. Waiting 5s before force killing", Details: map[string]string{"kill_timeout": "5s"}})
-			s.addTaskEvent(a, t.Name, taskEvent{Type: "Terminated", Display: "Exit Code: 130, Signal: 2", ExitCode: 130,
+			s.addTaskEvent(a, t.Name, taskEvent{Type: "Killing", Display: "Sent interrupt. Waiting 5s before force killing", KillTimeout: 5 * time.Second, Details: map[string]string{"kill_timeout": "5s"}})
+			s.addTaskEvent(a, t.Name, taskEvent{Type: "Terminated", Display: "Exit Code: 130, Signal: 2", ExitCode: 130, Signal: 2,
 				Details: map[string]string{"exit_code": "130", "signal": "2", "oom_killed": "false"}})
 		}
 		s.addTaskEvent(a, t.Name, taskEvent{Type: "Killed", Display: "Task successfully killed"})

@@ -53,6 +53,14 @@ type node struct {
 	Meta                       map[string]string
 	CreateIndex, ModifyIndex   uint64
 	StatusUpdatedAt            int64
+	Events                     []nodeEvent
+}
+
+// nodeEvent is one entry of a node's event log (registration, drains).
+type nodeEvent struct {
+	Subsystem, Message string
+	Index              uint64
+	Time               time.Time
 }
 
 type taskReq struct {
@@ -113,7 +121,8 @@ type taskState struct {
 type taskEvent struct {
 	Type, Display, Message string
 	Details                map[string]string
-	ExitCode               int
+	ExitCode, Signal       int
+	KillTimeout            time.Duration
 	FailsTask              bool
 	Time                   int64
 }
@@ -180,6 +189,7 @@ type eval struct {
 	Queued                 map[string]int
 	Place, Stop            map[string]int
 	Pool                   string
+	Purge                  bool // a job-deregister that purged the job
 	CreateIndex            uint64
 	ModifyIndex            uint64
 	CreateTime, ModifyTime int64

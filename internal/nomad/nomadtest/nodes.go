@@ -50,7 +50,8 @@ func (s *Server) AddNode(spec NodeSpec) string {
 	idx := s.nextIndex()
 	n := &node{ID: newUUID(), Name: spec.Name, Pool: spec.Pool, Datacenter: spec.Datacenter, Status: spec.Status,
 		Eligible: !spec.Ineligible, CPU: spec.CPU, MemoryMB: spec.MemoryMB, Meta: spec.Meta,
-		CreateIndex: idx, ModifyIndex: idx, StatusUpdatedAt: s.Now().Unix()}
+		CreateIndex: idx, ModifyIndex: idx, StatusUpdatedAt: s.Now().Unix(),
+		Events: []nodeEvent{{Subsystem: "Cluster", Message: "Node registered", Time: s.Now()}}}
 	if spec.GPUs > 0 {
 		d := &device{Vendor: "nvidia", Type: "gpu", Name: spec.GPUName, MemoryMiB: spec.GPUMemoryMiB}
 		if d.Name == "" {
@@ -155,6 +156,11 @@ func (s *Server) setDrain(n *node, deadline time.Duration, meta map[string]strin
 	idx := s.nextIndex()
 	n.ModifyIndex = idx
 	if on {
+		msg := "Node drain strategy set"
+		if n.Drain {
+			msg = "Node drain strategy updated"
+		}
+		s.nodeEvent(n, "Drain", msg)
 		n.Drain, n.Eligible = true, false
 		n.DrainDeadline, n.DrainStarted, n.DrainMeta = deadline, now, meta
 		n.LastDrain = map[string]any{"AccessorID": "token:acls-disabled", "Meta": stringMap(meta),
@@ -162,6 +168,9 @@ func (s *Server) setDrain(n *node, deadline time.Duration, meta map[string]strin
 		s.emit("Node", "NodeDrain", n.ID, "", nodeSnap(n))
 		s.checkDrainDone(n.ID)
 		return
+	}
+	if n.Drain {
+		s.nodeEvent(n, "Drain", "Node drain disabled")
 	}
 	if n.Drain && n.LastDrain != nil {
 		n.LastDrain["Status"] = "canceled"
@@ -187,6 +196,7 @@ func (s *Server) checkDrainDone(nodeID string) {
 		}
 	}
 	n.Drain = false
+	s.nodeEvent(n, "Drain", "Node drain complete")
 	if n.LastDrain != nil {
 		n.LastDrain["Status"] = "complete"
 		n.LastDrain["UpdatedAt"] = s.Now().UTC().Format(time.RFC3339)
@@ -223,4 +233,12 @@ func (s *Server) ExpireDrain(nodeID string) {
 		}
 	}
 	s.checkDrainDone(nodeID)
+}
+
+// nodeEvent adds to a node's event log, which keeps Nomad's last 10.
+func (s *Server) nodeEvent(n *node, subsystem, msg string) {
+	n.Events = append(n.Events, nodeEvent{Subsystem: subsystem, Message: msg, Index: s.index, Time: s.Now()})
+	if len(n.Events) > 10 {
+		n.Events = append(n.Events[:0:0], n.Events[len(n.Events)-10:]...)
+	}
 }

@@ -96,7 +96,8 @@ func renderTaskState(ts *taskState) map[string]any {
 			d[k] = v
 		}
 		em["Type"], em["DisplayMessage"], em["Message"], em["Details"] = e.Type, e.Display, e.Message, d
-		em["ExitCode"], em["FailsTask"], em["Time"] = e.ExitCode, e.FailsTask, e.Time
+		em["ExitCode"], em["Signal"], em["KillTimeout"] = e.ExitCode, e.Signal, int64(e.KillTimeout)
+		em["FailsTask"], em["Time"] = e.FailsTask, e.Time
 		if e.Type == "Not Restarting" {
 			em["RestartReason"] = e.Display
 		}
@@ -185,9 +186,10 @@ func (s *Server) renderAlloc(a *alloc, withJob bool) map[string]any {
 	}
 	if withJob {
 		if j := s.jobs[nsKey{a.NS, a.JobID}]; j != nil {
-			// An allocation carries the job as it was when it was placed.
+			// An allocation carries the job as it was when it was placed:
+			// that version, not stopped.
 			jm := s.renderJob(j)
-			jm["Status"] = "pending"
+			jm["Status"], jm["Stop"], jm["Version"] = "pending", false, a.JobVersion
 			m["Job"] = jm
 		} else {
 			m["Job"] = nil

@@ -2,6 +2,7 @@ package nomadtest
 
 import (
 	"sort"
+	"time"
 )
 
 func renderEval(e *eval) map[string]any {
@@ -41,11 +42,12 @@ func renderEval(e *eval) map[string]any {
 			u["Stop"] = e.Stop[g]
 			upd[g] = u
 		}
-		if e.TriggeredBy == "job-deregister" {
+		if e.Purge {
+			// The scheduler found no job: nothing to plan, nothing queued.
 			upd = map[string]any{}
 		}
 		m["PlanAnnotations"] = map[string]any{"DesiredTGUpdates": upd, "PreemptedAllocs": nil}
-		if e.TriggeredBy != "job-deregister" && e.Queued != nil {
+		if !e.Purge && e.Queued != nil {
 			q := map[string]any{}
 			for g, n := range e.Queued {
 				q[g] = n
@@ -96,8 +98,23 @@ func (s *Server) renderNode(n *node) map[string]any {
 	m := shapeOf("get-node-gpu.json")
 	s.fillNode(m, n)
 	m["HTTPAddr"] = s.nodeHTTPAddr()
-	m["Meta"] = stringMap(n.Meta)
+	// A client's meta holds Nomad's connect.* defaults (the template's)
+	// besides what its operator set.
+	meta, _ := m["Meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	for k, v := range n.Meta {
+		meta[k] = v
+	}
+	m["Meta"] = meta
 	m["StatusUpdatedAt"] = n.StatusUpdatedAt
+	evs := make([]any, len(n.Events))
+	for i, e := range n.Events {
+		evs[i] = map[string]any{"CreateIndex": e.Index, "Details": nil, "Message": e.Message, "Subsystem": e.Subsystem,
+			"Timestamp": e.Time.UTC().Format(time.RFC3339Nano)}
+	}
+	m["Events"] = evs
 	return m
 }
 

@@ -195,7 +195,7 @@ func (s *Server) schedule(j *job, ev *eval) {
 		}
 		s.cancelBlocked(j, ev.ID)
 		ev.Status = "complete"
-		s.emit("Evaluation", "EvaluationUpdated", ev.ID, ev.NS, evalSnap(ev))
+		s.emitFor(ev.JobID, "Evaluation", "EvaluationUpdated", ev.ID, ev.NS, evalSnap(ev))
 		s.retryBlocked()
 		return
 	}
@@ -209,6 +209,9 @@ func (s *Server) schedule(j *job, ev *eval) {
 			}
 		}
 		need := g.Count - have
+		if need > 0 {
+			ev.Place[g.Name] += need // what it set out to place, placed or not
+		}
 		unplaced := 0
 		var f *failure
 		for i := 0; i < need; i++ {
@@ -224,7 +227,6 @@ func (s *Server) schedule(j *job, ev *eval) {
 				continue
 			}
 			s.newAlloc(j, g, ev, n, devs, groups, "")
-			ev.Place[g.Name]++
 		}
 		ev.Queued[g.Name] = unplaced
 		if j.Queued == nil {
@@ -240,13 +242,13 @@ func (s *Server) schedule(j *job, ev *eval) {
 			ev.StatusDescription = ""
 		}
 		ev.Status = "complete"
-		s.emit("Evaluation", "EvaluationUpdated", ev.ID, ev.NS, evalSnap(ev))
+		s.emitFor(ev.JobID, "Evaluation", "EvaluationUpdated", ev.ID, ev.NS, evalSnap(ev))
 		return
 	}
 	ev.Failed = failed
 	if ev.Status == "blocked" {
 		// still blocked: it waits for the next capacity change
-		s.emit("Evaluation", "EvaluationUpdated", ev.ID, ev.NS, evalSnap(ev))
+		s.emitFor(ev.JobID, "Evaluation", "EvaluationUpdated", ev.ID, ev.NS, evalSnap(ev))
 		return
 	}
 	ev.Status = "complete"
@@ -257,8 +259,8 @@ func (s *Server) schedule(j *job, ev *eval) {
 	s.addEval(b)
 	s.blocked[nsKey{j.NS, j.ID}] = b.ID
 	ev.BlockedEval = b.ID
-	s.emit("Evaluation", "EvaluationUpdated", b.ID, b.NS, evalSnap(b))
-	s.emit("Evaluation", "EvaluationUpdated", ev.ID, ev.NS, evalSnap(ev))
+	s.emitFor(b.JobID, "Evaluation", "EvaluationUpdated", b.ID, b.NS, evalSnap(b))
+	s.emitFor(ev.JobID, "Evaluation", "EvaluationUpdated", ev.ID, ev.NS, evalSnap(ev))
 }
 
 // cancelBlocked cancels a job's blocked evaluations (a newer evaluation
@@ -271,7 +273,7 @@ func (s *Server) cancelBlocked(j *job, by string) {
 			e.Status = "canceled"
 			e.StatusDescription = fmt.Sprintf("evaluation %q successful", by)
 			e.ModifyIndex, e.ModifyTime = s.index, s.nowNano()
-			s.emit("Evaluation", "EvaluationUpdated", e.ID, e.NS, evalSnap(e))
+			s.emitFor(e.JobID, "Evaluation", "EvaluationUpdated", e.ID, e.NS, evalSnap(e))
 		}
 	}
 }
@@ -344,7 +346,7 @@ func (s *Server) newAlloc(j *job, g *group, ev *eval, n *node, devs map[string][
 	if nameIdx < 0 {
 		s.allocs[prev].NextAllocation = a.ID
 	}
-	s.emit("Allocation", "PlanResult", a.ID, a.NS, planSnap(a))
+	s.emitFor(a.JobID, "Allocation", "PlanResult", a.ID, a.NS, planSnap(a))
 	if s.autoRun {
 		s.startAlloc(a)
 	}

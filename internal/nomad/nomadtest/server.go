@@ -23,7 +23,7 @@ type Server struct {
 
 	mu         sync.Mutex
 	index      uint64
-	namespaces map[string]bool
+	namespaces map[string]*namespace
 	pools      map[string]*nodePool
 	poolOrder  []string
 	nodes      map[string]*node
@@ -79,7 +79,7 @@ func NewUnstarted() *Server { return newServer() }
 func newServer() *Server {
 	s := &Server{
 		index:             1,
-		namespaces:        map[string]bool{"default": true},
+		namespaces:        map[string]*namespace{"default": {Description: "Default shared namespace", CreateIndex: 1, ModifyIndex: 1}},
 		pools:             map[string]*nodePool{},
 		nodes:             map[string]*node{},
 		jobs:              map[nsKey]*job{},
@@ -146,11 +146,19 @@ func (s *Server) SetAutoRun(on bool) {
 	s.mu.Unlock()
 }
 
+type namespace struct {
+	Description              string
+	CreateIndex, ModifyIndex uint64
+}
+
 // AddNamespace creates a namespace.
 func (s *Server) AddNamespace(name string) {
 	s.mu.Lock()
-	s.namespaces[name] = true
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.namespaces[name] == nil {
+		idx := s.nextIndex()
+		s.namespaces[name] = &namespace{CreateIndex: idx, ModifyIndex: idx}
+	}
 }
 
 // Requests counts requests received for "METHOD /v1/path" (exact path).
@@ -249,4 +257,11 @@ func isTrue(r *http.Request, key string) bool {
 func hasFlag(r *http.Request, key string) bool {
 	_, ok := r.URL.Query()[key]
 	return ok
+}
+
+func atoiDefault(s string, d int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return d
 }

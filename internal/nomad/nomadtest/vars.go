@@ -2,7 +2,6 @@ package nomadtest
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -10,7 +9,8 @@ import (
 )
 
 // Nomad Variables with check-and-set (?cas=N) and 409 conflicts that carry
-// the current variable, as Nomad answers them. Native variable locks
+// the current variable, as Nomad answers them (a text/plain 409 whose
+// body is the variable's JSON). Native variable locks
 // (?lock-acquire, ...) are not modelled and answer 400.
 
 const maxVarBytes = 64 * 1024
@@ -122,7 +122,9 @@ func (s *Server) conflict(w http.ResponseWriter, v *variable, ns, path string) {
 	if v != nil {
 		cur = v
 	}
-	b, _ := json.Marshal(renderVar(cur, false))
+	// Nomad answers a lost check-and-set with the variable as it is,
+	// items included; an absent one has zero indexes and no items.
+	b, _ := json.Marshal(renderVar(cur, v != nil))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Nomad-Index", strconv.FormatUint(s.index, 10))
 	w.WriteHeader(http.StatusConflict)
@@ -163,10 +165,8 @@ func (s *Server) handleVarPut(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.namespaces[ns] {
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("variable %q is in nonexistent namespace %q", path, ns))
-		return
-	}
+	// Nomad 2.0.5 with ACLs off keeps a variable in a namespace it does
+	// not know (with ACLs on, a token's policy names the namespaces).
 	cur := s.vars[nsKey{ns, path}]
 	if checked {
 		if (cur == nil && cas != 0) || (cur != nil && cur.ModifyIndex != cas) {

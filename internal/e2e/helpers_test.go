@@ -253,6 +253,7 @@ type row struct {
 	Experiment string `json:"experiment"`
 	State      string `json:"state"`
 	RerunOf    string `json:"rerun_of"`
+	HasJob     bool   `json:"has_job"`
 	HasRecord  bool   `json:"has_record"`
 	Params     []struct {
 		Name  string `json:"name"`

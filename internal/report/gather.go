@@ -60,16 +60,18 @@ func Gather(ctx context.Context, src Source, runID string) (Input, error) {
 	jobID := cmp.Or(recordJobID(rec), runID)
 
 	stubs, err := src.JobAllocations(ctx, rec.Namespace, jobID)
-	switch {
-	case errors.Is(err, nomad.ErrNotFound):
-		o, oerr := src.Outcome(ctx, runID)
-		if oerr == nil {
+	gone := errors.Is(err, nomad.ErrNotFound)
+	if err != nil && !gone {
+		return in, fmt.Errorf("list the allocations of run %q (job %q): %w", runID, jobID, err)
+	}
+	if len(stubs) == 0 {
+		// Nomad collected the job (a 404, or, for a purged job, an empty
+		// list), or it has not placed the run: the recorded outcome tells.
+		if o, err := src.Outcome(ctx, runID); err == nil {
 			in.Outcome = o
-		} else {
+		} else if gone {
 			in.Warnings = append(in.Warnings, fmt.Sprintf("Nomad no longer knows job %q (garbage-collected?) and no controller recorded how it ended: the report uses the run's record and usage only", jobID))
 		}
-	case err != nil:
-		return in, fmt.Errorf("list the allocations of run %q (job %q): %w", runID, jobID, err)
 	}
 	slices.SortFunc(stubs, func(a, b *api.AllocationListStub) int { return cmp.Compare(b.CreateIndex, a.CreateIndex) })
 	if len(stubs) > MaxAllocs {

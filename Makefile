@@ -36,10 +36,10 @@ agent:
 
 ## gpu-bundle: what to carry to a GPU machine without Go, as one tarball:
 ## the agent and the scripts that measure it; there, unpack it and run
-##   bash docs/scripts/gpu-check.sh
+##   bash .ci/gpu-check
 gpu-bundle: agent
-	tar -czf bin/gpu-bundle.tar.gz $(AGENT_BIN) docs/scripts/gpu-check.sh docs/scripts/agent-rss.sh
-	@echo "bin/gpu-bundle.tar.gz: tar -xzf gpu-bundle.tar.gz && bash docs/scripts/gpu-check.sh"
+	tar -czf bin/gpu-bundle.tar.gz $(AGENT_BIN) .ci/gpu-check .ci/agent-rss
+	@echo "bin/gpu-bundle.tar.gz: tar -xzf gpu-bundle.tar.gz && bash .ci/gpu-check"
 
 ## demo: build caravan and run it on the shipped example experiments
 demo: build
@@ -47,8 +47,8 @@ demo: build
 	./$(BIN) render $(EXAMPLES) -pools $(EXAMPLE_POOLS) -experiment resnet50 | head -n 60
 	./$(BIN) fmt -check $(EXAMPLES)
 	./$(BIN) fmt -check $(EXAMPLE_POOLS)
-	./$(BIN) simulate -trace ../shared/traces/itp/cluster05.csv -gpus-per-node 8 2>/dev/null || true
-	./$(BIN) simulate -trace ../shared/traces/itp/cluster05.csv -pools hcl/pools/right-sized.hcl 2>/dev/null || true
+	./$(BIN) simulate -trace testdata/traces/itp/cluster10.csv -gpus-per-node 8
+	./$(BIN) simulate -trace testdata/traces/itp/cluster10.csv -pools hcl/pools/right-sized.hcl
 
 ## test: unit, contract and integration tests (fake Nomad, real Terraform, real Prometheus)
 test:
@@ -73,7 +73,7 @@ e2e:
 ## gpu-check: on a machine with an NVIDIA GPU, prove the real NVML path and
 ## measure the agent's resident memory against its target (docs/performance.md)
 gpu-check: agent
-	CARAVAN_AGENT_BIN=$(AGENT_BIN) bash docs/scripts/gpu-check.sh
+	CARAVAN_AGENT_BIN=$(AGENT_BIN) bash .ci/gpu-check
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s), or only the
 ## ones matching FUZZ (e.g. make fuzz FUZZ=FuzzLoad)

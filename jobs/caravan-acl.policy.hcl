@@ -1,7 +1,7 @@
 # caravan-acl: one Nomad ACL policy covering every caravan command, the
 # autoscaler and the agent. Use it for operators and for a first setup; give
 # CI, people, the autoscaler and the agent the narrower policies in
-# docs/acl/ (see docs/setup.md, "ACL policies and tokens").
+# deploy/acl/ (see docs/setup.md, "ACL policies and tokens").
 #
 #   nomad acl policy apply -description "caravan: every command" caravan jobs/caravan-acl.policy.hcl
 #   nomad acl token create -name caravan-operator -policy caravan
@@ -16,7 +16,7 @@
 #                         namespace (hence the wildcard below).
 #   submit-job            apply/run/rerun register jobs, stop and
 #                         apply -prune stop them; on Nomad 2.0 the narrower
-#                         register-job + deregister-job suffice (docs/acl/).
+#                         register-job + deregister-job suffice (deploy/acl/).
 #   read-logs             caravan logs, and report's scan of stderr for
 #                         "CUDA out of memory".
 #   variables caravan/*   run records (caravan/projects/<p>/runs/<id>, or
@@ -39,7 +39,7 @@
 #
 # This policy is for operators, who also own the pools directory. It can
 # register jobs in every namespace; CI and experiment authors get the
-# narrower docs/acl/ policies, which register only in the experiments'
+# narrower deploy/acl/ policies, which register only in the experiments'
 # namespace.
 #
 # Not needed: agent (caravan calls no /v1/agent endpoint), operator,

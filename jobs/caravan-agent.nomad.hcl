@@ -76,7 +76,7 @@ job "caravan-agent" {
       # allocations) and the NVIDIA driver, exactly as the host sees them.
       # Clients enable raw_exec for it; experiments cannot use it, since
       # their namespace enables only docker and exec
-      # (docs/acl/ml.namespace.hcl).
+      # (deploy/acl/ml.namespace.hcl).
       driver = "raw_exec"
 
       config {

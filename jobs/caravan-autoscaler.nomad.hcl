@@ -21,7 +21,7 @@
 #      would create every machine a second time.
 #   3. Store a Nomad token for the autoscaler in the job's own variable:
 #        nomad var put nomad/jobs/caravan-autoscaler token=<secret id>
-#      Its policy (docs/acl/caravan-autoscaler.policy.hcl): node write
+#      Its policy (deploy/acl/caravan-autoscaler.policy.hcl): node write
 #      (eligibility, drain), namespace "*" with read-job and list-jobs,
 #      variables write under caravan/autoscaler/*, and node_pool read/write
 #      on the node pools it scales.
@@ -114,7 +114,7 @@ job "caravan-autoscaler" {
       # raw_exec: Terraform and its providers, the shared state volume and
       # the node's cloud credentials, as on the host. Only operators'
       # jobs run in node_pool; experiments' namespaces refuse raw_exec
-      # (docs/acl/ml.namespace.hcl).
+      # (deploy/acl/ml.namespace.hcl).
       driver = "raw_exec"
 
       artifact {

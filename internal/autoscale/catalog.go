@@ -15,7 +15,7 @@ import (
 // blocks, and the policy), in the autoscaler's namespace. validate, plan
 // and apply of an experiments directory read it to learn what a pool name
 // means and what experiments may do; only the autoscaler's token may
-// write it (docs/acl).
+// write it (deploy/acl).
 const CatalogVariable = "caravan/autoscaler/catalog"
 
 // catalogVersion is the format of the published catalogue; readers refuse

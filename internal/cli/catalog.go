@@ -56,7 +56,7 @@ func (f *catalogFlags) load(ctx context.Context, env Env, vs autoscale.VariableS
 		return nil, hcl.Diagnostics{{
 			Severity: sev,
 			Summary:  "Pool catalogue unavailable",
-			Detail: fmt.Sprintf("Reading the pool catalogue %s in namespace %q failed: %v. %s. Give the token read on %s (docs/acl), set -pools-namespace to the autoscaler's namespace, or pass -pools DIR with the operator's pools directory.",
+			Detail: fmt.Sprintf("Reading the pool catalogue %s in namespace %q failed: %v. %s. Give the token read on %s (deploy/acl), set -pools-namespace to the autoscaler's namespace, or pass -pools DIR with the operator's pools directory.",
 				autoscale.CatalogVariable, f.namespace, err, what, autoscale.CatalogVariable),
 			Subject: catalogSubject,
 		}}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
 	"github.com/caravan-ml/caravan/internal/nomad"
-	"github.com/caravan-ml/caravan/internal/query"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func init() {
@@ -32,11 +32,11 @@ type costReport struct {
 	Project string `json:"project,omitempty"`
 }
 
-// onlyRuns keeps the cost rows of the listed runs.
-func onlyRuns(costs []runCost, runs []query.Run) []runCost {
-	keep := make(map[string]bool, len(runs))
-	for _, r := range runs {
-		keep[r.ID] = true
+// onlyRuns keeps the cost rows of the runs whose records are listed.
+func onlyRuns(costs []runCost, refs []record.Ref) []runCost {
+	keep := make(map[string]bool, len(refs))
+	for _, r := range refs {
+		keep[r.RunID] = true
 	}
 	out := costs[:0]
 	for _, c := range costs {
@@ -103,13 +103,15 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 	if !scope.AllProjects {
 		// Pools are shared by every project: their figures stay whole,
 		// and the per-run list keeps the project's runs.
-		runs, err := query.List(ctx, c, scope, query.Brief)
+		// A run that ran has a record (the controller writes one for every
+		// job), so the project's record paths say which runs are its.
+		refs, err := c.RecordRefs(ctx, scope.Namespace, nomad.RecordScope{Project: scope.Project})
 		if err != nil {
 			errorf(env, "%v", err)
 			return ExitError
 		}
 		rep.Project = scope.Project
-		rep.Runs = onlyRuns(rep.Runs, runs.Rows)
+		rep.Runs = onlyRuns(rep.Runs, refs)
 	}
 	if *asJSON {
 		return writeJSON(env, rep, "encode cost report")

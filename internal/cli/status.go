@@ -73,7 +73,7 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 		errorf(env, "%v", err)
 		return ExitUsage
 	}
-	view, err := query.List(ctx, cl, scope, query.Full)
+	view, err := query.List(ctx, cl, scope, query.Live)
 	if err != nil {
 		return nomadError(env, err)
 	}

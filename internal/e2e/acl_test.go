@@ -29,7 +29,7 @@ import (
 // TestACLPolicies proves the shipped ACL policies against a real Nomad
 // with ACLs on. The rig runs with ACLs off, so this test starts a Nomad of
 // its own from NOMAD_BIN (dev mode, loopback, free ports), applies every
-// policy in docs/acl and jobs/ and the experiments' namespace with the
+// policy in deploy/acl and jobs/ and the experiments' namespace with the
 // nomad CLI exactly as docs/setup.md says, and checks the threat model:
 // the CI plan token writes nothing; the apply token registers runs only in
 // the experiments' namespace, where Nomad refuses raw_exec whatever caravan

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -142,10 +143,28 @@ func setHTTPClient(ac *api.Config) (*retryTransport, error) {
 		return nil, err
 	}
 	rt := newRetryTransport(t)
+	if loopback(ac.Address) {
+		t.DisableCompression = true
+		rt.identity = true
+	}
 	hc.Transport = rt
 	ac.HttpClient = hc
 	shared[key] = hc
 	return rt, nil
+}
+
+// loopback reports whether address names this machine.
+func loopback(address string) bool {
+	u, err := url.Parse(address)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 var (

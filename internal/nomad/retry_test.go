@@ -214,3 +214,31 @@ func TestConnectionsStayBounded(t *testing.T) {
 		t.Errorf("peak connections %d, want 1..%d", p, MaxConnsPerHost)
 	}
 }
+
+// TestLoopbackAsksForIdentity: a Nomad on this machine is asked for
+// uncompressed answers (gzip would only cost CPU on both ends); a remote
+// one still gets the api client's Accept-Encoding.
+func TestLoopbackAsksForIdentity(t *testing.T) {
+	var got []string
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Accept-Encoding"))
+		io.WriteString(w, "[]")
+	}))
+	defer hs.Close()
+	c, err := New(Config{Address: hs.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Jobs(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "" {
+		t.Errorf("Accept-Encoding sent to a loopback Nomad: %q", got)
+	}
+	for addr, want := range map[string]bool{"http://127.0.0.1:4646": true, "http://localhost:4646": true, "https://[::1]:4646": true,
+		"https://nomad.example:4646": false, "http://10.0.0.5:4646": false} {
+		if loopback(addr) != want {
+			t.Errorf("loopback(%q) = %v, want %v", addr, !want, want)
+		}
+	}
+}

@@ -51,6 +51,9 @@ const (
 	// times) and the record of each run whose job is gone (for its
 	// experiment, pool and params).
 	Full
+	// Live reads jobs and allocations only: the runs that hold or wait for
+	// resources (what status shows), none of the history.
+	Live
 )
 
 // Run is one run as the listings show it.
@@ -119,14 +122,16 @@ func List(ctx context.Context, src Source, scope Scope, detail Detail) (*Runs, e
 		return nil, err
 	}
 	var allocs []*api.AllocationListStub
-	if detail == Full {
+	if detail == Full || detail == Live {
 		if allocs, err = src.Allocations(ctx, scope.Namespace); err != nil {
 			return nil, err
 		}
 	}
-	refs, err := src.RecordRefs(ctx, scope.Namespace, scope.records())
-	if err != nil {
-		return nil, err
+	var refs []record.Ref
+	if detail != Live {
+		if refs, err = src.RecordRefs(ctx, scope.Namespace, scope.records()); err != nil {
+			return nil, err
+		}
 	}
 	byJob := map[string][]*api.AllocationListStub{}
 	for _, a := range allocs {

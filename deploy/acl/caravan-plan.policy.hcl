@@ -4,7 +4,7 @@
 # can change the pipeline that holds this token (docs/setup.md, "Threat
 # model"), so it must be worth nothing to an attacker.
 #
-#   nomad acl policy apply -description "caravan plan (CI, read-only)" caravan-plan docs/acl/caravan-plan.policy.hcl
+#   nomad acl policy apply -description "caravan plan (CI, read-only)" caravan-plan deploy/acl/caravan-plan.policy.hcl
 #   nomad acl token create -name ci-caravan-plan -policy caravan-plan -ttl 8760h
 
 namespace "*" {

@@ -1,7 +1,7 @@
 # caravan-agent: what `caravan agent` needs on every client (jobs/caravan-agent.nomad.hcl).
 # The jobspec reads its token from the job's own variable:
 #
-#   nomad acl policy apply -description "caravan agent" caravan-agent docs/acl/caravan-agent.policy.hcl
+#   nomad acl policy apply -description "caravan agent" caravan-agent deploy/acl/caravan-agent.policy.hcl
 #   TOKEN=$(nomad acl token create -name caravan-agent -policy caravan-agent -json | jq -r .SecretID)
 #   nomad var put -namespace default nomad/jobs/caravan-agent token="$TOKEN"
 

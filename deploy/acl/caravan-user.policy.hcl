@@ -3,7 +3,7 @@
 # stopped only in the experiments' namespace ("ml"); everything else is
 # read-only.
 #
-#   nomad acl policy apply -description "caravan users" caravan-user docs/acl/caravan-user.policy.hcl
+#   nomad acl policy apply -description "caravan users" caravan-user deploy/acl/caravan-user.policy.hcl
 #   nomad acl token create -name "caravan-$USER" -policy caravan-user
 #
 # On Nomad 1.x replace register-job and deregister-job with submit-job.

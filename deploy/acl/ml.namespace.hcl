@@ -4,7 +4,7 @@
 # on caravan (docs/setup.md, "Threat model"). raw_exec would run a task as
 # root on the host, beside the node's Nomad client and caravan's agent.
 #
-#   nomad namespace apply docs/acl/ml.namespace.hcl
+#   nomad namespace apply deploy/acl/ml.namespace.hcl
 
 name        = "ml"
 description = "caravan experiments"

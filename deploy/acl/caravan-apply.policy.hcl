@@ -1,11 +1,11 @@
 # caravan-apply: what `caravan apply` (and `caravan plan`) needs, for the
 # pipeline that runs on merge. It registers runs only in the experiments'
 # namespace, "ml" here (the examples' defaults set namespace = "ml"), whose
-# own settings (docs/acl/ml.namespace.hcl) refuse the raw_exec driver
+# own settings (deploy/acl/ml.namespace.hcl) refuse the raw_exec driver
 # whatever a configuration says. Also enough for `caravan run`, `rerun` and
 # `stop` in that namespace.
 #
-#   nomad acl policy apply -description "caravan apply (CI on merge)" caravan-apply docs/acl/caravan-apply.policy.hcl
+#   nomad acl policy apply -description "caravan apply (CI on merge)" caravan-apply deploy/acl/caravan-apply.policy.hcl
 #   nomad acl token create -name ci-caravan-apply -policy caravan-apply -ttl 8760h
 #
 # Nomad 2.0 split submit-job into register-job, deregister-job, purge-job,

@@ -3,7 +3,7 @@
 # job and reads no log.
 # The jobspec reads its token from the job's own variable:
 #
-#   nomad acl policy apply -description "caravan autoscaler" caravan-autoscaler docs/acl/caravan-autoscaler.policy.hcl
+#   nomad acl policy apply -description "caravan autoscaler" caravan-autoscaler deploy/acl/caravan-autoscaler.policy.hcl
 #   TOKEN=$(nomad acl token create -name caravan-autoscaler -policy caravan-autoscaler -json | jq -r .SecretID)
 #   nomad var put -namespace default nomad/jobs/caravan-autoscaler token="$TOKEN"
 

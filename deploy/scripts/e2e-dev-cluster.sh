@@ -6,7 +6,7 @@
 # on) with the client in node pool "gpu" and the device plugin loaded, waits
 # until the GPU is fingerprinted, and prints the environment for the suite:
 #
-#   eval "$(docs/scripts/e2e-dev-cluster.sh)" && make e2e
+#   eval "$(deploy/scripts/e2e-dev-cluster.sh)" && make e2e
 #   kill "$(cat "${CARAVAN_E2E_DIR:-/tmp/caravan-e2e-nomad}/pid")"   # when done
 #
 # Environment: NOMAD_VERSION (2.0.5), NVIDIA_PLUGIN_VERSION (1.1.0),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # caravan-acl.sh: apply caravan's Nomad ACL policies (jobs/caravan-acl.policy.hcl
-# and docs/acl/*.policy.hcl) and the experiments' namespace
-# (docs/acl/ml.namespace.hcl) and, with -tokens DIR, create the role tokens:
+# and deploy/acl/*.policy.hcl) and the experiments' namespace
+# (deploy/acl/ml.namespace.hcl) and, with -tokens DIR, create the role tokens:
 # CI plan, CI apply and Prometheus into DIR (mode 0600), and the autoscaler's
 # and agent's into their jobs' variables (nomad/jobs/<job>, item "token"),
 # where jobs/*.nomad.hcl read them. Applying policies again updates them;
@@ -10,9 +10,9 @@
 #
 # Needs nomad and jq on PATH, NOMAD_ADDR, and a management token in NOMAD_TOKEN.
 #
-#   docs/scripts/caravan-acl.sh                     # policies only
-#   docs/scripts/caravan-acl.sh -tokens ./tokens    # policies and tokens
-#   docs/scripts/caravan-acl.sh -tokens ./tokens -jobs-namespace ops
+#   deploy/scripts/caravan-acl.sh                     # policies only
+#   deploy/scripts/caravan-acl.sh -tokens ./tokens    # policies and tokens
+#   deploy/scripts/caravan-acl.sh -tokens ./tokens -jobs-namespace ops
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,10 +41,10 @@ policy() { # name file
 }
 policy caravan "$root/jobs/caravan-acl.policy.hcl"
 for p in caravan-plan caravan-apply caravan-user caravan-autoscaler caravan-agent prometheus; do
-  policy "$p" "$root/docs/acl/$p.policy.hcl"
+  policy "$p" "$root/deploy/acl/$p.policy.hcl"
 done
 # The experiments' namespace, which refuses raw_exec in Nomad itself.
-nomad namespace apply "$root/docs/acl/ml.namespace.hcl"
+nomad namespace apply "$root/deploy/acl/ml.namespace.hcl"
 
 [ -n "$tokens" ] || exit 0
 

@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -42,6 +43,9 @@ type Options struct {
 	// ("" when it is not in git).
 	ConfigCommit string
 	ConfigDirty  bool
+	// CaravanVersion is the version of the caravan compiling the run, for
+	// the record (record.MetaCaravanVersion); "" leaves it out.
+	CaravanVersion string
 	// Pools maps caravan pool names to their pool blocks (spec.Config.Pools).
 	// A pool missing from a nil map compiles to the node pool of the same
 	// name; a pool missing from a non-nil map is an error, since spec.Load
@@ -109,6 +113,14 @@ func Job(run spec.Run, opts Options) (*api.Job, error) {
 		// 5s constant), leaving room for any sane number of attempts.
 		RestartPolicy:    &api.RestartPolicy{Attempts: new(0), Mode: new("fail")},
 		ReschedulePolicy: &api.ReschedulePolicy{Attempts: new(e.Retries), Unlimited: new(false)},
+	}
+	if e.Timeout > 0 {
+		// Nomad stops the allocation itself once it has run this long,
+		// whether or not anything of caravan's is up. Clients older than
+		// MaxRunDurationSince ignore the field, so the run may land only
+		// on clients that enforce it.
+		tg.MaxRunDuration = new(e.Timeout)
+		tg.Constraints = []*api.Constraint{MaxRunDurationConstraint()}
 	}
 	if e.Resources.Disk > 0 {
 		tg.EphemeralDisk = &api.EphemeralDisk{SizeMB: new(int(mebibytes(e.Resources.Disk)))}
@@ -191,6 +203,9 @@ func compileTask(run spec.Run, params []formattedParam, pool *spec.Pool, id stri
 	if run.Command != "" {
 		cfg["command"] = escapeTemplate(run.Command)
 	}
+	if src := e.Source; src != nil && src.Git != "" {
+		cfg["work_dir"] = workDir(src)
+	}
 	if len(run.Args) > 0 {
 		args := make([]string, len(run.Args))
 		for i, a := range run.Args {
@@ -206,7 +221,7 @@ func compileTask(run spec.Run, params []formattedParam, pool *spec.Pool, id stri
 	if err != nil {
 		return nil, err
 	}
-	task := &api.Task{Name: TaskName, Driver: driver, Config: cfg, Env: env, Resources: res}
+	task := &api.Task{Name: TaskName, Driver: driver, Config: cfg, Env: env, Resources: res, Artifacts: artifacts(e.Source)}
 	for k, v := range env {
 		if esc, changed := escapeEnv(v); changed {
 			env[k] = esc
@@ -343,6 +358,17 @@ func jobMeta(run spec.Run, params []formattedParam, opts Options, id, hash strin
 		record.MetaTimeout:      "",
 		record.MetaDependsOn:    strings.Join(e.DependsOn, ","),
 		record.MetaRerun:        strconv.Itoa(e.Rerun),
+	}
+	if e.Image != "" {
+		m[record.MetaImage] = e.Image
+		m[record.MetaImagePinning] = cmp.Or(e.ImagePinning, record.PinningPin)
+		if spec.HasDigest(e.Image) {
+			// Declared by digest: pinned as written.
+			_, m[record.MetaImageDigest], _ = strings.Cut(e.Image, "@")
+		}
+	}
+	if opts.CaravanVersion != "" {
+		m[record.MetaCaravanVersion] = opts.CaravanVersion
 	}
 	if e.Project != "" {
 		m[record.MetaProject] = e.Project

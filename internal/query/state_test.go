@@ -86,7 +86,8 @@ func TestRunState(t *testing.T) {
 
 func TestTerminal(t *testing.T) {
 	for _, s := range record.States {
-		want := s != record.StateQueued && s != record.StateStarting && s != record.StateRunning
+		want := s != record.StateQueued && s != record.StateStarting && s != record.StateRunning &&
+			s != record.StateWaiting && s != record.StateBlocked
 		if s.Terminal() != want {
 			t.Errorf("%s.Terminal() = %v", s, s.Terminal())
 		}

@@ -45,6 +45,9 @@ type Experiment struct {
 	Tags        []string
 	Source      *Source // nil when the experiment declares no source block
 	Image       string  // "" when the task does not run a container
+	// ImagePinning says how apply turns Image into what runs (one of the
+	// record.Pinning* modes; default record.PinningPin).
+	ImagePinning string
 	Driver      string  // "docker", "exec" or "raw_exec"
 	Resources   Resources
 	Timeout     time.Duration // 0 when unset

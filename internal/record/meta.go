@@ -47,8 +47,8 @@ const (
 	// run of the experiments it depends on, as declared with it. The
 	// controller registers the run once each of them completed.
 	MetaWaitFor = "caravan_wait_for"
-	MetaRerun     = "caravan_rerun"      // the experiment's rerun counter
-	MetaRerunOf   = "caravan_rerun_of"   // run ID this run reproduces (caravan rerun)
+	MetaRerun   = "caravan_rerun"    // the experiment's rerun counter
+	MetaRerunOf = "caravan_rerun_of" // run ID this run reproduces (caravan rerun)
 
 	// Set at submit time, after compilation, so not part of a run's
 	// identity: how and by whom the run was submitted, and what its pool

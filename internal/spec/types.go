@@ -48,12 +48,12 @@ type Experiment struct {
 	// ImagePinning says how apply turns Image into what runs (one of the
 	// record.Pinning* modes; default record.PinningPin).
 	ImagePinning string
-	Driver      string  // "docker", "exec" or "raw_exec"
-	Resources   Resources
-	Timeout     time.Duration // 0 when unset
-	Retries     int           // Nomad reschedule attempts
-	DependsOn   []string
-	Rerun       int // bumps run identity on purpose (issue: rerun = N)
+	Driver       string // "docker", "exec" or "raw_exec"
+	Resources    Resources
+	Timeout      time.Duration // 0 when unset
+	Retries      int           // Nomad reschedule attempts
+	DependsOn    []string
+	Rerun        int // bumps run identity on purpose (issue: rerun = N)
 
 	// PoolCandidates is the pools list Pool was chosen from (the smallest
 	// pool whose nodes hold Resources, see SmallestFit), in the order

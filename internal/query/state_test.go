@@ -46,6 +46,8 @@ func TestRunState(t *testing.T) {
 		{"running", job("running", false), summary(0), []*api.AllocationListStub{alloc("running", "run")}, record.StateRunning},
 		{"complete", job("dead", false), summary(0), []*api.AllocationListStub{alloc("complete", "run")}, record.StateComplete},
 		{"failed", job("dead", false), summary(0), []*api.AllocationListStub{alloc("failed", "run")}, record.StateFailed},
+		{"stopped at its timeout (max_run_duration) fails", job("dead", false), summary(0), []*api.AllocationListStub{
+			alloc("complete", "run", killed, func(a *api.AllocationListStub) { a.ClientDescription = "allocation exceeded max_run_duration" })}, record.StateFailed},
 		{"lost", job("dead", false), summary(0), []*api.AllocationListStub{alloc("lost", "stop")}, record.StateLost},
 		{"disconnected counts as lost", job("running", false), summary(0), []*api.AllocationListStub{alloc("unknown", "run")}, record.StateLost},
 		{"rescheduled: failed replaced by running", job("running", false), summary(0), []*api.AllocationListStub{

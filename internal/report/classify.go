@@ -100,14 +100,8 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 			Evidence: cudaOOMLines,
 			Advice:   "Lower the batch size or sequence length, use mixed precision or activation checkpointing, or ask for a GPU with more memory."}
 		cudaOOMLines = nil
-	case killed && (len(timeoutText) > 0 || pastTimeout):
-		ev := timeoutText
-		if pastTimeout {
-			ev = append(ev, "ran "+human(runtime)+" with a timeout of "+human(timeout))
-		}
-		c.reason = Finding{Kind: KindTimeout, Summary: "stopped after running past its timeout",
-			Evidence: ev,
-			Advice:   "Raise `timeout` in the experiment, or checkpoint and resume so a run fits in it."}
+	case (killed || exceededMaxRun(a)) && (len(timeoutText) > 0 || pastTimeout):
+		c.reason = timeoutFinding(timeout, runtime, pastTimeout, timeoutText)
 	case sigkill && oom.reached:
 		c.reason = oom.finding()
 		c.reason.Evidence = append([]string{"killed by SIGKILL (exit 137) with host memory at its limit: the kernel's OOM killer's way"}, c.reason.Evidence...)
@@ -122,6 +116,8 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 		if c.signal != 0 {
 			c.reason.Summary += " (signal " + strconv.Itoa(c.signal) + ")"
 		}
+	case sourceNotFound(a, ts) != nil:
+		c.reason = *sourceNotFound(a, ts)
 	case setupFailure(ts) != nil:
 		ev := setupFailure(ts)
 		c.reason = Finding{Kind: KindSetup, Summary: "the task could not start: " + strings.ToLower(ev.Type),
@@ -154,6 +150,11 @@ func outcomeOf(a *api.Allocation, ts *api.TaskState, killed bool) string {
 	case api.AllocClientStatusRunning:
 		return OutcomeRunning
 	case api.AllocClientStatusComplete:
+		if exceededMaxRun(a) {
+			// Nomad marks an allocation it stopped at its
+			// max_run_duration complete; the run did not finish.
+			return OutcomeFailed
+		}
 		if killed && a.DesiredStatus != api.AllocDesiredStatusRun {
 			return OutcomeStopped
 		}
@@ -232,6 +233,9 @@ func timeoutEvidence(a *api.Allocation, ts *api.TaskState) []string {
 	if containsAny(a.DesiredDescription, timeoutWords...) {
 		out = append(out, a.DesiredDescription)
 	}
+	if exceededMaxRun(a) {
+		out = append(out, "Nomad: "+a.ClientDescription)
+	}
 	if ts != nil {
 		for _, e := range ts.Events {
 			if e != nil && (e.Type == api.TaskKilling || e.Type == api.TaskKilled) &&
@@ -241,6 +245,54 @@ func timeoutEvidence(a *api.Allocation, ts *api.TaskState) []string {
 		}
 	}
 	return out
+}
+
+// exceededMaxRun reports whether Nomad stopped the allocation at its task
+// group's max_run_duration (the run's timeout): Nomad then marks it
+// complete, with this client description, and kills its tasks.
+func exceededMaxRun(a *api.Allocation) bool {
+	return strings.Contains(a.ClientDescription, "max_run_duration")
+}
+
+// timeoutFinding is the reason of a run stopped at its timeout:
+// "timeout after 12h".
+func timeoutFinding(timeout, runtime time.Duration, past bool, evidence []string) Finding {
+	summary := "stopped at its timeout"
+	if timeout > 0 {
+		summary = "timeout after " + human(timeout)
+	}
+	if past {
+		evidence = append(evidence, "ran "+human(runtime)+" with a timeout of "+human(timeout))
+	}
+	return Finding{Kind: KindTimeout, Summary: summary, Evidence: evidence,
+		Advice: "Nomad stopped it at the experiment's timeout (its max_run_duration). Raise `timeout`, or checkpoint and resume so a run fits in it."}
+}
+
+// Phrases git and go-getter use when the commit asked for is not in the
+// repository (go-getter checks the ref before it clones: "invalid ref").
+var missingRefWords = []string{"invalid ref", "not a tree", "did not match any", "unknown revision", "not our ref", "couldn't find remote ref", "no such commit", "bad object"}
+
+// sourceNotFound is the finding of a run whose code Nomad could not fetch
+// because the commit is not in the repository, nil otherwise.
+func sourceNotFound(a *api.Allocation, ts *api.TaskState) *Finding {
+	e := lastEvent(ts, api.TaskArtifactDownloadFailed)
+	if e == nil {
+		return nil
+	}
+	msg := e.DisplayMessage + " " + e.Message + " " + e.Details["download_error"]
+	var git, commit string
+	if a.Job != nil {
+		git, commit = a.Job.Meta[record.MetaSourceGit], a.Job.Meta[record.MetaSourceCommit]
+	}
+	if !containsAny(msg, missingRefWords...) {
+		return nil
+	}
+	f := &Finding{Kind: KindSourceNotFound, Summary: "source commit not found", Evidence: []string{eventLine(e)},
+		Advice: "The commit is not in the repository the run fetches: push it, or fix `commit` in the experiment's source block, then apply again."}
+	if commit != "" {
+		f.Summary += ": " + commit + " is not in " + cmp.Or(git, "the repository")
+	}
+	return f
 }
 
 func killMessage(ts *api.TaskState) string {

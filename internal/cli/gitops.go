@@ -29,6 +29,10 @@ func desiredRuns(ctx context.Context, env Env, cfg *spec.Config, opts compile.Op
 		writeDiags(env, cfg.Files, diags, false)
 		return nil, false
 	}
+	if err := pinImages(ctx, env, jobs); err != nil {
+		errorf(env, "%v", err)
+		return nil, false
+	}
 	return gitops.Desired(jobs), true
 }
 

@@ -33,6 +33,7 @@ func runRender(ctx context.Context, env Env, args []string) int {
 	experiment := fs.String("experiment", "", "render only the runs of experiment `NAME`")
 	format := fs.String("format", "json", "output `FORMAT`: json (what nomad job run -output prints) or hcl (a jobspec)")
 	outDir := fs.String("out", "", "write one file per run into `DIR` instead of stdout")
+	pin := fs.Bool("pin", false, "resolve image tags to digests through their registries, as apply does (render is otherwise offline and shows images as declared)")
 	cf := addConfigFlags(fs)
 	catf := addCatalogFlags(fs)
 	dir, code, ok := parseDirFlags(env, fs, args)
@@ -68,6 +69,12 @@ func runRender(ctx context.Context, env Env, args []string) int {
 	writeDiags(env, cfg.Files, diags, false)
 	if diags.HasErrors() {
 		return ExitError
+	}
+	if *pin {
+		if err := pinImages(ctx, env, jobs); err != nil {
+			errorf(env, "%v", err)
+			return ExitError
+		}
 	}
 	if *outDir != "" {
 		if err := os.MkdirAll(*outDir, 0o755); err != nil {

@@ -30,9 +30,12 @@ type DesiredRun struct {
 
 // Summary is what a person needs to recognise a run in a plan.
 type Summary struct {
-	Pool   string         `json:"pool"`
-	GPUs   int            `json:"gpus"`
-	Image  string         `json:"image,omitempty"`
+	Pool  string `json:"pool"`
+	GPUs  int    `json:"gpus"`
+	Image string `json:"image,omitempty"` // as declared
+	// Digest is what Image was pinned to ("sha256:…"); "" for a tag
+	// submitted as it is (image_pinning = "allow-mutable").
+	Digest string         `json:"image_digest,omitempty"`
 	Driver string         `json:"driver,omitempty"`
 	Params []record.Param `json:"params,omitempty"`
 }

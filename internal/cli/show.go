@@ -151,6 +151,7 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 			commit += " (dirty)"
 		}
 		fmt.Fprintf(w, "Config:     %s in %s, commit %s\n", cfg, r.Config.Dir, commit)
+		writeProvenance(w, r)
 		fmt.Fprintf(w, "Spec hash:  %s\n", r.SpecHash)
 		if len(r.Params) > 0 {
 			fmt.Fprintln(w, "Params:")
@@ -174,6 +175,37 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 			fmt.Fprintf(w, "Waiting:    group %s cannot be placed: %s\n", tg, strings.Join(waitReasons(m), "; "))
 		}
 	}
+}
+
+// writeProvenance prints what ran: the code, the image, and the caravan and
+// Nomad that submitted it.
+func writeProvenance(w io.Writer, r *record.Run) {
+	if s := r.Source; s != nil {
+		fmt.Fprintf(w, "Source:     %s at commit %s", s.Git, s.Commit)
+		if s.Path != "" {
+			fmt.Fprintf(w, ", in %s", s.Path)
+		}
+		fmt.Fprintln(w)
+	}
+	switch {
+	case r.Image != "" && r.ImageDigest != "":
+		fmt.Fprintf(w, "Image:      %s, pinned to %s\n", r.Image, r.ImageDigest)
+	case r.Image != "":
+		fmt.Fprintf(w, "Image:      %s, not pinned (image_pinning %s): the tag may name another image today\n", r.Image, cmpOr(r.ImagePinning, "unknown"))
+	}
+	if r.CaravanVersion != "" || r.NomadVersion != "" {
+		fmt.Fprintf(w, "Software:   caravan %s, Nomad %s\n", cmpOr(r.CaravanVersion, "unknown"), cmpOr(r.NomadVersion, "unknown"))
+	}
+	if len(r.WaitFor) > 0 {
+		fmt.Fprintf(w, "Waited for: %s\n", strings.Join(r.WaitFor, ", "))
+	}
+}
+
+func cmpOr(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
 }
 
 // writeAllocations lists allocations with their tasks' states and events.

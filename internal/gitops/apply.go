@@ -42,6 +42,9 @@ type ApplyOptions struct {
 	// SubmittedBy is the caller's identity, written into each job's meta
 	// (record.MetaSubmittedBy) when known.
 	SubmittedBy string
+	// NomadVersion is the Nomad servers' version, written into each job's
+	// meta (record.MetaNomadVersion) when known.
+	NomadVersion string
 	// Progress, when set, is called after each finished item from the
 	// goroutine that called Apply (never concurrently).
 	Progress func(Progress)
@@ -164,7 +167,7 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 	for range par {
 		go func() {
 			for it := range work {
-				results <- do(ctx, cl, it, plan.Project, origin, opts.SubmittedBy)
+				results <- do(ctx, cl, it, plan.Project, origin, opts)
 			}
 		}()
 	}
@@ -255,7 +258,7 @@ func checkOwner(ctx context.Context, cl Cluster, r RunRef, project string) error
 	return nil
 }
 
-func do(ctx context.Context, cl Cluster, it item, project, origin, by string) outcome {
+func do(ctx context.Context, cl Cluster, it item, project, origin string, opts ApplyOptions) outcome {
 	if it.kind == kindStop {
 		if err := checkOwner(ctx, cl, it.r, project); err != nil {
 			return outcome{it: it, err: err}
@@ -265,7 +268,7 @@ func do(ctx context.Context, cl Cluster, it item, project, origin, by string) ou
 		}
 		return outcome{it: it, action: "stopped"}
 	}
-	job := submitted(it.c.Job, origin, by)
+	job := submitted(it.c.Job, origin, opts.SubmittedBy, opts.NomadVersion)
 	if job == nil {
 		return outcome{it: it, err: fmt.Errorf("run %s: the plan carries no job for it; plan again", it.c.ID)}
 	}
@@ -281,7 +284,7 @@ func do(ctx context.Context, cl Cluster, it item, project, origin, by string) ou
 
 // submitted copies job with how and by whom it was submitted in its meta,
 // leaving the plan's job as is. Neither is part of the run's identity.
-func submitted(job *api.Job, origin, by string) *api.Job {
+func submitted(job *api.Job, origin, by, nomadVersion string) *api.Job {
 	if job == nil {
 		return nil
 	}
@@ -293,6 +296,9 @@ func submitted(job *api.Job, origin, by string) *api.Job {
 	cp.Meta[record.MetaOrigin] = origin
 	if by != "" {
 		cp.Meta[record.MetaSubmittedBy] = by
+	}
+	if nomadVersion != "" {
+		cp.Meta[record.MetaNomadVersion] = nomadVersion
 	}
 	return &cp
 }

@@ -146,7 +146,7 @@ func applyPlan(ctx context.Context, env Env, cl *nomad.Client, p *gitops.RunPlan
 	opts.Progress = progressPrinter(env.Stderr, isTerminal(env.Stderr))
 	res := gitops.Apply(ctx, cl, p, opts)
 	code := writeApplyResult(env, res)
-	if len(res.Registered) > 0 {
+	if len(res.Registered)+len(res.Gated) > 0 {
 		warnWithoutController(ctx, env, cl)
 	}
 	return code

@@ -118,8 +118,12 @@ func writeApplyResult(env Env, res *gitops.ApplyResult) int {
 	if res.Err() != nil {
 		verdict = "Apply incomplete"
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d registered, %d already submitted by someone else, %d stopped.\n",
-		verdict, len(res.Registered), len(res.Present), len(res.Stopped))
+	waiting := ""
+	if n := len(res.Gated); n > 0 {
+		waiting = fmt.Sprintf(", %d waiting for the runs they depend on (the controller starts them)", n)
+	}
+	fmt.Fprintf(env.Stdout, "%s: %d registered%s, %d already submitted by someone else, %d stopped.\n",
+		verdict, len(res.Registered), waiting, len(res.Present), len(res.Stopped))
 	if err := res.Err(); err != nil {
 		// Each failure was printed as it happened (progressPrinter);
 		// listing them again here printed every reason three times.

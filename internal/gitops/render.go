@@ -73,6 +73,9 @@ func writeRefs(ew *errWriter, mark string, refs []RunRef, many string, line func
 }
 
 func statusText(r RunRef) string {
+	if r.Wait != "" {
+		return r.Wait
+	}
 	if r.Status == "" {
 		return "job garbage-collected, record kept"
 	}

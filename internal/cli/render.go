@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
 )
@@ -101,6 +102,12 @@ func runRender(ctx context.Context, env Env, args []string) int {
 				fmt.Fprintln(env.Stdout)
 			}
 			fmt.Fprintf(env.Stdout, "# run %s\n", *job.ID)
+			if w := record.WaitForOf(job.Meta); len(w) > 0 {
+				fmt.Fprintf(env.Stdout, "# waits for %s (caravan_wait_for): apply writes its gate, and the controller registers this job once they all completed\n", plural(len(w), "run"))
+			}
+			if needsPin(job) {
+				fmt.Fprintf(env.Stdout, "# apply runs image %s by the digest the registry gives for it then (render -pin resolves it now)\n", job.Meta[record.MetaImage])
+			}
 		}
 		if _, err := env.Stdout.Write(b); err != nil {
 			errorf(env, "writing the output: %v", err)

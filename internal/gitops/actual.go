@@ -28,8 +28,11 @@ func isAdHoc(meta map[string]string) bool {
 }
 
 func waitText(r query.Run) string {
-	if r.Wait == nil {
-		return ""
+	switch {
+	case r.Wait != nil:
+		return r.Wait.Text()
+	case r.HasGate && !r.HasJob && !r.HasRecord:
+		return "waiting for the runs it depends on"
 	}
-	return r.Wait.Text()
+	return ""
 }

@@ -138,7 +138,13 @@ func List(ctx context.Context, src Source, scope Scope, detail Detail) (*Runs, e
 	// ended, which only allocations tell exactly (a run stopped at its
 	// timeout is "complete" in a job's summary).
 	if detail == Full || len(gates) > 0 {
-		if allocs, err = src.Allocations(ctx, scope.Namespace); err != nil {
+		allocs, err = src.Allocations(ctx, scope.Namespace)
+		switch {
+		case err != nil && detail == Brief && errors.Is(err, nomad.ErrPermission):
+			// A token that may list jobs only (plan's): the summaries'
+			// counts stand in for the allocations.
+			allocs = nil
+		case err != nil:
 			return nil, err
 		}
 	}
@@ -213,6 +219,14 @@ func (out *Runs) addGates(ctx context.Context, src Source, refs []record.GateRef
 		case errors.Is(errs[i], nomad.ErrCorrupt):
 			out.Corrupt = append(out.Corrupt, errs[i])
 			continue
+		case errors.Is(errs[i], nomad.ErrPermission):
+			// A token that may list gates but not read them (plan's):
+			// the run waits, for what it cannot tell.
+			if _, ok := at[ref.RunID]; !ok {
+				out.Rows = append(out.Rows, Run{ID: ref.RunID, Project: ref.Project, Experiment: record.ExperimentOf(ref.RunID),
+					Namespace: ref.Namespace, State: record.StateWaiting, HasGate: true})
+			}
+			continue
 		case errs[i] != nil:
 			return errs[i]
 		}
@@ -229,7 +243,7 @@ func (out *Runs) addGates(ctx context.Context, src Source, refs []record.GateRef
 	reruns := RerunsOf(out.Rows)
 	for i := range out.Rows {
 		r := &out.Rows[i]
-		if r.HasGate && !r.HasJob && !r.HasRecord {
+		if r.HasGate && r.Gate != nil && !r.HasJob && !r.HasRecord {
 			w := WaitOf(r.Gate.WaitFor, byID, reruns)
 			r.Wait, r.State = &w, w.State()
 		}

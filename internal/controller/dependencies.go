@@ -149,25 +149,37 @@ func (d *Dependencies) Pass(ctx context.Context) (PassResult, error) {
 		d.cfg.Metrics.gates(0, 0)
 		return res, nil
 	}
-	runs, err := query.List(ctx, d.cfg.Nomad, query.Scope{Namespace: d.cfg.Namespace, AllProjects: true}, query.Full)
-	if err != nil {
-		return res, err
+	// A run waits for runs of its own project: list each project with a
+	// gate, not the cluster. Brief reads no record of a collected job
+	// (their runs are long done), and a listing with gates reads the
+	// allocations, which say exactly how each upstream run ended.
+	var projects []string
+	for _, r := range refs {
+		if !slices.Contains(projects, r.Project) {
+			projects = append(projects, r.Project)
+		}
 	}
 	var firstErr error
-	for i := range runs.Rows {
-		r := &runs.Rows[i]
-		if !r.HasGate || r.Gate == nil {
-			continue
-		}
-		released, err := d.gate(ctx, r, &res)
+	for _, p := range projects {
+		runs, err := query.List(ctx, d.cfg.Nomad, query.Scope{Namespace: d.cfg.Namespace, Project: p}, query.Brief)
 		if err != nil {
-			d.log.Warn("releasing a waiting run failed; the next pass retries", "run", r.ID, "namespace", r.Namespace, "err", err)
-			if firstErr == nil {
-				firstErr = err
-			}
+			return res, err
 		}
-		if released {
-			res.Released++
+		for i := range runs.Rows {
+			r := &runs.Rows[i]
+			if !r.HasGate || r.Gate == nil {
+				continue
+			}
+			released, err := d.gate(ctx, r, &res)
+			if err != nil {
+				d.log.Warn("releasing a waiting run failed; the next pass retries", "run", r.ID, "namespace", r.Namespace, "err", err)
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+			if released {
+				res.Released++
+			}
 		}
 	}
 	d.cfg.Metrics.gates(res.Waiting, res.Blocked)

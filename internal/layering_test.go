@@ -45,6 +45,7 @@ var imports = map[string][]string{
 	// The agent's command, shared by cmd/caravan-agent and `caravan agent`.
 	"internal/agent/agentcmd": {"internal/agent", "internal/gpu", "internal/nomad"},
 	"internal/report":         {"internal/nomad", "internal/record"},
+	"internal/registry":       {},
 	"internal/hcinstall":      {},
 	"internal/e2e":            {},
 	// Test helpers: imported by tests only (see testOnly).
@@ -74,6 +75,8 @@ var owners = map[string][]string{
 	"github.com/hashicorp/hcl/v2":         {"internal/spec", "internal/compile", "internal/cli"},
 	"github.com/prometheus/client_golang": {"internal/agent", "internal/agent/agentcmd", "internal/autoscale", "internal/controller", "internal/cli"},
 	"gonum.org/v1/plot":                   {"internal/report"},
+	// Container registries: the lookups that pin image tags to digests.
+	"github.com/google/go-containerregistry": {"internal/registry"},
 }
 
 // pure are the packages that must stay free of I/O, so that they can be
@@ -91,7 +94,7 @@ var impure = []string{
 	module + "internal/nomad", module + "internal/terraform", module + "internal/agent", module + "internal/cli",
 	"github.com/hashicorp/terraform-exec", "github.com/hashicorp/terraform-json", "github.com/hashicorp/hc-install",
 	"github.com/prometheus/client_golang", "github.com/NVIDIA/go-nvml", "gonum.org/v1/plot",
-	"github.com/hashicorp/go-cleanhttp",
+	"github.com/hashicorp/go-cleanhttp", module + "internal/registry", "github.com/google/go-containerregistry",
 }
 
 func under(path, prefix string) bool {
@@ -193,7 +196,7 @@ var (
 		module + "internal/sim", module + "internal/report", module + "internal/hcinstall",
 		"github.com/hashicorp/hcl/v2/", "github.com/hashicorp/terraform-exec/",
 		"github.com/hashicorp/terraform-json/", "github.com/hashicorp/hc-install/",
-		"gonum.org/v1/plot/",
+		"gonum.org/v1/plot/", module + "internal/registry", "github.com/google/go-containerregistry/",
 	}
 )
 

@@ -66,5 +66,18 @@ namespace "ml" {
     path "caravan/projects/*" {
       capabilities = ["list", "read"]
     }
+    # A run that depends on others is written as a gate, which the
+    # controller turns into a job once they completed; list: plan shows
+    # waiting runs, destroy: apply -prune and stop remove a waiting run.
+    path "caravan/gates/*" {
+      capabilities = ["list", "read", "write", "destroy"]
+    }
   }
+}
+
+# The Nomad servers' version (/v1/agent/members), recorded with each run
+# and checked before submitting runs with a timeout (max_run_duration
+# needs Nomad 2.0.2).
+node {
+  policy = "read"
 }

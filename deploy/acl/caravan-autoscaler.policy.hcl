@@ -33,6 +33,35 @@ namespace "*" {
     path "caravan/controller/*" {
       capabilities = ["read", "write"]
     }
+    # Gates of waiting runs, to list them everywhere; they are released
+    # only in the namespaces below that allow it.
+    path "caravan/gates/*" {
+      capabilities = ["list", "read"]
+    }
+  }
+}
+
+# The experiments' namespace (repeat the block for each, as in
+# caravan-apply.policy.hcl). A rule for a named namespace replaces the "*"
+# rule there, so it repeats it, and adds what the controller needs to start
+# a run that waited for others (depends_on): register-job, to register the
+# job apply put in the run's gate, and the gates themselves. Only here,
+# where the namespace refuses raw_exec whatever a job says
+# (ml.namespace.hcl): in every other namespace this token registers
+# nothing.
+namespace "ml" {
+  capabilities = ["list-jobs", "read-job", "register-job"]
+
+  variables {
+    path "caravan/gates/*" {
+      capabilities = ["list", "read", "write", "destroy"]
+    }
+    path "caravan/projects/*" {
+      capabilities = ["list", "read", "write"]
+    }
+    path "caravan/runs/*" {
+      capabilities = ["list", "read", "write"]
+    }
   }
 }
 

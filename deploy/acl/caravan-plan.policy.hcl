@@ -21,6 +21,11 @@ namespace "*" {
     path "caravan/projects/*" {
       capabilities = ["list"]
     }
+    # Runs waiting for others (depends_on): their gates' paths. Without
+    # read, plan lists them as waiting without saying how far along.
+    path "caravan/gates/*" {
+      capabilities = ["list"]
+    }
   }
 }
 
@@ -35,6 +40,11 @@ namespace "default" {
       capabilities = ["list"]
     }
     path "caravan/projects/*" {
+      capabilities = ["list"]
+    }
+    # Runs waiting for others (depends_on): their gates' paths. Without
+    # read, plan lists them as waiting without saying how far along.
+    path "caravan/gates/*" {
       capabilities = ["list"]
     }
     # The pools experiments may name and the operator's policy, published

@@ -22,6 +22,10 @@ namespace "*" {
       # records and usage summaries of each project's runs
       capabilities = ["list", "read"]
     }
+    path "caravan/gates/*" {
+      # runs waiting for others (depends_on): ls, status, show
+      capabilities = ["list", "read"]
+    }
     path "caravan/autoscaler/*" {
       # caravan pools and caravan cost read the autoscaler's records; run
       # reads the pool catalogue and policy
@@ -44,6 +48,11 @@ namespace "ml" {
     }
     path "caravan/autoscaler/*" {
       capabilities = ["list", "read"]
+    }
+    # run writes the gate of a run that depends on others; stop removes
+    # the gate of a waiting run.
+    path "caravan/gates/*" {
+      capabilities = ["list", "read", "write", "destroy"]
     }
   }
 }

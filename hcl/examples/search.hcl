@@ -10,6 +10,13 @@ experiment "vit-search" {
     commit = "4f2a9c1e7b3d0a5e9f8c7b6a5d4e3f2a1b0c9d8e"
   }
 
+  # Declared by digest, so what runs is fixed before apply even asks the
+  # registry; require-digest makes a tag here an error. The other
+  # experiments name a tag, which apply pins to its digest (image_pinning
+  # "pin", the default).
+  image         = "ghcr.io/acme/train@sha256:7c4b2a9e5d3f1c8b6a4e2d0f9c7b5a3e1d9f8c6b4a2e0d8f6c4b2a0e9d7c5b3a"
+  image_pinning = "require-digest"
+
   command = "torchrun"
   args = concat(
     ["--nproc_per_node", "4", "finetune.py"],

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/gitops"
 	"github.com/caravan-ml/caravan/internal/nomad"
@@ -34,6 +35,7 @@ func runApply(ctx context.Context, env Env, args []string) int {
 	prune := fs.Bool("prune", false, "stop runs that are no longer declared while they are pending or running (their history stays)")
 	par := fs.Int("parallelism", gitops.DefaultParallelism, "submit at most this many runs at once")
 	experiment := fs.String("experiment", "", "apply only this experiment")
+	allowDirty := fs.Bool("allow-dirty", false, "submit runs from a configuration directory with uncommitted changes (their records then name a commit that does not hold what ran)")
 	fs.Bool("auto-approve", false, "accepted for Terraform-style pipelines; apply never asks for confirmation")
 	cf := addConfigFlags(fs)
 	catf := addCatalogFlags(fs)
@@ -66,6 +68,10 @@ func runApply(ctx context.Context, env Env, args []string) int {
 	}
 	if p == nil {
 		return code
+	}
+	if dirty := dirtyRuns(p); dirty > 0 && !*allowDirty {
+		errorf(env, "the configuration directory has uncommitted changes (git status), so the %s to create would record a commit that does not hold what runs, and could not be reproduced from it; commit the changes and apply again, or pass -allow-dirty", plural(dirty, "run"))
+		return ExitError
 	}
 	return applyPlan(ctx, env, cl, p, gitops.ApplyOptions{Parallelism: *par, Prune: *prune, Origin: record.OriginApply})
 }
@@ -130,13 +136,67 @@ func applyPlan(ctx context.Context, env Env, cl *nomad.Client, p *gitops.RunPlan
 		return nomadError(env, err)
 	}
 	opts.SubmittedBy = who.String()
+	if c.Create > 0 {
+		v, code := checkNomadVersion(ctx, env, cl, p)
+		if code != ExitOK {
+			return code
+		}
+		opts.NomadVersion = v
+	}
 	opts.Progress = progressPrinter(env.Stderr, isTerminal(env.Stderr))
 	res := gitops.Apply(ctx, cl, p, opts)
 	code := writeApplyResult(env, res)
-	if len(res.Registered) > 0 {
+	if len(res.Registered)+len(res.Gated) > 0 {
 		warnWithoutController(ctx, env, cl)
 	}
 	return code
+}
+
+// dirtyRuns counts the runs to create whose configuration directory had
+// uncommitted changes when they were compiled (job meta).
+func dirtyRuns(p *gitops.RunPlan) int {
+	n := 0
+	for _, e := range p.Experiments {
+		for _, c := range e.Create {
+			if c.Job != nil && c.Job.Meta[record.MetaConfigDirty] == "true" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// checkNomadVersion reads the Nomad servers' version, for the runs'
+// records, and refuses runs with a timeout on a Nomad that predates
+// max_run_duration: such a server drops the field, and the timeout would
+// silently do nothing. A token that may not read the version (node:read)
+// gets a warning, not a refusal: the runs' constraint keeps them on clients
+// that enforce it.
+func checkNomadVersion(ctx context.Context, env Env, cl *nomad.Client, p *gitops.RunPlan) (string, int) {
+	v, err := cl.ServerVersion(ctx)
+	switch {
+	case errors.Is(err, nomad.ErrPermission):
+		fmt.Fprintf(env.Stderr, "Warning: this token may not read the Nomad servers' version (node:read), so the runs' records will not name it: %v\n", err)
+		return "", ExitOK
+	case err != nil:
+		return "", nomadError(env, err)
+	}
+	if v == "" || nomad.VersionAtLeast(v, compile.MaxRunDurationSince) {
+		return v, ExitOK
+	}
+	n := 0
+	for _, e := range p.Experiments {
+		for _, c := range e.Create {
+			if c.Job != nil && c.Job.Meta[record.MetaTimeout] != "" {
+				n++
+			}
+		}
+	}
+	if n > 0 {
+		errorf(env, "Nomad %s at %s does not know max_run_duration (Nomad %s and later enforce it), so the timeout of %s would be dropped silently; upgrade Nomad, or remove timeout from those experiments", v, cl.Address(), compile.MaxRunDurationSince, plural(n, "run"))
+		return "", ExitError
+	}
+	return v, ExitOK
 }
 
 // controllerStale is how old the controller's heartbeat may be before

@@ -134,9 +134,13 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if !*dryRun {
-		// The service that scales pools also keeps runs' history.
-		records := controller.New(controller.Config{Nomad: nc, Logger: log, Metrics: controller.NewMetrics(reg), Holder: holder})
+		// The service that scales pools also keeps runs' history and
+		// starts the runs that waited for others (depends_on).
+		cm := controller.NewMetrics(reg)
+		records := controller.New(controller.Config{Nomad: nc, Logger: log, Metrics: cm, Holder: holder})
 		go func() { _ = records.Run(runCtx) }()
+		deps := controller.NewDependencies(controller.DependenciesConfig{Nomad: nc, Logger: log, Metrics: cm})
+		go func() { _ = deps.Run(runCtx) }()
 	}
 	done := make(chan error, 1)
 	go func() { done <- loop.Run(runCtx) }()

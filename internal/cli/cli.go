@@ -37,6 +37,9 @@ type Env struct {
 	Environ func() []string
 	// Logger receives key/value logs of long-running commands.
 	Logger *slog.Logger
+	// Images resolves image tags to digests (plan, apply, run, render
+	// -pin); nil means the container registries themselves.
+	Images ImageResolver
 }
 
 // StdEnv is the Env of a real process.

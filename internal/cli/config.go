@@ -138,7 +138,7 @@ func (c *configFlags) loadFiles(ctx context.Context, env Env, dir string, files 
 			}
 		}
 	}
-	opts := compile.Options{ConfigDir: dir, Pools: cfg.Pools}
+	opts := compile.Options{ConfigDir: dir, Pools: cfg.Pools, CaravanVersion: Version}
 	opts.ConfigCommit, opts.ConfigDirty = gitState(ctx, env, dir)
 	return cfg, opts, diags
 }
@@ -193,15 +193,46 @@ func compileConfig(ctx context.Context, cfg *spec.Config, opts compile.Options, 
 // runs[i] compiled to jobs[i] (what gitops.Desired pairs up). Runs whose
 // experiment failed to compile, or that duplicate an earlier run, are in
 // neither slice; the diagnostics say so.
+//
+// A run of an experiment with depends_on names the runs it waits for
+// (compile.LinkDependencies), so the experiments it depends on are
+// compiled too, even when experiment limits the result.
 func compileRuns(ctx context.Context, cfg *spec.Config, opts compile.Options, experiment string) ([]spec.Run, []*api.Job, hcl.Diagnostics) {
+	want := map[string]bool{}
+	if experiment != "" {
+		want[experiment] = true
+		for _, e := range cfg.Experiments {
+			if e.Name == experiment {
+				for _, d := range e.DependsOn {
+					want[d] = true
+				}
+			}
+		}
+	}
 	runs := make([]spec.Run, 0, len(cfg.Runs))
 	jobs := make([]*api.Job, 0, len(cfg.Runs))
-	diags := compileEach(ctx, cfg, opts, experiment, func(r spec.Run, j *api.Job) {
+	diags := compileEachOf(ctx, cfg, opts, want, func(r spec.Run, j *api.Job) {
 		runs = append(runs, r)
 		jobs = append(jobs, j)
 	})
 	compile.Disambiguate(jobs)
-	return runs, jobs, diags
+	if !diags.HasErrors() {
+		if err := compile.LinkDependencies(jobs); err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Dependencies do not link",
+				Detail: strings.TrimPrefix(err.Error(), "compile: ") + ".", Subject: &hcl.Range{Filename: cfg.Dir}})
+		}
+	}
+	if experiment == "" {
+		return runs, jobs, diags
+	}
+	n := 0
+	for i := range jobs {
+		if runs[i].Experiment.Name == experiment {
+			runs[n], jobs[n] = runs[i], jobs[i]
+			n++
+		}
+	}
+	return runs[:n], jobs[:n], diags
 }
 
 // compileEach compiles every run of cfg (only those of experiment when it
@@ -212,6 +243,16 @@ func compileRuns(ctx context.Context, cfg *spec.Config, opts compile.Options, ex
 // differ but share an 8-hex ID are not an error: compileConfig gives them
 // distinct IDs.) It stops with an "Interrupted" error when ctx is done.
 func compileEach(ctx context.Context, cfg *spec.Config, opts compile.Options, experiment string, use func(spec.Run, *api.Job)) hcl.Diagnostics {
+	var want map[string]bool
+	if experiment != "" {
+		want = map[string]bool{experiment: true}
+	}
+	return compileEachOf(ctx, cfg, opts, want, use)
+}
+
+// compileEachOf is compileEach for the experiments in want (all when want
+// is empty).
+func compileEachOf(ctx context.Context, cfg *spec.Config, opts compile.Options, want map[string]bool, use func(spec.Run, *api.Job)) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	type origin struct {
 		exp   string
@@ -230,7 +271,7 @@ func compileEach(ctx context.Context, cfg *spec.Config, opts compile.Options, ex
 			})
 		}
 		e := run.Experiment
-		if experiment != "" && e.Name != experiment || failed[e] {
+		if len(want) > 0 && !want[e.Name] || failed[e] {
 			continue
 		}
 		job, err := compile.Job(run, opts)

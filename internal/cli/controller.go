@@ -51,13 +51,19 @@ func runController(ctx context.Context, env Env, args []string) int {
 	if nf.namespace != "" || env.Getenv("NOMAD_NAMESPACE") != "" {
 		ns = nc.Namespace()
 	}
+	cm := controller.NewMetrics(reg)
 	records := controller.New(controller.Config{Nomad: nc, Logger: env.Logger, Resync: *resync,
-		Metrics: controller.NewMetrics(reg), Namespace: ns, Holder: holderName()})
-	env.Logger.Info("keeping run records", "nomad", nc.Address(), "namespace", ns, "resync", resync.String())
+		Metrics: cm, Namespace: ns, Holder: holderName()})
+	// Gates are few and cheap to look at: a short resync lets a gate
+	// whose upstream runs had already completed start within it.
+	deps := controller.NewDependencies(controller.DependenciesConfig{Nomad: nc, Logger: env.Logger,
+		Resync: min(*resync, controller.DefaultDependencyResync), Metrics: cm, Namespace: ns})
+	env.Logger.Info("keeping run records and releasing waiting runs", "nomad", nc.Address(), "namespace", ns, "resync", resync.String())
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- records.Run(runCtx) }()
+	go func() { done <- deps.Run(runCtx) }()
 	select {
 	case err := <-done:
 		if err != nil && !errors.Is(err, context.Canceled) {
@@ -66,6 +72,7 @@ func runController(ctx context.Context, env Env, args []string) int {
 		}
 	case err := <-srvErr:
 		cancel()
+		<-done
 		<-done
 		errorf(env, "metrics server stopped: %v", err)
 		return ExitError

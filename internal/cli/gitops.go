@@ -29,6 +29,10 @@ func desiredRuns(ctx context.Context, env Env, cfg *spec.Config, opts compile.Op
 		writeDiags(env, cfg.Files, diags, false)
 		return nil, false
 	}
+	if err := pinImages(ctx, env, jobs); err != nil {
+		errorf(env, "%v", err)
+		return nil, false
+	}
 	return gitops.Desired(jobs), true
 }
 
@@ -114,8 +118,12 @@ func writeApplyResult(env Env, res *gitops.ApplyResult) int {
 	if res.Err() != nil {
 		verdict = "Apply incomplete"
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d registered, %d already submitted by someone else, %d stopped.\n",
-		verdict, len(res.Registered), len(res.Present), len(res.Stopped))
+	waiting := ""
+	if n := len(res.Gated); n > 0 {
+		waiting = fmt.Sprintf(", %d waiting for the runs they depend on (the controller starts them)", n)
+	}
+	fmt.Fprintf(env.Stdout, "%s: %d registered%s, %d already submitted by someone else, %d stopped.\n",
+		verdict, len(res.Registered), waiting, len(res.Present), len(res.Stopped))
 	if err := res.Err(); err != nil {
 		// Each failure was printed as it happened (progressPrinter);
 		// listing them again here printed every reason three times.

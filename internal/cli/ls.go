@@ -153,6 +153,11 @@ func writeRunTable(w io.Writer, rows []query.Run, now time.Time) {
 			ps = append(ps, p.Name+"="+p.Value)
 		}
 		fmt.Fprintln(w, line(r.ID, r.Experiment, string(r.State), r.Pool, fmt.Sprint(r.GPUs), age, rt, strings.Join(ps, " ")))
+		if r.Wait != nil && !r.HasJob {
+			// A run with no job yet: what it waits for, on a line of
+			// its own, where it need not be cut.
+			fmt.Fprintln(w, clip("  "+r.Wait.Text(), lsWidth))
+		}
 	}
 }
 

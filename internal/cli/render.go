@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/caravan-ml/caravan/internal/compile"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/nomad/api"
 )
@@ -33,6 +34,7 @@ func runRender(ctx context.Context, env Env, args []string) int {
 	experiment := fs.String("experiment", "", "render only the runs of experiment `NAME`")
 	format := fs.String("format", "json", "output `FORMAT`: json (what nomad job run -output prints) or hcl (a jobspec)")
 	outDir := fs.String("out", "", "write one file per run into `DIR` instead of stdout")
+	pin := fs.Bool("pin", false, "resolve image tags to digests through their registries, as apply does (render is otherwise offline and shows images as declared)")
 	cf := addConfigFlags(fs)
 	catf := addCatalogFlags(fs)
 	dir, code, ok := parseDirFlags(env, fs, args)
@@ -69,6 +71,12 @@ func runRender(ctx context.Context, env Env, args []string) int {
 	if diags.HasErrors() {
 		return ExitError
 	}
+	if *pin {
+		if err := pinImages(ctx, env, jobs); err != nil {
+			errorf(env, "%v", err)
+			return ExitError
+		}
+	}
 	if *outDir != "" {
 		if err := os.MkdirAll(*outDir, 0o755); err != nil {
 			errorf(env, "creating the -out directory: %v", err)
@@ -94,6 +102,12 @@ func runRender(ctx context.Context, env Env, args []string) int {
 				fmt.Fprintln(env.Stdout)
 			}
 			fmt.Fprintf(env.Stdout, "# run %s\n", *job.ID)
+			if w := record.WaitForOf(job.Meta); len(w) > 0 {
+				fmt.Fprintf(env.Stdout, "# waits for %s (caravan_wait_for): apply writes its gate, and the controller registers this job once they all completed\n", plural(len(w), "run"))
+			}
+			if needsPin(job) {
+				fmt.Fprintf(env.Stdout, "# apply runs image %s by the digest the registry gives for it then (render -pin resolves it now)\n", job.Meta[record.MetaImage])
+			}
 		}
 		if _, err := env.Stdout.Write(b); err != nil {
 			errorf(env, "writing the output: %v", err)

@@ -58,7 +58,7 @@ func TestRenderJSON(t *testing.T) {
 	}
 	var want bytes.Buffer
 	for i, run := range cfg.Runs {
-		job, err := compile.Job(run, compile.Options{ConfigDir: dir, Pools: cfg.Pools})
+		job, err := compile.Job(run, compile.Options{ConfigDir: dir, Pools: cfg.Pools, CaravanVersion: Version})
 		if err != nil {
 			t.Fatal(err)
 		}

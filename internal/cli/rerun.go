@@ -60,6 +60,12 @@ func runRerun(ctx context.Context, env Env, args []string) int {
 		if by := who.String(); by != "" {
 			job.Meta[record.MetaSubmittedBy] = by
 		}
+		// The rerun runs the recorded job; what submits it now is this
+		// caravan, to these servers.
+		job.Meta[record.MetaCaravanVersion] = Version
+		if v, err := cl.ServerVersion(ctx); err == nil && v != "" {
+			job.Meta[record.MetaNomadVersion] = v
+		}
 		created, err := cl.CreateJob(ctx, job)
 		if errors.Is(err, nomad.ErrConflict) || (err == nil && !created) {
 			continue // someone took this ordinal between our check and our submit
@@ -68,6 +74,9 @@ func runRerun(ctx context.Context, env Env, args []string) int {
 			return nomadError(env, err)
 		}
 		fmt.Fprintf(env.Stdout, "Submitted %s, a rerun of %s (ordinal %d).\n", id, ri.ID, n)
+		if img := ri.Record.Image; img != "" && ri.Record.ImageDigest == "" {
+			fmt.Fprintf(env.Stderr, "Warning: %s ran image %s unpinned (image_pinning %s): the rerun pulls what the tag names today, which may not be what the original ran.\n", ri.ID, img, cmpOr(ri.Record.ImagePinning, "unknown"))
+		}
 		return ExitOK
 	}
 	errorf(env, "run %s already has %d reruns; no free rerun ID left", ri.ID, maxRerunOrdinal)

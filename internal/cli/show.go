@@ -40,7 +40,34 @@ type showDoc struct {
 	Allocations []*api.Allocation `json:"allocations"`
 	Summary     *api.JobSummary   `json:"summary,omitempty"`
 	Evaluations []*api.Evaluation `json:"blocked_evaluations,omitempty"`
-	stubs       []*api.AllocationListStub
+	// Wait is what a run with no job yet waits for.
+	Wait  *query.Wait  `json:"wait,omitempty"`
+	Gate  *record.Gate `json:"gate,omitempty"`
+	stubs []*api.AllocationListStub
+}
+
+// gatherGated fills doc for a run that waits for others: the job it will
+// be registered with, as its record will hold it, and how far the runs it
+// waits for are.
+func gatherGated(ctx context.Context, cl *nomad.Client, ri *query.Found, doc *showDoc) (*showDoc, error) {
+	doc.Gate, doc.RecordError, doc.State = ri.Gate, "", record.StateWaiting
+	var job api.Job
+	if err := json.Unmarshal(ri.Gate.Job, &job); err == nil {
+		if rec, err := query.RecordOf(&job); err == nil {
+			rec.SubmittedAt = ri.Gate.CreatedAt
+			doc.Record = rec
+		}
+	}
+	runs, err := query.List(ctx, cl, query.Scope{Namespace: nomad.AllNamespaces, Project: ri.Project}, query.Brief)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs.Rows {
+		if r.ID == ri.ID && r.Wait != nil {
+			doc.Wait, doc.State = r.Wait, r.State
+		}
+	}
+	return doc, nil
 }
 
 func runShow(ctx context.Context, env Env, args []string) int {
@@ -76,6 +103,9 @@ func gatherShow(ctx context.Context, cl *nomad.Client, ri *query.Found) (*showDo
 		Allocations: []*api.Allocation{}, Outcome: ri.Outcome}
 	if ri.RecordErr != nil {
 		doc.RecordError = ri.RecordErr.Error()
+	}
+	if ri.Gate != nil {
+		return gatherGated(ctx, cl, ri, doc)
 	}
 	if ri.Job == nil {
 		doc.State = record.StateUnknown
@@ -143,7 +173,14 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 	fmt.Fprintf(w, "Run:        %s\n", d.ID)
 	fmt.Fprintf(w, "State:      %s\n", d.State)
 	fmt.Fprintf(w, "Namespace:  %s\n", d.Namespace)
-	if d.Job != nil {
+	if d.Gate != nil {
+		wait := "waiting for " + strings.Join(d.Gate.WaitFor, ", ")
+		if d.Wait != nil {
+			wait = d.Wait.Text()
+		}
+		fmt.Fprintf(w, "Waiting:    %s\n", wait)
+		fmt.Fprintln(w, "Job:        none yet: the controller registers it once every run it waits for has completed")
+	} else if d.Job != nil {
 		fmt.Fprintf(w, "Nomad UI:   %s\n", d.UI)
 		fmt.Fprintf(w, "Job:        status %s", deref(d.Job.Status))
 		if d.Job.Stop != nil && *d.Job.Stop {
@@ -176,6 +213,7 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 			commit += " (dirty)"
 		}
 		fmt.Fprintf(w, "Config:     %s in %s, commit %s\n", cfg, r.Config.Dir, commit)
+		writeProvenance(w, r)
 		fmt.Fprintf(w, "Spec hash:  %s\n", r.SpecHash)
 		if len(r.Params) > 0 {
 			fmt.Fprintln(w, "Params:")
@@ -199,6 +237,37 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 			fmt.Fprintf(w, "Waiting:    group %s cannot be placed: %s\n", tg, strings.Join(waitReasons(m), "; "))
 		}
 	}
+}
+
+// writeProvenance prints what ran: the code, the image, and the caravan and
+// Nomad that submitted it.
+func writeProvenance(w io.Writer, r *record.Run) {
+	if s := r.Source; s != nil {
+		fmt.Fprintf(w, "Source:     %s at commit %s", s.Git, s.Commit)
+		if s.Path != "" {
+			fmt.Fprintf(w, ", in %s", s.Path)
+		}
+		fmt.Fprintln(w)
+	}
+	switch {
+	case r.Image != "" && r.ImageDigest != "":
+		fmt.Fprintf(w, "Image:      %s, pinned to %s\n", r.Image, r.ImageDigest)
+	case r.Image != "":
+		fmt.Fprintf(w, "Image:      %s, not pinned (image_pinning %s): the tag may name another image today\n", r.Image, cmpOr(r.ImagePinning, "unknown"))
+	}
+	if r.CaravanVersion != "" || r.NomadVersion != "" {
+		fmt.Fprintf(w, "Software:   caravan %s, Nomad %s\n", cmpOr(r.CaravanVersion, "unknown"), cmpOr(r.NomadVersion, "unknown"))
+	}
+	if len(r.WaitFor) > 0 {
+		fmt.Fprintf(w, "Waited for: %s\n", strings.Join(r.WaitFor, ", "))
+	}
+}
+
+func cmpOr(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
 }
 
 // writeAllocations lists allocations with their tasks' states and events.

@@ -26,23 +26,37 @@ func init() {
 
 // poolStatus is one Nomad node pool as status prints it.
 type poolStatus struct {
-	NodePool     string         `json:"node_pool"`
-	Pools        []string       `json:"pools"` // caravan pools whose runs went there
-	Queued       int            `json:"queued_runs"`
-	QueuedGPUs   int            `json:"queued_gpus"`
-	Running      int            `json:"running_runs"` // starting or running
-	RunningGPUs  int            `json:"running_gpus"`
-	NodesReady   int            `json:"nodes_ready"`
-	NodesDrain   int            `json:"nodes_draining"`
-	NodesDown    int            `json:"nodes_down"`
-	NodesOther   int            `json:"nodes_other"` // initializing, disconnected
-	GPUsTotal    int            `json:"gpus_total"`  // on ready, eligible nodes
-	GPUsFree     int            `json:"gpus_free"`
-	OldestID     string         `json:"oldest_waiting,omitempty"`
-	OldestWait   time.Duration  `json:"oldest_wait_ns,omitempty"`
-	WaitReasons  map[string]int `json:"wait_reasons,omitempty"` // reason → runs
+	NodePool    string         `json:"node_pool"`
+	Pools       []string       `json:"pools"` // caravan pools whose runs went there
+	Queued      int            `json:"queued_runs"`
+	QueuedGPUs  int            `json:"queued_gpus"`
+	Running     int            `json:"running_runs"` // starting or running
+	RunningGPUs int            `json:"running_gpus"`
+	NodesReady  int            `json:"nodes_ready"`
+	NodesDrain  int            `json:"nodes_draining"`
+	NodesDown   int            `json:"nodes_down"`
+	NodesOther  int            `json:"nodes_other"` // initializing, disconnected
+	GPUsTotal   int            `json:"gpus_total"`  // on ready, eligible nodes
+	GPUsFree    int            `json:"gpus_free"`
+	OldestID    string         `json:"oldest_waiting,omitempty"`
+	OldestWait  time.Duration  `json:"oldest_wait_ns,omitempty"`
+	WaitReasons map[string]int `json:"wait_reasons,omitempty"` // reason → runs
+	// Gated are the runs that wait for the runs they depend on (no job
+	// yet, so not queued): ID and what they wait for, oldest first.
+	Gated        []gatedRun `json:"gated,omitempty"`
 	caravanPools map[string]bool
 }
+
+// gatedRun is a run waiting for others, as status shows it.
+type gatedRun struct {
+	ID   string       `json:"id"`
+	Wait string       `json:"wait"`
+	At   time.Time    `json:"submitted"`
+	Stat record.State `json:"state"`
+}
+
+// maxGatedShown bounds the waiting runs status names per pool.
+const maxGatedShown = 5
 
 func runStatus(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "status", "")
@@ -140,6 +154,12 @@ func poolStatuses(view *query.Runs, nodes []*api.NodeListStub, blocked []*api.Ev
 		}
 	}
 	for _, r := range view.Rows {
+		if (r.State == record.StateWaiting || r.State == record.StateBlocked) && r.Wait != nil {
+			p := pool(r.Pool)
+			p.caravanPools[r.Pool] = true
+			p.Gated = append(p.Gated, gatedRun{ID: r.ID, Wait: r.Wait.Text(), At: r.Submitted, Stat: r.State})
+			continue
+		}
 		if r.State != record.StateQueued && r.State != record.StateStarting && r.State != record.StateRunning {
 			continue
 		}
@@ -196,6 +216,12 @@ func poolStatuses(view *query.Runs, nodes []*api.NodeListStub, blocked []*api.Ev
 		if len(p.WaitReasons) == 0 {
 			p.WaitReasons = nil
 		}
+		slices.SortFunc(p.Gated, func(a, b gatedRun) int {
+			if c := a.At.Compare(b.At); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].NodePool < out[j].NodePool })
@@ -300,6 +326,16 @@ func writeStatus(w io.Writer, pools []*poolStatus) {
 			fmt.Fprintf(w, "  why:      %s\n", strings.Join(parts, "; "))
 		}
 		fmt.Fprintf(w, "  running:  %s holding %s\n", plural(p.Running, "run"), plural(p.RunningGPUs, "GPU"))
+		if len(p.Gated) > 0 {
+			fmt.Fprintf(w, "  waiting:  %s for the runs they depend on (no job, no GPU held)\n", plural(len(p.Gated), "run"))
+			for i, g := range p.Gated {
+				if i == maxGatedShown {
+					fmt.Fprintf(w, "            ... and %d more (caravan ls -state waiting)\n", len(p.Gated)-i)
+					break
+				}
+				fmt.Fprintf(w, "            %s %s\n", g.ID, g.Wait)
+			}
+		}
 		nodes := fmt.Sprintf("%d ready, %d draining, %d down", p.NodesReady, p.NodesDrain, p.NodesDown)
 		if p.NodesOther > 0 {
 			nodes += fmt.Sprintf(", %d other", p.NodesOther)

@@ -50,6 +50,14 @@ func runStop(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return nomadError(env, err)
 	}
+	if ri.Gate != nil {
+		// A run that never started: removing its gate is stopping it.
+		if err := cl.DeleteGate(ctx, ri.Gate.Ref(), int64(ri.GateIndex)); err != nil {
+			return nomadError(env, err)
+		}
+		fmt.Fprintf(env.Stdout, "Stopped run %s before it started: it was waiting for the runs it depends on.\n", ri.ID)
+		return ExitOK
+	}
 	if ri.Job == nil {
 		fmt.Fprintf(env.Stdout, "Run %s has already ended: Nomad no longer has its job.\n", ri.ID)
 		return ExitOK

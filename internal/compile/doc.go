@@ -15,7 +15,13 @@
 // defaults (24h, 5s constant). GPUs are a device request named by the
 // pool's gpu attribute (default "nvidia/gpu") with a ${device.model} regexp
 // constraint for gpu_model (matching the name as a literal substring) and a
-// ${device.attr.memory} >= "40 GiB" constraint for gpu_memory.
+// ${device.attr.memory} >= "40 GiB" constraint for gpu_memory. A source
+// block becomes a git artifact at the exact commit in local/src with the
+// command's work_dir in it (source.go); a timeout becomes the group's
+// max_run_duration, with a constraint that keeps the run on clients that
+// enforce it. PinImage (link.go) rewrites a job's image tag to the digest
+// apply resolved, and LinkDependencies names, in each job of an experiment
+// with depends_on, the run IDs it waits for.
 //
 // # Run IDs
 //
@@ -26,8 +32,10 @@
 // params, resources, timeout, retries, depends_on and rerun. It leaves out,
 // so that changing them re-runs nothing: description and tags, the file and
 // line of the block and the sweep index, the configuration's git commit and
-// dirty flag, and what a pool block maps the pool to (node pool, GPU device
-// name, autoscaling). Those still appear in the job (meta, node pool), so a
+// dirty flag, what a pool block maps the pool to (node pool, GPU device
+// name, autoscaling), the digest an image tag is pinned to (the image is
+// hashed as declared, so re-resolving a tag names the same run) and the
+// upstream run IDs a dependent run waits for. Those still appear in the job (meta, node pool), so a
 // consumer compares runs by ID or record.MetaSpecHash, never by the whole job.
 //
 // Eight hex digits are 32 bits, so two different runs of a large sweep can

@@ -77,8 +77,9 @@ func fixtureRun(gpus int) spec.Run {
 
 func testOptions() Options {
 	return Options{
-		ConfigDir:    "experiments",
-		ConfigCommit: "0123456789abcdef0123456789abcdef01234567",
+		ConfigDir:      "experiments",
+		ConfigCommit:   "0123456789abcdef0123456789abcdef01234567",
+		CaravanVersion: "1.2.3",
 		Pools: map[string]*spec.Pool{
 			"a100": {Name: "a100", NodePool: "gpu-a100", GPU: "nvidia/gpu", Declared: true},
 			"cpu":  {Name: "cpu", NodePool: "cpu"},

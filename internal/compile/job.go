@@ -2,7 +2,6 @@ package compile
 
 import (
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,6 +41,9 @@ type Options struct {
 	// ("" when it is not in git).
 	ConfigCommit string
 	ConfigDirty  bool
+	// CaravanVersion is the version of the caravan compiling the run, for
+	// the record (record.MetaCaravanVersion); "" leaves it out.
+	CaravanVersion string
 	// Pools maps caravan pool names to their pool blocks (spec.Config.Pools).
 	// A pool missing from a nil map compiles to the node pool of the same
 	// name; a pool missing from a non-nil map is an error, since spec.Load
@@ -109,6 +111,14 @@ func Job(run spec.Run, opts Options) (*api.Job, error) {
 		// 5s constant), leaving room for any sane number of attempts.
 		RestartPolicy:    &api.RestartPolicy{Attempts: new(0), Mode: new("fail")},
 		ReschedulePolicy: &api.ReschedulePolicy{Attempts: new(e.Retries), Unlimited: new(false)},
+	}
+	if e.Timeout > 0 {
+		// Nomad stops the allocation itself once it has run this long,
+		// whether or not anything of caravan's is up. Clients older than
+		// MaxRunDurationSince ignore the field, so the run may land only
+		// on clients that enforce it.
+		tg.MaxRunDuration = new(e.Timeout)
+		tg.Constraints = []*api.Constraint{MaxRunDurationConstraint()}
 	}
 	if e.Resources.Disk > 0 {
 		tg.EphemeralDisk = &api.EphemeralDisk{SizeMB: new(int(mebibytes(e.Resources.Disk)))}
@@ -191,6 +201,9 @@ func compileTask(run spec.Run, params []formattedParam, pool *spec.Pool, id stri
 	if run.Command != "" {
 		cfg["command"] = escapeTemplate(run.Command)
 	}
+	if src := e.Source; src != nil && src.Git != "" {
+		cfg["work_dir"] = workDir(src)
+	}
 	if len(run.Args) > 0 {
 		args := make([]string, len(run.Args))
 		for i, a := range run.Args {
@@ -206,7 +219,7 @@ func compileTask(run spec.Run, params []formattedParam, pool *spec.Pool, id stri
 	if err != nil {
 		return nil, err
 	}
-	task := &api.Task{Name: TaskName, Driver: driver, Config: cfg, Env: env, Resources: res}
+	task := &api.Task{Name: TaskName, Driver: driver, Config: cfg, Env: env, Resources: res, Artifacts: artifacts(e.Source)}
 	for k, v := range env {
 		if esc, changed := escapeEnv(v); changed {
 			env[k] = esc
@@ -320,77 +333,4 @@ func sanitize(s string) string {
 		}
 	}
 	return string(b)
-}
-
-func jobMeta(run spec.Run, params []formattedParam, opts Options, id, hash string) (map[string]string, error) {
-	e := run.Experiment
-	m := map[string]string{
-		record.MetaManagedBy:    record.ManagedByValue,
-		record.MetaRunID:        id,
-		record.MetaExperiment:   e.Name,
-		record.MetaSpecHash:     hash,
-		record.MetaPool:         e.Pool,
-		record.MetaGPUs:         strconv.Itoa(e.Resources.GPUs),
-		record.MetaParams:       paramsJSON(params),
-		record.MetaSourceGit:    "",
-		record.MetaSourceCommit: "",
-		record.MetaSourcePath:   "",
-		record.MetaFile:         relFile(opts.ConfigDir, e.DeclRange.Filename),
-		record.MetaConfigDir:    opts.ConfigDir,
-		record.MetaLine:         strconv.Itoa(e.DeclRange.Start.Line),
-		record.MetaConfigCommit: opts.ConfigCommit,
-		record.MetaConfigDirty:  strconv.FormatBool(opts.ConfigDirty),
-		record.MetaTimeout:      "",
-		record.MetaDependsOn:    strings.Join(e.DependsOn, ","),
-		record.MetaRerun:        strconv.Itoa(e.Rerun),
-	}
-	if e.Project != "" {
-		m[record.MetaProject] = e.Project
-	}
-	// What the pool cost when the run was submitted, for cost reports
-	// that outlive a change of the pool's price.
-	if p, err := opts.pool(run); err == nil && p.PricePerHour > 0 {
-		m[record.MetaPricePerHour] = strconv.FormatFloat(p.PricePerHour, 'f', -1, 64)
-		if p.GPUsPerNode > 0 {
-			m[record.MetaGPUsPerNode] = strconv.Itoa(p.GPUsPerNode)
-		}
-	}
-	if s := e.Source; s != nil {
-		m[record.MetaSourceGit], m[record.MetaSourceCommit], m[record.MetaSourcePath] = s.Git, s.Commit, s.Path
-	}
-	if e.Timeout > 0 {
-		m[record.MetaTimeout] = e.Timeout.String()
-	}
-	for _, p := range params {
-		k := MetaParamKey(p.name)
-		if _, dup := m[k]; dup {
-			return nil, fmt.Errorf("compile: param %q of experiment %q gives meta key %s twice; rename it", p.name, e.Name, k)
-		}
-		m[k] = p.text
-	}
-	return m, nil
-}
-
-// relFile is the experiment's file relative to the configuration directory
-// with forward slashes, or the name as given when it lies outside.
-func relFile(dir, file string) string {
-	if file == "" {
-		return ""
-	}
-	if dir != "" {
-		if filepath.IsAbs(dir) != filepath.IsAbs(file) {
-			// Abs on both sides lets a relative dir match an absolute
-			// file name; only here, since it asks the OS for the cwd.
-			ad, err1 := filepath.Abs(dir)
-			af, err2 := filepath.Abs(file)
-			if err1 != nil || err2 != nil {
-				return filepath.ToSlash(file)
-			}
-			dir, file = ad, af
-		}
-		if rel, err := filepath.Rel(dir, file); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return filepath.ToSlash(rel)
-		}
-	}
-	return filepath.ToSlash(file)
 }

@@ -62,6 +62,7 @@ func TestJobFullRun(t *testing.T) {
 	wantCfg := map[string]any{
 		"image": "ghcr.io/acme/train:1.4", "command": "python",
 		"args": []string{"train.py", "--lr", "0.01", "--batch", "256"}, "shm_size": 16 * gib,
+		"work_dir": "${NOMAD_TASK_DIR}/src/train",
 	}
 	if a, b := jsonOf(t, task.Config), jsonOf(t, wantCfg); a != b {
 		t.Errorf("config\n got %s\nwant %s", a, b)
@@ -111,6 +112,9 @@ func TestJobMeta(t *testing.T) {
 		record.MetaTimeout:               "12h0m0s",
 		record.MetaDependsOn:             "prep,tokenize",
 		record.MetaRerun:                 "0",
+		record.MetaImage:                 "ghcr.io/acme/train:1.4",
+		record.MetaImagePinning:          "pin",
+		record.MetaCaravanVersion:        "1.2.3",
 	}
 	if a, b := jsonOf(t, job.Meta), jsonOf(t, want); a != b {
 		t.Errorf("meta\n got %s\nwant %s", a, b)

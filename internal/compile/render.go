@@ -66,6 +66,13 @@ func writeGroup(parent *hclwrite.Body, tg *api.TaskGroup) error {
 	parent.AppendNewline()
 	g := parent.AppendNewBlock("group", []string{deref(tg.Name)}).Body()
 	setInt(g, "count", tg.Count)
+	if tg.MaxRunDuration != nil {
+		g.SetAttributeValue("max_run_duration", cty.StringVal(tg.MaxRunDuration.String()))
+	}
+	for _, c := range tg.Constraints {
+		g.AppendNewline()
+		writeConstraint(g, c)
+	}
 	if rp := tg.RestartPolicy; rp != nil {
 		g.AppendNewline()
 		b := g.AppendNewBlock("restart", nil).Body()
@@ -100,7 +107,7 @@ func writeTask(parent *hclwrite.Body, t *api.Task) error {
 		tb.AppendNewline()
 		cb := tb.AppendNewBlock("config", nil).Body()
 		// A readable order: what runs, then how.
-		order := []string{"image", "command", "args", "shm_size"}
+		order := []string{"image", "command", "args", "work_dir", "shm_size"}
 		for _, k := range slices.Sorted(maps.Keys(t.Config)) {
 			if !slices.Contains(order, k) {
 				order = append(order, k)
@@ -116,6 +123,15 @@ func writeTask(parent *hclwrite.Body, t *api.Task) error {
 				return fmt.Errorf("compile: task %s config %s: %w", t.Name, k, err)
 			}
 			cb.SetAttributeValue(k, cv)
+		}
+	}
+	for _, a := range t.Artifacts {
+		tb.AppendNewline()
+		ab := tb.AppendNewBlock("artifact", nil).Body()
+		setString(ab, "source", a.GetterSource)
+		setString(ab, "destination", a.RelativeDest)
+		if err := writeMap(ab, "options", a.GetterOptions); err != nil {
+			return err
 		}
 	}
 	if err := writeMap(tb, "env", t.Env); err != nil {
@@ -136,14 +152,18 @@ func writeTask(parent *hclwrite.Body, t *api.Task) error {
 				db.SetAttributeValue("count", cty.NumberUIntVal(*d.Count))
 			}
 			for _, c := range d.Constraints {
-				cb := db.AppendNewBlock("constraint", nil).Body()
-				cb.SetAttributeValue("attribute", cty.StringVal(c.LTarget))
-				cb.SetAttributeValue("operator", cty.StringVal(c.Operand))
-				cb.SetAttributeValue("value", cty.StringVal(c.RTarget))
+				writeConstraint(db, c)
 			}
 		}
 	}
 	return nil
+}
+
+func writeConstraint(parent *hclwrite.Body, c *api.Constraint) {
+	cb := parent.AppendNewBlock("constraint", nil).Body()
+	cb.SetAttributeValue("attribute", cty.StringVal(c.LTarget))
+	cb.SetAttributeValue("operator", cty.StringVal(c.Operand))
+	cb.SetAttributeValue("value", cty.StringVal(c.RTarget))
 }
 
 // writeMap writes meta and env as blocks of attributes, the form Nomad's

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/caravan-ml/caravan/internal/testutil/golden"
@@ -105,7 +106,14 @@ type jsGroup struct {
 	Restart    *api.RestartPolicy `hcl:"restart,block"`
 	Reschedule *jsReschedule      `hcl:"reschedule,block"`
 	Disk       *api.EphemeralDisk `hcl:"ephemeral_disk,block"`
+	MaxRun     *string            `hcl:"max_run_duration"`
+	Constraint []*api.Constraint  `hcl:"constraint,block"`
 	Tasks      []jsTask           `hcl:"task,block"`
+}
+type jsArtifact struct {
+	Source      *string `hcl:"source"`
+	Destination *string `hcl:"destination"`
+	Options     *jsMap  `hcl:"options,block"`
 }
 type jsReschedule struct {
 	Attempts  *int  `hcl:"attempts"`
@@ -117,6 +125,7 @@ type jsTask struct {
 	Config    *jsMap         `hcl:"config,block"`
 	Meta      *jsMap         `hcl:"meta,block"`
 	Resources *api.Resources `hcl:"resources,block"`
+	Artifacts []jsArtifact   `hcl:"artifact,block"`
 	Rest      hcl.Body       `hcl:",remain"` // env, as a block or a map attribute
 }
 
@@ -134,7 +143,14 @@ func parseJobspec(t *testing.T, src []byte) *api.Job {
 	job := &api.Job{ID: &j.ID, Name: &j.ID, Namespace: j.Namespace, Type: j.Type, NodePool: j.NodePool,
 		Priority: j.Priority, Datacenters: j.Datacenters, Meta: stringMap(t, j.Meta)}
 	for _, g := range j.Groups {
-		tg := &api.TaskGroup{Name: &g.Name, Count: g.Count, RestartPolicy: g.Restart, EphemeralDisk: g.Disk}
+		tg := &api.TaskGroup{Name: &g.Name, Count: g.Count, RestartPolicy: g.Restart, EphemeralDisk: g.Disk, Constraints: g.Constraint}
+		if g.MaxRun != nil {
+			d, err := time.ParseDuration(*g.MaxRun)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg.MaxRunDuration = &d
+		}
 		if g.Reschedule != nil {
 			tg.ReschedulePolicy = &api.ReschedulePolicy{Attempts: g.Reschedule.Attempts, Unlimited: g.Reschedule.Unlimited}
 		}
@@ -142,6 +158,9 @@ func parseJobspec(t *testing.T, src []byte) *api.Job {
 			task := &api.Task{Name: tk.Name, Driver: tk.Driver, Env: taskEnvOf(t, tk.Rest), Meta: stringMap(t, tk.Meta), Resources: tk.Resources}
 			if tk.Config != nil {
 				task.Config = configMap(t, tk.Config)
+			}
+			for _, a := range tk.Artifacts {
+				task.Artifacts = append(task.Artifacts, &api.TaskArtifact{GetterSource: a.Source, RelativeDest: a.Destination, GetterOptions: stringMap(t, a.Options)})
 			}
 			tg.Tasks = append(tg.Tasks, task)
 		}

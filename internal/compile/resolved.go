@@ -32,6 +32,12 @@ const resolvedVersion = 1
 // maps the pool to (node pool, GPU device name, autoscaling), which is
 // infrastructure, not the experiment: the caravan pool name is included.
 //
+// The image is the image as declared: a tag, not the digest apply pins it
+// to, so that the same tag resolved again (another apply, a moved tag)
+// names the same run, and offline validate and render give the IDs apply
+// uses. The record keeps the digest that ran. image_pinning is left out too:
+// it says how the declared image is resolved, not what the run declares.
+//
 // The project is included, so the same experiment declared by two projects
 // gives two runs that never collide; it is omitted when empty, so runs of
 // a directory without a project keep the IDs they had before projects.

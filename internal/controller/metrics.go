@@ -13,6 +13,8 @@ type Metrics struct {
 	failures     prometheus.Counter
 	resyncs      *prometheus.CounterVec
 	resyncLength prometheus.Gauge
+	releases     prometheus.Counter
+	gated        *prometheus.GaugeVec
 }
 
 // NewMetrics registers the controller's metrics with reg.
@@ -39,8 +41,29 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "How long the last full comparison of jobs with records took.",
 		}),
 	}
-	reg.MustRegister(m.written, m.outcomes, m.failures, m.resyncs, m.resyncLength)
+	m.releases = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "caravan_controller_runs_released_total",
+		Help: "Waiting runs (depends_on) the controller registered once every run they waited for completed.",
+	})
+	m.gated = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "caravan_controller_gated_runs",
+		Help: "Runs that wait for others, at the last pass, by state (waiting, blocked).",
+	}, []string{"state"})
+	reg.MustRegister(m.written, m.outcomes, m.failures, m.resyncs, m.resyncLength, m.releases, m.gated)
 	return m
+}
+
+func (m *Metrics) released() {
+	if m != nil {
+		m.releases.Inc()
+	}
+}
+
+func (m *Metrics) gates(waiting, blocked int) {
+	if m != nil {
+		m.gated.WithLabelValues("waiting").Set(float64(waiting))
+		m.gated.WithLabelValues("blocked").Set(float64(blocked))
+	}
 }
 
 func (m *Metrics) wrote() {

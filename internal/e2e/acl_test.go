@@ -21,6 +21,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
 	"github.com/caravan-ml/caravan/internal/cli"
+	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
@@ -34,7 +35,8 @@ import (
 // the CI plan token writes nothing; the apply token registers runs only in
 // the experiments' namespace, where Nomad refuses raw_exec whatever caravan
 // is told; the autoscaler's token creates node pools and publishes the
-// catalogue but registers no job; and caravan's own policy check reads the
+// catalogue, and registers jobs (the controller's release of runs that
+// waited for others) only in the experiments' namespace; and caravan's own policy check reads the
 // published catalogue with the apply token.
 func TestACLPolicies(t *testing.T) {
 	bin := os.Getenv("NOMAD_BIN")
@@ -51,9 +53,9 @@ func TestACLPolicies(t *testing.T) {
 	plan, apply, user, scaler := a.token("caravan-plan"), a.token("caravan-apply"), a.token("caravan-user"), a.token("caravan-autoscaler")
 
 	inML := t.TempDir()
-	writeFile(t, filepath.Join(inML, "acl.hcl"), "caravan {\n  project = \"acl\"\n}\nexperiment \"acl\" {\n  namespace = \"ml\"\n  image     = \"busybox:1.36\"\n  command   = \"true\"\n}\n")
+	writeFile(t, filepath.Join(inML, "acl.hcl"), "caravan {\n  project = \"acl\"\n}\nexperiment \"acl\" {\n  namespace = \"ml\"\n  image     = \"busybox:1.36\"\n  image_pinning = \"allow-mutable\"\n  command   = \"true\"\n}\n")
 	inDefault := t.TempDir()
-	writeFile(t, filepath.Join(inDefault, "acl.hcl"), "caravan {\n  project = \"acl\"\n}\nexperiment \"dflt\" {\n  image   = \"busybox:1.36\"\n  command = \"true\"\n}\n")
+	writeFile(t, filepath.Join(inDefault, "acl.hcl"), "caravan {\n  project = \"acl\"\n}\nexperiment \"dflt\" {\n  image   = \"busybox:1.36\"\n  image_pinning = \"allow-mutable\"\n  command = \"true\"\n}\n")
 	rawInML := t.TempDir()
 	writeFile(t, filepath.Join(rawInML, "raw.hcl"), "caravan {\n  project = \"acl\"\n}\nexperiment \"raw\" {\n  namespace = \"ml\"\n  pool      = \"gpu\"\n  driver    = \"raw_exec\"\n  command   = \"/bin/sh\"\n}\n")
 
@@ -81,11 +83,19 @@ func TestACLPolicies(t *testing.T) {
 		t.Errorf("apply token wrote the pool catalogue: %v", err)
 	}
 
+	t.Log("the apply token writes the gates of runs that wait for others; the plan token sees them waiting")
+	deps := t.TempDir()
+	writeFile(t, filepath.Join(deps, "deps.hcl"), "caravan {\n  project = \"acl\"\n}\nexperiment \"up\" {\n  namespace = \"ml\"\n  image     = \"busybox:1.36\"\n  image_pinning = \"allow-mutable\"\n  command   = \"true\"\n}\nexperiment \"down\" {\n  namespace  = \"ml\"\n  image      = \"busybox:1.36\"\n  image_pinning = \"allow-mutable\"\n  command    = \"false\"\n  depends_on = [\"up\"]\n}\n")
+	r = a.caravan(apply, 0, "apply", deps)
+	contains(t, r.stdout, "1 registered, 1 waiting")
+	r = a.caravan(plan, 0, "plan", deps)
+	contains(t, r.stdout, "waiting for the runs it depends on")
+
 	t.Log("a data scientist's token registers in the experiments' namespace only")
 	r = a.caravan(user, 1, "run", filepath.Join(inDefault, "acl.hcl"))
 	contains(t, r.stderr, "permission denied")
 
-	t.Log("the autoscaler's token makes node pools and publishes the catalogue, and registers no job")
+	t.Log("the autoscaler's token makes node pools and publishes the catalogue, and registers jobs only in the experiments' namespace")
 	sc := a.client(scaler)
 	if err := sc.EnsureNodePool(ctx, "gpu-acl", "caravan e2e"); err != nil {
 		t.Errorf("autoscaler token cannot create its node pool: %v", err)
@@ -102,8 +112,17 @@ func TestACLPolicies(t *testing.T) {
 	if err := sc.CreateRecord(ctx, "ml", &record.Run{RunID: "acl-00000001", Project: "acl", Namespace: "ml"}); err != nil {
 		t.Errorf("autoscaler token cannot write a run record: %v", err)
 	}
-	r = a.caravan(scaler, 1, "apply", writeTempDir(t, "s.hcl", "caravan {\n  project = \"acl\"\n}\nexperiment \"s\" {\n  namespace = \"ml\"\n  pool      = \"acl\"\n  image     = \"busybox:1.36\"\n  command   = \"true\"\n}\n"))
+	// It runs the controller, which reads the gates of waiting runs.
+	if _, err := controller.NewDependencies(controller.DependenciesConfig{Nomad: sc}).Pass(ctx); err != nil {
+		t.Errorf("autoscaler token cannot look at waiting runs: %v", err)
+	}
+	// It registers jobs only where the controller starts runs that
+	// waited for others: in the experiments' namespace, which refuses
+	// raw_exec; nowhere else.
+	r = a.caravan(scaler, 1, "apply", writeTempDir(t, "s.hcl", "caravan {\n  project = \"acl\"\n}\nexperiment \"s\" {\n  pool      = \"acl\"\n  image     = \"busybox:1.36\"\n  image_pinning = \"allow-mutable\"\n  command   = \"true\"\n}\n"))
 	contains(t, r.stderr, "permission denied")
+	r = a.caravan(scaler, 1, "apply", writeTempDir(t, "r.hcl", "caravan {\n  project = \"acl\"\n}\nexperiment \"r\" {\n  namespace = \"ml\"\n  pool      = \"acl\"\n  driver    = \"raw_exec\"\n  command   = \"/bin/sh\"\n}\n"))
+	contains(t, r.stderr, `task driver "raw_exec" is not allowed in namespace "ml"`)
 
 	t.Log("plan and apply tokens read the published policy, and caravan enforces it")
 	r = a.caravan(plan, 1, "plan", inML)

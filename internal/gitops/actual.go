@@ -13,7 +13,7 @@ func Actual(runs []query.Run) []ActualRun {
 		out = append(out, ActualRun{
 			ID: r.ID, Project: r.Project, Experiment: r.Experiment, Namespace: r.Namespace,
 			Status: r.JobStatus, Stopped: r.Stopped, HasJob: r.HasJob, HasRecord: r.HasRecord,
-			AdHoc: r.HasJob && isAdHoc(r.Meta),
+			AdHoc: (r.HasJob || r.HasGate) && isAdHoc(r.Meta), HasGate: r.HasGate, Wait: waitText(r),
 		})
 	}
 	return out
@@ -25,4 +25,14 @@ func isAdHoc(meta map[string]string) bool {
 	}
 	o := meta[record.MetaOrigin]
 	return o == record.OriginRun || o == record.OriginRerun
+}
+
+func waitText(r query.Run) string {
+	switch {
+	case r.Wait != nil:
+		return r.Wait.Text()
+	case r.HasGate && !r.HasJob && !r.HasRecord:
+		return "waiting for the runs it depends on"
+	}
+	return ""
 }

@@ -22,6 +22,13 @@ type Cluster interface {
 	Job(ctx context.Context, namespace, jobID string) (*api.Job, error)
 	// StopJob stops (never purges) a job.
 	StopJob(ctx context.Context, namespace, jobID string) (string, error)
+	// Namespace is where a job without a namespace of its own goes.
+	Namespace() string
+	// CreateGate writes a waiting run's gate only if none is there
+	// (nomad.ErrConflict otherwise); Gate reads one, DeleteGate removes it.
+	CreateGate(ctx context.Context, g *record.Gate) error
+	Gate(ctx context.Context, ref record.GateRef) (*record.Gate, uint64, error)
+	DeleteGate(ctx context.Context, ref record.GateRef, cas int64) error
 }
 
 // DefaultParallelism bounds concurrent submissions when ApplyOptions does
@@ -42,6 +49,9 @@ type ApplyOptions struct {
 	// SubmittedBy is the caller's identity, written into each job's meta
 	// (record.MetaSubmittedBy) when known.
 	SubmittedBy string
+	// NomadVersion is the Nomad servers' version, written into each job's
+	// meta (record.MetaNomadVersion) when known.
+	NomadVersion string
 	// Progress, when set, is called after each finished item from the
 	// goroutine that called Apply (never concurrently).
 	Progress func(Progress)
@@ -51,7 +61,7 @@ type ApplyOptions struct {
 type Progress struct {
 	Done, Total int
 	ID          string
-	Action      string // "registered", "present", "stopped"
+	Action      string // "registered", "waiting" (gated), "present", "stopped"
 	Err         error
 }
 
@@ -74,6 +84,9 @@ type ApplyResult struct {
 	Stopped []string
 	// Failures are the items that failed, with Nomad's explanation.
 	Failures []Failure
+	// Gated are runs to create that depend on other runs: apply wrote
+	// their gate, and the controller registers them once those completed.
+	Gated []string
 	// NotSubmitted are runs to create that were not attempted because the
 	// apply stopped at its first failure (or was interrupted).
 	NotSubmitted []string
@@ -90,7 +103,7 @@ func (r *ApplyResult) Err() error {
 		reason = r.Failures[0].Err.Error()
 	}
 	var b strings.Builder
-	submitted := len(r.Registered) + len(r.Present)
+	submitted := len(r.Registered) + len(r.Present) + len(r.Gated)
 	fmt.Fprintf(&b, "registered %d of %d", submitted, r.Planned)
 	if n := r.Planned - submitted; n > 0 {
 		fmt.Fprintf(&b, "; %d not submitted", n)
@@ -164,7 +177,7 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 	for range par {
 		go func() {
 			for it := range work {
-				results <- do(ctx, cl, it, plan.Project, origin, opts.SubmittedBy)
+				results <- do(ctx, cl, it, plan.Project, origin, opts)
 			}
 		}()
 	}
@@ -225,6 +238,8 @@ func tally(res *ApplyResult, o outcome) {
 		res.Registered = append(res.Registered, id)
 	case "present":
 		res.Present = append(res.Present, id)
+	case "waiting":
+		res.Gated = append(res.Gated, id)
 	case "stopped":
 		res.Stopped = append(res.Stopped, id)
 	}
@@ -255,7 +270,10 @@ func checkOwner(ctx context.Context, cl Cluster, r RunRef, project string) error
 	return nil
 }
 
-func do(ctx context.Context, cl Cluster, it item, project, origin, by string) outcome {
+func do(ctx context.Context, cl Cluster, it item, project, origin string, opts ApplyOptions) outcome {
+	if it.kind == kindStop && it.r.Gated {
+		return stopGated(ctx, cl, it, project)
+	}
 	if it.kind == kindStop {
 		if err := checkOwner(ctx, cl, it.r, project); err != nil {
 			return outcome{it: it, err: err}
@@ -265,9 +283,12 @@ func do(ctx context.Context, cl Cluster, it item, project, origin, by string) ou
 		}
 		return outcome{it: it, action: "stopped"}
 	}
-	job := submitted(it.c.Job, origin, by)
+	job := submitted(it.c.Job, origin, opts.SubmittedBy, opts.NomadVersion)
 	if job == nil {
 		return outcome{it: it, err: fmt.Errorf("run %s: the plan carries no job for it; plan again", it.c.ID)}
+	}
+	if len(record.WaitForOf(job.Meta)) > 0 {
+		return gate(ctx, cl, it, job, project)
 	}
 	created, err := cl.CreateJob(ctx, job)
 	if err != nil {
@@ -281,7 +302,7 @@ func do(ctx context.Context, cl Cluster, it item, project, origin, by string) ou
 
 // submitted copies job with how and by whom it was submitted in its meta,
 // leaving the plan's job as is. Neither is part of the run's identity.
-func submitted(job *api.Job, origin, by string) *api.Job {
+func submitted(job *api.Job, origin, by, nomadVersion string) *api.Job {
 	if job == nil {
 		return nil
 	}
@@ -293,6 +314,9 @@ func submitted(job *api.Job, origin, by string) *api.Job {
 	cp.Meta[record.MetaOrigin] = origin
 	if by != "" {
 		cp.Meta[record.MetaSubmittedBy] = by
+	}
+	if nomadVersion != "" {
+		cp.Meta[record.MetaNomadVersion] = nomadVersion
 	}
 	return &cp
 }

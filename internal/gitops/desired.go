@@ -40,6 +40,9 @@ func SummaryOf(job *api.Job) Summary {
 			s.Image = img
 		}
 	}
+	if img := job.Meta[record.MetaImage]; img != "" {
+		s.Image, s.Digest = img, job.Meta[record.MetaImageDigest]
+	}
 	s.Params = record.ParamsOf(job.Meta)
 	return s
 }

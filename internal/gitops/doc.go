@@ -27,6 +27,12 @@
 // compiled; with the key, only a holder of the key can produce a plan
 // that passes.
 //
+// A run that depends on others (record.MetaWaitFor) is not registered:
+// Apply writes its gate (gate.go), create-only, which the controller turns
+// into the job once the runs it waits for completed; plans list gated runs
+// as present, waiting or blocked, and -prune removes the gate of one no
+// longer declared.
+//
 // Apply executes a plan through a small interface that *nomad.Client
 // satisfies: each job is registered only if absent (enforce index 0), so
 // two racing applies never submit a run twice, and each new run's record is

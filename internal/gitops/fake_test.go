@@ -24,10 +24,40 @@ type fakeCluster struct {
 	failJobAt int // the n-th CreateJob call (1-based) fails; 0 never
 	jobErr    error
 	foreign   map[string]bool // IDs taken by jobs caravan does not own
+	gates     map[string]*record.Gate
 }
 
 func newFake() *fakeCluster {
-	return &fakeCluster{jobs: map[string]*api.Job{}, records: map[string]*record.Run{}, foreign: map[string]bool{}}
+	return &fakeCluster{jobs: map[string]*api.Job{}, records: map[string]*record.Run{}, foreign: map[string]bool{}, gates: map[string]*record.Gate{}}
+}
+
+func (f *fakeCluster) Namespace() string { return "default" }
+
+func (f *fakeCluster) CreateGate(_ context.Context, g *record.Gate) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.gates[g.RunID]; ok {
+		return &nomad.Error{Kind: nomad.ErrConflict}
+	}
+	f.gates[g.RunID] = g
+	return nil
+}
+
+func (f *fakeCluster) Gate(_ context.Context, ref record.GateRef) (*record.Gate, uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g, ok := f.gates[ref.RunID]
+	if !ok {
+		return nil, 0, fmt.Errorf("gate %s: %w", ref.RunID, nomad.ErrNotFound)
+	}
+	return g, 1, nil
+}
+
+func (f *fakeCluster) DeleteGate(_ context.Context, ref record.GateRef, _ int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.gates, ref.RunID)
+	return nil
 }
 
 func (f *fakeCluster) CreateJob(_ context.Context, job *api.Job) (bool, error) {
@@ -89,9 +119,13 @@ func (f *fakeCluster) actual() []ActualRun {
 	for id, r := range f.records {
 		refs = append(refs, record.Ref{Namespace: "default", Project: r.Project, RunID: id})
 	}
+	var gates []*record.Gate
+	for _, g := range f.gates {
+		gates = append(gates, g)
+	}
 	// The CLI lists through internal/query; so does the fake, with the
 	// same code.
-	runs, err := query.List(context.Background(), listing{stubs, refs}, query.Scope{Namespace: "*", AllProjects: true}, query.Brief)
+	runs, err := query.List(context.Background(), listing{stubs, refs, gates}, query.Scope{Namespace: "*", AllProjects: true}, query.Brief)
 	if err != nil {
 		panic(err)
 	}
@@ -100,14 +134,32 @@ func (f *fakeCluster) actual() []ActualRun {
 
 // listing answers query.Source from fixed job stubs and record refs.
 type listing struct {
-	jobs []*api.JobListStub
-	refs []record.Ref
+	jobs  []*api.JobListStub
+	refs  []record.Ref
+	gates []*record.Gate
 }
 
 func (l listing) Jobs(context.Context, string) ([]*api.JobListStub, error) { return l.jobs, nil }
 func (l listing) Allocations(context.Context, string) ([]*api.AllocationListStub, error) {
 	return nil, nil
 }
+func (l listing) GateRefs(context.Context, string) ([]record.GateRef, error) {
+	var refs []record.GateRef
+	for _, g := range l.gates {
+		refs = append(refs, record.GateRef{Namespace: "default", Project: g.Project, RunID: g.RunID})
+	}
+	return refs, nil
+}
+
+func (l listing) Gate(_ context.Context, ref record.GateRef) (*record.Gate, uint64, error) {
+	for _, g := range l.gates {
+		if g.RunID == ref.RunID {
+			return g, 1, nil
+		}
+	}
+	return nil, 0, nomad.ErrNotFound
+}
+
 func (l listing) RecordRefs(context.Context, string, nomad.RecordScope) ([]record.Ref, error) {
 	return l.refs, nil
 }

@@ -30,9 +30,12 @@ type DesiredRun struct {
 
 // Summary is what a person needs to recognise a run in a plan.
 type Summary struct {
-	Pool   string         `json:"pool"`
-	GPUs   int            `json:"gpus"`
-	Image  string         `json:"image,omitempty"`
+	Pool  string `json:"pool"`
+	GPUs  int    `json:"gpus"`
+	Image string `json:"image,omitempty"` // as declared
+	// Digest is what Image was pinned to ("sha256:…"); "" for a tag
+	// submitted as it is (image_pinning = "allow-mutable").
+	Digest string         `json:"image_digest,omitempty"`
 	Driver string         `json:"driver,omitempty"`
 	Params []record.Param `json:"params,omitempty"`
 }
@@ -50,6 +53,10 @@ type ActualRun struct {
 	Stopped   bool // the job was stopped (Stop=true)
 	HasJob    bool
 	HasRecord bool
+	// HasGate: the run waits for the runs it depends on (no job yet);
+	// Wait says how far they are.
+	HasGate bool
+	Wait    string
 	// AdHoc runs were submitted outside the configuration directory
 	// (caravan run, caravan rerun); a directory's plan never lists them as
 	// no longer declared, so -prune never stops them.
@@ -59,7 +66,10 @@ type ActualRun struct {
 // Active reports whether the run still holds or waits for resources:
 // only such runs are stopped by apply -prune.
 func (a ActualRun) Active() bool {
-	return a.HasJob && !a.Stopped && (a.Status == "pending" || a.Status == "running")
+	if !a.HasJob {
+		return a.HasGate && !a.HasRecord
+	}
+	return !a.Stopped && (a.Status == "pending" || a.Status == "running")
 }
 
 // Options narrow a plan.
@@ -143,6 +153,11 @@ type RunRef struct {
 	// Status is the Nomad job status, "" for a record-only run.
 	Status string `json:"status,omitempty"`
 	Active bool   `json:"active"`
+	// Wait says what a run that has no job yet waits for:
+	// "waiting for preprocess (2 of 3 runs done)"; Gated that it has a
+	// gate and no job, so stopping it removes the gate.
+	Wait  string `json:"wait,omitempty"`
+	Gated bool   `json:"gated,omitempty"`
 }
 
 // Counts sums a plan's lists.
@@ -257,6 +272,10 @@ func mergeActual(a, b ActualRun) ActualRun {
 		a.Status, a.Stopped, a.HasJob, a.Namespace = b.Status, b.Stopped, true, b.Namespace
 	}
 	a.HasRecord = a.HasRecord || b.HasRecord
+	a.HasGate = a.HasGate || b.HasGate
+	if a.Wait == "" {
+		a.Wait = b.Wait
+	}
 	a.AdHoc = a.AdHoc || b.AdHoc
 	if a.Experiment == "" {
 		a.Experiment = b.Experiment
@@ -269,7 +288,11 @@ func changeOf(d DesiredRun) Change {
 }
 
 func refOf(a ActualRun) RunRef {
-	return RunRef{ID: a.ID, Namespace: a.Namespace, Status: a.Status, Active: a.Active()}
+	r := RunRef{ID: a.ID, Namespace: a.Namespace, Status: a.Status, Active: a.Active()}
+	if !a.HasJob && !a.HasRecord {
+		r.Wait, r.Gated = a.Wait, a.HasGate
+	}
+	return r
 }
 
 // DesiredHash fingerprints a desired set: sorted IDs with their spec hashes.
@@ -297,6 +320,9 @@ func ActualHash(actual []ActualRun, declared map[string]bool, opts Options) stri
 		if a.HasRecord {
 			k += "r"
 		}
+		if a.HasGate {
+			k += "g"
+		}
 		seen[a.ID] = k
 	}
 	keys := make([]string, 0, len(seen))
@@ -315,6 +341,10 @@ func normFlags(k string) string {
 		return "j"
 	case r:
 		return "r"
+	case strings.Contains(k, "g"):
+		// Only a gate: the run waits. Its release into a job moves the
+		// hash as any new job does.
+		return "g"
 	}
 	return ""
 }

@@ -73,6 +73,9 @@ func writeRefs(ew *errWriter, mark string, refs []RunRef, many string, line func
 }
 
 func statusText(r RunRef) string {
+	if r.Wait != "" {
+		return r.Wait
+	}
 	if r.Status == "" {
 		return "job garbage-collected, record kept"
 	}
@@ -85,7 +88,7 @@ func (s Summary) Text() string {
 	fmt.Fprintf(&b, "pool=%s gpus=%d", s.Pool, s.GPUs)
 	switch {
 	case s.Image != "":
-		fmt.Fprintf(&b, " image=%s", s.Image)
+		fmt.Fprintf(&b, " image=%s", s.ImageText())
 	case s.Driver != "":
 		fmt.Fprintf(&b, " driver=%s", s.Driver)
 	}
@@ -94,6 +97,19 @@ func (s Summary) Text() string {
 		b.WriteString(p)
 	}
 	return b.String()
+}
+
+// ImageText is the image as declared and, when pinned, the start of the
+// digest apply submits it by: "ghcr.io/acme/train:1.4 (sha256:0123456789ab)".
+func (s Summary) ImageText() string {
+	if s.Digest == "" || strings.Contains(s.Image, "@") {
+		return s.Image
+	}
+	d := s.Digest
+	if len(d) > len("sha256:")+12 {
+		d = d[:len("sha256:")+12]
+	}
+	return s.Image + " (" + d + ")"
 }
 
 // ParamsText is "name=value name=value" in param order.
@@ -147,7 +163,7 @@ func WriteMarkdown(w io.Writer, p *RunPlan) error {
 				ew.printf("\n… and %d more; `caravan plan` lists them all.\n", len(e.Create)-i)
 				break
 			}
-			img := ch.Summary.Image
+			img := ch.Summary.ImageText()
 			if img == "" {
 				img = ch.Summary.Driver
 			}

@@ -27,8 +27,10 @@
 //   - client agents: ClientStats, AllocationStats, Logs;
 //   - Variables: Variable, PutVariable and DeleteVariable (check-and-set),
 //     Variables (paginated list), and on top of them run records (Record,
-//     CreateRecord, PutRecord, DeleteRecord, RecordIDs) and usage (Usage,
-//     PutUsage), and a leader Lease;
+//     CreateRecord, PutRecord, DeleteRecord, RecordIDs), usage (Usage,
+//     PutUsage), the gates of runs waiting for others (GateRefs, Gate,
+//     CreateGate, PutGate, DeleteGate), and a leader Lease;
+//   - ServerVersion, the servers' lowest version (/v1/agent/members);
 //   - Events (the event stream), Self (the caller's token), UIJobURL.
 //
 // The data it reads and writes (records, usage, run states, job meta keys)

@@ -8,6 +8,12 @@
 // only). Records are read one by one only for runs whose job Nomad has
 // garbage-collected, and only when the caller wants their details.
 //
+// A run that waits for others (depends_on) has neither job nor record,
+// only a gate; listings read gates too, and WaitOf (wait.go) says how far
+// the runs it waits for are: "waiting for preprocess (2 of 3 runs done)",
+// or "blocked by preprocess-1234abcd (failed)". The controller decides
+// releases with the same function.
+//
 // The package does no I/O of its own: it calls the small Source interface,
 // which *nomad.Client satisfies, and turns the answers into rows.
 package query

@@ -20,6 +20,8 @@ type Finder interface {
 	FindRecord(ctx context.Context, namespace, runID string) (record.Ref, error)
 	Record(ctx context.Context, ref record.Ref) (*record.Run, uint64, error)
 	Outcome(ctx context.Context, ref record.Ref) (*record.Outcome, error)
+	GateRefs(ctx context.Context, namespace string) ([]record.GateRef, error)
+	Gate(ctx context.Context, ref record.GateRef) (*record.Gate, uint64, error)
 }
 
 // Found is one run looked up by ID, for show, logs, stop, rerun and report.
@@ -34,6 +36,10 @@ type Found struct {
 	// Outcome is how the run ended, as the controller recorded it; nil
 	// while it runs, or when no controller saw it end.
 	Outcome *record.Outcome
+	// Gate is the run's gate when it waits for others and has no job and
+	// no record yet; GateIndex is its ModifyIndex.
+	Gate      *record.Gate
+	GateIndex uint64
 }
 
 // Find looks a run up by ID in the client's namespace, then in every
@@ -66,6 +72,25 @@ func Find(ctx context.Context, src Finder, id string) (*Found, error) {
 		return withRecord(ctx, src, &Found{ID: id, Namespace: ref.Namespace, Project: ref.Project}, ref)
 	case !errors.Is(err, nomad.ErrNotFound):
 		return nil, err
+	}
+	// A run that waits for others: only its gate.
+	gates, err := src.GateRefs(ctx, nomad.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range gates {
+		if ref.RunID != id {
+			continue
+		}
+		g, idx, err := src.Gate(ctx, ref)
+		if errors.Is(err, nomad.ErrNotFound) {
+			break // released meanwhile: look again
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &Found{ID: id, Namespace: ref.Namespace, Project: ref.Project, Gate: g, GateIndex: idx,
+			RecordRef: record.Ref{Namespace: ref.Namespace, Project: ref.Project, RunID: id}, RecordErr: nomad.ErrNotFound}, nil
 	}
 	return nil, &NoRunError{ID: id, Address: src.Address()}
 }

@@ -55,6 +55,12 @@ func RecordOf(job *api.Job) (*record.Run, error) {
 	if err := json.Unmarshal([]byte(m[record.MetaParams]), &r.Params); err != nil || r.Params == nil {
 		r.Params = map[string]any{}
 	}
+	if g := m[record.MetaSourceGit]; g != "" {
+		r.Source = &record.Source{Git: g, Commit: m[record.MetaSourceCommit], Path: m[record.MetaSourcePath]}
+	}
+	r.Image, r.ImageDigest, r.ImagePinning = m[record.MetaImage], m[record.MetaImageDigest], m[record.MetaImagePinning]
+	r.CaravanVersion, r.NomadVersion = m[record.MetaCaravanVersion], m[record.MetaNomadVersion]
+	r.WaitFor = record.WaitForOf(m)
 	if o := m[record.MetaOrigin]; o != "" {
 		r.Extra = map[string]string{"origin": o}
 	}

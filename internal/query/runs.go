@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,6 +23,8 @@ type Source interface {
 	RecordRefs(ctx context.Context, namespace string, scope nomad.RecordScope) ([]record.Ref, error)
 	Record(ctx context.Context, ref record.Ref) (*record.Run, uint64, error)
 	Outcome(ctx context.Context, ref record.Ref) (*record.Outcome, error)
+	GateRefs(ctx context.Context, namespace string) ([]record.GateRef, error)
+	Gate(ctx context.Context, ref record.GateRef) (*record.Gate, uint64, error)
 }
 
 // Scope says which runs a listing covers.
@@ -73,6 +76,14 @@ type Run struct {
 	RerunOf    string         `json:"rerun_of,omitempty"`
 	HasJob     bool           `json:"has_job"`
 	HasRecord  bool           `json:"has_record"`
+	// HasGate says the run has a gate (record.Gate): it waits for the
+	// runs it depends on, and Wait says how far they are. A gate beside a
+	// job or record is one the controller has yet to remove.
+	HasGate bool  `json:"has_gate,omitempty"`
+	Wait    *Wait `json:"wait,omitempty"`
+	// Gate and GateIndex are the gate and its ModifyIndex, when HasGate.
+	Gate      *record.Gate `json:"-"`
+	GateIndex uint64       `json:"-"`
 	// JobStatus is Nomad's job status (pending, running, dead), and
 	// Stopped whether the job was stopped; both zero without a job.
 	JobStatus string            `json:"-"`
@@ -121,9 +132,23 @@ func List(ctx context.Context, src Source, scope Scope, detail Detail) (*Runs, e
 	if err != nil {
 		return nil, err
 	}
+	gates, err := src.GateRefs(ctx, scope.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	gates = slices.DeleteFunc(gates, func(g record.GateRef) bool { return !scope.covers(g.Project) })
 	var allocs []*api.AllocationListStub
-	if detail == Full || detail == Live {
-		if allocs, err = src.Allocations(ctx, scope.Namespace); err != nil {
+	// Whether a waiting run may start depends on how its upstream runs
+	// ended, which only allocations tell exactly (a run stopped at its
+	// timeout is "complete" in a job's summary).
+	if detail == Full || detail == Live || len(gates) > 0 {
+		allocs, err = src.Allocations(ctx, scope.Namespace)
+		switch {
+		case err != nil && detail == Brief && errors.Is(err, nomad.ErrPermission):
+			// A token that may list jobs only (plan's): the summaries'
+			// counts stand in for the allocations.
+			allocs = nil
+		case err != nil:
 			return nil, err
 		}
 	}
@@ -164,7 +189,91 @@ func List(ctx context.Context, src Source, scope Scope, detail Detail) (*Runs, e
 	for i := range out.Rows {
 		out.Rows[i].HasRecord = hasRecord[out.Rows[i].ID]
 	}
+	if err := out.addGates(ctx, src, gates); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// addGates adds the runs that wait for others, with how far those are,
+// and marks the rows of runs whose gate is left over.
+func (out *Runs) addGates(ctx context.Context, src Source, refs []record.GateRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	gs := make([]*record.Gate, len(refs))
+	idx := make([]uint64, len(refs))
+	errs := make([]error, len(refs))
+	sem := make(chan struct{}, recordReadParallelism)
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			gs[i], idx[i], errs[i] = src.Gate(ctx, ref)
+		})
+	}
+	wg.Wait()
+	at := make(map[string]int, len(out.Rows))
+	for i, r := range out.Rows {
+		at[r.ID] = i
+	}
+	for i, ref := range refs {
+		switch {
+		case errors.Is(errs[i], nomad.ErrNotFound):
+			continue // released between listing and reading
+		case errors.Is(errs[i], nomad.ErrCorrupt):
+			out.Corrupt = append(out.Corrupt, errs[i])
+			continue
+		case errors.Is(errs[i], nomad.ErrPermission):
+			// A token that may list gates but not read them (plan's):
+			// the run waits, for what it cannot tell.
+			if _, ok := at[ref.RunID]; !ok {
+				out.Rows = append(out.Rows, Run{ID: ref.RunID, Project: ref.Project, Experiment: record.ExperimentOf(ref.RunID),
+					Namespace: ref.Namespace, State: record.StateWaiting, HasGate: true})
+			}
+			continue
+		case errs[i] != nil:
+			return errs[i]
+		}
+		if j, ok := at[ref.RunID]; ok {
+			out.Rows[j].HasGate, out.Rows[j].Gate, out.Rows[j].GateIndex = true, gs[i], idx[i]
+			continue
+		}
+		out.Rows = append(out.Rows, gateRow(gs[i], idx[i], ref))
+	}
+	byID := make(map[string]*Run, len(out.Rows))
+	for i := range out.Rows {
+		byID[out.Rows[i].ID] = &out.Rows[i]
+	}
+	reruns := RerunsOf(out.Rows)
+	for i := range out.Rows {
+		r := &out.Rows[i]
+		if r.HasGate && r.Gate != nil && !r.HasJob && !r.HasRecord {
+			w := WaitOf(r.Gate.WaitFor, byID, reruns)
+			r.Wait, r.State = &w, w.State()
+		}
+	}
+	return nil
+}
+
+// gateRow is the row of a run that waits: everything but its state comes
+// from the job it will be registered with.
+func gateRow(g *record.Gate, index uint64, ref record.GateRef) Run {
+	r := Run{ID: ref.RunID, Project: ref.Project, Experiment: g.Experiment, Namespace: ref.Namespace,
+		State: record.StateWaiting, Submitted: g.CreatedAt, HasGate: true, Gate: g, GateIndex: index}
+	var job api.Job
+	if json.Unmarshal(g.Job, &job) == nil {
+		r.Pool, r.GPUs = job.Meta[record.MetaPool], atoiOr0(job.Meta[record.MetaGPUs])
+		r.Params, r.RerunOf, r.Meta = record.ParamsOf(job.Meta), job.Meta[record.MetaRerunOf], job.Meta
+		if job.NodePool != nil {
+			r.NodePool = *job.NodePool
+		}
+	}
+	if r.Experiment == "" {
+		r.Experiment = record.ExperimentOf(r.ID)
+	}
+	return r
 }
 
 // addRecordOnly adds the runs whose job is gone: from their records with

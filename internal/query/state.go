@@ -1,6 +1,8 @@
 package query
 
 import (
+	"strings"
+
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/record"
@@ -46,6 +48,12 @@ func RunState(job *api.Job, summary *api.JobSummary, allocs []*api.AllocationLis
 				failed++
 			}
 		case "complete":
+			if strings.Contains(a.ClientDescription, "max_run_duration") {
+				// Nomad stopped it at its timeout and calls that
+				// complete; the run did not finish.
+				failed++
+				continue
+			}
 			if a.DesiredStatus == "stop" || a.DesiredStatus == "evict" {
 				if stoppedByUser(a) {
 					killed++

@@ -46,6 +46,8 @@ func TestRunState(t *testing.T) {
 		{"running", job("running", false), summary(0), []*api.AllocationListStub{alloc("running", "run")}, record.StateRunning},
 		{"complete", job("dead", false), summary(0), []*api.AllocationListStub{alloc("complete", "run")}, record.StateComplete},
 		{"failed", job("dead", false), summary(0), []*api.AllocationListStub{alloc("failed", "run")}, record.StateFailed},
+		{"stopped at its timeout (max_run_duration) fails", job("dead", false), summary(0), []*api.AllocationListStub{
+			alloc("complete", "run", killed, func(a *api.AllocationListStub) { a.ClientDescription = "allocation exceeded max_run_duration" })}, record.StateFailed},
 		{"lost", job("dead", false), summary(0), []*api.AllocationListStub{alloc("lost", "stop")}, record.StateLost},
 		{"disconnected counts as lost", job("running", false), summary(0), []*api.AllocationListStub{alloc("unknown", "run")}, record.StateLost},
 		{"rescheduled: failed replaced by running", job("running", false), summary(0), []*api.AllocationListStub{
@@ -86,7 +88,8 @@ func TestRunState(t *testing.T) {
 
 func TestTerminal(t *testing.T) {
 	for _, s := range record.States {
-		want := s != record.StateQueued && s != record.StateStarting && s != record.StateRunning
+		want := s != record.StateQueued && s != record.StateStarting && s != record.StateRunning &&
+			s != record.StateWaiting && s != record.StateBlocked
 		if s.Terminal() != want {
 			t.Errorf("%s.Terminal() = %v", s, s.Terminal())
 		}

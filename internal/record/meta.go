@@ -29,6 +29,12 @@ const (
 	MetaSourceCommit = "caravan_source_commit"
 	MetaSourcePath   = "caravan_source_path"
 
+	// MetaImage is the image as the experiment declares it (a tag or a
+	// digest reference); the task runs MetaImageDigest when that is set.
+	MetaImage        = "caravan_image"
+	MetaImageDigest  = "caravan_image_digest"  // "sha256:…" the tag resolved to at submit time; "" when not pinned
+	MetaImagePinning = "caravan_image_pinning" // the experiment's image_pinning
+
 	MetaConfigDir    = "caravan_config_dir" // the configuration directory as given to apply
 	MetaFile         = "caravan_file"       // experiment file, relative to the config dir
 	MetaLine         = "caravan_line"       // line of the experiment block
@@ -37,8 +43,12 @@ const (
 
 	MetaTimeout   = "caravan_timeout"    // Go duration string; "" when unset
 	MetaDependsOn = "caravan_depends_on" // comma-separated experiment names
-	MetaRerun     = "caravan_rerun"      // the experiment's rerun counter
-	MetaRerunOf   = "caravan_rerun_of"   // run ID this run reproduces (caravan rerun)
+	// MetaWaitFor lists, comma-separated, the run IDs a run waits for: every
+	// run of the experiments it depends on, as declared with it. The
+	// controller registers the run once each of them completed.
+	MetaWaitFor = "caravan_wait_for"
+	MetaRerun   = "caravan_rerun"    // the experiment's rerun counter
+	MetaRerunOf = "caravan_rerun_of" // run ID this run reproduces (caravan rerun)
 
 	// Set at submit time, after compilation, so not part of a run's
 	// identity: how and by whom the run was submitted, and what its pool
@@ -47,7 +57,29 @@ const (
 	MetaSubmittedBy  = "caravan_submitted_by"   // the submitter's ACL token name, when known
 	MetaPricePerHour = "caravan_price_per_hour" // the pool's node price, decimal dollars
 	MetaGPUsPerNode  = "caravan_gpus_per_node"  // GPUs per node of the pool
+	MetaNomadVersion = "caravan_nomad_version"  // the Nomad servers' version the run was submitted to
+
+	// MetaCaravanVersion is the version of the caravan that compiled the
+	// run (what `caravan version` prints).
+	MetaCaravanVersion = "caravan_version"
 )
+
+// Image pinning modes (values of MetaImagePinning and of an experiment's
+// image_pinning).
+const (
+	PinningPin           = "pin"            // apply resolves a tag to its digest and submits the digest
+	PinningRequireDigest = "require-digest" // the image must be declared by digest
+	PinningAllowMutable  = "allow-mutable"  // the tag is submitted as is
+)
+
+// WaitForOf reads MetaWaitFor: the run IDs a run waits for, nil for none.
+func WaitForOf(meta map[string]string) []string {
+	v := meta[MetaWaitFor]
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
 
 // Origins of a run (values of MetaOrigin). Runs not submitted by apply are
 // ad hoc: no directory's plan lists them as no longer declared.

@@ -92,9 +92,29 @@ type Run struct {
 	SubmittedAt time.Time        `json:"submitted_at"`
 	RerunOf     string           `json:"rerun_of,omitempty"`
 	// PricePerHour is the pool's node price when known, for cost reports.
-	PricePerHour float64           `json:"price_per_hour,omitempty"`
-	GPUsPerNode  int               `json:"gpus_per_node,omitempty"`
-	Extra        map[string]string `json:"extra,omitempty"`
+	PricePerHour float64 `json:"price_per_hour,omitempty"`
+	GPUsPerNode  int     `json:"gpus_per_node,omitempty"`
+
+	// What ran: the code, the image and the software that submitted it.
+	// Source is nil for a run without a source block; Image is the image
+	// as declared (a tag, say) and ImageDigest what it was pinned to.
+	Source         *Source `json:"source,omitempty"`
+	Image          string  `json:"image,omitempty"`
+	ImageDigest    string  `json:"image_digest,omitempty"`
+	ImagePinning   string  `json:"image_pinning,omitempty"`
+	CaravanVersion string  `json:"caravan_version,omitempty"`
+	NomadVersion   string  `json:"nomad_version,omitempty"`
+	// WaitFor are the runs this run waited for (depends_on).
+	WaitFor []string          `json:"wait_for,omitempty"`
+	Extra   map[string]string `json:"extra,omitempty"`
+}
+
+// Source is the code a run fetched: the repository, the exact commit and
+// the sub-directory the command ran in.
+type Source struct {
+	Git    string `json:"git"`
+	Commit string `json:"commit"`
+	Path   string `json:"path,omitempty"`
 }
 
 // Ref is where the record is, in namespace ns (the run's own namespace

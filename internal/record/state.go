@@ -14,10 +14,16 @@ const (
 	StateLost     State = "lost" // its node went down or disconnected
 	StateStopped  State = "stopped"
 	StateUnknown  State = "unknown"
+	// StateWaiting is a run that waits for the runs it depends on: it has
+	// no job yet, only a gate (Gate) that the controller lifts.
+	StateWaiting State = "waiting"
+	// StateBlocked is a waiting run one of whose upstream runs failed for
+	// good: it starts only once a rerun of that run completes.
+	StateBlocked State = "blocked"
 )
 
 // States lists every state, in the order a listing groups them.
-var States = []State{StateQueued, StateStarting, StateRunning, StateComplete, StateFailed, StateLost, StateStopped, StateUnknown}
+var States = []State{StateWaiting, StateBlocked, StateQueued, StateStarting, StateRunning, StateComplete, StateFailed, StateLost, StateStopped, StateUnknown}
 
 // Terminal reports whether a run in s will not change state by itself.
 func (s State) Terminal() bool {

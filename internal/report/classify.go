@@ -100,14 +100,8 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 			Evidence: cudaOOMLines,
 			Advice:   "Lower the batch size or sequence length, use mixed precision or activation checkpointing, or ask for a GPU with more memory."}
 		cudaOOMLines = nil
-	case killed && (len(timeoutText) > 0 || pastTimeout):
-		ev := timeoutText
-		if pastTimeout {
-			ev = append(ev, "ran "+human(runtime)+" with a timeout of "+human(timeout))
-		}
-		c.reason = Finding{Kind: KindTimeout, Summary: "stopped after running past its timeout",
-			Evidence: ev,
-			Advice:   "Raise `timeout` in the experiment, or checkpoint and resume so a run fits in it."}
+	case (killed || exceededMaxRun(a)) && (len(timeoutText) > 0 || pastTimeout):
+		c.reason = timeoutFinding(timeout, runtime, pastTimeout, timeoutText)
 	case sigkill && oom.reached:
 		c.reason = oom.finding()
 		c.reason.Evidence = append([]string{"killed by SIGKILL (exit 137) with host memory at its limit: the kernel's OOM killer's way"}, c.reason.Evidence...)
@@ -122,6 +116,8 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 		if c.signal != 0 {
 			c.reason.Summary += " (signal " + strconv.Itoa(c.signal) + ")"
 		}
+	case sourceNotFound(a, ts) != nil:
+		c.reason = *sourceNotFound(a, ts)
 	case setupFailure(ts) != nil:
 		ev := setupFailure(ts)
 		c.reason = Finding{Kind: KindSetup, Summary: "the task could not start: " + strings.ToLower(ev.Type),
@@ -154,6 +150,11 @@ func outcomeOf(a *api.Allocation, ts *api.TaskState, killed bool) string {
 	case api.AllocClientStatusRunning:
 		return OutcomeRunning
 	case api.AllocClientStatusComplete:
+		if exceededMaxRun(a) {
+			// Nomad marks an allocation it stopped at its
+			// max_run_duration complete; the run did not finish.
+			return OutcomeFailed
+		}
 		if killed && a.DesiredStatus != api.AllocDesiredStatusRun {
 			return OutcomeStopped
 		}
@@ -231,6 +232,9 @@ func timeoutEvidence(a *api.Allocation, ts *api.TaskState) []string {
 	var out []string
 	if containsAny(a.DesiredDescription, timeoutWords...) {
 		out = append(out, a.DesiredDescription)
+	}
+	if exceededMaxRun(a) {
+		out = append(out, "Nomad: "+a.ClientDescription)
 	}
 	if ts != nil {
 		for _, e := range ts.Events {

@@ -57,11 +57,14 @@ const (
 	KindTimeout   = "timeout"
 	KindStopped   = "stopped"
 	KindSetup     = "setup-error"
-	KindUserError = "user-error"
-	KindRunning   = "running"
-	KindStarting  = "starting"
-	KindQueued    = "queued"
-	KindUnknown   = "unknown"
+	// KindSourceNotFound is a run whose source commit is not in its
+	// repository: Nomad could not fetch the code.
+	KindSourceNotFound = "source-not-found"
+	KindUserError      = "user-error"
+	KindRunning        = "running"
+	KindStarting       = "starting"
+	KindQueued         = "queued"
+	KindUnknown        = "unknown"
 	// Findings that are not reasons on their own.
 	KindLowUtil = "low-gpu-util"
 	KindLeak    = "memory-leak"

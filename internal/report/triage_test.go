@@ -193,6 +193,42 @@ func TestTriage(t *testing.T) {
 					t.Errorf("timeout %vs, want 7200 from max_run_duration", r.TimeoutS)
 				}
 			}},
+		// What Nomad 2.0.5 records when it stops a run at its group's
+		// max_run_duration: the allocation is complete, desired run.
+		{name: "timeout as Nomad 2.0.5 ends it", outcome: OutcomeFailed, kind: KindTimeout, exit: 137,
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{func() *api.Allocation {
+				a := alloc("a1", 10, done, run, 12*time.Hour+5*time.Second, 4,
+					ev(api.TaskKilling, 12*time.Hour, "allocation exceeded max_run_duration", map[string]string{"kill_timeout": "5s"}),
+					terminated(12*time.Hour+5*time.Second, 137, false),
+					ev(api.TaskKilled, 12*time.Hour+5*time.Second, "Task successfully killed", nil))
+				a.ClientDescription = "allocation exceeded max_run_duration"
+				name, limit := "run", 12*time.Hour
+				a.Job = &api.Job{Meta: map[string]string{"caravan_timeout": "12h0m0s"}, TaskGroups: []*api.TaskGroup{{Name: &name, MaxRunDuration: &limit}}}
+				return a
+			}()}},
+			check: func(t *testing.T, r Report) {
+				if r.Reason.Summary != "timeout after 12h" || !slices.Contains(r.Reason.Evidence, "Nomad: allocation exceeded max_run_duration") {
+					t.Errorf("summary %q evidence %q", r.Reason.Summary, r.Reason.Evidence)
+				}
+			}},
+		{name: "source commit not in the repository", outcome: OutcomeFailed, kind: KindSourceNotFound, exit: -1,
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{func() *api.Allocation {
+				a := alloc("a1", 10, failed, run, 0, 4,
+					ev(api.TaskDownloadingArtifacts, 0, "Client is downloading artifacts", nil),
+					ev(api.TaskArtifactDownloadFailed, 0, `failed to download artifact "git::http://127.0.0.1:8000/repo.git": getter subprocess failed: exit status 1: failed to download artifact: error downloading 'http://127.0.0.1:8000/repo.git?ref=deadbee': invalid ref: "deadbee"`, nil),
+					ev(api.TaskNotRestarting, 0, "Policy allows no restarts", nil))
+				a.TaskStates["train"].Events = slices.DeleteFunc(a.TaskStates["train"].Events, func(e *api.TaskEvent) bool { return e.Type == api.TaskStarted })
+				a.Job = &api.Job{Meta: map[string]string{"caravan_source_git": "http://127.0.0.1:8000/repo.git", "caravan_source_commit": "deadbee"}}
+				return a
+			}()}},
+			check: func(t *testing.T, r Report) {
+				if r.Reason.Summary != "source commit not found: deadbee is not in http://127.0.0.1:8000/repo.git" {
+					t.Errorf("summary %q", r.Reason.Summary)
+				}
+			}},
+		{name: "unreachable repository is a setup error", outcome: OutcomeFailed, kind: KindSetup, exit: -1,
+			in: Input{Record: testRecord(), Allocs: []*api.Allocation{alloc("a1", 10, failed, run, 0, 4,
+				ev(api.TaskArtifactDownloadFailed, 0, `failed to download artifact "git::https://git.example/repo.git": fatal: unable to access 'https://git.example/repo.git/': Could not resolve host: git.example`, nil))}}},
 		{name: "stopped early by someone", outcome: OutcomeStopped, kind: KindStopped, exit: 0,
 			in: Input{Record: testRecord(), Allocs: []*api.Allocation{func() *api.Allocation {
 				a := alloc("a1", 10, done, stop, time.Hour, 4,

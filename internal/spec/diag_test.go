@@ -76,6 +76,14 @@ var diagCases = []diagCase{
 
 	// source
 	{name: "git without commit", files: exp("  source { #<\n    git = \"https://x/y.git\"\n  }"), summary: "Missing commit"},
+	{name: "credentials in git URL", files: exp("  source {\n    git = \"https://bot:tok3n@x/y.git\" #<\n    commit = \"abcdef1\"\n  }"), summary: "Credentials in the git URL"},
+	{name: "user in https git URL", files: exp("  source {\n    git = \"https://ghp_secret@x/y.git\" #<\n    commit = \"abcdef1\"\n  }"), summary: "Credentials in the git URL"},
+	{name: "interpolation in git URL", files: exp("  source {\n    git = \"https://x/$${node.unique.name}.git\" #<\n    commit = \"abcdef1\"\n  }"), summary: "Invalid git URL"},
+	{name: "query in git URL", files: exp("  source {\n    git = \"https://x/y.git?ref=main\" #<\n    commit = \"abcdef1\"\n  }"), summary: "Invalid git URL"},
+	{name: "interpolation in source path", files: exp("  source {\n    git = \"https://x/y.git\"\n    commit = \"abcdef1\"\n    path = \"$${NOMAD_TASK_DIR}\" #<\n  }"), summary: "Invalid source path"},
+	{name: "unknown image_pinning", files: exp("  image_pinning = \"pinned\" #<"), summary: "Invalid image_pinning"},
+	{name: "tag under require-digest", files: one("experiment \"e\" {\n  image = \"ghcr.io/a/b:1\" #<\n  image_pinning = \"require-digest\"\n}\n"), summary: "Image not pinned to a digest"},
+	{name: "tag under require-digest from defaults", files: one("defaults {\n  image_pinning = \"require-digest\"\n}\nexperiment \"e\" {\n  image = \"ghcr.io/a/b:1\" #<\n}\n"), summary: "Image not pinned to a digest"},
 	{name: "branch as commit", files: exp("  source {\n    git = \"https://x/y.git\"\n    commit = \"main\" #<\n  }"), summary: "Invalid commit"},
 	{name: "short commit", files: exp("  source {\n    git = \"https://x/y.git\"\n    commit = \"abc12\" #<\n  }"), summary: "Invalid commit"},
 	{name: "long commit", files: exp("  source {\n    git = \"https://x/y.git\"\n    commit = \"" + strings.Repeat("a", 41) + "\" #<\n  }"), summary: "Invalid commit"},
@@ -156,6 +164,7 @@ var diagCases = []diagCase{
 	// dependencies
 	{name: "depends on unknown", files: exp("  depends_on = [\"nope\"] #<"), summary: "Unknown experiment in depends_on"},
 	{name: "depends on itself", files: exp("  depends_on = [\"e\"] #<"), summary: "Experiment depends on itself"},
+	{name: "too many runs to wait for", files: one("experiment \"a\" {\n  image = \"x\"\n  sweep {\n    grid = { i = range(600), j = [1, 2] }\n  }\n}\nexperiment \"b\" {\n  image = \"x\"\n  depends_on = [\"a\"] #<\n}\n"), summary: "Too many runs to wait for"},
 	{name: "dependency cycle", files: one("experiment \"a\" {\n  image = \"x\"\n  depends_on = [\"b\"]\n}\nexperiment \"b\" {\n  image = \"x\"\n  depends_on = [\"a\"] #<\n}\n"), summary: "Dependency cycle"},
 
 	// variables and locals

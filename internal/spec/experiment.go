@@ -1,12 +1,15 @@
 package spec
 
 import (
+	"net/url"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 var experimentSchema = &hcl.BodySchema{
@@ -30,7 +33,13 @@ var (
 	// file names: the run ID is "<name>-<8 hex>".
 	experimentNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$`)
 	commitRe         = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
+	digestRe         = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 )
+
+// MaxWaitFor bounds how many runs one run may wait for: every upstream run
+// ID is written into each dependent job's meta, and Nomad keeps the job
+// (and caravan its gate, a Variable of at most 64 KiB) in full.
+const MaxWaitFor = 1000
 
 // expState is an experiment while it is being decoded and expanded.
 type expState struct {
@@ -128,9 +137,7 @@ func (l *loader) decodeSource(b *hcl.Block) *Source {
 	s := &Source{}
 	if a := content.Attributes["git"]; a != nil {
 		if v, ok := l.attrString(a); ok {
-			if strings.TrimSpace(v) == "" {
-				l.add(diagErr(a.Expr.Range(), "Empty git URL", "git must be the URL of a repository, e.g. \"https://github.com/acme/models.git\"."))
-			}
+			l.checkGitURL(a.Expr.Range(), v)
 			s.Git = v
 		}
 	}
@@ -149,14 +156,51 @@ func (l *loader) decodeSource(b *hcl.Block) *Source {
 	if a := content.Attributes["path"]; a != nil {
 		if v, ok := l.attrString(a); ok {
 			clean := path.Clean(v)
-			if path.IsAbs(v) || clean == ".." || strings.HasPrefix(clean, "../") {
+			switch {
+			case path.IsAbs(v) || clean == ".." || strings.HasPrefix(clean, "../"):
 				l.add(diagErr(a.Expr.Range(), "Invalid source path",
 					"path %q must be a sub-directory inside the repository: relative, without leading \"..\".", v))
+			case strings.Contains(v, "${") || strings.Contains(v, "%{"):
+				l.add(diagErr(a.Expr.Range(), "Invalid source path",
+					"path %q contains \"${\" or \"%%{\", which Nomad would interpolate when it starts the task; name the directory without them.", v))
 			}
 			s.Path = v
 		}
 	}
 	return s
+}
+
+// checkGitURL refuses what would either leak or be changed on its way to
+// the node: credentials in the URL land in job meta, records and every
+// listing of the job; "${" is interpolated by Nomad; a query string would
+// override the commit caravan asks the fetcher for.
+func (l *loader) checkGitURL(rng hcl.Range, v string) {
+	if strings.TrimSpace(v) == "" {
+		l.add(diagErr(rng, "Empty git URL", "git must be the URL of a repository, e.g. \"https://github.com/acme/models.git\"."))
+		return
+	}
+	if u, err := url.Parse(strings.TrimPrefix(v, "git::")); err == nil && u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword || u.Scheme == "https" || u.Scheme == "http" {
+			l.add(diagErr(rng, "Credentials in the git URL",
+				"The git URL carries a user name or password, which would be stored in job meta and run records, readable by anyone who can read jobs. Remove it and give the nodes read access to the repository instead (hcl/README.md, \"Private repositories\")."))
+			return
+		}
+	}
+	switch {
+	case strings.Contains(v, "${") || strings.Contains(v, "%{"):
+		l.add(diagErr(rng, "Invalid git URL",
+			"The git URL contains \"${\" or \"%%{\", which Nomad would interpolate when it fetches the code; write the URL literally."))
+	case strings.Contains(v, "?"):
+		l.add(diagErr(rng, "Invalid git URL",
+			"The git URL has a query string; caravan passes the commit to the fetcher itself, and options in the URL (such as ?ref=) would override it. Remove everything from \"?\" on."))
+	}
+}
+
+// HasDigest reports whether an image reference names a digest
+// ("name@sha256:<64 hex>"), which cannot move, rather than a tag.
+func HasDigest(image string) bool {
+	_, d, ok := strings.Cut(image, "@")
+	return ok && digestRe.MatchString(d)
 }
 
 // merge applies the defaults block under the experiment's own settings and
@@ -199,6 +243,14 @@ func (l *loader) merge(e *Experiment, own *settings, content *hcl.BodyContent) {
 		}
 	}
 	e.Image = image.v
+	e.ImagePinning = record.PinningPin
+	if p := own.imagePinning.or(d.imagePinning); p.set {
+		e.ImagePinning = p.v
+	}
+	if e.ImagePinning == record.PinningRequireDigest && image.set && !HasDigest(image.v) {
+		l.add(diagErr(image.rng, "Image not pinned to a digest",
+			"image_pinning is \"require-digest\", but image %q names a tag, which can move. Write the image by digest (\"name@sha256:<64 hex digits>\"; `docker buildx imagetools inspect IMAGE` prints it), or use image_pinning = \"pin\" to let apply resolve the tag.", image.v))
+	}
 	switch {
 	case driver.set:
 		e.Driver, e.driverRng = driver.v, driver.rng
@@ -276,6 +328,20 @@ func (l *loader) checkDependencies() {
 					"depends_on names %q, but no experiment of that name is declared in this directory.%s", dep, suggest(dep, keysOf(byName))))
 				es.ok = false
 			}
+		}
+	}
+	for _, es := range l.exps {
+		e := es.e
+		n := 0
+		for _, dep := range e.DependsOn {
+			if up := byName[dep]; up != nil && dep != e.Name {
+				n += up.RunCount
+			}
+		}
+		if n > MaxWaitFor {
+			l.add(diagErr(e.dependsRng, "Too many runs to wait for",
+				"The experiments %q depends on have %d runs together; a run can wait for at most %d, because each names all of them. Split the upstream sweep into an experiment of its own that finishes first, or depend on a smaller one.", e.Name, n, MaxWaitFor))
+			es.ok = false
 		}
 	}
 	// Cycle detection over the valid edges, reported once per cycle at the

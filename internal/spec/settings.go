@@ -2,9 +2,12 @@ package spec
 
 import (
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // opt is a setting that may be unset, with the range that set it, so that
@@ -29,6 +32,7 @@ func (o opt[T]) or(fallback opt[T]) opt[T] {
 // settings are the attributes an experiment shares with the defaults block.
 type settings struct {
 	pool, namespace, image, driver opt[string]
+	imagePinning                   opt[string]
 	pools                          opt[poolList] // exclusive with pool in one block
 	priority, retries              opt[int]
 	tags                           opt[[]string]
@@ -54,6 +58,7 @@ type envEntry struct {
 var sharedAttrs = []hcl.AttributeSchema{
 	{Name: "pool"}, {Name: "pools"}, {Name: "priority"}, {Name: "namespace"}, {Name: "tags"},
 	{Name: "image"}, {Name: "driver"}, {Name: "env"}, {Name: "timeout"}, {Name: "retries"},
+	{Name: "image_pinning"},
 }
 
 var defaultsSchema = &hcl.BodySchema{
@@ -75,6 +80,8 @@ var (
 )
 
 var drivers = map[string]bool{"docker": true, "exec": true, "raw_exec": true}
+
+var pinnings = []string{record.PinningPin, record.PinningRequireDigest, record.PinningAllowMutable}
 
 // decodeSettings reads the shared attributes (except env, which the caller
 // handles because experiments may use param in it) and the resources
@@ -118,6 +125,17 @@ func (l *loader) decodeSettings(content *hcl.BodyContent, s *settings) {
 				}
 				s.driver.put(v, rng)
 			}
+		case "image_pinning":
+			v, ok := l.attrString(a)
+			if !ok {
+				continue
+			}
+			if !slices.Contains(pinnings, v) {
+				l.add(diagErr(a.Expr.Range(), "Invalid image_pinning",
+					"image_pinning %q is not a mode: use \"pin\" (apply resolves the tag to its digest), \"require-digest\" (the image must be written with @sha256:...) or \"allow-mutable\" (the tag runs as it moves).%s", v, suggest(v, pinnings)))
+				continue
+			}
+			s.imagePinning.put(v, a.Expr.Range())
 		case "pools":
 			l.decodePoolList(a, s)
 		case "priority":

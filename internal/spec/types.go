@@ -45,12 +45,15 @@ type Experiment struct {
 	Tags        []string
 	Source      *Source // nil when the experiment declares no source block
 	Image       string  // "" when the task does not run a container
-	Driver      string  // "docker", "exec" or "raw_exec"
-	Resources   Resources
-	Timeout     time.Duration // 0 when unset
-	Retries     int           // Nomad reschedule attempts
-	DependsOn   []string
-	Rerun       int // bumps run identity on purpose (issue: rerun = N)
+	// ImagePinning says how apply turns Image into what runs (one of the
+	// record.Pinning* modes; default record.PinningPin).
+	ImagePinning string
+	Driver       string // "docker", "exec" or "raw_exec"
+	Resources    Resources
+	Timeout      time.Duration // 0 when unset
+	Retries      int           // Nomad reschedule attempts
+	DependsOn    []string
+	Rerun        int // bumps run identity on purpose (issue: rerun = N)
 
 	// PoolCandidates is the pools list Pool was chosen from (the smallest
 	// pool whose nodes hold Resources, see SmallestFit), in the order

@@ -14,6 +14,8 @@ job "vit-3349bd9e" {
     caravan_experiment    = "vit"
     caravan_file          = "gpu-sweep.hcl"
     caravan_gpus          = "4"
+    caravan_image         = "ghcr.io/acme/train:1.4"
+    caravan_image_pinning = "pin"
     caravan_line          = "15"
     caravan_managed_by    = "caravan"
     caravan_param_lr      = "0.1"
@@ -31,7 +33,14 @@ job "vit-3349bd9e" {
   }
 
   group "run" {
-    count = 1
+    count            = 1
+    max_run_duration = "24h0m0s"
+
+    constraint {
+      attribute = "$${attr.nomad.version}"
+      operator  = "semver"
+      value     = ">= 2.0.2"
+    }
 
     restart {
       attempts = 0
@@ -54,7 +63,17 @@ job "vit-3349bd9e" {
         image    = "ghcr.io/acme/train:1.4"
         command  = "torchrun"
         args     = ["--nproc_per_node=4", "train.py", "--lr=0.1", "--opt", "sgd"]
+        work_dir = "$${NOMAD_TASK_DIR}/src/vit"
         shm_size = 68719476736
+      }
+
+      artifact {
+        source      = "git::https://github.com/acme/models.git"
+        destination = "local/src"
+
+        options {
+          ref = "4f2a9c1e0b"
+        }
       }
 
       env {
@@ -103,6 +122,8 @@ job "vit-2b253c00" {
     caravan_experiment    = "vit"
     caravan_file          = "gpu-sweep.hcl"
     caravan_gpus          = "4"
+    caravan_image         = "ghcr.io/acme/train:1.4"
+    caravan_image_pinning = "pin"
     caravan_line          = "15"
     caravan_managed_by    = "caravan"
     caravan_param_lr      = "0.1"
@@ -120,7 +141,14 @@ job "vit-2b253c00" {
   }
 
   group "run" {
-    count = 1
+    count            = 1
+    max_run_duration = "24h0m0s"
+
+    constraint {
+      attribute = "$${attr.nomad.version}"
+      operator  = "semver"
+      value     = ">= 2.0.2"
+    }
 
     restart {
       attempts = 0
@@ -143,7 +171,17 @@ job "vit-2b253c00" {
         image    = "ghcr.io/acme/train:1.4"
         command  = "torchrun"
         args     = ["--nproc_per_node=4", "train.py", "--lr=0.1", "--opt", "adam"]
+        work_dir = "$${NOMAD_TASK_DIR}/src/vit"
         shm_size = 68719476736
+      }
+
+      artifact {
+        source      = "git::https://github.com/acme/models.git"
+        destination = "local/src"
+
+        options {
+          ref = "4f2a9c1e0b"
+        }
       }
 
       env {
@@ -192,6 +230,8 @@ job "vit-1af4c2d4" {
     caravan_experiment    = "vit"
     caravan_file          = "gpu-sweep.hcl"
     caravan_gpus          = "4"
+    caravan_image         = "ghcr.io/acme/train:1.4"
+    caravan_image_pinning = "pin"
     caravan_line          = "15"
     caravan_managed_by    = "caravan"
     caravan_param_lr      = "0.001"
@@ -209,7 +249,14 @@ job "vit-1af4c2d4" {
   }
 
   group "run" {
-    count = 1
+    count            = 1
+    max_run_duration = "24h0m0s"
+
+    constraint {
+      attribute = "$${attr.nomad.version}"
+      operator  = "semver"
+      value     = ">= 2.0.2"
+    }
 
     restart {
       attempts = 0
@@ -232,7 +279,17 @@ job "vit-1af4c2d4" {
         image    = "ghcr.io/acme/train:1.4"
         command  = "torchrun"
         args     = ["--nproc_per_node=4", "train.py", "--lr=0.001", "--opt", "sgd"]
+        work_dir = "$${NOMAD_TASK_DIR}/src/vit"
         shm_size = 68719476736
+      }
+
+      artifact {
+        source      = "git::https://github.com/acme/models.git"
+        destination = "local/src"
+
+        options {
+          ref = "4f2a9c1e0b"
+        }
       }
 
       env {
@@ -281,6 +338,8 @@ job "vit-263bb851" {
     caravan_experiment    = "vit"
     caravan_file          = "gpu-sweep.hcl"
     caravan_gpus          = "4"
+    caravan_image         = "ghcr.io/acme/train:1.4"
+    caravan_image_pinning = "pin"
     caravan_line          = "15"
     caravan_managed_by    = "caravan"
     caravan_param_lr      = "0.001"
@@ -298,7 +357,14 @@ job "vit-263bb851" {
   }
 
   group "run" {
-    count = 1
+    count            = 1
+    max_run_duration = "24h0m0s"
+
+    constraint {
+      attribute = "$${attr.nomad.version}"
+      operator  = "semver"
+      value     = ">= 2.0.2"
+    }
 
     restart {
       attempts = 0
@@ -321,7 +387,17 @@ job "vit-263bb851" {
         image    = "ghcr.io/acme/train:1.4"
         command  = "torchrun"
         args     = ["--nproc_per_node=4", "train.py", "--lr=0.001", "--opt", "adam"]
+        work_dir = "$${NOMAD_TASK_DIR}/src/vit"
         shm_size = 68719476736
+      }
+
+      artifact {
+        source      = "git::https://github.com/acme/models.git"
+        destination = "local/src"
+
+        options {
+          ref = "4f2a9c1e0b"
+        }
       }
 
       env {

@@ -61,6 +61,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /v1/namespace", s.handleNamespacePut)
 	mux.HandleFunc("POST /v1/namespace", s.handleNamespacePut)
 	mux.HandleFunc("DELETE /v1/namespace/{name}", s.handleNamespaceDelete)
+	mux.HandleFunc("GET /v1/agent/members", s.handleMembers)
 	mux.HandleFunc("GET /v1/status/leader", func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, s.Index(), "127.0.0.1:4647")
 	})

@@ -41,6 +41,8 @@ type Server struct {
 	allocStats map[string]*api.AllocResourceUsage
 	hostStats  map[string]*api.HostStats
 
+	serverVersion string // what /v1/agent/members says; "" means ServerVersionDefault
+
 	varPage int  // forced variable page size, 0: none
 	autoRun bool // placed allocations start running at once
 

@@ -23,6 +23,7 @@ job "cores-cdf6781f" {
     caravan_source_path   = ""
     caravan_spec_hash     = "cdf6781f0f8a628381816de3b3916d253e2366d4ae2562a9cbbc47692a6a8639"
     caravan_timeout       = ""
+    caravan_version       = "1.2.3"
   }
 
   group "run" {

@@ -13,6 +13,8 @@ job "resnet50-3cf7567e" {
     caravan_experiment    = "resnet50"
     caravan_file          = "vision.hcl"
     caravan_gpus          = "2"
+    caravan_image         = "ghcr.io/acme/train:1.4"
+    caravan_image_pinning = "pin"
     caravan_line          = "12"
     caravan_managed_by    = "caravan"
     caravan_param_batch   = "256"
@@ -27,10 +29,18 @@ job "resnet50-3cf7567e" {
     caravan_source_path   = "train"
     caravan_spec_hash     = "3cf7567ecaa2fa92a6d7357350bd002878465d6190ebf395637a8b6d7c203d51"
     caravan_timeout       = "12h0m0s"
+    caravan_version       = "1.2.3"
   }
 
   group "run" {
-    count = 1
+    count            = 1
+    max_run_duration = "12h0m0s"
+
+    constraint {
+      attribute = "$${attr.nomad.version}"
+      operator  = "semver"
+      value     = ">= 2.0.2"
+    }
 
     restart {
       attempts = 0
@@ -53,7 +63,17 @@ job "resnet50-3cf7567e" {
         image    = "ghcr.io/acme/train:1.4"
         command  = "python"
         args     = ["train.py", "--lr", "0.01", "--batch", "256"]
+        work_dir = "$${NOMAD_TASK_DIR}/src/train"
         shm_size = 17179869184
+      }
+
+      artifact {
+        source      = "git::https://github.com/acme/models.git"
+        destination = "local/src"
+
+        options {
+          ref = "4f2a9c1e"
+        }
       }
 
       env {

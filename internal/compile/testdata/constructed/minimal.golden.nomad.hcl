@@ -23,6 +23,7 @@ job "smoke-b9276bba" {
     caravan_source_path   = ""
     caravan_spec_hash     = "b9276bba224e8855d18026af3a218b7b69dcb840d211aec752965ee41ef4dd66"
     caravan_timeout       = ""
+    caravan_version       = "1.2.3"
   }
 
   group "run" {

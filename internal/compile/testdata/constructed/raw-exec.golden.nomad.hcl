@@ -24,6 +24,7 @@ job "resnet-b8b3bf0f" {
     caravan_source_path   = ""
     caravan_spec_hash     = "b8b3bf0f72a1fd7766ebcaf9ad8cf1f79c26d1acd33d6a77dc78a4b700e24a55"
     caravan_timeout       = ""
+    caravan_version       = "1.2.3"
   }
 
   group "run" {

@@ -46,6 +46,7 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		return nil
 	})
 	resync := fs.Duration("resync", 30*time.Second, "full re-read of the cluster at least this often")
+	runsNS := fs.String("runs-namespace", "", "keep the history of runs in this namespace only (default: every namespace the token sees)")
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
 		return code
@@ -137,9 +138,9 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		// The service that scales pools also keeps runs' history and
 		// starts the runs that waited for others (depends_on).
 		cm := controller.NewMetrics(reg)
-		records := controller.New(controller.Config{Nomad: nc, Logger: log, Metrics: cm, Holder: holder})
+		records := controller.New(controller.Config{Nomad: nc, Logger: log, Metrics: cm, Holder: holder, Namespace: *runsNS})
 		go func() { _ = records.Run(runCtx) }()
-		deps := controller.NewDependencies(controller.DependenciesConfig{Nomad: nc, Logger: log, Metrics: cm})
+		deps := controller.NewDependencies(controller.DependenciesConfig{Nomad: nc, Logger: log, Metrics: cm, Namespace: *runsNS})
 		go func() { _ = deps.Run(runCtx) }()
 	}
 	done := make(chan error, 1)

@@ -45,10 +45,10 @@ func TestACLPolicies(t *testing.T) {
 	}
 	a := startACLAgent(t, bin)
 	for _, f := range []string{"caravan-plan", "caravan-apply", "caravan-user", "caravan-autoscaler", "caravan-agent", "prometheus"} {
-		a.nomad("acl", "policy", "apply", "-description", f, f, filepath.Join("..", "..", "docs", "acl", f+".policy.hcl"))
+		a.nomad("acl", "policy", "apply", "-description", f, f, filepath.Join("..", "..", "deploy", "acl", f+".policy.hcl"))
 	}
 	a.nomad("acl", "policy", "apply", "caravan", filepath.Join("..", "..", "jobs", "caravan-acl.policy.hcl"))
-	a.nomad("namespace", "apply", filepath.Join("..", "..", "docs", "acl", "ml.namespace.hcl"))
+	a.nomad("namespace", "apply", filepath.Join("..", "..", "deploy", "acl", "ml.namespace.hcl"))
 	a.nomad("node", "pool", "apply", writeTemp(t, "gpu.nomad.hcl", "node_pool \"gpu\" {}\n"))
 	plan, apply, user, scaler := a.token("caravan-plan"), a.token("caravan-apply"), a.token("caravan-user"), a.token("caravan-autoscaler")
 

@@ -72,7 +72,7 @@ policy {
 	contains(t, r.stderr, "node pool")
 
 	t.Log("caravan autoscale POOLSDIR creates it and publishes the catalogue")
-	stop := s.autoscale(pools, "-namespace", ns, "-listen", "", "-state-dir", t.TempDir())
+	stop := s.autoscale(pools, "-namespace", ns, "-runs-namespace", s.ns, "-listen", "", "-state-dir", t.TempDir())
 	defer stop()
 	deadline := s.deadline(time.Minute)
 	for {

@@ -227,7 +227,10 @@ func (s *Server) handleAgentSelf(w http.ResponseWriter, r *http.Request) {
 			"Version": map[string]any{"BuildDate": nil, "Revision": "", "Version": "2.0.5", "VersionMetadata": "", "VersionPrerelease": ""},
 			"Client": map[string]any{"Enabled": true, "NodePool": pool, "NodeClass": "", "Servers": []any{s.nodeHTTPAddr()},
 				"Drain": nil, "MemoryMB": 0, "Meta": map[string]any{}, "Options": map[string]any{}, "StateDir": "",
-				"AllocDir": "", "CgroupParent": ""},
+				"AllocDir": "", "CgroupParent": "",
+				"Artifact": map[string]any{"DecompressionFileCountLimit": 4096, "DecompressionSizeLimit": "100GB", "DisableArtifactInspection": false,
+					"DisableFilesystemIsolation": false, "FilesystemIsolationExtraPaths": nil, "GCSTimeout": "30m", "GitTimeout": "30m",
+					"HTTPMaxSize": "100GB", "HTTPReadTimeout": "30m", "HgTimeout": "30m", "S3Timeout": "30m", "SetEnvironmentVariables": ""}},
 			"DataDir": "/opt/nomad/data", // the packaged default; allocations under alloc/
 			"Server":  map[string]any{"Enabled": false, "DataDir": ""},
 			"Files":   []any{},

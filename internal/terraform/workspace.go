@@ -26,8 +26,12 @@ type Options struct {
 	Pool string
 	// Module is the pool's Terraform module directory.
 	Module string
-	// Vars are the module's inputs beside nodes.
+	// Vars are the module's inputs beside nodes (and node_pool).
 	Vars map[string]cty.Value
+	// NodePool is the pool's Nomad node pool. When the module declares a
+	// node_pool variable caravan sets it, like nodes; Vars may repeat it
+	// only with the same value.
+	NodePool string
 	// Bin is the terraform binary; "" finds it on PATH.
 	Bin string
 	// StateDir is the parent of every pool's workdir.
@@ -58,6 +62,10 @@ type Workspace struct {
 	mu      *sync.Mutex
 	log     *slog.Logger
 	initKey string // marker content of the current init
+	// known is the state as the last successful read or apply left it;
+	// nil after a failed or interrupted apply, which may have tainted
+	// resources.
+	known *NodeState
 }
 
 // workdirLocks holds one mutex per workdir for the whole process.
@@ -71,6 +79,22 @@ type ApplyResult struct {
 	Nodes []string
 	// Took is the wall time of init, plan and apply.
 	Took time.Duration
+}
+
+// ApplyRequest is what ApplyWith makes the state hold, and what it must
+// know to do so safely.
+type ApplyRequest struct {
+	// Nodes are the names the state must hold, exactly.
+	Nodes []string
+	// Registered are the names whose machines have registered with Nomad
+	// (and are not down): they may run work. A tainted object of such a
+	// name is untainted and kept, never replaced, and a plan that would
+	// destroy one of them is refused.
+	Registered []string
+	// Fence, when set, is called after the plan and before Terraform
+	// changes anything (an untaint included); when it fails nothing is
+	// changed. The autoscaler checks there that it still holds its lock.
+	Fence func(context.Context) error
 }
 
 // New prepares a workspace; it runs nothing and creates the workdir.
@@ -104,6 +128,9 @@ func New(opts Options) (*Workspace, error) {
 	if fi, err := os.Stat(module); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("pool %q: terraform module %s is not a directory; fix terraform.module", opts.Pool, module)
 	}
+	if opts.Vars, err = moduleInputs(opts.Pool, module, opts.NodePool, opts.Vars); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(stateDir, opts.Pool)
 	if opts.ReadOnly {
 		// nothing to create: a missing workdir reads as an empty state
@@ -136,11 +163,19 @@ func (w *Workspace) Dir() string { return w.dir }
 // Pool is the pool the workspace belongs to.
 func (w *Workspace) Pool() string { return w.opts.Pool }
 
-// Apply makes the state hold exactly nodes: it writes the variables, runs
-// init when the root module changed, plans, and applies the plan when it
-// has changes. The context cancels Terraform gracefully (an interrupt,
-// after which Terraform saves what it created).
+// Apply makes the state hold exactly nodes: ApplyWith without the
+// autoscaler's safeguards.
 func (w *Workspace) Apply(ctx context.Context, nodes []string) (ApplyResult, error) {
+	return w.ApplyWith(ctx, ApplyRequest{Nodes: nodes})
+}
+
+// ApplyWith makes the state hold exactly req.Nodes: it writes the
+// variables, runs init when the root module changed, settles tainted
+// objects (see settleTainted), plans, and applies the plan when it has
+// changes. The context cancels Terraform gracefully (an interrupt, after
+// which Terraform saves what it created).
+func (w *Workspace) ApplyWith(ctx context.Context, req ApplyRequest) (ApplyResult, error) {
+	nodes := req.Nodes
 	if w.opts.ReadOnly {
 		return ApplyResult{}, fmt.Errorf("pool %q: read-only workspace (dry run): not applying %v", w.opts.Pool, nodes)
 	}
@@ -149,6 +184,15 @@ func (w *Workspace) Apply(ctx context.Context, nodes []string) (ApplyResult, err
 	defer w.tighten()
 	start := time.Now()
 	res := ApplyResult{}
+	// Whatever goes wrong below, the next apply reads the state afresh:
+	// a failed creation leaves tainted objects behind.
+	known := w.known
+	ok := false
+	defer func() {
+		if !ok {
+			w.known = nil
+		}
+	}()
 	vars, err := renderVars(nodes, w.opts.Vars)
 	if err != nil {
 		return res, fmt.Errorf("pool %q: %w", w.opts.Pool, err)
@@ -163,6 +207,34 @@ func (w *Workspace) Apply(ctx context.Context, nodes []string) (ApplyResult, err
 	if err != nil {
 		return res, err
 	}
+	if err := w.settleTainted(ctx, tf, errw, known, req); err != nil {
+		return res, err
+	}
+	changed, err := w.planAndApply(ctx, tf, out, errw, req)
+	res.Changed = changed
+	if err != nil {
+		return res, err
+	}
+	st, err := w.nodes(ctx)
+	res.Nodes = st.Nodes
+	res.Took = time.Since(start)
+	if err != nil {
+		return res, err
+	}
+	want := append([]string{}, nodes...)
+	sort.Strings(want)
+	if !slices.Equal(slices.Compact(want), res.Nodes) {
+		return res, fmt.Errorf("pool %q: after apply the state holds %v, not the %v asked for; the module %s must create one resource per name keyed by the name (for_each = var.nodes)",
+			w.opts.Pool, res.Nodes, want, w.opts.Module)
+	}
+	ok = true
+	w.log.Info("terraform applied", "changed", changed, "nodes", len(res.Nodes), "took", res.Took.Round(time.Millisecond))
+	return res, nil
+}
+
+// planAndApply plans, refuses a plan that would destroy a kept machine,
+// checks the fence and applies the saved plan.
+func (w *Workspace) planAndApply(ctx context.Context, tf *tfexec.Terraform, out, errw *lineLogger, req ApplyRequest) (bool, error) {
 	lock := tfexec.LockTimeout(w.opts.LockTimeout.String())
 	planFile := filepath.Join(w.dir, "caravan.tfplan")
 	defer os.Remove(planFile)
@@ -176,82 +248,134 @@ func (w *Workspace) Apply(ctx context.Context, nodes []string) (ApplyResult, err
 		w.initKey = ""
 		_ = os.Remove(filepath.Join(w.dir, ".caravan-init"))
 		if err := w.ensureInit(ctx); err != nil {
-			return res, err
+			return false, err
 		}
 		changed, err = tf.Plan(ctx, tfexec.Out(planFile), tfexec.Lock(true), lock)
 		out.Flush()
 		errw.Flush()
 	}
 	if err != nil {
-		return res, w.fail("plan", err, errw)
+		return false, w.fail("plan", err, errw)
 	}
-	if changed {
-		res.Changed = true
-		plan, err := tf.ShowPlanFile(ctx, planFile)
-		errw.Flush()
-		if err != nil {
-			return res, w.fail("show plan", err, errw)
-		}
-		keep := map[string]bool{}
-		for _, n := range nodes {
-			keep[n] = true
-		}
-		if bad := destroysKept(plan, keep); len(bad) > 0 {
-			return res, fmt.Errorf("pool %q: not applying: the plan would destroy %s, which belong to machines caravan keeps and that may run work. "+
-				"A change to the module %s or its vars forces their replacement; make the module ignore it for existing machines (lifecycle { ignore_changes = [...] }), "+
-				"or drain and scale in those nodes so that new machines pick it up",
-				w.opts.Pool, strings.Join(bad, ", "), w.opts.Module)
-		}
-		err = tf.Apply(ctx, tfexec.DirOrPlan(planFile), tfexec.Lock(true), lock)
-		out.Flush()
-		errw.Flush()
-		if err != nil {
-			return res, w.fail("apply", err, errw)
-		}
+	if !changed {
+		return false, nil
 	}
-	res.Nodes, err = w.nodes(ctx)
-	res.Took = time.Since(start)
+	plan, err := tf.ShowPlanFile(ctx, planFile)
+	errw.Flush()
 	if err != nil {
-		return res, err
+		return true, w.fail("show plan", err, errw)
 	}
-	want := append([]string{}, nodes...)
-	sort.Strings(want)
-	if !slices.Equal(slices.Compact(want), res.Nodes) {
-		return res, fmt.Errorf("pool %q: after apply the state holds %v, not the %v asked for; the module %s must create one resource per name keyed by the name (for_each = var.nodes)",
-			w.opts.Pool, res.Nodes, want, w.opts.Module)
+	if bad := destroysKept(plan, setOf(req.Nodes), setOf(req.Registered)); len(bad) > 0 {
+		return true, fmt.Errorf("pool %q: not applying: the plan would destroy %s, which belong to machines caravan keeps and that may run work. "+
+			"A change to the module %s or its vars forces their replacement; make the module ignore it for existing machines (lifecycle { ignore_changes = [...] }), "+
+			"or drain and scale in those nodes so that new machines pick it up",
+			w.opts.Pool, strings.Join(bad, ", "), w.opts.Module)
 	}
-	w.log.Info("terraform applied", "changed", changed, "nodes", len(res.Nodes), "took", res.Took.Round(time.Millisecond))
-	return res, nil
+	if req.Fence != nil {
+		if err := req.Fence(ctx); err != nil {
+			return true, fmt.Errorf("pool %q: not applying: %w", w.opts.Pool, err)
+		}
+	}
+	err = tf.Apply(ctx, tfexec.DirOrPlan(planFile), tfexec.Lock(true), lock)
+	out.Flush()
+	errw.Flush()
+	if err != nil {
+		return true, w.fail("apply", err, errw)
+	}
+	return true, nil
+}
+
+// settleTainted untaints, before planning, the tainted objects Terraform
+// must not replace: those of names whose machines registered with Nomad
+// (they may run work; the creation step that failed did not stop them),
+// and those of names leaving the set, because Terraform skips the
+// destroy-time provisioners of tainted objects and the module's own
+// clean-up (local-pool stops its agent there) would never run. The
+// tainted objects of other kept names are left for Terraform to replace:
+// that is the retry of a creation that failed.
+func (w *Workspace) settleTainted(ctx context.Context, tf *tfexec.Terraform, errw *lineLogger, known *NodeState, req ApplyRequest) error {
+	if known != nil && len(known.Tainted) == 0 {
+		return nil
+	}
+	st, err := w.nodes(ctx)
+	if err != nil {
+		return err
+	}
+	keep, registered := setOf(req.Nodes), setOf(req.Registered)
+	fenced := false
+	for _, name := range st.Tainted {
+		why := ""
+		switch {
+		case registered[name]:
+			why = "its machine registered with Nomad and may run work: kept, not replaced"
+		case !keep[name]:
+			why = "it leaves the set: untainted so that the module's destroy steps run"
+		default:
+			continue
+		}
+		if req.Fence != nil && !fenced {
+			if err := req.Fence(ctx); err != nil {
+				return fmt.Errorf("pool %q: not untainting %s: %w", w.opts.Pool, name, err)
+			}
+			fenced = true
+		}
+		for _, addr := range st.taintedAt[name] {
+			err := tf.Untaint(ctx, addr, tfexec.Lock(true), tfexec.LockTimeout(w.opts.LockTimeout.String()))
+			errw.Flush()
+			if err != nil {
+				return w.fail("untaint "+addr, err, errw)
+			}
+		}
+		w.log.Info("untainted a machine whose creation had failed", "node", name, "why", why)
+	}
+	return nil
+}
+
+func setOf(names []string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
 }
 
 // Nodes reads the node names in the state (none for a fresh workdir).
 func (w *Workspace) Nodes(ctx context.Context) ([]string, error) {
+	st, err := w.State(ctx)
+	return st.Nodes, err
+}
+
+// State reads the node names in the state and which are tainted (none
+// for a fresh workdir).
+func (w *Workspace) State(ctx context.Context) (NodeState, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, err := os.Stat(filepath.Join(w.dir, StateFile)); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return NodeState{}, nil
 	}
 	if w.opts.ReadOnly {
 		return w.nodesInStateFile()
 	}
 	defer w.tighten()
 	if err := w.ensureInit(ctx); err != nil {
-		return nil, err
+		return NodeState{}, err
 	}
 	return w.nodes(ctx)
 }
 
-func (w *Workspace) nodes(ctx context.Context) ([]string, error) {
+func (w *Workspace) nodes(ctx context.Context) (NodeState, error) {
 	tf, _, errw, err := w.terraform()
 	if err != nil {
-		return nil, err
+		return NodeState{}, err
 	}
-	st, err := tf.Show(ctx)
+	tfst, err := tf.Show(ctx)
 	errw.Flush()
 	if err != nil {
-		return nil, w.fail("show", err, errw)
+		return NodeState{}, w.fail("show", err, errw)
 	}
-	return nodesInState(st), nil
+	st := nodesInState(tfst)
+	w.known = &st
+	return st, nil
 }
 
 // ensureInit writes the root module and runs init unless the same root

@@ -10,6 +10,13 @@ variable "subnet" {
   default = "subnet-0abc1234"
 }
 
+# Where the new clients find the Nomad servers: RPC addresses, or a cloud
+# auto-join string. The pool's node_pool reaches the module by itself.
+variable "nomad_servers" {
+  type    = list(string)
+  default = ["provider=aws tag_key=nomad-role tag_value=server"]
+}
+
 pool "a100" {
   node_pool       = "gpu-a100"
   gpu             = "nvidia/gpu"
@@ -24,7 +31,7 @@ pool "a100" {
 
   terraform {
     module        = "../../../terraform/aws-gpu-pool"
-    vars          = { instance_type = "p4d.24xlarge", subnet_id = var.subnet, spot = true }
+    vars          = { instance_type = "p4d.24xlarge", subnet_id = var.subnet, servers = var.nomad_servers, spot = true }
     terraform_bin = "terraform"
   }
 }

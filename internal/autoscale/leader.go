@@ -1,0 +1,164 @@
+package autoscale
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// errNotLeading: an action was refused because this process no longer
+// holds the autoscaler lock.
+var errNotLeading = errors.New("not the autoscaler leader (the lock was lost)")
+
+// term is one leadership of this process. Every action taken in it runs
+// under ctx, which ends the moment the lock is lost, and every pool record
+// written in it carries token, the lease's fencing token, which grows with
+// each new holder.
+type term struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	token  uint64
+}
+
+func newTerm(token uint64) *term {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &term{ctx: ctx, cancel: cancel, token: token}
+}
+
+// current is the term this process leads in; nil while it stands by.
+func (l *Loop) current() *term {
+	l.termMu.Lock()
+	defer l.termMu.Unlock()
+	return l.term
+}
+
+// keepLease takes and renews the lock every LeaderPoll until ctx ends,
+// whatever the loop is doing meanwhile: a step longer than the lease's
+// TTL (a slow terraform init or show, slow allocation reads, an apply
+// run in the step) must not let a standby take over while this process
+// still acts.
+func (l *Loop) keepLease(ctx context.Context) {
+	tick := time.NewTicker(l.cfg.LeaderPoll)
+	defer tick.Stop()
+	for {
+		l.tickLease(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// tickLease renews a held lock or tries to take a free one. A renewal
+// that fails, for whatever reason, ends the term at once: it is bounded by
+// LeaderPoll, so the process stops acting within two LeaderPolls of its
+// last renewal, well before a standby may take over (a TTL after the last
+// renewal it saw).
+func (l *Loop) tickLease(ctx context.Context) {
+	if l.cfg.Leader == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, l.cfg.LeaderPoll)
+	defer cancel()
+	if t := l.current(); t != nil {
+		if err := l.cfg.Leader.Renew(cctx); err != nil && ctx.Err() == nil {
+			l.endTerm(t, fmt.Sprintf("cannot renew the autoscaler lock: %v", err))
+		}
+		return
+	}
+	ok, err := l.cfg.Leader.TryAcquire(cctx)
+	if err != nil && ctx.Err() == nil {
+		l.log.Warn("cannot read the autoscaler lock", "err", err)
+	}
+	if !ok || ctx.Err() != nil {
+		return
+	}
+	t := newTerm(l.cfg.Leader.Token())
+	l.termMu.Lock()
+	l.term = t
+	l.termMu.Unlock()
+	l.met.leader.Set(1)
+	l.log.Info("holding the autoscaler lock; acting", "holder", l.cfg.Holder, "token", t.token)
+	l.Kick(time.Now())
+}
+
+// endTerm stops every action of t: its context ends, so Nomad calls,
+// Terraform runs and record writes in flight are abandoned.
+func (l *Loop) endTerm(t *term, why string) {
+	l.termMu.Lock()
+	ended := l.term == t
+	if ended {
+		l.term = nil
+	}
+	l.termMu.Unlock()
+	t.cancel()
+	if ended {
+		l.met.leader.Set(0)
+		l.log.Warn("lost the autoscaler lock; stopped acting and standing by", "holder", l.cfg.Holder, "why", why)
+	}
+}
+
+// fence checks, just before Terraform changes anything, that t is still
+// the leadership this process holds: a check-and-set renewal of the lease
+// (its modify index, as of our last write, must be unchanged). A standby
+// can take over no sooner than a TTL after it, and the renewals in
+// keepLease, or the end of t that their failure causes, cover the apply
+// from there.
+func (l *Loop) fence(ctx context.Context, t *term) error {
+	if t.ctx.Err() != nil {
+		return errNotLeading
+	}
+	if l.cfg.Leader == nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, l.cfg.LeaderPoll)
+	defer cancel()
+	if err := l.cfg.Leader.Renew(cctx); err != nil {
+		l.endTerm(t, fmt.Sprintf("the lock could not be confirmed before a Terraform apply: %v", err))
+		return fmt.Errorf("%w: %v", errNotLeading, err)
+	}
+	if tok := l.cfg.Leader.Token(); tok != t.token {
+		l.endTerm(t, fmt.Sprintf("the lock was taken again under token %d", tok))
+		return errNotLeading
+	}
+	return nil
+}
+
+// begin prepares the loop for a term it has not acted in yet: another
+// process may have acted since this one last did, so every pool is read
+// again (record, Terraform state, cost) and the catalogue is published
+// again.
+func (l *Loop) begin(t *term) {
+	l.active = t
+	l.published = false
+	for _, p := range l.pools {
+		p.loaded, p.applying, p.cost = false, false, nil
+		p.misplacedWarned = map[string]bool{}
+	}
+}
+
+// scoped returns ctx cut short by the end of t. The context is kept for
+// as long as the same ctx and term are used, so that a background apply
+// started in a step outlives the step but not the term.
+func (l *Loop) scoped(ctx context.Context, t *term) context.Context {
+	if l.scope != nil && l.scope.base == ctx && l.scope.term == t {
+		return l.scope.ctx
+	}
+	if l.scope != nil {
+		l.scope.stop()
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	unhook := context.AfterFunc(t.ctx, cancel)
+	l.scope = &scope{base: ctx, term: t, ctx: sctx, stop: func() { unhook(); cancel() }}
+	return sctx
+}
+
+// scope is the context of the steps of one term (see scoped).
+type scope struct {
+	base context.Context
+	term *term
+	ctx  context.Context
+	stop func()
+}

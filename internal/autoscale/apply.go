@@ -176,10 +176,14 @@ func registered(ps decide.PoolState) []string {
 
 // recordIntent writes the names an apply is about to ask for into the pool
 // record before Terraform runs: a process killed mid-apply resumes with
-// the same names instead of inventing new ones.
+// the same names instead of inventing new ones. Names abandoned before
+// they were created are forgotten; a name on its way out of the state
+// keeps its request time until the apply has removed it, since the apply
+// may fail (or never start, when this write fails) and its boot clock
+// must not start again.
 func (l *Loop) recordIntent(ctx context.Context, p *poolRun, target []string) error {
 	for n := range p.requested {
-		if !slices.Contains(target, n) {
+		if !slices.Contains(target, n) && !slices.Contains(p.inState, n) {
 			delete(p.requested, n)
 		}
 	}

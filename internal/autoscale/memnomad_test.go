@@ -31,8 +31,10 @@ type memNomad struct {
 	// every call with its name ("nodes", "allocs <node>", "put <path>",
 	// "eligibility <node>", ...); a non-nil error fails the call.
 	before func(call string) error
-	// writes counts successful variable writes by path.
+	// writes counts successful variable writes by path; onPut, when set,
+	// sees each one.
 	writes map[string]int
+	onPut  func(path string, items map[string]string)
 }
 
 type memNode struct {
@@ -63,7 +65,12 @@ func newMemNomad() *memNomad {
 	return &memNomad{vars: map[string]*api.Variable{}, writes: map[string]int{}}
 }
 
-func (m *memNomad) call(name string) error {
+func (m *memNomad) call(ctx context.Context, name string) error {
+	// A call whose context ended never reaches Nomad, as with the real
+	// client.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if m.before != nil {
 		return m.before(name)
 	}
@@ -163,6 +170,19 @@ func (m *memNomad) finish(k int) {
 	}
 	m.settleLocked()
 	m.placeLocked()
+	// Nomad's job GC: jobs with nothing queued or running go.
+	m.jobs = slices.DeleteFunc(m.jobs, func(j *memJob) bool { return j.queued == 0 && !m.runningLocked(j.id) })
+}
+
+func (m *memNomad) runningLocked(job string) bool {
+	for _, n := range m.nodes {
+		for _, a := range n.allocs {
+			if a.job == job && !a.done {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // settleLocked finishes drains whose nodes emptied.
@@ -225,8 +245,8 @@ func (m *memNomad) nodeDown(name string) {
 
 // ClusterReader.
 
-func (m *memNomad) Nodes(context.Context) ([]*api.NodeListStub, error) {
-	if err := m.call("nodes"); err != nil {
+func (m *memNomad) Nodes(ctx context.Context) ([]*api.NodeListStub, error) {
+	if err := m.call(ctx, "nodes"); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -253,7 +273,7 @@ func (m *memNomad) Nodes(context.Context) ([]*api.NodeListStub, error) {
 	return out, nil
 }
 
-func (m *memNomad) NodeAllocations(_ context.Context, id string) ([]*api.Allocation, error) {
+func (m *memNomad) NodeAllocations(ctx context.Context, id string) ([]*api.Allocation, error) {
 	m.mu.Lock()
 	var name string
 	for _, n := range m.nodes {
@@ -262,7 +282,7 @@ func (m *memNomad) NodeAllocations(_ context.Context, id string) ([]*api.Allocat
 		}
 	}
 	m.mu.Unlock()
-	if err := m.call("allocs " + name); err != nil {
+	if err := m.call(ctx, "allocs "+name); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -294,8 +314,8 @@ func (m *memNomad) NodeAllocations(_ context.Context, id string) ([]*api.Allocat
 	return out, nil
 }
 
-func (m *memNomad) Jobs(context.Context, string) ([]*api.JobListStub, error) {
-	if err := m.call("jobs"); err != nil {
+func (m *memNomad) Jobs(ctx context.Context, _ string) ([]*api.JobListStub, error) {
+	if err := m.call(ctx, "jobs"); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -314,8 +334,8 @@ func (m *memNomad) Jobs(context.Context, string) ([]*api.JobListStub, error) {
 	return out, nil
 }
 
-func (m *memNomad) Job(_ context.Context, _, id string) (*api.Job, error) {
-	if err := m.call("job " + id); err != nil {
+func (m *memNomad) Job(ctx context.Context, _, id string) (*api.Job, error) {
+	if err := m.call(ctx, "job "+id); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -338,13 +358,13 @@ func (m *memNomad) Job(_ context.Context, _, id string) (*api.Job, error) {
 	return nil, fmt.Errorf("job %s: %w", id, nomad.ErrNotFound)
 }
 
-func (m *memNomad) BlockedEvaluations(context.Context, string) ([]*api.Evaluation, error) {
-	return nil, m.call("evals")
+func (m *memNomad) BlockedEvaluations(ctx context.Context, _ string) ([]*api.Evaluation, error) {
+	return nil, m.call(ctx, "evals")
 }
 
 // NodeActor.
 
-func (m *memNomad) nodeOp(id, what string, f func(n *memNode)) error {
+func (m *memNomad) nodeOp(ctx context.Context, id, what string, f func(n *memNode)) error {
 	m.mu.Lock()
 	var name string
 	for _, n := range m.nodes {
@@ -353,7 +373,7 @@ func (m *memNomad) nodeOp(id, what string, f func(n *memNode)) error {
 		}
 	}
 	m.mu.Unlock()
-	if err := m.call(what + " " + name); err != nil {
+	if err := m.call(ctx, what+" "+name); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -369,26 +389,26 @@ func (m *memNomad) nodeOp(id, what string, f func(n *memNode)) error {
 	return fmt.Errorf("node %s: %w", id, nomad.ErrNotFound)
 }
 
-func (m *memNomad) SetEligibility(_ context.Context, id string, eligible bool) error {
-	return m.nodeOp(id, "eligibility", func(n *memNode) { n.eligible = eligible })
+func (m *memNomad) SetEligibility(ctx context.Context, id string, eligible bool) error {
+	return m.nodeOp(ctx, id, "eligibility", func(n *memNode) { n.eligible = eligible })
 }
 
-func (m *memNomad) DrainNode(_ context.Context, id string, _ time.Duration, _ map[string]string) error {
-	return m.nodeOp(id, "drain", func(n *memNode) {
+func (m *memNomad) DrainNode(ctx context.Context, id string, _ time.Duration, _ map[string]string) error {
+	return m.nodeOp(ctx, id, "drain", func(n *memNode) {
 		n.drain, n.eligible = true, false
 		// A drain migrates batch work only at its deadline; the
 		// model lets it finish instead.
 	})
 }
 
-func (m *memNomad) CancelDrain(_ context.Context, id string, eligible bool) error {
-	return m.nodeOp(id, "canceldrain", func(n *memNode) { n.drain, n.eligible = false, eligible })
+func (m *memNomad) CancelDrain(ctx context.Context, id string, eligible bool) error {
+	return m.nodeOp(ctx, id, "canceldrain", func(n *memNode) { n.drain, n.eligible = false, eligible })
 }
 
 // VariableStore, with check-and-set as Nomad does it.
 
-func (m *memNomad) Variable(_ context.Context, _, path string) (*api.Variable, error) {
-	if err := m.call("get " + path); err != nil {
+func (m *memNomad) Variable(ctx context.Context, _, path string) (*api.Variable, error) {
+	if err := m.call(ctx, "get "+path); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -402,8 +422,8 @@ func (m *memNomad) Variable(_ context.Context, _, path string) (*api.Variable, e
 	return &c, nil
 }
 
-func (m *memNomad) PutVariable(_ context.Context, _, path string, items map[string]string, cas int64) (*api.Variable, error) {
-	if err := m.call("put " + path); err != nil {
+func (m *memNomad) PutVariable(ctx context.Context, _, path string, items map[string]string, cas int64) (*api.Variable, error) {
+	if err := m.call(ctx, "put "+path); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -427,12 +447,15 @@ func (m *memNomad) PutVariable(_ context.Context, _, path string, items map[stri
 	}
 	m.vars[path] = v
 	m.writes[path]++
+	if m.onPut != nil {
+		m.onPut(path, items)
+	}
 	c := *v
 	return &c, nil
 }
 
-func (m *memNomad) DeleteVariable(_ context.Context, _, path string, cas int64) error {
-	if err := m.call("delete " + path); err != nil {
+func (m *memNomad) DeleteVariable(ctx context.Context, _, path string, cas int64) error {
+	if err := m.call(ctx, "delete "+path); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -448,8 +471,8 @@ func (m *memNomad) DeleteVariable(_ context.Context, _, path string, cas int64) 
 	return nil
 }
 
-func (m *memNomad) Variables(_ context.Context, _, prefix string) ([]*api.VariableMetadata, error) {
-	if err := m.call("list " + prefix); err != nil {
+func (m *memNomad) Variables(ctx context.Context, _, prefix string) ([]*api.VariableMetadata, error) {
+	if err := m.call(ctx, "list "+prefix); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()

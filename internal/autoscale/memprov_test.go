@@ -54,7 +54,8 @@ func (p *memProv) ApplyWith(ctx context.Context, req terraform.ApplyRequest) (te
 	for _, n := range req.Registered {
 		reg[n] = true
 	}
-	for n, tainted := range p.state {
+	for _, n := range slices.Sorted(maps.Keys(p.state)) {
+		tainted := p.state[n]
 		if tainted && reg[n] {
 			p.state[n] = false // untainted: its machine runs
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,5 +247,39 @@ func TestPendingCreateKeepsItsName(t *testing.T) {
 	got, _ := prov.Nodes(context.Background())
 	if !slices.Equal(got, targets[0]) {
 		t.Errorf("after the backoff the state holds %v, not the names proposed during it (%v)", got, targets[0])
+	}
+}
+
+// TestDrainMarkSurvivesALostRecordWrite: the lock is lost (or the record
+// write fails) right after caravan drained an idle node: the next leader
+// must still know the drain is caravan's, or it takes the node for an
+// operator's cordon and keeps it, paid for, for ever.
+func TestDrainMarkSurvivesALostRecordWrite(t *testing.T) {
+	nc, prov, clk := newMemNomad(), newMemProv("gpu-1"), safetyClock()
+	nc.addNode("gpu-1", "gpu", 2)
+	putRecord(t, nc, PoolRecord{Pool: "gpu", InState: []string{"gpu-1"}, Seen: map[string]time.Time{"gpu-1": clk.Now().Add(-time.Hour)}})
+	drained := false
+	nc.before = func(call string) error {
+		if call == "drain gpu-1" {
+			drained = true
+		}
+		if drained && strings.HasPrefix(call, "put ") {
+			return errors.New("write variable: connection refused")
+		}
+		return nil
+	}
+	first := newSafetyLoop(t, nc, prov, clk)
+	_ = first.Step(context.Background(), time.Now())
+	if !drained {
+		t.Fatal("gpu-1, idle for an hour, was not drained; the test proves nothing")
+	}
+	nc.before = nil
+	second := newSafetyLoop(t, nc, prov, clk) // the next leader
+	for range 6 {
+		clk.Advance(time.Minute)
+		stepOK(t, second)
+	}
+	if prov.has("gpu-1") {
+		t.Fatalf("gpu-1, drained by caravan, is kept for ever by the next leader: the drain mark was lost with the record write")
 	}
 }

@@ -141,7 +141,9 @@ func (l *Loop) begin(t *term) {
 
 // scoped returns ctx cut short by the end of t. The context is kept for
 // as long as the same ctx and term are used, so that a background apply
-// started in a step outlives the step but not the term.
+// started in a step outlives the step but not the term. It is a child of
+// the term's context, so that losing the lock cancels it at once, before
+// the next call.
 func (l *Loop) scoped(ctx context.Context, t *term) context.Context {
 	if l.scope != nil && l.scope.base == ctx && l.scope.term == t {
 		return l.scope.ctx
@@ -149,8 +151,8 @@ func (l *Loop) scoped(ctx context.Context, t *term) context.Context {
 	if l.scope != nil {
 		l.scope.stop()
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	unhook := context.AfterFunc(t.ctx, cancel)
+	sctx, cancel := context.WithCancel(t.ctx)
+	unhook := context.AfterFunc(ctx, cancel)
 	l.scope = &scope{base: ctx, term: t, ctx: sctx, stop: func() { unhook(); cancel() }}
 	return sctx
 }

@@ -2,6 +2,7 @@ package decide
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -212,7 +213,7 @@ func (f *fworld) terraform(d Decision) {
 	for _, m := range f.booting {
 		inState[m.Name] = true
 	}
-	for name := range inState {
+	for _, name := range slices.Sorted(maps.Keys(inState)) {
 		if slices.Contains(d.TargetNodes, name) || failing && f.r.IntN(2) == 0 {
 			continue
 		}

@@ -30,7 +30,7 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d decide.Decision, now time.
 			return fmt.Errorf("pool %q: not acting: the node marks could not be recorded first: %w", p.name, err)
 		}
 	}
-	failed, err := l.nodeOps(ctx, p, d.Actions)
+	failed, err := l.nodeOps(ctx, p, d.Actions, t)
 	hist := d.History
 	if len(failed) > 0 {
 		hist.Cordoned, hist.Draining = maps.Clone(hist.Cordoned), maps.Clone(hist.Draining)
@@ -100,7 +100,7 @@ func restoreMark(h *decide.History, prev decide.History, n string) {
 // the nodes Nomad knows, and counts the machines replaced. It returns the
 // nodes whose operation failed, with the kind of the operation, and the
 // errors.
-func (l *Loop) nodeOps(ctx context.Context, p *poolRun, actions []decide.Action) (map[string]decide.ActionKind, error) {
+func (l *Loop) nodeOps(ctx context.Context, p *poolRun, actions []decide.Action, t *term) (map[string]decide.ActionKind, error) {
 	var errs []error
 	failed := map[string]decide.ActionKind{}
 	for _, a := range actions {
@@ -110,18 +110,28 @@ func (l *Loop) nodeOps(ctx context.Context, p *poolRun, actions []decide.Action)
 				continue
 			}
 			var err error
+			if (a.Kind == decide.MarkEligible || a.Kind == decide.MarkIneligible || a.Kind == decide.Drain) && !l.holds(t) {
+				failed[n] = a.Kind
+				errs = append(errs, fmt.Errorf("pool %q: %s node %s: %w", p.name, a.Kind, n, errNotLeading))
+				continue
+			}
+			// Bounded like a renewal: an operation cannot be on its way
+			// to Nomad for longer than it takes a standby to take over.
+			opCtx, cancel := context.WithTimeout(ctx, l.cfg.LeaderPoll)
 			switch a.Kind {
 			case decide.MarkEligible:
 				if nodeDraining(p.state, n) {
-					err = l.cfg.Nomad.CancelDrain(ctx, id, true)
+					err = l.cfg.Nomad.CancelDrain(opCtx, id, true)
 				} else {
-					err = l.cfg.Nomad.SetEligibility(ctx, id, true)
+					err = l.cfg.Nomad.SetEligibility(opCtx, id, true)
 				}
 			case decide.MarkIneligible:
-				err = l.cfg.Nomad.SetEligibility(ctx, id, false)
+				err = l.cfg.Nomad.SetEligibility(opCtx, id, false)
 			case decide.Drain:
-				err = l.cfg.Nomad.DrainNode(ctx, id, a.Deadline, map[string]string{"caravan": "scale-in", "caravan_reason": a.Reason})
-			default:
+				err = l.cfg.Nomad.DrainNode(opCtx, id, a.Deadline, map[string]string{"caravan": "scale-in", "caravan_reason": a.Reason})
+			}
+			cancel()
+			if a.Kind != decide.MarkEligible && a.Kind != decide.MarkIneligible && a.Kind != decide.Drain {
 				continue
 			}
 			if err != nil {

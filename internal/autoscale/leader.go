@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -19,11 +20,34 @@ type term struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	token  uint64
+	// confirmed is when the lock was last known held (the start of the
+	// last renewal that succeeded), on this process's monotonic clock.
+	mu        sync.Mutex
+	confirmed time.Time
 }
 
 func newTerm(token uint64) *term {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &term{ctx: ctx, cancel: cancel, token: token}
+	return &term{ctx: ctx, cancel: cancel, token: token, confirmed: time.Now()}
+}
+
+func (t *term) confirm(at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if at.After(t.confirmed) {
+		t.confirmed = at
+	}
+}
+
+// fresh reports whether the lock was confirmed within d: Nomad's node
+// operations cannot be fenced by a token, so one is sent only while the
+// lock is known held, with time to spare before a standby may take over.
+// It is what stops a process that was frozen (a paused VM, a long GC)
+// from draining or re-enabling a node after it woke up displaced.
+func (t *term) fresh(d time.Duration) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ctx.Err() == nil && time.Since(t.confirmed) < d
 }
 
 // current is the term this process leads in; nil while it stands by.
@@ -63,7 +87,12 @@ func (l *Loop) tickLease(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, l.cfg.LeaderPoll)
 	defer cancel()
 	if t := l.current(); t != nil {
-		if err := l.cfg.Leader.Renew(cctx); err != nil && ctx.Err() == nil {
+		start := time.Now()
+		err := l.cfg.Leader.Renew(cctx)
+		switch {
+		case err == nil:
+			t.confirm(start)
+		case ctx.Err() == nil:
 			l.endTerm(t, fmt.Sprintf("cannot renew the autoscaler lock: %v", err))
 		}
 		return
@@ -115,6 +144,7 @@ func (l *Loop) fence(ctx context.Context, t *term) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, l.cfg.LeaderPoll)
 	defer cancel()
+	start := time.Now()
 	if err := l.cfg.Leader.Renew(cctx); err != nil {
 		l.endTerm(t, fmt.Sprintf("the lock could not be confirmed before a Terraform apply: %v", err))
 		return fmt.Errorf("%w: %v", errNotLeading, err)
@@ -123,7 +153,18 @@ func (l *Loop) fence(ctx context.Context, t *term) error {
 		l.endTerm(t, fmt.Sprintf("the lock was taken again under token %d", tok))
 		return errNotLeading
 	}
+	t.confirm(start)
 	return nil
+}
+
+// holds reports whether t may still send a Nomad node operation: it
+// leads, and confirmed the lock within two LeaderPolls (half the lease's
+// TTL with the CLI's settings). Without a lock there is nothing to check.
+func (l *Loop) holds(t *term) bool {
+	if l.cfg.Leader == nil {
+		return t.ctx.Err() == nil
+	}
+	return t.fresh(2 * l.cfg.LeaderPoll)
 }
 
 // begin prepares the loop for a term it has not acted in yet: another

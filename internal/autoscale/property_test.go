@@ -115,18 +115,24 @@ func (p fencedProv) ApplyWith(ctx context.Context, req terraform.ApplyRequest) (
 
 // pworld is the cluster and the two loops.
 type pworld struct {
-	t      *testing.T
-	r      *rand.Rand
-	clk    *manualClock
-	nc     *memNomad
-	prov   *memProv
-	lease  *leaseState
-	loops  map[string]*Loop
-	stats  *loopStats
-	pool   int // GPUs per node
-	boot   map[string]registration
-	gone   map[string]time.Time // destroyed machines, until Nomad forgets them
-	first  map[string]time.Time // when each name entered the state
+	t     *testing.T
+	r     *rand.Rand
+	clk   *manualClock
+	nc    *memNomad
+	prov  *memProv
+	lease *leaseState
+	loops map[string]*Loop
+	stats *loopStats
+	pool  int // GPUs per node
+	boot  map[string]registration
+	gone  map[string]time.Time // destroyed machines, until Nomad forgets them
+	first map[string]time.Time // when each name entered the state
+	// cordoned are the nodes the operator cordoned (and has not lifted).
+	cordoned map[string]bool
+	// purged is set once the pool record was lost: caravan's marks went
+	// with it, and the nodes it had drained look like an operator's
+	// cordons (docs/autoscaling.md says to re-enable them).
+	purged bool
 	calm   bool
 	inHook bool
 	// token is the highest leader token of a pool record write so far.
@@ -152,7 +158,7 @@ func (w *pworld) chance(n int) bool { return !w.calm && w.r.IntN(n) == 0 }
 func newPWorld(t *testing.T, seed uint64, stats *loopStats) *pworld {
 	r := rand.New(rand.NewPCG(seed, 7))
 	w := &pworld{t: t, r: r, clk: safetyClock(), nc: newMemNomad(), prov: newMemProv(), lease: &leaseState{}, stats: stats,
-		pool: []int{1, 2, 4}[r.IntN(3)], boot: map[string]registration{}, gone: map[string]time.Time{}, first: map[string]time.Time{}, loops: map[string]*Loop{}}
+		pool: []int{1, 2, 4}[r.IntN(3)], boot: map[string]registration{}, gone: map[string]time.Time{}, first: map[string]time.Time{}, cordoned: map[string]bool{}, loops: map[string]*Loop{}}
 	w.prov.fail = func(string) bool {
 		if w.chance(8) {
 			w.stats.tainted++
@@ -215,6 +221,9 @@ func (w *pworld) dropped(name string) {
 
 // hook is every Nomad call: faults, and the lock lost mid-step.
 func (w *pworld) hook(call string) error {
+	if isNodeOp(call) {
+		w.note("caravan: %s", call)
+	}
 	if w.inHook || w.calm {
 		return nil
 	}
@@ -239,8 +248,20 @@ func (w *pworld) hook(call string) error {
 	}
 	if w.lease.holder != "" && w.chance(60) {
 		w.takeOver()
+		if isNodeOp(call) {
+			// A node operation cannot be fenced by a token; the loop
+			// sends one only within half a TTL of a renewal, bounded by
+			// a quarter of it, so none is still on its way when a
+			// standby takes over, a TTL after the last renewal: this
+			// one never reached Nomad.
+			return context.Canceled
+		}
 	}
 	return nil
+}
+
+func isNodeOp(call string) bool {
+	return strings.HasPrefix(call, "eligibility ") || strings.HasPrefix(call, "drain ") || strings.HasPrefix(call, "canceldrain ")
 }
 
 // takeOver moves the lock to the other loop in the middle of the
@@ -337,6 +358,7 @@ func (w *pworld) events(dt time.Duration) {
 		// reads the pool afresh, and the boot clocks of the machines in
 		// state start again from now.
 		w.stats.lost++
+		w.purged = true
 		w.note("record lost")
 		_ = w.nc.DeleteVariable(context.Background(), "", PoolRecordPrefix+"gpu", -1)
 		for name := range w.first {
@@ -364,10 +386,13 @@ func (w *pworld) operate(uncordon bool) {
 	}
 	w.stats.operator++
 	w.nc.setNode(names[w.r.IntN(len(names))], func(n *memNode) {
+		w.note("operator flips %s (eligible %v)", n.name, n.eligible)
 		if n.eligible {
 			n.eligible = false
+			w.cordoned[n.name] = true
 		} else {
 			n.eligible, n.drain = true, false
+			delete(w.cordoned, n.name)
 		}
 	})
 }
@@ -434,15 +459,19 @@ func (w *pworld) checkState(l *Loop) {
 	}
 }
 
-// settle stops the faults; the operator lifts every cordon and drains
-// the misplaced nodes; then the pool must empty.
+// settle stops the faults; the operator lifts its own cordons (caravan's
+// stay caravan's to undo) and drains the misplaced nodes; then the pool
+// must empty.
 func (w *pworld) settle(seed uint64) {
 	w.calm = true
 	w.nc.mu.Lock()
 	for _, n := range w.nc.nodes {
-		// Cordons lifted; the misplaced nodes drained, so that caravan
-		// removes them once empty.
-		n.eligible = n.pool == "gpu"
+		if w.cordoned[n.name] || w.purged && n.pool == "gpu" {
+			n.eligible, n.drain = true, false
+		}
+		if n.pool != "gpu" {
+			n.eligible = false // drained, so that caravan removes it once empty
+		}
 	}
 	w.nc.mu.Unlock()
 	for range 80 {
@@ -450,7 +479,7 @@ func (w *pworld) settle(seed uint64) {
 		w.tick(3 * time.Minute)
 	}
 	if st, _ := w.prov.State(context.Background()); len(st.Nodes) > 0 {
-		w.t.Fatalf("seed %d: after the faults stopped and the work ended, the state still holds %v\n%s", seed, st.Nodes, w.describe())
+		w.t.Fatalf("seed %d: after the faults stopped and the work ended, the state still holds %v\n%s\n%s", seed, st.Nodes, w.describe(), strings.Join(w.trace, "\n"))
 	}
 }
 

@@ -283,3 +283,47 @@ func TestDrainMarkSurvivesALostRecordWrite(t *testing.T) {
 		t.Fatalf("gpu-1, drained by caravan, is kept for ever by the next leader: the drain mark was lost with the record write")
 	}
 }
+
+// TestFrozenLeaderSendsNoNodeOperation: Nomad's node operations cannot
+// carry a fencing token. A leader that has not confirmed its lock for half
+// a TTL (a paused VM, a long GC: the standby may be about to take over)
+// sends none, however its decision came about.
+func TestFrozenLeaderSendsNoNodeOperation(t *testing.T) {
+	nc, prov, clk := newMemNomad(), newMemProv("gpu-1"), safetyClock()
+	nc.addNode("gpu-1", "gpu", 2)
+	putRecord(t, nc, PoolRecord{Pool: "gpu", InState: []string{"gpu-1"}, Seen: map[string]time.Time{"gpu-1": clk.Now().Add(-time.Hour)}})
+	var ops []string
+	nc.before = func(call string) error {
+		if strings.HasPrefix(call, "drain ") || strings.HasPrefix(call, "eligibility ") {
+			ops = append(ops, call)
+		}
+		return nil
+	}
+	policy := decide.IdleTimeoutPolicy()
+	l, err := NewLoop(Config{Pools: mapPool(fixturePool(2)), Provisioners: map[string]Provisioner{"gpu": prov}, Nomad: nc,
+		Leader: fakeLeader{&leaseState{}, "a"}, LeaderPoll: time.Second, SyncApply: true, Policy: &policy, Now: clk.Now, Holder: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	l.tickLease(ctx)
+	tm := l.current()
+	if tm == nil {
+		t.Fatal("the loop did not take the free lock")
+	}
+	tm.confirmed = time.Now().Add(-time.Minute) // it froze since its last renewal
+	err = l.Step(ctx, time.Now())
+	if len(ops) > 0 {
+		t.Fatalf("a leader whose lock was last confirmed a minute ago sent %v", ops)
+	}
+	if !errors.Is(err, errNotLeading) {
+		t.Errorf("step: %v, want the drain refused as not leading", err)
+	}
+	// Once the lock is confirmed again, the idle node is drained.
+	l.tickLease(ctx)
+	clk.Advance(time.Minute)
+	stepOK(t, l)
+	if len(ops) == 0 {
+		t.Errorf("the idle node was never drained after the lock was confirmed")
+	}
+}

@@ -358,10 +358,10 @@ func (l *Loop) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	t := l.current()
-	if t == nil || t != l.active {
+	if t == nil {
 		return
 	}
-	if !l.cfg.DryRun {
+	if t == l.active && !l.cfg.DryRun {
 		for _, name := range l.names {
 			_ = l.save(ctx, l.pools[name], true)
 		}

@@ -51,8 +51,12 @@ func TestAutoscalePassesNodePool(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "pools.hcl"), []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := execCaravan(t, nil, "", "autoscale", dir, "-listen", "", "-state-dir", t.TempDir(), "-address", srv.URL())
-	if r.code != ExitError || !strings.Contains(r.stderr, `node_pool is "gpu"`) || !strings.Contains(r.stderr, "remove node_pool from terraform.vars") {
-		t.Errorf("a node_pool that differs from the pool's: %+v", r)
+	_, errb2, stop2 := startAutoscale(t, dir, "-listen", "", "-state-dir", t.TempDir(), "-address", srv.URL())
+	defer stop2()
+	waitUntil(t, "a node_pool that differs from the pool's is refused", errb2, func() bool {
+		return strings.Contains(errb2.String(), `node_pool is "gpu"`) && strings.Contains(errb2.String(), "remove node_pool from terraform.vars")
+	})
+	if c := stop2(); c != ExitError {
+		t.Errorf("exit %d, want %d", c, ExitError)
 	}
 }

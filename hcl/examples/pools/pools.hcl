@@ -10,13 +10,6 @@ variable "subnet" {
   default = "subnet-0abc1234"
 }
 
-# Where the new clients find the Nomad servers: RPC addresses, or a cloud
-# auto-join string. The pool's node_pool reaches the module by itself.
-variable "nomad_servers" {
-  type    = list(string)
-  default = ["provider=aws tag_key=nomad-role tag_value=server"]
-}
-
 pool "a100" {
   node_pool       = "gpu-a100"
   gpu             = "nvidia/gpu"
@@ -53,4 +46,11 @@ pool "a100-1g" {
   cpu_per_node    = 24000
   memory_per_node = "85GB"
   price_per_hour  = 3.67
+}
+
+# Where the new clients find the Nomad servers: RPC addresses, or a cloud
+# auto-join string. The pool's node_pool reaches the module by itself.
+variable "nomad_servers" {
+  type    = list(string)
+  default = ["provider=aws tag_key=nomad-role tag_value=server"]
 }

@@ -97,6 +97,7 @@ func (l *Loop) tickLease(ctx context.Context) {
 		}
 		return
 	}
+	start := time.Now()
 	ok, err := l.cfg.Leader.TryAcquire(cctx)
 	if err != nil && ctx.Err() == nil {
 		l.log.Warn("cannot read the autoscaler lock", "err", err)
@@ -105,6 +106,7 @@ func (l *Loop) tickLease(ctx context.Context) {
 		return
 	}
 	t := newTerm(l.cfg.Leader.Token())
+	t.confirmed = start
 	l.termMu.Lock()
 	l.term = t
 	l.termMu.Unlock()

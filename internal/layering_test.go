@@ -72,7 +72,7 @@ var owners = map[string][]string{
 	"github.com/hashicorp/hc-install":     {"internal/hcinstall"},
 	"github.com/hashicorp/go-cleanhttp":   {"internal/nomad"},
 	"github.com/NVIDIA/go-nvml":           {"internal/gpu", "internal/gpu/nvmlmock"},
-	"github.com/hashicorp/hcl/v2":         {"internal/spec", "internal/compile", "internal/cli"},
+	"github.com/hashicorp/hcl/v2":         {"internal/spec", "internal/compile", "internal/cli", "internal/terraform"},
 	"github.com/prometheus/client_golang": {"internal/agent", "internal/agent/agentcmd", "internal/autoscale", "internal/controller", "internal/cli"},
 	"gonum.org/v1/plot":                   {"internal/report"},
 	// Container registries: the lookups that pin image tags to digests.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/spec"
 )
 
@@ -80,7 +81,8 @@ func PublishCatalog(ctx context.Context, s VariableStore, ns string, cat *spec.C
 		d := spec.DefaultPolicy()
 		doc.Policy = catalogPolicy{ServiceNodePools: d.ServiceNodePools}
 	}
-	return saveJSON(ctx, s, ns, CatalogVariable, doc)
+	_, err := saveJSON(ctx, s, ns, CatalogVariable, doc, nomad.NoCAS)
+	return err
 }
 
 // LoadCatalog reads the published catalogue from namespace ns; ok is
@@ -88,7 +90,7 @@ func PublishCatalog(ctx context.Context, s VariableStore, ns string, cat *spec.C
 // variable in messages ("declared at ...").
 func LoadCatalog(ctx context.Context, s VariableStore, ns string) (*spec.Catalog, bool, error) {
 	var doc catalogDoc
-	ok, err := loadJSON(ctx, s, ns, CatalogVariable, &doc)
+	ok, _, err := loadJSON(ctx, s, ns, CatalogVariable, &doc)
 	if err != nil || !ok {
 		return nil, ok, err
 	}
@@ -131,10 +133,6 @@ type NodePoolMaker interface {
 // has no client to create it by registering. Failures are logged and
 // retried at the next leader check.
 func (l *Loop) ensurePublished(ctx context.Context) {
-	if !l.leader {
-		l.published = false
-		return
-	}
 	if l.published || (l.cfg.NodePools == nil && l.cfg.Catalog == nil) {
 		return
 	}

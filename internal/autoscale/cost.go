@@ -55,11 +55,12 @@ func (l *Loop) account(ctx context.Context, p *poolRun, now time.Time) {
 	if p.cost != nil && p.cost.Date != date {
 		// The day turned: the finished day is written once more below
 		// by save, then a fresh record starts.
-		l.saveCost(ctx, p)
+		l.saveCost(ctx, p, l.active)
 		p.cost = nil
 	}
 	if p.cost == nil {
 		p.cost = &CostRecord{Pool: p.name, Date: date, RunGPUSeconds: map[string]float64{}}
+		p.costIndex = 0 // a new record: created only if no other process did
 	}
 	c := p.cost
 	c.Price, c.GPUsPerNode = p.pool.PricePerHour, gpusPerNode
@@ -96,53 +97,21 @@ func trimRuns(m map[string]float64, n int) {
 	}
 }
 
-// saveEvery throttles record writes when nothing but the accounting moved.
-const saveEvery = 30 * time.Second
-
-// save writes the pool record (and the day's cost record) when something
-// changed, or every saveEvery for the accounting; force writes now.
-func (l *Loop) save(ctx context.Context, p *poolRun, force bool) {
-	if l.cfg.DryRun || !l.leader && l.cfg.Leader != nil {
-		return
-	}
-	now := l.cfg.Now()
-	if !force && !p.dirty && now.Sub(p.recordSaved) < saveEvery {
-		return
-	}
-	rec := l.record(p, now)
-	if err := saveJSON(ctx, l.cfg.Nomad, l.cfg.Namespace, PoolRecordPrefix+p.name, rec); err != nil {
-		l.log.Warn("could not write the pool record", "pool", p.name, "err", err)
-		return
-	}
-	p.recordSaved, p.dirty = now, false
-	if force || now.Sub(p.costSaved) >= saveEvery {
-		l.saveCost(ctx, p)
-	}
-}
-
-func (l *Loop) saveCost(ctx context.Context, p *poolRun) {
-	if p.cost == nil || l.cfg.DryRun {
-		return
-	}
-	if err := saveJSON(ctx, l.cfg.Nomad, l.cfg.Namespace, costPath(p.name, p.cost.Date), p.cost); err != nil {
-		l.log.Warn("could not write the cost record", "pool", p.name, "err", err)
-		return
-	}
-	p.costSaved = l.cfg.Now()
-}
-
 // record builds the PoolRecord of p.
 func (l *Loop) record(p *poolRun, now time.Time) PoolRecord {
 	r := PoolRecord{
 		Pool: p.name, NodePool: nodePoolOf(p.name, p.pool), Updated: now, Holder: l.cfg.Holder,
 		Last: p.last, InState: p.inState, Requested: p.requested, Seen: p.seen, History: p.history,
 		Nodes: nodeCounts(p.state), Queued: len(p.state.Pending), Blocked: p.view.Blocked,
-		Foreign: p.view.Foreign, Terraform: p.tf, PricePerHour: p.pool.PricePerHour, DryRun: l.cfg.DryRun,
+		Foreign: p.view.Foreign, Misplaced: p.view.Misplaced, Terraform: p.tf, PricePerHour: p.pool.PricePerHour, DryRun: l.cfg.DryRun,
 	}
 	if r.InState == nil {
 		r.InState = []string{}
 	}
 	for _, n := range p.state.Nodes {
+		if n.Misplaced {
+			continue // its GPUs serve another node pool
+		}
 		r.GPUsBusy += n.Used.GPUs
 		if n.Status == decide.NodeReady {
 			r.GPUsFree += n.Free().GPUs

@@ -56,6 +56,8 @@ func nodeCounts(ps decide.PoolState) map[string]int {
 	c := map[string]int{"booting": len(ps.Booting)}
 	for _, n := range ps.Nodes {
 		switch {
+		case n.Misplaced:
+			c["misplaced"]++
 		case n.Status == decide.NodeDown || n.Status == decide.NodeDisconnected:
 			c["down"]++
 		case n.Status != decide.NodeReady:

@@ -7,6 +7,14 @@
 // next State. It also holds the leader lease, the pool and cost records in
 // Nomad Variables, and the Prometheus metrics.
 //
+// Of several processes, the one holding the lease (leader.go) acts. The
+// lease is renewed in the background, every step runs under the
+// leadership's context, and every pool record write (a check-and-set,
+// carrying the lease's fencing token) and Terraform apply (fenced after
+// its plan) is conditional on still holding it: a displaced leader stops
+// instead of racing its successor. docs/autoscaling.md says how each of
+// the autoscaler's promises holds.
+//
 // Each time the loop becomes the leader it also creates the Nomad node
 // pools of the pools it scales and publishes the operator's pool catalogue
 // and policy to Nomad Variables (catalog.go), where validate, plan and

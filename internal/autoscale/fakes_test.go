@@ -16,20 +16,25 @@ type memProvisioner struct {
 	fail    error
 }
 
-func (p *memProvisioner) Apply(_ context.Context, nodes []string) (terraform.ApplyResult, error) {
+func (p *memProvisioner) ApplyWith(ctx context.Context, req terraform.ApplyRequest) (terraform.ApplyResult, error) {
+	if req.Fence != nil {
+		if err := req.Fence(ctx); err != nil {
+			return terraform.ApplyResult{}, err
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.applies++
 	if p.fail != nil {
 		return terraform.ApplyResult{}, p.fail
 	}
-	p.nodes = append([]string(nil), nodes...)
+	p.nodes = append([]string(nil), req.Nodes...)
 	sort.Strings(p.nodes)
 	return terraform.ApplyResult{Changed: true, Nodes: p.nodes}, nil
 }
 
-func (p *memProvisioner) Nodes(context.Context) ([]string, error) {
+func (p *memProvisioner) State(context.Context) (terraform.NodeState, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.nodes...), nil
+	return terraform.NodeState{Nodes: append([]string(nil), p.nodes...)}, nil
 }

@@ -182,3 +182,41 @@ func TestBootTimeoutReplaces(t *testing.T) {
 		t.Errorf("machines_replaced_total = %v", v)
 	}
 }
+
+// TestTaintedMachineThatRunsIsKept: a creation that failed after the
+// machine started leaves it tainted in Terraform's state; once it has
+// registered and taken work, the retried apply must keep it, not replace
+// (destroy and create again) it.
+func TestTaintedMachineThatRunsIsKept(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	failFile, logFile := filepath.Join(dir, "fail"), filepath.Join(dir, "log")
+	if err := os.WriteFile(failFile, []byte("cloud-init timed out"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, filepath.Join(dir, "state"), nil, map[string]string{"fail_file": failFile, "log_file": logFile})
+	h.submit(t, 1, "train-1")
+	h.step(t)
+	got := h.inState(t)
+	if len(got) != 1 || h.record(t).Terraform.Failures != 1 {
+		t.Fatalf("the creation did not fail half way: state %v", got)
+	}
+	name := got[0]
+	// The machine boots regardless, registers and takes the run.
+	h.srv.AddNode(nomadtest.NodeSpec{Name: name, Pool: "gpu", GPUs: 2})
+	if len(h.srv.Allocs("default", "train-1")) != 1 {
+		t.Fatal("the run was not placed on the machine")
+	}
+	os.Remove(failFile)
+	h.clk.Advance(2 * time.Minute) // past the retry's backoff
+	h.step(t)
+	h.clk.Advance(time.Minute)
+	h.step(t)
+	b, _ := os.ReadFile(logFile)
+	if n := strings.Count(string(b), "create "+name); n != 1 {
+		t.Fatalf("%s, registered and running a run, was created %d times (log %q): the retry replaced it", name, n, b)
+	}
+	if got := h.inState(t); len(got) != 1 || got[0] != name {
+		t.Errorf("state %v, want [%s]", got, name)
+	}
+}

@@ -44,7 +44,11 @@ type Config struct {
 	// BackoffMin and BackoffMax bound the wait before retrying a failed
 	// Terraform apply (default 5 s and 5 min, doubling).
 	BackoffMin, BackoffMax time.Duration
-	// LeaderPoll is how often the lock is renewed or tried (default 5 s).
+	// LeaderPoll is how often the lock is renewed or tried, whatever the
+	// loop is doing (default 5 s); a renewal that takes longer fails. Two
+	// LeaderPolls must be shorter than the lease's TTL: a process that
+	// cannot renew stops acting within two LeaderPolls of its last
+	// renewal, and a standby takes over a TTL after it.
 	LeaderPoll time.Duration
 	// ApplyTimeout bounds one Terraform plan+apply (default 30 min: GPU
 	// machines can take long to create); StateTimeout bounds reading the
@@ -76,7 +80,13 @@ type Loop struct {
 	pools  map[string]*poolRun
 	names  []string
 	ids    map[string]string // node name -> Nomad node ID, last observed
-	leader bool
+	// term is the leadership this process holds now (nil: standing by),
+	// set by keepLease; active is the one the loop last acted in, and
+	// scope the context of its steps (leader.go).
+	termMu sync.Mutex
+	term   *term
+	active *term
+	scope  *scope
 	// published: node pools made and catalogue published in this
 	// leadership.
 	published bool
@@ -95,6 +105,7 @@ type poolRun struct {
 	prov      Provisioner
 	loaded    bool
 	inState   []string
+	tainted   []string // names in state whose creation failed half way
 	requested map[string]time.Time
 	seen      map[string]time.Time
 	history   decide.History
@@ -104,9 +115,15 @@ type poolRun struct {
 	failures  int
 	applying  bool
 	replacing map[string]bool // failed names on their way out of state
-	view      PoolView
-	state     decide.PoolState
-	wakeAt    time.Time
+	// misplacedWarned are the misplaced nodes already logged this term.
+	misplacedWarned map[string]bool
+	// recordIndex and costIndex are the modify indexes of the pool record
+	// and today's cost record as this process last read or wrote them:
+	// every write is a check-and-set against them.
+	recordIndex, costIndex uint64
+	view                   PoolView
+	state                  decide.PoolState
+	wakeAt                 time.Time
 	// accounting
 	lastAccount time.Time
 	cost        *CostRecord
@@ -117,6 +134,7 @@ type poolRun struct {
 
 type applyDone struct {
 	pool   string
+	term   *term
 	target []string
 	res    terraform.ApplyResult
 	err    error
@@ -174,15 +192,16 @@ func NewLoop(cfg Config) (*Loop, error) {
 		ids:     map[string]string{},
 		applied: make(chan applyDone, len(cfg.Pools)),
 		kick:    make(chan time.Time, 1),
-		leader:  cfg.Leader == nil,
 	}
 	for name, pl := range cfg.Pools {
-		l.pools[name] = &poolRun{name: name, pool: pl, prov: cfg.Provisioners[name], replacing: map[string]bool{}}
+		l.pools[name] = &poolRun{name: name, pool: pl, prov: cfg.Provisioners[name], replacing: map[string]bool{}, misplacedWarned: map[string]bool{}}
 		l.names = append(l.names, name)
 		l.met.pricePerSecond.WithLabelValues(name).Set(pl.PricePerHour / 3600)
 	}
 	sort.Strings(l.names)
-	if l.leader {
+	if cfg.Leader == nil {
+		// Alone (tests, dry runs): one term for the life of the loop.
+		l.term = newTerm(0)
 		l.met.leader.Set(1)
 	}
 	return l, nil
@@ -197,16 +216,22 @@ func (l *Loop) Kick(t time.Time) {
 }
 
 // Run follows events and resyncs until ctx ends. A failed step is logged
-// and retried by the next trigger; only ctx ends Run.
+// and retried by the next trigger; only ctx ends Run. The lock is kept in
+// the background (keepLease), so that no step, however long, outlives
+// the leadership it acts for.
 func (l *Loop) Run(ctx context.Context) error {
 	if l.cfg.Events != nil {
 		go l.follow(ctx)
 	}
+	leasing := make(chan struct{})
+	go func() {
+		defer close(leasing)
+		if l.cfg.Leader != nil {
+			l.keepLease(ctx)
+		}
+	}()
 	resync := time.NewTicker(l.cfg.Resync)
 	defer resync.Stop()
-	poll := time.NewTicker(l.cfg.LeaderPoll)
-	defer poll.Stop()
-	l.checkLeader(ctx)
 	l.Kick(time.Now())
 	var wake *time.Timer
 	for {
@@ -226,6 +251,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		var trigger time.Time
 		select {
 		case <-ctx.Done():
+			<-leasing
 			l.shutdown()
 			return nil
 		case t := <-l.kick:
@@ -234,9 +260,6 @@ func (l *Loop) Run(ctx context.Context) error {
 			trigger = time.Now()
 		case <-wakeC:
 			trigger = time.Now()
-		case <-poll.C:
-			l.checkLeader(ctx)
-			continue
 		case done := <-l.applied:
 			l.finishApply(ctx, done)
 			trigger = time.Now()
@@ -246,9 +269,6 @@ func (l *Loop) Run(ctx context.Context) error {
 			case <-wake.C:
 			default:
 			}
-		}
-		if !l.leader {
-			continue
 		}
 		if err := l.Step(ctx, trigger); err != nil && ctx.Err() == nil {
 			l.log.Warn("autoscaler step failed", "err", err)
@@ -337,14 +357,23 @@ func (l *Loop) shutdown() {
 	l.running.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if l.leader && !l.cfg.DryRun {
+	t := l.current()
+	if t == nil {
+		return
+	}
+	if t == l.active && !l.cfg.DryRun {
 		for _, name := range l.names {
-			l.save(ctx, l.pools[name], true)
+			_ = l.save(ctx, l.pools[name], true)
 		}
 	}
-	if l.cfg.Leader != nil && l.leader {
+	if l.cfg.Leader != nil {
 		if err := l.cfg.Leader.Release(ctx); err != nil {
 			l.log.Warn("could not release the autoscaler lock; the standby takes over when it expires", "err", err)
 		}
+		l.termMu.Lock()
+		l.term = nil
+		l.termMu.Unlock()
+		t.cancel()
+		l.met.leader.Set(0)
 	}
 }

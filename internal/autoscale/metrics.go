@@ -18,6 +18,8 @@ type Metrics struct {
 	applySeconds   *prometheus.HistogramVec
 	applyFailures  *prometheus.CounterVec
 	observeErrors  prometheus.Counter
+	misplaced      *prometheus.GaugeVec
+	keptBusy       *prometheus.CounterVec
 	leader         prometheus.Gauge
 	nodeSeconds    *prometheus.CounterVec
 	gpuSeconds     *prometheus.CounterVec
@@ -37,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{
 			m.decision, m.nodes, m.pending, m.unschedulable, m.created, m.removed, m.failed, m.replaced,
-			m.applySeconds, m.applyFailures, m.observeErrors, m.leader, m.nodeSeconds, m.gpuSeconds,
+			m.applySeconds, m.applyFailures, m.observeErrors, m.misplaced, m.keptBusy, m.leader, m.nodeSeconds, m.gpuSeconds,
 			m.allocSeconds, m.idleSeconds, m.costDollars, m.runGPUSeconds, m.pricePerSecond,
 		} {
 			reg.MustRegister(c)
@@ -56,7 +58,7 @@ func (m *Metrics) newScalingSeries() {
 	})
 	m.nodes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "caravan_autoscaler_nodes",
-		Help: "Nodes of each pool by state (ready, cordoned, draining, booting, initializing, down).",
+		Help: "Nodes of each pool by state (ready, cordoned, draining, booting, initializing, down, misplaced).",
 	}, []string{"pool", "state"})
 	m.pending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "caravan_autoscaler_pending_requests",
@@ -95,6 +97,14 @@ func (m *Metrics) newScalingSeries() {
 		Name: "caravan_autoscaler_observe_failures_total",
 		Help: "Cluster observations that failed (Nomad unreachable or erroring); no decision is taken on them.",
 	})
+	m.misplaced = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "caravan_autoscaler_misplaced_nodes",
+		Help: "Machines of the pool's Terraform state that registered with another Nomad node pool (the module's node_pool is wrong); kept, never counted as capacity.",
+	}, []string{"pool"})
+	m.keptBusy = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "caravan_autoscaler_removals_cancelled_total",
+		Help: "Nodes kept in Terraform's target at the last moment because a fresh read found them running allocations.",
+	}, []string{"pool"})
 	m.leader = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "caravan_autoscaler_leader",
 		Help: "1 while this process holds the autoscaler lock and acts, else 0.",
@@ -136,7 +146,7 @@ func (m *Metrics) newCostSeries() {
 
 // nodeStates are the label values of caravan_autoscaler_nodes, all set on
 // every update so that a state that empties reads 0, not its old value.
-var nodeStates = []string{"ready", "cordoned", "draining", "booting", "initializing", "down"}
+var nodeStates = []string{"ready", "cordoned", "draining", "booting", "initializing", "down", "misplaced"}
 
 func (m *Metrics) setNodes(pool string, counts map[string]int) {
 	for _, s := range nodeStates {

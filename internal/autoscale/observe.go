@@ -43,6 +43,9 @@ type PoolView struct {
 	// Foreign are nodes of the node pool that are not in Terraform state
 	// (someone else's machines, or a zombie caravan lost track of).
 	Foreign []string
+	// Misplaced are the pool's own machines (in its Terraform state, or
+	// asked for) that registered with another node pool.
+	Misplaced []MisplacedNode
 	// Blocked are Nomad's reasons for blocked placements, with counts.
 	Blocked map[string]int
 	// RunGPUs is the GPUs each run holds on the pool's nodes now.
@@ -162,9 +165,6 @@ func (o *Observer) observeNodes(ctx context.Context, ob *observation) error {
 			continue
 		}
 		pi := ob.in[pool]
-		if nodePoolName(n.NodePool) != nodePoolOf(pool, pi.Pool) {
-			continue
-		}
 		allocs, err := o.Nomad.NodeAllocations(ctx, n.ID)
 		if err != nil {
 			return fmt.Errorf("observe allocations of node %s: %w", n.Name, err)
@@ -175,8 +175,17 @@ func (o *Observer) observeNodes(ctx context.Context, ob *observation) error {
 			node.CreatedAt = t
 		}
 		v := ob.views[pool]
-		for run, g := range runGPUs(allocs, gpuDevice(pi.Pool)) {
-			v.RunGPUs[run] += g
+		if np := nodePoolName(n.NodePool); np != nodePoolOf(pool, pi.Pool) {
+			// Ours, but registered with another node pool (a module
+			// that ignores node_pool): registered all the same, so
+			// that it is never taken for a machine that failed to
+			// boot; Decide leaves it alone.
+			node.Misplaced = true
+			v.Misplaced = append(v.Misplaced, MisplacedNode{Name: n.Name, NodePool: np, Allocs: node.Allocs})
+		} else {
+			for run, g := range runGPUs(allocs, gpuDevice(pi.Pool)) {
+				v.RunGPUs[run] += g
+			}
 		}
 		ob.views[pool] = v
 		ps := ob.st.Pools[pool]

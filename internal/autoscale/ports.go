@@ -30,15 +30,22 @@ type Nomad interface {
 }
 
 // Provisioner makes a pool's machines. *terraform.Workspace satisfies it.
+// ApplyWith must call the request's Fence after planning and before it
+// changes anything, and give up when it fails.
 type Provisioner interface {
-	Apply(ctx context.Context, nodes []string) (terraform.ApplyResult, error)
-	Nodes(ctx context.Context) ([]string, error)
+	ApplyWith(ctx context.Context, req terraform.ApplyRequest) (terraform.ApplyResult, error)
+	State(ctx context.Context) (terraform.NodeState, error)
 }
 
 // Leader is a lock that lets one of several autoscalers act.
 // *nomad.Lease satisfies it.
 type Leader interface {
 	TryAcquire(ctx context.Context) (bool, error)
+	// Renew extends the hold; it fails when another process took the
+	// lock, which makes it the check that the hold still stands.
 	Renew(ctx context.Context) error
 	Release(ctx context.Context) error
+	// Token is the fencing token of the current hold (0 when none): it
+	// grows with every new holder.
+	Token() uint64
 }

@@ -43,6 +43,10 @@ type PoolRecord struct {
 	NodePool string    `json:"node_pool"`
 	Updated  time.Time `json:"updated_at"`
 	Holder   string    `json:"holder,omitempty"` // process that wrote it
+	// LeaderToken is the fencing token of the leadership that wrote it
+	// (the lock's, see nomad.Lease.Token). A process whose own token is
+	// smaller has been displaced and must not act.
+	LeaderToken uint64 `json:"leader_token,omitempty"`
 	// Last is the last decision that changed something (or the first).
 	Last RecordedDecision `json:"last_decision"`
 	// Next is the action Decide will take next if nothing changes, in
@@ -72,12 +76,25 @@ type PoolRecord struct {
 	Unschedulable int            `json:"unschedulable"`
 	Blocked       map[string]int `json:"blocked_reasons,omitempty"`
 	Foreign       []string       `json:"foreign_nodes,omitempty"`
+	// Misplaced are machines of this pool's Terraform state that
+	// registered with another node pool: kept, never counted as the
+	// pool's capacity, and removed only once an operator has drained them.
+	Misplaced []MisplacedNode `json:"misplaced_nodes,omitempty"`
 	// Terraform is the health of the pool's applies.
 	Terraform TerraformStatus `json:"terraform"`
 	// SpendToday is today's (UTC) node cost in dollars.
 	SpendToday   float64 `json:"spend_today_dollars"`
 	PricePerHour float64 `json:"price_per_hour"`
 	DryRun       bool    `json:"dry_run,omitempty"`
+}
+
+// MisplacedNode is a machine that registered with another node pool than
+// its pool's.
+type MisplacedNode struct {
+	Name     string `json:"name"`
+	NodePool string `json:"node_pool"`
+	// Allocs counts the allocations it runs (of that node pool's work).
+	Allocs int `json:"allocations"`
 }
 
 // RecordedDecision is a decision as kept in a PoolRecord.
@@ -140,9 +157,16 @@ const maxRunsPerDay = 400
 
 // LoadPoolRecord reads a pool's record; ok is false when none exists.
 func LoadPoolRecord(ctx context.Context, s VariableStore, ns, pool string) (PoolRecord, bool, error) {
-	var r PoolRecord
-	ok, err := loadJSON(ctx, s, ns, PoolRecordPrefix+pool, &r)
+	r, ok, _, err := loadPoolRecord(ctx, s, ns, pool)
 	return r, ok, err
+}
+
+// loadPoolRecord is LoadPoolRecord with the variable's modify index, for
+// the check-and-set of the next write.
+func loadPoolRecord(ctx context.Context, s VariableStore, ns, pool string) (PoolRecord, bool, uint64, error) {
+	var r PoolRecord
+	ok, idx, err := loadJSON(ctx, s, ns, PoolRecordPrefix+pool, &r)
+	return r, ok, idx, err
 }
 
 // LoadPoolRecords reads every pool record.
@@ -176,7 +200,7 @@ func loadRecords[T any](ctx context.Context, s VariableStore, ns, prefix, what s
 			continue
 		}
 		var r T
-		ok, err := loadJSON(ctx, s, ns, m.Path, &r)
+		ok, _, err := loadJSON(ctx, s, ns, m.Path, &r)
 		if err != nil {
 			return nil, err
 		}
@@ -189,31 +213,39 @@ func loadRecords[T any](ctx context.Context, s VariableStore, ns, prefix, what s
 
 func costPath(pool, date string) string { return CostRecordPrefix + pool + "/" + date }
 
-func loadJSON(ctx context.Context, s VariableStore, ns, path string, v any) (bool, error) {
+// loadJSON reads the record at path into v; ok is false when there is
+// none. index is the variable's modify index (0 when there is none), what
+// a check-and-set write after it passes.
+func loadJSON(ctx context.Context, s VariableStore, ns, path string, v any) (ok bool, index uint64, err error) {
 	vr, err := s.Variable(ctx, ns, path)
 	if err != nil {
 		if errors.Is(err, nomad.ErrNotFound) {
-			return false, nil
+			return false, 0, nil
 		}
-		return false, fmt.Errorf("read %s: %w", path, err)
+		return false, 0, fmt.Errorf("read %s: %w", path, err)
 	}
 	raw, ok := vr.Items[recordItem]
 	if !ok {
-		return false, nil
+		return false, vr.ModifyIndex, nil
 	}
 	if err := json.Unmarshal([]byte(raw), v); err != nil {
-		return false, fmt.Errorf("variable %s is not an autoscaler record (%v); delete it with `nomad var purge %s` and the autoscaler rewrites it", path, err, path)
+		return false, vr.ModifyIndex, fmt.Errorf("variable %s is not an autoscaler record (%v); delete it with `nomad var purge %s` and the autoscaler rewrites it", path, err, path)
 	}
-	return true, nil
+	return true, vr.ModifyIndex, nil
 }
 
-func saveJSON(ctx context.Context, s VariableStore, ns, path string, v any) error {
+// saveJSON writes v at path, as a check-and-set against cas (the modify
+// index the writer last saw, 0 for "must not exist yet", nomad.NoCAS for
+// unconditional), and returns the new modify index. A lost race is
+// nomad.ErrConflict.
+func saveJSON(ctx context.Context, s VariableStore, ns, path string, v any, cas int64) (uint64, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := s.PutVariable(ctx, ns, path, map[string]string{recordItem: string(b)}, nomad.NoCAS); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	out, err := s.PutVariable(ctx, ns, path, map[string]string{recordItem: string(b)}, cas)
+	if err != nil {
+		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
-	return nil
+	return out.ModifyIndex, nil
 }

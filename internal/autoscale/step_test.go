@@ -81,11 +81,13 @@ var errNotFoundForTest = notFoundErr()
 // countingProv counts applies.
 type countingProv struct{ applies int }
 
-func (p *countingProv) Apply(_ context.Context, nodes []string) (terraform.ApplyResult, error) {
+func (p *countingProv) ApplyWith(_ context.Context, req terraform.ApplyRequest) (terraform.ApplyResult, error) {
 	p.applies++
-	return terraform.ApplyResult{Nodes: nodes}, nil
+	return terraform.ApplyResult{Nodes: req.Nodes}, nil
 }
-func (p *countingProv) Nodes(context.Context) ([]string, error) { return nil, nil }
+func (p *countingProv) State(context.Context) (terraform.NodeState, error) {
+	return terraform.NodeState{}, nil
+}
 
 func newActLoop(t *testing.T, f *recNomad, prov Provisioner) (*Loop, *poolRun) {
 	t.Helper()
@@ -94,6 +96,7 @@ func newActLoop(t *testing.T, f *recNomad, prov Provisioner) (*Loop, *poolRun) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.begin(l.current())
 	p := l.pools["gpu"]
 	p.loaded, p.requested, p.seen = true, map[string]time.Time{}, map[string]time.Time{}
 	p.inState = []string{"gpu-1", "gpu-2"}
@@ -120,7 +123,7 @@ func TestActNomadOperations(t *testing.T) {
 			prov := &countingProv{}
 			l, p := newActLoop(t, f, prov)
 			d := decide.Decision{Pool: "gpu", Actions: []decide.Action{tt.action}, TargetNodes: []string{"gpu-1", "gpu-2"}}
-			if err := l.act(context.Background(), p, d, now); err != nil {
+			if err := l.act(context.Background(), p, d, now, l.active); err != nil {
 				t.Fatal(err)
 			}
 			if len(f.calls) != 1 || f.calls[0] != tt.want {
@@ -146,7 +149,7 @@ func TestActNomadFailureKeepsTerraform(t *testing.T) {
 		TargetNodes: []string{"gpu-1", "gpu-2", "gpu-3"},
 		History:     decide.History{Draining: map[string]time.Time{"gpu-2": now}, Cordoned: map[string]time.Time{}},
 	}
-	err := l.act(context.Background(), p, d, now)
+	err := l.act(context.Background(), p, d, now, l.active)
 	if err == nil || !strings.Contains(err.Error(), "drain node gpu-2") {
 		t.Fatalf("err = %v", err)
 	}
@@ -161,7 +164,7 @@ func TestActNomadFailureKeepsTerraform(t *testing.T) {
 	}
 	// The next step, with the operation working again, applies.
 	f.failOn = ""
-	if err := l.act(context.Background(), p, d, now); err != nil {
+	if err := l.act(context.Background(), p, d, now, l.active); err != nil {
 		t.Fatal(err)
 	}
 	if prov.applies != 1 || p.requested["gpu-3"] != now {

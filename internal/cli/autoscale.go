@@ -77,20 +77,10 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 	if *stateDir == "" {
 		*stateDir = filepath.Join(dir, ".caravan", "terraform")
 	}
-	provs := map[string]autoscale.Provisioner{}
-	for name, p := range pools {
-		ws, err := terraform.New(terraform.Options{
-			Pool: name, Module: p.Terraform.Module, Vars: p.Terraform.Vars,
-			Bin: p.Terraform.Bin, StateDir: *stateDir, Logger: log,
-			// A dry run reads the states as they are: no init, no
-			// provider download, no workdir created.
-			ReadOnly: *dryRun,
-		})
-		if err != nil {
-			errorf(env, "%v", err)
-			return ExitError
-		}
-		provs[name] = ws
+	provs, err := poolWorkspaces(pools, *stateDir, *dryRun, env)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitError
 	}
 	nc, err := nf.client(env)
 	if err != nil {
@@ -112,6 +102,10 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 	}
 	if !*dryRun {
 		lc.Leader = nc.NewLease("", autoscale.LeaseVariable, holder, leaseTTL)
+		// Renewed four times a TTL, each renewal bounded by the period:
+		// a process that cannot renew stops acting after at most half
+		// a TTL, a standby takes over no sooner than one TTL.
+		lc.LeaderPoll = leaseTTL / 4
 	}
 	loop, err := autoscale.NewLoop(lc)
 	if err != nil {
@@ -159,6 +153,33 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 	}
 	log.Info("autoscaler stopped")
 	return ExitOK
+}
+
+// poolWorkspaces prepares the Terraform workspace of each pool. The
+// module gets the pool's node_pool when it declares that variable, and
+// every variable it needs must be set: a pool whose module would fail at
+// its first apply is refused at start.
+func poolWorkspaces(pools map[string]*spec.Pool, stateDir string, readOnly bool, env Env) (map[string]autoscale.Provisioner, error) {
+	provs := map[string]autoscale.Provisioner{}
+	for _, name := range sortedPoolNames(pools) {
+		p := pools[name]
+		np := p.NodePool
+		if np == "" {
+			np = name
+		}
+		ws, err := terraform.New(terraform.Options{
+			Pool: name, Module: p.Terraform.Module, Vars: p.Terraform.Vars, NodePool: np,
+			Bin: p.Terraform.Bin, StateDir: stateDir, Logger: env.Logger,
+			// A dry run reads the states as they are: no init, no
+			// provider download, no workdir created.
+			ReadOnly: readOnly,
+		})
+		if err != nil {
+			return nil, err
+		}
+		provs[name] = ws
+	}
+	return provs, nil
 }
 
 // autoscaledPools picks the pools with a terraform block (all, or those

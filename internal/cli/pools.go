@@ -99,6 +99,14 @@ func writePools(w io.Writer, recs []autoscale.PoolRecord, now time.Time) {
 		if len(r.Foreign) > 0 {
 			fmt.Fprintf(w, "  not managed by caravan (left alone): %s\n", strings.Join(r.Foreign, ", "))
 		}
+		if len(r.Misplaced) > 0 {
+			parts := make([]string, 0, len(r.Misplaced))
+			for _, m := range r.Misplaced {
+				parts = append(parts, fmt.Sprintf("%s (in %s, %d allocation(s))", m.Name, m.NodePool, m.Allocs))
+			}
+			fmt.Fprintf(w, "  registered with another node pool, kept and not counted (make the module use node_pool %s, then drain them in Nomad and caravan removes them): %s\n",
+				r.NodePool, strings.Join(parts, ", "))
+		}
 		if age := now.Sub(r.Updated); age > 2*time.Minute {
 			fmt.Fprintf(w, "  record is %s old: is `caravan autoscale` running?\n", age.Round(time.Second))
 		}

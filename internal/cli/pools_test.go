@@ -33,6 +33,7 @@ func seedRecords(t *testing.T, srv *nomadtest.Server, now time.Time) {
 		InState: []string{"a100-1", "a100-2", "a100-3"}, Nodes: map[string]int{"ready": 2, "booting": 1},
 		GPUsBusy: 12, GPUsFree: 4, Queued: 2, QueuedGPUs: 16, Blocked: map[string]int{"missing devices": 2},
 		Terraform:  autoscale.TerraformStatus{LastError: "terraform apply of pool \"a100\" failed: InsufficientInstanceCapacity", Failures: 2},
+		Misplaced:  []autoscale.MisplacedNode{{Name: "a100-3", NodePool: "default", Allocs: 1}},
 		SpendToday: 123.45, PricePerHour: 32.77,
 	}
 	b, _ := json.Marshal(rec)
@@ -59,7 +60,8 @@ func TestPoolsCommand(t *testing.T) {
 		t.Fatalf("pools: %+v", r)
 	}
 	for _, want := range []string{"a100", "gpu-a100", "12/4", "2 (16 GPUs)", "$123.45", "need 1 new machine", "create a100-3",
-		"a100-1, a100-2, a100-3", "InsufficientInstanceCapacity", "missing devices (2)"} {
+		"a100-1, a100-2, a100-3", "InsufficientInstanceCapacity", "missing devices (2)",
+		"registered with another node pool", "a100-3 (in default, 1 allocation(s))"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("pools output lacks %q:\n%s", want, r.stdout)
 		}

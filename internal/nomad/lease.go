@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -21,7 +22,14 @@ var ErrLeaseLost = errors.New("lease lost")
 // variable locks would do the same; cas keeps this working with every
 // Nomad version and ACL policy that allows variables:write.
 //
-// A Lease is used by one goroutine.
+// Each hold has a fencing token (Token): the ModifyIndex of the write that
+// took the lease. Nomad's indexes only grow, so a later holder's token is
+// always larger, and writes that carry it can be told apart from a
+// displaced holder's. Renew is itself the check that the lease is still
+// ours: a check-and-set on the index of our last write.
+//
+// A Lease is safe for concurrent use: the holder renews it in the
+// background while its actions check it before they act.
 type Lease struct {
 	c      *Client
 	ns     string
@@ -30,8 +38,10 @@ type Lease struct {
 	ttl    time.Duration
 	now    func() time.Time
 
+	mu    sync.Mutex
 	held  bool
 	index uint64 // ModifyIndex of our last write, while held
+	token uint64 // ModifyIndex of the write that took the lease
 
 	seenIndex uint64 // a contender's last observation of someone else's lease
 	seenAt    time.Time
@@ -44,10 +54,28 @@ func (c *Client) NewLease(namespace, path, holder string, ttl time.Duration) *Le
 }
 
 // SetClock replaces time.Now (tests).
-func (l *Lease) SetClock(now func() time.Time) { l.now = now }
+func (l *Lease) SetClock(now func() time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.now = now
+}
 
 // Held reports whether this process believes it holds the lease.
-func (l *Lease) Held() bool { return l.held }
+func (l *Lease) Held() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held
+}
+
+// Token is the fencing token of the current hold, 0 when not held.
+func (l *Lease) Token() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.held {
+		return 0
+	}
+	return l.token
+}
 
 // TTL is the lease's time to live.
 func (l *Lease) TTL() time.Duration { return l.ttl }
@@ -64,8 +92,10 @@ func (l *Lease) items() map[string]string {
 // (unchanged for a TTL, as seen by this process). It does not wait; call it
 // every few seconds (TTL/3 is a good period). A lost race is (false, nil).
 func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.held {
-		err := l.Renew(ctx)
+		err := l.renew(ctx)
 		if errors.Is(err, ErrLeaseLost) {
 			return false, nil // someone else holds it now: we are a standby
 		}
@@ -100,13 +130,19 @@ func (l *Lease) write(ctx context.Context, cas int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	l.held, l.index = true, v.ModifyIndex
+	l.held, l.index, l.token = true, v.ModifyIndex, v.ModifyIndex
 	return true, nil
 }
 
 // Renew extends a held lease. ErrLeaseLost means another process took it
 // (we stalled longer than the TTL): stop acting at once.
 func (l *Lease) Renew(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.renew(ctx)
+}
+
+func (l *Lease) renew(ctx context.Context) error {
 	if !l.held {
 		return fmt.Errorf("renew lease %s: %w (not held)", l.path, ErrLeaseLost)
 	}
@@ -125,6 +161,8 @@ func (l *Lease) Renew(ctx context.Context) error {
 // Release gives the lease up at once (deleting the variable with cas), so
 // that a standby takes over without waiting for the TTL.
 func (l *Lease) Release(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if !l.held {
 		return nil
 	}

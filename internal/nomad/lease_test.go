@@ -139,3 +139,38 @@ func TestLeaseTryAcquireWhenTakenOver(t *testing.T) {
 		t.Fatalf("a after losing the lease: ok=%v err=%v held=%v", ok, err, a.Held())
 	}
 }
+
+// TestLeaseTokenGrowsWithEachHolder: the fencing token of a hold is the
+// index of the write that took the lease; a later holder's is larger, a
+// renewal keeps it, and a process that holds nothing has none.
+func TestLeaseTokenGrowsWithEachHolder(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	clk := newClock()
+	a := c.NewLease("", "caravan/leader/token", "a", 10*time.Second)
+	b := c.NewLease("", "caravan/leader/token", "b", 10*time.Second)
+	a.SetClock(clk.now)
+	b.SetClock(clk.now)
+	if a.Token() != 0 {
+		t.Fatalf("token before acquiring: %d", a.Token())
+	}
+	if ok, err := a.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("a acquire: %v %v", ok, err)
+	}
+	first := a.Token()
+	if err := a.Renew(ctx); err != nil || a.Token() != first || first == 0 {
+		t.Fatalf("renewal changed the token: %d -> %d (%v)", first, a.Token(), err)
+	}
+	_, _ = b.TryAcquire(ctx) // b sees a's lease
+	clk.add(11 * time.Second)
+	if ok, err := b.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("b takeover: %v %v", ok, err)
+	}
+	if b.Token() <= first {
+		t.Errorf("b's token %d is not above a's %d", b.Token(), first)
+	}
+	if err := a.Renew(ctx); !errors.Is(err, nomad.ErrLeaseLost) || a.Token() != 0 {
+		t.Errorf("a after the takeover: renew %v, token %d", err, a.Token())
+	}
+}

@@ -13,10 +13,11 @@ import (
 // set, after draining it; a plan that destroys a kept name's resources
 // comes from a changed module or var (a new AMI, edited cloud-init) and
 // would kill the work running there. Replacing a tainted object is
-// allowed: it is Terraform finishing a creation that failed, which is how
-// a failed apply is retried. Deposed objects (left by a failed
+// allowed, unless its name is registered: it is Terraform finishing a
+// creation that failed, which is how a failed apply is retried, and only
+// a machine that never joined Nomad can have run nothing. Deposed objects (left by a failed
 // create_before_destroy) are no machine of a kept name either.
-func destroysKept(p *tfjson.Plan, keep map[string]bool) []string {
+func destroysKept(p *tfjson.Plan, keep, registered map[string]bool) []string {
 	if p == nil {
 		return nil
 	}
@@ -33,7 +34,7 @@ func destroysKept(p *tfjson.Plan, keep map[string]bool) []string {
 		if !ok || !keep[k] || !rc.Change.Actions.Delete() && !rc.Change.Actions.Replace() {
 			continue
 		}
-		if rc.ActionReason == tfjson.ActionReasonReplaceBecauseTainted {
+		if rc.ActionReason == tfjson.ActionReasonReplaceBecauseTainted && !registered[k] {
 			continue
 		}
 		a := rc.Address

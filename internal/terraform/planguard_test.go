@@ -29,10 +29,11 @@ func TestDestroysKept(t *testing.T) {
 		rc("module.pool", "g", "gpu-4", "", "", tfjson.ActionCreate),                                    // new: fine
 		rc("module.other", "h", "gpu-1", tfjson.ActionReasonReplaceBecauseCannotUpdate, "", replace...), // not the pool module
 		rc("module.pool", "i", 0, tfjson.ActionReasonReplaceBecauseCannotUpdate, "", replace...),        // not keyed by a name
+		rc("module.pool", "j", "gpu-5", tfjson.ActionReasonReplaceBecauseTainted, "", replace...),       // tainted but registered: refused
 	}}
-	keep := map[string]bool{"gpu-1": true, "gpu-2": true, "gpu-4": true}
-	got := destroysKept(plan, keep)
-	want := []string{"module.pool.aws_instance.a (replace_because_cannot_update)", "module.pool.module.disk.aws_instance.b"}
+	keep := map[string]bool{"gpu-1": true, "gpu-2": true, "gpu-4": true, "gpu-5": true}
+	got := destroysKept(plan, keep, map[string]bool{"gpu-5": true})
+	want := []string{"module.pool.aws_instance.a (replace_because_cannot_update)", "module.pool.aws_instance.j (replace_because_tainted)", "module.pool.module.disk.aws_instance.b"}
 	if !slices.Equal(got, want) {
 		t.Errorf("destroysKept = %q, want %q", got, want)
 	}

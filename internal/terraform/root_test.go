@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,16 +118,23 @@ func TestNodesInState(t *testing.T) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Join(nodesInState(&st), ",")
+	ns := nodesInState(&st)
+	got := strings.Join(ns.Nodes, ",")
 	// gpu-2 is only in a resource outside module.pool and must not count;
 	// data sources and count-indexed resources are not machines either.
 	if got != "gpu-0,gpu-1,gpu-3" {
 		t.Errorf("nodes = %s, want gpu-0,gpu-1,gpu-3", got)
 	}
-	if n := nodesInState(&tfjson.State{}); len(n) != 0 {
+	if !slices.Equal(ns.Tainted, []string{"gpu-3"}) || !ns.IsTainted("gpu-3") || ns.IsTainted("gpu-1") {
+		t.Errorf("tainted = %v, want [gpu-3]", ns.Tainted)
+	}
+	if addrs := ns.taintedAt["gpu-3"]; len(addrs) != 1 || addrs[0] != `module.pool.module.inner.terraform_data.vm["gpu-3"]` {
+		t.Errorf("tainted addresses of gpu-3: %q", addrs)
+	}
+	if n := nodesInState(&tfjson.State{}).Nodes; len(n) != 0 {
 		t.Errorf("empty state gave %v", n)
 	}
-	if n := nodesInState(nil); len(n) != 0 {
+	if n := nodesInState(nil).Nodes; len(n) != 0 {
 		t.Errorf("nil state gave %v", n)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -17,7 +16,8 @@ type rawState struct {
 		Module    string `json:"module"`
 		Mode      string `json:"mode"`
 		Instances []struct {
-			IndexKey any `json:"index_key"`
+			IndexKey any    `json:"index_key"`
+			Status   string `json:"status"`
 		} `json:"instances"`
 	} `json:"resources"`
 }
@@ -27,21 +27,22 @@ type rawState struct {
 // resource instances under module.<ModuleName>. Only read-only workspaces
 // use it: `terraform show` needs an initialised workdir, and init writes
 // and downloads, which a dry run must not.
-func (w *Workspace) nodesInStateFile() ([]string, error) {
+func (w *Workspace) nodesInStateFile() (NodeState, error) {
 	path := filepath.Join(w.dir, StateFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("pool %q: %w", w.opts.Pool, err)
+		return NodeState{}, fmt.Errorf("pool %q: %w", w.opts.Pool, err)
 	}
 	var st rawState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("pool %q: %s is not a Terraform state file: %w", w.opts.Pool, path, err)
+		return NodeState{}, fmt.Errorf("pool %q: %s is not a Terraform state file: %w", w.opts.Pool, path, err)
 	}
 	if st.Version != 4 {
-		return nil, fmt.Errorf("pool %q: %s has state format version %d, caravan reads version 4 (Terraform >= 0.12); run caravan autoscale without -dry-run once to upgrade it", w.opts.Pool, path, st.Version)
+		return NodeState{}, fmt.Errorf("pool %q: %s has state format version %d, caravan reads version 4 (Terraform >= 0.12); run caravan autoscale without -dry-run once to upgrade it", w.opts.Pool, path, st.Version)
 	}
 	prefix := "module." + ModuleName
 	seen := map[string]bool{}
+	tainted := map[string][]string{}
 	for _, r := range st.Resources {
 		if r.Mode != "managed" || (r.Module != prefix && !strings.HasPrefix(r.Module, prefix+".")) {
 			continue
@@ -49,13 +50,13 @@ func (w *Workspace) nodesInStateFile() ([]string, error) {
 		for _, in := range r.Instances {
 			if k, ok := in.IndexKey.(string); ok && k != "" {
 				seen[k] = true
+				if in.Status == "tainted" {
+					// Addresses are only needed to untaint, which a
+					// read-only workspace never does.
+					tainted[k] = nil
+				}
 			}
 		}
 	}
-	names := make([]string, 0, len(seen))
-	for n := range seen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names, nil
+	return newNodeState(seen, tainted), nil
 }

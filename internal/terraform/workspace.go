@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -26,8 +24,12 @@ type Options struct {
 	Pool string
 	// Module is the pool's Terraform module directory.
 	Module string
-	// Vars are the module's inputs beside nodes.
+	// Vars are the module's inputs beside nodes (and node_pool).
 	Vars map[string]cty.Value
+	// NodePool is the pool's Nomad node pool. When the module declares a
+	// node_pool variable caravan sets it, like nodes; Vars may repeat it
+	// only with the same value.
+	NodePool string
 	// Bin is the terraform binary; "" finds it on PATH.
 	Bin string
 	// StateDir is the parent of every pool's workdir.
@@ -58,6 +60,10 @@ type Workspace struct {
 	mu      *sync.Mutex
 	log     *slog.Logger
 	initKey string // marker content of the current init
+	// known is the state as the last successful read or apply left it;
+	// nil after a failed or interrupted apply, which may have tainted
+	// resources.
+	known *NodeState
 }
 
 // workdirLocks holds one mutex per workdir for the whole process.
@@ -71,6 +77,22 @@ type ApplyResult struct {
 	Nodes []string
 	// Took is the wall time of init, plan and apply.
 	Took time.Duration
+}
+
+// ApplyRequest is what ApplyWith makes the state hold, and what it must
+// know to do so safely.
+type ApplyRequest struct {
+	// Nodes are the names the state must hold, exactly.
+	Nodes []string
+	// Registered are the names whose machines have registered with Nomad
+	// (and are not down): they may run work. A tainted object of such a
+	// name is untainted and kept, never replaced, and a plan that would
+	// destroy one of them is refused.
+	Registered []string
+	// Fence, when set, is called after the plan and before Terraform
+	// changes anything (an untaint included); when it fails nothing is
+	// changed. The autoscaler checks there that it still holds its lock.
+	Fence func(context.Context) error
 }
 
 // New prepares a workspace; it runs nothing and creates the workdir.
@@ -104,6 +126,9 @@ func New(opts Options) (*Workspace, error) {
 	if fi, err := os.Stat(module); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("pool %q: terraform module %s is not a directory; fix terraform.module", opts.Pool, module)
 	}
+	if opts.Vars, err = moduleInputs(opts.Pool, module, opts.NodePool, opts.Vars); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(stateDir, opts.Pool)
 	if opts.ReadOnly {
 		// nothing to create: a missing workdir reads as an empty state
@@ -136,122 +161,43 @@ func (w *Workspace) Dir() string { return w.dir }
 // Pool is the pool the workspace belongs to.
 func (w *Workspace) Pool() string { return w.opts.Pool }
 
-// Apply makes the state hold exactly nodes: it writes the variables, runs
-// init when the root module changed, plans, and applies the plan when it
-// has changes. The context cancels Terraform gracefully (an interrupt,
-// after which Terraform saves what it created).
-func (w *Workspace) Apply(ctx context.Context, nodes []string) (ApplyResult, error) {
-	if w.opts.ReadOnly {
-		return ApplyResult{}, fmt.Errorf("pool %q: read-only workspace (dry run): not applying %v", w.opts.Pool, nodes)
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	defer w.tighten()
-	start := time.Now()
-	res := ApplyResult{}
-	vars, err := renderVars(nodes, w.opts.Vars)
-	if err != nil {
-		return res, fmt.Errorf("pool %q: %w", w.opts.Pool, err)
-	}
-	if err := w.ensureInit(ctx); err != nil {
-		return res, err
-	}
-	if err := writeFileAtomic(filepath.Join(w.dir, VarsFile), vars); err != nil {
-		return res, fmt.Errorf("pool %q: write %s: %w", w.opts.Pool, VarsFile, err)
-	}
-	tf, out, errw, err := w.terraform()
-	if err != nil {
-		return res, err
-	}
-	lock := tfexec.LockTimeout(w.opts.LockTimeout.String())
-	planFile := filepath.Join(w.dir, "caravan.tfplan")
-	defer os.Remove(planFile)
-	changed, err := tf.Plan(ctx, tfexec.Out(planFile), tfexec.Lock(true), lock)
-	out.Flush()
-	errw.Flush()
-	if err != nil && needsInit(err) && ctx.Err() == nil {
-		// The module changed underneath (a new provider or module call):
-		// init again once, then plan again.
-		w.log.Info("terraform asks for init; the module changed", "err", condense(err.Error()))
-		w.initKey = ""
-		_ = os.Remove(filepath.Join(w.dir, ".caravan-init"))
-		if err := w.ensureInit(ctx); err != nil {
-			return res, err
-		}
-		changed, err = tf.Plan(ctx, tfexec.Out(planFile), tfexec.Lock(true), lock)
-		out.Flush()
-		errw.Flush()
-	}
-	if err != nil {
-		return res, w.fail("plan", err, errw)
-	}
-	if changed {
-		res.Changed = true
-		plan, err := tf.ShowPlanFile(ctx, planFile)
-		errw.Flush()
-		if err != nil {
-			return res, w.fail("show plan", err, errw)
-		}
-		keep := map[string]bool{}
-		for _, n := range nodes {
-			keep[n] = true
-		}
-		if bad := destroysKept(plan, keep); len(bad) > 0 {
-			return res, fmt.Errorf("pool %q: not applying: the plan would destroy %s, which belong to machines caravan keeps and that may run work. "+
-				"A change to the module %s or its vars forces their replacement; make the module ignore it for existing machines (lifecycle { ignore_changes = [...] }), "+
-				"or drain and scale in those nodes so that new machines pick it up",
-				w.opts.Pool, strings.Join(bad, ", "), w.opts.Module)
-		}
-		err = tf.Apply(ctx, tfexec.DirOrPlan(planFile), tfexec.Lock(true), lock)
-		out.Flush()
-		errw.Flush()
-		if err != nil {
-			return res, w.fail("apply", err, errw)
-		}
-	}
-	res.Nodes, err = w.nodes(ctx)
-	res.Took = time.Since(start)
-	if err != nil {
-		return res, err
-	}
-	want := append([]string{}, nodes...)
-	sort.Strings(want)
-	if !slices.Equal(slices.Compact(want), res.Nodes) {
-		return res, fmt.Errorf("pool %q: after apply the state holds %v, not the %v asked for; the module %s must create one resource per name keyed by the name (for_each = var.nodes)",
-			w.opts.Pool, res.Nodes, want, w.opts.Module)
-	}
-	w.log.Info("terraform applied", "changed", changed, "nodes", len(res.Nodes), "took", res.Took.Round(time.Millisecond))
-	return res, nil
-}
-
 // Nodes reads the node names in the state (none for a fresh workdir).
 func (w *Workspace) Nodes(ctx context.Context) ([]string, error) {
+	st, err := w.State(ctx)
+	return st.Nodes, err
+}
+
+// State reads the node names in the state and which are tainted (none
+// for a fresh workdir).
+func (w *Workspace) State(ctx context.Context) (NodeState, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, err := os.Stat(filepath.Join(w.dir, StateFile)); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return NodeState{}, nil
 	}
 	if w.opts.ReadOnly {
 		return w.nodesInStateFile()
 	}
 	defer w.tighten()
 	if err := w.ensureInit(ctx); err != nil {
-		return nil, err
+		return NodeState{}, err
 	}
 	return w.nodes(ctx)
 }
 
-func (w *Workspace) nodes(ctx context.Context) ([]string, error) {
+func (w *Workspace) nodes(ctx context.Context) (NodeState, error) {
 	tf, _, errw, err := w.terraform()
 	if err != nil {
-		return nil, err
+		return NodeState{}, err
 	}
-	st, err := tf.Show(ctx)
+	tfst, err := tf.Show(ctx)
 	errw.Flush()
 	if err != nil {
-		return nil, w.fail("show", err, errw)
+		return NodeState{}, w.fail("show", err, errw)
 	}
-	return nodesInState(st), nil
+	st := nodesInState(tfst)
+	w.known = &st
+	return st, nil
 }
 
 // ensureInit writes the root module and runs init unless the same root

@@ -32,3 +32,9 @@ variable "generation" {
   type        = string
   default     = null
 }
+
+variable "log_file" {
+  description = "When set, every creation and every destruction of a node appends a line (\"create NAME\", \"destroy NAME\") to this file, so that tests see what Terraform really ran. Empty disables it."
+  type        = string
+  default     = ""
+}

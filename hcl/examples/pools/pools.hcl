@@ -24,7 +24,7 @@ pool "a100" {
 
   terraform {
     module        = "../../../terraform/aws-gpu-pool"
-    vars          = { instance_type = "p4d.24xlarge", subnet_id = var.subnet, spot = true }
+    vars          = { instance_type = "p4d.24xlarge", subnet_id = var.subnet, servers = var.nomad_servers, spot = true }
     terraform_bin = "terraform"
   }
 }
@@ -46,4 +46,11 @@ pool "a100-1g" {
   cpu_per_node    = 24000
   memory_per_node = "85GB"
   price_per_hour  = 3.67
+}
+
+# Where the new clients find the Nomad servers: RPC addresses, or a cloud
+# auto-join string. The pool's node_pool reaches the module by itself.
+variable "nomad_servers" {
+  type    = list(string)
+  default = ["provider=aws tag_key=nomad-role tag_value=server"]
 }

@@ -24,6 +24,11 @@ func classify(nodes []Node, h History) (views []nodeView, marked int) {
 		}
 		if removing {
 			marked++
+			// Like a drain mark, a removal mark holds only while the
+			// node stays drained and empty: one an operator re-enabled
+			// (after a removal apply failed), or that took work, is no
+			// longer being removed, and forgetStale drops the mark.
+			removing = n.Allocs == 0 && !n.Eligible
 		}
 		views = append(views, nodeView{Node: n, bin: -1, role: roleOf(n, cordoned, draining, removing)})
 	}
@@ -44,6 +49,12 @@ func roleOf(n *Node, cordoned, draining, removing bool) nodeRole {
 		// asked to survive a disconnection; they may still run there.
 		// Left alone until Nomad gives up on it and marks it down.
 		return roleForeign
+	case n.Misplaced && !n.Eligible && !n.Draining && n.Allocs == 0:
+		// Another node pool's node, drained by an operator: the one
+		// way to have caravan remove it.
+		return roleFailed
+	case n.Misplaced:
+		return roleForeign
 	case n.Status != NodeReady:
 		return roleStarting
 	case draining && !n.Eligible:
@@ -59,10 +70,11 @@ func roleOf(n *Node, cordoned, draining, removing bool) nodeRole {
 // forgetStale drops the marks that no longer hold: those on nodes that
 // left Nomad's view, a cordon mark on a node caravan no longer holds
 // cordoned, and a drain mark on a node that is not being drained (an
-// operator made it eligible again, or the marks outlived a lost drain).
-// Such a node may take work at any moment, so it is never removed on the
-// strength of the old mark. Removing marks stay while the node is in
-// view: Terraform is destroying it.
+// operator made it eligible again, or the marks outlived a lost drain),
+// and a removal mark on a node that is eligible again or runs work (see
+// classify). Such a node may take work at any moment, so it is never
+// removed on the strength of the old mark. Other removal marks stay while
+// the node is in view: Terraform is destroying it.
 func forgetStale(views []nodeView, marked int, h *History) {
 	if marked != len(h.Cordoned)+len(h.Draining)+len(h.Removing) {
 		for n := range h.Cordoned {
@@ -87,6 +99,9 @@ func forgetStale(views []nodeView, marked int, h *History) {
 		}
 		if _, ok := h.Draining[v.Name]; ok && v.role != roleDraining && v.role != roleFailed {
 			h.undrain(v.Name)
+		}
+		if _, ok := h.Removing[v.Name]; ok && v.role != roleRemoving {
+			h.unremove(v.Name)
 		}
 	}
 }
@@ -121,15 +136,23 @@ func findFailed(pl *spec.Pool, booting []Machine, views []nodeView, now time.Tim
 	if len(f.failed) > 0 {
 		f.why = append(f.why, reason{rule: ruleBootTimeout, nodes: f.failed, after: pl.BootTimeout})
 	}
-	var down []string
+	var down, misplaced []string
 	for _, v := range views {
-		if v.role == roleFailed {
+		switch {
+		case v.role != roleFailed:
+		case v.Misplaced && v.Status != NodeDown:
+			misplaced = append(misplaced, v.Name)
+		default:
 			down = append(down, v.Name)
 		}
 	}
 	if len(down) > 0 {
 		f.why = append(f.why, reason{rule: ruleDown, nodes: down})
 		f.failed = append(f.failed, down...)
+	}
+	if len(misplaced) > 0 {
+		f.why = append(f.why, reason{rule: ruleMisplacedDrained, nodes: misplaced})
+		f.failed = append(f.failed, misplaced...)
 	}
 	return f
 }

@@ -34,7 +34,11 @@ func TestClassify(t *testing.T) {
 	}{
 		{"ready and eligible takes work", dNode("n", 0, 0), History{}, roleEligible},
 		{"down is failed", status(dNode("n", 0, 0), NodeDown), History{}, roleFailed},
-		{"down while Terraform removes it is no failure", status(dNode("n", 0, 0), NodeDown), marks(nil, nil, []string{"n"}), roleRemoving},
+		{"down while Terraform removes it is no failure", status(ineligible(dNode("n", 0, 0)), NodeDown), marks(nil, nil, []string{"n"}), roleRemoving},
+		{"a removal mark on a node an operator re-enabled does not hold", dNode("n", 0, 0), marks(nil, nil, []string{"n"}), roleEligible},
+		{"a removal mark on a node that took work does not hold", ineligible(dNode("n", 1, 1)), marks(nil, nil, []string{"n"}), roleForeign},
+		{"another node pool's node is left alone", func() Node { n := dNode("n", 1, 1); n.Misplaced = true; return n }(), History{}, roleForeign},
+		{"another node pool's node, drained by an operator, goes", func() Node { n := ineligible(dNode("n", 0, 0)); n.Misplaced = true; return n }(), History{}, roleFailed},
 		{"disconnected is left alone", status(dNode("n", 8, 1), NodeDisconnected), History{}, roleForeign},
 		{"initializing is starting", status(dNode("n", 0, 0), NodeInitializing), History{}, roleStarting},
 		{"caravan's cordon", ineligible(dNode("n", 1, 1)), marks([]string{"n"}, nil, nil), roleCordoned},
@@ -73,7 +77,9 @@ func TestForgetStale(t *testing.T) {
 		{"a cordon an operator lifted goes", []Node{dNode("a", 1, 1)}, marks([]string{"a"}, nil, nil), nil, nil, nil},
 		{"a drain mark on an eligible node goes", []Node{dNode("a", 0, 0)}, marks(nil, []string{"a"}, nil), nil, nil, nil},
 		{"a drain mark on a node that went down stays", []Node{down(ineligible(dNode("a", 0, 0)))}, marks(nil, []string{"a"}, nil), nil, []string{"a"}, nil},
-		{"a removing mark stays while the node is in view", []Node{dNode("a", 0, 0)}, marks(nil, nil, []string{"a"}), nil, nil, []string{"a"}},
+		{"a removing mark stays while the node is in view", []Node{ineligible(dNode("a", 0, 0))}, marks(nil, nil, []string{"a"}), nil, nil, []string{"a"}},
+		{"a removing mark on a re-enabled node goes", []Node{dNode("a", 0, 0)}, marks(nil, nil, []string{"a"}), nil, nil, nil},
+		{"a removing mark on a node with work goes", []Node{ineligible(dNode("a", 1, 1))}, marks(nil, nil, []string{"a"}), nil, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -62,6 +62,9 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	hist.observeDemand(now, float64(busyGPUs(views, dem.fits)), p.DemandHalfLife)
 	drained := settleDrains(pl, views, live, pk.created, &hist, now)
 	short, toppedUp := topUp(pl, live, len(drained.removes), pk.created)
+	if len(misplacedNodes(views)) > 0 {
+		short, toppedUp = 0, nil // no new machine joins the right node pool
+	}
 	buffer := p.warmBuffer(hist)
 	var idle scaledIn
 	var cons consolidation

@@ -88,6 +88,12 @@ func pack(pl *spec.Pool, views []nodeView, booting []Machine, fits []Request, li
 	if pl.MaxNodes > 0 {
 		maxNew = max(pl.MaxNodes-live, 0)
 	}
+	misplaced := misplacedNodes(views)
+	if len(misplaced) > 0 {
+		// The pool's machines join another node pool: a new one would
+		// too, paid for and of no use to the queue.
+		maxNew = 0
+	}
 	pk := newPacker(bins, newCap, maxNew)
 	floors := suffixMin(fits)
 	for i, r := range fits {
@@ -100,8 +106,23 @@ func pack(pl *spec.Pool, views []nodeView, booting []Machine, fits []Request, li
 		}
 	}
 	out.bins, out.created = pk.bins, pk.created()
-	if out.waiting > 0 {
+	switch {
+	case out.waiting > 0 && len(misplaced) > 0:
+		out.why = append(out.why, reason{rule: ruleMisplacedHold, requests: out.waiting, nodes: misplaced})
+	case out.waiting > 0:
 		out.why = append(out.why, reason{rule: ruleMaxNodes, requests: out.waiting, limit: pl.MaxNodes})
+	}
+	return out
+}
+
+// misplacedNodes are the pool's machines that registered with another
+// node pool and stay (not down, not being removed).
+func misplacedNodes(views []nodeView) []string {
+	var out []string
+	for _, v := range views {
+		if v.Misplaced && v.role == roleForeign {
+			out = append(out, v.Name)
+		}
 	}
 	return out
 }

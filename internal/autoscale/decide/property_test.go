@@ -47,6 +47,7 @@ type wReq struct {
 type wMachine struct {
 	Machine
 	readyAt time.Time // zero: never registers
+	tainted bool      // its creation failed half way (faults_property_test.go)
 }
 
 func (w *world) capacity() Resources {

@@ -10,18 +10,20 @@ import (
 type rule int
 
 const (
-	ruleBootTimeout     rule = iota // machines not registered within boot_timeout: replaced
-	ruleDown                        // nodes down: replaced
-	ruleUnschedulable               // queued requests no node can hold: reported, not scaled for
-	ruleMaxNodes                    // queued requests that wait: max_nodes reached
-	ruleReenable                    // cordoned or draining nodes back for queued work
-	ruleKeptForMinNodes             // a draining node kept: min_nodes needs it after a failure
-	ruleGotWork                     // a draining node got work: it keeps it
-	ruleMinNodes                    // machines created to keep min_nodes
-	ruleIdleTimeout                 // empty nodes idle for idle_timeout: scaled in
-	ruleMinIdle                     // empty nodes idle for min_idle, not needed by the warm buffer: scaled in
-	ruleConsolidate                 // lightly used nodes cordoned to run dry
-	ruleQueued                      // new machines for queued work
+	ruleBootTimeout      rule = iota // machines not registered within boot_timeout: replaced
+	ruleDown                         // nodes down: replaced
+	ruleUnschedulable                // queued requests no node can hold: reported, not scaled for
+	ruleMaxNodes                     // queued requests that wait: max_nodes reached
+	ruleReenable                     // cordoned or draining nodes back for queued work
+	ruleKeptForMinNodes              // a draining node kept: min_nodes needs it after a failure
+	ruleGotWork                      // a draining node got work: it keeps it
+	ruleMinNodes                     // machines created to keep min_nodes
+	ruleIdleTimeout                  // empty nodes idle for idle_timeout: scaled in
+	ruleMinIdle                      // empty nodes idle for min_idle, not needed by the warm buffer: scaled in
+	ruleConsolidate                  // lightly used nodes cordoned to run dry
+	ruleQueued                       // new machines for queued work
+	ruleMisplacedDrained             // nodes of another node pool drained by an operator: removed
+	ruleMisplacedHold                // queued requests that wait: the pool's machines join another node pool
 )
 
 // reason is one thing a phase decided and the rule behind it, with the
@@ -70,6 +72,10 @@ func (r reason) String() string {
 		return fmt.Sprintf("consolidating: cordoned %d node(s) holding only young work", len(r.nodes))
 	case ruleQueued:
 		return fmt.Sprintf("%d queued request(s) need %d new machine(s)", r.requests, r.machines)
+	case ruleMisplacedHold:
+		return fmt.Sprintf("%d queued request(s) wait: no new machine while %s registered with another node pool (fix the module's node_pool)", r.requests, strings.Join(r.nodes, ", "))
+	case ruleMisplacedDrained:
+		return fmt.Sprintf("%d node(s) registered with another node pool and drained by an operator", len(r.nodes))
 	}
 	return fmt.Sprintf("rule %d", int(r.rule))
 }

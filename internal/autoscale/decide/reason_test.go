@@ -26,6 +26,8 @@ func TestReasonWords(t *testing.T) {
 		{reason{rule: ruleMinIdle, nodes: two, after: time.Minute, limit: 4}, "2 empty node(s) idle for min_idle 1m0s and not needed for the warm buffer of 4 GPU(s), scaling in"},
 		{reason{rule: ruleConsolidate, nodes: two}, "consolidating: cordoned 2 node(s) holding only young work"},
 		{reason{rule: ruleQueued, requests: 5, machines: 2}, "5 queued request(s) need 2 new machine(s)"},
+		{reason{rule: ruleMisplacedHold, requests: 2, nodes: []string{"a"}}, "2 queued request(s) wait: no new machine while a registered with another node pool (fix the module's node_pool)"},
+		{reason{rule: ruleMisplacedDrained, nodes: []string{"a", "b"}}, "2 node(s) registered with another node pool and drained by an operator"},
 	}
 	for _, tt := range tests {
 		if got := tt.r.String(); got != tt.want {

@@ -94,6 +94,12 @@ type Node struct {
 	LastBusy time.Time
 	// CreatedAt is when the node registered.
 	CreatedAt time.Time
+	// Misplaced is set for a machine of the pool that registered with
+	// another node pool (its module ignores the pool's node_pool): it
+	// serves that pool's work, not this one's. Decide keeps it and leaves
+	// it alone, never counts it as room for the queue, and removes it
+	// only once it is down, or drained by an operator and empty.
+	Misplaced bool
 	// OldestAlloc is when the oldest of the node's running non-system
 	// allocations started; zero when it holds none. Run lengths are
 	// heavy-tailed, so the older a node's work, the longer it is likely to
@@ -178,7 +184,8 @@ const (
 	Create ActionKind = "create"
 	// Remove takes names out of Terraform's set (the machines are
 	// destroyed). Only empty, drained, booting-too-long or down nodes
-	// are ever removed.
+	// are ever removed, and a node marked for removal that took work
+	// since goes back into the set.
 	Remove ActionKind = "remove"
 	// MarkIneligible stops new placements on nodes (consolidation or the
 	// first step of a scale-in).
@@ -189,7 +196,8 @@ const (
 	// Drain starts a Nomad drain with Action.Deadline.
 	Drain ActionKind = "drain"
 	// Replace removes failed machines (never registered by boot_timeout,
-	// or down); the Create that replaces them, if still needed, is a
+	// down, or registered with another node pool and drained by an
+	// operator); the Create that replaces them, if still needed, is a
 	// separate action of the same Decision.
 	Replace ActionKind = "replace"
 )

@@ -2,6 +2,8 @@
 # Starts one Nomad client agent for the local-pool module. Terraform runs it
 # when a node name is added; it is safe to run again for a running client
 # (an apply interrupted after the start but before the state was saved).
+# A start that fails stops what it started: Terraform marks the resource
+# tainted and never runs the stop script of a tainted resource.
 set -euo pipefail
 : "${NODE_NAME:?}" "${NODE_DIR:?}" "${STATE_DIR:?}" "${NOMAD_BIN:?}" "${SERVERS:?}" "${NODE_POOL:?}"
 PLUGIN_DIR="${PLUGIN_DIR:-}"
@@ -86,21 +88,29 @@ if command -v setsid >/dev/null 2>&1; then cmd=(setsid "${cmd[@]}"); fi
 nohup "${cmd[@]}" >>"$NODE_DIR/nomad.log" 2>&1 </dev/null &
 echo $! >"$NODE_DIR/pid"
 
+# fail says why the start failed, with the end of the client's log, and
+# stops the client (its session, its directory) before exiting.
+fail() {
+  echo "local-pool: $1; last log lines:" >&2
+  tail -n 20 "$NODE_DIR/nomad.log" >&2 || true
+  NODE_NAME="$NODE_NAME" NODE_DIR="$NODE_DIR" "$(dirname "$0")/stop.sh" >&2 || true
+  exit 1
+}
+trap 'fail "start of nomad client $NODE_NAME interrupted"' INT TERM
+
 deadline=$((SECONDS + START_TIMEOUT))
 while :; do
   if ! kill -0 "$(cat "$NODE_DIR/pid")" 2>/dev/null &&
     ! { command -v pgrep >/dev/null 2>&1 && pgrep -f -- "-config=$NODE_DIR/client.hcl" >/dev/null; }; then
-    echo "local-pool: nomad client $NODE_NAME exited at start; last log lines:" >&2
-    tail -n 20 "$NODE_DIR/nomad.log" >&2 || true
-    exit 1
+    fail "nomad client $NODE_NAME exited at start"
   fi
   if [ "$START_TIMEOUT" -le 0 ] || listening "$http"; then break; fi
   if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "local-pool: nomad client $NODE_NAME did not answer on 127.0.0.1:$http within ${START_TIMEOUT}s; see $NODE_DIR/nomad.log" >&2
-    exit 1
+    fail "nomad client $NODE_NAME did not answer on 127.0.0.1:$http within ${START_TIMEOUT}s"
   fi
   sleep 0.2
 done
+trap - INT TERM
 # $! is the agent when setsid did not need to fork; otherwise find the agent
 # by its own configuration file, so that stop.sh signals the right process.
 if ! running && command -v pgrep >/dev/null 2>&1; then

@@ -44,74 +44,35 @@ func WritePNG(w io.Writer, r Report) error {
 	if tl == nil || len(tl.T) < 2 {
 		return fmt.Errorf("run %s: %w to plot (the agent wrote no samples for it; is `caravan agent` running on its node?)", r.RunID, ErrNoTimeline)
 	}
-	span := tl.T[len(tl.T)-1]
-	unit, div := "minutes", 60.0
-	if span > 2*3600 {
-		unit, div = "hours", 3600
+	ax := timeAxis{span: tl.T[len(tl.T)-1], unit: "minutes", div: 60}
+	if ax.span > 2*3600 {
+		ax.unit, ax.div = "hours", 3600
 	}
 	var panels []*plot.Plot
 	if len(tl.GPUUtil) > 0 {
-		p := panel("GPU utilisation (%)", unit)
+		p := panel("GPU utilisation (%)", ax.unit)
 		p.Y.Min, p.Y.Max = 0, 100
-		if err := addSeries(p, tl.T, tl.GPUUtil, div, 100, colUtil, ""); err != nil {
+		if err := addSeries(p, tl.T, tl.GPUUtil, ax.div, 100, colUtil, ""); err != nil {
 			return err
 		}
 		panels = append(panels, p)
 	} else if !r.HasData(record.FigureGPUUtil) {
-		panels = append(panels, noDataPanel("GPU utilisation (%)", unit, span/div))
+		panels = append(panels, noDataPanel("GPU utilisation (%)", ax.unit, ax.span/ax.div))
 	}
-	for _, s := range []struct {
-		name   string
-		series string
-		figure string
-		y      []float64
-		limit  int64
-		col    color.Color
-	}{
+	for _, s := range []memSeries{
 		{"GPU memory (GiB)", SeriesGPUMem, record.FigureGPUMem, tl.GPUMem, r.Memory.GPUMemTotal, colMem},
 		{"Host memory, RSS (GiB)", SeriesRSS, record.FigureRSS, tl.RSS, r.Memory.MemLimit, colRSS},
 	} {
 		if len(s.y) == 0 {
 			if !r.HasData(s.figure) {
-				panels = append(panels, noDataPanel(s.name, unit, span/div))
+				panels = append(panels, noDataPanel(s.name, ax.unit, ax.span/ax.div))
 			}
 			continue
 		}
-		p := panel(s.name, unit)
-		p.Y.Min = 0
-		const gib = 1 << 30
-		if err := addSeries(p, tl.T, s.y, div, 1.0/gib, s.col, shortSeries(s.series)); err != nil {
+		p, err := memoryPanel(r, s, ax)
+		if err != nil {
 			return err
 		}
-		if s.limit > 0 {
-			lim := float64(s.limit) / gib
-			if err := addLine(p, 0, lim, span/div, lim, colLimit, []vg.Length{vg.Points(2), vg.Points(3)},
-				"limit "+bytesIEC(float64(s.limit))); err != nil {
-				return err
-			}
-		}
-		for _, l := range r.Leaks {
-			if l.Series != s.series || l.Verdict == VerdictInsufficient {
-				continue
-			}
-			col, label := colTrend, "trend "+signed(l.SlopeMiBPerHour)+"/h, no leak"
-			if l.Leaking {
-				col, label = colLeak, "leak fit "+signed(l.SlopeMiBPerHour)+"/h"
-			}
-			y0 := (l.InterceptBytes + l.SlopeBytesPerSecond*l.FitFromS) / gib
-			y1 := (l.InterceptBytes + l.SlopeBytesPerSecond*l.FitToS) / gib
-			if err := addLine(p, l.FitFromS/div, y0, l.FitToS/div, y1, col, []vg.Length{vg.Points(6), vg.Points(4)}, label); err != nil {
-				return err
-			}
-		}
-		// Headroom above the highest line keeps the legend off the data.
-		top := float64(s.limit) / gib
-		for _, v := range s.y {
-			if finite(v) {
-				top = max(top, v/gib)
-			}
-		}
-		p.Y.Max = 1.3 * top
 		panels = append(panels, p)
 	}
 	if len(panels) == 0 {
@@ -121,7 +82,74 @@ func WritePNG(w io.Writer, r Report) error {
 	for _, p := range panels[:len(panels)-1] {
 		p.X.Label.Text = ""
 	}
+	if err := writePanels(w, panels); err != nil {
+		return fmt.Errorf("write PNG of run %s: %w", r.RunID, err)
+	}
+	return nil
+}
 
+// timeAxis is the shared time axis of the panels: seconds since start
+// divided by div, shown in unit, up to span seconds.
+type timeAxis struct {
+	span float64
+	unit string
+	div  float64
+}
+
+// memSeries is one memory panel: a series of bytes and the limit drawn
+// over it.
+type memSeries struct {
+	name   string
+	series string // as in Leak.Series
+	figure string // as in Report.HasData
+	y      []float64
+	limit  int64
+	col    color.Color
+}
+
+// memoryPanel draws a memory series in GiB with its limit and the fit line
+// of its leak check, if any.
+func memoryPanel(r Report, s memSeries, ax timeAxis) (*plot.Plot, error) {
+	p := panel(s.name, ax.unit)
+	p.Y.Min = 0
+	const gib = 1 << 30
+	if err := addSeries(p, r.Timeline.T, s.y, ax.div, 1.0/gib, s.col, shortSeries(s.series)); err != nil {
+		return nil, err
+	}
+	if s.limit > 0 {
+		lim := float64(s.limit) / gib
+		if err := addLine(p, 0, lim, ax.span/ax.div, lim, colLimit, []vg.Length{vg.Points(2), vg.Points(3)},
+			"limit "+bytesIEC(float64(s.limit))); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range r.Leaks {
+		if l.Series != s.series || l.Verdict == VerdictInsufficient {
+			continue
+		}
+		col, label := colTrend, "trend "+signed(l.SlopeMiBPerHour)+"/h, no leak"
+		if l.Leaking {
+			col, label = colLeak, "leak fit "+signed(l.SlopeMiBPerHour)+"/h"
+		}
+		y0 := (l.InterceptBytes + l.SlopeBytesPerSecond*l.FitFromS) / gib
+		y1 := (l.InterceptBytes + l.SlopeBytesPerSecond*l.FitToS) / gib
+		if err := addLine(p, l.FitFromS/ax.div, y0, l.FitToS/ax.div, y1, col, []vg.Length{vg.Points(6), vg.Points(4)}, label); err != nil {
+			return nil, err
+		}
+	}
+	// Headroom above the highest line keeps the legend off the data.
+	top := float64(s.limit) / gib
+	for _, v := range s.y {
+		if finite(v) {
+			top = max(top, v/gib)
+		}
+	}
+	p.Y.Max = 1.3 * top
+	return p, nil
+}
+
+// writePanels stacks the panels, aligned on their time axes, into one PNG.
+func writePanels(w io.Writer, panels []*plot.Plot) error {
 	px := func(n int) vg.Length { return vg.Length(n) * vg.Inch / plotDPI }
 	img := vgimg.NewWith(vgimg.UseWH(px(plotWidthPx), px(plotPanelHeight*len(panels))), vgimg.UseDPI(plotDPI))
 	dc := draw.New(img)
@@ -135,10 +163,8 @@ func WritePNG(w io.Writer, r Report) error {
 	for i, p := range panels {
 		p.Draw(canvases[i][0])
 	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w); err != nil {
-		return fmt.Errorf("write PNG of run %s: %w", r.RunID, err)
-	}
-	return nil
+	_, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w)
+	return err
 }
 
 // noDataPanel is the panel of a figure the agent had no source for: an

@@ -14,8 +14,27 @@ import (
 // verdicts, and the findings and warnings that follow from them.
 func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) {
 	rec, u := in.Record, in.Usage
-	// GPU-hours: every attempt held its GPUs for as long as it ran, whether
-	// or not it used them; that is what the pool is paid for.
+	accountGPUHours(r, rec, u, allocs, now)
+	if len(allocs) > 0 {
+		a := allocs[0]
+		r.Memory.MemLimit = taskMemLimit(a, MainTask(a))
+	}
+	if u == nil {
+		if r.StartedAt != nil && r.GPUs > 0 {
+			r.Warnings = append(r.Warnings, "no usage summary from `caravan agent` for this run: utilisation and memory growth are unknown (is the agent running on its node?)")
+		}
+		return
+	}
+	hasUtil, hasGPUMem, hasRSS := usageMemory(r, u)
+	accountUtil(r, u, hasUtil)
+	accountLeaks(r, u, hasGPUMem, hasRSS)
+}
+
+// accountGPUHours fills the run's GPU count, GPU-hours and cost. Every
+// attempt held its GPUs for as long as it ran, whether or not it used
+// them; that is what the pool is paid for. An attempt still running is
+// counted up to now.
+func accountGPUHours(r *Report, rec *record.Run, u *record.Usage, allocs []*api.Allocation, now time.Time) {
 	for _, a := range allocs {
 		g := allocGPUs(a)
 		if g == 0 && rec != nil {
@@ -49,19 +68,13 @@ func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) 
 		cost := r.GPUHours * r.PricePerGPUHour
 		r.Cost = &cost
 	}
+}
 
-	if len(allocs) > 0 {
-		a := allocs[0]
-		r.Memory.MemLimit = taskMemLimit(a, MainTask(a))
-	}
-	if u == nil {
-		if r.StartedAt != nil && r.GPUs > 0 {
-			r.Warnings = append(r.Warnings, "no usage summary from `caravan agent` for this run: utilisation and memory growth are unknown (is the agent running on its node?)")
-		}
-		return
-	}
+// accountUtil fills the GPU utilisation, from the agent's summary or else
+// its timeline, and finds low utilisation. Fewer than 3 samples say too
+// little to judge.
+func accountUtil(r *Report, u *record.Usage, hasUtil bool) {
 	tl := u.Timeline
-	hasUtil, hasGPUMem, hasRSS := usageMemory(r, u)
 	mean, peak := u.GPUUtilMean, u.GPUUtilPeak
 	if mean == 0 && len(tl.GPUUtil) > 0 {
 		mean = meanOf(tl.GPUUtil)
@@ -82,7 +95,13 @@ func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) 
 			r.Findings = append(r.Findings, f)
 		}
 	}
+}
 
+// accountLeaks fits a leak line to each memory series the agent measured
+// and finds those that leak. A leak that ran into the limit the run died
+// of is called the likely cause.
+func accountLeaks(r *Report, u *record.Usage, hasGPUMem, hasRSS bool) {
+	tl := u.Timeline
 	if hasRSS && anyFinite(tl.RSS) {
 		r.Leaks = append(r.Leaks, FitLeak(SeriesRSS, tl.T, tl.RSS, float64(r.Memory.MemLimit)))
 	}

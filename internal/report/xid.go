@@ -58,30 +58,49 @@ var gpuFault = matcher{keywords: []string{"fallen off the bus", "uncorrectable e
 // events from NVML), the task's events and its stderr: one finding per
 // code, machine faults before program faults.
 func xidFindings(u *record.Usage, ts *api.TaskState, stderr, node string) []Finding {
-	type seen struct {
-		code     uint64
-		gpus     []string
-		count    int
-		evidence []string
+	byCode := gatherXIDs(u, ts, stderr)
+	var out []Finding
+	for _, c := range xidOrder(byCode) {
+		out = append(out, byCode[c].finding(node))
 	}
-	byCode := map[uint64]*seen{}
-	add := func(code uint64, gpu, ev string) {
-		s := byCode[code]
-		if s == nil {
-			s = &seen{code: code}
-			byCode[code] = s
-		}
-		s.count++
-		if gpu != "" && !slices.Contains(s.gpus, gpu) {
-			s.gpus = append(s.gpus, gpu)
-		}
-		if ev != "" && len(s.evidence) < 3 && !slices.Contains(s.evidence, ev) {
-			s.evidence = append(s.evidence, ev)
-		}
+	return out
+}
+
+// xidNoCode is the code of a GPU fault message that gives no XID code.
+const xidNoCode = 0
+
+// xidSeen is what was seen of one XID code.
+type xidSeen struct {
+	code     uint64
+	gpus     []string
+	count    int
+	evidence []string // up to 3 distinct lines
+}
+
+type xidTally map[uint64]*xidSeen
+
+func (t xidTally) add(code uint64, gpu, ev string) {
+	s := t[code]
+	if s == nil {
+		s = &xidSeen{code: code}
+		t[code] = s
 	}
+	s.count++
+	if gpu != "" && !slices.Contains(s.gpus, gpu) {
+		s.gpus = append(s.gpus, gpu)
+	}
+	if ev != "" && len(s.evidence) < 3 && !slices.Contains(s.evidence, ev) {
+		s.evidence = append(s.evidence, ev)
+	}
+}
+
+// gatherXIDs counts the XIDs NVML reported, then those written in the
+// task's events and stderr, then GPU fault messages that give no code.
+func gatherXIDs(u *record.Usage, ts *api.TaskState, stderr string) xidTally {
+	byCode := xidTally{}
 	if u != nil {
 		for _, x := range u.XIDs {
-			add(x.Code, x.UUID, fmt.Sprintf("NVML: XID %d on %s at %s", x.Code, x.UUID, x.Time.UTC().Format("15:04:05")))
+			byCode.add(x.Code, x.UUID, fmt.Sprintf("NVML: XID %d on %s at %s", x.Code, x.UUID, x.Time.UTC().Format("15:04:05")))
 		}
 	}
 	var text strings.Builder
@@ -93,25 +112,28 @@ func xidFindings(u *record.Usage, ts *api.TaskState, stderr, node string) []Find
 		}
 	}
 	text.WriteString(stderr)
-	const noCode = 0 // a GPU fault message without an XID code
 	for _, l := range xidLines.lines(text.String(), 50) {
 		m := xidLines.re.FindStringSubmatch(l)
 		if code, err := strconv.ParseUint(m[1], 10, 64); err == nil {
-			add(code, "", l)
+			byCode.add(code, "", l)
 		}
 	}
 	for _, l := range gpuFault.lines(text.String(), 3) {
 		if !xidLines.re.MatchString(l) {
-			add(noCode, "", l)
+			byCode.add(xidNoCode, "", l)
 		}
 	}
+	return byCode
+}
+
+// xidOrder sorts the codes seen, hardware first: it is the cause when
+// both appear (an XID 79 makes every kernel fail after it).
+func xidOrder(byCode xidTally) []uint64 {
 	codes := make([]uint64, 0, len(byCode))
 	for c := range byCode {
 		codes = append(codes, c)
 	}
 	slices.SortFunc(codes, func(a, b uint64) int {
-		// Hardware first: it is the cause when both appear (an XID 79
-		// makes every kernel fail after it).
 		if ha, hb := !xidCatalogue[a].app, !xidCatalogue[b].app; ha != hb {
 			if ha {
 				return -1
@@ -120,36 +142,38 @@ func xidFindings(u *record.Usage, ts *api.TaskState, stderr, node string) []Find
 		}
 		return int(a) - int(b)
 	})
-	var out []Finding
-	for _, c := range codes {
-		s := byCode[c]
-		info, known := xidCatalogue[c]
-		f := Finding{Kind: KindXID, Evidence: s.evidence}
-		where := " on " + node
-		if len(s.gpus) > 0 {
-			where += " (" + strings.Join(s.gpus, ", ") + ")"
-		}
-		times := ""
-		if s.count > 1 {
-			times = fmt.Sprintf(", %d times", s.count)
-		}
-		switch {
-		case c == noCode:
-			f.Summary = "the GPU failed" + where
-			info.app = false
-		case known:
-			f.Summary = fmt.Sprintf("GPU XID %d (%s)%s%s", c, info.name, where, times)
-		default:
-			f.Summary = fmt.Sprintf("GPU XID %d%s%s", c, where, times)
-		}
-		if info.app {
-			f.Advice = "This XID usually means the program made an illegal GPU memory access or a kernel faulted: " +
-				"rerun with CUDA_LAUNCH_BLOCKING=1 (or compute-sanitizer) to find the kernel."
-		} else {
-			f.Advice = "The GPU or its driver on " + node + " reported a fault; nothing in the run is likely at fault. " +
-				"Rerun it, and tell the cluster admins about " + node + " so they can drain it."
-		}
-		out = append(out, f)
+	return codes
+}
+
+// finding says what the code is, where it was seen, and who should act:
+// the run's owner for a program fault, the cluster admins otherwise.
+func (s *xidSeen) finding(node string) Finding {
+	c := s.code
+	info, known := xidCatalogue[c]
+	f := Finding{Kind: KindXID, Evidence: s.evidence}
+	where := " on " + node
+	if len(s.gpus) > 0 {
+		where += " (" + strings.Join(s.gpus, ", ") + ")"
 	}
-	return out
+	times := ""
+	if s.count > 1 {
+		times = fmt.Sprintf(", %d times", s.count)
+	}
+	switch {
+	case c == xidNoCode:
+		f.Summary = "the GPU failed" + where
+		info.app = false
+	case known:
+		f.Summary = fmt.Sprintf("GPU XID %d (%s)%s%s", c, info.name, where, times)
+	default:
+		f.Summary = fmt.Sprintf("GPU XID %d%s%s", c, where, times)
+	}
+	if info.app {
+		f.Advice = "This XID usually means the program made an illegal GPU memory access or a kernel faulted: " +
+			"rerun with CUDA_LAUNCH_BLOCKING=1 (or compute-sanitizer) to find the kernel."
+	} else {
+		f.Advice = "The GPU or its driver on " + node + " reported a fault; nothing in the run is likely at fault. " +
+			"Rerun it, and tell the cluster admins about " + node + " so they can drain it."
+	}
+	return f
 }

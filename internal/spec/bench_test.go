@@ -31,7 +31,6 @@ pool "a100" {
   node_pool     = "gpu-a100"
   gpus_per_node = 8
   max_nodes     = 16
-  terraform { module = "../terraform/aws-gpu-pool" }
 }
 defaults {
   pool = "a100"

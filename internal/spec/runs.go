@@ -35,12 +35,58 @@ type paramSource struct {
 	dim  int
 }
 
+// expand builds the runs of one experiment, one per sweep point: grid
+// points in odometer order (last dimension fastest), each repeated for
+// every random sample. A run that fails to evaluate stops the experiment
+// and drops the runs it already built.
 func (l *loader) expand(es *expState) {
 	sw, t, e := es.sweep, es.tmpl, es.e
 	names := sw.names
 	k := len(names)
-	src := make([]paramSource, k)
-	for i, n := range names {
+	src := paramSources(sw)
+	n := sw.size
+	var x runRenderer
+	x.init(t, src, n)
+	params := make([]Param, n*k)
+	cur := make([]pval, k)           // this run's values
+	odo := make([]int, len(sw.grid)) // grid odometer, last dim fastest
+	start := len(l.cfg.Runs)
+	x.run.l, x.run.cur, x.run.names = l, cur, names
+	fixed := fixedBytes(e)
+
+	for i := 0; i < n; i++ {
+		// Every point: one can take seconds (a large for expression
+		// in args), and a look costs tens of nanoseconds.
+		if l.interrupted() {
+			break
+		}
+		gi, si := i/sw.samples, i%sw.samples
+		if si == 0 && gi > 0 {
+			nextGridPoint(odo, sw.grid)
+		}
+		sw.pointValues(cur, src, odo, si)
+		p := params[i*k : (i+1)*k : (i+1)*k]
+		for j := range p {
+			p[j] = Param{Name: names[j], Value: cur[j].v}
+		}
+		x.run.ctx = nil
+		r := Run{Experiment: e, Index: i, Params: p}
+		if !x.render(&r) || !x.run.checkSize(&r, t, fixed) {
+			break
+		}
+		l.cfg.Runs = append(l.cfg.Runs, r)
+	}
+	if x.run.failed {
+		// One diagnostic per experiment was reported; its partial runs
+		// would be misleading.
+		l.cfg.Runs = l.cfg.Runs[:start]
+	}
+}
+
+// paramSources says, for each of sw.names, where its value comes from.
+func paramSources(sw *sweepSpec) []paramSource {
+	src := make([]paramSource, len(sw.names))
+	for i, n := range sw.names {
 		src[i] = paramSource{kind: 0}
 		for d := range sw.grid {
 			if sw.grid[d].name == n {
@@ -53,111 +99,119 @@ func (l *loader) expand(es *expState) {
 			}
 		}
 	}
-	n := sw.size
-	// Args and env that do not depend on a swept parameter are the same for
-	// every run: they are built once and shared (Run documents them as
-	// read-only).
-	varying := make([]bool, k)
+	return src
+}
+
+// nextGridPoint advances the odometer odo to the next point of the grid,
+// the last dimension fastest.
+func nextGridPoint(odo []int, grid []sweepDim) {
+	for d := len(odo) - 1; d >= 0; d-- {
+		odo[d]++
+		if odo[d] < len(grid[d].vals) {
+			break
+		}
+		odo[d] = 0
+	}
+}
+
+// pointValues fills cur with the values of the sweep point at grid point
+// odo and random sample si.
+func (sw *sweepSpec) pointValues(cur []pval, src []paramSource, odo []int, si int) {
+	for j := range sw.names {
+		switch s := src[j]; s.kind {
+		case 0:
+			cur[j] = sw.base[sw.names[j]]
+		case 1:
+			cur[j] = sw.grid[s.dim].vals[odo[s.dim]]
+		default:
+			cur[j] = sw.random[s.dim].vals[si]
+		}
+	}
+}
+
+// runRenderer renders the command, args and env of an experiment's runs.
+// Args and env that do not depend on a swept parameter are the same for
+// every run: they are built once and shared (Run documents them as
+// read-only), and the args of all runs are carved out of one allocation.
+type runRenderer struct {
+	t          *runTemplate
+	run        runEval
+	sb         strings.Builder
+	argsShared bool
+	envShared  bool
+	args       []string // backing array of the rendered args
+	sharedArgs []string
+	sharedEnv  map[string]string
+}
+
+// init decides which of the template's parts runs share and allocates
+// the args of n runs.
+func (x *runRenderer) init(t *runTemplate, src []paramSource, n int) {
+	varying := make([]bool, len(src))
 	for i := range src {
 		varying[i] = src[i].kind != 0
 	}
-	argsShared := t.argsWhole == nil && !anyVarying(t.args, varying)
-	envShared := t.envWhole == nil && !anyVaryingEnv(t.env, varying)
-	params := make([]Param, n*k)
-	var args []string
+	x.t = t
+	x.argsShared = t.argsWhole == nil && !anyVarying(t.args, varying)
+	x.envShared = t.envWhole == nil && !anyVaryingEnv(t.env, varying)
 	switch {
-	case argsShared:
-		args = make([]string, len(t.args))
+	case x.argsShared:
+		x.args = make([]string, len(t.args))
 	case t.argsWhole == nil:
-		args = make([]string, n*len(t.args))
+		x.args = make([]string, n*len(t.args))
 	}
-	var sharedArgs []string
-	var sharedEnv map[string]string
-	cur := make([]pval, k)           // this run's values
-	odo := make([]int, len(sw.grid)) // grid odometer, last dim fastest
-	start := len(l.cfg.Runs)
-	var sb strings.Builder
-	var run runEval
-	run.l, run.cur, run.names = l, cur, names
-	fixed := fixedBytes(e)
+}
 
-	for i := 0; i < n; i++ {
-		// Every point: one can take seconds (a large for expression
-		// in args), and a look costs tens of nanoseconds.
-		if l.interrupted() {
-			break
+// render sets the command, args and env of r from the current point; false
+// means a diagnostic was reported.
+func (x *runRenderer) render(r *Run) bool {
+	t := x.t
+	var ok bool
+	if t.hasCommand {
+		if r.Command, ok = x.run.render(&t.command, &x.sb, "command"); !ok {
+			return false
 		}
-		gi, si := i/sw.samples, i%sw.samples
-		if si == 0 && gi > 0 {
-			for d := len(odo) - 1; d >= 0; d-- {
-				odo[d]++
-				if odo[d] < len(sw.grid[d].vals) {
-					break
-				}
-				odo[d] = 0
-			}
-		}
-		for j := range names {
-			switch s := src[j]; s.kind {
-			case 0:
-				cur[j] = sw.base[names[j]]
-			case 1:
-				cur[j] = sw.grid[s.dim].vals[odo[s.dim]]
-			default:
-				cur[j] = sw.random[s.dim].vals[si]
-			}
-		}
-		p := params[i*k : (i+1)*k : (i+1)*k]
-		for j := range p {
-			p[j] = Param{Name: names[j], Value: cur[j].v}
-		}
-		run.ctx = nil
-		r := Run{Experiment: e, Index: i, Params: p}
+	}
+	if !x.renderArgs(r) {
+		return false
+	}
+	if x.envShared && r.Index > 0 {
+		r.Env = x.sharedEnv
+	} else if r.Env, ok = x.run.env(t, &x.sb); !ok {
+		return false
+	}
+	x.sharedEnv = r.Env
+	return true
+}
+
+func (x *runRenderer) renderArgs(r *Run) bool {
+	t := x.t
+	switch {
+	case t.argsWhole != nil:
 		var ok bool
-		if t.hasCommand {
-			if r.Command, ok = run.render(&t.command, &sb, "command"); !ok {
-				break
-			}
-		}
-		if t.argsWhole != nil {
-			if r.Args, ok = run.evalList(t.argsWhole); !ok {
-				break
-			}
-		} else if argsShared && i > 0 {
-			r.Args = sharedArgs
-		} else if len(t.args) > 0 {
-			off := i
-			if argsShared {
-				off = 0
-			}
-			a := args[off*len(t.args) : (off+1)*len(t.args) : (off+1)*len(t.args)]
-			for j := range t.args {
-				if a[j], ok = run.render(&t.args[j], &sb, "args"); !ok {
-					break
-				}
-			}
-			if !ok {
-				break
-			}
-			r.Args = a
-			sharedArgs = a
-		}
-		if envShared && i > 0 {
-			r.Env = sharedEnv
-		} else if r.Env, ok = run.env(t, &sb); !ok {
-			break
-		}
-		sharedEnv = r.Env
-		if !run.checkSize(&r, t, fixed) {
-			break
-		}
-		l.cfg.Runs = append(l.cfg.Runs, r)
+		r.Args, ok = x.run.evalList(t.argsWhole)
+		return ok
+	case x.argsShared && r.Index > 0:
+		r.Args = x.sharedArgs
+		return true
+	case len(t.args) == 0:
+		return true
 	}
-	if run.failed {
-		// One diagnostic per experiment was reported; its partial runs
-		// would be misleading.
-		l.cfg.Runs = l.cfg.Runs[:start]
+	off := r.Index
+	if x.argsShared {
+		off = 0
 	}
+	w := len(t.args)
+	a := x.args[off*w : (off+1)*w : (off+1)*w]
+	for j := range t.args {
+		var ok bool
+		if a[j], ok = x.run.render(&t.args[j], &x.sb, "args"); !ok {
+			return false
+		}
+	}
+	r.Args = a
+	x.sharedArgs = a
+	return true
 }
 
 func partVarying(p *part, varying []bool) bool {

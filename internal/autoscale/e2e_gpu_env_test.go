@@ -198,7 +198,7 @@ func (a *autoscaler) logs() string {
 // stopped (SIGTERM, then SIGKILL) when the test ends.
 func (e *gpuEnv) start() *autoscaler {
 	a := &autoscaler{log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
-	a.cmd = exec.Command(e.bin, "autoscale", e.pools, "-state-dir", e.state, "-listen", "", "-namespace", e.ns, "-resync", "5s")
+	a.cmd = exec.Command(e.bin, "autoscale", e.pools, "-state-dir", e.state, "-listen", "", "-namespace", e.ns, "-runs-namespace", e.ns, "-resync", "5s")
 	a.cmd.Stdout = lockedWriter{a.mu, a.log}
 	a.cmd.Stderr = lockedWriter{a.mu, a.log}
 	if err := a.cmd.Start(); err != nil {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -64,18 +63,8 @@ func runController(ctx context.Context, env Env, args []string) int {
 	done := make(chan error, 2)
 	go func() { done <- records.Run(runCtx) }()
 	go func() { done <- deps.Run(runCtx) }()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			errorf(env, "%v", err)
-			return ExitError
-		}
-	case err := <-srvErr:
-		cancel()
-		<-done
-		<-done
-		errorf(env, "metrics server stopped: %v", err)
-		return ExitError
+	if code := untilStopped(env, cancel, done, 2, srvErr); code != ExitOK {
+		return code
 	}
 	env.Logger.Info("controller stopped")
 	return ExitOK

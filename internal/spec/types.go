@@ -51,6 +51,12 @@ type Experiment struct {
 	Driver       string // "docker", "exec" or "raw_exec"
 	Resources    Resources
 	Timeout      time.Duration // 0 when unset
+	// StallTimeout is how long a run may print nothing, write no metric
+	// and use ~0 CPU and GPU before the controller marks it stalled; 0
+	// when unset. OnStall is what it then does (record.OnStallWarn or
+	// record.OnStallStop); "" without a StallTimeout.
+	StallTimeout time.Duration
+	OnStall      string
 	Retries      int           // Nomad reschedule attempts
 	DependsOn    []string
 	Rerun        int // bumps run identity on purpose (issue: rerun = N)

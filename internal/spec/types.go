@@ -57,7 +57,7 @@ type Experiment struct {
 	// record.OnStallStop); "" without a StallTimeout.
 	StallTimeout time.Duration
 	OnStall      string
-	Retries      int           // Nomad reschedule attempts
+	Retries      int // Nomad reschedule attempts
 	DependsOn    []string
 	Rerun        int // bumps run identity on purpose (issue: rerun = N)
 

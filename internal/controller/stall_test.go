@@ -89,7 +89,11 @@ func TestJudgeStall(t *testing.T) {
 			u: usageOf(20, busyUntil(0, 1), nil), timeout: 5 * time.Minute},
 		{name: "no usage", act: nomad.Activity{}, timeout: time.Minute, why: "no usage summary"},
 		{name: "no CPU figure", act: nomad.Activity{}, timeout: time.Minute, why: "no CPU figure",
-			u: func() *record.Usage { u := usageOf(40, busyUntil(0, 1), nil); u.Sources = map[string]string{}; return u }()},
+			u: func() *record.Usage {
+				u := usageOf(40, busyUntil(0, 1), nil)
+				u.Sources = map[string]string{}
+				return u
+			}()},
 		{name: "earlier attempt", act: nomad.Activity{}, timeout: time.Minute, why: "earlier attempt",
 			u: func() *record.Usage { u := usageOf(40, busyUntil(0, 1), nil); u.AllocID = "a0"; return u }()},
 	}

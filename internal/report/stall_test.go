@@ -70,3 +70,17 @@ func TestTriageStall(t *testing.T) {
 		})
 	}
 }
+
+// TestHintsNameCaravan: the advice of a report names caravan's own
+// commands, which work whatever the run's namespace, never the nomad CLI.
+func TestHintsNameCaravan(t *testing.T) {
+	for _, in := range []Input{
+		{Record: testRecord(), Allocs: []*api.Allocation{alloc("a1", 10, failed, run, time.Hour, 4, terminated(time.Hour, 2, false))}},
+		{Record: testRecord(), Allocs: []*api.Allocation{alloc("a1", 10, failed, run, time.Hour, 4)}},
+	} {
+		r := Triage(in)
+		if strings.Contains(r.Reason.Advice, "nomad ") || !strings.Contains(r.Reason.Advice, "`caravan ") {
+			t.Errorf("%s: advice %q", r.Reason.Kind, r.Reason.Advice)
+		}
+	}
+}

@@ -114,4 +114,3 @@ func dollars(d float64) string {
 	}
 	return fmt.Sprintf("$%.2f", d)
 }
-

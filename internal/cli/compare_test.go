@@ -92,3 +92,26 @@ func TestCompareSweep(t *testing.T) {
 	mustCode(t, execCaravan(t, env, "", "compare", "nope-00000000"), ExitError)
 	mustCode(t, execCaravan(t, env, "", "compare"), ExitUsage)
 }
+
+// TestLsSortByMetricAndWidth: ls reads the runs' metrics for -sort and
+// -columns, and fits COLUMNS rather than 80.
+func TestLsSortByMetricAndWidth(t *testing.T) {
+	_, env, ids := appliedCluster(t)
+	putMetrics(t, env, ids[0], 2, 1.0, 1.2)
+	putMetrics(t, env, ids[1], 2, 0.5, 0.3)
+	r := execCaravan(t, env, "", "ls", "-sort", "loss", "-columns", "id,loss,lr")
+	mustCode(t, r, ExitOK)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[1], ids[1]) || !strings.HasPrefix(lines[2], ids[0]) || !strings.Contains(lines[3], " -") {
+		t.Errorf("ls -sort loss:\n%s", r.stdout)
+	}
+	mustContain(t, lines[1], "0.3")
+	wide := append(env, "COLUMNS=200")
+	r = execCaravan(t, wide, "", "ls", "-columns", "id,state,pool,gpus,priority,age,runtime,submitted,project,namespace,params")
+	mustCode(t, r, ExitOK)
+	if l := strings.Split(r.stdout, "\n")[1]; len(l) <= 80 || !strings.Contains(l, "seed=1") {
+		t.Errorf("COLUMNS=200 still fits 80 columns: %q", l)
+	}
+	mustCode(t, execCaravan(t, env, "", "ls", "-columns", "id,,state"), ExitUsage)
+	mustCode(t, execCaravan(t, env, "", "ls", "-best", "loss=up"), ExitUsage)
+}

@@ -223,27 +223,6 @@ func bestRun(runs []ComparedRun, metric, goal string) *BestRun {
 	return b
 }
 
-// SortByMetric orders ids best first by the last value of metric, runs
-// without it last; for ls -sort.
-func SortByMetric(ids []string, last map[string]float64, goal string) {
-	slices.SortStableFunc(ids, func(a, b string) int {
-		va, oka := last[a]
-		vb, okb := last[b]
-		switch {
-		case oka != okb:
-			if oka {
-				return -1
-			}
-			return 1
-		case !oka || va == vb:
-			return 0
-		case Better(goal, va, vb):
-			return -1
-		}
-		return 1
-	})
-}
-
 // FormatValue writes a metric value compactly: 4 significant digits.
 func FormatValue(v float64) string {
 	if math.IsNaN(v) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync/atomic"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -133,15 +134,23 @@ type outcome struct {
 	it     item
 	action string
 	err    error
+	// laneDone marks the end of a lane (no item).
+	laneDone bool
 }
 
 // Apply executes plan against cl: it registers every run to create (only
 // if absent), and with Prune stops active runs no longer declared. It
 // writes no record: each job carries what its record holds, and the
 // controller writes the record that outlives the job, so an apply is one
-// write per run and an apply killed half-way loses nothing. At the first failure it stops
-// dispatching new work, lets the writes in flight finish, and reports
-// precisely what was done; running it again with a fresh plan finishes.
+// write per run and an apply killed half-way loses nothing. At the first
+// failure it stops dispatching new work, lets the writes in flight finish,
+// and reports precisely what was done; running it again with a fresh plan
+// finishes.
+//
+// The runs of one experiment are registered one after the other, in sweep
+// order, and experiments side by side: Nomad considers queued runs of one
+// priority in the order they were registered, so a sweep that waits for
+// GPUs starts in the order it was declared.
 func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *ApplyResult {
 	par := opts.Parallelism
 	if par <= 0 {
@@ -151,77 +160,107 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 	if origin == "" {
 		origin = record.OriginApply
 	}
-	var items []item
+	var lanes [][]item
 	res := &ApplyResult{}
+	total := 0
 	for _, e := range plan.Experiments {
+		var lane []item
 		for _, c := range e.Create {
-			items = append(items, item{kind: kindCreate, c: c})
+			lane = append(lane, item{kind: kindCreate, c: c})
 			res.Planned++
+		}
+		if len(lane) > 0 {
+			lanes = append(lanes, lane)
 		}
 		if opts.Prune {
 			for _, r := range e.Removed {
 				if r.Active {
-					items = append(items, item{kind: kindStop, r: r})
+					lanes = append(lanes, []item{{kind: kindStop, r: r}})
 				}
 			}
 		}
+		total += len(lane)
 	}
-	if len(items) == 0 {
+	for _, l := range lanes {
+		if l[0].kind == kindStop {
+			total++
+		}
+	}
+	if len(lanes) == 0 {
 		return res
 	}
-	if par > len(items) {
-		par = len(items)
-	}
-	work := make(chan item)
+	par = min(par, len(lanes))
+	var stopping atomic.Bool
+	work := make(chan []item)
 	results := make(chan outcome)
+	skipped := make(chan []item, len(lanes))
 	for range par {
 		go func() {
-			for it := range work {
-				results <- do(ctx, cl, it, plan.Project, origin, opts)
+			for lane := range work {
+				for i, it := range lane {
+					if stopping.Load() || ctx.Err() != nil {
+						skipped <- lane[i:]
+						break
+					}
+					results <- do(ctx, cl, it, plan.Project, origin, opts)
+				}
+				results <- outcome{laneDone: true}
 			}
 		}()
 	}
 	next, inflight, done := 0, 0, 0
-	stopping := false
-	for (!stopping && next < len(items)) || inflight > 0 {
-		var send chan item
-		var it item
+	for (!stopping.Load() && next < len(lanes)) || inflight > 0 {
+		var send chan []item
+		var lane []item
 		var cancelled <-chan struct{}
-		if !stopping {
+		if !stopping.Load() {
 			cancelled = ctx.Done()
 		}
-		if !stopping && next < len(items) {
+		if !stopping.Load() && next < len(lanes) {
 			if ctx.Err() != nil {
-				stopping = true
+				stopping.Store(true)
 				continue
 			}
-			send, it = work, items[next]
+			send, lane = work, lanes[next]
 		}
 		select {
-		case send <- it:
+		case send <- lane:
 			next++
 			inflight++
 		case o := <-results:
-			inflight--
+			if o.laneDone {
+				inflight--
+				continue
+			}
 			done++
 			tally(res, o)
 			if o.err != nil {
-				stopping = true
+				stopping.Store(true)
 			}
 			if opts.Progress != nil {
-				opts.Progress(Progress{Done: done, Total: len(items), ID: idOf(o.it), Action: o.action, Err: o.err})
+				opts.Progress(Progress{Done: done, Total: total, ID: idOf(o.it), Action: o.action, Err: o.err})
 			}
 		case <-cancelled:
-			stopping = true
+			stopping.Store(true)
 		}
 	}
 	close(work)
-	for _, it := range items[next:] {
+	close(skipped)
+	for rest := range skipped {
+		notSubmitted(res, rest)
+	}
+	for _, l := range lanes[next:] {
+		notSubmitted(res, l)
+	}
+	return res
+}
+
+func notSubmitted(res *ApplyResult, items []item) {
+	for _, it := range items {
 		if it.kind == kindCreate {
 			res.NotSubmitted = append(res.NotSubmitted, it.c.ID)
 		}
 	}
-	return res
 }
 
 func idOf(it item) string {

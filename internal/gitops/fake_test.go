@@ -25,6 +25,7 @@ type fakeCluster struct {
 	jobErr    error
 	foreign   map[string]bool // IDs taken by jobs caravan does not own
 	gates     map[string]*record.Gate
+	order     []string // job IDs in the order they were registered
 }
 
 func newFake() *fakeCluster {
@@ -78,6 +79,7 @@ func (f *fakeCluster) CreateJob(_ context.Context, job *api.Job) (bool, error) {
 		return false, nil
 	}
 	f.jobs[id] = job
+	f.order = append(f.order, id)
 	return true, nil
 }
 

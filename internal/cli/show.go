@@ -202,6 +202,9 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 		if r.RerunOf != "" {
 			fmt.Fprintf(w, "Rerun of:   %s\n", r.RerunOf)
 		}
+		if r.ClonedFrom != "" {
+			fmt.Fprintf(w, "Cloned:     from %s, with %s\n", r.ClonedFrom, record.ChangesText(r.Changed))
+		}
 		cfg := r.Config.File
 		if r.Config.Line > 0 {
 			cfg = fmt.Sprintf("%s:%d", cfg, r.Config.Line)

@@ -30,6 +30,9 @@ type Cluster interface {
 	CreateGate(ctx context.Context, g *record.Gate) error
 	Gate(ctx context.Context, ref record.GateRef) (*record.Gate, uint64, error)
 	DeleteGate(ctx context.Context, ref record.GateRef, cas int64) error
+	// CreateSnapshot keeps a configuration snapshot (content-addressed:
+	// one already at its path is the same).
+	CreateSnapshot(ctx context.Context, ref record.SnapshotRef, s *record.ConfigSnapshot) error
 }
 
 // DefaultParallelism bounds concurrent submissions when ApplyOptions does
@@ -56,6 +59,8 @@ type ApplyOptions struct {
 	// Progress, when set, is called after each finished item from the
 	// goroutine that called Apply (never concurrently).
 	Progress func(Progress)
+
+	snapshot string // the hash of the plan's snapshot, once kept
 }
 
 // Progress reports one finished item of an apply.
@@ -91,6 +96,10 @@ type ApplyResult struct {
 	// NotSubmitted are runs to create that were not attempted because the
 	// apply stopped at its first failure (or was interrupted).
 	NotSubmitted []string
+	// SnapshotErr says why the plan's configuration snapshot could not be
+	// kept: the runs were submitted all the same, but `caravan rerun
+	// -param` cannot clone them.
+	SnapshotErr error
 }
 
 // Err is nil when everything planned was done; otherwise it says what was
@@ -136,6 +145,8 @@ type outcome struct {
 	err    error
 	// laneDone marks the end of a lane (no item).
 	laneDone bool
+	// next carries Apply's answer: whether the lane goes on.
+	next chan bool
 }
 
 // Apply executes plan against cl: it registers every run to create (only
@@ -189,6 +200,9 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 	if len(lanes) == 0 {
 		return res
 	}
+	if res.Planned > 0 && plan.Snapshot != nil {
+		opts.snapshot, res.SnapshotErr = keepSnapshot(ctx, cl, plan)
+	}
 	par = min(par, len(lanes))
 	var stopping atomic.Bool
 	work := make(chan []item)
@@ -198,11 +212,15 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 		go func() {
 			for lane := range work {
 				for i, it := range lane {
-					if stopping.Load() || ctx.Err() != nil {
-						skipped <- lane[i:]
+					o := do(ctx, cl, it, plan.Project, origin, opts)
+					o.next = make(chan bool)
+					results <- o
+					// The loop below says whether to go on, after it
+					// has seen this outcome: no write follows a failure.
+					if !<-o.next && i+1 < len(lane) {
+						skipped <- lane[i+1:]
 						break
 					}
-					results <- do(ctx, cl, it, plan.Project, origin, opts)
 				}
 				results <- outcome{laneDone: true}
 			}
@@ -240,6 +258,7 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 			if opts.Progress != nil {
 				opts.Progress(Progress{Done: done, Total: total, ID: idOf(o.it), Action: o.action, Err: o.err})
 			}
+			o.next <- !stopping.Load() && ctx.Err() == nil
 		case <-cancelled:
 			stopping.Store(true)
 		}
@@ -322,7 +341,7 @@ func do(ctx context.Context, cl Cluster, it item, project, origin string, opts A
 		}
 		return outcome{it: it, action: "stopped"}
 	}
-	job := submitted(it.c.Job, origin, opts.SubmittedBy, opts.NomadVersion)
+	job := submitted(it.c.Job, origin, opts.SubmittedBy, opts.NomadVersion, opts.snapshot)
 	if job == nil {
 		return outcome{it: it, err: fmt.Errorf("run %s: the plan carries no job for it; plan again", it.c.ID)}
 	}
@@ -341,7 +360,7 @@ func do(ctx context.Context, cl Cluster, it item, project, origin string, opts A
 
 // submitted copies job with how and by whom it was submitted in its meta,
 // leaving the plan's job as is. Neither is part of the run's identity.
-func submitted(job *api.Job, origin, by, nomadVersion string) *api.Job {
+func submitted(job *api.Job, origin, by, nomadVersion, snapshot string) *api.Job {
 	if job == nil {
 		return nil
 	}
@@ -357,5 +376,35 @@ func submitted(job *api.Job, origin, by, nomadVersion string) *api.Job {
 	if nomadVersion != "" {
 		cp.Meta[record.MetaNomadVersion] = nomadVersion
 	}
+	if snapshot != "" {
+		cp.Meta[record.MetaConfigSnapshot] = snapshot
+	}
 	return &cp
+}
+
+// keepSnapshot writes the plan's configuration snapshot into every
+// namespace it creates runs in, and returns its hash for the jobs' meta;
+// "" and why when it could not.
+func keepSnapshot(ctx context.Context, cl Cluster, plan *RunPlan) (string, error) {
+	hash := plan.Snapshot.Hash()
+	done := map[string]bool{}
+	for _, e := range plan.Experiments {
+		for _, c := range e.Create {
+			ns := c.Namespace
+			if c.Job != nil && c.Job.Namespace != nil && *c.Job.Namespace != "" {
+				ns = *c.Job.Namespace
+			}
+			if ns == "" {
+				ns = cl.Namespace()
+			}
+			if done[ns] {
+				continue
+			}
+			done[ns] = true
+			if err := cl.CreateSnapshot(ctx, record.SnapshotRef{Namespace: ns, Project: plan.Project, Hash: hash}, plan.Snapshot); err != nil {
+				return "", fmt.Errorf("keep the configuration snapshot in namespace %s: %w", ns, err)
+			}
+		}
+	}
+	return hash, nil
 }

@@ -26,6 +26,7 @@ type fakeCluster struct {
 	foreign   map[string]bool // IDs taken by jobs caravan does not own
 	gates     map[string]*record.Gate
 	order     []string // job IDs in the order they were registered
+	snapshots map[string]*record.ConfigSnapshot
 }
 
 func newFake() *fakeCluster {
@@ -33,6 +34,16 @@ func newFake() *fakeCluster {
 }
 
 func (f *fakeCluster) Namespace() string { return "default" }
+
+func (f *fakeCluster) CreateSnapshot(_ context.Context, ref record.SnapshotRef, s *record.ConfigSnapshot) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.snapshots == nil {
+		f.snapshots = map[string]*record.ConfigSnapshot{}
+	}
+	f.snapshots[ref.Namespace+"/"+ref.Path()] = s
+	return nil
+}
 
 func (f *fakeCluster) CreateGate(_ context.Context, g *record.Gate) error {
 	f.mu.Lock()

@@ -18,6 +18,13 @@ type Config struct {
 	// Files are the parsed files by name, kept so that diagnostics can
 	// print source snippets.
 	Files map[string]*hcl.File
+	// SourceFiles names the configuration files among Files (not the
+	// variable files), in the order they were read.
+	SourceFiles []string
+	// Variables are the declared variables' final values, whatever set
+	// them (default, environment, -var-file, -var): with SourceFiles, what
+	// reproduces the configuration (LoadOptions.VarValues).
+	Variables map[string]cty.Value
 	// Experiments in file order, then declaration order.
 	Experiments []*Experiment
 	// Pools by caravan pool name: the catalogue's (LoadOptions.Catalog)

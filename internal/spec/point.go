@@ -117,4 +117,3 @@ func renderOrNull(v cty.Value) string {
 	}
 	return s
 }
-

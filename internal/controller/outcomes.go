@@ -52,6 +52,14 @@ func (c *Controller) finishJob(ctx context.Context, ref jobRef) error {
 	if err != nil {
 		return fmt.Errorf("gather how run %s ended: %w", rref.RunID, err)
 	}
+	// A stopped job is dead at once, while its allocation is still being
+	// killed: the run ends when the allocation does, whose event brings
+	// the job here again.
+	for _, a := range in.Allocs {
+		if !a.ClientTerminalStatus() {
+			return nil
+		}
+	}
 	o := outcomeOf(report.Triage(in), c.cfg.Now)
 	c.addTails(ctx, &o, in.Allocs)
 	if s, err := c.stopOf(ctx, rref); err == nil {

@@ -59,7 +59,7 @@ func cloneRun(ctx context.Context, env Env, cl *nomad.Client, ri *query.Found, e
 	// The snapshot must give back the run itself before it gives a clone:
 	// otherwise (another pool catalogue, a policy that changed) the clone
 	// would differ from the run in more than its params.
-	same, cfg, code := expandPoint(env, snap, rec, cat, orig)
+	same, _, code := expandPoint(env, snap, rec, cat, orig)
 	if same == nil {
 		return code
 	}

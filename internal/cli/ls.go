@@ -73,19 +73,7 @@ func runLs(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return nomadError(env, err)
 	}
-	rows, corrupt := runs.Rows, runs.Corrupt
-	out := rows[:0]
-	for _, r := range rows {
-		if (*experiment == "" || r.Experiment == *experiment) && (*pool == "" || r.Pool == *pool) && (*state == "" || string(r.State) == *state) {
-			out = append(out, r)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b query.Run) int {
-		if c := b.Submitted.Compare(a.Submitted); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	out := filterRuns(runs.Rows, *experiment, *pool, *state)
 	t, code := lsTableFor(ctx, env, cl, out, *columns, *sortBy)
 	if t == nil {
 		return code
@@ -106,13 +94,31 @@ func runLs(ctx context.Context, env Env, args []string) int {
 	} else {
 		t.write(env.Stdout, out)
 	}
-	for _, err := range corrupt {
+	for _, err := range runs.Corrupt {
 		errorf(env, "%v", err)
 	}
-	if len(corrupt) > 0 {
+	if len(runs.Corrupt) > 0 {
 		return ExitError
 	}
 	return ExitOK
+}
+
+// filterRuns keeps the rows of experiment, pool and state ("" for any),
+// newest first.
+func filterRuns(rows []query.Run, experiment, pool, state string) []query.Run {
+	out := rows[:0]
+	for _, r := range rows {
+		if (experiment == "" || r.Experiment == experiment) && (pool == "" || r.Pool == pool) && (state == "" || string(r.State) == state) {
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b query.Run) int {
+		if c := b.Submitted.Compare(a.Submitted); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
 }
 
 func statesList() string {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
-	"sync/atomic"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -163,56 +161,28 @@ type outcome struct {
 // priority in the order they were registered, so a sweep that waits for
 // GPUs starts in the order it was declared.
 func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *ApplyResult {
-	par := opts.Parallelism
-	if par <= 0 {
-		par = DefaultParallelism
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = DefaultParallelism
 	}
-	origin := opts.Origin
-	if origin == "" {
-		origin = record.OriginApply
+	if opts.Origin == "" {
+		opts.Origin = record.OriginApply
 	}
-	var lanes [][]item
 	res := &ApplyResult{}
-	total := 0
-	for _, e := range plan.Experiments {
-		var lane []item
-		for _, c := range e.Create {
-			lane = append(lane, item{kind: kindCreate, c: c})
-			res.Planned++
-		}
-		if len(lane) > 0 {
-			lanes = append(lanes, lane)
-		}
-		if opts.Prune {
-			for _, r := range e.Removed {
-				if r.Active {
-					lanes = append(lanes, []item{{kind: kindStop, r: r}})
-				}
-			}
-		}
-		total += len(lane)
-	}
-	for _, l := range lanes {
-		if l[0].kind == kindStop {
-			total++
-		}
-	}
+	lanes, total := lanesOf(plan, opts.Prune, res)
 	if len(lanes) == 0 {
 		return res
 	}
 	if res.Planned > 0 && plan.Snapshot != nil {
 		opts.snapshot, res.SnapshotErr = keepSnapshot(ctx, cl, plan)
 	}
-	par = min(par, len(lanes))
-	var stopping atomic.Bool
 	work := make(chan []item)
 	results := make(chan outcome)
 	skipped := make(chan []item, len(lanes))
-	for range par {
+	for range min(opts.Parallelism, len(lanes)) {
 		go func() {
 			for lane := range work {
 				for i, it := range lane {
-					o := do(ctx, cl, it, plan.Project, origin, opts)
+					o := do(ctx, cl, it, plan.Project, opts.Origin, opts)
 					o.next = make(chan bool)
 					results <- o
 					// The loop below says whether to go on, after it
@@ -226,17 +196,58 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 			}
 		}()
 	}
+	next := dispatch(ctx, lanes, work, results, res, total, opts.Progress)
+	close(work)
+	close(skipped)
+	for rest := range skipped {
+		notSubmitted(res, rest)
+	}
+	for _, l := range lanes[next:] {
+		notSubmitted(res, l)
+	}
+	return res
+}
+
+// lanesOf are the plan's items as lanes: each experiment's runs to create,
+// in sweep order, and each stop on its own; total counts the items.
+func lanesOf(plan *RunPlan, prune bool, res *ApplyResult) (lanes [][]item, total int) {
+	for _, e := range plan.Experiments {
+		var lane []item
+		for _, c := range e.Create {
+			lane = append(lane, item{kind: kindCreate, c: c})
+		}
+		res.Planned += len(lane)
+		total += len(lane)
+		if len(lane) > 0 {
+			lanes = append(lanes, lane)
+		}
+		for _, r := range e.Removed {
+			if prune && r.Active {
+				lanes = append(lanes, []item{{kind: kindStop, r: r}})
+				total++
+			}
+		}
+	}
+	return lanes, total
+}
+
+// dispatch hands lanes to the workers and tallies their outcomes until
+// every lane handed out is done; it stops handing out lanes, and tells
+// the workers to stop, at the first failure or when ctx ends. It returns
+// how many lanes were handed out.
+func dispatch(ctx context.Context, lanes [][]item, work chan<- []item, results <-chan outcome, res *ApplyResult, total int, progress func(Progress)) int {
 	next, inflight, done := 0, 0, 0
-	for (!stopping.Load() && next < len(lanes)) || inflight > 0 {
-		var send chan []item
+	stopping := false
+	for (!stopping && next < len(lanes)) || inflight > 0 {
+		var send chan<- []item
 		var lane []item
 		var cancelled <-chan struct{}
-		if !stopping.Load() {
+		if !stopping {
 			cancelled = ctx.Done()
 		}
-		if !stopping.Load() && next < len(lanes) {
+		if !stopping && next < len(lanes) {
 			if ctx.Err() != nil {
-				stopping.Store(true)
+				stopping = true
 				continue
 			}
 			send, lane = work, lanes[next]
@@ -252,26 +263,16 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 			}
 			done++
 			tally(res, o)
-			if o.err != nil {
-				stopping.Store(true)
+			stopping = stopping || o.err != nil
+			if progress != nil {
+				progress(Progress{Done: done, Total: total, ID: idOf(o.it), Action: o.action, Err: o.err})
 			}
-			if opts.Progress != nil {
-				opts.Progress(Progress{Done: done, Total: total, ID: idOf(o.it), Action: o.action, Err: o.err})
-			}
-			o.next <- !stopping.Load() && ctx.Err() == nil
+			o.next <- !stopping && ctx.Err() == nil
 		case <-cancelled:
-			stopping.Store(true)
+			stopping = true
 		}
 	}
-	close(work)
-	close(skipped)
-	for rest := range skipped {
-		notSubmitted(res, rest)
-	}
-	for _, l := range lanes[next:] {
-		notSubmitted(res, l)
-	}
-	return res
+	return next
 }
 
 func notSubmitted(res *ApplyResult, items []item) {
@@ -356,55 +357,4 @@ func do(ctx context.Context, cl Cluster, it item, project, origin string, opts A
 		return outcome{it: it, action: "present"}
 	}
 	return outcome{it: it, action: "registered"}
-}
-
-// submitted copies job with how and by whom it was submitted in its meta,
-// leaving the plan's job as is. Neither is part of the run's identity.
-func submitted(job *api.Job, origin, by, nomadVersion, snapshot string) *api.Job {
-	if job == nil {
-		return nil
-	}
-	cp := *job
-	cp.Meta = maps.Clone(job.Meta)
-	if cp.Meta == nil {
-		cp.Meta = map[string]string{}
-	}
-	cp.Meta[record.MetaOrigin] = origin
-	if by != "" {
-		cp.Meta[record.MetaSubmittedBy] = by
-	}
-	if nomadVersion != "" {
-		cp.Meta[record.MetaNomadVersion] = nomadVersion
-	}
-	if snapshot != "" {
-		cp.Meta[record.MetaConfigSnapshot] = snapshot
-	}
-	return &cp
-}
-
-// keepSnapshot writes the plan's configuration snapshot into every
-// namespace it creates runs in, and returns its hash for the jobs' meta;
-// "" and why when it could not.
-func keepSnapshot(ctx context.Context, cl Cluster, plan *RunPlan) (string, error) {
-	hash := plan.Snapshot.Hash()
-	done := map[string]bool{}
-	for _, e := range plan.Experiments {
-		for _, c := range e.Create {
-			ns := c.Namespace
-			if c.Job != nil && c.Job.Namespace != nil && *c.Job.Namespace != "" {
-				ns = *c.Job.Namespace
-			}
-			if ns == "" {
-				ns = cl.Namespace()
-			}
-			if done[ns] {
-				continue
-			}
-			done[ns] = true
-			if err := cl.CreateSnapshot(ctx, record.SnapshotRef{Namespace: ns, Project: plan.Project, Hash: hash}, plan.Snapshot); err != nil {
-				return "", fmt.Errorf("keep the configuration snapshot in namespace %s: %w", ns, err)
-			}
-		}
-	}
-	return hash, nil
 }

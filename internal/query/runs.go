@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -398,32 +397,4 @@ func FromRecord(rec *record.Run, ref record.Ref) Run {
 	}
 	slices.SortFunc(r.Params, func(a, b record.Param) int { return strings.Compare(a.Name, b.Name) })
 	return r
-}
-
-// priorityOf reads the priority of a job kept as JSON (0 when it has none).
-func priorityOf(job json.RawMessage) int {
-	var j struct{ Priority *int }
-	if len(job) == 0 || json.Unmarshal(job, &j) != nil || j.Priority == nil {
-		return 0
-	}
-	return *j.Priority
-}
-
-func parseFloat(s string) float64 {
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0
-	}
-	return f
-}
-
-func atoiOr0(s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }

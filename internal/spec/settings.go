@@ -82,14 +82,6 @@ var (
 
 var drivers = map[string]bool{"docker": true, "exec": true, "raw_exec": true}
 
-// onStallActions are the values of on_stall.
-var onStallActions = []string{record.OnStallWarn, record.OnStallStop}
-
-// MinStallTimeout is the shortest stall_timeout: the controller judges a
-// run on the agent's samples (every 5 s by default), and a shorter window
-// would hold too few of them.
-const MinStallTimeout = 10 * time.Second
-
 var pinnings = []string{record.PinningPin, record.PinningRequireDigest, record.PinningAllowMutable}
 
 // decodeSettings reads the shared attributes (except env, which the caller
@@ -172,26 +164,8 @@ func (l *loader) decodeSettings(content *hcl.BodyContent, s *settings) {
 			if v, ok := l.attrDuration(a); ok {
 				s.timeout.put(v, a.Expr.Range())
 			}
-		case "stall_timeout":
-			if v, ok := l.attrDuration(a); ok {
-				if v < MinStallTimeout {
-					l.add(diagErr(a.Expr.Range(), "stall_timeout too short",
-						"stall_timeout is %s; a run is judged stalled on its usage samples, so give at least %s (minutes suit training: \"15m\").", v, MinStallTimeout))
-					continue
-				}
-				s.stallTimeout.put(v, a.Expr.Range())
-			}
-		case "on_stall":
-			v, ok := l.attrString(a)
-			if !ok {
-				continue
-			}
-			if !slices.Contains(onStallActions, v) {
-				l.add(diagErr(a.Expr.Range(), "Invalid on_stall",
-					"on_stall %q is not an action: use \"warn\" (mark the run stalled; it keeps its GPUs) or \"stop\" (mark it and stop it).%s", v, suggest(v, onStallActions)))
-				continue
-			}
-			s.onStall.put(v, a.Expr.Range())
+		case "stall_timeout", "on_stall":
+			l.decodeStall(a, s)
 		}
 	}
 	l.checkPoolConflict(content, s)

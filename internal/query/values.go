@@ -1,17 +1,38 @@
 package query
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 )
 
-// priorityOf reads the priority of a job kept as JSON (0 when it has none).
+// priorityOf reads the priority of a job kept as JSON (0 when it has
+// none). It reads the object's keys until Priority, which api.Job writes
+// among its first fields, rather than the whole job: listings call it for
+// every run known only from its record.
 func priorityOf(job json.RawMessage) int {
-	var j struct{ Priority *int }
-	if len(job) == 0 || json.Unmarshal(job, &j) != nil || j.Priority == nil {
+	dec := json.NewDecoder(bytes.NewReader(job))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return 0
 	}
-	return *j.Priority
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return 0
+		}
+		if t == "Priority" {
+			var p *int
+			if dec.Decode(&p) != nil || p == nil {
+				return 0
+			}
+			return *p
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return 0
+		}
+	}
+	return 0
 }
 
 func parseFloat(s string) float64 {

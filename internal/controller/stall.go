@@ -70,9 +70,9 @@ type Stalls struct {
 	cfg StallsConfig
 	log *slog.Logger
 
-	mu     sync.Mutex
-	marked map[string]string // namespace/run ID → allocation whose stall is recorded
-	told   map[string]string // namespace/run ID → why it could not be judged, as last logged
+	mu      sync.Mutex
+	current map[string]*record.Stall // namespace/run ID → the marker this process wrote or kept
+	told    map[string]string        // namespace/run ID → why it could not be judged, as last logged
 }
 
 // NewStalls builds the stall watcher.
@@ -90,7 +90,7 @@ func NewStalls(cfg StallsConfig) *Stalls {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Stalls{cfg: cfg, log: log.With("controller", "stalls"), marked: map[string]string{}, told: map[string]string{}}
+	return &Stalls{cfg: cfg, log: log.With("controller", "stalls"), current: map[string]*record.Stall{}, told: map[string]string{}}
 }
 
 // Run looks for stalled runs every Every until ctx ends.
@@ -164,10 +164,13 @@ func (s *Stalls) watch(ctx context.Context, j *api.JobListStub, timeout time.Dur
 	}
 	k := key(ref.Namespace, ref.RunID)
 	s.mu.Lock()
-	done := s.marked[k] == a.ID
+	prev := s.current[k]
 	s.mu.Unlock()
-	if done {
-		return false, false, nil
+	if prev != nil && prev.AllocID != a.ID {
+		prev = nil // an earlier attempt's
+	}
+	if prev != nil && (prev.Stopped || prev.Action == record.OnStallStop) {
+		return false, false, nil // stopped, or being stopped
 	}
 	act, err := s.cfg.Nomad.AllocActivity(ctx, j.Namespace, a.ID, task, record.MetricsFile)
 	if err != nil {
@@ -180,7 +183,19 @@ func (s *Stalls) watch(ctx context.Context, j *api.JobListStub, timeout time.Dur
 	st, stalled, why := judgeStall(stallInput{RunID: ref.RunID, AllocID: a.ID, Started: started, Activity: act, Usage: u,
 		Timeout: timeout, Action: action, Now: s.cfg.Now()})
 	s.note(k, ref.RunID, why)
-	if !stalled {
+	switch {
+	case !stalled && prev != nil && prev.ResumedAt.IsZero() && st.Since.After(prev.Since):
+		// It came back to life: the marker says so, and report no longer
+		// calls it stalled.
+		r := *prev
+		r.ResumedAt = s.cfg.Now().UTC()
+		if err := s.put(ctx, ref, &r, nomad.NoCAS); err != nil {
+			return false, false, err
+		}
+		s.log.Info("stalled run resumed", "run", ref.RunID, "namespace", ref.Namespace)
+		s.remember(k, &r)
+		return false, false, nil
+	case !stalled || (prev != nil && prev.ResumedAt.IsZero()):
 		return false, false, nil
 	}
 	if err := s.mark(ctx, ref, &st); err != nil {
@@ -197,20 +212,25 @@ func (s *Stalls) watch(ctx context.Context, j *api.JobListStub, timeout time.Dur
 			s.log.Warn("the stalled run is stopped, but its marker does not say so", "run", ref.RunID, "err", err)
 		}
 	}
-	s.mu.Lock()
-	s.marked[k] = a.ID
-	s.mu.Unlock()
+	s.remember(k, &st)
 	return true, action == record.OnStallStop, nil
 }
 
-// mark writes the stall marker unless one for the same allocation is
-// there (another controller, or this one before a restart).
+func (s *Stalls) remember(k string, st *record.Stall) {
+	s.mu.Lock()
+	s.current[k] = st
+	s.mu.Unlock()
+}
+
+// mark writes the stall marker unless one for the same allocation that
+// has not resumed is there (another controller, or this one before a
+// restart), which it then keeps.
 func (s *Stalls) mark(ctx context.Context, ref record.Ref, st *record.Stall) error {
 	v, err := s.cfg.Nomad.Variable(ctx, ref.Namespace, ref.StallPath())
 	switch {
 	case err == nil:
 		var old record.Stall
-		if json.Unmarshal([]byte(v.Items["stall"]), &old) == nil && old.AllocID == st.AllocID {
+		if json.Unmarshal([]byte(v.Items["stall"]), &old) == nil && old.AllocID == st.AllocID && old.ResumedAt.IsZero() {
 			*st = old
 			return nil
 		}

@@ -223,9 +223,9 @@ func TestStallPassStops(t *testing.T) {
 		if (tc.stops == 1) != strings.Contains(stop, `"reason":"stalled"`) {
 			t.Errorf("stop record %q", stop)
 		}
-		// A second pass leaves a marked allocation alone.
-		n := f.usageN
-		if res, _ := s.Pass(context.Background()); res.Stalled != 0 || len(f.stops) != tc.stops || f.usageN != n {
+		// A second pass marks nothing again and stops nothing again.
+		marker := f.vars[ref.StallPath()]["stall"]
+		if res, _ := s.Pass(context.Background()); res.Stalled != 0 || len(f.stops) != tc.stops || f.vars[ref.StallPath()]["stall"] != marker {
 			t.Errorf("second pass: %+v, stops %v", res, f.stops)
 		}
 	}
@@ -244,5 +244,35 @@ func TestStallPassLeavesBusyRuns(t *testing.T) {
 	f.act.LastOutput = t0
 	if res, _ := s.Pass(context.Background()); res.Watched != 0 || len(f.stops) != 0 {
 		t.Errorf("run without stall_timeout: %+v", res)
+	}
+}
+
+// TestStallResumes: a run marked stalled under on_stall = "warn" that
+// prints again is marked resumed, and found stalled anew if it hangs
+// again later.
+func TestStallResumes(t *testing.T) {
+	ref := record.Ref{Namespace: "default", Project: "p", RunID: "r-1"}
+	f := newStallFake("")
+	now := t0.Add(10 * time.Minute)
+	s := NewStalls(StallsConfig{Nomad: f, Now: func() time.Time { return now }})
+	marker := func() record.Stall {
+		var st record.Stall
+		if err := json.Unmarshal([]byte(f.vars[ref.StallPath()]["stall"]), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if res, _ := s.Pass(context.Background()); res.Stalled != 1 {
+		t.Fatalf("first pass: %+v", res)
+	}
+	f.act.LastOutput = t0.Add(10 * time.Minute)
+	if res, _ := s.Pass(context.Background()); res.Stalled != 0 || marker().ResumedAt.IsZero() {
+		t.Fatalf("after it printed: %+v, marker %+v", res, marker())
+	}
+	// Silent again for longer than stall_timeout, with samples to show it.
+	now = t0.Add(20 * time.Minute)
+	f.usage = usageOf(120, busyUntil(2, 1), nil)
+	if res, _ := s.Pass(context.Background()); res.Stalled != 1 || !marker().ResumedAt.IsZero() || !marker().Since.Equal(t0.Add(10*time.Minute)) {
+		t.Errorf("hung again: %+v, marker %+v", res, marker())
 	}
 }

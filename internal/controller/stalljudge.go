@@ -32,9 +32,9 @@ type stallInput struct {
 
 // judgeStall decides whether a run is stalled: it printed nothing, wrote no
 // metric, and every usage sample showed ~0 CPU (and ~0 GPU where measured)
-// for at least its stall_timeout. It is pure. ok=false comes with why the
-// run could not be judged ("" when it is simply not stalled): a run is
-// never called stalled on missing data.
+// for at least its stall_timeout. It is pure. A run that is not stalled
+// comes with its last sign of life (s.Since) when it could be judged, and
+// otherwise with why not: a run is never called stalled on missing data.
 func judgeStall(in stallInput) (s record.Stall, stalled bool, why string) {
 	u := in.Usage
 	switch {
@@ -81,7 +81,7 @@ func judgeStall(in stallInput) (s record.Stall, stalled bool, why string) {
 		}
 	}
 	if in.Now.Sub(since) < in.Timeout || u.End.Sub(since) < in.Timeout {
-		return s, false, ""
+		return record.Stall{RunID: in.RunID, AllocID: in.AllocID, Since: since.UTC()}, false, ""
 	}
 	s = record.Stall{RunID: in.RunID, AllocID: in.AllocID, Since: since.UTC(), DetectedAt: in.Now.UTC(),
 		TimeoutS: in.Timeout.Seconds(), Step: step, Action: in.Action}

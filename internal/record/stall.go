@@ -46,6 +46,9 @@ type Stall struct {
 	// stopped the run.
 	Action  string `json:"action"`
 	Stopped bool   `json:"stopped,omitempty"`
+	// ResumedAt is when the controller saw a run it had marked (on_stall
+	// = "warn") show signs of life again; zero while it hangs.
+	ResumedAt time.Time `json:"resumed_at,omitzero"`
 	// Evidence says what showed the run idle, one fact a line.
 	Evidence []string `json:"evidence,omitempty"`
 }

@@ -23,6 +23,11 @@ func applyStall(r *Report, st *record.Stall, o *record.Outcome) {
 	}
 	r.Stall = st
 	f := stallFinding(st)
+	if !st.ResumedAt.IsZero() {
+		// It came back to life: worth knowing, not why it ended.
+		r.Findings = append(r.Findings, f)
+		return
+	}
 	switch r.Reason.Kind {
 	case KindStalled, KindRunning, KindStopped, KindTimeout, KindUnknown:
 		r.Reason = f
@@ -43,6 +48,12 @@ func stallFinding(st *record.Stall) Finding {
 	timeout := human(time.Duration(st.TimeoutS * float64(time.Second)))
 	advice := "It printed nothing, wrote no metric and used ~0 CPU and GPU for its stall_timeout (" + timeout + "): a deadlock, a dead data loader or a peer that never answered. "
 	switch {
+	case !st.ResumedAt.IsZero():
+		s = "stalled from " + st.Since.UTC().Format("15:04") + " to " + st.ResumedAt.UTC().Format("15:04") + " UTC, then resumed"
+		if st.Step != nil {
+			s += " (after step " + strconv.FormatFloat(*st.Step, 'f', -1, 64) + ")"
+		}
+		advice = ""
 	case st.Stopped:
 		s += "; stopped by the controller"
 		advice += "The controller stopped it (on_stall = \"stop\"); `caravan logs " + st.RunID + " -stderr` shows where it stopped printing."

@@ -44,8 +44,6 @@ func TestJourney(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "crash.hcl"), s.experiment("crash", crashScript, 0, "1"))
 	writeFile(t, filepath.Join(dir, "stall.hcl"), strings.Replace(s.experiment("stall", stallScript, 0, "1"),
 		"  retries = 0", "  retries = 0\n  stall_timeout = \"15s\"\n  on_stall = \"stop\"", 1))
-	writeFile(t, filepath.Join(dir, "queue.hcl"), strings.Replace(s.experiment("queue", queueScript, 1, "1", "2", "3", "4", "5"),
-		"  retries = 0", "  retries = 0\n  timeout = \"10m\"", 1))
 	s.must(0, "apply", dir)
 
 	t.Log("the sweep writes metrics; compare names the run with the lowest loss")
@@ -82,6 +80,11 @@ func TestJourney(t *testing.T) {
 	s.eventually(0, []string{`Stopped:    by caravan controller (on_stall = "stop"): stalled`}, "show", stall.ID)
 
 	t.Log("five one-GPU runs on two GPUs: queue lists the waiting ones in sweep order, with why")
+	// Applied now, and stopped as soon as the queue is checked: they hold
+	// both of the rig's GPUs meanwhile.
+	writeFile(t, filepath.Join(dir, "queue.hcl"), strings.Replace(s.experiment("queue", queueScript, 1, "1", "2", "3", "4", "5"),
+		"  retries = 0", "  retries = 0\n  timeout = \"10m\"", 1))
+	s.must(0, "apply", dir)
 	s.journeyQueue()
 
 	t.Log("a clone with an edited param, followed to its end with logs -f")
@@ -124,10 +127,10 @@ func TestJourney(t *testing.T) {
 	contains(t, r.stdout, "Best run: "+best)
 }
 
-// journeyQueue applies nothing: the queue experiment's five runs were
-// applied with the rest. It checks that the waiting ones are listed in
-// sweep order with the reason, that Nomad registered them in that order,
-// and that freed GPUs go to the first in the queue.
+// journeyQueue checks, once the queue experiment's five runs are
+// applied, that the waiting ones are listed in sweep order with the
+// reason, that Nomad registered them in that order, and that freed GPUs go
+// to the first in the queue.
 func (s *suite) journeyQueue() {
 	t := s.t
 	t.Helper()

@@ -136,6 +136,8 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		go func() { _ = records.Run(runCtx) }()
 		deps := controller.NewDependencies(controller.DependenciesConfig{Nomad: nc, Logger: log, Metrics: cm, Namespace: *runsNS})
 		go func() { _ = deps.Run(runCtx) }()
+		stalls := controller.NewStalls(controller.StallsConfig{Nomad: nc, Logger: log, Metrics: cm, Namespace: *runsNS})
+		go func() { _ = stalls.Run(runCtx) }()
 	}
 	done := make(chan error, 1)
 	go func() { done <- loop.Run(runCtx) }()

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -41,6 +43,9 @@ func runReport(ctx context.Context, env Env, args []string) int {
 		errorf(env, "%v", err)
 		return ExitError
 	}
+	// A running run is judged at this moment; Triage itself reads no
+	// clock (without one it would stop its runtime at the last event).
+	in.Now = time.Now()
 	r := report.Triage(in)
 
 	if *pngFile != "" {
@@ -107,6 +112,14 @@ func (s *nomadReportSource) Outcome(ctx context.Context, runID string) (*record.
 		ref = s.found.RecordRef
 	}
 	return s.c.Outcome(ctx, ref)
+}
+
+func (s *nomadReportSource) Stall(ctx context.Context, runID string) (*record.Stall, error) {
+	ref := record.Ref{RunID: runID}
+	if s.found != nil && s.found.ID == runID {
+		ref = s.found.RecordRef
+	}
+	return controller.ReadStall(ctx, s.c, ref)
 }
 
 func (s *nomadReportSource) Usage(ctx context.Context, runID string) (*record.Usage, error) {

@@ -26,6 +26,9 @@ type Input struct {
 	// Outcome is how the run ended as the controller recorded it when it
 	// did; Triage uses it when Nomad no longer has the run's allocations.
 	Outcome *record.Outcome
+	// Stall is the controller's stall marker, when it found the run
+	// stalled (stall_timeout).
+	Stall *record.Stall
 	// Warnings are problems met while gathering the input (unreadable
 	// logs, a garbage-collected job); the report repeats them.
 	Warnings []string
@@ -65,6 +68,9 @@ const (
 	KindStarting       = "starting"
 	KindQueued         = "queued"
 	KindUnknown        = "unknown"
+	// KindStalled is a run that printed nothing, wrote no metric and used
+	// ~0 CPU and GPU for its stall_timeout.
+	KindStalled = "stalled"
 	// Findings that are not reasons on their own.
 	KindLowUtil = "low-gpu-util"
 	KindLeak    = "memory-leak"
@@ -125,6 +131,10 @@ type Report struct {
 	NoData   []string `json:"no_data,omitempty"`
 	Leaks    []Leak   `json:"leaks,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+
+	// Stall is the controller's stall marker, when it found the run
+	// stalled.
+	Stall *record.Stall `json:"stall,omitempty"`
 
 	// StderrTail holds the last lines of stderr shown with the diagnosis.
 	StderrTail []string `json:"stderr_tail,omitempty"`
@@ -209,6 +219,7 @@ func Triage(in Input) Report {
 			r.Findings = append(r.Findings, f)
 		}
 	}
+	applyStall(&r, in.Stall, in.Outcome)
 	accountUsage(&r, in, allocs, now)
 	r.Warnings = append(r.Warnings, in.Warnings...)
 	return r

@@ -226,6 +226,7 @@ func (l *loader) merge(e *Experiment, own *settings, content *hcl.BodyContent) {
 	e.Namespace = own.namespace.or(d.namespace).v
 	e.Tags = own.tags.or(d.tags).v
 	e.Timeout = own.timeout.or(d.timeout).v
+	l.mergeStall(e, own, d)
 	e.Retries = own.retries.or(d.retries).v
 
 	driver := own.driver.or(d.driver)

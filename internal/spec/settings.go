@@ -36,7 +36,8 @@ type settings struct {
 	pools                          opt[poolList] // exclusive with pool in one block
 	priority, retries              opt[int]
 	tags                           opt[[]string]
-	timeout                        opt[time.Duration]
+	timeout, stallTimeout          opt[time.Duration]
+	onStall                        opt[string]
 	env                            []envEntry // defaults only: static entries
 	res                            resSettings
 }
@@ -58,7 +59,7 @@ type envEntry struct {
 var sharedAttrs = []hcl.AttributeSchema{
 	{Name: "pool"}, {Name: "pools"}, {Name: "priority"}, {Name: "namespace"}, {Name: "tags"},
 	{Name: "image"}, {Name: "driver"}, {Name: "env"}, {Name: "timeout"}, {Name: "retries"},
-	{Name: "image_pinning"},
+	{Name: "image_pinning"}, {Name: "stall_timeout"}, {Name: "on_stall"},
 }
 
 var defaultsSchema = &hcl.BodySchema{
@@ -163,6 +164,8 @@ func (l *loader) decodeSettings(content *hcl.BodyContent, s *settings) {
 			if v, ok := l.attrDuration(a); ok {
 				s.timeout.put(v, a.Expr.Range())
 			}
+		case "stall_timeout", "on_stall":
+			l.decodeStall(a, s)
 		}
 	}
 	l.checkPoolConflict(content, s)

@@ -84,8 +84,8 @@ func writePNGFile(path string, r report.Report) error {
 }
 
 // nomadReportSource adapts *nomad.Client to report.Source. Record looks
-// the run up (its record's place depends on its project) and Usage reads
-// the summary next to it.
+// the run up (its record's place depends on its project), falling back to
+// the job's own meta, and Usage reads the summary next to the record.
 type nomadReportSource struct {
 	c     *nomad.Client
 	found *query.Found
@@ -97,6 +97,11 @@ func (s *nomadReportSource) Record(ctx context.Context, runID string) (*record.R
 		return nil, err
 	}
 	s.found = f
+	if f.Record == nil && f.Job != nil {
+		// No controller has written the record yet (none runs, or the run
+		// is seconds old): the job holds what the record would.
+		return query.RecordOf(f.Job)
+	}
 	if f.Record == nil {
 		return nil, f.RecordErr
 	}

@@ -97,15 +97,7 @@ func (s *nomadReportSource) Record(ctx context.Context, runID string) (*record.R
 		return nil, err
 	}
 	s.found = f
-	if f.Record == nil && f.Job != nil {
-		// No controller has written the record yet (none runs, or the run
-		// is seconds old): the job holds what the record would.
-		return query.RecordOf(f.Job)
-	}
-	if f.Record == nil {
-		return nil, f.RecordErr
-	}
-	return f.Record, nil
+	return f.RecordOrJob()
 }
 
 func (s *nomadReportSource) Outcome(ctx context.Context, runID string) (*record.Outcome, error) {

@@ -69,17 +69,8 @@ func New(cfg Config) *Controller {
 	if cfg.Resync <= 0 {
 		cfg.Resync = DefaultResync
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Namespace == "" {
-		cfg.Namespace = nomad.AllNamespaces
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Controller{cfg: cfg, log: log.With("component", "controller"), recorded: map[string]bool{}, ended: map[string]bool{}}
+	log := watchScope(&cfg.Now, &cfg.Namespace, cfg.Logger, "records")
+	return &Controller{cfg: cfg, log: log, recorded: map[string]bool{}, ended: map[string]bool{}}
 }
 
 // Run keeps history until ctx ends: a full pass at start and every Resync,

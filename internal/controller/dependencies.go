@@ -92,17 +92,8 @@ func NewDependencies(cfg DependenciesConfig) *Dependencies {
 	if cfg.UncertainAfter <= 0 {
 		cfg.UncertainAfter = DefaultUncertainAfter
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Namespace == "" {
-		cfg.Namespace = nomad.AllNamespaces
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Dependencies{cfg: cfg, log: log.With("controller", "dependencies"), blocked: map[string]string{}}
+	log := watchScope(&cfg.Now, &cfg.Namespace, cfg.Logger, "dependencies")
+	return &Dependencies{cfg: cfg, log: log, blocked: map[string]string{}}
 }
 
 // Run releases waiting runs until ctx ends: a pass at start, every

@@ -80,17 +80,8 @@ func NewStalls(cfg StallsConfig) *Stalls {
 	if cfg.Every <= 0 {
 		cfg.Every = DefaultStallEvery
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Namespace == "" {
-		cfg.Namespace = nomad.AllNamespaces
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Stalls{cfg: cfg, log: log.With("controller", "stalls"), current: map[string]*record.Stall{}, told: map[string]string{}}
+	log := watchScope(&cfg.Now, &cfg.Namespace, cfg.Logger, "stalls")
+	return &Stalls{cfg: cfg, log: log, current: map[string]*record.Stall{}, told: map[string]string{}}
 }
 
 // Run looks for stalled runs every Every until ctx ends.

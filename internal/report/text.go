@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/record"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // noData stands where a figure had no source: the agent could not measure
@@ -22,7 +23,7 @@ const (
 
 // WriteText writes r as one page for a person: the diagnosis first, then
 // the facts behind it, then what else is worth knowing.
-func WriteText(w io.Writer, r Report) error {
+func WriteText(w io.Writer, r triage.Report) error {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 
@@ -39,7 +40,7 @@ func WriteText(w io.Writer, r Report) error {
 	p("\n")
 
 	head := strings.ToUpper(r.Outcome) + ": " + r.Reason.Summary
-	if r.ExitCode != nil && r.Reason.Kind != KindRunning {
+	if r.ExitCode != nil && r.Reason.Kind != triage.KindRunning {
 		head += fmt.Sprintf(" (exit code %d)", *r.ExitCode)
 	}
 	b.WriteString(hang(head, "", "  ", textWidth))
@@ -54,32 +55,32 @@ func WriteText(w io.Writer, r Report) error {
 	p("\n")
 
 	if a := r.Alloc; a != nil {
-		line := fmt.Sprintf("attempt %d of %d · alloc %s", r.Attempts, r.Attempts, short(a.ID))
+		line := fmt.Sprintf("attempt %d of %d · alloc %s", r.Attempts, r.Attempts, triage.ShortID(a.ID))
 		if a.Task != "" {
 			line += " · task " + a.Task
 		}
 		if a.Node != "" || a.NodeID != "" {
-			line += " on " + firstNonEmpty(a.Node, short(a.NodeID))
+			line += " on " + firstNonEmpty(a.Node, triage.ShortID(a.NodeID))
 		}
 		p("%-10s%s\n", "Alloc", line)
 	}
 	if r.StartedAt != nil {
 		start := r.StartedAt.UTC()
-		line := fmt.Sprintf("%s so far, since %s", human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05 UTC"))
+		line := fmt.Sprintf("%s so far, since %s", triage.Human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05 UTC"))
 		if r.FinishedAt != nil {
 			end, layout := r.FinishedAt.UTC(), "15:04:05 UTC"
 			if end.YearDay() != start.YearDay() || end.Year() != start.Year() {
 				layout = "2006-01-02 15:04:05 UTC"
 			}
-			line = fmt.Sprintf("%s, %s → %s", human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05"), end.Format(layout))
+			line = fmt.Sprintf("%s, %s → %s", triage.Human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05"), end.Format(layout))
 		}
 		if r.TimeoutS > 0 {
-			line += " · timeout " + human(seconds(r.TimeoutS))
+			line += " · timeout " + triage.Human(seconds(r.TimeoutS))
 		}
 		p("%-10s%s\n", "Ran", line)
 	}
 	if r.GPUs > 0 || r.GPUHours > 0 {
-		line := fmt.Sprintf("%d · %s GPU-hours", r.GPUs, hours(r.GPUHours))
+		line := fmt.Sprintf("%d · %s GPU-hours", r.GPUs, triage.Hours(r.GPUHours))
 		if r.Attempts > 1 {
 			line += " over all attempts"
 		}
@@ -96,16 +97,16 @@ func WriteText(w io.Writer, r Report) error {
 			p("  %-9s %s\n", shortSeries(l.Series), leakLine(l))
 			// The advice of a leak finding belongs here, under its numbers.
 			for _, f := range r.Findings {
-				if f.Kind == KindLeak && strings.HasPrefix(f.Summary, seriesName(l.Series)) && f.Advice != "" {
+				if f.Kind == triage.KindLeak && strings.HasPrefix(f.Summary, triage.SeriesName(l.Series)) && f.Advice != "" {
 					b.WriteString(wrap(f.Advice, "            ", textWidth))
 				}
 			}
 		}
 	}
 
-	var others []Finding
+	var others []triage.Finding
 	for _, f := range r.Findings {
-		if f.Kind != KindLeak || len(r.Leaks) == 0 {
+		if f.Kind != triage.KindLeak || len(r.Leaks) == 0 {
 			others = append(others, f)
 		}
 	}
@@ -141,7 +142,7 @@ func WriteText(w io.Writer, r Report) error {
 
 // writeUse writes the run's utilisation and memory figures and their
 // timeline; a figure without data says so.
-func writeUse(b *strings.Builder, r Report) {
+func writeUse(b *strings.Builder, r triage.Report) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	switch u := r.Util; {
 	case u != nil:
@@ -151,23 +152,23 @@ func writeUse(b *strings.Builder, r Report) {
 	}
 	switch m := r.Memory; {
 	case m.GPUMemPeak > 0:
-		p("%-10speak %s%s\n", "GPU mem", bytesIEC(float64(m.GPUMemPeak)), ofLimit(m.GPUMemTotal, ""))
+		p("%-10speak %s%s\n", "GPU mem", triage.BytesIEC(float64(m.GPUMemPeak)), ofLimit(m.GPUMemTotal, ""))
 	case !r.HasData(record.FigureGPUMem):
 		p("%-10s%s\n", "GPU mem", noData)
 	}
 	switch m := r.Memory; {
 	case m.RSSPeak > 0:
-		p("%-10speak %s%s\n", "Host mem", bytesIEC(float64(m.RSSPeak)), ofLimit(m.MemLimit, " limit"))
+		p("%-10speak %s%s\n", "Host mem", triage.BytesIEC(float64(m.RSSPeak)), ofLimit(m.MemLimit, " limit"))
 	case !r.HasData(record.FigureRSS) && m.MemLimit > 0:
-		p("%-10s%s · limit %s\n", "Host mem", noData, bytesIEC(float64(m.MemLimit)))
+		p("%-10s%s · limit %s\n", "Host mem", noData, triage.BytesIEC(float64(m.MemLimit)))
 	case !r.HasData(record.FigureRSS):
 		p("%-10s%s\n", "Host mem", noData)
 	case m.MemLimit > 0:
-		p("%-10slimit %s\n", "Host mem", bytesIEC(float64(m.MemLimit)))
+		p("%-10slimit %s\n", "Host mem", triage.BytesIEC(float64(m.MemLimit)))
 	}
 
 	if tl := r.Timeline; tl != nil && len(tl.T) > 1 {
-		p("\nTimeline, 0 → %s\n", human(seconds(tl.T[len(tl.T)-1])))
+		p("\nTimeline, 0 → %s\n", triage.Human(seconds(tl.T[len(tl.T)-1])))
 		if len(tl.GPUUtil) > 0 {
 			p("  %-9s %s  0–100%%\n", "GPU util", Sparkline(tl.GPUUtil, sparklineWidth, 0, 1))
 		} else if !r.HasData(record.FigureGPUUtil) {
@@ -175,13 +176,13 @@ func writeUse(b *strings.Builder, r Report) {
 		}
 		if len(tl.GPUMem) > 0 {
 			hi := scaleTop(tl.GPUMem, r.Memory.GPUMemTotal)
-			p("  %-9s %s  0–%s\n", "GPU mem", Sparkline(tl.GPUMem, sparklineWidth, 0, hi), bytesIEC(hi))
+			p("  %-9s %s  0–%s\n", "GPU mem", Sparkline(tl.GPUMem, sparklineWidth, 0, hi), triage.BytesIEC(hi))
 		} else if !r.HasData(record.FigureGPUMem) {
 			p("  %-9s %s\n", "GPU mem", noData)
 		}
 		if len(tl.RSS) > 0 {
 			hi := scaleTop(tl.RSS, r.Memory.MemLimit)
-			p("  %-9s %s  0–%s\n", "Host mem", Sparkline(tl.RSS, sparklineWidth, 0, hi), bytesIEC(hi))
+			p("  %-9s %s  0–%s\n", "Host mem", Sparkline(tl.RSS, sparklineWidth, 0, hi), triage.BytesIEC(hi))
 		} else if !r.HasData(record.FigureRSS) {
 			p("  %-9s %s\n", "Host mem", noData)
 		}
@@ -189,24 +190,24 @@ func writeUse(b *strings.Builder, r Report) {
 }
 
 // leakLine is a Leak's verdict with the figures that support it.
-func leakLine(l Leak) string {
+func leakLine(l triage.Leak) string {
 	switch l.Verdict {
-	case VerdictInsufficient:
+	case triage.VerdictInsufficient:
 		return "not enough samples to judge"
-	case VerdictLeak:
-		s := fmt.Sprintf("LEAK +%s/h (R² %.2f, trend z %.0f)", mib(l.SlopeMiBPerHour), l.R2, l.MannKendallZ)
+	case triage.VerdictLeak:
+		s := fmt.Sprintf("LEAK +%s/h (R² %.2f, trend z %.0f)", triage.MiB(l.SlopeMiBPerHour), l.R2, l.MannKendallZ)
 		if l.TimeToLimitS != nil {
 			if *l.TimeToLimitS == 0 {
 				s += ", at its limit"
 			} else {
-				s += ", hits " + bytesIEC(l.LimitBytes) + " in ~" + human(seconds(*l.TimeToLimitS))
+				s += ", hits " + triage.BytesIEC(l.LimitBytes) + " in ~" + triage.Human(seconds(*l.TimeToLimitS))
 			}
 		}
 		return s
-	case VerdictGrowing:
-		return fmt.Sprintf("grew %s in a step or early ramp, not steadily: no leak", bytesIEC(l.GrowthBytes))
+	case triage.VerdictGrowing:
+		return fmt.Sprintf("grew %s in a step or early ramp, not steadily: no leak", triage.BytesIEC(l.GrowthBytes))
 	}
-	if l.MannKendallZ >= minMKZ && l.SlopeMiBPerHour > 0 {
+	if l.MannKendallZ >= triage.MinMKZ && l.SlopeMiBPerHour > 0 {
 		return fmt.Sprintf("slight drift (%+.0f MiB/h), too small to matter: no leak", l.SlopeMiBPerHour)
 	}
 	return fmt.Sprintf("flat (%+.0f MiB/h): no leak", l.SlopeMiBPerHour)
@@ -214,9 +215,9 @@ func leakLine(l Leak) string {
 
 func shortSeries(s string) string {
 	switch s {
-	case SeriesRSS:
+	case triage.SeriesRSS:
 		return "Host mem"
-	case SeriesGPUMem:
+	case triage.SeriesGPUMem:
 		return "GPU mem"
 	}
 	return s
@@ -226,7 +227,7 @@ func ofLimit(limit int64, word string) string {
 	if limit <= 0 {
 		return ""
 	}
-	return " of " + bytesIEC(float64(limit)) + word
+	return " of " + triage.BytesIEC(float64(limit)) + word
 }
 
 // scaleTop is the top of a memory sparkline's scale: the limit when known,

@@ -1,4 +1,4 @@
-package report
+package triage
 
 import (
 	"cmp"
@@ -48,7 +48,7 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 		}
 		runtime = end.Sub(start)
 	}
-	node := cmp.Or(a.NodeName, short(a.NodeID))
+	node := cmp.Or(a.NodeName, ShortID(a.NodeID))
 	killed := hasEvent(ts, api.TaskKilling) || hasEvent(ts, api.TaskKilled) ||
 		a.DesiredStatus == api.AllocDesiredStatusStop || a.DesiredStatus == api.AllocDesiredStatusEvict
 
@@ -68,10 +68,10 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 		c.reason = Finding{Kind: KindStarting, Summary: "placed on " + node + ", not started yet",
 			Evidence: eventLines(ts, 3)}
 	case OutcomeRunning:
-		c.reason = Finding{Kind: KindRunning, Summary: "on " + node + " for " + human(runtime)}
+		c.reason = Finding{Kind: KindRunning, Summary: "on " + node + " for " + Human(runtime)}
 		if pastTimeout {
 			c.others = append(c.others, Finding{Kind: KindTimeout,
-				Summary: "running past its timeout of " + human(timeout),
+				Summary: "running past its timeout of " + Human(timeout),
 				Advice:  "caravan stops runs past their timeout; raise `timeout` in the experiment if it needs longer."})
 		}
 	}

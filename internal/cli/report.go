@@ -85,8 +85,8 @@ func writePNGFile(path string, r triage.Report) error {
 }
 
 // nomadReportSource adapts *nomad.Client to report.Source. Record looks
-// the run up (its record's place depends on its project) and Usage reads
-// the summary next to it.
+// the run up (its record's place depends on its project), falling back to
+// the job's own meta, and Usage reads the summary next to the record.
 type nomadReportSource struct {
 	c     *nomad.Client
 	found *query.Found
@@ -98,10 +98,7 @@ func (s *nomadReportSource) Record(ctx context.Context, runID string) (*record.R
 		return nil, err
 	}
 	s.found = f
-	if f.Record == nil {
-		return nil, f.RecordErr
-	}
-	return f.Record, nil
+	return f.RecordOrJob()
 }
 
 func (s *nomadReportSource) Outcome(ctx context.Context, runID string) (*record.Outcome, error) {

@@ -37,14 +37,16 @@ func runRerun(ctx context.Context, env Env, args []string) int {
 	if !ok {
 		return code
 	}
-	if ri.Record == nil {
-		if errors.Is(ri.RecordErr, nomad.ErrCorrupt) {
-			errorf(env, "cannot rerun %s exactly: %v", ri.ID, ri.RecordErr)
-		} else {
-			errorf(env, "cannot rerun %s exactly: it has no record in Nomad Variables (%s); `caravan apply` writes missing records of declared runs", ri.ID, ri.RecordRef.Path())
-		}
+	rec, err := ri.RecordOrJob()
+	switch {
+	case errors.Is(err, nomad.ErrCorrupt):
+		errorf(env, "cannot rerun %s exactly: %v", ri.ID, err)
+		return ExitError
+	case rec == nil:
+		errorf(env, "cannot rerun %s exactly: Nomad no longer has its job and it has no record in Nomad Variables (%s); records are written while `caravan controller` or `caravan autoscale` runs (docs/setup.md, section 7)", ri.ID, ri.RecordRef.Path())
 		return ExitError
 	}
+	ri.Record = rec
 	if len(edits) > 0 {
 		return cloneRun(ctx, env, cl, ri, edits, catf)
 	}

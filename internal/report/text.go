@@ -25,9 +25,20 @@ const (
 // the facts behind it, then what else is worth knowing.
 func WriteText(w io.Writer, r triage.Report) error {
 	var b strings.Builder
-	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	writeHeader(&b, r)
+	writeReason(&b, r)
+	writeFacts(&b, r)
+	writeUse(&b, r)
+	writeLeaks(&b, r)
+	writeAlsoFound(&b, r)
+	writeTail(&b, r)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
-	p("Run %s\n", r.RunID)
+// writeHeader names the run and what it belongs to.
+func writeHeader(b *strings.Builder, r triage.Report) {
+	fmt.Fprintf(b, "Run %s\n", r.RunID)
 	var ctx []string
 	for _, kv := range [][2]string{{"experiment", r.Experiment}, {"pool", r.Pool}, {"job", r.JobID}, {"namespace", r.Namespace}} {
 		if kv[1] != "" {
@@ -35,10 +46,14 @@ func WriteText(w io.Writer, r triage.Report) error {
 		}
 	}
 	if len(ctx) > 0 {
-		p("%s\n", strings.Join(ctx, " · "))
+		fmt.Fprintf(b, "%s\n", strings.Join(ctx, " · "))
 	}
-	p("\n")
+	b.WriteString("\n")
+}
 
+// writeReason writes how the run ended and why, with its evidence and what
+// to do.
+func writeReason(b *strings.Builder, r triage.Report) {
 	head := strings.ToUpper(r.Outcome) + ": " + r.Reason.Summary
 	if r.ExitCode != nil && r.Reason.Kind != triage.KindRunning {
 		head += fmt.Sprintf(" (exit code %d)", *r.ExitCode)
@@ -52,8 +67,11 @@ func WriteText(w io.Writer, r triage.Report) error {
 	if r.Reason.Advice != "" {
 		b.WriteString(wrap("What to do: "+r.Reason.Advice, "  ", textWidth))
 	}
-	p("\n")
+	b.WriteString("\n")
+}
 
+// writeFacts writes where and how long the run ran and the GPUs it held.
+func writeFacts(b *strings.Builder, r triage.Report) {
 	if a := r.Alloc; a != nil {
 		line := fmt.Sprintf("attempt %d of %d · alloc %s", r.Attempts, r.Attempts, triage.ShortID(a.ID))
 		if a.Task != "" {
@@ -62,22 +80,10 @@ func WriteText(w io.Writer, r triage.Report) error {
 		if a.Node != "" || a.NodeID != "" {
 			line += " on " + firstNonEmpty(a.Node, triage.ShortID(a.NodeID))
 		}
-		p("%-10s%s\n", "Alloc", line)
+		fmt.Fprintf(b, "%-10s%s\n", "Alloc", line)
 	}
 	if r.StartedAt != nil {
-		start := r.StartedAt.UTC()
-		line := fmt.Sprintf("%s so far, since %s", triage.Human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05 UTC"))
-		if r.FinishedAt != nil {
-			end, layout := r.FinishedAt.UTC(), "15:04:05 UTC"
-			if end.YearDay() != start.YearDay() || end.Year() != start.Year() {
-				layout = "2006-01-02 15:04:05 UTC"
-			}
-			line = fmt.Sprintf("%s, %s → %s", triage.Human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05"), end.Format(layout))
-		}
-		if r.TimeoutS > 0 {
-			line += " · timeout " + triage.Human(seconds(r.TimeoutS))
-		}
-		p("%-10s%s\n", "Ran", line)
+		fmt.Fprintf(b, "%-10s%s\n", "Ran", ranLine(r))
 	}
 	if r.GPUs > 0 || r.GPUHours > 0 {
 		line := fmt.Sprintf("%d · %s GPU-hours", r.GPUs, triage.Hours(r.GPUHours))
@@ -87,23 +93,48 @@ func WriteText(w io.Writer, r triage.Report) error {
 		if r.Cost != nil {
 			line += fmt.Sprintf(" · cost %.2f at %.2f per GPU-hour", *r.Cost, r.PricePerGPUHour)
 		}
-		p("%-10s%s\n", "GPUs", line)
+		fmt.Fprintf(b, "%-10s%s\n", "GPUs", line)
 	}
-	writeUse(&b, r)
+}
 
-	if len(r.Leaks) > 0 {
-		p("\nMemory growth\n")
-		for _, l := range r.Leaks {
-			p("  %-9s %s\n", shortSeries(l.Series), leakLine(l))
-			// The advice of a leak finding belongs here, under its numbers.
-			for _, f := range r.Findings {
-				if f.Kind == triage.KindLeak && strings.HasPrefix(f.Summary, triage.SeriesName(l.Series)) && f.Advice != "" {
-					b.WriteString(wrap(f.Advice, "            ", textWidth))
-				}
+// ranLine is how long a run that started has run, from when to when, and
+// its timeout.
+func ranLine(r triage.Report) string {
+	start := r.StartedAt.UTC()
+	line := fmt.Sprintf("%s so far, since %s", triage.Human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05 UTC"))
+	if r.FinishedAt != nil {
+		end, layout := r.FinishedAt.UTC(), "15:04:05 UTC"
+		if end.YearDay() != start.YearDay() || end.Year() != start.Year() {
+			layout = "2006-01-02 15:04:05 UTC"
+		}
+		line = fmt.Sprintf("%s, %s → %s", triage.Human(seconds(r.RuntimeS)), start.Format("2006-01-02 15:04:05"), end.Format(layout))
+	}
+	if r.TimeoutS > 0 {
+		line += " · timeout " + triage.Human(seconds(r.TimeoutS))
+	}
+	return line
+}
+
+// writeLeaks writes each memory series that grew, with its leak finding's
+// advice under its numbers.
+func writeLeaks(b *strings.Builder, r triage.Report) {
+	if len(r.Leaks) == 0 {
+		return
+	}
+	b.WriteString("\nMemory growth\n")
+	for _, l := range r.Leaks {
+		fmt.Fprintf(b, "  %-9s %s\n", shortSeries(l.Series), leakLine(l))
+		for _, f := range r.Findings {
+			if f.Kind == triage.KindLeak && strings.HasPrefix(f.Summary, triage.SeriesName(l.Series)) && f.Advice != "" {
+				b.WriteString(wrap(f.Advice, "            ", textWidth))
 			}
 		}
 	}
+}
 
+// writeAlsoFound writes the findings beside the reason (the leak findings
+// only where writeLeaks had no series to put them under) and the warnings.
+func writeAlsoFound(b *strings.Builder, r triage.Report) {
 	var others []triage.Finding
 	for _, f := range r.Findings {
 		if f.Kind != triage.KindLeak || len(r.Leaks) == 0 {
@@ -111,7 +142,7 @@ func WriteText(w io.Writer, r triage.Report) error {
 		}
 	}
 	if len(others) > 0 {
-		p("\nAlso found\n")
+		b.WriteString("\nAlso found\n")
 		for _, f := range others {
 			b.WriteString(hang("! "+f.Summary, "  ", "    ", textWidth))
 			for _, e := range f.Evidence {
@@ -123,21 +154,24 @@ func WriteText(w io.Writer, r triage.Report) error {
 		}
 	}
 	if len(r.Warnings) > 0 {
-		p("\nWarnings\n")
+		b.WriteString("\nWarnings\n")
 		for _, w := range r.Warnings {
 			b.WriteString(hang("- "+w, "  ", "    ", textWidth))
 		}
 	}
-	if len(r.StderrTail) > 0 {
-		p("\nEnd of stderr\n")
-		// Cut, not wrapped: wrapping would lose a traceback's indentation,
-		// and the reason's evidence above already shows the telling line whole.
-		for _, l := range r.StderrTail {
-			p("  | %s\n", termLine(l, textWidth-4))
-		}
+}
+
+// writeTail writes the end of the run's stderr.
+func writeTail(b *strings.Builder, r triage.Report) {
+	if len(r.StderrTail) == 0 {
+		return
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	b.WriteString("\nEnd of stderr\n")
+	// Cut, not wrapped: wrapping would lose a traceback's indentation,
+	// and the reason's evidence above already shows the telling line whole.
+	for _, l := range r.StderrTail {
+		fmt.Fprintf(b, "  | %s\n", termLine(l, textWidth-4))
+	}
 }
 
 // writeUse writes the run's utilisation and memory figures and their

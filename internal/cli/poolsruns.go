@@ -57,7 +57,7 @@ func poolRows(view *query.Runs, nodes []*api.NodeListStub, blocked []*api.Evalua
 		byPool[p.Pool] = p
 	}
 	var out []poolRow
-	for _, p := range poolStatuses(view, nodes, blocked, now) {
+	for _, p := range query.Pools(view, nodes, blocked, now) {
 		r := poolRow{NodePool: p.NodePool, Pools: p.Pools, NodesReady: p.NodesReady, NodesDrain: p.NodesDrain, NodesDown: p.NodesDown,
 			GPUsBusy: p.GPUsTotal - p.GPUsFree, GPUsFree: p.GPUsFree, Queued: p.Queued, Running: p.Running}
 		if r.Pools == nil {

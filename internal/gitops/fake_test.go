@@ -198,17 +198,6 @@ func desired(exp string, n int) []plan.DesiredRun {
 	return out
 }
 
-func jobStubs(d []plan.DesiredRun) []*api.JobListStub {
-	out := make([]*api.JobListStub, len(d))
-	for i, r := range d {
-		out[i] = &api.JobListStub{ID: r.ID, Namespace: "default", Status: "running", Meta: r.Job.Meta}
-	}
-	return out
-}
-
-func foreignStub(id string) *api.JobListStub {
-	return &api.JobListStub{ID: id, Namespace: "default", Status: "running", Meta: map[string]string{"owner": "someone"}}
-}
 func (l listing) Outcome(context.Context, record.Ref) (*record.Outcome, error) {
 	return nil, nomad.ErrNotFound
 }

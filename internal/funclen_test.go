@@ -22,38 +22,14 @@ const maxFuncLines = 80
 // functions must stay within maxFuncLines.
 var funcLenRoots = []string{"autoscale", "cli", "report", "spec"}
 
-// longFuncs are the functions still over maxFuncLines, with the length
-// each may not exceed. It is a temporary exception that must shrink to
-// empty: remove an entry once its function is split. A function on it that
-// grows, or a new long function, fails the test.
-var longFuncs = map[string]int{
-	"cli/autoscale.go:runAutoscale": 122,
-	"cli/status.go:poolStatuses":    118,
-	"report/classify.go:classify":   121,
-	"report/text.go:WriteText":      116,
-}
-
 func TestFunctionsStayShort(t *testing.T) {
 	lengths := funcLengths(t, funcLenRoots)
 	if len(lengths) < 100 {
 		t.Fatalf("found %d functions: the walk did not find the packages", len(lengths))
 	}
 	for _, name := range slices.Sorted(maps.Keys(lengths)) {
-		n := lengths[name]
-		if n <= maxFuncLines {
-			continue
-		}
-		limit, excepted := longFuncs[name]
-		switch {
-		case !excepted:
+		if n := lengths[name]; n > maxFuncLines {
 			t.Errorf("%s is %d lines, over %d: split it into named steps", name, n, maxFuncLines)
-		case n > limit:
-			t.Errorf("%s grew to %d lines (at most %d, and it is due to be split under %d): split it rather than grow it", name, n, limit, maxFuncLines)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(longFuncs)) {
-		if n, ok := lengths[name]; !ok || n <= maxFuncLines {
-			t.Errorf("%s is no longer over %d lines: remove it from longFuncs in internal/funclen_test.go", name, maxFuncLines)
 		}
 	}
 }

@@ -1,9 +1,6 @@
 package internal
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"errors"
 	"go/build"
 	"io/fs"
@@ -14,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 const module = "github.com/caravan-ml/caravan/"
@@ -32,19 +28,21 @@ var imports = map[string][]string{
 	"internal/spec":             {"internal/record"},
 	"internal/record":           {},
 	"internal/compile":          {"internal/spec", "internal/record"},
-	"internal/gitops":           {"internal/spec", "internal/compile", "internal/nomad", "internal/query", "internal/record"},
+	"internal/gitops":           {"internal/spec", "internal/compile", "internal/gitops/plan", "internal/nomad", "internal/query", "internal/record"},
+	"internal/gitops/plan":      {"internal/spec", "internal/record"},
 	"internal/query":            {"internal/nomad", "internal/record"},
 	"internal/nomad":            {"internal/record"},
 	"internal/autoscale":        {"internal/spec", "internal/autoscale/decide", "internal/nomad", "internal/record", "internal/terraform"},
 	"internal/autoscale/decide": {"internal/spec"},
-	"internal/controller":       {"internal/nomad", "internal/query", "internal/record", "internal/report"},
+	"internal/controller":       {"internal/nomad", "internal/query", "internal/record", "internal/report", "internal/report/triage"},
 	"internal/terraform":        {},
 	"internal/sim":              {"internal/spec", "internal/autoscale/decide"},
 	"internal/gpu":              {},
 	"internal/agent":            {"internal/gpu", "internal/nomad", "internal/record"},
 	// The agent's command, shared by cmd/caravan-agent and `caravan agent`.
 	"internal/agent/agentcmd": {"internal/agent", "internal/gpu", "internal/nomad"},
-	"internal/report":         {"internal/nomad", "internal/record"},
+	"internal/report":         {"internal/nomad", "internal/record", "internal/report/triage"},
+	"internal/report/triage":  {"internal/record"},
 	"internal/registry":       {},
 	"internal/hcinstall":      {},
 	"internal/e2e":            {},
@@ -77,24 +75,6 @@ var owners = map[string][]string{
 	"gonum.org/v1/plot":                   {"internal/report"},
 	// Container registries: the lookups that pin image tags to digests.
 	"github.com/google/go-containerregistry": {"internal/registry"},
-}
-
-// pure are the packages that must stay free of I/O, so that they can be
-// tested exhaustively and replayed by the simulator: no clocks, network or
-// files of their own, and none of the packages in impure, not even through
-// another package. internal/compile is pure too, but it builds Nomad's
-// api.Job, and github.com/hashicorp/nomad/api holds its HTTP client in the
-// same package as its types, so no import check can tell the two apart.
-var pure = []string{"internal/record", "internal/spec", "internal/autoscale/decide"}
-
-// impure are the packages that talk to outside systems or hold their
-// clients, metrics, device libraries or plotting: a pure package that
-// reaches one of them, by any chain of imports, is pure no more.
-var impure = []string{
-	module + "internal/nomad", module + "internal/terraform", module + "internal/agent", module + "internal/cli",
-	"github.com/hashicorp/terraform-exec", "github.com/hashicorp/terraform-json", "github.com/hashicorp/hc-install",
-	"github.com/prometheus/client_golang", "github.com/NVIDIA/go-nvml", "gonum.org/v1/plot",
-	"github.com/hashicorp/go-cleanhttp", module + "internal/registry", "github.com/google/go-containerregistry",
 }
 
 func under(path, prefix string) bool {
@@ -233,152 +213,5 @@ func TestAgentBinaryLinksOnlyTheAgent(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-func TestPureCoresStayPure(t *testing.T) {
-	local := packages(t)
-	var roots []string
-	for _, p := range pure {
-		if _, ok := local[p]; !ok {
-			t.Errorf("pure names %s, which has no Go package: remove it", p)
-			continue
-		}
-		roots = append(roots, module+p)
-	}
-	g := importGraph(t, local, roots)
-	for _, p := range roots {
-		if chain := impureChain(g, p, impure); chain != nil {
-			for i := range chain {
-				chain[i] = strings.TrimPrefix(chain[i], module)
-			}
-			t.Errorf("%s must stay pure, but it reaches %s through %s: move the code that needs it to the I/O edge",
-				chain[0], chain[len(chain)-1], strings.Join(chain, " -> "))
-		}
-	}
-}
-
-// importGraph maps each package reachable from roots to its non-test
-// imports, by full import path: the module's packages as packages() read
-// them (every build configuration), the rest as `go list -deps` resolves
-// them for this machine.
-func importGraph(t *testing.T, local map[string][]string, roots []string) map[string][]string {
-	t.Helper()
-	g := map[string][]string{}
-	for rel, imps := range local {
-		if rel == "." {
-			rel = ""
-		}
-		g[strings.TrimSuffix(module+rel, "/")] = imps
-	}
-	// The packages outside the module that the roots import, directly or
-	// through the module's own packages.
-	var outside []string
-	seen := map[string]bool{}
-	stack := slices.Clone(roots)
-	for len(stack) > 0 {
-		p := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[p] || p == "C" {
-			continue
-		}
-		seen[p] = true
-		imps, ok := g[p]
-		if !ok {
-			outside = append(outside, p)
-			continue
-		}
-		stack = append(stack, imps...)
-	}
-	if len(outside) == 0 {
-		return g
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the purity check lists imports with the go command, which is not on PATH: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	args := append([]string{"list", "-e", "-deps", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}"}, outside...)
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, goTool, args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list -deps of the pure packages' imports: %v\n%s", err, stderr.String())
-	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		if _, ok := g[f[0]]; !ok {
-			g[f[0]] = f[1:]
-		}
-	}
-	for _, p := range outside {
-		if _, ok := g[p]; !ok {
-			t.Fatalf("go list did not list %s, which a pure package reaches: its imports are unknown", p)
-		}
-	}
-	return g
-}
-
-// impureChain is the shortest chain of imports in g from pkg to a package
-// under one of bad, pkg first; nil when there is none.
-func impureChain(g map[string][]string, pkg string, bad []string) []string {
-	from := map[string]string{pkg: ""}
-	queue := []string{pkg}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		if slices.ContainsFunc(bad, func(b string) bool { return under(p, b) }) {
-			var chain []string
-			for ; p != ""; p = from[p] {
-				chain = append(chain, p)
-			}
-			slices.Reverse(chain)
-			return chain
-		}
-		for _, q := range g[p] {
-			if _, ok := from[q]; !ok {
-				from[q] = p
-				queue = append(queue, q)
-			}
-		}
-	}
-	return nil
-}
-
-func TestImpureChain(t *testing.T) {
-	g := map[string][]string{
-		"m/pure":   {"fmt", "m/spec", "m/util"},
-		"m/spec":   {"ext/hcl"},
-		"m/util":   {"m/deep"},
-		"m/deep":   {"ext/client/sub"},
-		"m/loop":   {"m/loop", "m/pure"},
-		"m/direct": {"m/util", "ext/client"},
-		"ext/hcl":  {"fmt"},
-	}
-	bad := []string{"ext/client"}
-	tests := []struct {
-		pkg  string
-		want []string
-	}{
-		{"m/spec", nil},
-		{"m/pure", []string{"m/pure", "m/util", "m/deep", "ext/client/sub"}},
-		{"m/direct", []string{"m/direct", "ext/client"}},
-		{"m/loop", []string{"m/loop", "m/pure", "m/util", "m/deep", "ext/client/sub"}},
-		{"ext/client", []string{"ext/client"}},
-		{"missing", nil},
-	}
-	for _, tt := range tests {
-		if got := impureChain(g, tt.pkg, bad); !slices.Equal(got, tt.want) {
-			t.Errorf("impureChain(%s) = %v, want %v", tt.pkg, got, tt.want)
-		}
-	}
-	// "ext/clientele" is not under "ext/client".
-	if got := impureChain(map[string][]string{"a": {"ext/clientele"}}, "a", bad); got != nil {
-		t.Errorf("a prefix of a path that is not its parent counted as impure: %v", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // Variable paths of the autoscaler's records. `caravan pools` and
@@ -113,44 +114,13 @@ type TerraformStatus struct {
 	NextRetryAt time.Time `json:"next_retry_at,omitzero"`
 }
 
-// CostRecord is one pool's cost accounting for one UTC day, in base units
-// (seconds, dollars). Hours hold the same figures per hour of the day so
-// that `caravan cost -since 3h` is exact to the hour.
-type CostRecord struct {
-	Pool        string  `json:"pool"`
-	Date        string  `json:"date"` // 2006-01-02, UTC
-	Price       float64 `json:"price_per_hour"`
-	GPUsPerNode int     `json:"gpus_per_node"`
-	CostFigures
-	Hours [24]CostFigures `json:"hours"`
-	// RunGPUSeconds are GPU-seconds allocated to each run today.
-	RunGPUSeconds map[string]float64 `json:"run_gpu_seconds,omitempty"`
-}
-
-// CostFigures are the accumulated figures of a period.
-type CostFigures struct {
-	// NodeSeconds: machine lifetime paid (names in Terraform state).
-	NodeSeconds float64 `json:"node_seconds"`
-	// GPUSeconds: GPUs of paid machines × time (nodes × gpus_per_node).
-	GPUSeconds float64 `json:"gpu_seconds"`
-	// AllocatedGPUSeconds: GPUs held by allocations × time.
-	AllocatedGPUSeconds float64 `json:"allocated_gpu_seconds"`
-	// Dollars: NodeSeconds × price per hour / 3600.
-	Dollars float64 `json:"dollars"`
-}
-
-// Add accumulates o into f.
-func (f *CostFigures) Add(o CostFigures) {
-	f.NodeSeconds += o.NodeSeconds
-	f.GPUSeconds += o.GPUSeconds
-	f.AllocatedGPUSeconds += o.AllocatedGPUSeconds
-	f.Dollars += o.Dollars
-}
-
-// IdleGPUSeconds is the paid GPU time no allocation held.
-func (f CostFigures) IdleGPUSeconds() float64 {
-	return max(f.GPUSeconds-f.AllocatedGPUSeconds, 0)
-}
+// CostRecord and CostFigures are the autoscaler's cost accounting, whose
+// data type lives in internal/record so that readers of costs need not
+// link the autoscaler.
+type (
+	CostRecord  = record.Cost
+	CostFigures = record.CostFigures
+)
 
 // maxRunsPerDay bounds a CostRecord under Nomad's variable size limit.
 const maxRunsPerDay = 400

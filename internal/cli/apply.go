@@ -10,6 +10,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
@@ -48,7 +49,7 @@ func runApply(ctx context.Context, env Env, args []string) int {
 		errorf(env, "-parallelism is %d; give at least 1", *par)
 		return ExitUsage
 	}
-	var p *gitops.RunPlan
+	var p *plan.RunPlan
 	cl, err := nf.client(env)
 	if err != nil {
 		return nomadError(env, err)
@@ -79,14 +80,14 @@ func runApply(ctx context.Context, env Env, args []string) int {
 // loadSavedPlan reads a plan file and checks it against Nomad now: the
 // runs there, and the operator's policy, which a saved plan's jobs must
 // follow as much as a directory's experiments.
-func loadSavedPlan(ctx context.Context, env Env, cl *nomad.Client, catf *catalogFlags, path string) (*gitops.RunPlan, int) {
+func loadSavedPlan(ctx context.Context, env Env, cl *nomad.Client, catf *catalogFlags, path string) (*plan.RunPlan, int) {
 	f, err := os.Open(path)
 	if err != nil {
 		errorf(env, "read plan: %v", err)
 		return nil, ExitError
 	}
 	defer f.Close()
-	p, err := gitops.ReadPlan(f, planKey(env))
+	p, err := plan.ReadPlan(f, planKey(env))
 	if err != nil {
 		errorf(env, "read plan %s: %v", path, err)
 		return nil, ExitError
@@ -104,7 +105,7 @@ func loadSavedPlan(ctx context.Context, env Env, cl *nomad.Client, catf *catalog
 	if cat != nil {
 		policy = cat.Policy
 	}
-	if err := gitops.CheckPolicy(p, policy); err != nil {
+	if err := plan.CheckPolicy(p, policy); err != nil {
 		errorf(env, "%s: %v", path, err)
 		return nil, ExitError
 	}
@@ -112,7 +113,7 @@ func loadSavedPlan(ctx context.Context, env Env, cl *nomad.Client, catf *catalog
 	if err != nil {
 		return nil, nomadError(env, err)
 	}
-	if err := gitops.CheckFresh(p, actual); err != nil {
+	if err := plan.CheckFresh(p, actual); err != nil {
 		errorf(env, "%s: %v", path, err)
 		return nil, ExitError
 	}
@@ -121,8 +122,8 @@ func loadSavedPlan(ctx context.Context, env Env, cl *nomad.Client, catf *catalog
 
 // applyPlan prints the plan, executes it with progress on stderr, and
 // reports the outcome.
-func applyPlan(ctx context.Context, env Env, cl *nomad.Client, p *gitops.RunPlan, opts gitops.ApplyOptions) int {
-	if err := gitops.WriteText(env.Stdout, p); err != nil {
+func applyPlan(ctx context.Context, env Env, cl *nomad.Client, p *plan.RunPlan, opts gitops.ApplyOptions) int {
+	if err := plan.WriteText(env.Stdout, p); err != nil {
 		errorf(env, "write plan: %v", err)
 		return ExitError
 	}
@@ -157,7 +158,7 @@ func applyPlan(ctx context.Context, env Env, cl *nomad.Client, p *gitops.RunPlan
 
 // dirtyRuns counts the runs to create whose configuration directory had
 // uncommitted changes when they were compiled (job meta).
-func dirtyRuns(p *gitops.RunPlan) int {
+func dirtyRuns(p *plan.RunPlan) int {
 	n := 0
 	for _, e := range p.Experiments {
 		for _, c := range e.Create {
@@ -175,7 +176,7 @@ func dirtyRuns(p *gitops.RunPlan) int {
 // silently do nothing. A token that may not read the version (node:read)
 // gets a warning, not a refusal: the runs' constraint keeps them on clients
 // that enforce it.
-func checkNomadVersion(ctx context.Context, env Env, cl *nomad.Client, p *gitops.RunPlan) (string, int) {
+func checkNomadVersion(ctx context.Context, env Env, cl *nomad.Client, p *plan.RunPlan) (string, int) {
 	v, err := cl.ServerVersion(ctx)
 	switch {
 	case errors.Is(err, nomad.ErrPermission):

@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,55 +37,28 @@ func init() {
 const leaseTTL = 12 * time.Second
 
 func runAutoscale(ctx context.Context, env Env, args []string) int {
-	fs := newFlagSet(env, "autoscale", "[POOLSDIR]")
-	cf := addConfigFlags(fs)
-	nf := addPoolsNomadFlags(fs)
-	dryRun := fs.Bool("dry-run", false, "print the decisions and change nothing (no Terraform, no Nomad writes)")
-	listen := fs.String("listen", "127.0.0.1:9465", "serve /metrics on this `address`; empty disables")
-	stateDir := fs.String("state-dir", "", "parent `directory` of the per-pool Terraform workdirs and states (default: $CARAVAN_STATE_DIR, else POOLSDIR/.caravan/terraform)")
-	var only []string
-	fs.Func("pool", "scale only the pool `NAME` (repeatable; default: every pool with a terraform block)", func(s string) error {
-		only = append(only, s)
-		return nil
-	})
-	resync := fs.Duration("resync", 30*time.Second, "full re-read of the cluster at least this often")
-	runsNS := fs.String("runs-namespace", "", "keep the history of runs in this namespace only (default: every namespace the token sees)")
-	pos, code, ok := parseFlags(fs, args)
+	o, code, ok := parseAutoscaleFlags(env, args)
 	if !ok {
 		return code
 	}
-	if len(pos) > 1 {
-		errorf(env, "autoscale takes at most one directory, the operator's pools directory; got %d arguments\n  Usage: caravan autoscale [POOLSDIR] [-dry-run] [-listen ADDR] [-state-dir DIR]", len(pos))
-		return ExitUsage
-	}
-	dir := "."
-	if len(pos) == 1 {
-		dir = pos[0]
-	}
 	log := env.Logger
-	cat, diags := cf.loadPools(ctx, env, dir)
+	cat, diags := o.cf.loadPools(ctx, env, o.dir)
 	if diags.HasErrors() {
 		writeDiags(env, cat.Files, diags, false)
 		return ExitError
 	}
 	writeDiags(env, cat.Files, diags, false) // warnings
-	pools, err := autoscaledPools(cat, dir, only)
+	pools, err := autoscaledPools(cat, o.dir, o.only)
 	if err != nil {
 		errorf(env, "%v", err)
 		return ExitUsage
 	}
-	if *stateDir == "" {
-		*stateDir = env.Getenv("CARAVAN_STATE_DIR")
-	}
-	if *stateDir == "" {
-		*stateDir = filepath.Join(dir, ".caravan", "terraform")
-	}
-	provs, err := poolWorkspaces(pools, *stateDir, *dryRun, env)
+	provs, err := poolWorkspaces(pools, o.stateDir, o.dryRun, env)
 	if err != nil {
 		errorf(env, "%v", err)
 		return ExitError
 	}
-	nc, err := nf.client(env)
+	nc, err := o.nf.client(env)
 	if err != nil {
 		errorf(env, "%v", err)
 		return ExitError
@@ -91,53 +67,24 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	holder := holderName()
-	lc := autoscale.Config{
-		Pools: pools, Provisioners: provs, Nomad: nc, Events: nc,
-		DryRun: *dryRun, DryRunOut: env.Stdout, Resync: *resync,
-		Logger: log, Metrics: autoscale.NewMetrics(reg), Holder: holder,
-		// What experiments may name and do, for validate, plan and apply;
-		// and the node pools of the pools scaled here, so that runs can be
-		// submitted before the first machine registers.
-		Catalog: cat, NodePools: nc,
-	}
-	if !*dryRun {
-		lc.Leader = nc.NewLease("", autoscale.LeaseVariable, holder, leaseTTL)
-		// Renewed four times a TTL, each renewal bounded by the period:
-		// a process that cannot renew stops acting after at most half
-		// a TTL, a standby takes over no sooner than one TTL.
-		lc.LeaderPoll = leaseTTL / 4
-	}
-	loop, err := autoscale.NewLoop(lc)
+	loop, err := newAutoscaleLoop(env, o, cat, pools, provs, nc, reg, holder)
 	if err != nil {
 		errorf(env, "%v", err)
 		return ExitError
 	}
 
-	srvErr, stopMetrics, err := serveMetrics(env, *listen, reg)
+	srvErr, stopMetrics, err := serveMetrics(env, o.listen, reg)
 	if err != nil {
 		errorf(env, "%v", err)
 		return ExitError
 	}
 	defer stopMetrics()
-	names := make([]string, 0, len(pools))
-	for n := range pools {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	log.Info("autoscaling", "pools", names, "state_dir", *stateDir, "nomad", nc.Address(), "dry_run", *dryRun, "holder", holder)
+	log.Info("autoscaling", "pools", slices.Sorted(maps.Keys(pools)), "state_dir", o.stateDir, "nomad", nc.Address(), "dry_run", o.dryRun, "holder", holder)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if !*dryRun {
-		// The service that scales pools also keeps runs' history and
-		// starts the runs that waited for others (depends_on).
-		cm := controller.NewMetrics(reg)
-		records := controller.New(controller.Config{Nomad: nc, Logger: log, Metrics: cm, Holder: holder, Namespace: *runsNS})
-		go func() { _ = records.Run(runCtx) }()
-		deps := controller.NewDependencies(controller.DependenciesConfig{Nomad: nc, Logger: log, Metrics: cm, Namespace: *runsNS})
-		go func() { _ = deps.Run(runCtx) }()
-		stalls := controller.NewStalls(controller.StallsConfig{Nomad: nc, Logger: log, Metrics: cm, Namespace: *runsNS})
-		go func() { _ = stalls.Run(runCtx) }()
+	if !o.dryRun {
+		startRunServices(runCtx, log, nc, reg, holder, o.runsNS)
 	}
 	done := make(chan error, 1)
 	go func() { done <- loop.Run(runCtx) }()
@@ -146,6 +93,90 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 	}
 	log.Info("autoscaler stopped")
 	return ExitOK
+}
+
+// autoscaleOpts are autoscale's flags and directory, defaults applied.
+type autoscaleOpts struct {
+	cf       *configFlags
+	nf       *poolsNomadFlags
+	dir      string
+	dryRun   bool
+	listen   string
+	stateDir string
+	only     []string
+	resync   time.Duration
+	runsNS   string
+}
+
+// parseAutoscaleFlags reads autoscale's command line; ok false means exit
+// with code.
+func parseAutoscaleFlags(env Env, args []string) (o autoscaleOpts, code int, ok bool) {
+	fs := newFlagSet(env, "autoscale", "[POOLSDIR]")
+	o.cf = addConfigFlags(fs)
+	o.nf = addPoolsNomadFlags(fs)
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the decisions and change nothing (no Terraform, no Nomad writes)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:9465", "serve /metrics on this `address`; empty disables")
+	fs.StringVar(&o.stateDir, "state-dir", "", "parent `directory` of the per-pool Terraform workdirs and states (default: $CARAVAN_STATE_DIR, else POOLSDIR/.caravan/terraform)")
+	fs.Func("pool", "scale only the pool `NAME` (repeatable; default: every pool with a terraform block)", func(s string) error {
+		o.only = append(o.only, s)
+		return nil
+	})
+	fs.DurationVar(&o.resync, "resync", 30*time.Second, "full re-read of the cluster at least this often")
+	fs.StringVar(&o.runsNS, "runs-namespace", "", "keep the history of runs in this namespace only (default: every namespace the token sees)")
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return o, code, false
+	}
+	if len(pos) > 1 {
+		errorf(env, "autoscale takes at most one directory, the operator's pools directory; got %d arguments\n  Usage: caravan autoscale [POOLSDIR] [-dry-run] [-listen ADDR] [-state-dir DIR]", len(pos))
+		return o, ExitUsage, false
+	}
+	o.dir = "."
+	if len(pos) == 1 {
+		o.dir = pos[0]
+	}
+	if o.stateDir == "" {
+		o.stateDir = env.Getenv("CARAVAN_STATE_DIR")
+	}
+	if o.stateDir == "" {
+		o.stateDir = filepath.Join(o.dir, ".caravan", "terraform")
+	}
+	return o, ExitOK, true
+}
+
+// newAutoscaleLoop builds the autoscaler's loop; outside a dry run it
+// holds the autoscaler's lease, so that one replica acts at a time.
+func newAutoscaleLoop(env Env, o autoscaleOpts, cat *spec.Catalog, pools map[string]*spec.Pool, provs map[string]autoscale.Provisioner, nc *nomad.Client, reg prometheus.Registerer, holder string) (*autoscale.Loop, error) {
+	lc := autoscale.Config{
+		Pools: pools, Provisioners: provs, Nomad: nc, Events: nc,
+		DryRun: o.dryRun, DryRunOut: env.Stdout, Resync: o.resync,
+		Logger: env.Logger, Metrics: autoscale.NewMetrics(reg), Holder: holder,
+		// What experiments may name and do, for validate, plan and apply;
+		// and the node pools of the pools scaled here, so that runs can be
+		// submitted before the first machine registers.
+		Catalog: cat, NodePools: nc,
+	}
+	if !o.dryRun {
+		lc.Leader = nc.NewLease("", autoscale.LeaseVariable, holder, leaseTTL)
+		// Renewed four times a TTL, each renewal bounded by the period:
+		// a process that cannot renew stops acting after at most half
+		// a TTL, a standby takes over no sooner than one TTL.
+		lc.LeaderPoll = leaseTTL / 4
+	}
+	return autoscale.NewLoop(lc)
+}
+
+// startRunServices starts, until ctx ends, what the service that scales
+// pools also does for runs: it keeps their history, starts the runs that
+// waited for others (depends_on), and watches for stalls.
+func startRunServices(ctx context.Context, log *slog.Logger, nc *nomad.Client, reg prometheus.Registerer, holder, namespace string) {
+	cm := controller.NewMetrics(reg)
+	records := controller.New(controller.Config{Nomad: nc, Logger: log, Metrics: cm, Holder: holder, Namespace: namespace})
+	go func() { _ = records.Run(ctx) }()
+	deps := controller.NewDependencies(controller.DependenciesConfig{Nomad: nc, Logger: log, Metrics: cm, Namespace: namespace})
+	go func() { _ = deps.Run(ctx) }()
+	stalls := controller.NewStalls(controller.StallsConfig{Nomad: nc, Logger: log, Metrics: cm, Namespace: namespace})
+	go func() { _ = stalls.Run(ctx) }()
 }
 
 // poolWorkspaces prepares the Terraform workspace of each pool. The

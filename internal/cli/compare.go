@@ -14,6 +14,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/report"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 func init() {
@@ -41,7 +42,7 @@ func runCompare(ctx context.Context, env Env, args []string) int {
 		errorf(env, "compare takes run IDs, or -experiment NAME (see `caravan ls`)")
 		return ExitUsage
 	}
-	goals, err := report.ParseGoals(*best)
+	goals, err := triage.ParseGoals(*best)
 	if err != nil {
 		errorf(env, "%v", err)
 		return ExitUsage
@@ -58,12 +59,12 @@ func runCompare(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return nomadError(env, err)
 	}
-	in := make([]report.CompareInput, len(rows))
+	in := make([]triage.CompareInput, len(rows))
 	for i, r := range rows {
-		in[i] = report.CompareInput{ID: r.ID, Experiment: r.Experiment, State: string(r.State), Params: r.Params, Usage: usages[r.ID]}
+		in[i] = triage.CompareInput{ID: r.ID, Experiment: r.Experiment, State: string(r.State), Params: r.Params, Usage: usages[r.ID]}
 	}
-	c := report.Compare(in, goals, *metric)
-	if *metric != "" && !slices.ContainsFunc(c.Metrics, func(m report.MetricGoal) bool { return m.Name == *metric }) {
+	c := triage.Compare(in, goals, *metric)
+	if *metric != "" && !slices.ContainsFunc(c.Metrics, func(m triage.MetricGoal) bool { return m.Name == *metric }) {
 		errorf(env, "no run among these wrote metric %q; they wrote: %s", *metric, metricNames(c))
 		return ExitError
 	}
@@ -131,12 +132,12 @@ func compareRows(ctx context.Context, env Env, cl *nomad.Client, pf *projectFlag
 
 // orderBest puts the runs best first by the metric that names the best
 // run; runs without it keep their order, after the others.
-func orderBest(c *report.Comparison) {
+func orderBest(c *triage.Comparison) {
 	if c.Best == nil {
 		return
 	}
 	m, goal := c.Best.Metric, c.Best.Goal
-	slices.SortStableFunc(c.Runs, func(a, b report.ComparedRun) int {
+	slices.SortStableFunc(c.Runs, func(a, b triage.ComparedRun) int {
 		va, oka := a.Metrics[m]
 		vb, okb := b.Metrics[m]
 		switch {
@@ -146,14 +147,14 @@ func orderBest(c *report.Comparison) {
 			return 1
 		case !oka || va.Best.Value == vb.Best.Value:
 			return 0
-		case report.Better(goal, va.Best.Value, vb.Best.Value):
+		case triage.Better(goal, va.Best.Value, vb.Best.Value):
 			return -1
 		}
 		return 1
 	})
 }
 
-func writeComparePNG(env Env, c report.Comparison, path string) int {
+func writeComparePNG(env Env, c triage.Comparison, path string) int {
 	m := ""
 	if c.Best != nil {
 		m = c.Best.Metric
@@ -177,7 +178,7 @@ func writeComparePNG(env Env, c report.Comparison, path string) int {
 // writeComparison prints one line per run: its varying params, then each
 // metric's last value and best value with its step; the best run is
 // starred and named below.
-func writeComparison(w io.Writer, c report.Comparison) {
+func writeComparison(w io.Writer, c triage.Comparison) {
 	if len(c.Same) > 0 {
 		var same []string
 		for _, p := range c.Same {
@@ -207,7 +208,7 @@ func writeComparison(w io.Writer, c report.Comparison) {
 				cells = append(cells, "-", "-")
 				continue
 			}
-			cells = append(cells, report.FormatValue(v.Last.Value), report.FormatValue(v.Best.Value)+" @"+report.FormatValue(v.Best.Step))
+			cells = append(cells, triage.FormatValue(v.Last.Value), triage.FormatValue(v.Best.Value)+" @"+triage.FormatValue(v.Best.Step))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
@@ -215,11 +216,11 @@ func writeComparison(w io.Writer, c report.Comparison) {
 	fmt.Fprintln(w)
 	switch {
 	case c.Best != nil:
-		word := map[string]string{report.GoalMin: "lowest", report.GoalMax: "highest"}[c.Best.Goal]
-		fmt.Fprintf(w, "Best run: %s, %s %s %s at step %s", c.Best.Run, word, c.Best.Metric, report.FormatValue(c.Best.Value), report.FormatValue(c.Best.Step))
+		word := map[string]string{triage.GoalMin: "lowest", triage.GoalMax: "highest"}[c.Best.Goal]
+		fmt.Fprintf(w, "Best run: %s, %s %s %s at step %s", c.Best.Run, word, c.Best.Metric, triage.FormatValue(c.Best.Value), triage.FormatValue(c.Best.Step))
 		for _, m := range c.Metrics {
 			if m.Name == c.Best.Metric && m.Rule == "default" {
-				other := map[string]string{report.GoalMin: "max", report.GoalMax: "min"}[m.Goal]
+				other := map[string]string{triage.GoalMin: "max", triage.GoalMax: "min"}[m.Goal]
 				fmt.Fprintf(w, " (%s is best at its %s by its name; -best %s=%s says otherwise)", m.Name, m.Goal, m.Name, other)
 			}
 		}
@@ -231,7 +232,7 @@ func writeComparison(w io.Writer, c report.Comparison) {
 	}
 }
 
-func metricNames(c report.Comparison) string {
+func metricNames(c triage.Comparison) string {
 	var names []string
 	for _, m := range c.Metrics {
 		names = append(names, m.Name)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
-	"github.com/caravan-ml/caravan/internal/report"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // putMetrics writes a usage summary holding a loss series for run id, as
@@ -66,7 +66,7 @@ func TestCompareSweep(t *testing.T) {
 
 	r = execCaravan(t, env, "", "compare", ids[0], ids[1], "-best", "loss=max", "-json")
 	mustCode(t, r, ExitOK)
-	var c report.Comparison
+	var c triage.Comparison
 	if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
 		t.Fatal(err)
 	}

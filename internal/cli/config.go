@@ -190,7 +190,7 @@ func compileConfig(ctx context.Context, cfg *spec.Config, opts compile.Options, 
 }
 
 // compileRuns is compileConfig that also returns the run of each job:
-// runs[i] compiled to jobs[i] (what gitops.Desired pairs up). Runs whose
+// runs[i] compiled to jobs[i] (what plan.Desired pairs up). Runs whose
 // experiment failed to compile, or that duplicate an earlier run, are in
 // neither slice; the diagnostics say so.
 //

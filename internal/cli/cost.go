@@ -4,70 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
-	"github.com/caravan-ml/caravan/internal/record"
 )
 
 func init() {
 	register(command{name: "cost", synopsis: "Show what autoscaled pools cost: node-hours paid, GPU-hours used, idle remainder, per pool and run", run: runCostCmd})
-}
-
-// costReport is `caravan cost -json`: figures in base units (seconds,
-// dollars) over [From, To].
-type costReport struct {
-	From  time.Time  `json:"from"`
-	To    time.Time  `json:"to"`
-	Pools []poolCost `json:"pools"`
-	Runs  []runCost  `json:"runs"`
-	// RunsApproximate: per-run figures are kept per day, so a window
-	// that starts mid-day counts the whole of that day's run time.
-	RunsApproximate bool `json:"runs_approximate"`
-	// Project, when set, is the project whose runs Runs lists; Pools
-	// are every project's.
-	Project string `json:"project,omitempty"`
-	// Source says where the figures come from: "autoscaler" (its hourly
-	// cost records: node-hours paid and GPU-hours used) or "runs" (the
-	// runs' records and jobs, where no autoscaler keeps cost records:
-	// GPU-hours used only; nothing says what the nodes cost).
-	Source string `json:"source"`
-}
-
-// onlyRuns keeps the cost rows of the runs whose records are listed.
-func onlyRuns(costs []runCost, refs []record.Ref) []runCost {
-	keep := make(map[string]bool, len(refs))
-	for _, r := range refs {
-		keep[r.RunID] = true
-	}
-	out := costs[:0]
-	for _, c := range costs {
-		if keep[c.Run] {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-type poolCost struct {
-	Pool                string  `json:"pool"`
-	NodeSeconds         float64 `json:"node_seconds"`
-	GPUSeconds          float64 `json:"gpu_seconds"`
-	AllocatedGPUSeconds float64 `json:"allocated_gpu_seconds"`
-	IdleGPUSeconds      float64 `json:"idle_gpu_seconds"`
-	Dollars             float64 `json:"dollars"`
-	Utilisation         float64 `json:"utilisation"` // allocated / paid GPU time, 0-1
-}
-
-type runCost struct {
-	Run        string  `json:"run"`
-	Pool       string  `json:"pool"`
-	GPUSeconds float64 `json:"gpu_seconds"`
-	Dollars    float64 `json:"dollars"` // GPU time × the pool's price per GPU
 }
 
 func runCostCmd(ctx context.Context, env Env, args []string) int {
@@ -100,7 +46,7 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 		errorf(env, "%v", err)
 		return ExitError
 	}
-	rep := sumCost(recs, from, to)
+	rep := query.SumCost(recs, from, to)
 	scope, err := pf.scope(env, nomad.AllNamespaces)
 	if err != nil {
 		errorf(env, "%v", err)
@@ -113,7 +59,7 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 		if err != nil {
 			return nomadError(env, err)
 		}
-		rep = costFromRuns(runs.Rows, from, to, time.Now())
+		rep = query.CostFromRuns(runs.Rows, from, to, time.Now())
 		rep.Project = scope.Project
 		if *asJSON {
 			return writeJSON(env, rep, "encode cost report")
@@ -132,7 +78,7 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 			return ExitError
 		}
 		rep.Project = scope.Project
-		rep.Runs = onlyRuns(rep.Runs, refs)
+		rep.Runs = query.OnlyRuns(rep.Runs, refs)
 	}
 	if *asJSON {
 		return writeJSON(env, rep, "encode cost report")
@@ -141,73 +87,9 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 	return ExitOK
 }
 
-// sumCost adds up the hourly figures of the hours that overlap [from, to],
-// and the per-run figures of the days that do.
-func sumCost(recs []autoscale.CostRecord, from, to time.Time) costReport {
-	rep := costReport{From: from.UTC(), To: to.UTC(), Pools: []poolCost{}, Runs: []runCost{}, Source: "autoscaler"}
-	pools := map[string]*autoscale.CostFigures{}
-	runs := map[[2]string]*runCost{}
-	for _, r := range recs {
-		day, err := time.Parse(time.DateOnly, r.Date)
-		if err != nil {
-			continue
-		}
-		f := pools[r.Pool]
-		if f == nil {
-			f = &autoscale.CostFigures{}
-			pools[r.Pool] = f
-		}
-		for h, hf := range r.Hours {
-			start := day.Add(time.Duration(h) * time.Hour)
-			if start.Add(time.Hour).After(from) && start.Before(to) {
-				f.Add(hf)
-			}
-		}
-		if day.Before(from.UTC().Truncate(24 * time.Hour)) {
-			continue
-		}
-		if day.Before(from.UTC()) {
-			rep.RunsApproximate = true
-		}
-		perGPU := 0.0
-		if r.GPUsPerNode > 0 {
-			perGPU = r.Price / float64(r.GPUsPerNode) / 3600
-		}
-		for run, s := range r.RunGPUSeconds {
-			k := [2]string{r.Pool, run}
-			rc := runs[k]
-			if rc == nil {
-				rc = &runCost{Run: run, Pool: r.Pool}
-				runs[k] = rc
-			}
-			rc.GPUSeconds += s
-			rc.Dollars += s * perGPU
-		}
-	}
-	for name, f := range pools {
-		pc := poolCost{Pool: name, NodeSeconds: f.NodeSeconds, GPUSeconds: f.GPUSeconds,
-			AllocatedGPUSeconds: f.AllocatedGPUSeconds, IdleGPUSeconds: f.IdleGPUSeconds(), Dollars: f.Dollars}
-		if f.GPUSeconds > 0 {
-			pc.Utilisation = f.AllocatedGPUSeconds / f.GPUSeconds
-		}
-		rep.Pools = append(rep.Pools, pc)
-	}
-	sort.Slice(rep.Pools, func(i, j int) bool { return rep.Pools[i].Pool < rep.Pools[j].Pool })
-	for _, rc := range runs {
-		rep.Runs = append(rep.Runs, *rc)
-	}
-	sort.Slice(rep.Runs, func(i, j int) bool {
-		if rep.Runs[i].Dollars != rep.Runs[j].Dollars {
-			return rep.Runs[i].Dollars > rep.Runs[j].Dollars
-		}
-		return rep.Runs[i].Run < rep.Runs[j].Run
-	})
-	return rep
-}
-
-func writeCost(w io.Writer, rep costReport) {
+func writeCost(w io.Writer, rep query.CostReport) {
 	fmt.Fprintf(w, "Cost from %s to %s\n\n", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
-	if rep.Source == costFromRunsSource {
+	if rep.Source == query.CostFromRunsSource {
 		writeRunsCost(w, rep)
 		return
 	}

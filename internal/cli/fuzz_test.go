@@ -107,7 +107,7 @@ func FuzzRecordViews(f *testing.F) {
 		}
 		var cost autoscale.CostRecord
 		if json.Unmarshal(raw, &cost) == nil {
-			writeCost(io.Discard, sumCost([]autoscale.CostRecord{cost}, now.Add(-24*time.Hour), now))
+			writeCost(io.Discard, query.SumCost([]autoscale.CostRecord{cost}, now.Add(-24*time.Hour), now))
 		}
 	})
 }

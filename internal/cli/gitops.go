@@ -9,6 +9,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/compile"
 	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -23,7 +24,7 @@ import (
 // desiredRuns compiles cfg's runs (only experiment's when not "") into
 // desired runs. Diagnostics are printed; ok=false means the command must
 // exit with ExitError.
-func desiredRuns(ctx context.Context, env Env, cfg *spec.Config, opts compile.Options, experiment string) ([]gitops.DesiredRun, bool) {
+func desiredRuns(ctx context.Context, env Env, cfg *spec.Config, opts compile.Options, experiment string) ([]plan.DesiredRun, bool) {
 	jobs, diags := compileConfig(ctx, cfg, opts, experiment)
 	if diags.HasErrors() {
 		writeDiags(env, cfg.Files, diags, false)
@@ -33,7 +34,7 @@ func desiredRuns(ctx context.Context, env Env, cfg *spec.Config, opts compile.Op
 		errorf(env, "%v", err)
 		return nil, false
 	}
-	return gitops.Desired(jobs), true
+	return plan.Desired(jobs), true
 }
 
 // actualRuns lists what project owns in Nomad, in every namespace the
@@ -41,7 +42,7 @@ func desiredRuns(ctx context.Context, env Env, cfg *spec.Config, opts compile.Op
 // listing as ls. With desired runs it also refuses, from the same listing,
 // a desired run whose ID is taken by a job caravan does not own: apply
 // would fail on it, so plan says so first.
-func actualRuns(ctx context.Context, cl *nomad.Client, project string, desired ...gitops.DesiredRun) ([]gitops.ActualRun, error) {
+func actualRuns(ctx context.Context, cl *nomad.Client, project string, desired ...plan.DesiredRun) ([]plan.ActualRun, error) {
 	runs, err := query.List(ctx, cl, query.Scope{Namespace: nomad.AllNamespaces, Project: project}, query.Brief)
 	if err != nil {
 		return nil, err
@@ -52,7 +53,7 @@ func actualRuns(ctx context.Context, cl *nomad.Client, project string, desired .
 	return gitops.Actual(runs.Rows), nil
 }
 
-func foreignCollisions(cl *nomad.Client, foreign map[string]*api.JobListStub, desired []gitops.DesiredRun) error {
+func foreignCollisions(cl *nomad.Client, foreign map[string]*api.JobListStub, desired []plan.DesiredRun) error {
 	var taken []string
 	for _, d := range desired {
 		if j, ok := foreign[d.ID]; ok {

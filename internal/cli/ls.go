@@ -10,7 +10,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
-	"github.com/caravan-ml/caravan/internal/report"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 func init() {
@@ -47,7 +47,7 @@ func runLs(ctx context.Context, env Env, args []string) int {
 		errorf(env, "unknown -state %q; use one of %s", *state, statesList())
 		return ExitUsage
 	}
-	goals, err := report.ParseGoals(*best)
+	goals, err := triage.ParseGoals(*best)
 	if err != nil {
 		errorf(env, "%v", err)
 		return ExitUsage

@@ -10,7 +10,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
-	"github.com/caravan-ml/caravan/internal/report"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // sortRows orders rows by key ("-" first: descending). A metric sorts best
@@ -24,9 +24,9 @@ func sortRows(rows []query.Run, key string, t *lsTable, goals map[string]string)
 	}
 	var less func(a, b query.Run) int
 	if m, ok := c.metric(); ok {
-		goal := report.Goal(m, goals)
+		goal := triage.Goal(m, goals)
 		if desc {
-			goal = map[string]string{report.GoalMin: report.GoalMax, report.GoalMax: report.GoalMin}[goal]
+			goal = map[string]string{triage.GoalMin: triage.GoalMax, triage.GoalMax: triage.GoalMin}[goal]
 		}
 		desc = false
 		less = func(a, b query.Run) int {
@@ -36,7 +36,7 @@ func sortRows(rows []query.Run, key string, t *lsTable, goals map[string]string)
 				switch {
 				case va == vb:
 					return 0
-				case report.Better(goal, va, vb):
+				case triage.Better(goal, va, vb):
 					return -1
 				}
 				return 1

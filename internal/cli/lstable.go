@@ -13,7 +13,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
-	"github.com/caravan-ml/caravan/internal/report"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // lsWidth is the width ls fits its lines into when neither COLUMNS nor a
@@ -117,7 +117,7 @@ func (t *lsTable) cell(c lsColumn, r query.Run) string {
 	}
 	if m, ok := c.metric(); ok {
 		if v, ok := metricOf(t.usages[r.ID], m); ok {
-			return report.FormatValue(v)
+			return triage.FormatValue(v)
 		}
 		return "-"
 	}

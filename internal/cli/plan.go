@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/hcl/v2"
@@ -59,9 +59,9 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 		enc.SetIndent("", "  ")
 		err = enc.Encode(planJSON{RunPlan: p.WithoutJobs(), Counts: p.Counts(), Changes: p.Counts().HasChanges()})
 	case *markdown:
-		err = gitops.WriteMarkdown(env.Stdout, p)
+		err = plan.WriteMarkdown(env.Stdout, p)
 	default:
-		err = gitops.WriteText(env.Stdout, p)
+		err = plan.WriteText(env.Stdout, p)
 		if err == nil && *out != "" {
 			_, err = fmt.Fprintf(env.Stdout, "\nSaved the plan to %s; apply exactly it with: caravan apply -plan %s\n", *out, *out)
 		}
@@ -78,14 +78,14 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 
 // planJSON is plan -json's document: the plan plus its totals.
 type planJSON struct {
-	*gitops.RunPlan
-	Counts  gitops.Counts `json:"counts"`
-	Changes bool          `json:"changes"`
+	*plan.RunPlan
+	Counts  plan.Counts `json:"counts"`
+	Changes bool        `json:"changes"`
 }
 
 // computePlan loads dir, lists Nomad and diffs them. On failure it has
 // printed why and returns nil with the exit code.
-func computePlan(ctx context.Context, env Env, cf *configFlags, catf *catalogFlags, nf *nomadFlags, dir, experiment string) (*gitops.RunPlan, int) {
+func computePlan(ctx context.Context, env Env, cf *configFlags, catf *catalogFlags, nf *nomadFlags, dir, experiment string) (*plan.RunPlan, int) {
 	cl, err := nf.client(env)
 	if err != nil {
 		return nil, nomadError(env, err)
@@ -116,11 +116,11 @@ func computePlan(ctx context.Context, env Env, cf *configFlags, catf *catalogFla
 	if err != nil {
 		return nil, nomadError(env, err)
 	}
-	popts := gitops.Options{Project: cfg.Project}
+	popts := plan.Options{Project: cfg.Project}
 	if experiment != "" {
 		popts.Experiments = map[string]bool{experiment: true}
 	}
-	p := gitops.Plan(desired, actual, popts)
+	p := plan.Plan(desired, actual, popts)
 	p.Snapshot = configSnapshot(env, cfg)
 	return p, ExitOK
 }
@@ -154,7 +154,7 @@ func planKey(env Env) []byte {
 // savePlan writes the plan file readable by its owner only (it holds the
 // compiled jobs, whose env may carry -var values) and atomically, so that
 // an interrupted plan never leaves half a plan for apply to find.
-func savePlan(path string, p *gitops.RunPlan, key []byte) error {
+func savePlan(path string, p *plan.RunPlan, key []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".caravan-plan-*")
 	if err != nil {
 		return fmt.Errorf("save plan: %w", err)
@@ -166,7 +166,7 @@ func savePlan(path string, p *gitops.RunPlan, key []byte) error {
 		f.Close()
 		return fmt.Errorf("save plan to %s: %w", path, err)
 	}
-	if err := gitops.WritePlan(f, p, key); err != nil {
+	if err := plan.WritePlan(f, p, key); err != nil {
 		f.Close()
 		return fmt.Errorf("save plan to %s: %w", path, err)
 	}

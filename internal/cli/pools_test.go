@@ -17,6 +17,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/terraform"
 	"github.com/caravan-ml/caravan/internal/testutil/syncbuf"
@@ -93,7 +94,7 @@ func TestCostCommand(t *testing.T) {
 		}
 	}
 	r = execCaravan(t, env, "", "cost", "-json")
-	var rep costReport
+	var rep query.CostReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Pools) != 1 {
 		t.Fatalf("cost -json: %v\n%s", err, r.stdout)
 	}
@@ -113,7 +114,7 @@ func TestCostCommand(t *testing.T) {
 	// the pools, shared by every project, stay whole.
 	srv.SetVariable("default", record.Ref{Project: "vision", RunID: "resnet-1a2b3c4d"}.Path(), map[string]string{"record": `{"run_id":"resnet-1a2b3c4d","project":"vision"}`})
 	r = execCaravan(t, env, "", "cost", "-json", "-project", "vision")
-	rep = costReport{}
+	rep = query.CostReport{}
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("cost -json -project: %v\n%s", err, r.stdout)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -48,28 +49,36 @@ func poolsFromCluster(ctx context.Context, cl *nomad.Client, now time.Time) ([]p
 	return poolRows(view, nodes, blocked, now), nil
 }
 
-// poolRows is status's per-node-pool view with the GPU time of each pool's
-// runs over the last day. It is pure.
+// poolRows is status's per-node-pool view with the GPU time its runs held
+// over the last day, each run's on the node pool it ran on, and the caravan
+// pools of the runs active now or in that day. A node pool whose nodes are
+// gone still has a row while its runs' time is in the window. It is pure.
 func poolRows(view *query.Runs, nodes []*api.NodeListStub, blocked []*api.Evaluation, now time.Time) []poolRow {
-	used := costFromRuns(view.Rows, now.Add(-24*time.Hour), now, now)
-	byPool := map[string]poolCost{}
-	for _, p := range used.Pools {
-		byPool[p.Pool] = p
-	}
+	use := query.UseByNodePool(view.Rows, now.Add(-24*time.Hour), now, now)
 	var out []poolRow
-	for _, p := range poolStatuses(view, nodes, blocked, now) {
+	for _, p := range query.Pools(view, nodes, blocked, now) {
 		r := poolRow{NodePool: p.NodePool, Pools: p.Pools, NodesReady: p.NodesReady, NodesDrain: p.NodesDrain, NodesDown: p.NodesDown,
 			GPUsBusy: p.GPUsTotal - p.GPUsFree, GPUsFree: p.GPUsFree, Queued: p.Queued, Running: p.Running}
+		if u := use[p.NodePool]; u != nil {
+			r.Pools = union(r.Pools, u.Pools)
+			r.GPUSeconds, r.Dollars = u.GPUSeconds, u.Dollars
+			delete(use, p.NodePool)
+		}
 		if r.Pools == nil {
 			r.Pools = []string{}
 		}
-		for _, name := range p.Pools {
-			r.GPUSeconds += byPool[name].AllocatedGPUSeconds
-			r.Dollars += byPool[name].Dollars
-		}
 		out = append(out, r)
 	}
+	for np, u := range use {
+		out = append(out, poolRow{NodePool: np, Pools: u.Pools, GPUSeconds: u.GPUSeconds, Dollars: u.Dollars})
+	}
+	slices.SortFunc(out, func(a, b poolRow) int { return strings.Compare(a.NodePool, b.NodePool) })
 	return out
+}
+
+// union is the sorted names in a or b.
+func union(a, b []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a), b...))))
 }
 
 func writePoolRows(w io.Writer, rows []poolRow) {

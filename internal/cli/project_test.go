@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -54,7 +54,7 @@ func TestProjectsNeverTouchEachOther(t *testing.T) {
 	mustCode(t, r, ExitOK)
 	var doc struct {
 		Project     string
-		Experiments []gitops.ExperimentPlan
+		Experiments []plan.ExperimentPlan
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatal(err)

@@ -248,7 +248,7 @@ func nodePools(in queueInput, rowByID map[string]*query.Run) map[string]nodePool
 			continue
 		}
 		p := out[n.NodePool]
-		g := nodeGPUs(n)
+		g := query.NodeGPUs(n)
 		p.ready++
 		p.total += g
 		p.free += g
@@ -265,7 +265,7 @@ func nodePools(in queueInput, rowByID map[string]*query.Run) map[string]nodePool
 		}
 		p := out[np]
 		r := rowByID[a.JobID]
-		g := allocGPUs(a, r)
+		g := query.AllocGPUs(a, r)
 		p.free = max(0, p.free-g)
 		if g > 0 {
 			p.releases = append(p.releases, release{at: endAtTimeout(a, r), gpus: g})

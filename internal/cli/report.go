@@ -15,6 +15,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/report"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 func init() {
@@ -46,7 +47,7 @@ func runReport(ctx context.Context, env Env, args []string) int {
 	// A running run is judged at this moment; Triage itself reads no
 	// clock (without one it would stop its runtime at the last event).
 	in.Now = time.Now()
-	r := report.Triage(in)
+	r := triage.Triage(in)
 
 	if *pngFile != "" {
 		if err := writePNGFile(*pngFile, r); err != nil {
@@ -69,7 +70,7 @@ func runReport(ctx context.Context, env Env, args []string) int {
 
 // writePNGFile renders first and creates the file only then, so that a run
 // without a timeline leaves no empty file behind.
-func writePNGFile(path string, r report.Report) error {
+func writePNGFile(path string, r triage.Report) error {
 	var b bytes.Buffer
 	if err := report.WritePNG(&b, r); err != nil {
 		if errors.Is(err, report.ErrNoTimeline) {

@@ -16,7 +16,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/nomad/nomadtest"
 	"github.com/caravan-ml/caravan/internal/record"
-	"github.com/caravan-ml/caravan/internal/report"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // reportCluster is a fake Nomad holding one failed run, crashy-1a2b3c4d,
@@ -113,11 +113,11 @@ func TestReportCommand(t *testing.T) {
 	if res.code != ExitOK {
 		t.Fatalf("-json: exit %d, stderr:\n%s", res.code, res.stderr)
 	}
-	var r report.Report
+	var r triage.Report
 	if err := json.Unmarshal([]byte(res.stdout), &r); err != nil {
 		t.Fatalf("-json output is not a report: %v\n%s", err, res.stdout)
 	}
-	if r.Reason.Kind != report.KindCUDAOOM || r.ExitCode == nil || *r.ExitCode != 3 || r.Outcome != report.OutcomeFailed {
+	if r.Reason.Kind != triage.KindCUDAOOM || r.ExitCode == nil || *r.ExitCode != 3 || r.Outcome != triage.OutcomeFailed {
 		t.Errorf("JSON reason %q outcome %q exit %v", r.Reason.Kind, r.Outcome, r.ExitCode)
 	}
 	f, err := os.Open(pngPath)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -81,12 +82,12 @@ func runRun(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return nomadError(env, err)
 	}
-	p := gitops.Plan(desired, actual, gitops.Options{Project: cfg.Project, Experiments: scope})
+	p := plan.Plan(desired, actual, plan.Options{Project: cfg.Project, Experiments: scope})
 	p.Snapshot = configSnapshot(env, cfg)
 	// A single file is not the whole truth of an experiment: runs it no
 	// longer declares are none of run's business.
 	for i := range p.Experiments {
-		p.Experiments[i].Removed = []gitops.RunRef{}
+		p.Experiments[i].Removed = []plan.RunRef{}
 	}
 	return applyPlan(ctx, env, cl, p, gitops.ApplyOptions{Parallelism: *par, Origin: record.OriginRun})
 }

@@ -237,7 +237,7 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 			continue
 		}
 		for tg, m := range e.FailedTGAllocs {
-			fmt.Fprintf(w, "Waiting:    group %s cannot be placed: %s\n", tg, strings.Join(waitReasons(m), "; "))
+			fmt.Fprintf(w, "Waiting:    group %s cannot be placed: %s\n", tg, strings.Join(query.WaitReasons(m), "; "))
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/report"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // StopSuffix follows a record's path for what `caravan stop` says of a
@@ -60,7 +61,7 @@ func (c *Controller) finishJob(ctx context.Context, ref jobRef) error {
 			return nil
 		}
 	}
-	o := outcomeOf(report.Triage(in), c.cfg.Now)
+	o := outcomeOf(triage.Triage(in), c.cfg.Now)
 	c.addTails(ctx, &o, in.Allocs)
 	if s, err := c.stopOf(ctx, rref); err == nil {
 		o.StoppedBy, o.StopReason = s.By, s.Reason
@@ -80,7 +81,7 @@ func (c *Controller) finishJob(ctx context.Context, ref jobRef) error {
 }
 
 // outcomeOf keeps what a report says of how a run ended.
-func outcomeOf(r report.Report, now func() time.Time) record.Outcome {
+func outcomeOf(r triage.Report, now func() time.Time) record.Outcome {
 	o := record.Outcome{
 		RunID: r.RunID, State: record.State(r.Outcome), ExitCode: r.ExitCode, Reason: r.Reason.Kind, Summary: r.Reason.Summary,
 		Attempts: r.Attempts, GPUSeconds: r.GPUHours * 3600, Cost: r.Cost, RecordedAt: now().UTC(), Stall: r.Stall,
@@ -110,7 +111,7 @@ func (c *Controller) addTails(ctx context.Context, o *record.Outcome, allocs []*
 	if latest == nil || latest.ClientStatus == api.AllocClientStatusPending {
 		return
 	}
-	task := report.MainTask(latest)
+	task := triage.MainTask(latest)
 	for _, stderr := range []bool{false, true} {
 		tail, err := c.cfg.Nomad.LogTail(ctx, latest.ID, task, stderr, record.MaxLogTail)
 		if err != nil {

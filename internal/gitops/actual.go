@@ -1,16 +1,17 @@
 package gitops
 
 import (
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // Actual is the plan's view of runs that internal/query listed: the same
 // listing ls and status print, so that plan and ls agree by construction.
-func Actual(runs []query.Run) []ActualRun {
-	out := make([]ActualRun, 0, len(runs))
+func Actual(runs []query.Run) []plan.ActualRun {
+	out := make([]plan.ActualRun, 0, len(runs))
 	for _, r := range runs {
-		out = append(out, ActualRun{
+		out = append(out, plan.ActualRun{
 			ID: r.ID, Project: r.Project, Experiment: r.Experiment, Namespace: r.Namespace,
 			Status: r.JobStatus, Stopped: r.Stopped, HasJob: r.HasJob, HasRecord: r.HasRecord,
 			AdHoc: (r.HasJob || r.HasGate) && isAdHoc(r.Meta), HasGate: r.HasGate, Wait: waitText(r),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
@@ -133,8 +134,8 @@ const (
 
 type item struct {
 	kind itemKind
-	c    Change
-	r    RunRef
+	c    plan.Change
+	r    plan.RunRef
 }
 
 type outcome struct {
@@ -160,7 +161,7 @@ type outcome struct {
 // order, and experiments side by side: Nomad considers queued runs of one
 // priority in the order they were registered, so a sweep that waits for
 // GPUs starts in the order it was declared.
-func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *ApplyResult {
+func Apply(ctx context.Context, cl Cluster, p *plan.RunPlan, opts ApplyOptions) *ApplyResult {
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = DefaultParallelism
 	}
@@ -168,12 +169,12 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 		opts.Origin = record.OriginApply
 	}
 	res := &ApplyResult{}
-	lanes, total := lanesOf(plan, opts.Prune, res)
+	lanes, total := lanesOf(p, opts.Prune, res)
 	if len(lanes) == 0 {
 		return res
 	}
-	if res.Planned > 0 && plan.Snapshot != nil {
-		opts.snapshot, res.SnapshotErr = keepSnapshot(ctx, cl, plan)
+	if res.Planned > 0 && p.Snapshot != nil {
+		opts.snapshot, res.SnapshotErr = keepSnapshot(ctx, cl, p)
 	}
 	work := make(chan []item)
 	results := make(chan outcome)
@@ -182,7 +183,7 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 		go func() {
 			for lane := range work {
 				for i, it := range lane {
-					o := do(ctx, cl, it, plan.Project, opts.Origin, opts)
+					o := do(ctx, cl, it, p.Project, opts.Origin, opts)
 					o.next = make(chan bool)
 					results <- o
 					// The loop below says whether to go on, after it
@@ -210,8 +211,8 @@ func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *A
 
 // lanesOf are the plan's items as lanes: each experiment's runs to create,
 // in sweep order, and each stop on its own; total counts the items.
-func lanesOf(plan *RunPlan, prune bool, res *ApplyResult) (lanes [][]item, total int) {
-	for _, e := range plan.Experiments {
+func lanesOf(p *plan.RunPlan, prune bool, res *ApplyResult) (lanes [][]item, total int) {
+	for _, e := range p.Experiments {
 		var lane []item
 		for _, c := range e.Create {
 			lane = append(lane, item{kind: kindCreate, c: c})
@@ -311,7 +312,7 @@ func tally(res *ApplyResult, o outcome) {
 // plan only lists the project's runs, but a plan file can be old or edited
 // and a job can be re-registered under the same ID, so prune asks Nomad
 // again, right before it stops anything.
-func checkOwner(ctx context.Context, cl Cluster, r RunRef, project string) error {
+func checkOwner(ctx context.Context, cl Cluster, r plan.RunRef, project string) error {
 	job, err := cl.Job(ctx, r.Namespace, r.ID)
 	if err != nil {
 		return fmt.Errorf("stop run %s: %w", r.ID, err)

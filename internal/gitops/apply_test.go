@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -16,7 +17,7 @@ func TestApplyRegistersAndIsIdempotent(t *testing.T) {
 	f := newFake()
 	d := desired("a", 40)
 	var progress []Progress
-	res := Apply(context.Background(), f, Plan(d, f.actual(), Options{}), ApplyOptions{
+	res := Apply(context.Background(), f, plan.Plan(d, f.actual(), plan.Options{}), ApplyOptions{
 		Parallelism: 4, SubmittedBy: "alice",
 		Progress: func(p Progress) { progress = append(progress, p) },
 	})
@@ -43,7 +44,7 @@ func TestApplyRegistersAndIsIdempotent(t *testing.T) {
 		t.Errorf("progress calls = %d, last %+v", len(progress), progress[len(progress)-1])
 	}
 
-	again := Plan(d, f.actual(), Options{})
+	again := plan.Plan(d, f.actual(), plan.Options{})
 	if again.Counts().HasChanges() {
 		t.Fatalf("second plan has changes: %+v", again.Counts())
 	}
@@ -57,7 +58,7 @@ func TestApplyRegistersAndIsIdempotent(t *testing.T) {
 func TestApplyRaceIsNotADoubleSubmit(t *testing.T) {
 	f := newFake()
 	d := desired("a", 3)
-	p := Plan(d, nil, Options{})
+	p := plan.Plan(d, nil, plan.Options{})
 	// Another apply registered run 1 after our plan was made.
 	f.jobs["a-00000001"] = d[1].Job
 	res := Apply(context.Background(), f, p, ApplyOptions{Parallelism: 1})
@@ -73,7 +74,7 @@ func TestApplyStopsAtFirstFailureAndReportsPrecisely(t *testing.T) {
 	f := newFake()
 	f.failJobAt = 5
 	d := desired("a", 100)
-	res := Apply(context.Background(), f, Plan(d, nil, Options{}), ApplyOptions{Parallelism: 1})
+	res := Apply(context.Background(), f, plan.Plan(d, nil, plan.Options{}), ApplyOptions{Parallelism: 1})
 	err := res.Err()
 	if err == nil {
 		t.Fatal("no error")
@@ -88,7 +89,7 @@ func TestApplyStopsAtFirstFailureAndReportsPrecisely(t *testing.T) {
 	}
 	// The repeated apply finishes the work.
 	f.failJobAt = 0
-	res = Apply(context.Background(), f, Plan(d, f.actual(), Options{}), ApplyOptions{})
+	res = Apply(context.Background(), f, plan.Plan(d, f.actual(), plan.Options{}), ApplyOptions{})
 	if res.Err() != nil || len(res.Registered) != 96 || len(f.jobs) != 100 {
 		t.Fatalf("second apply: %v, registered %d, jobs %d", res.Err(), len(res.Registered), len(f.jobs))
 	}
@@ -97,7 +98,7 @@ func TestApplyStopsAtFirstFailureAndReportsPrecisely(t *testing.T) {
 func TestApplyParallelFailureBoundsWork(t *testing.T) {
 	f := newFake()
 	f.failJobAt = 10
-	res := Apply(context.Background(), f, Plan(desired("a", 1000), nil, Options{}), ApplyOptions{Parallelism: 8})
+	res := Apply(context.Background(), f, plan.Plan(desired("a", 1000), nil, plan.Options{}), ApplyOptions{Parallelism: 8})
 	if res.Err() == nil {
 		t.Fatal("no error")
 	}
@@ -113,9 +114,9 @@ func TestApplyParallelFailureBoundsWork(t *testing.T) {
 func TestApplyPruneStopsOnlyActive(t *testing.T) {
 	f := newFake()
 	old := desired("a", 3)
-	Apply(context.Background(), f, Plan(old, nil, Options{}), ApplyOptions{})
+	Apply(context.Background(), f, plan.Plan(old, nil, plan.Options{}), ApplyOptions{})
 	f.jobs["a-00000002"].Status = new("dead")
-	p := Plan(old[:1], f.actual(), Options{})
+	p := plan.Plan(old[:1], f.actual(), plan.Options{})
 	res := Apply(context.Background(), f, p, ApplyOptions{})
 	if len(res.Stopped) != 0 {
 		t.Fatalf("stopped without -prune: %v", res.Stopped)
@@ -124,7 +125,7 @@ func TestApplyPruneStopsOnlyActive(t *testing.T) {
 	if res.Err() != nil || !slices.Equal(res.Stopped, []string{"a-00000001"}) {
 		t.Fatalf("prune stopped %v (%v), want only the active a-00000001", res.Stopped, res.Err())
 	}
-	if c := Plan(old[:1], f.actual(), Options{}).Counts(); c.HasChanges() || c.Removed != 2 {
+	if c := plan.Plan(old[:1], f.actual(), plan.Options{}).Counts(); c.HasChanges() || c.Removed != 2 {
 		t.Errorf("after prune: %+v", c)
 	}
 }
@@ -133,7 +134,7 @@ func TestApplyInterrupted(t *testing.T) {
 	f := newFake()
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	res := Apply(ctx, f, Plan(desired("a", 50), nil, Options{}), ApplyOptions{Parallelism: 1, Progress: func(Progress) {
+	res := Apply(ctx, f, plan.Plan(desired("a", 50), nil, plan.Options{}), ApplyOptions{Parallelism: 1, Progress: func(Progress) {
 		n++
 		if n == 3 {
 			cancel()
@@ -148,7 +149,7 @@ func TestApplyInterrupted(t *testing.T) {
 func TestApplyForeignCollision(t *testing.T) {
 	f := newFake()
 	f.foreign["a-00000000"] = true
-	res := Apply(context.Background(), f, Plan(desired("a", 1), nil, Options{}), ApplyOptions{})
+	res := Apply(context.Background(), f, plan.Plan(desired("a", 1), nil, plan.Options{}), ApplyOptions{})
 	if !errors.Is(res.Failures[0].Err, nomad.ErrConflict) || res.Err() == nil {
 		t.Fatalf("collision not reported: %+v", res)
 	}
@@ -157,13 +158,13 @@ func TestApplyForeignCollision(t *testing.T) {
 // TestPlanScopesRemovalToItsProject: given runs of several projects, a
 // plan lists as no longer declared only its own project's runs.
 func TestPlanScopesRemovalToItsProject(t *testing.T) {
-	actual := []ActualRun{
+	actual := []plan.ActualRun{
 		{ID: "a-1", Project: "mine", Experiment: "a", HasJob: true, Status: "running"},
 		{ID: "a-2", Project: "theirs", Experiment: "a", HasJob: true, Status: "running"},
 		{ID: "a-3", Experiment: "a", HasJob: true, Status: "running"},
 		{ID: "a-4", Project: "mine", Experiment: "a", HasRecord: true},
 	}
-	p := Plan(nil, actual, Options{Project: "mine"})
+	p := plan.Plan(nil, actual, plan.Options{Project: "mine"})
 	var removed []string
 	for _, e := range p.Experiments {
 		for _, r := range e.Removed {
@@ -181,11 +182,11 @@ func TestPlanScopesRemovalToItsProject(t *testing.T) {
 func TestPruneChecksTheOwnerAgain(t *testing.T) {
 	f := newFake()
 	d := desired("a", 2)
-	Apply(context.Background(), f, Plan(d, f.actual(), Options{}), ApplyOptions{})
+	Apply(context.Background(), f, plan.Plan(d, f.actual(), plan.Options{}), ApplyOptions{})
 	f.jobs["a-00000000"].Meta[record.MetaProject] = "theirs"
-	plan := &RunPlan{Version: PlanVersion, Project: "mine", Experiments: []ExperimentPlan{{Name: "a",
-		Removed: []RunRef{{ID: "a-00000000", Namespace: "default", Active: true}, {ID: "a-00000001", Namespace: "default", Active: true}}}}}
-	res := Apply(context.Background(), f, plan, ApplyOptions{Prune: true})
+	p := &plan.RunPlan{Version: plan.PlanVersion, Project: "mine", Experiments: []plan.ExperimentPlan{{Name: "a",
+		Removed: []plan.RunRef{{ID: "a-00000000", Namespace: "default", Active: true}, {ID: "a-00000001", Namespace: "default", Active: true}}}}}
+	res := Apply(context.Background(), f, p, ApplyOptions{Prune: true})
 	if len(f.stopped) != 0 {
 		t.Fatalf("prune stopped %v; a-00000000 is project theirs' and a-00000001 is of no project", f.stopped)
 	}
@@ -200,11 +201,11 @@ func TestPruneChecksTheOwnerAgain(t *testing.T) {
 // side.
 func TestApplyRegistersSweepsInOrder(t *testing.T) {
 	f := newFake()
-	var d []DesiredRun
+	var d []plan.DesiredRun
 	for _, e := range []string{"a", "b", "c"} {
 		d = append(d, desired(e, 30)...)
 	}
-	res := Apply(context.Background(), f, Plan(d, nil, Options{}), ApplyOptions{Parallelism: 16})
+	res := Apply(context.Background(), f, plan.Plan(d, nil, plan.Options{}), ApplyOptions{Parallelism: 16})
 	if err := res.Err(); err != nil || len(res.Registered) != 90 {
 		t.Fatalf("registered %d: %v", len(res.Registered), err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -117,7 +118,7 @@ func (f *fakeCluster) StopJob(_ context.Context, _, id string) (string, error) {
 }
 
 // actual lists the fake's state the way the CLI lists Nomad's.
-func (f *fakeCluster) actual() []ActualRun {
+func (f *fakeCluster) actual() []plan.ActualRun {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var stubs []*api.JobListStub
@@ -181,8 +182,8 @@ func (l listing) Record(context.Context, record.Ref) (*record.Run, uint64, error
 }
 
 // desired makes n runs of experiment exp with compile-shaped jobs.
-func desired(exp string, n int) []DesiredRun {
-	out := make([]DesiredRun, n)
+func desired(exp string, n int) []plan.DesiredRun {
+	out := make([]plan.DesiredRun, n)
 	for i := range out {
 		id := fmt.Sprintf("%s-%08x", exp, i)
 		meta := map[string]string{
@@ -192,7 +193,7 @@ func desired(exp string, n int) []DesiredRun {
 		}
 		job := &api.Job{ID: new(id), Name: new(id), Type: new("batch"), Meta: meta,
 			TaskGroups: []*api.TaskGroup{{Name: new("run"), Tasks: []*api.Task{{Name: "train", Driver: "docker", Config: map[string]any{"image": "train:1"}}}}}}
-		out[i] = DesiredRun{ID: id, Experiment: exp, SpecHash: meta[record.MetaSpecHash], Summary: SummaryOf(job), Job: job}
+		out[i] = plan.DesiredRun{ID: id, Experiment: exp, SpecHash: meta[record.MetaSpecHash], Summary: plan.SummaryOf(job), Job: job}
 	}
 	return out
 }

@@ -72,3 +72,10 @@ func stopGated(ctx context.Context, cl Cluster, it item, project string) outcome
 	}
 	return outcome{it: it, action: "stopped"}
 }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

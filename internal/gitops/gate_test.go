@@ -5,11 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
 // dependents are n runs of experiment exp that wait for up's runs.
-func dependents(exp string, n int, up []DesiredRun) []DesiredRun {
+func dependents(exp string, n int, up []plan.DesiredRun) []plan.DesiredRun {
 	d := desired(exp, n)
 	var ids []string
 	for _, u := range up {
@@ -26,8 +27,8 @@ func TestApplyGatesDependentRuns(t *testing.T) {
 	f := newFake()
 	prep := desired("prep", 2)
 	train := dependents("train", 3, prep)
-	all := append(append([]DesiredRun{}, prep...), train...)
-	res := Apply(context.Background(), f, Plan(all, f.actual(), Options{}), ApplyOptions{})
+	all := append(append([]plan.DesiredRun{}, prep...), train...)
+	res := Apply(context.Background(), f, plan.Plan(all, f.actual(), plan.Options{}), ApplyOptions{})
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -43,12 +44,12 @@ func TestApplyGatesDependentRuns(t *testing.T) {
 	}
 
 	// The next plan sees them: unchanged, waiting, nothing to apply.
-	again := Plan(all, f.actual(), Options{})
+	again := plan.Plan(all, f.actual(), plan.Options{})
 	if c := again.Counts(); c.HasChanges() || c.Unchanged != 5 {
 		t.Fatalf("second plan: %+v", c)
 	}
 	var b strings.Builder
-	if err := WriteText(&b, again); err != nil {
+	if err := plan.WriteText(&b, again); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "= "+train[0].ID+"  waiting for prep (0 of 2 runs done)") {
@@ -62,7 +63,7 @@ func TestApplyGatesDependentRuns(t *testing.T) {
 
 	// No longer declared: -prune removes the gates, which is stopping a
 	// run that never started.
-	p := Plan(prep, f.actual(), Options{})
+	p := plan.Plan(prep, f.actual(), plan.Options{})
 	if c := p.Counts(); c.RemovedActive != 3 {
 		t.Fatalf("undeclared waiting runs are not active: %+v", c)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/caravan-ml/caravan/internal/gitops/plan"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
@@ -36,10 +37,10 @@ func submitted(job *api.Job, origin, by, nomadVersion, snapshot string) *api.Job
 // keepSnapshot writes the plan's configuration snapshot into every
 // namespace it creates runs in, and returns its hash for the jobs' meta;
 // "" and why when it could not.
-func keepSnapshot(ctx context.Context, cl Cluster, plan *RunPlan) (string, error) {
-	hash := plan.Snapshot.Hash()
+func keepSnapshot(ctx context.Context, cl Cluster, p *plan.RunPlan) (string, error) {
+	hash := p.Snapshot.Hash()
 	done := map[string]bool{}
-	for _, e := range plan.Experiments {
+	for _, e := range p.Experiments {
 		for _, c := range e.Create {
 			ns := c.Namespace
 			if c.Job != nil && c.Job.Namespace != nil && *c.Job.Namespace != "" {
@@ -52,7 +53,7 @@ func keepSnapshot(ctx context.Context, cl Cluster, plan *RunPlan) (string, error
 				continue
 			}
 			done[ns] = true
-			if err := cl.CreateSnapshot(ctx, record.SnapshotRef{Namespace: ns, Project: plan.Project, Hash: hash}, plan.Snapshot); err != nil {
+			if err := cl.CreateSnapshot(ctx, record.SnapshotRef{Namespace: ns, Project: p.Project, Hash: hash}, p.Snapshot); err != nil {
 				return "", fmt.Errorf("keep the configuration snapshot in namespace %s: %w", ns, err)
 			}
 		}

@@ -1,7 +1,7 @@
 // Package record holds the data that several parts of caravan read and
 // write about a run, and nothing else: the run record and usage summary kept
-// in Nomad Variables, the gate of a run waiting for others, the job meta
-// keys every compiled job carries, and the
+// in Nomad Variables, the autoscaler's daily cost records, the gate of a run
+// waiting for others, the job meta keys every compiled job carries, and the
 // mapping of what Nomad knows of a job to a run State.
 //
 // It is to caravan what terraform-json is to terraform-exec: plain types

@@ -10,6 +10,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // ErrNoMetric is returned by WriteComparePNG when no run wrote the metric.
@@ -18,11 +20,11 @@ var ErrNoMetric = errors.New("no run wrote the metric")
 // WriteComparePNG draws one metric of compared runs over their steps, one
 // line per run on one plot, labelled with the run and the params that
 // tell it apart; the best run's line is drawn thicker.
-func WriteComparePNG(w io.Writer, c Comparison, metric string) error {
+func WriteComparePNG(w io.Writer, c triage.Comparison, metric string) error {
 	p := plot.New()
 	p.Title.Text = metric + " by step"
 	if c.Best != nil && c.Best.Metric == metric {
-		p.Title.Text += fmt.Sprintf(": best %s (%s %s at step %s)", c.Best.Run, c.Best.Goal, FormatValue(c.Best.Value), FormatValue(c.Best.Step))
+		p.Title.Text += fmt.Sprintf(": best %s (%s %s at step %s)", c.Best.Run, c.Best.Goal, triage.FormatValue(c.Best.Value), triage.FormatValue(c.Best.Step))
 	}
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = metric
@@ -70,7 +72,7 @@ func WriteComparePNG(w io.Writer, c Comparison, metric string) error {
 }
 
 // legendOf is a run's legend entry: its ID and its varying params.
-func legendOf(r ComparedRun, varying []string) string {
+func legendOf(r triage.ComparedRun, varying []string) string {
 	parts := []string{r.ID}
 	for _, n := range varying {
 		if v, ok := r.Params[n]; ok {

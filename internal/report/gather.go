@@ -12,6 +12,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // Source is what a report reads from Nomad. internal/cli adapts
@@ -48,8 +49,8 @@ var ErrNoRun = errors.New("no such run")
 // Nomad that cannot list the run's allocations is an error; missing usage,
 // a garbage-collected job or unreadable logs become warnings in the input,
 // since a partial diagnosis beats none.
-func Gather(ctx context.Context, src Source, runID string) (Input, error) {
-	in := Input{RunID: runID}
+func Gather(ctx context.Context, src Source, runID string) (triage.Input, error) {
+	in := triage.Input{RunID: runID}
 	rec, err := src.Record(ctx, runID)
 	switch {
 	case errors.Is(err, nomad.ErrNotFound):
@@ -83,7 +84,7 @@ func Gather(ctx context.Context, src Source, runID string) (Input, error) {
 	for _, s := range stubs {
 		a, err := src.Allocation(ctx, cmp.Or(s.Namespace, rec.Namespace), s.ID)
 		if err != nil {
-			in.Warnings = append(in.Warnings, fmt.Sprintf("could not read allocation %s: %v", short(s.ID), err))
+			in.Warnings = append(in.Warnings, fmt.Sprintf("could not read allocation %s: %v", triage.ShortID(s.ID), err))
 			continue
 		}
 		in.Allocs = append(in.Allocs, a)
@@ -105,12 +106,12 @@ func Gather(ctx context.Context, src Source, runID string) (Input, error) {
 		in.Warnings = append(in.Warnings, fmt.Sprintf("could not read whether run %q stalled: %v", runID, err))
 	}
 
-	if latest := latestFirst(in.Allocs); len(latest) > 0 && latest[0].ClientStatus != api.AllocClientStatusPending {
+	if latest := triage.LatestFirst(in.Allocs); len(latest) > 0 && latest[0].ClientStatus != api.AllocClientStatusPending {
 		a := latest[0]
-		task := MainTask(a)
+		task := triage.MainTask(a)
 		tail, err := src.StderrTail(ctx, a, task, StderrBytes)
 		if err != nil {
-			in.Warnings = append(in.Warnings, fmt.Sprintf("could not read the stderr of task %q in allocation %s (its node may be gone): %v", task, short(a.ID), err))
+			in.Warnings = append(in.Warnings, fmt.Sprintf("could not read the stderr of task %q in allocation %s (its node may be gone): %v", task, triage.ShortID(a.ID), err))
 		} else {
 			in.Stderr, in.StderrAlloc = tail, a.ID
 		}

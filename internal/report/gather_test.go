@@ -12,6 +12,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/record"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // fakeSource is a hand-written Source: maps of what Nomad holds, errors
@@ -118,7 +119,7 @@ func TestGather(t *testing.T) {
 	if !strings.Contains(strings.Join(src.calls, "\n"), "JobAllocations default/train-1a2b3c4d") {
 		t.Errorf("calls %q: allocations must be listed for the record's job in its namespace", src.calls)
 	}
-	if r := Triage(in); r.Reason.Kind != KindCUDAOOM {
+	if r := triage.Triage(in); r.Reason.Kind != triage.KindCUDAOOM {
 		t.Errorf("reason %q, want cuda-oom", r.Reason.Kind)
 	}
 }
@@ -156,7 +157,7 @@ func TestGatherDegrades(t *testing.T) {
 			if w := strings.Join(in.Warnings, "\n"); !strings.Contains(w, tt.warnings) {
 				t.Errorf("warnings %q lack %q", in.Warnings, tt.warnings)
 			}
-			if r := Triage(in); !strings.Contains(strings.Join(r.Warnings, "\n"), tt.warnings) {
+			if r := triage.Triage(in); !strings.Contains(strings.Join(r.Warnings, "\n"), tt.warnings) {
 				t.Errorf("report warnings %q lack %q", r.Warnings, tt.warnings)
 			}
 		})
@@ -184,15 +185,15 @@ func TestReportOfACollectedRun(t *testing.T) {
 	started := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	src := &fakeSource{records: map[string]*record.Run{"train-1a2b3c4d": testRecord()},
 		outcomes: map[string]*record.Outcome{"train-1a2b3c4d": {RunID: "train-1a2b3c4d", State: record.StateFailed, ExitCode: &three,
-			Reason: KindUserError, Summary: "the task exited with code 3", Attempts: 1, StartedAt: started, FinishedAt: started.Add(time.Hour),
+			Reason: triage.KindUserError, Summary: "the task exited with code 3", Attempts: 1, StartedAt: started, FinishedAt: started.Add(time.Hour),
 			Stderr: "Traceback (most recent call last):\nValueError: bad lr\n", RecordedAt: started.Add(time.Hour)}},
 		errs: map[string]error{"JobAllocations": notFound("job")}}
 	in, err := Gather(context.Background(), src, "train-1a2b3c4d")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Triage(in)
-	if r.Outcome != OutcomeFailed || r.ExitCode == nil || *r.ExitCode != 3 || r.Reason.Kind != KindUserError || r.RuntimeS != 3600 ||
+	r := triage.Triage(in)
+	if r.Outcome != triage.OutcomeFailed || r.ExitCode == nil || *r.ExitCode != 3 || r.Reason.Kind != triage.KindUserError || r.RuntimeS != 3600 ||
 		len(r.StderrTail) == 0 || r.StderrTail[len(r.StderrTail)-1] != "ValueError: bad lr" {
 		t.Errorf("report of a collected run: %+v", r)
 	}

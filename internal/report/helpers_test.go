@@ -3,14 +3,25 @@ package report
 import (
 	"encoding/json"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/caravan-ml/caravan/internal/record"
+)
+
+// The builders below are those of internal/report/triage's tests, for the
+// renderers' tests of the same reports.
+
+const (
+	run    = api.AllocDesiredStatusRun
+	stop   = api.AllocDesiredStatusStop
+	failed = api.AllocClientStatusFailed
+	done   = api.AllocClientStatusComplete
 )
 
 // t0 is the start of every synthetic run.
@@ -61,8 +72,8 @@ func ev(typ string, at time.Duration, msg string, details map[string]string) *ap
 }
 
 func terminated(at time.Duration, code int, oom bool) *api.TaskEvent {
-	e := ev(api.TaskTerminated, at, "Exit Code: "+itoa(code), map[string]string{
-		"exit_code": itoa(code), "signal": "0", "oom_killed": map[bool]string{true: "true", false: "false"}[oom]})
+	e := ev(api.TaskTerminated, at, "Exit Code: "+strconv.Itoa(code), map[string]string{
+		"exit_code": strconv.Itoa(code), "signal": "0", "oom_killed": map[bool]string{true: "true", false: "false"}[oom]})
 	e.ExitCode = code
 	if oom {
 		e.DisplayMessage += `, Exit Message: "OOM Killed"`
@@ -85,7 +96,7 @@ func alloc(id string, index uint64, client, desired string, ran time.Duration, g
 	ts.Failed = client == api.AllocClientStatusFailed
 	var ids []string
 	for i := 0; i < gpus; i++ {
-		ids = append(ids, "GPU-"+itoa(i))
+		ids = append(ids, "GPU-"+strconv.Itoa(i))
 	}
 	return &api.Allocation{
 		ID: id, JobID: "train-1a2b3c4d", Namespace: "default", TaskGroup: "run",
@@ -134,13 +145,56 @@ func usage(n int, dur time.Duration, util, gpuMem, rss func(i int, t float64) fl
 	return u
 }
 
-// noise returns a deterministic N(0, sd) source.
-func noise(seed uint64, sd float64) func() float64 {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	return func() float64 { return r.NormFloat64() * sd }
+// meanOf is the mean of v's finite values, as the agent computes it.
+func meanOf(v []float64) float64 {
+	var s float64
+	n := 0
+	for _, x := range v {
+		if finite(x) {
+			s += x
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return s / float64(n)
 }
 
 const gib = float64(1 << 30)
-const mibf = float64(1 << 20)
 
 func constant(v float64) func(int, float64) float64 { return func(int, float64) float64 { return v } }
+
+// rigLeak is the rig's leak: a raw_exec run on one simulated GPU (which
+// reports no utilisation) growing 8 MiB/s towards its 200 MiB limit,
+// sampled every 5 s from the cgroup; the kernel killed it between samples.
+// kills is what the agent counted; last is the last sample's time.
+func rigLeak(kills int, last time.Duration) (*record.Usage, *api.Allocation) {
+	const limit = 200 << 20
+	u := &record.Usage{RunID: "train-1a2b3c4d", Node: "gpu-node-1", Start: t0, End: t0.Add(last), IntervalS: 5, GPUs: 1,
+		MemLimit: limit, OOMKills: kills,
+		Sources: map[string]string{record.FigureRSS: record.SourceCgroup, record.FigureCPU: record.SourceProc, record.FigureMemory: record.SourceCgroup}}
+	if kills > 0 {
+		u.Sources[record.FigureOOMKills] = record.SourceCgroup
+	}
+	for t := time.Duration(0); t <= last; t += 5 * time.Second {
+		rss := float64(8<<20) * t.Seconds()
+		u.Timeline.T = append(u.Timeline.T, t.Seconds())
+		u.Timeline.RSS = append(u.Timeline.RSS, rss)
+		u.Timeline.CPU = append(u.Timeline.CPU, 0.02)
+		u.RSSPeak = max(u.RSSPeak, int64(rss))
+		u.MemPeak = max(u.MemPeak, int64(rss)+1<<20)
+		u.Samples++
+	}
+	// Nomad's event for the kill: exit 137, oom_killed false.
+	a := alloc("4e1f0c2a-0000-4000-8000-000000000003", 10, failed, run, 25*time.Second, 1, terminated(25*time.Second, 137, false))
+	a.AllocatedResources.Tasks["train"].Memory.MemoryMB = 200
+	return u, a
+}
+
+func stalled(alloc string, stopped bool) *record.Stall {
+	step := 3.0
+	return &record.Stall{RunID: "train-1a2b3c4d", AllocID: alloc, Since: t0.Add(6 * time.Minute), DetectedAt: t0.Add(36 * time.Minute),
+		TimeoutS: 1800, Step: &step, Action: record.OnStallStop, Stopped: stopped,
+		Evidence: []string{"no output since 20:06:00 (1200 bytes of logs)", "CPU at most 0.00 cores since 20:06:00"}}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -13,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/caravan-ml/caravan/internal/record"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // Plot geometry, in pixels at plotDPI.
@@ -39,7 +41,7 @@ var (
 // utilisation, GPU memory and host memory (RSS) over time, stacked on a
 // shared time axis, with memory limits and the leak fit line drawn over
 // the memory panels.
-func WritePNG(w io.Writer, r Report) error {
+func WritePNG(w io.Writer, r triage.Report) error {
 	tl := r.Timeline
 	if tl == nil || len(tl.T) < 2 {
 		return fmt.Errorf("run %s: %w to plot (the agent wrote no samples for it; is `caravan agent` running on its node?)", r.RunID, ErrNoTimeline)
@@ -60,8 +62,8 @@ func WritePNG(w io.Writer, r Report) error {
 		panels = append(panels, noDataPanel("GPU utilisation (%)", ax.unit, ax.span/ax.div))
 	}
 	for _, s := range []memSeries{
-		{"GPU memory (GiB)", SeriesGPUMem, record.FigureGPUMem, tl.GPUMem, r.Memory.GPUMemTotal, colMem},
-		{"Host memory, RSS (GiB)", SeriesRSS, record.FigureRSS, tl.RSS, r.Memory.MemLimit, colRSS},
+		{"GPU memory (GiB)", triage.SeriesGPUMem, record.FigureGPUMem, tl.GPUMem, r.Memory.GPUMemTotal, colMem},
+		{"Host memory, RSS (GiB)", triage.SeriesRSS, record.FigureRSS, tl.RSS, r.Memory.MemLimit, colRSS},
 	} {
 		if len(s.y) == 0 {
 			if !r.HasData(s.figure) {
@@ -100,8 +102,8 @@ type timeAxis struct {
 // over it.
 type memSeries struct {
 	name   string
-	series string // as in Leak.Series
-	figure string // as in Report.HasData
+	series string // as in triage.Leak.Series
+	figure string // as in triage.Report.HasData
 	y      []float64
 	limit  int64
 	col    color.Color
@@ -109,7 +111,7 @@ type memSeries struct {
 
 // memoryPanel draws a memory series in GiB with its limit and the fit line
 // of its leak check, if any.
-func memoryPanel(r Report, s memSeries, ax timeAxis) (*plot.Plot, error) {
+func memoryPanel(r triage.Report, s memSeries, ax timeAxis) (*plot.Plot, error) {
 	p := panel(s.name, ax.unit)
 	p.Y.Min = 0
 	const gib = 1 << 30
@@ -119,12 +121,12 @@ func memoryPanel(r Report, s memSeries, ax timeAxis) (*plot.Plot, error) {
 	if s.limit > 0 {
 		lim := float64(s.limit) / gib
 		if err := addLine(p, 0, lim, ax.span/ax.div, lim, colLimit, []vg.Length{vg.Points(2), vg.Points(3)},
-			"limit "+bytesIEC(float64(s.limit))); err != nil {
+			"limit "+triage.BytesIEC(float64(s.limit))); err != nil {
 			return nil, err
 		}
 	}
 	for _, l := range r.Leaks {
-		if l.Series != s.series || l.Verdict == VerdictInsufficient {
+		if l.Series != s.series || l.Verdict == triage.VerdictInsufficient {
 			continue
 		}
 		col, label := colTrend, "trend "+signed(l.SlopeMiBPerHour)+"/h, no leak"
@@ -230,7 +232,9 @@ func addLine(p *plot.Plot, x0, y0, x1, y1 float64, col color.Color, dashes []vg.
 // signed writes a MiB figure with its sign, in MiB or GiB.
 func signed(m float64) string {
 	if m < 0 {
-		return "-" + mib(-m)
+		return "-" + triage.MiB(-m)
 	}
-	return "+" + mib(m)
+	return "+" + triage.MiB(m)
 }
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

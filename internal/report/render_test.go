@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"image/png"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,11 +14,12 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/record"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 	"github.com/caravan-ml/caravan/internal/testutil/golden"
 )
 
 // renderCases are the reports the golden files show, one per kind of page.
-func renderCases(t *testing.T) map[string]Input {
+func renderCases(t *testing.T) map[string]triage.Input {
 	t.Helper()
 	sixH := 6 * time.Hour
 	fa := fixtureAlloc(t)
@@ -25,7 +27,7 @@ func renderCases(t *testing.T) map[string]Input {
 		func(_ int, t float64) float64 { return 30*gib + 4*gib*t/3600 },
 		func(_ int, t float64) float64 { return 2*gib + 4.5*gib*t/3600 })
 	leaky.MemLimit = 16 << 30
-	return map[string]Input{
+	return map[string]triage.Input{
 		"cuda-oom-fixture": {RunID: "crashy-1", Allocs: []*api.Allocation{fa},
 			Record: &record.Run{RunID: "crashy-1", Experiment: "crashy", Pool: "gpu", Namespace: "default", GPUs: 1, PricePerHour: 4, GPUsPerNode: 2},
 			Stderr: string(readFixture(t, "get-client-fs-logs-stderr-plain.txt"))},
@@ -56,7 +58,7 @@ func TestTextGolden(t *testing.T) {
 	for name, in := range renderCases(t) {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := WriteText(&b, Triage(in)); err != nil {
+			if err := WriteText(&b, triage.Triage(in)); err != nil {
 				t.Fatal(err)
 			}
 			for i, l := range strings.Split(b.String(), "\n") {
@@ -71,23 +73,23 @@ func TestTextGolden(t *testing.T) {
 
 func TestJSONGolden(t *testing.T) {
 	in := renderCases(t)["oom-leak"]
-	b, err := json.MarshalIndent(Triage(in), "", "  ")
+	b, err := json.MarshalIndent(triage.Triage(in), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden.Check(t, filepath.Join("testdata", "oom-leak.json.golden"), append(b, '\n'))
 	// Machines must be able to read it back.
-	var back Report
+	var back triage.Report
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Reason.Kind != KindOOMKilled || len(back.Leaks) != 2 || !back.Leaks[0].Leaking {
+	if back.Reason.Kind != triage.KindOOMKilled || len(back.Leaks) != 2 || !back.Leaks[0].Leaking {
 		t.Errorf("round trip lost the diagnosis: %+v", back.Reason)
 	}
 }
 
 func TestWritePNG(t *testing.T) {
-	r := Triage(renderCases(t)["oom-leak"])
+	r := triage.Triage(renderCases(t)["oom-leak"])
 	var b bytes.Buffer
 	if err := WritePNG(&b, r); err != nil {
 		t.Fatal(err)
@@ -113,7 +115,7 @@ func TestWritePNG(t *testing.T) {
 }
 
 func TestWritePNGWithoutTimeline(t *testing.T) {
-	r := Triage(Input{RunID: "r", Record: testRecord()})
+	r := triage.Triage(triage.Input{RunID: "r", Record: testRecord()})
 	if err := WritePNG(&bytes.Buffer{}, r); !errors.Is(err, ErrNoTimeline) {
 		t.Errorf("err = %v, want ErrNoTimeline", err)
 	}
@@ -169,7 +171,7 @@ func TestTextFitsThePage(t *testing.T) {
 	in.Stderr = strings.Repeat("train: 10%|█     | 100/1000 [00:10<01:30, 9.9it/s]\r", 50) + "\n" +
 		"\x1b[1m" + strings.Repeat("x", 300) + "\x1b[0m\n" + long + "\n"
 	var b bytes.Buffer
-	if err := WriteText(&b, Triage(in)); err != nil {
+	if err := WriteText(&b, triage.Triage(in)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "77.12 GiB already allocated") {
@@ -178,6 +180,62 @@ func TestTextFitsThePage(t *testing.T) {
 	for i, l := range strings.Split(b.String(), "\n") {
 		if n := len([]rune(l)); n > textWidth || strings.ContainsAny(l, "\r\x1b") {
 			t.Errorf("line %d is %d runes or has control characters: %q", i+1, n, l)
+		}
+	}
+}
+
+// TestTextSaysNoData: a figure the agent had no source for reads "no
+// data" in the text, never 0, and a gap in a series is skipped by the plot.
+func TestTextSaysNoData(t *testing.T) {
+	u, a := rigLeak(1, 20*time.Second)
+	r := triage.Triage(triage.Input{Record: testRecord(), Usage: u, Allocs: []*api.Allocation{a}})
+	var text bytes.Buffer
+	if err := WriteText(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"GPU util  no data\n", "GPU mem   no data\n", "Host mem  peak 160 MiB of 200 MiB limit\n", "  GPU util  no data\n"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	for _, bad := range []string{"0%", "Feed the GPU"} {
+		if strings.Contains(text.String(), bad) {
+			t.Errorf("text has %q for a GPU without data:\n%s", bad, text.String())
+		}
+	}
+	// A gap in a series is not a 0 either: the leak fit and the plots skip it.
+	u.Timeline.RSS[2] = math.NaN()
+	r = triage.Triage(triage.Input{Record: testRecord(), Usage: u, Allocs: []*api.Allocation{a}})
+	var png bytes.Buffer
+	if err := WritePNG(&png, r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTextOfAStalledRun: the text of a stalled run says since when, what
+// showed it idle, and the stall_timeout that judged it.
+func TestTextOfAStalledRun(t *testing.T) {
+	killed := alloc("a1", 10, done, stop, 36*time.Minute, 4,
+		ev(api.TaskKilling, 36*time.Minute, "Sent interrupt. Waiting 5s before force killing", nil), terminated(36*time.Minute, 0, false),
+		ev(api.TaskKilled, 36*time.Minute, "Task successfully killed", nil))
+	for name, in := range map[string]triage.Input{
+		"stopped for stalling": {Record: testRecord(), Allocs: []*api.Allocation{killed}, Stall: stalled("a1", true)},
+		"still hanging":        {Record: testRecord(), Allocs: []*api.Allocation{alloc("a1", 10, "running", run, -1, 4)}, Stall: stalled("a1", false), Now: t0.Add(40 * time.Minute)},
+		"from the outcome": {Record: testRecord(), Outcome: &record.Outcome{State: record.StateStopped, Reason: triage.KindStalled,
+			Summary: "stalled since 20:06 UTC after step 3; stopped by the controller", Stall: stalled("a1", true), AllocID: "a1"}},
+	} {
+		r := triage.Triage(in)
+		if r.Reason.Kind != triage.KindStalled {
+			t.Fatalf("%s: reason %s, want %s", name, r.Reason.Kind, triage.KindStalled)
+		}
+		var b bytes.Buffer
+		if err := WriteText(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"stalled since 20:06 UTC after step 3", "no output since 20:06:00", "stall_timeout (30m)"} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("%s: text lacks %q:\n%s", name, want, b.String())
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caravan-ml/caravan/internal/record"
+	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
 // FuzzUsageReport: a usage summary is written by the agent of whichever
@@ -27,7 +28,7 @@ func FuzzUsageReport(f *testing.F) {
 		if json.Unmarshal(raw, &u) != nil {
 			return
 		}
-		r := Triage(Input{RunID: "train-1a2b3c4d", Record: testRecord(), Usage: &u})
+		r := triage.Triage(triage.Input{RunID: "train-1a2b3c4d", Record: testRecord(), Usage: &u})
 		if err := WriteText(io.Discard, r); err != nil {
 			t.Fatalf("text: %v", err)
 		}

@@ -1,4 +1,4 @@
-package gitops
+package plan
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -233,25 +232,6 @@ func TestWithoutJobsLeavesPlanIntact(t *testing.T) {
 	s := p.WithoutJobs()
 	if s.Experiments[0].Create[0].Job != nil || p.Experiments[0].Create[0].Job == nil {
 		t.Fatal("WithoutJobs must strip the copy only")
-	}
-}
-
-func TestActual(t *testing.T) {
-	runs := []query.Run{
-		{ID: "a-00000000", Project: "p", Experiment: "a", Namespace: "default", JobStatus: "running", HasJob: true, HasRecord: true,
-			Meta: map[string]string{"caravan_managed_by": "caravan", "caravan_origin": "apply"}},
-		{ID: "a-00000001", Project: "p", Experiment: "a", Namespace: "default", JobStatus: "running", HasJob: true,
-			Meta: map[string]string{"caravan_managed_by": "caravan", "caravan_rerun_of": "a-00000000"}},
-		{ID: "b-11111111", Experiment: "b", Namespace: "ns2", HasRecord: true},
-	}
-	got := Actual(runs)
-	want := []ActualRun{
-		{ID: "a-00000000", Project: "p", Experiment: "a", Namespace: "default", Status: "running", HasJob: true, HasRecord: true},
-		{ID: "a-00000001", Project: "p", Experiment: "a", Namespace: "default", Status: "running", HasJob: true, AdHoc: true},
-		{ID: "b-11111111", Experiment: "b", Namespace: "ns2", HasRecord: true},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Actual =\n%+v\nwant\n%+v", got, want)
 	}
 }
 

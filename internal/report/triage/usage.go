@@ -1,4 +1,4 @@
-package report
+package triage
 
 import (
 	"fmt"
@@ -90,7 +90,7 @@ func accountUtil(r *Report, u *record.Usage, hasUtil bool) {
 		if r.Util.Low {
 			f := Finding{Kind: KindLowUtil,
 				Summary: fmt.Sprintf("this run paid for %s GPU-hours and used %s (mean GPU utilisation %.0f%%)",
-					hours(r.GPUHours), hours(r.Util.UsedGPUHours), 100*mean),
+					Hours(r.GPUHours), Hours(r.Util.UsedGPUHours), 100*mean),
 				Advice: "Feed the GPU faster (more data-loader workers, pinned memory, larger batches) or ask for fewer or smaller GPUs."}
 			r.Findings = append(r.Findings, f)
 		}
@@ -154,19 +154,20 @@ func usageMemory(r *Report, u *record.Usage) (hasUtil, hasGPUMem, hasRSS bool) {
 
 // leakSentence says what a leaking series does, in one line.
 func leakSentence(l Leak) string {
-	s := fmt.Sprintf("%s grows steadily at %s/hour", seriesName(l.Series), mib(l.SlopeMiBPerHour))
+	s := fmt.Sprintf("%s grows steadily at %s/hour", SeriesName(l.Series), MiB(l.SlopeMiBPerHour))
 	if l.TimeToLimitS != nil {
 		if *l.TimeToLimitS == 0 {
-			s += fmt.Sprintf(" and has reached its %s limit", bytesIEC(l.LimitBytes))
+			s += fmt.Sprintf(" and has reached its %s limit", BytesIEC(l.LimitBytes))
 		} else {
-			s += fmt.Sprintf(" and would reach its %s limit in about %s", bytesIEC(l.LimitBytes),
-				human(time.Duration(*l.TimeToLimitS*float64(time.Second))))
+			s += fmt.Sprintf(" and would reach its %s limit in about %s", BytesIEC(l.LimitBytes),
+				Human(time.Duration(*l.TimeToLimitS*float64(time.Second))))
 		}
 	}
 	return s
 }
 
-func seriesName(s string) string {
+// SeriesName is how a report names a leak series (SeriesRSS, SeriesGPUMem).
+func SeriesName(s string) string {
 	switch s {
 	case SeriesRSS:
 		return "host memory (RSS)"

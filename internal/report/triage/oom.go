@@ -1,4 +1,4 @@
-package report
+package triage
 
 import (
 	"fmt"
@@ -77,10 +77,10 @@ func oomEvidenceOf(ts *api.TaskState, u *record.Usage, limit int64, finish time.
 func (o oomEvidence) finding() Finding {
 	f := Finding{Kind: KindOOMKilled, Summary: "OOM: killed for using more host memory than its limit", Advice: oomAdvice}
 	if o.limit > 0 {
-		f.Summary = "OOM: killed at its " + bytesIEC(float64(o.limit)) + " limit"
+		f.Summary = "OOM: killed at its " + BytesIEC(float64(o.limit)) + " limit"
 	}
 	if o.rate > 0 {
-		f.Summary += ", growing " + bytesIEC(o.rate) + "/s"
+		f.Summary += ", growing " + BytesIEC(o.rate) + "/s"
 	}
 	if o.event != nil {
 		f.Evidence = append(f.Evidence, eventLine(o.event))
@@ -97,11 +97,11 @@ func (o oomEvidence) finding() Finding {
 		f.Evidence = append(f.Evidence, line)
 	}
 	if o.peak > 0 && o.limit > 0 {
-		f.Evidence = append(f.Evidence, fmt.Sprintf("memory peaked at %s of its %s limit", bytesIEC(float64(o.peak)), bytesIEC(float64(o.limit))))
+		f.Evidence = append(f.Evidence, fmt.Sprintf("memory peaked at %s of its %s limit", BytesIEC(float64(o.peak)), BytesIEC(float64(o.limit))))
 	}
 	if o.rate > 0 && o.lastAgo > 0 && !math.IsNaN(o.lastRSS) {
 		f.Evidence = append(f.Evidence, fmt.Sprintf("host memory was %s at the last sample, %s before the end, and growing %s/s",
-			bytesIEC(o.lastRSS), human(o.lastAgo), bytesIEC(o.rate)))
+			BytesIEC(o.lastRSS), Human(o.lastAgo), BytesIEC(o.rate)))
 	}
 	return f
 }

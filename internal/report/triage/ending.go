@@ -1,4 +1,4 @@
-package report
+package triage
 
 import (
 	"cmp"
@@ -24,10 +24,10 @@ func exceededMaxRun(a *api.Allocation) bool {
 func timeoutFinding(timeout, runtime time.Duration, past bool, evidence []string) Finding {
 	summary := "stopped at its timeout"
 	if timeout > 0 {
-		summary = "timeout after " + human(timeout)
+		summary = "timeout after " + Human(timeout)
 	}
 	if past {
-		evidence = append(evidence, "ran "+human(runtime)+" with a timeout of "+human(timeout))
+		evidence = append(evidence, "ran "+Human(runtime)+" with a timeout of "+Human(timeout))
 	}
 	return Finding{Kind: KindTimeout, Summary: summary, Evidence: evidence,
 		Advice: "Nomad stopped it at the experiment's timeout (its max_run_duration). Raise `timeout`, or checkpoint and resume so a run fits in it."}

@@ -1,4 +1,4 @@
-package report
+package triage
 
 import (
 	"math"
@@ -97,7 +97,7 @@ func TestFitLeak(t *testing.T) {
 			l := FitLeak(SeriesRSS, ts, ys, tt.limit)
 			if l.Verdict != tt.verdict {
 				t.Fatalf("verdict %q (%s), want %q; slope %.1f MiB/h R² %.3f z %.2f steady %v growth %s",
-					l.Verdict, l.Why, tt.verdict, l.SlopeMiBPerHour, l.R2, l.MannKendallZ, l.Steady, bytesIEC(l.GrowthBytes))
+					l.Verdict, l.Why, tt.verdict, l.SlopeMiBPerHour, l.R2, l.MannKendallZ, l.Steady, BytesIEC(l.GrowthBytes))
 			}
 			if l.Leaking != (tt.verdict == VerdictLeak) {
 				t.Errorf("Leaking = %v with verdict %q", l.Leaking, l.Verdict)
@@ -155,14 +155,14 @@ func TestFitLeakEachCriterionDecides(t *testing.T) {
 	for i, v := range q {
 		ts, ys = append(ts, float64(i)), append(ys, gib+v*gib/16)
 	}
-	if l := FitLeak(SeriesRSS, ts, ys, 0); l.Verdict != VerdictFlat || !l.Steady || l.R2 < minR2 || l.MannKendallZ >= minMKZ {
+	if l := FitLeak(SeriesRSS, ts, ys, 0); l.Verdict != VerdictFlat || !l.Steady || l.R2 < minR2 || l.MannKendallZ >= MinMKZ {
 		t.Errorf("zigzag: %s, steady %v R² %.2f z %.2f; want flat decided by the trend test alone", l.Verdict, l.Steady, l.R2, l.MannKendallZ)
 	}
 	// R²: growth buried in noise twice its size; the trend is certain and
 	// steady, but the line explains too little to extrapolate to a limit.
 	nz := noise(11, 2*gib)
 	ts, ys = series(512, 6*time.Hour, func(_ int, t float64) float64 { return 20*gib + 4*gib*t/(6*3600) + nz() })
-	if l := FitLeak(SeriesGPUMem, ts, ys, 0); l.Verdict != VerdictGrowing || !l.Steady || l.MannKendallZ < minMKZ || l.R2 >= minR2 {
+	if l := FitLeak(SeriesGPUMem, ts, ys, 0); l.Verdict != VerdictGrowing || !l.Steady || l.MannKendallZ < MinMKZ || l.R2 >= minR2 {
 		t.Errorf("noisy growth: %s, steady %v R² %.2f z %.2f; want growing decided by R² alone", l.Verdict, l.Steady, l.R2, l.MannKendallZ)
 	}
 }
@@ -218,7 +218,7 @@ func TestMannKendall(t *testing.T) {
 	}
 	down := slices.Clone(up)
 	slices.Reverse(down)
-	if z := mannKendallZ(down); z >= -minMKZ {
+	if z := mannKendallZ(down); z >= -MinMKZ {
 		t.Errorf("decreasing: z = %v, want strongly negative", z)
 	}
 }

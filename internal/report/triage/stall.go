@@ -1,4 +1,4 @@
-package report
+package triage
 
 import (
 	"strconv"
@@ -45,7 +45,7 @@ func stallFinding(st *record.Stall) Finding {
 		s += " after step " + strconv.FormatFloat(*st.Step, 'f', -1, 64)
 	}
 	evidence := append([]string(nil), st.Evidence...)
-	timeout := human(time.Duration(st.TimeoutS * float64(time.Second)))
+	timeout := Human(time.Duration(st.TimeoutS * float64(time.Second)))
 	advice := "It printed nothing, wrote no metric and used ~0 CPU and GPU for its stall_timeout (" + timeout + "): a deadlock, a dead data loader or a peer that never answered. "
 	switch {
 	case !st.ResumedAt.IsZero():

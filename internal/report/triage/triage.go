@@ -1,4 +1,4 @@
-package report
+package triage
 
 import (
 	"cmp"
@@ -171,7 +171,7 @@ func Triage(in Input) Report {
 		r.RunID = cmp.Or(rec.RunID, r.RunID)
 		r.Experiment, r.Pool, r.Namespace = rec.Experiment, rec.Pool, rec.Namespace
 	}
-	allocs := latestFirst(in.Allocs)
+	allocs := LatestFirst(in.Allocs)
 	r.Attempts = len(allocs)
 	now := clock(in, allocs)
 	timeout := runTimeout(in.Record, allocs)
@@ -214,7 +214,7 @@ func Triage(in Input) Report {
 				continue
 			}
 			f := oc.reason
-			f.Summary = "attempt " + itoa(len(allocs)-1-i) + " (alloc " + short(old.ID) + "): " + f.Summary
+			f.Summary = "attempt " + itoa(len(allocs)-1-i) + " (alloc " + ShortID(old.ID) + "): " + f.Summary
 			f.Kind, f.Advice = KindAttempt, ""
 			r.Findings = append(r.Findings, f)
 		}
@@ -251,8 +251,8 @@ func fromOutcome(r *Report, o *record.Outcome) {
 	r.Warnings = append(r.Warnings, "Nomad no longer has the run's job; this is how it ended as recorded at "+o.RecordedAt.UTC().Format(time.RFC3339))
 }
 
-// latestFirst orders allocations newest first without touching the input.
-func latestFirst(in []*api.Allocation) []*api.Allocation {
+// LatestFirst orders allocations newest first without touching the input.
+func LatestFirst(in []*api.Allocation) []*api.Allocation {
 	out := make([]*api.Allocation, 0, len(in))
 	for _, a := range in {
 		if a != nil {
@@ -392,7 +392,9 @@ func lastLines(s string, n int) []string {
 	return out
 }
 
-func short(id string) string {
+// ShortID is the first 8 characters of an allocation or node ID, as Nomad
+// prints them.
+func ShortID(id string) string {
 	if len(id) > 8 {
 		return id[:8]
 	}

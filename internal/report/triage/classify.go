@@ -1,9 +1,7 @@
-package report
+package triage
 
 import (
-	"cmp"
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,135 +11,6 @@ import (
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
-
-type classified struct {
-	outcome  string
-	exitCode *int
-	signal   int
-	reason   Finding
-	others   []Finding
-}
-
-// classify decides how one allocation ended and why. The order of the
-// checks is the order of causes: a lost node or an OOM kill explains a
-// non-zero exit, not the other way round.
-func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout time.Duration, now time.Time) classified {
-	var c classified
-	ts := a.TaskStates[task]
-	term := lastEvent(ts, api.TaskTerminated)
-	if term != nil {
-		code := term.ExitCode
-		if s, ok := term.Details["exit_code"]; ok {
-			if n, err := strconv.Atoi(s); err == nil {
-				code = n
-			}
-		}
-		c.exitCode = &code
-		c.signal = term.Signal
-	}
-	start, finish, started := allocSpan(a)
-	var runtime time.Duration
-	if started {
-		end := finish
-		if end.IsZero() {
-			end = now
-		}
-		runtime = end.Sub(start)
-	}
-	node := cmp.Or(a.NodeName, short(a.NodeID))
-	killed := hasEvent(ts, api.TaskKilling) || hasEvent(ts, api.TaskKilled) ||
-		a.DesiredStatus == api.AllocDesiredStatusStop || a.DesiredStatus == api.AllocDesiredStatusEvict
-
-	c.outcome = outcomeOf(a, ts, killed)
-
-	oom := oomEvidenceOf(ts, u, taskMemLimit(a, task), finish)
-	xids := xidFindings(u, ts, stderr, node)
-	cudaOOMLines := cudaOOM.lines(stderr, 3)
-	timeoutText := timeoutEvidence(a, ts)
-	pastTimeout := timeout > 0 && runtime >= timeout-timeout/100
-	exited := c.exitCode != nil
-	failedExit := exited && *c.exitCode != 0
-	sigkill := exited && *c.exitCode == 137 || c.signal == 9
-
-	switch c.outcome {
-	case OutcomeStarting:
-		c.reason = Finding{Kind: KindStarting, Summary: "placed on " + node + ", not started yet",
-			Evidence: eventLines(ts, 3)}
-	case OutcomeRunning:
-		c.reason = Finding{Kind: KindRunning, Summary: "on " + node + " for " + human(runtime)}
-		if pastTimeout {
-			c.others = append(c.others, Finding{Kind: KindTimeout,
-				Summary: "running past its timeout of " + human(timeout),
-				Advice:  "caravan stops runs past their timeout; raise `timeout` in the experiment if it needs longer."})
-		}
-	}
-	if c.outcome == OutcomeStarting || c.outcome == OutcomeRunning {
-		c.others = append(c.others, xids...)
-		return c
-	}
-
-	switch {
-	case a.ClientStatus == api.AllocClientStatusLost || a.ClientStatus == api.AllocClientStatusUnknown:
-		c.reason = Finding{Kind: KindLost, Summary: "node " + node + " stopped answering and the allocation was lost",
-			Evidence: nonEmpty(a.ClientDescription, a.DesiredDescription),
-			Advice:   "Nothing in the run is at fault. Rerun it (`caravan rerun " + a.JobID + "`); if it keeps happening on " + node + ", tell the cluster admins."}
-	case a.DesiredStatus == api.AllocDesiredStatusEvict || containsAny(a.DesiredDescription, "preempt", "evict"):
-		c.reason = Finding{Kind: KindEvicted, Summary: "Nomad evicted the allocation from " + node,
-			Evidence: nonEmpty(a.DesiredDescription),
-			Advice:   "Higher-priority work preempted it or the node was drained. Rerun it, or give the experiment a higher priority."}
-	case oom.event != nil || (oom.kills > 0 && (failedExit || c.outcome == OutcomeFailed)):
-		c.reason = oom.finding()
-	case len(xids) > 0 && (failedExit || !exited || c.outcome == OutcomeFailed):
-		c.reason = xids[0]
-		c.others = append(c.others, xids[1:]...)
-		xids = nil
-	case len(cudaOOMLines) > 0 && (failedExit || c.outcome == OutcomeFailed):
-		c.reason = Finding{Kind: KindCUDAOOM, Summary: "CUDA ran out of GPU memory",
-			Evidence: cudaOOMLines,
-			Advice:   "Lower the batch size or sequence length, use mixed precision or activation checkpointing, or ask for a GPU with more memory."}
-		cudaOOMLines = nil
-	case (killed || exceededMaxRun(a)) && (len(timeoutText) > 0 || pastTimeout):
-		c.reason = timeoutFinding(timeout, runtime, pastTimeout, timeoutText)
-	case sigkill && oom.reached:
-		c.reason = oom.finding()
-		c.reason.Evidence = append([]string{"killed by SIGKILL (exit 137) with host memory at its limit: the kernel's OOM killer's way"}, c.reason.Evidence...)
-	case killed && c.outcome == OutcomeStopped:
-		c.reason = Finding{Kind: KindStopped, Summary: "stopped before it finished",
-			Evidence: nonEmpty(a.DesiredDescription, killMessage(ts)),
-			Advice:   "Someone (or caravan, after the experiment changed) stopped it; `caravan plan` shows what caravan wants running."}
-	case failedExit:
-		c.reason = Finding{Kind: KindUserError, Summary: "the program exited with code " + strconv.Itoa(*c.exitCode),
-			Evidence: []string{eventLine(term)},
-			Advice:   "The end of its stderr is below; `caravan logs " + a.JobID + " -stderr` shows all of it."}
-		if c.signal != 0 {
-			c.reason.Summary += " (signal " + strconv.Itoa(c.signal) + ")"
-		}
-	case sourceNotFound(a, ts) != nil:
-		c.reason = *sourceNotFound(a, ts)
-	case setupFailure(ts) != nil:
-		ev := setupFailure(ts)
-		c.reason = Finding{Kind: KindSetup, Summary: "the task could not start: " + strings.ToLower(ev.Type),
-			Evidence: []string{eventLine(ev)},
-			Advice:   "Check the task's image or command, artifacts and driver on " + node + "."}
-	case c.outcome == OutcomeComplete:
-		c.reason = Finding{Kind: KindSuccess, Summary: "finished successfully"}
-	default:
-		c.reason = Finding{Kind: KindUnknown, Summary: "ended without an exit code Nomad recorded",
-			Evidence: eventLines(ts, 3),
-			Advice:   "`caravan show " + a.JobID + "` shows the full event history."}
-	}
-	// What was seen but did not end the run is still worth a line.
-	if oom.kills > 0 && c.reason.Kind != KindOOMKilled {
-		c.others = append(c.others, Finding{Kind: KindOOMKilled,
-			Summary: fmt.Sprintf("the kernel's OOM killer killed %d process%s of the run, which carried on (a data-loader worker, typically)", oom.kills, plural(oom.kills, "", "es")),
-			Advice:  oomAdvice})
-	}
-	c.others = append(c.others, xids...)
-	if len(cudaOOMLines) > 0 {
-		c.others = append(c.others, Finding{Kind: KindCUDAOOM, Summary: "stderr mentions CUDA running out of memory", Evidence: cudaOOMLines})
-	}
-	return c
-}
 
 func outcomeOf(a *api.Allocation, ts *api.TaskState, killed bool) string {
 	switch a.ClientStatus {

@@ -1,4 +1,4 @@
-package cli
+package query
 
 import (
 	"encoding/json"
@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/hashicorp/nomad/api"
 )
@@ -23,10 +22,10 @@ func shape(t *testing.T, name string, v any) {
 	}
 }
 
-// TestPoolStatusesFromRecordedAnswers feeds status the recorded cluster:
+// TestPoolsFromRecordedAnswers feeds Pools the recorded cluster:
 // gpu-fits runs on gpu-node-1 (1 of its 2 GPUs), gpu-too-big (3 GPUs)
 // waits with a blocked evaluation saying "missing devices".
-func TestPoolStatusesFromRecordedAnswers(t *testing.T) {
+func TestPoolsFromRecordedAnswers(t *testing.T) {
 	var nodes []*api.NodeListStub
 	var evals []*api.Evaluation
 	var allocs []*api.AllocationListStub
@@ -40,19 +39,19 @@ func TestPoolStatusesFromRecordedAnswers(t *testing.T) {
 		}
 	}
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	view := &query.Runs{
-		Rows: []query.Run{
+	view := &Runs{
+		Rows: []Run{
 			{ID: "gpu-fits", Pool: "gpu", GPUs: 1, State: record.StateRunning, Submitted: now.Add(-time.Hour)},
 			{ID: "gpu-too-big", Pool: "gpu", GPUs: 3, State: record.StateQueued, Submitted: now.Add(-90 * time.Minute)},
 		},
 		Allocs: allocs,
 	}
-	pools := poolStatuses(view, nodes, blocked, now)
+	pools := Pools(view, nodes, blocked, now)
 	if len(pools) != 2 || pools[0].NodePool != "default" || pools[1].NodePool != "gpu" {
 		t.Fatalf("pools: %+v", pools)
 	}
 	g := pools[1]
-	want := poolStatus{NodePool: "gpu", Pools: []string{"gpu"}, Queued: 1, QueuedGPUs: 3, Running: 1, RunningGPUs: 1,
+	want := Pool{NodePool: "gpu", Pools: []string{"gpu"}, Queued: 1, QueuedGPUs: 3, Running: 1, RunningGPUs: 1,
 		NodesReady: 1, GPUsTotal: 2, GPUsFree: 1, OldestID: "gpu-too-big", OldestWait: 90 * time.Minute,
 		WaitReasons: map[string]int{"missing devices": 1}}
 	g.caravanPools = nil
@@ -85,9 +84,9 @@ func TestWaitReasons(t *testing.T) {
 		{api.AllocationMetric{NodesInPool: 3, NodesEvaluated: 3}, []string{"3 nodes evaluated, none fit"}},
 	}
 	for _, tt := range tests {
-		got := waitReasons(&tt.m)
+		got := WaitReasons(&tt.m)
 		if mustJSON(t, got) != mustJSON(t, tt.want) {
-			t.Errorf("waitReasons(%+v) = %q, want %q", tt.m, got, tt.want)
+			t.Errorf("WaitReasons(%+v) = %q, want %q", tt.m, got, tt.want)
 		}
 	}
 }

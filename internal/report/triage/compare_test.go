@@ -1,9 +1,6 @@
-package report
+package triage
 
 import (
-	"bytes"
-	"errors"
-	"image/png"
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/record"
@@ -86,20 +83,5 @@ func TestCompare(t *testing.T) {
 	byAcc := Compare(sweepInputs(), map[string]string{"acc": GoalMin}, "acc")
 	if byAcc.Best == nil || byAcc.Best.Run != "train-0001" || byAcc.Metrics[0] != (MetricGoal{Name: "acc", Goal: GoalMin, Rule: "given"}) {
 		t.Errorf("acc=min: best %+v, metrics %+v", byAcc.Best, byAcc.Metrics)
-	}
-}
-
-func TestWriteComparePNG(t *testing.T) {
-	c := Compare(sweepInputs(), nil, "")
-	var b bytes.Buffer
-	if err := WriteComparePNG(&b, c, "loss"); err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(&b)
-	if err != nil || img.Bounds().Dx() < 600 {
-		t.Fatalf("not a plot: %v %v", err, img)
-	}
-	if err := WriteComparePNG(&b, c, "nope"); !errors.Is(err, ErrNoMetric) {
-		t.Errorf("a metric nobody wrote: %v", err)
 	}
 }

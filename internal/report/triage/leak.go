@@ -1,4 +1,4 @@
-package report
+package triage
 
 import (
 	"math"
@@ -19,9 +19,9 @@ const (
 	minLeakPoints = 8
 	// minR2 of the least-squares line: the growth must be close to linear.
 	minR2 = 0.5
-	// minMKZ is the one-sided 1% point of the normal distribution: the
+	// MinMKZ is the one-sided 1% point of the normal distribution: the
 	// Mann–Kendall statistic must say "increasing" with p < 0.01.
-	minMKZ = 2.326
+	MinMKZ = 2.326
 	// The growth over the fitted window must be material: at least
 	// minRelGrowth of the starting level, or minLimitGrowth of the limit,
 	// and never less than minAbsGrowth bytes.
@@ -112,7 +112,7 @@ func FitLeak(series string, t, y []float64, limit float64) Leak {
 
 	material := l.GrowthBytes >= minAbsGrowth &&
 		(l.GrowthBytes >= minRelGrowth*math.Abs(l.StartBytes) || (limit > 0 && l.GrowthBytes >= minLimitGrowth*limit))
-	trend := b > 0 && l.MannKendallZ >= minMKZ
+	trend := b > 0 && l.MannKendallZ >= MinMKZ
 	switch {
 	case !trend || !material:
 		l.Verdict = VerdictFlat

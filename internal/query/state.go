@@ -23,63 +23,13 @@ func RunState(job *api.Job, summary *api.JobSummary, allocs []*api.AllocationLis
 	if job == nil && len(allocs) == 0 {
 		return record.StateUnknown
 	}
-	var running, pending, lost, failed, complete, killed, awaiting int
-	for _, a := range allocs {
-		if a.NextAllocation != "" {
-			continue
-		}
-		switch a.ClientStatus {
-		case "running":
-			running++
-		case "pending":
-			if a.DesiredStatus == "run" || a.DesiredStatus == "" {
-				pending++
-			} else {
-				killed++
-			}
-		case "lost", "unknown":
-			lost++
-		case "failed":
-			if a.DesiredStatus == "stop" && stoppedByUser(a) {
-				killed++
-			} else if a.FollowupEvalID != "" {
-				awaiting++
-			} else {
-				failed++
-			}
-		case "complete":
-			if strings.Contains(a.ClientDescription, "max_run_duration") {
-				// Nomad stopped it at its timeout and calls that
-				// complete; the run did not finish.
-				failed++
-				continue
-			}
-			if a.DesiredStatus == "stop" || a.DesiredStatus == "evict" {
-				if stoppedByUser(a) {
-					killed++
-				} else {
-					complete++
-				}
-			} else {
-				complete++
-			}
-		}
-	}
+	t := tallyAllocs(allocs)
 	stopped := job != nil && job.Stop != nil && *job.Stop
 	if len(allocs) == 0 && summary != nil {
 		// No allocation details (garbage-collected, or the caller listed
 		// jobs only): the summary's counts say nearly as much.
-		for _, g := range summary.Summary {
-			running += g.Running
-			pending += g.Starting
-			lost += g.Lost + g.Unknown
-			failed += g.Failed
-			complete += g.Complete
-		}
-		if stopped && running+pending > 0 {
-			return record.StateStopped
-		}
-		if stopped && summaryQueued(summary)+running+pending+lost+failed+complete == 0 {
+		t.addSummary(summary)
+		if stopped && (t.running+t.pending > 0 || summaryQueued(summary)+t.seen() == 0) {
 			return record.StateStopped
 		}
 		stopped = false
@@ -87,31 +37,108 @@ func RunState(job *api.Job, summary *api.JobSummary, allocs []*api.AllocationLis
 	if stopped {
 		// Whatever still runs is being stopped; what ended on its own before
 		// the stop keeps its outcome.
-		if running+pending+killed+awaiting > 0 || len(allocs) == 0 {
+		if t.running+t.pending+t.killed+t.awaiting > 0 || len(allocs) == 0 {
 			return record.StateStopped
 		}
 	}
-	queued := summaryQueued(summary)
-	switch {
-	case running > 0:
-		return record.StateRunning
-	case pending > 0:
-		return record.StateStarting
-	case queued > 0 || awaiting > 0:
-		return record.StateQueued
-	case lost > 0:
-		return record.StateLost
-	case failed > 0:
-		return record.StateFailed
-	case killed > 0:
-		return record.StateStopped
-	case complete > 0:
-		return record.StateComplete
+	if s, ok := t.state(summaryQueued(summary)); ok {
+		return s
 	}
 	if job != nil && job.Status != nil && *job.Status == "dead" {
 		return record.StateStopped
 	}
 	return record.StateQueued
+}
+
+// allocTally counts a run's latest allocations by what became of them.
+type allocTally struct {
+	running, pending, lost, failed, complete, killed, awaiting int
+}
+
+// tallyAllocs counts allocs, skipping those Nomad has replaced: only the
+// newest attempt says where the run stands.
+func tallyAllocs(allocs []*api.AllocationListStub) allocTally {
+	var t allocTally
+	for _, a := range allocs {
+		if a.NextAllocation == "" {
+			t.add(a)
+		}
+	}
+	return t
+}
+
+func (t *allocTally) add(a *api.AllocationListStub) {
+	switch a.ClientStatus {
+	case "running":
+		t.running++
+	case "pending":
+		if a.DesiredStatus == "run" || a.DesiredStatus == "" {
+			t.pending++
+		} else {
+			t.killed++
+		}
+	case "lost", "unknown":
+		t.lost++
+	case "failed":
+		if a.DesiredStatus == "stop" && stoppedByUser(a) {
+			t.killed++
+		} else if a.FollowupEvalID != "" {
+			t.awaiting++
+		} else {
+			t.failed++
+		}
+	case "complete":
+		switch {
+		case strings.Contains(a.ClientDescription, "max_run_duration"):
+			// Nomad stopped it at its timeout and calls that complete;
+			// the run did not finish.
+			t.failed++
+		case (a.DesiredStatus == "stop" || a.DesiredStatus == "evict") && stoppedByUser(a):
+			t.killed++
+		default:
+			t.complete++
+		}
+	}
+}
+
+// addSummary counts from the job summary, for a job whose allocations are
+// not at hand.
+func (t *allocTally) addSummary(summary *api.JobSummary) {
+	for _, g := range summary.Summary {
+		t.running += g.Running
+		t.pending += g.Starting
+		t.lost += g.Lost + g.Unknown
+		t.failed += g.Failed
+		t.complete += g.Complete
+	}
+}
+
+// seen is the number of allocations counted, live or ended.
+func (t allocTally) seen() int {
+	return t.running + t.pending + t.lost + t.failed + t.complete
+}
+
+// state is the run's state by precedence: anything live wins over
+// anything queued, which wins over any ending; ok is false when nothing
+// was counted.
+func (t allocTally) state(queued int) (record.State, bool) {
+	switch {
+	case t.running > 0:
+		return record.StateRunning, true
+	case t.pending > 0:
+		return record.StateStarting, true
+	case queued > 0 || t.awaiting > 0:
+		return record.StateQueued, true
+	case t.lost > 0:
+		return record.StateLost, true
+	case t.failed > 0:
+		return record.StateFailed, true
+	case t.killed > 0:
+		return record.StateStopped, true
+	case t.complete > 0:
+		return record.StateComplete, true
+	}
+	return "", false
 }
 
 // stoppedByUser reports whether an allocation's tasks were killed rather

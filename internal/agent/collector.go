@@ -99,115 +99,154 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) write(s *Snapshot, ch chan<- prometheus.Metric) {
-	d := &c.descs
+	out := sink(ch)
+	c.writeGPUs(out, s)
+	c.writeFaults(out, s)
+	c.writeProcs(out, s)
+	for _, au := range s.Allocs {
+		c.writeAlloc(out, s, au)
+	}
 	node, pool := c.agent.cfg.Node, c.agent.cfg.Pool
-	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
-		if !math.IsNaN(v) {
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
-		}
+	for _, n := range s.Net {
+		out.counter(c.descs.netRx, float64(n.RxByte), node, pool, n.Name)
+		out.counter(c.descs.netTx, float64(n.TxByte), node, pool, n.Name)
 	}
-	counter := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, labels...)
+	c.writeSources(out, s)
+}
+
+// sink sends constant metrics, leaving out a figure that is NaN (unknown),
+// so that a missing reading is an absent series rather than a false zero.
+type sink chan<- prometheus.Metric
+
+func (o sink) send(desc *prometheus.Desc, typ prometheus.ValueType, v float64, labels ...string) {
+	if !math.IsNaN(v) {
+		o <- prometheus.MustNewConstMetric(desc, typ, v, labels...)
 	}
-	gl := func(g GPUStat) []string {
-		return []string{node, pool, strconv.Itoa(g.Index), g.UUID, g.Name}
-	}
+}
+
+func (o sink) gauge(desc *prometheus.Desc, v float64, labels ...string) {
+	o.send(desc, prometheus.GaugeValue, v, labels...)
+}
+
+func (o sink) counter(desc *prometheus.Desc, v float64, labels ...string) {
+	o.send(desc, prometheus.CounterValue, v, labels...)
+}
+
+// gpuLabels are the labels that name a GPU on this node.
+func (c *Collector) gpuLabels(g GPUStat) []string {
+	return []string{c.agent.cfg.Node, c.agent.cfg.Pool, strconv.Itoa(g.Index), g.UUID, g.Name}
+}
+
+// writeGPUs sends each GPU's info series, and its readings when the last
+// read of it succeeded.
+func (c *Collector) writeGPUs(out sink, s *Snapshot) {
+	d := &c.descs
 	for _, g := range s.GPUs {
-		l := gl(g)
-		gauge(d.gpuInfo, 1, append(l, g.Source)...)
+		l := c.gpuLabels(g)
+		out.gauge(d.gpuInfo, 1, append(l, g.Source)...)
 		if g.Err != nil {
 			continue
 		}
-		gauge(d.gpuUtil, g.Util, l...)
-		gauge(d.gpuMemUtil, g.MemUtil, l...)
+		out.gauge(d.gpuUtil, g.Util, l...)
+		out.gauge(d.gpuMemUtil, g.MemUtil, l...)
 		if g.MemTotal > 0 {
-			gauge(d.gpuMemUsed, float64(g.MemUsed), l...)
-			gauge(d.gpuMemTotal, float64(g.MemTotal), l...)
+			out.gauge(d.gpuMemUsed, float64(g.MemUsed), l...)
+			out.gauge(d.gpuMemTotal, float64(g.MemTotal), l...)
 		}
-		gauge(d.gpuTemp, g.TempC, l...)
-		gauge(d.gpuPower, g.PowerW, l...)
-		gauge(d.gpuPowerLimit, g.PowerLimit, l...)
-		gauge(d.gpuSMClock, g.SMClockHz, l...)
+		out.gauge(d.gpuTemp, g.TempC, l...)
+		out.gauge(d.gpuPower, g.PowerW, l...)
+		out.gauge(d.gpuPowerLimit, g.PowerLimit, l...)
+		out.gauge(d.gpuSMClock, g.SMClockHz, l...)
 		if g.ECCCorrected >= 0 {
-			counter(d.gpuECC, float64(g.ECCCorrected), append(l, "corrected")...)
+			out.counter(d.gpuECC, float64(g.ECCCorrected), append(l, "corrected")...)
 		}
 		if g.ECCUncorrected >= 0 {
-			counter(d.gpuECC, float64(g.ECCUncorrected), append(l, "uncorrected")...)
+			out.counter(d.gpuECC, float64(g.ECCUncorrected), append(l, "uncorrected")...)
 		}
-		gauge(d.gpuPCIe, g.PCIeTxBps, append(l, "tx")...)
-		gauge(d.gpuPCIe, g.PCIeRxBps, append(l, "rx")...)
+		out.gauge(d.gpuPCIe, g.PCIeTxBps, append(l, "tx")...)
+		out.gauge(d.gpuPCIe, g.PCIeRxBps, append(l, "rx")...)
 		if g.Source == "nvml" {
-			gauge(d.gpuProcs, float64(len(g.Processes)), l...)
+			out.gauge(d.gpuProcs, float64(len(g.Processes)), l...)
 		}
 	}
+}
+
+// writeFaults sends the read failures and XID errors counted per GPU.
+func (c *Collector) writeFaults(out sink, s *Snapshot) {
+	d := &c.descs
+	node, pool := c.agent.cfg.Node, c.agent.cfg.Pool
 	for _, f := range s.Failures {
 		l := []string{node, pool, strconv.Itoa(f.Index), f.UUID, f.Name}
-		counter(d.gpuReadFailures, float64(f.Errors), append(l, "error")...)
-		counter(d.gpuReadFailures, float64(f.Timeouts), append(l, "timeout")...)
+		out.counter(d.gpuReadFailures, float64(f.Errors), append(l, "error")...)
+		out.counter(d.gpuReadFailures, float64(f.Timeouts), append(l, "timeout")...)
 	}
 	for _, x := range s.XIDs {
 		l := []string{node, pool, strconv.Itoa(x.Index), x.UUID, x.Name, strconv.FormatUint(x.Code, 10)}
-		counter(d.gpuXID, float64(x.Count), l...)
+		out.counter(d.gpuXID, float64(x.Count), l...)
 	}
+}
+
+// writeProcs sends the GPU processes that belong to no run: work outside
+// Nomad, which holds GPU memory nobody scheduled.
+func (c *Collector) writeProcs(out sink, s *Snapshot) {
+	d := &c.descs
 	for _, p := range s.Procs {
 		if p.Alloc != nil {
 			continue
 		}
-		l := []string{node, pool, strconv.Itoa(p.GPU.Index), p.GPU.UUID, p.GPU.Name, strconv.FormatUint(uint64(p.PID), 10), p.Comm}
-		gauge(d.procMem, float64(p.Mem), l...)
-		gauge(d.procUtil, p.Util, l...)
+		l := []string{c.agent.cfg.Node, c.agent.cfg.Pool, strconv.Itoa(p.GPU.Index), p.GPU.UUID, p.GPU.Name, strconv.FormatUint(uint64(p.PID), 10), p.Comm}
+		out.gauge(d.procMem, float64(p.Mem), l...)
+		out.gauge(d.procUtil, p.Util, l...)
 	}
-	for _, au := range s.Allocs {
-		rl := []string{node, pool, au.RunID, au.Experiment, au.ID}
-		gauge(d.runGPUs, float64(len(au.GPUs)), rl...)
-		for _, gi := range au.GPUs {
-			g := s.GPUs[gi]
-			if g.Err != nil {
-				continue
-			}
-			l := append(gl(g), au.RunID, au.Experiment, au.ID)
-			gauge(d.runGPUUtil, g.Util, l...)
-			gauge(d.runGPUMem, runGPUMem(s, au, g), l...)
+}
+
+// writeAlloc sends one run's GPUs, their use, and its host figures.
+func (c *Collector) writeAlloc(out sink, s *Snapshot, au *AllocUse) {
+	d := &c.descs
+	rl := []string{c.agent.cfg.Node, c.agent.cfg.Pool, au.RunID, au.Experiment, au.ID}
+	out.gauge(d.runGPUs, float64(len(au.GPUs)), rl...)
+	for _, gi := range au.GPUs {
+		g := s.GPUs[gi]
+		if g.Err != nil {
+			continue
 		}
-		if au.MemLimit > 0 {
-			gauge(d.runMemLimit, float64(au.MemLimit), rl...)
+		l := append(c.gpuLabels(g), au.RunID, au.Experiment, au.ID)
+		out.gauge(d.runGPUUtil, g.Util, l...)
+		out.gauge(d.runGPUMem, runGPUMem(s, au, g), l...)
+	}
+	if au.MemLimit > 0 {
+		out.gauge(d.runMemLimit, float64(au.MemLimit), rl...)
+	}
+	c.writeHost(out, au, rl)
+}
+
+// writeSources sends, for each source the agent read, whether the read
+// succeeded and how long it took: node_exporter's collector success gauge.
+func (c *Collector) writeSources(out sink, s *Snapshot) {
+	d := &c.descs
+	node, pool := c.agent.cfg.Node, c.agent.cfg.Pool
+	source := func(name string, tried, ok bool, seconds float64) {
+		if !tried {
+			return
 		}
-		c.writeHost(ch, au, rl)
-	}
-	for _, n := range s.Net {
-		counter(d.netRx, float64(n.RxByte), node, pool, n.Name)
-		counter(d.netTx, float64(n.TxByte), node, pool, n.Name)
-	}
-	b2f := func(b bool) float64 {
-		if b {
-			return 1
+		v := 0.0
+		if ok {
+			v = 1
 		}
-		return 0
+		out.gauge(d.sourceSuccess, v, node, pool, name)
+		out.gauge(d.sourceDuration, seconds, node, pool, name)
 	}
-	if s.NVMLTried || c.agent.cfg.GPUErr != nil {
-		gauge(d.sourceSuccess, b2f(s.NVMLOK), node, pool, "nvml")
-		gauge(d.sourceDuration, s.NVMLSeconds, node, pool, "nvml")
-	}
-	if s.NVMLTried {
-		gauge(d.sourceSuccess, b2f(s.NVMLEventsOK), node, pool, "nvml_events")
-		gauge(d.sourceDuration, s.NVMLEventsSeconds, node, pool, "nvml_events")
-	}
-	if s.NomadTried {
-		gauge(d.sourceSuccess, b2f(s.NomadOK), node, pool, "nomad")
-		gauge(d.sourceDuration, s.NomadSeconds, node, pool, "nomad")
-	}
+	source("nvml", s.NVMLTried || c.agent.cfg.GPUErr != nil, s.NVMLOK, s.NVMLSeconds)
+	source("nvml_events", s.NVMLTried, s.NVMLEventsOK, s.NVMLEventsSeconds)
+	source("nomad", s.NomadTried, s.NomadOK, s.NomadSeconds)
 }
 
 // writeHost sends a run's host figures, each only when it has a source,
 // with the source beside it, and the metrics the run wrote itself.
-func (c *Collector) writeHost(ch chan<- prometheus.Metric, au *AllocUse, rl []string) {
+func (c *Collector) writeHost(out sink, au *AllocUse, rl []string) {
 	d := &c.descs
 	h := au.Host
-	send := func(desc *prometheus.Desc, typ prometheus.ValueType, v float64, labels ...string) {
-		if !math.IsNaN(v) {
-			ch <- prometheus.MustNewConstMetric(desc, typ, v, labels...)
-		}
-	}
+	send := out.send
 	source := func(figure, src string) {
 		send(d.runSource, prometheus.GaugeValue, 1, append(rl[:len(rl):len(rl)], figure, src)...)
 	}

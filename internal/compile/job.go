@@ -123,6 +123,7 @@ func Job(run spec.Run, opts Options) (*api.Job, error) {
 	if e.Resources.Disk > 0 {
 		tg.EphemeralDisk = &api.EphemeralDisk{SizeMB: new(int(mebibytes(e.Resources.Disk)))}
 	}
+	applyCheckpoint(e, tg, task, meta, id)
 	job := &api.Job{
 		ID:          new(id),
 		Name:        new(id),

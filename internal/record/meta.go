@@ -47,7 +47,13 @@ const (
 	// run of the experiments it depends on, as declared with it. The
 	// controller registers the run once each of them completed.
 	MetaWaitFor = "caravan_wait_for"
-	MetaRerun   = "caravan_rerun"    // the experiment's rerun counter
+	MetaRerun   = "caravan_rerun" // the experiment's rerun counter
+	// MetaCheckpointGrace is set, to the checkpoint block's grace (a Go
+	// duration), only on runs that may be moved while they run.
+	MetaCheckpointGrace = "caravan_checkpoint_grace"
+	// MetaSpot is SpotOK on runs that may use spot pools without a
+	// checkpoint block.
+	MetaSpot    = "caravan_spot"
 	MetaRerunOf = "caravan_rerun_of" // run ID this run reproduces (caravan rerun)
 
 	// Set at submit time, after compilation, so not part of a run's

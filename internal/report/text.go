@@ -89,6 +89,7 @@ func WriteText(w io.Writer, r Report) error {
 		p("%-10s%s\n", "GPUs", line)
 	}
 	writeUse(&b, r)
+	writeMoves(&b, r)
 
 	if len(r.Leaks) > 0 {
 		p("\nMemory growth\n")

@@ -26,6 +26,9 @@ type Input struct {
 	// Outcome is how the run ended as the controller recorded it when it
 	// did; Triage uses it when Nomad no longer has the run's allocations.
 	Outcome *record.Outcome
+	// Moves are the run's moves (caravan migrate, the autoscaler,
+	// preemptions), oldest first.
+	Moves []record.Move
 	// Warnings are problems met while gathering the input (unreadable
 	// logs, a garbage-collected job); the report repeats them.
 	Warnings []string
@@ -124,6 +127,9 @@ type Report struct {
 	// utilisation, say. They are unknown, not 0.
 	NoData   []string `json:"no_data,omitempty"`
 	Leaks    []Leak   `json:"leaks,omitempty"`
+	// Moves lists every move of the run and MoveGPUHours what they cost.
+	Moves        []MoveSummary `json:"moves,omitempty"`
+	MoveGPUHours float64       `json:"move_gpu_hours,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 
 	// StderrTail holds the last lines of stderr shown with the diagnosis.
@@ -162,6 +168,7 @@ func Triage(in Input) Report {
 		r.Experiment, r.Pool, r.Namespace = rec.Experiment, rec.Pool, rec.Namespace
 	}
 	allocs := latestFirst(in.Allocs)
+	r.Moves, r.MoveGPUHours = summariseMoves(in.Moves, allocs)
 	r.Attempts = len(allocs)
 	now := clock(in, allocs)
 	timeout := runTimeout(in.Record, allocs)

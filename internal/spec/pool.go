@@ -73,6 +73,7 @@ var poolAttrs = []poolAttr{
 			p.BootTimeout = v
 		}
 	}},
+	{"spot", decodePoolSpot},
 	{"price_per_hour", func(l *loader, p *Pool, a *hcl.Attribute) {
 		if v, ok := l.attrNumber(a); ok {
 			if v < 0 {
@@ -222,6 +223,7 @@ func (l *loader) addImplicitPools() {
 	for _, es := range l.exps {
 		if p := l.cfg.Pools[es.e.Pool]; p != nil && p.Declared {
 			l.checkFits(es.e, p)
+			l.checkSpot(es.e, p)
 		}
 		if name := es.e.Pool; l.cfg.Pools[name] == nil {
 			rng := es.e.poolRng

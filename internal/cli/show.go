@@ -41,8 +41,8 @@ type showDoc struct {
 	Summary     *api.JobSummary   `json:"summary,omitempty"`
 	Evaluations []*api.Evaluation `json:"blocked_evaluations,omitempty"`
 	// Wait is what a run with no job yet waits for.
-	Wait  *query.Wait  `json:"wait,omitempty"`
-	Gate  *record.Gate `json:"gate,omitempty"`
+	Wait *query.Wait  `json:"wait,omitempty"`
+	Gate *record.Gate `json:"gate,omitempty"`
 	// Moves are the run's moves (caravan migrate, the autoscaler).
 	Moves []record.Move `json:"moves,omitempty"`
 	stubs []*api.AllocationListStub

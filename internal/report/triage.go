@@ -125,12 +125,12 @@ type Report struct {
 	// NoData lists the figures (record.Figure* names: gpu_util, gpu_mem,
 	// rss) the agent had no source for: the run's GPUs report no
 	// utilisation, say. They are unknown, not 0.
-	NoData   []string `json:"no_data,omitempty"`
-	Leaks    []Leak   `json:"leaks,omitempty"`
+	NoData []string `json:"no_data,omitempty"`
+	Leaks  []Leak   `json:"leaks,omitempty"`
 	// Moves lists every move of the run and MoveGPUHours what they cost.
 	Moves        []MoveSummary `json:"moves,omitempty"`
 	MoveGPUHours float64       `json:"move_gpu_hours,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings     []string      `json:"warnings,omitempty"`
 
 	// StderrTail holds the last lines of stderr shown with the diagnosis.
 	StderrTail []string `json:"stderr_tail,omitempty"`

@@ -92,7 +92,7 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	holder := holderName()
 	lc := autoscale.Config{
-		Pools: pools, Provisioners: provs, Nomad: nc, Events: nc,
+		Pools: pools, Provisioners: provs, Nomad: nc, Events: nc, Mover: nc,
 		DryRun: *dryRun, DryRunOut: env.Stdout, Resync: *resync,
 		Logger: log, Metrics: autoscale.NewMetrics(reg), Holder: holder,
 		// What experiments may name and do, for validate, plan and apply;

@@ -96,7 +96,7 @@ func (f migrateFlags) target(ctx context.Context, env Env, cl *nomad.Client, cat
 			errorf(env, "run %s is running and declares no checkpoint block, so it cannot resume elsewhere: caravan never moves it\n  Add a checkpoint block to the experiment for its next runs, or stop it (`caravan stop %s`) and rerun it where you want it.", ri.ID, ri.ID)
 			return t, ExitError, false
 		}
-		t.AvoidNode = cur.NodeName
+		t.AvoidNode, t.FromAlloc, t.RequireCheckpoint = cur.NodeName, cur.ID, true
 	} else if f.pool == "" && f.node == "" {
 		errorf(env, "run %s is queued: say where it goes with -pool POOL or -node NODE", ri.ID)
 		return t, ExitUsage, false

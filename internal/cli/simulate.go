@@ -34,6 +34,7 @@ type simulateFlags struct {
 	price, warm                float64
 	bTarget                    float64
 	bCool, bInt                time.Duration
+	ckptOverhead               time.Duration
 }
 
 func (f *simulateFlags) register(fs *flag.FlagSet) {
@@ -49,6 +50,7 @@ func (f *simulateFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxNodes, "max-nodes", -1, "override every pool's max_nodes (0: no limit; negative: keep the pool's)")
 	fs.Float64Var(&f.price, "price", -1, "override every pool's price_per_hour (negative: keep the pool's)")
 	fs.Float64Var(&f.warm, "warm-fraction", 0, "caravan: keep free GPUs on live nodes for this fraction (0-1) of the recent peak of busy GPUs; shows what a warm buffer costs and saves (default 0: none)")
+	fs.DurationVar(&f.ckptOverhead, "checkpoint-overhead", 0, "treat every single-node trace job as checkpointable, with this much GPU time lost per move (e.g. 2m); caravan then moves work to empty nodes (default 0: nothing moves)")
 	fs.Float64Var(&f.bTarget, "baseline-target", 0.8, "baseline: target GPU utilisation (0-1)")
 	fs.DurationVar(&f.bCool, "baseline-cooldown", 5*time.Minute, "baseline: cooldown after a scaling action")
 	fs.DurationVar(&f.bInt, "baseline-interval", 10*time.Second, "baseline: evaluation interval")
@@ -98,6 +100,7 @@ func runSimulate(ctx context.Context, env Env, args []string) int {
 	rep, err := sim.ComparePools(pools, "", jobs, f.boot, sim.Options{
 		Caravan:        &policy,
 		BaselineTarget: f.bTarget, BaselineCooldown: f.bCool, BaselineInterval: f.bInt,
+		CheckpointOverhead: f.ckptOverhead,
 	})
 	if err != nil {
 		errorf(env, "%v", err)

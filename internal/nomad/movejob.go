@@ -2,6 +2,7 @@ package nomad
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/nomad/api"
@@ -20,7 +21,17 @@ type MoveTarget struct {
 	Node string
 	// NodePool and Pool send it to another node pool and caravan pool.
 	NodePool, Pool string
+	// FromAlloc is the allocation the run leaves, when it runs: the move
+	// is refused unless Nomad still wants it running, so that a run that
+	// ended meanwhile is never started again.
+	FromAlloc string
+	// RequireCheckpoint refuses to move a run that declares no
+	// checkpoint block.
+	RequireCheckpoint bool
 }
+
+// ErrNotMovable is returned by MoveJob for a run that must not move now.
+var ErrNotMovable = errors.New("run not movable")
 
 // MoveJob re-registers the caravan job jobID with the placement of t: the
 // constraint of an earlier move is replaced, and the node pool changed if
@@ -38,6 +49,9 @@ func (c *Client) MoveJob(ctx context.Context, namespace, jobID string, t MoveTar
 	}
 	if job.Meta[record.MetaManagedBy] != record.ManagedByValue {
 		return nil, fmt.Errorf("move job %q: it is not a caravan run (no %s meta); caravan moves only its own runs", jobID, record.MetaManagedBy)
+	}
+	if err := c.checkMovable(ctx, namespace, job, t); err != nil {
+		return nil, err
 	}
 	moved := MovedJob(job, t)
 	var index uint64
@@ -87,4 +101,27 @@ func cloneMap(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// checkMovable refuses a move that would restart a run that ended, or
+// move one that cannot resume.
+func (c *Client) checkMovable(ctx context.Context, namespace string, job *api.Job, t MoveTarget) error {
+	id := deref(job.ID)
+	if (job.Stop != nil && *job.Stop) || deref(job.Status) == "dead" {
+		return fmt.Errorf("move run %q: %w: it has ended", id, ErrNotMovable)
+	}
+	if t.RequireCheckpoint && job.Meta[record.MetaCheckpointGrace] == "" {
+		return fmt.Errorf("move run %q: %w: it declares no checkpoint block", id, ErrNotMovable)
+	}
+	if t.FromAlloc == "" {
+		return nil
+	}
+	a, err := c.Allocation(ctx, namespace, t.FromAlloc)
+	if err != nil {
+		return fmt.Errorf("move run %q: read allocation %s: %w", id, t.FromAlloc, err)
+	}
+	if a.DesiredStatus != api.AllocDesiredStatusRun || (a.ClientStatus != api.AllocClientStatusRunning && a.ClientStatus != api.AllocClientStatusPending) {
+		return fmt.Errorf("move run %q: %w: allocation %s is %s (desired %s)", id, ErrNotMovable, t.FromAlloc, a.ClientStatus, a.DesiredStatus)
+	}
+	return nil
 }

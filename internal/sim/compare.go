@@ -21,6 +21,9 @@ type Options struct {
 	BaselineInterval time.Duration
 	BaselineCooldown time.Duration
 	BaselineTarget   float64
+	// CheckpointOverhead makes every single-node job checkpointable with
+	// this grace (Config.CheckpointOverhead); zero moves nothing.
+	CheckpointOverhead time.Duration
 }
 
 // Run replays jobs (sorted by Submit) through one named policy.

@@ -54,7 +54,7 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 	var lbPaid, instPaid, used float64
 	for _, name := range rep.Pools {
 		pj := byPool[name]
-		cfg := Config{Pool: pools[name], Boot: boot}
+		cfg := Config{Pool: pools[name], Boot: boot, CheckpointOverhead: opts.CheckpointOverhead}
 		var inst Result
 		var instErr error
 		done := make(chan struct{})
@@ -124,6 +124,8 @@ func (m *Result) add(r Result) {
 	m.Decisions += r.Decisions
 	m.Violations += r.Violations
 	m.EligibilityChanges += r.EligibilityChanges
+	m.Moves += r.Moves
+	m.MoveGPUHours += r.MoveGPUHours
 	m.delays = append(m.delays, r.delays...)
 }
 

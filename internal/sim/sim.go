@@ -21,6 +21,11 @@ type Config struct {
 	// Boot is the delay from asking for a machine to its node being
 	// ready in Nomad.
 	Boot time.Duration
+	// CheckpointOverhead, when positive, makes every single-node job
+	// checkpointable with this grace: a move holds the job's GPUs for
+	// this long on the node it leaves (the checkpoint), then the job
+	// resumes elsewhere from where it was. Zero: nothing moves.
+	CheckpointOverhead time.Duration
 }
 
 // Result is what one policy cost and how long runs waited.
@@ -56,6 +61,10 @@ type Result struct {
 	// Violations counts nodes removed while holding work; always 0 for a
 	// correct policy.
 	Violations int `json:"violations"`
+	// Moves counts jobs moved while running, and MoveGPUHours the GPU
+	// time they held checkpointing instead of running (paid, not used).
+	Moves        int     `json:"moves"`
+	MoveGPUHours float64 `json:"move_gpu_hours"`
 
 	// delays are the queueing delays of started jobs, sorted, kept so
 	// that results of several pools can be merged.
@@ -81,11 +90,19 @@ func (h finishHeap) Less(i, j int) bool {
 	}
 	return h[i].idx < h[j].idx
 }
-func (h finishHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *finishHeap) Push(x any)   { *h = append(*h, x.(*simJob)) }
+func (h finishHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+func (h *finishHeap) Push(x any) {
+	j := x.(*simJob)
+	j.hidx = len(*h)
+	*h = append(*h, j)
+}
 func (h *finishHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	x.hidx = -1
 	*h = old[:len(old)-1]
 	return x
 }
@@ -106,7 +123,7 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		return Result{}, err
 	}
 	gpn := cfg.Pool.GPUsPerNode
-	c := &cluster{gpn: gpn, boot: cfg.Boot}
+	c := &cluster{gpn: gpn, boot: cfg.Boot, overhead: cfg.CheckpointOverhead}
 	start := Epoch
 	if len(jobs) > 0 {
 		start = Epoch.Add(jobs[0].Submit)
@@ -121,7 +138,7 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 	maxNodes := cfg.Pool.MaxNodes
 	for i, j := range jobs {
 		s := &sj[i]
-		s.Job, s.idx = j, i
+		s.Job, s.idx, s.left = j, i, j.Duration
 		s.nodes, s.gpus = 1, j.GPUs
 		if j.GPUs > gpn {
 			s.nodes = (j.GPUs + gpn - 1) / gpn
@@ -134,13 +151,16 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		runnable = append(runnable, s)
 		res.UsedGPUHours += float64(j.GPUs) * j.Duration.Hours()
 	}
-	var running finishHeap
+	running := &c.running
 	var delays []float64
 	started := func(j *simJob) {
 		j.start = c.now
-		j.end = j.start.Add(j.Duration)
-		delays = append(delays, j.start.Sub(Epoch.Add(j.Submit)).Seconds())
-		heap.Push(&running, j)
+		j.end = j.start.Add(j.left)
+		if j.attempt == 0 {
+			delays = append(delays, j.start.Sub(Epoch.Add(j.Submit)).Seconds())
+		}
+		j.attempt++
+		heap.Push(running, j)
 	}
 	c.started = started
 	next := 0
@@ -159,8 +179,8 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		if next < len(runnable) {
 			consider(Epoch.Add(runnable[next].Submit))
 		}
-		if len(running) > 0 {
-			consider(running[0].end)
+		if len(*running) > 0 {
+			consider((*running)[0].end)
 		}
 		for _, m := range c.booting {
 			consider(m.readyAt)
@@ -172,8 +192,8 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		c.account(t.Sub(last))
 		c.now = t
 		last = t
-		for len(running) > 0 && !running[0].end.After(t) {
-			c.finish(heap.Pop(&running).(*simJob), t)
+		for len(*running) > 0 && !(*running)[0].end.After(t) {
+			c.finish(heap.Pop(running).(*simJob), t)
 		}
 		for next < len(runnable) && !Epoch.Add(runnable[next].Submit).After(t) {
 			c.queue = append(c.queue, runnable[next])
@@ -193,7 +213,7 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 			wake = w
 		}
 		c.place(t, started)
-		if next >= len(runnable) && len(running) == 0 && len(c.queue) == 0 && wake.IsZero() && len(c.booting) == 0 {
+		if next >= len(runnable) && len(*running) == 0 && len(c.queue) == 0 && wake.IsZero() && len(c.booting) == 0 {
 			break
 		}
 	}
@@ -214,6 +234,8 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 	res.PeakNodes = c.peak
 	res.Violations = c.violations
 	res.EligibilityChanges = c.flips
+	res.Moves = c.moves
+	res.MoveGPUHours = c.moveGPU.Hours()
 	res.delays = delays
 	res.finish()
 	return res, nil

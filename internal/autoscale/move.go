@@ -70,7 +70,6 @@ func (l *Loop) moveOne(ctx context.Context, p *poolRun, a decide.Action, node st
 	return nil
 }
 
-
 // moves carries out the decision's Move actions on the nodes whose cordon
 // succeeded: work moved off a node that still takes new work would be
 // replaced by more.

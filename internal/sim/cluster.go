@@ -42,7 +42,7 @@ type simJob struct {
 	// counts its starts (a move starts it again).
 	left    time.Duration
 	attempt int
-	hidx int // index in the running heap
+	hidx    int // index in the running heap
 }
 
 // cluster is the simulated pool: nodes, booting machines, the queue.

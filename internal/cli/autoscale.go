@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/spec"
@@ -47,6 +48,9 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 	})
 	resync := fs.Duration("resync", 30*time.Second, "full re-read of the cluster at least this often")
 	runsNS := fs.String("runs-namespace", "", "keep the history of runs in this namespace only (default: every namespace the token sees)")
+	policy := decide.DefaultPolicy()
+	fs.BoolVar(&policy.Move, "moves", policy.Move, "move checkpointing runs off nodes to empty them when that saves machine time (runs without a checkpoint block are never moved)")
+	fs.DurationVar(&policy.MoveMinAge, "move-min-age", policy.MoveMinAge, "move no run that has run for less than this (most runs are short)")
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
 		return code
@@ -98,7 +102,7 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		// What experiments may name and do, for validate, plan and apply;
 		// and the node pools of the pools scaled here, so that runs can be
 		// submitted before the first machine registers.
-		Catalog: cat, NodePools: nc,
+		Catalog: cat, NodePools: nc, Policy: &policy,
 	}
 	if !*dryRun {
 		lc.Leader = nc.NewLease("", autoscale.LeaseVariable, holder, leaseTTL)

@@ -56,8 +56,8 @@ type moves struct {
 // node is expected to stay busy about as long again as its oldest work
 // has run: emptying it saves its GPUs for that long, and each move costs
 // the run's GPUs for its grace and restart. Lightly used nodes go first
-// (the cheapest moves); the work goes best-fit onto the fullest nodes that
-// stay, as Nomad's scheduler places it. No node that receives work is
+// (the cheapest moves); the work goes best-fit onto the fullest busy
+// nodes that stay, as Nomad's scheduler places it. No node that receives work is
 // emptied in the same decision, and nothing that cannot checkpoint is ever
 // moved: a node holding such work is not a candidate.
 func (p Policy) moveWork(views []nodeView, bins []bin, h *History, now time.Time) moves {
@@ -73,7 +73,9 @@ func (p Policy) moveWork(views []nodeView, bins []bin, h *History, now time.Time
 			if v.role == roleEligible {
 				targets = append(targets, i)
 			}
-		case v.role == roleEligible:
+		case v.role == roleEligible && v.Allocs > 0:
+			// Only busy nodes take moved work: work moved onto an
+			// empty node empties nothing.
 			targets = append(targets, i)
 		}
 	}

@@ -129,6 +129,20 @@ func (p Policy) moveWork(views []nodeView, bins []bin, h *History, now time.Time
 	return out
 }
 
+// emptying reports whether all of n's work is being moved off it: it
+// stays cordoned until it is empty and scaled in.
+func emptying(n *Node, h History) bool {
+	if len(n.Work) == 0 || len(n.Work) != n.Allocs {
+		return false
+	}
+	for _, a := range n.Work {
+		if _, ok := h.Moved[a.ID]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // allMovable reports whether every allocation on n may move now.
 func (p Policy) allMovable(n *Node, h History, now time.Time) bool {
 	if len(n.Work) != n.Allocs {

@@ -131,3 +131,25 @@ func TestDecideMoves(t *testing.T) {
 func contains(s, sub string) bool {
 	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
 }
+
+// TestEmptyingNodeStaysCordoned: while the moved work checkpoints, the
+// node it leaves is busy and cordoned by caravan; consolidation must not
+// take it for one of its own cordons and put it back in service, where
+// new work would land on it.
+func TestEmptyingNodeStaysCordoned(t *testing.T) {
+	anchor := ckpt("big", 5*time.Hour, 6)
+	anchor.Grace = 0
+	ps := PoolState{Pool: dPool(), Nodes: []Node{nodeWith("a100-1", anchor), nodeWith("a100-2", ckpt("a", time.Hour, 1))}}
+	d := DefaultPolicy().DecidePool("a100", ps, t0)
+	leaving := ckpt("a", time.Hour, 1)
+	leaving.Stopping = true
+	n := nodeWith("a100-2", leaving)
+	n.Eligible = false
+	ps.Nodes[1], ps.History = n, d.History
+	d = DefaultPolicy().DecidePool("a100", ps, t0.Add(5*time.Second))
+	for _, a := range d.Actions {
+		if a.Kind == MarkEligible || a.Kind == Move {
+			t.Errorf("while its work checkpoints, the emptied node gets %s %v (%s)", a.Kind, a.Nodes, d.Reason)
+		}
+	}
+}

@@ -30,7 +30,8 @@ type poolStatus struct {
 	Pools       []string       `json:"pools"` // caravan pools whose runs went there
 	Queued      int            `json:"queued_runs"`
 	QueuedGPUs  int            `json:"queued_gpus"`
-	Running     int            `json:"running_runs"` // starting or running
+	Running     int            `json:"running_runs"` // starting, running or moving
+	Moving      int            `json:"moving_runs"`  // of those, being moved to another node
 	RunningGPUs int            `json:"running_gpus"`
 	NodesReady  int            `json:"nodes_ready"`
 	NodesDrain  int            `json:"nodes_draining"`
@@ -160,7 +161,7 @@ func poolStatuses(view *query.Runs, nodes []*api.NodeListStub, blocked []*api.Ev
 			p.Gated = append(p.Gated, gatedRun{ID: r.ID, Wait: r.Wait.Text(), At: r.Submitted, Stat: r.State})
 			continue
 		}
-		if r.State != record.StateQueued && r.State != record.StateStarting && r.State != record.StateRunning {
+		if r.State != record.StateQueued && r.State != record.StateStarting && r.State != record.StateRunning && r.State != record.StateMoving {
 			continue
 		}
 		np := jobPool[r.ID]
@@ -190,6 +191,9 @@ func poolStatuses(view *query.Runs, nodes []*api.NodeListStub, blocked []*api.Ev
 		}
 		p.Running++
 		p.RunningGPUs += r.GPUs
+		if r.State == record.StateMoving {
+			p.Moving++
+		}
 	}
 	for _, n := range nodes {
 		p := pool(n.NodePool)
@@ -326,6 +330,9 @@ func writeStatus(w io.Writer, pools []*poolStatus) {
 			fmt.Fprintf(w, "  why:      %s\n", strings.Join(parts, "; "))
 		}
 		fmt.Fprintf(w, "  running:  %s holding %s\n", plural(p.Running, "run"), plural(p.RunningGPUs, "GPU"))
+		if p.Moving > 0 {
+			fmt.Fprintf(w, "  moving:   %s checkpointing to start on another node\n", plural(p.Moving, "run"))
+		}
 		if len(p.Gated) > 0 {
 			fmt.Fprintf(w, "  waiting:  %s for the runs they depend on (no job, no GPU held)\n", plural(len(p.Gated), "run"))
 			for i, g := range p.Gated {

@@ -72,6 +72,11 @@ namespace "ml" {
     path "caravan/gates/*" {
       capabilities = ["list", "read", "write", "destroy"]
     }
+    # The configuration snapshot each apply keeps (create-only, content
+    # addressed), from which `caravan rerun -param` clones a run.
+    path "caravan/configs/*" {
+      capabilities = ["read", "write"]
+    }
   }
 }
 

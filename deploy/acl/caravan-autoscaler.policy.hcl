@@ -1,6 +1,6 @@
 # caravan-autoscaler: what `caravan autoscale` needs (jobs/caravan-autoscaler.nomad.hcl),
-# and `caravan controller`, which it runs too, and no more: it registers no
-# job and reads no log.
+# and `caravan controller`, which it runs too, and no more: outside the
+# experiments' namespace it registers, stops and reads the logs of no job.
 # The jobspec reads its token from the job's own variable:
 #
 #   nomad acl policy apply -description "caravan autoscaler" caravan-autoscaler deploy/acl/caravan-autoscaler.policy.hcl
@@ -50,7 +50,10 @@ namespace "*" {
 # (ml.namespace.hcl): in every other namespace this token registers
 # nothing.
 namespace "ml" {
-  capabilities = ["list-jobs", "read-job", "register-job"]
+  # read-logs and read-fs: the end of a run's logs in its outcome, and when
+  # it last printed (stall_timeout); deregister-job: stopping a run that
+  # stalled under on_stall = "stop".
+  capabilities = ["list-jobs", "read-job", "register-job", "read-logs", "read-fs", "deregister-job"]
 
   variables {
     path "caravan/gates/*" {

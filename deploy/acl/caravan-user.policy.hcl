@@ -54,6 +54,11 @@ namespace "ml" {
     path "caravan/gates/*" {
       capabilities = ["list", "read", "write", "destroy"]
     }
+    # run keeps the configuration snapshot of its runs; rerun -param
+    # reads it to clone a run with other params.
+    path "caravan/configs/*" {
+      capabilities = ["read", "write"]
+    }
   }
 }
 

@@ -5,6 +5,8 @@ defaults {
   image     = local.image
   retries   = 1
   timeout   = "24h"
+  # Runs that set a stall_timeout are stopped when they hang.
+  on_stall = "stop"
   env = {
     WANDB_PROJECT = "caravan-examples"
   }

@@ -48,6 +48,7 @@ experiment "resnet50" {
     disk       = "50GiB"
   }
 
-  timeout = "12h"
-  retries = 2
+  timeout       = "12h"
+  stall_timeout = "30m"
+  retries       = 2
 }

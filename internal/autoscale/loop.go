@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/caravan-ml/caravan/internal/autoscale/decide"
+	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/caravan-ml/caravan/internal/terraform"
 )
@@ -312,45 +313,11 @@ func (l *Loop) coalesce(ctx context.Context, first time.Time) time.Time {
 
 // follow turns Nomad events into kicks, resubscribing after failures.
 func (l *Loop) follow(ctx context.Context) {
-	backoff := time.Second
 	topics := []api.Topic{api.TopicJob, api.TopicEvaluation, api.TopicAllocation, api.TopicNode}
-	// A resubscription starts after the last index seen: from 0, Nomad
-	// replays its whole event buffer, which would only cause a burst of
-	// needless decisions.
-	var next uint64
-	for ctx.Err() == nil {
-		ch, err := l.cfg.Events.Events(ctx, "*", next, topics...)
-		if err != nil {
-			l.log.Warn("event stream unavailable; deciding on resyncs only until it is back", "err", err, "retry_in", backoff)
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, time.Minute)
-			continue
-		}
-		backoff = time.Second
-		for evs := range ch {
-			if evs == nil {
-				continue
-			}
-			if evs.Err != nil {
-				l.log.Warn("event stream broke; resubscribing", "err", evs.Err)
-				break
-			}
-			if len(evs.Events) > 0 {
-				next = max(next, evs.Index+1)
-				l.Kick(time.Now())
-			}
-		}
-		sleep(ctx, backoff)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	nomad.Follow(ctx, l.cfg.Events, l.log, "*", topics, "deciding on resyncs only", func([]api.Event) bool {
+		l.Kick(time.Now())
+		return true
+	})
 }
 
 func (l *Loop) shutdown() {

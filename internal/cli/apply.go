@@ -146,6 +146,9 @@ func applyPlan(ctx context.Context, env Env, cl *nomad.Client, p *gitops.RunPlan
 	opts.Progress = progressPrinter(env.Stderr, isTerminal(env.Stderr))
 	res := gitops.Apply(ctx, cl, p, opts)
 	code := writeApplyResult(env, res)
+	if res.SnapshotErr != nil {
+		fmt.Fprintf(env.Stderr, "Warning: %v; the runs are submitted and can be rerun exactly, but not cloned with other params (`caravan rerun -param`).\n", res.SnapshotErr)
+	}
 	if len(res.Registered)+len(res.Gated) > 0 {
 		warnWithoutController(ctx, env, cl)
 	}

@@ -140,20 +140,13 @@ func runAutoscale(ctx context.Context, env Env, args []string) int {
 		go func() { _ = records.Run(runCtx) }()
 		deps := controller.NewDependencies(controller.DependenciesConfig{Nomad: nc, Logger: log, Metrics: cm, Namespace: *runsNS})
 		go func() { _ = deps.Run(runCtx) }()
+		stalls := controller.NewStalls(controller.StallsConfig{Nomad: nc, Logger: log, Metrics: cm, Namespace: *runsNS})
+		go func() { _ = stalls.Run(runCtx) }()
 	}
 	done := make(chan error, 1)
 	go func() { done <- loop.Run(runCtx) }()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			errorf(env, "%v", err)
-			return ExitError
-		}
-	case err := <-srvErr:
-		cancel()
-		<-done
-		errorf(env, "metrics server stopped: %v", err)
-		return ExitError
+	if code := untilStopped(env, cancel, done, 1, srvErr); code != ExitOK {
+		return code
 	}
 	log.Info("autoscaler stopped")
 	return ExitOK
@@ -250,6 +243,27 @@ func addPoolsNomadFlags(fs interface {
 
 func (f *poolsNomadFlags) client(env Env) (*nomad.Client, error) {
 	return nomad.New(nomad.Config{Address: f.address, Token: f.token, Namespace: f.namespace, Getenv: env.Getenv})
+}
+
+// untilStopped waits for the first of n services (each sends once on
+// done) to stop, or for the metrics server to fail, which stops them all:
+// a service whose metrics nobody can scrape would fail silently.
+func untilStopped(env Env, cancel context.CancelFunc, done <-chan error, n int, srvErr <-chan error) int {
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			errorf(env, "%v", err)
+			return ExitError
+		}
+		return ExitOK
+	case err := <-srvErr:
+		cancel()
+		for range n {
+			<-done
+		}
+		errorf(env, "metrics server stopped: %v", err)
+		return ExitError
+	}
 }
 
 // serveMetrics serves reg's /metrics (and /healthz) on listen until the

@@ -1,5 +1,3 @@
-//go:build !agentonly
-
 package cli
 
 import (
@@ -49,9 +47,9 @@ func (f *catalogFlags) load(ctx context.Context, env Env, vs autoscale.VariableS
 	}
 	cat, ok, err := autoscale.LoadCatalog(ctx, vs, f.namespace)
 	if err != nil {
-		sev, what := hcl.DiagWarning, "validate checked the experiments against the default policy and implicit pools"
+		sev, what := hcl.DiagWarning, "Without it, validate checked the experiments against the default policy and implicit pools"
 		if strict {
-			sev, what = hcl.DiagError, "without it caravan cannot enforce the operator's policy, so it changes nothing"
+			sev, what = hcl.DiagError, "Without it, caravan cannot enforce the operator's policy, so it changes nothing"
 		}
 		return nil, hcl.Diagnostics{{
 			Severity: sev,

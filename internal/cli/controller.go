@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,6 +24,7 @@ func runController(ctx context.Context, env Env, args []string) int {
 	nf := addNomadFlags(fs)
 	listen := fs.String("listen", "127.0.0.1:9465", "serve /metrics on this `address`; empty disables")
 	resync := fs.Duration("resync", controller.DefaultResync, "compare every caravan job with the records at least this often")
+	stallEvery := fs.Duration("stall-check", controller.DefaultStallEvery, "look for stalled runs (experiments with stall_timeout) this often")
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
 		return code
@@ -58,24 +58,16 @@ func runController(ctx context.Context, env Env, args []string) int {
 	// whose upstream runs had already completed start within it.
 	deps := controller.NewDependencies(controller.DependenciesConfig{Nomad: nc, Logger: env.Logger,
 		Resync: min(*resync, controller.DefaultDependencyResync), Metrics: cm, Namespace: ns})
-	env.Logger.Info("keeping run records and releasing waiting runs", "nomad", nc.Address(), "namespace", ns, "resync", resync.String())
+	stalls := controller.NewStalls(controller.StallsConfig{Nomad: nc, Logger: env.Logger, Every: *stallEvery, Metrics: cm, Namespace: ns})
+	env.Logger.Info("keeping run records, releasing waiting runs and watching for stalls", "nomad", nc.Address(), "namespace", ns, "resync", resync.String())
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan error, 2)
+	done := make(chan error, 3)
 	go func() { done <- records.Run(runCtx) }()
 	go func() { done <- deps.Run(runCtx) }()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			errorf(env, "%v", err)
-			return ExitError
-		}
-	case err := <-srvErr:
-		cancel()
-		<-done
-		<-done
-		errorf(env, "metrics server stopped: %v", err)
-		return ExitError
+	go func() { done <- stalls.Run(runCtx) }()
+	if code := untilStopped(env, cancel, done, 3, srvErr); code != ExitOK {
+		return code
 	}
 	env.Logger.Info("controller stopped")
 	return ExitOK

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
 	"github.com/caravan-ml/caravan/internal/nomad"
+	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
@@ -30,6 +31,11 @@ type costReport struct {
 	// Project, when set, is the project whose runs Runs lists; Pools
 	// are every project's.
 	Project string `json:"project,omitempty"`
+	// Source says where the figures come from: "autoscaler" (its hourly
+	// cost records: node-hours paid and GPU-hours used) or "runs" (the
+	// runs' records and jobs, where no autoscaler keeps cost records:
+	// GPU-hours used only; nothing says what the nodes cost).
+	Source string `json:"source"`
 }
 
 // onlyRuns keeps the cost rows of the runs whose records are listed.
@@ -100,6 +106,21 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 		errorf(env, "%v", err)
 		return ExitUsage
 	}
+	if len(recs) == 0 {
+		// No autoscaler keeps cost records here: the runs themselves say
+		// what GPU time they held.
+		runs, err := query.List(ctx, c, scope, query.Full)
+		if err != nil {
+			return nomadError(env, err)
+		}
+		rep = costFromRuns(runs.Rows, from, to, time.Now())
+		rep.Project = scope.Project
+		if *asJSON {
+			return writeJSON(env, rep, "encode cost report")
+		}
+		writeCost(env.Stdout, rep)
+		return ExitOK
+	}
 	if !scope.AllProjects {
 		// Pools are shared by every project: their figures stay whole,
 		// and the per-run list keeps the project's runs.
@@ -123,7 +144,7 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 // sumCost adds up the hourly figures of the hours that overlap [from, to],
 // and the per-run figures of the days that do.
 func sumCost(recs []autoscale.CostRecord, from, to time.Time) costReport {
-	rep := costReport{From: from.UTC(), To: to.UTC(), Pools: []poolCost{}, Runs: []runCost{}}
+	rep := costReport{From: from.UTC(), To: to.UTC(), Pools: []poolCost{}, Runs: []runCost{}, Source: "autoscaler"}
 	pools := map[string]*autoscale.CostFigures{}
 	runs := map[[2]string]*runCost{}
 	for _, r := range recs {
@@ -186,6 +207,10 @@ func sumCost(recs []autoscale.CostRecord, from, to time.Time) costReport {
 
 func writeCost(w io.Writer, rep costReport) {
 	fmt.Fprintf(w, "Cost from %s to %s\n\n", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
+	if rep.Source == costFromRunsSource {
+		writeRunsCost(w, rep)
+		return
+	}
 	if len(rep.Pools) == 0 {
 		fmt.Fprintln(w, "No cost records in this window: `caravan autoscale` writes them while it runs.")
 		return

@@ -156,7 +156,30 @@ func formatSource(name string, src []byte, files map[string]*hcl.File) ([]byte, 
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	return hclwrite.Format(src), diags
+	out := hclwrite.Format(src)
+	if _, again := hclsyntax.ParseConfig(out, name, hcl.InitialPos); again.HasErrors() {
+		return nil, append(diags, unformattable(name, again[0]))
+	}
+	return out, diags
+}
+
+// unformattable reports source that parses but whose canonical form would
+// not: hclwrite drops the space in a traversal after a number literal
+// ("0.0. 0" becomes the invalid number "0.0.0"). The file is left as it is;
+// hclwrite lays tokens out within their lines, so the line of the new
+// error is the line to rewrite.
+func unformattable(name string, d *hcl.Diagnostic) *hcl.Diagnostic {
+	line := hcl.InitialPos
+	if d.Subject != nil {
+		line = hcl.Pos{Line: d.Subject.Start.Line, Column: 1, Byte: d.Subject.Start.Byte - d.Subject.Start.Column + 1}
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Cannot format this expression",
+		Detail: fmt.Sprintf("Its canonical form would not parse (%s), so fmt left the file unchanged. "+
+			"Write the expression on this line without spaces around \".\" or \"[\" (for a number, index it with brackets: x[0]).", d.Summary),
+		Subject: &hcl.Range{Filename: name, Start: line, End: line},
+	}
 }
 
 // fmtFile formats one file. It reads the file as validate does

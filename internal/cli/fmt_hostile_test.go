@@ -1,4 +1,4 @@
-//go:build unix && !agentonly
+//go:build unix
 
 package cli
 

@@ -1,5 +1,3 @@
-//go:build !agentonly
-
 package cli
 
 import (
@@ -98,7 +96,9 @@ func FuzzRecordViews(f *testing.F) {
 		if json.Unmarshal(raw, &doc) == nil {
 			writeShow(io.Discard, &doc, now)
 			if doc.Record != nil {
-				writeRunTable(io.Discard, []query.Run{query.FromRecord(doc.Record, record.Ref{})}, now)
+				if t, err := newLsTable(nil, defaultColumns, lsWidth, now); err == nil {
+					t.write(io.Discard, []query.Run{query.FromRecord(doc.Record, record.Ref{})})
+				}
 			}
 		}
 		var pool autoscale.PoolRecord

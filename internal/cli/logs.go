@@ -28,10 +28,12 @@ func init() {
 }
 
 // runLogs prints the logs of the run's latest allocation (the one a
-// reschedule produced last), stdout unless -stderr.
+// reschedule produced last), stdout unless -stderr. With -f it waits for a
+// queued run to start, follows it (and the attempts that replace it) until
+// it ends, and exits with its exit code.
 func runLogs(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "logs", "RUN")
-	follow := fs.Bool("f", false, "follow the log until interrupted")
+	follow := fs.Bool("f", false, "wait for the run to start, follow its log until it ends, and exit with its exit code")
 	stderr := fs.Bool("stderr", false, "print stderr instead of stdout")
 	task := fs.String("task", compile.TaskName, "task whose logs to print")
 	alloc := fs.String("alloc", "", "allocation ID (prefix) instead of the latest")
@@ -41,26 +43,29 @@ func runLogs(ctx context.Context, env Env, args []string) int {
 		return code
 	}
 	if ri.Job == nil {
-		return recordedLogs(env, ri, *stderr)
+		return recordedLogs(env, ri, *stderr, *follow)
 	}
 	allocs, err := cl.JobAllocations(ctx, ri.Namespace, ri.ID)
 	if err != nil {
 		return nomadError(env, err)
 	}
 	a := pickAlloc(allocs, *alloc)
+	if a == nil && *alloc != "" {
+		errorf(env, "run %s has no allocation %q; `caravan show %s` lists them", ri.ID, *alloc, ri.ID)
+		return ExitError
+	}
+	opts := nomad.LogOptions{Task: *task, Stderr: *stderr, Origin: "start"}
+	if *follow {
+		return followRun(ctx, env, cl, ri, a, opts)
+	}
 	if a == nil {
-		if *alloc != "" {
-			errorf(env, "run %s has no allocation %q; `caravan show %s` lists them", ri.ID, *alloc, ri.ID)
-		} else {
-			errorf(env, "run %s has not been placed yet, so there are no logs; `caravan show %s` says why it waits", ri.ID, ri.ID)
-		}
+		errorf(env, "run %s has not been placed yet, so there are no logs; `caravan show %s` says why it waits, and `caravan logs -f %s` waits for it", ri.ID, ri.ID, ri.ID)
 		return ExitError
 	}
 	if msg := logsUnavailable(ri.ID, a, *task); msg != "" {
 		errorf(env, "%s", msg)
 		return ExitError
 	}
-	opts := nomad.LogOptions{Task: *task, Stderr: *stderr, Follow: *follow, Origin: "start"}
 	if err := cl.Logs(ctx, a.ID, opts, env.Stdout); err != nil {
 		return nomadError(env, fmt.Errorf("logs of run %s (allocation %s, task %s): %w", ri.ID, shortID(a.ID), *task, err))
 	}
@@ -68,8 +73,9 @@ func runLogs(ctx context.Context, env Env, args []string) int {
 }
 
 // recordedLogs prints the end of a collected run's log from the outcome
-// the controller recorded when it ended.
-func recordedLogs(env Env, ri *query.Found, stderr bool) int {
+// the controller recorded when it ended; with -f it exits with the run's
+// exit code, as following it to its end would have.
+func recordedLogs(env Env, ri *query.Found, stderr, follow bool) int {
 	if ri.Outcome == nil {
 		errorf(env, "run %s: Nomad no longer has its job (garbage-collected), and no controller recorded how it ended, so its logs are gone with its allocations; `caravan show %s` prints its record", ri.ID, ri.ID)
 		return ExitError
@@ -80,6 +86,9 @@ func recordedLogs(env Env, ri *query.Found, stderr bool) int {
 	}
 	fmt.Fprintf(env.Stderr, "Nomad no longer has run %s's job: this is the end of its %s (at most %d KiB) as recorded when it ended.\n", ri.ID, stream, record.MaxLogTail>>10)
 	fmt.Fprint(env.Stdout, text)
+	if follow {
+		return exitCodeOf(ri.Outcome.ExitCode, ri.Outcome.State)
+	}
 	return ExitOK
 }
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
+	"github.com/caravan-ml/caravan/internal/report"
 )
 
 func init() {
@@ -21,12 +21,6 @@ func init() {
 	})
 }
 
-// lsWidth is the terminal width ls fits its lines into.
-const lsWidth = 80
-
-// minExpWidth is the narrowest EXPERIMENT column worth printing.
-const minExpWidth = 6
-
 // runLs lists every caravan run, including runs whose job Nomad has
 // garbage-collected (known from their records, state "unknown").
 func runLs(ctx context.Context, env Env, args []string) int {
@@ -35,6 +29,9 @@ func runLs(ctx context.Context, env Env, args []string) int {
 	pool := fs.String("pool", "", "only runs in this caravan pool")
 	state := fs.String("state", "", "only runs in this state: "+statesList())
 	asJSON := fs.Bool("json", false, "print the runs as a JSON array")
+	sortBy := fs.String("sort", "", "order by a field (id, experiment, state, pool, gpus, priority, age, runtime, submitted), a param or a metric; metrics sort best first (see -best), -NAME reverses (default: newest first)")
+	columns := fs.String("columns", "", "the `columns` to print, comma-separated: fields ("+strings.Join(lsFields, ", ")+"), params and metrics by name (param:NAME, metric:NAME when both exist)")
+	best := fs.String("best", "", "which way is better for -sort by a metric: `name=min,name=max` (default: min for loss-like names, else max)")
 	all := fs.Bool("all-namespaces", true, "list runs of every namespace the token can read")
 	pf := addProjectFlags(fs)
 	nf := addNomadFlags(fs)
@@ -50,7 +47,13 @@ func runLs(ctx context.Context, env Env, args []string) int {
 		errorf(env, "unknown -state %q; use one of %s", *state, statesList())
 		return ExitUsage
 	}
-	cl, err := nf.client(env)
+	goals, err := report.ParseGoals(*best)
+	if err != nil {
+		errorf(env, "%v", err)
+		return ExitUsage
+	}
+	var cl *nomad.Client
+	cl, err = nf.client(env)
 	if err != nil {
 		return nomadError(env, err)
 	}
@@ -70,10 +73,42 @@ func runLs(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return nomadError(env, err)
 	}
-	rows, corrupt := runs.Rows, runs.Corrupt
+	out := filterRuns(runs.Rows, *experiment, *pool, *state)
+	t, code := lsTableFor(ctx, env, cl, out, *columns, *sortBy)
+	if t == nil {
+		return code
+	}
+	if *sortBy != "" {
+		if err := sortRows(out, *sortBy, t, goals); err != nil {
+			errorf(env, "-sort: %v", err)
+			return ExitUsage
+		}
+	}
+	if *asJSON {
+		if out == nil {
+			out = []query.Run{}
+		}
+		if code := writeJSON(env, out, "write runs"); code != ExitOK {
+			return code
+		}
+	} else {
+		t.write(env.Stdout, out)
+	}
+	for _, err := range runs.Corrupt {
+		errorf(env, "%v", err)
+	}
+	if len(runs.Corrupt) > 0 {
+		return ExitError
+	}
+	return ExitOK
+}
+
+// filterRuns keeps the rows of experiment, pool and state ("" for any),
+// newest first.
+func filterRuns(rows []query.Run, experiment, pool, state string) []query.Run {
 	out := rows[:0]
 	for _, r := range rows {
-		if (*experiment == "" || r.Experiment == *experiment) && (*pool == "" || r.Pool == *pool) && (*state == "" || string(r.State) == *state) {
+		if (experiment == "" || r.Experiment == experiment) && (pool == "" || r.Pool == pool) && (state == "" || string(r.State) == state) {
 			out = append(out, r)
 		}
 	}
@@ -83,23 +118,7 @@ func runLs(ctx context.Context, env Env, args []string) int {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	if *asJSON {
-		if out == nil {
-			out = []query.Run{}
-		}
-		if code := writeJSON(env, out, "write runs"); code != ExitOK {
-			return code
-		}
-	} else {
-		writeRunTable(env.Stdout, out, time.Now())
-	}
-	for _, err := range corrupt {
-		errorf(env, "%v", err)
-	}
-	if len(corrupt) > 0 {
-		return ExitError
-	}
-	return ExitOK
+	return out
 }
 
 func statesList() string {
@@ -108,68 +127,6 @@ func statesList() string {
 		s[i] = string(st)
 	}
 	return strings.Join(s, ", ")
-}
-
-// writeRunTable prints one line per run within lsWidth columns: the ID is
-// never shortened (people copy it), the experiment and pool are, and the
-// params take what is left. Long IDs narrow the experiment column, and
-// drop it when it would be too narrow to read: a run ID starts with its
-// experiment's name, so the ID still says it.
-func writeRunTable(w io.Writer, rows []query.Run, now time.Time) {
-	if len(rows) == 0 {
-		fmt.Fprintln(w, "No runs.")
-		return
-	}
-	idw := len("ID")
-	for _, r := range rows {
-		idw = max(idw, len(r.ID))
-	}
-	const statew, poolw = 8, 6
-	// Every column but ID, EXPERIMENT and PARAMS, with their separators.
-	const others = 1 + statew + 1 + poolw + 1 + 4 + 1 + 5 + 1 + 7 + 1
-	expw := min(12, lsWidth-idw-others-1)
-	line := func(id, exp, state, pool, gpus, age, rt, params string) string {
-		s := fmt.Sprintf("%-*s ", idw, id)
-		if expw >= minExpWidth {
-			s += fmt.Sprintf("%-*s ", expw, clip(exp, expw))
-		}
-		s += fmt.Sprintf("%-*s %-*s %4s %5s %7s ", statew, state, poolw, clip(pool, poolw), gpus, age, rt)
-		if room := lsWidth - len(s); room > 0 {
-			s += clip(params, room)
-		}
-		return strings.TrimRight(s, " ")
-	}
-	fmt.Fprintln(w, line("ID", "EXPERIMENT", "STATE", "POOL", "GPUS", "AGE", "RUNTIME", "PARAMS"))
-	for _, r := range rows {
-		age, rt := "-", "-"
-		if !r.Submitted.IsZero() {
-			age = shortDuration(now.Sub(r.Submitted))
-		}
-		if d := r.Runtime(now); d > 0 {
-			rt = shortDuration(d)
-		}
-		var ps []string
-		for _, p := range r.Params {
-			ps = append(ps, p.Name+"="+p.Value)
-		}
-		fmt.Fprintln(w, line(r.ID, r.Experiment, string(r.State), r.Pool, fmt.Sprint(r.GPUs), age, rt, strings.Join(ps, " ")))
-		if r.Wait != nil && !r.HasJob {
-			// A run with no job yet: what it waits for, on a line of
-			// its own, where it need not be cut.
-			fmt.Fprintln(w, clip("  "+r.Wait.Text(), lsWidth))
-		}
-	}
-}
-
-// clip shortens s to n columns, marking the cut with "~".
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	if n <= 1 {
-		return s[:n]
-	}
-	return s[:n-1] + "~"
 }
 
 // shortDuration is a duration in at most two units: 45s, 12m, 3h5m, 4d2h.
@@ -194,4 +151,41 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dd%dh", days, h)
 	}
 	return fmt.Sprintf("%dd", days)
+}
+
+// lsTableFor builds the table of rows: the columns asked for (default
+// ones otherwise), the output's width, and the runs' metrics when a column
+// or the sort names one. nil comes with an exit code.
+func lsTableFor(ctx context.Context, env Env, cl *nomad.Client, rows []query.Run, columns, sortBy string) (*lsTable, int) {
+	names := defaultColumns
+	if columns != "" {
+		names = strings.Split(columns, ",")
+	}
+	t, err := newLsTable(rows, names, outputWidth(env), time.Now())
+	if err != nil {
+		errorf(env, "-columns: %v", err)
+		return nil, ExitUsage
+	}
+	needMetrics := false
+	for _, c := range t.cols {
+		_, isMetric := c.metric()
+		needMetrics = needMetrics || isMetric
+	}
+	if sortBy != "" {
+		c, err := resolveColumn(strings.TrimPrefix(sortBy, "-"), rows)
+		if err != nil {
+			errorf(env, "-sort: %v", err)
+			return nil, ExitUsage
+		}
+		_, isMetric := c.metric()
+		needMetrics = needMetrics || isMetric
+	}
+	if needMetrics {
+		u, err := query.Usages(ctx, cl, rows)
+		if err != nil {
+			return nil, nomadError(env, err)
+		}
+		t.usages = u
+	}
+	return t, ExitOK
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/caravan-ml/caravan/internal/gitops"
+	"github.com/caravan-ml/caravan/internal/record"
 	"github.com/caravan-ml/caravan/internal/spec"
 	"github.com/hashicorp/hcl/v2"
 )
@@ -119,7 +120,20 @@ func computePlan(ctx context.Context, env Env, cf *configFlags, catf *catalogFla
 	if experiment != "" {
 		popts.Experiments = map[string]bool{experiment: true}
 	}
-	return gitops.Plan(desired, actual, popts), ExitOK
+	p := gitops.Plan(desired, actual, popts)
+	p.Snapshot = configSnapshot(env, cfg)
+	return p, ExitOK
+}
+
+// configSnapshot is what apply keeps of the configuration for `caravan
+// rerun -param`; nil, with a warning, when it cannot be taken.
+func configSnapshot(env Env, cfg *spec.Config) *record.ConfigSnapshot {
+	s, err := spec.SnapshotOf(cfg)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "Warning: %v; the runs can be rerun exactly, but not cloned with other params (`caravan rerun -param`).\n", err)
+		return nil
+	}
+	return s
 }
 
 // planKeyEnv names the secret that signs saved plans (an HMAC): set it in

@@ -39,15 +39,27 @@ func runPools(ctx context.Context, env Env, args []string) int {
 		return ExitError
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Pool < recs[j].Pool })
+	if len(recs) == 0 {
+		// No autoscaler runs here: Nomad and the runs' records still say
+		// what each pool holds and used.
+		rows, err := poolsFromCluster(ctx, c, time.Now())
+		if err != nil {
+			return nomadError(env, err)
+		}
+		if *asJSON {
+			if rows == nil {
+				rows = []poolRow{}
+			}
+			return writeJSON(env, rows, "encode pools")
+		}
+		writePoolRows(env.Stdout, rows)
+		return ExitOK
+	}
 	if *asJSON {
 		if recs == nil {
 			recs = []autoscale.PoolRecord{}
 		}
 		return writeJSON(env, recs, "encode pool records")
-	}
-	if len(recs) == 0 {
-		fmt.Fprintln(env.Stdout, "No autoscaled pools yet: `caravan autoscale POOLSDIR` writes a record per pool once it runs.")
-		return ExitOK
 	}
 	writePools(env.Stdout, recs, time.Now())
 	return ExitOK

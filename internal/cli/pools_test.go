@@ -51,7 +51,7 @@ func TestPoolsCommand(t *testing.T) {
 	srv := nomadtest.New(t)
 	now := time.Now()
 	env := []string{"NOMAD_ADDR=" + srv.URL()}
-	if r := execCaravan(t, env, "", "pools"); r.code != ExitOK || !strings.Contains(r.stdout, "No autoscaled pools yet") {
+	if r := execCaravan(t, env, "", "pools"); r.code != ExitOK || !strings.Contains(r.stdout, "No node pools with nodes or runs") {
 		t.Fatalf("empty: %+v", r)
 	}
 	seedRecords(t, srv, now)

@@ -77,47 +77,59 @@ func runRender(ctx context.Context, env Env, args []string) int {
 			return ExitError
 		}
 	}
-	if *outDir != "" {
-		if err := os.MkdirAll(*outDir, 0o755); err != nil {
-			errorf(env, "creating the -out directory: %v", err)
-			return ExitError
+	if err := writeRendered(env, jobs, render, *format == "hcl", ext, *outDir); err != nil {
+		errorf(env, "%v", err)
+		return ExitError
+	}
+	return ExitOK
+}
+
+// writeRendered prints the rendered jobs, or writes one file per run into
+// outDir. The HCL stream marks where each run starts and what apply would
+// still do to it (gates, image pinning), since a jobspec has no room for it.
+func writeRendered(env Env, jobs []*api.Job, render func(*api.Job) ([]byte, error), hclOut bool, ext, outDir string) error {
+	if outDir != "" {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return fmt.Errorf("creating the -out directory: %w", err)
 		}
 	}
 	for i, job := range jobs {
 		b, err := render(job)
 		if err != nil {
-			errorf(env, "rendering run %s: %v", *job.ID, err)
-			return ExitError
+			return fmt.Errorf("rendering run %s: %w", *job.ID, err)
 		}
-		if *outDir != "" {
-			path := filepath.Join(*outDir, *job.ID+ext)
+		if outDir != "" {
+			path := filepath.Join(outDir, *job.ID+ext)
 			if err := os.WriteFile(path, b, 0o644); err != nil {
-				errorf(env, "writing %s: %v", path, err)
-				return ExitError
+				return fmt.Errorf("writing %s: %w", path, err)
 			}
 			continue
 		}
-		if *format == "hcl" {
-			if i > 0 {
-				fmt.Fprintln(env.Stdout)
-			}
-			fmt.Fprintf(env.Stdout, "# run %s\n", *job.ID)
-			if w := record.WaitForOf(job.Meta); len(w) > 0 {
-				fmt.Fprintf(env.Stdout, "# waits for %s (caravan_wait_for): apply writes its gate, and the controller registers this job once they all completed\n", plural(len(w), "run"))
-			}
-			if needsPin(job) {
-				fmt.Fprintf(env.Stdout, "# apply runs image %s by the digest the registry gives for it then (render -pin resolves it now)\n", job.Meta[record.MetaImage])
-			}
+		if hclOut {
+			writeRunHeader(env, job, i > 0)
 		}
 		if _, err := env.Stdout.Write(b); err != nil {
-			errorf(env, "writing the output: %v", err)
-			return ExitError
+			return fmt.Errorf("writing the output: %w", err)
 		}
 	}
-	if *outDir != "" {
-		fmt.Fprintf(env.Stderr, "Wrote %s to %s.\n", plural(len(jobs), "job"), *outDir)
+	if outDir != "" {
+		fmt.Fprintf(env.Stderr, "Wrote %s to %s.\n", plural(len(jobs), "job"), outDir)
 	}
-	return ExitOK
+	return nil
+}
+
+// writeRunHeader comments a run's jobspec with what apply adds to it.
+func writeRunHeader(env Env, job *api.Job, separate bool) {
+	if separate {
+		fmt.Fprintln(env.Stdout)
+	}
+	fmt.Fprintf(env.Stdout, "# run %s\n", *job.ID)
+	if w := record.WaitForOf(job.Meta); len(w) > 0 {
+		fmt.Fprintf(env.Stdout, "# waits for %s (caravan_wait_for): apply writes its gate, and the controller registers this job once they all completed\n", plural(len(w), "run"))
+	}
+	if needsPin(job) {
+		fmt.Fprintf(env.Stdout, "# apply runs image %s by the digest the registry gives for it then (render -pin resolves it now)\n", job.Meta[record.MetaImage])
+	}
 }
 
 func hasExperiment(cfg *spec.Config, name string) bool {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
 	"github.com/caravan-ml/caravan/internal/record"
@@ -41,6 +43,9 @@ func runReport(ctx context.Context, env Env, args []string) int {
 		errorf(env, "%v", err)
 		return ExitError
 	}
+	// A running run is judged at this moment; Triage itself reads no
+	// clock (without one it would stop its runtime at the last event).
+	in.Now = time.Now()
 	r := report.Triage(in)
 
 	if *pngFile != "" {
@@ -79,8 +84,8 @@ func writePNGFile(path string, r report.Report) error {
 }
 
 // nomadReportSource adapts *nomad.Client to report.Source. Record looks
-// the run up (its record's place depends on its project) and Usage reads
-// the summary next to it.
+// the run up (its record's place depends on its project), falling back to
+// the job's own meta, and Usage reads the summary next to the record.
 type nomadReportSource struct {
 	c     *nomad.Client
 	found *query.Found
@@ -92,10 +97,7 @@ func (s *nomadReportSource) Record(ctx context.Context, runID string) (*record.R
 		return nil, err
 	}
 	s.found = f
-	if f.Record == nil {
-		return nil, f.RecordErr
-	}
-	return f.Record, nil
+	return f.RecordOrJob()
 }
 
 func (s *nomadReportSource) Outcome(ctx context.Context, runID string) (*record.Outcome, error) {
@@ -107,6 +109,14 @@ func (s *nomadReportSource) Outcome(ctx context.Context, runID string) (*record.
 		ref = s.found.RecordRef
 	}
 	return s.c.Outcome(ctx, ref)
+}
+
+func (s *nomadReportSource) Stall(ctx context.Context, runID string) (*record.Stall, error) {
+	ref := record.Ref{RunID: runID}
+	if s.found != nil && s.found.ID == runID {
+		ref = s.found.RecordRef
+	}
+	return controller.ReadStall(ctx, s.c, ref)
 }
 
 func (s *nomadReportSource) Usage(ctx context.Context, runID string) (*record.Usage, error) {

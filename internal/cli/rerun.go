@@ -13,7 +13,7 @@ import (
 func init() {
 	register(command{
 		name:     "rerun",
-		synopsis: "Submit a run's recorded job again, exactly, under a new run ID",
+		synopsis: "Submit a run's recorded job again, exactly, under a new run ID; with -param, a clone with those params changed",
 		run:      runRerun,
 	})
 }
@@ -25,19 +25,30 @@ const maxRerunOrdinal = 1000
 // the new run gets ID gitops.RerunID(RUN, n) for the first ordinal n whose
 // ID is free, and meta caravan_rerun_of=RUN.
 func runRerun(ctx context.Context, env Env, args []string) int {
-	fs := newFlagSet(env, "rerun", "RUN")
+	fs := newFlagSet(env, "rerun", "RUN [-param name=value ...]")
+	var edits []string
+	fs.Func("param", "clone the run with param `name=value` changed (repeatable): its experiment is expanded again at the edited params from the configuration it was compiled from, as the language would, under a new run ID", func(s string) error {
+		edits = append(edits, s)
+		return nil
+	})
+	catf := addCatalogFlags(fs)
 	nf := addNomadFlags(fs)
 	cl, ri, code, ok := parseRunArg(ctx, env, fs, nf, args)
 	if !ok {
 		return code
 	}
-	if ri.Record == nil {
-		if errors.Is(ri.RecordErr, nomad.ErrCorrupt) {
-			errorf(env, "cannot rerun %s exactly: %v", ri.ID, ri.RecordErr)
-		} else {
-			errorf(env, "cannot rerun %s exactly: it has no record in Nomad Variables (%s); `caravan apply` writes missing records of declared runs", ri.ID, ri.RecordRef.Path())
-		}
+	rec, err := ri.RecordOrJob()
+	switch {
+	case errors.Is(err, nomad.ErrCorrupt):
+		errorf(env, "cannot rerun %s exactly: %v", ri.ID, err)
 		return ExitError
+	case rec == nil:
+		errorf(env, "cannot rerun %s exactly: Nomad no longer has its job and it has no record in Nomad Variables (%s); records are written while `caravan controller` or `caravan autoscale` runs (docs/setup.md, section 7)", ri.ID, ri.RecordRef.Path())
+		return ExitError
+	}
+	ri.Record = rec
+	if len(edits) > 0 {
+		return cloneRun(ctx, env, cl, ri, edits, catf)
 	}
 	who, err := cl.Self(ctx)
 	if err != nil && !errors.Is(err, nomad.ErrPermission) {

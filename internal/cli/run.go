@@ -82,6 +82,7 @@ func runRun(ctx context.Context, env Env, args []string) int {
 		return nomadError(env, err)
 	}
 	p := gitops.Plan(desired, actual, gitops.Options{Project: cfg.Project, Experiments: scope})
+	p.Snapshot = configSnapshot(env, cfg)
 	// A single file is not the whole truth of an experiment: runs it no
 	// longer declares are none of run's business.
 	for i := range p.Experiments {

@@ -200,12 +200,15 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 		fmt.Fprintf(w, "Experiment: %s\n", r.Experiment)
 		fmt.Fprintf(w, "Pool:       %s (node pool %s), %s\n", r.Pool, r.NodePool, plural(r.GPUs, "GPU"))
 		fmt.Fprintf(w, "Submitted:  %s (%s ago)", r.SubmittedAt.Format(time.RFC3339), shortDuration(now.Sub(r.SubmittedAt)))
-		if r.SubmittedBy != "" {
-			fmt.Fprintf(w, " by %s", r.SubmittedBy)
+		if by := submitter(r.SubmittedBy); by != "" {
+			fmt.Fprintf(w, " by %s", by)
 		}
 		fmt.Fprintln(w)
 		if r.RerunOf != "" {
 			fmt.Fprintf(w, "Rerun of:   %s\n", r.RerunOf)
+		}
+		if r.ClonedFrom != "" {
+			fmt.Fprintf(w, "Cloned:     from %s, with %s\n", r.ClonedFrom, record.ChangesText(r.Changed))
 		}
 		cfg := r.Config.File
 		if r.Config.Line > 0 {
@@ -243,6 +246,16 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 			fmt.Fprintf(w, "Waiting:    group %s cannot be placed: %s\n", tg, strings.Join(waitReasons(m), "; "))
 		}
 	}
+}
+
+// submitter is who submitted a run as a person reads it: nobody for the
+// stand-in token Nomad names as the caller when ACLs are off, which
+// records written by older caravans carry ("ACLs disabled token").
+func submitter(by string) string {
+	if strings.EqualFold(by, "ACLs disabled token") || by == "acls-disabled" {
+		return ""
+	}
+	return by
 }
 
 // writeProvenance prints what ran: the code, the image, and the caravan and

@@ -247,6 +247,12 @@ func waitReasons(m *api.AllocationMetric) []string {
 	}
 	out = append(out, slices.Sorted(maps.Keys(m.ConstraintFiltered))...)
 	for _, k := range slices.Sorted(maps.Keys(m.DimensionExhausted)) {
+		if strings.HasPrefix(k, "devices") {
+			// Nomad's "devices: no devices match request" reads as "no
+			// such GPU"; it means every matching GPU is taken.
+			out = append(out, "every matching GPU is busy (`caravan queue` says until when)")
+			continue
+		}
 		out = append(out, "exhausted: "+k)
 	}
 	for _, q := range m.QuotaExhausted {

@@ -80,7 +80,7 @@ func TestWaitReasons(t *testing.T) {
 	}{
 		{api.AllocationMetric{NodePool: "a100"}, []string{"no nodes in pool a100"}},
 		{api.AllocationMetric{NodesInPool: 2, NodesEvaluated: 2, ConstraintFiltered: map[string]int{"missing devices": 2}}, []string{"missing devices"}},
-		{api.AllocationMetric{NodesInPool: 1, NodesEvaluated: 1, DimensionExhausted: map[string]int{"devices: no devices match request": 1}}, []string{"exhausted: devices: no devices match request"}},
+		{api.AllocationMetric{NodesInPool: 1, NodesEvaluated: 1, DimensionExhausted: map[string]int{"devices: no devices match request": 1}}, []string{"every matching GPU is busy (`caravan queue` says until when)"}},
 		{api.AllocationMetric{NodesInPool: 1, NodesEvaluated: 1, QuotaExhausted: []string{"gpu quota"}}, []string{"quota exhausted: gpu quota"}},
 		{api.AllocationMetric{NodesInPool: 3, NodesEvaluated: 3}, []string{"3 nodes evaluated, none fit"}},
 	}

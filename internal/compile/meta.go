@@ -64,6 +64,12 @@ func jobMeta(run spec.Run, params []formattedParam, opts Options, id, hash strin
 	if e.Timeout > 0 {
 		m[record.MetaTimeout] = e.Timeout.String()
 	}
+	// The controller's watch over the run, not part of what it runs (see
+	// resolved): changing it re-runs nothing.
+	if e.StallTimeout > 0 {
+		m[record.MetaStallTimeout] = e.StallTimeout.String()
+		m[record.MetaOnStall] = e.OnStall
+	}
 	for _, p := range params {
 		k := MetaParamKey(p.name)
 		if _, dup := m[k]; dup {

@@ -25,7 +25,8 @@ const resolvedVersion = 1
 // exactly what a run declares about its execution, in a fixed field order.
 //
 // Left out on purpose, because changing them must not re-run anything:
-// description and tags (cosmetic), the file and line of the block and the
+// description and tags (cosmetic), stall_timeout and on_stall (how the
+// controller watches the run, not what it runs), the file and line of the block and the
 // sweep index (moving a block or inserting a grid value must keep the other
 // runs' IDs), the configuration's own git commit and dirty flag (every
 // commit would otherwise re-run every experiment), and what a pool block

@@ -206,27 +206,9 @@ func (c *Controller) each(ctx context.Context, refs []jobRef, do func(context.Co
 // whose allocations changed, resubscribing after failures from the last
 // index seen.
 func (c *Controller) follow(ctx context.Context, out chan<- jobRef) {
-	backoff := time.Second
-	var next uint64
-	for ctx.Err() == nil {
-		ch, err := c.cfg.Nomad.Events(ctx, c.cfg.Namespace, next, api.TopicJob, api.TopicAllocation)
-		if err != nil {
-			c.log.Warn("event stream unavailable; keeping history on resyncs only until it is back", "err", err, "retry_in", backoff)
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, time.Minute)
-			continue
-		}
-		backoff = time.Second
-		for evs := range ch {
-			if evs == nil {
-				continue
-			}
-			if evs.Err != nil {
-				c.log.Warn("event stream broke; resubscribing", "err", evs.Err)
-				break
-			}
-			next = max(next, evs.Index+1)
-			for _, ev := range evs.Events {
+	nomad.Follow(ctx, c.cfg.Nomad, c.log, c.cfg.Namespace, []api.Topic{api.TopicJob, api.TopicAllocation},
+		"keeping history on resyncs only", func(evs []api.Event) bool {
+			for _, ev := range evs {
 				ref, ok := jobOf(ev)
 				if !ok {
 					continue
@@ -234,12 +216,11 @@ func (c *Controller) follow(ctx context.Context, out chan<- jobRef) {
 				select {
 				case out <- ref:
 				case <-ctx.Done():
-					return
+					return false
 				}
 			}
-		}
-		sleep(ctx, backoff)
-	}
+			return true
+		})
 }
 
 // jobOf is the caravan job an event is about: a job registered, or an

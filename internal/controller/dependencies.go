@@ -305,34 +305,16 @@ func (d *Dependencies) finish(ctx context.Context, g *record.Gate, index uint64,
 // follow signals ended whenever an allocation ends: an upstream run may
 // have completed (or a rerun of one).
 func (d *Dependencies) follow(ctx context.Context, ended chan<- struct{}) {
-	backoff := time.Second
-	var next uint64
-	for ctx.Err() == nil {
-		ch, err := d.cfg.Nomad.Events(ctx, d.cfg.Namespace, next, api.TopicAllocation)
-		if err != nil {
-			d.log.Warn("event stream unavailable; releasing runs on resyncs only until it is back", "err", err, "retry_in", backoff)
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, time.Minute)
-			continue
-		}
-		backoff = time.Second
-		for evs := range ch {
-			if evs == nil {
-				continue
-			}
-			if evs.Err != nil {
-				break
-			}
-			next = max(next, evs.Index+1)
-			if slices.ContainsFunc(evs.Events, allocEnded) {
+	nomad.Follow(ctx, d.cfg.Nomad, d.log, d.cfg.Namespace, []api.Topic{api.TopicAllocation},
+		"releasing runs on resyncs only", func(evs []api.Event) bool {
+			if slices.ContainsFunc(evs, allocEnded) {
 				select {
 				case ended <- struct{}{}:
 				default:
 				}
 			}
-		}
-		sleep(ctx, backoff)
-	}
+			return true
+		})
 }
 
 func allocEnded(ev api.Event) bool {

@@ -3,7 +3,10 @@
 // every caravan job it sees so that a run's history outlives its job once
 // Nomad's garbage collector removes it (Records, records.go), and it starts
 // the runs that wait for others (depends_on) once those completed
-// (Dependencies, dependencies.go).
+// (Dependencies, dependencies.go). It also watches runs whose experiment
+// sets a stall_timeout, marking those that hang and stopping them under
+// on_stall = "stop" (Stalls, stall.go, which says why that lives here and
+// not in the node agent).
 //
 // apply, run and rerun register jobs only; each job carries everything its
 // record holds (internal/record.FromJob). The controller follows Nomad's

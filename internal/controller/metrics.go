@@ -15,6 +15,7 @@ type Metrics struct {
 	resyncLength prometheus.Gauge
 	releases     prometheus.Counter
 	gated        *prometheus.GaugeVec
+	stalls       *prometheus.CounterVec
 }
 
 // NewMetrics registers the controller's metrics with reg.
@@ -49,6 +50,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "caravan_controller_gated_runs",
 		Help: "Runs that wait for others, at the last pass, by state (waiting, blocked).",
 	}, []string{"state"})
+	m.stalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "caravan_controller_stalled_runs_total",
+		Help: "Runs the controller found stalled (no output, no metric, ~0 CPU and GPU for their stall_timeout), by on_stall action (warn, stop).",
+	}, []string{"action"})
+	reg.MustRegister(m.stalls)
 	reg.MustRegister(m.written, m.outcomes, m.failures, m.resyncs, m.resyncLength, m.releases, m.gated)
 	return m
 }
@@ -63,6 +69,12 @@ func (m *Metrics) gates(waiting, blocked int) {
 	if m != nil {
 		m.gated.WithLabelValues("waiting").Set(float64(waiting))
 		m.gated.WithLabelValues("blocked").Set(float64(blocked))
+	}
+}
+
+func (m *Metrics) stalled(action string) {
+	if m != nil {
+		m.stalls.WithLabelValues(action).Inc()
 	}
 }
 

@@ -52,6 +52,14 @@ func (c *Controller) finishJob(ctx context.Context, ref jobRef) error {
 	if err != nil {
 		return fmt.Errorf("gather how run %s ended: %w", rref.RunID, err)
 	}
+	// A stopped job is dead at once, while its allocation is still being
+	// killed: the run ends when the allocation does, whose event brings
+	// the job here again.
+	for _, a := range in.Allocs {
+		if !a.ClientTerminalStatus() {
+			return nil
+		}
+	}
 	o := outcomeOf(report.Triage(in), c.cfg.Now)
 	c.addTails(ctx, &o, in.Allocs)
 	if s, err := c.stopOf(ctx, rref); err == nil {
@@ -75,7 +83,7 @@ func (c *Controller) finishJob(ctx context.Context, ref jobRef) error {
 func outcomeOf(r report.Report, now func() time.Time) record.Outcome {
 	o := record.Outcome{
 		RunID: r.RunID, State: record.State(r.Outcome), ExitCode: r.ExitCode, Reason: r.Reason.Kind, Summary: r.Reason.Summary,
-		Attempts: r.Attempts, GPUSeconds: r.GPUHours * 3600, Cost: r.Cost, RecordedAt: now().UTC(),
+		Attempts: r.Attempts, GPUSeconds: r.GPUHours * 3600, Cost: r.Cost, RecordedAt: now().UTC(), Stall: r.Stall,
 	}
 	if r.StartedAt != nil {
 		o.StartedAt = *r.StartedAt
@@ -154,6 +162,26 @@ func (s reportSource) Allocation(ctx context.Context, namespace, allocID string)
 
 func (s reportSource) StderrTail(ctx context.Context, a *api.Allocation, task string, maxBytes int64) (string, error) {
 	return s.n.LogTail(ctx, a.ID, task, true, maxBytes)
+}
+
+func (s reportSource) Stall(ctx context.Context, _ string) (*record.Stall, error) {
+	return ReadStall(ctx, s.n, s.ref)
+}
+
+// ReadStall reads a run's stall marker; nomad.ErrNotFound when the
+// controller never found it stalled.
+func ReadStall(ctx context.Context, v interface {
+	Variable(ctx context.Context, namespace, path string) (*api.Variable, error)
+}, ref record.Ref) (*record.Stall, error) {
+	got, err := v.Variable(ctx, ref.Namespace, ref.StallPath())
+	if err != nil {
+		return nil, err
+	}
+	var st record.Stall
+	if err := json.Unmarshal([]byte(got.Items["stall"]), &st); err != nil {
+		return nil, fmt.Errorf("the stall marker of run %s (%s) is not valid JSON: %v: %w", ref.RunID, ref.StallPath(), err, nomad.ErrCorrupt)
+	}
+	return &st, nil
 }
 
 // Outcome is never there yet: the controller is the one writing it.

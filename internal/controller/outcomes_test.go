@@ -3,7 +3,10 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
@@ -57,5 +60,58 @@ func TestOutcomeOfARunThatEnded(t *testing.T) {
 	}
 	if res, err := ctl.Resync(ctx); err != nil || res.Outcomes != 0 {
 		t.Errorf("second resync wrote %d outcomes (%v), want 0", res.Outcomes, err)
+	}
+}
+
+// TestNoOutcomeWhileTheAllocationIsKilled: Nomad reports a stopped job
+// dead at once, while its allocation is still being killed; the outcome
+// waits for the allocation to end, so it says "stopped", not "running".
+func TestNoOutcomeWhileTheAllocationIsKilled(t *testing.T) {
+	srv, c := setup(t)
+	ctx := context.Background()
+	const id = "train-00000003"
+	if _, err := c.CreateJob(ctx, caravanJob(id, "vision")); err != nil {
+		t.Fatal(err)
+	}
+	alloc := srv.Allocs("default", id)[0].ID
+	srv.StartAlloc(alloc)
+	// The job as Nomad shows it right after `caravan stop`: dead and
+	// stopped, its allocation still running.
+	var inner atomic.Bool
+	srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || r.URL.Path != "/v1/job/"+id || inner.Load() {
+			return false
+		}
+		inner.Store(true)
+		defer inner.Store(false)
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, r)
+		var job map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &job); err != nil {
+			t.Error(err)
+			return false
+		}
+		job["Status"], job["Stop"] = "dead", true
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(job)
+		return true
+	})
+	ctl := New(Config{Nomad: c})
+	ref := record.Ref{Namespace: "default", Project: "vision", RunID: id}
+	if err := ctl.finishJob(ctx, jobRef{ns: "default", id: id}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := c.Outcome(ctx, ref); err == nil {
+		t.Fatalf("an outcome while the allocation runs: %+v", o)
+	}
+	srv.ClearFaults()
+	if _, err := c.StopJob(ctx, "default", id); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.finishJob(ctx, jobRef{ns: "default", id: id}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := c.Outcome(ctx, ref); err != nil || o.State != record.StateStopped {
+		t.Errorf("outcome once the allocation ended: %+v %v", o, err)
 	}
 }

@@ -75,6 +75,9 @@ func TestACLPolicies(t *testing.T) {
 	t.Log("the apply token registers in the experiments' namespace only, and Nomad refuses raw_exec there")
 	r = a.caravan(apply, 0, "apply", inML)
 	contains(t, r.stdout, "1 registered")
+	if strings.Contains(r.stderr, "snapshot") {
+		t.Errorf("the apply token may not keep the configuration snapshot:\n%s", r.stderr)
+	}
 	r = a.caravan(apply, 1, "apply", inDefault)
 	contains(t, r.stderr, "permission denied", `namespace "default"`)
 	r = a.caravan(apply, 1, "apply", rawInML)

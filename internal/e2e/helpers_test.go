@@ -85,7 +85,9 @@ func (s *suite) controller() {
 	var errb syncbuf.Buffer
 	env := cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errb, Getenv: s.getenv, Environ: os.Environ,
 		Logger: slog.New(slog.NewTextHandler(&errb, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	go func() { done <- cli.Main(ctx, []string{"controller", "-listen", "", "-resync", "5s"}, env) }()
+	go func() {
+		done <- cli.Main(ctx, []string{"controller", "-listen", "", "-resync", "5s", "-stall-check", "2s"}, env)
+	}()
 	s.t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != cli.ExitOK {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 
 	"github.com/caravan-ml/caravan/internal/nomad"
@@ -29,6 +28,9 @@ type Cluster interface {
 	CreateGate(ctx context.Context, g *record.Gate) error
 	Gate(ctx context.Context, ref record.GateRef) (*record.Gate, uint64, error)
 	DeleteGate(ctx context.Context, ref record.GateRef, cas int64) error
+	// CreateSnapshot keeps a configuration snapshot (content-addressed:
+	// one already at its path is the same).
+	CreateSnapshot(ctx context.Context, ref record.SnapshotRef, s *record.ConfigSnapshot) error
 }
 
 // DefaultParallelism bounds concurrent submissions when ApplyOptions does
@@ -55,6 +57,8 @@ type ApplyOptions struct {
 	// Progress, when set, is called after each finished item from the
 	// goroutine that called Apply (never concurrently).
 	Progress func(Progress)
+
+	snapshot string // the hash of the plan's snapshot, once kept
 }
 
 // Progress reports one finished item of an apply.
@@ -90,6 +94,10 @@ type ApplyResult struct {
 	// NotSubmitted are runs to create that were not attempted because the
 	// apply stopped at its first failure (or was interrupted).
 	NotSubmitted []string
+	// SnapshotErr says why the plan's configuration snapshot could not be
+	// kept: the runs were submitted all the same, but `caravan rerun
+	// -param` cannot clone them.
+	SnapshotErr error
 }
 
 // Err is nil when everything planned was done; otherwise it says what was
@@ -133,95 +141,146 @@ type outcome struct {
 	it     item
 	action string
 	err    error
+	// laneDone marks the end of a lane (no item).
+	laneDone bool
+	// next carries Apply's answer: whether the lane goes on.
+	next chan bool
 }
 
 // Apply executes plan against cl: it registers every run to create (only
 // if absent), and with Prune stops active runs no longer declared. It
 // writes no record: each job carries what its record holds, and the
 // controller writes the record that outlives the job, so an apply is one
-// write per run and an apply killed half-way loses nothing. At the first failure it stops
-// dispatching new work, lets the writes in flight finish, and reports
-// precisely what was done; running it again with a fresh plan finishes.
+// write per run and an apply killed half-way loses nothing. At the first
+// failure it stops dispatching new work, lets the writes in flight finish,
+// and reports precisely what was done; running it again with a fresh plan
+// finishes.
+//
+// The runs of one experiment are registered one after the other, in sweep
+// order, and experiments side by side: Nomad considers queued runs of one
+// priority in the order they were registered, so a sweep that waits for
+// GPUs starts in the order it was declared.
 func Apply(ctx context.Context, cl Cluster, plan *RunPlan, opts ApplyOptions) *ApplyResult {
-	par := opts.Parallelism
-	if par <= 0 {
-		par = DefaultParallelism
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = DefaultParallelism
 	}
-	origin := opts.Origin
-	if origin == "" {
-		origin = record.OriginApply
+	if opts.Origin == "" {
+		opts.Origin = record.OriginApply
 	}
-	var items []item
 	res := &ApplyResult{}
-	for _, e := range plan.Experiments {
-		for _, c := range e.Create {
-			items = append(items, item{kind: kindCreate, c: c})
-			res.Planned++
-		}
-		if opts.Prune {
-			for _, r := range e.Removed {
-				if r.Active {
-					items = append(items, item{kind: kindStop, r: r})
-				}
-			}
-		}
-	}
-	if len(items) == 0 {
+	lanes, total := lanesOf(plan, opts.Prune, res)
+	if len(lanes) == 0 {
 		return res
 	}
-	if par > len(items) {
-		par = len(items)
+	if res.Planned > 0 && plan.Snapshot != nil {
+		opts.snapshot, res.SnapshotErr = keepSnapshot(ctx, cl, plan)
 	}
-	work := make(chan item)
+	work := make(chan []item)
 	results := make(chan outcome)
-	for range par {
+	skipped := make(chan []item, len(lanes))
+	for range min(opts.Parallelism, len(lanes)) {
 		go func() {
-			for it := range work {
-				results <- do(ctx, cl, it, plan.Project, origin, opts)
+			for lane := range work {
+				for i, it := range lane {
+					o := do(ctx, cl, it, plan.Project, opts.Origin, opts)
+					o.next = make(chan bool)
+					results <- o
+					// The loop below says whether to go on, after it
+					// has seen this outcome: no write follows a failure.
+					if !<-o.next && i+1 < len(lane) {
+						skipped <- lane[i+1:]
+						break
+					}
+				}
+				results <- outcome{laneDone: true}
 			}
 		}()
 	}
+	next := dispatch(ctx, lanes, work, results, res, total, opts.Progress)
+	close(work)
+	close(skipped)
+	for rest := range skipped {
+		notSubmitted(res, rest)
+	}
+	for _, l := range lanes[next:] {
+		notSubmitted(res, l)
+	}
+	return res
+}
+
+// lanesOf are the plan's items as lanes: each experiment's runs to create,
+// in sweep order, and each stop on its own; total counts the items.
+func lanesOf(plan *RunPlan, prune bool, res *ApplyResult) (lanes [][]item, total int) {
+	for _, e := range plan.Experiments {
+		var lane []item
+		for _, c := range e.Create {
+			lane = append(lane, item{kind: kindCreate, c: c})
+		}
+		res.Planned += len(lane)
+		total += len(lane)
+		if len(lane) > 0 {
+			lanes = append(lanes, lane)
+		}
+		for _, r := range e.Removed {
+			if prune && r.Active {
+				lanes = append(lanes, []item{{kind: kindStop, r: r}})
+				total++
+			}
+		}
+	}
+	return lanes, total
+}
+
+// dispatch hands lanes to the workers and tallies their outcomes until
+// every lane handed out is done; it stops handing out lanes, and tells
+// the workers to stop, at the first failure or when ctx ends. It returns
+// how many lanes were handed out.
+func dispatch(ctx context.Context, lanes [][]item, work chan<- []item, results <-chan outcome, res *ApplyResult, total int, progress func(Progress)) int {
 	next, inflight, done := 0, 0, 0
 	stopping := false
-	for (!stopping && next < len(items)) || inflight > 0 {
-		var send chan item
-		var it item
+	for (!stopping && next < len(lanes)) || inflight > 0 {
+		var send chan<- []item
+		var lane []item
 		var cancelled <-chan struct{}
 		if !stopping {
 			cancelled = ctx.Done()
 		}
-		if !stopping && next < len(items) {
+		if !stopping && next < len(lanes) {
 			if ctx.Err() != nil {
 				stopping = true
 				continue
 			}
-			send, it = work, items[next]
+			send, lane = work, lanes[next]
 		}
 		select {
-		case send <- it:
+		case send <- lane:
 			next++
 			inflight++
 		case o := <-results:
-			inflight--
+			if o.laneDone {
+				inflight--
+				continue
+			}
 			done++
 			tally(res, o)
-			if o.err != nil {
-				stopping = true
+			stopping = stopping || o.err != nil
+			if progress != nil {
+				progress(Progress{Done: done, Total: total, ID: idOf(o.it), Action: o.action, Err: o.err})
 			}
-			if opts.Progress != nil {
-				opts.Progress(Progress{Done: done, Total: len(items), ID: idOf(o.it), Action: o.action, Err: o.err})
-			}
+			o.next <- !stopping && ctx.Err() == nil
 		case <-cancelled:
 			stopping = true
 		}
 	}
-	close(work)
-	for _, it := range items[next:] {
+	return next
+}
+
+func notSubmitted(res *ApplyResult, items []item) {
+	for _, it := range items {
 		if it.kind == kindCreate {
 			res.NotSubmitted = append(res.NotSubmitted, it.c.ID)
 		}
 	}
-	return res
 }
 
 func idOf(it item) string {
@@ -283,7 +342,7 @@ func do(ctx context.Context, cl Cluster, it item, project, origin string, opts A
 		}
 		return outcome{it: it, action: "stopped"}
 	}
-	job := submitted(it.c.Job, origin, opts.SubmittedBy, opts.NomadVersion)
+	job := submitted(it.c.Job, origin, opts.SubmittedBy, opts.NomadVersion, opts.snapshot)
 	if job == nil {
 		return outcome{it: it, err: fmt.Errorf("run %s: the plan carries no job for it; plan again", it.c.ID)}
 	}
@@ -298,25 +357,4 @@ func do(ctx context.Context, cl Cluster, it item, project, origin string, opts A
 		return outcome{it: it, action: "present"}
 	}
 	return outcome{it: it, action: "registered"}
-}
-
-// submitted copies job with how and by whom it was submitted in its meta,
-// leaving the plan's job as is. Neither is part of the run's identity.
-func submitted(job *api.Job, origin, by, nomadVersion string) *api.Job {
-	if job == nil {
-		return nil
-	}
-	cp := *job
-	cp.Meta = maps.Clone(job.Meta)
-	if cp.Meta == nil {
-		cp.Meta = map[string]string{}
-	}
-	cp.Meta[record.MetaOrigin] = origin
-	if by != "" {
-		cp.Meta[record.MetaSubmittedBy] = by
-	}
-	if nomadVersion != "" {
-		cp.Meta[record.MetaNomadVersion] = nomadVersion
-	}
-	return &cp
 }

@@ -193,3 +193,27 @@ func TestPruneChecksTheOwnerAgain(t *testing.T) {
 		t.Errorf("failures %+v, want a refusal naming both projects", res.Failures)
 	}
 }
+
+// TestApplyRegistersSweepsInOrder: whatever the parallelism, the runs of
+// each experiment reach Nomad in sweep order (Nomad considers queued runs
+// of one priority in registration order), while experiments go side by
+// side.
+func TestApplyRegistersSweepsInOrder(t *testing.T) {
+	f := newFake()
+	var d []DesiredRun
+	for _, e := range []string{"a", "b", "c"} {
+		d = append(d, desired(e, 30)...)
+	}
+	res := Apply(context.Background(), f, Plan(d, nil, Options{}), ApplyOptions{Parallelism: 16})
+	if err := res.Err(); err != nil || len(res.Registered) != 90 {
+		t.Fatalf("registered %d: %v", len(res.Registered), err)
+	}
+	last := map[string]string{}
+	for _, id := range f.order {
+		e := record.ExperimentOf(id)
+		if id < last[e] {
+			t.Fatalf("%s registered after %s: not in sweep order\n%v", id, last[e], f.order)
+		}
+		last[e] = id
+	}
+}

@@ -35,12 +35,15 @@
 //
 // Apply executes a plan through a small interface that *nomad.Client
 // satisfies: each job is registered only if absent (enforce index 0), so
-// two racing applies never submit a run twice, and each new run's record is
-// written right after its job (a record never exists for a job that was not
-// submitted; a job whose record write failed is listed by the next plan as
-// "record to write"). Registration runs with bounded parallelism and stops
-// dispatching at the first failure, reporting exactly what was and was not
-// submitted; a repeated apply finishes the work.
+// two racing applies never submit a run twice; the controller writes each
+// run's record from its job. The runs of one experiment are registered one
+// after another in sweep order, since Nomad considers queued runs of one
+// priority in registration order, and experiments side by side, with
+// bounded parallelism; apply stops at the first failure, reporting exactly
+// what was and was not submitted; a repeated apply finishes the work.
+// Before it registers anything, apply keeps the plan's configuration
+// snapshot (spec.SnapshotOf) in each namespace it submits to, and every
+// job names it, so that `caravan rerun -param` can clone a run.
 //
 // RerunID and Rerun reproduce a recorded run: the recorded job, unchanged
 // but for its identity, under "<experiment>-<8 hex of sha256(original ID,

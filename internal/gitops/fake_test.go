@@ -25,6 +25,8 @@ type fakeCluster struct {
 	jobErr    error
 	foreign   map[string]bool // IDs taken by jobs caravan does not own
 	gates     map[string]*record.Gate
+	order     []string // job IDs in the order they were registered
+	snapshots map[string]*record.ConfigSnapshot
 }
 
 func newFake() *fakeCluster {
@@ -32,6 +34,16 @@ func newFake() *fakeCluster {
 }
 
 func (f *fakeCluster) Namespace() string { return "default" }
+
+func (f *fakeCluster) CreateSnapshot(_ context.Context, ref record.SnapshotRef, s *record.ConfigSnapshot) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.snapshots == nil {
+		f.snapshots = map[string]*record.ConfigSnapshot{}
+	}
+	f.snapshots[ref.Namespace+"/"+ref.Path()] = s
+	return nil
+}
 
 func (f *fakeCluster) CreateGate(_ context.Context, g *record.Gate) error {
 	f.mu.Lock()
@@ -78,6 +90,7 @@ func (f *fakeCluster) CreateJob(_ context.Context, job *api.Job) (bool, error) {
 		return false, nil
 	}
 	f.jobs[id] = job
+	f.order = append(f.order, id)
 	return true, nil
 }
 

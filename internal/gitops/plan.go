@@ -93,6 +93,10 @@ type RunPlan struct {
 	// Experiments are sorted by name; an experiment appears when it has
 	// any run in any list.
 	Experiments []ExperimentPlan `json:"experiments"`
+	// Snapshot is the configuration the plan's runs were compiled from,
+	// which apply keeps beside their records so that `caravan rerun
+	// -param` can expand a run at other params; nil when none was taken.
+	Snapshot *record.ConfigSnapshot `json:"config_snapshot,omitempty"`
 	// Digest covers everything above in a saved plan (WritePlan), with
 	// the algorithm DigestAlg; empty in a plan that was not saved.
 	Digest    string `json:"digest,omitempty"`

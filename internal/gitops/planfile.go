@@ -39,7 +39,7 @@ const (
 // -json output that a person or a CI step reads.
 func (p *RunPlan) WithoutJobs() *RunPlan {
 	cp := *p
-	cp.Digest, cp.DigestAlg = "", ""
+	cp.Digest, cp.DigestAlg, cp.Snapshot = "", "", nil
 	cp.Experiments = make([]ExperimentPlan, len(p.Experiments))
 	for i, e := range p.Experiments {
 		e.Create = stripped(e.Create)

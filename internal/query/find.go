@@ -42,6 +42,20 @@ type Found struct {
 	GateIndex uint64
 }
 
+// RecordOrJob is the run's record, or, while no controller has written
+// it yet (none runs, or the run is seconds old) and a corrupt record is not
+// the reason, the record the controller would write from the job. It is
+// nil with RecordErr when there is neither.
+func (f *Found) RecordOrJob() (*record.Run, error) {
+	if f.Record != nil {
+		return f.Record, nil
+	}
+	if f.Job != nil && !errors.Is(f.RecordErr, nomad.ErrCorrupt) {
+		return RecordOf(f.Job)
+	}
+	return nil, f.RecordErr
+}
+
 // Find looks a run up by ID in the client's namespace, then in every
 // namespace the token may list. Run IDs are unique across projects (the
 // project is part of what an ID hashes), so no project is needed. Neither

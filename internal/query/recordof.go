@@ -30,11 +30,14 @@ func RecordOf(job *api.Job) (*record.Run, error) {
 		SubmittedBy: m[record.MetaSubmittedBy],
 		RerunOf:     m[record.MetaRerunOf],
 		Config: record.ConfigProvenance{
-			Dir:    m[record.MetaConfigDir],
-			File:   m[record.MetaFile],
-			Commit: m[record.MetaConfigCommit],
-			Dirty:  m[record.MetaConfigDirty] == "true",
+			Dir:      m[record.MetaConfigDir],
+			File:     m[record.MetaFile],
+			Commit:   m[record.MetaConfigCommit],
+			Dirty:    m[record.MetaConfigDirty] == "true",
+			Snapshot: m[record.MetaConfigSnapshot],
 		},
+		ClonedFrom: m[record.MetaClonedFrom],
+		Changed:    record.ChangesOf(m),
 	}
 	if id := m[record.MetaRunID]; id != "" {
 		r.RunID = id

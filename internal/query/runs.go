@@ -90,6 +90,18 @@ type Run struct {
 	Stopped   bool              `json:"-"`
 	Allocs    []string          `json:"-"`
 	Meta      map[string]string `json:"-"`
+	// Priority is the job's Nomad priority (0 when unknown), CreateIndex
+	// the Raft index its job was registered at: together the order in
+	// which Nomad considers queued runs.
+	Priority    int    `json:"-"`
+	CreateIndex uint64 `json:"-"`
+	// PricePerHour and GPUsPerNode are the pool's node price and size
+	// when the run was submitted (0 when unknown), for cost.
+	PricePerHour float64 `json:"-"`
+	GPUsPerNode  int     `json:"-"`
+	// GPUSeconds is the GPU time of every attempt, from the run's outcome;
+	// 0 when no outcome was read (see Runtime).
+	GPUSeconds float64 `json:"-"`
 }
 
 // Runtime is how long the run has run (until now when it still runs).
@@ -269,6 +281,9 @@ func gateRow(g *record.Gate, index uint64, ref record.GateRef) Run {
 		if job.NodePool != nil {
 			r.NodePool = *job.NodePool
 		}
+		if job.Priority != nil {
+			r.Priority = *job.Priority
+		}
 	}
 	if r.Experiment == "" {
 		r.Experiment = record.ExperimentOf(r.ID)
@@ -291,7 +306,7 @@ func (out *Runs) addRecordOnly(ctx context.Context, src Source, refs []record.Re
 		case errs[i] == nil:
 			r := FromRecord(recs[i], ref)
 			if o := outs[i]; o != nil {
-				r.State, r.Started, r.Finished = o.State, o.StartedAt, o.FinishedAt
+				r.State, r.Started, r.Finished, r.GPUSeconds = o.State, o.StartedAt, o.FinishedAt, o.GPUSeconds
 			}
 			out.Rows = append(out.Rows, r)
 		case errors.Is(errs[i], nomad.ErrCorrupt):
@@ -347,6 +362,8 @@ func rowFromJob(j *api.JobListStub, allocs []*api.AllocationListStub) Run {
 		JobStatus: j.Status,
 		Stopped:   j.Stop,
 		Meta:      j.Meta,
+		Priority:  j.Priority, CreateIndex: j.CreateIndex,
+		PricePerHour: parseFloat(j.Meta[record.MetaPricePerHour]), GPUsPerNode: atoiOr0(j.Meta[record.MetaGPUsPerNode]),
 	}
 	if j.SubmitTime > 0 {
 		r.Submitted = time.Unix(0, j.SubmitTime).UTC()
@@ -373,22 +390,11 @@ func FromRecord(rec *record.Run, ref record.Ref) Run {
 	r := Run{
 		ID: rec.RunID, Project: rec.Project, Experiment: rec.Experiment, Namespace: ref.Namespace, State: record.StateUnknown,
 		Pool: rec.Pool, NodePool: rec.NodePool, GPUs: rec.GPUs, Submitted: rec.SubmittedAt, RerunOf: rec.RerunOf,
-		HasRecord: true,
+		HasRecord: true, PricePerHour: rec.PricePerHour, GPUsPerNode: rec.GPUsPerNode, Priority: priorityOf(rec.Job),
 	}
 	for k, v := range rec.Params {
 		r.Params = append(r.Params, record.Param{Name: k, Value: fmt.Sprint(v)})
 	}
 	slices.SortFunc(r.Params, func(a, b record.Param) int { return strings.Compare(a.Name, b.Name) })
 	return r
-}
-
-func atoiOr0(s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }

@@ -55,6 +55,9 @@ type Outcome struct {
 	// (caravan stop -reason), when it was stopped.
 	StoppedBy  string `json:"stopped_by,omitempty"`
 	StopReason string `json:"stop_reason,omitempty"`
+	// Stall is the controller's stall marker, when it found the run
+	// stalled before it ended.
+	Stall *Stall `json:"stall,omitempty"`
 	// Stdout and Stderr are the last MaxLogTail bytes of the main task's
 	// logs of its latest attempt; a tail that had to be cut starts with
 	// the first whole line kept.

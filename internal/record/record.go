@@ -91,6 +91,10 @@ type Run struct {
 	SubmittedBy string           `json:"submitted_by,omitempty"` // ACL token name/accessor when known
 	SubmittedAt time.Time        `json:"submitted_at"`
 	RerunOf     string           `json:"rerun_of,omitempty"`
+	// ClonedFrom is the run a `rerun -param` clone was made from, and
+	// Changed the params it changed.
+	ClonedFrom string        `json:"cloned_from,omitempty"`
+	Changed    []ParamChange `json:"changed,omitempty"`
 	// PricePerHour is the pool's node price when known, for cost reports.
 	PricePerHour float64 `json:"price_per_hour,omitempty"`
 	GPUsPerNode  int     `json:"gpus_per_node,omitempty"`
@@ -133,6 +137,9 @@ type ConfigProvenance struct {
 	Line   int    `json:"line"`
 	Commit string `json:"commit,omitempty"`
 	Dirty  bool   `json:"dirty"`
+	// Snapshot is the hash of the configuration snapshot (SnapshotRef)
+	// the run was compiled from, when one was kept.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // Usage is the agent's compact summary of a run's resource use, written to

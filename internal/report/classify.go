@@ -112,7 +112,7 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 	case failedExit:
 		c.reason = Finding{Kind: KindUserError, Summary: "the program exited with code " + strconv.Itoa(*c.exitCode),
 			Evidence: []string{eventLine(term)},
-			Advice:   "The end of its stderr is below; `nomad alloc logs -stderr " + short(a.ID) + "` shows all of it."}
+			Advice:   "The end of its stderr is below; `caravan logs " + a.JobID + " -stderr` shows all of it."}
 		if c.signal != 0 {
 			c.reason.Summary += " (signal " + strconv.Itoa(c.signal) + ")"
 		}
@@ -128,7 +128,7 @@ func classify(a *api.Allocation, task, stderr string, u *record.Usage, timeout t
 	default:
 		c.reason = Finding{Kind: KindUnknown, Summary: "ended without an exit code Nomad recorded",
 			Evidence: eventLines(ts, 3),
-			Advice:   "`nomad alloc status " + short(a.ID) + "` shows the full event history."}
+			Advice:   "`caravan show " + a.JobID + "` shows the full event history."}
 	}
 	// What was seen but did not end the run is still worth a line.
 	if oom.kills > 0 && c.reason.Kind != KindOOMKilled {

@@ -14,4 +14,13 @@
 // kills the agent counted in the run's cgroups or the kernel log, and a
 // SIGKILL with memory at, or growing into, its limit. A figure the agent
 // had no source for is reported as "no data", never as 0.
+//
+// A run the controller found stalled (its stall marker, record.Stall) is
+// reported as such: "stalled since 15:46 UTC after step 3", not as the
+// timeout or the stop that ended it.
+//
+// Compare (compare.go) sets runs side by side on the metrics they wrote to
+// $CARAVAN_METRICS: each metric's last and best value per run, best by the
+// metric's goal (min for loss-like names, max otherwise; -best overrides),
+// and the best run; WriteComparePNG draws one metric over steps.
 package report

@@ -30,6 +30,8 @@ type Source interface {
 	StderrTail(ctx context.Context, alloc *api.Allocation, task string, maxBytes int64) (string, error)
 	// Outcome reads how the run ended, as the controller recorded it.
 	Outcome(ctx context.Context, runID string) (*record.Outcome, error)
+	// Stall reads the controller's stall marker of the run, if any.
+	Stall(ctx context.Context, runID string) (*record.Stall, error)
 }
 
 // Gather limits: the newest MaxAllocs attempts are read in full, and the
@@ -95,6 +97,13 @@ func Gather(ctx context.Context, src Source, runID string) (Input, error) {
 		in.Warnings = append(in.Warnings, fmt.Sprintf("could not read the usage summary of run %q: %v", runID, err))
 	default:
 		in.Usage = u
+	}
+
+	switch st, err := src.Stall(ctx, runID); {
+	case err == nil:
+		in.Stall = st
+	case !errors.Is(err, nomad.ErrNotFound):
+		in.Warnings = append(in.Warnings, fmt.Sprintf("could not read whether run %q stalled: %v", runID, err))
 	}
 
 	if latest := latestFirst(in.Allocs); len(latest) > 0 && latest[0].ClientStatus != api.AllocClientStatusPending {

@@ -20,6 +20,7 @@ type fakeSource struct {
 	records  map[string]*record.Run
 	usages   map[string]*record.Usage
 	outcomes map[string]*record.Outcome
+	stalls   map[string]*record.Stall
 	allocs   map[string]*api.Allocation // by ID; listed for every job
 	stderr   map[string]string          // by alloc ID
 	errs     map[string]error           // by method name
@@ -45,6 +46,14 @@ func (f *fakeSource) Outcome(_ context.Context, id string) (*record.Outcome, err
 		return o, nil
 	}
 	return nil, notFound("outcome " + id)
+}
+
+func (f *fakeSource) Stall(_ context.Context, id string) (*record.Stall, error) {
+	f.calls = append(f.calls, "Stall "+id)
+	if st, ok := f.stalls[id]; ok {
+		return st, nil
+	}
+	return nil, notFound("stall " + id)
 }
 
 func (f *fakeSource) Usage(_ context.Context, id string) (*record.Usage, error) {

@@ -29,6 +29,9 @@ type Input struct {
 	// Moves are the run's moves (caravan migrate, the autoscaler,
 	// preemptions), oldest first.
 	Moves []record.Move
+	// Stall is the controller's stall marker, when it found the run
+	// stalled (stall_timeout).
+	Stall *record.Stall
 	// Warnings are problems met while gathering the input (unreadable
 	// logs, a garbage-collected job); the report repeats them.
 	Warnings []string
@@ -68,6 +71,9 @@ const (
 	KindStarting       = "starting"
 	KindQueued         = "queued"
 	KindUnknown        = "unknown"
+	// KindStalled is a run that printed nothing, wrote no metric and used
+	// ~0 CPU and GPU for its stall_timeout.
+	KindStalled = "stalled"
 	// Findings that are not reasons on their own.
 	KindLowUtil = "low-gpu-util"
 	KindLeak    = "memory-leak"
@@ -131,6 +137,10 @@ type Report struct {
 	Moves        []MoveSummary `json:"moves,omitempty"`
 	MoveGPUHours float64       `json:"move_gpu_hours,omitempty"`
 	Warnings     []string      `json:"warnings,omitempty"`
+
+	// Stall is the controller's stall marker, when it found the run
+	// stalled.
+	Stall *record.Stall `json:"stall,omitempty"`
 
 	// StderrTail holds the last lines of stderr shown with the diagnosis.
 	StderrTail []string `json:"stderr_tail,omitempty"`
@@ -216,6 +226,7 @@ func Triage(in Input) Report {
 			r.Findings = append(r.Findings, f)
 		}
 	}
+	applyStall(&r, in.Stall, in.Outcome)
 	accountUsage(&r, in, allocs, now)
 	r.Warnings = append(r.Warnings, in.Warnings...)
 	return r

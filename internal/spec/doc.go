@@ -23,6 +23,22 @@
 // pool blocks with their terraform blocks and the policy, and yields the
 // Catalog that caravan autoscale publishes.
 //
+// A run can be expanded again at other params (`caravan rerun -param`,
+// point.go, snapshot.go). Its record keeps the compiled job, in which args
+// and env are already strings: a param that reached them through a
+// template or a function ("--warmup ${param.lr * 100}", upper(param.opt))
+// cannot be changed there without guessing where it went, and replacing
+// its text would also change any other value that happens to read the
+// same. So apply keeps a snapshot of what it loaded (SnapshotOf: the
+// configuration files' text and every variable's final value, with its
+// type), content-addressed beside the runs' records, and a clone loads it
+// again (LoadSnapshot) with a Point: the run's experiment at exactly the
+// given params, through the same expansion as a sweep point and the same
+// checks (declared params only, each of its declared type). Reloaded at
+// the run's own params, a snapshot must give the run's own spec hash
+// before a clone is made from it, so a clone differs from its run in the
+// edited params alone, and gets the ID the files would give that point.
+//
 // The package is pure apart from reading the files it is given: no clock,
 // no network, no environment except what LoadOptions carries.
 package spec

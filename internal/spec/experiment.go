@@ -237,8 +237,21 @@ func (l *loader) merge(e *Experiment, own *settings, content *hcl.BodyContent) {
 	e.Namespace = own.namespace.or(d.namespace).v
 	e.Tags = own.tags.or(d.tags).v
 	e.Timeout = own.timeout.or(d.timeout).v
+	l.mergeStall(e, own, d)
 	e.Retries = own.retries.or(d.retries).v
 
+	l.mergeDriver(e, own, content)
+	l.mergeResources(e, own)
+	if choice.pools.set {
+		l.choosePool(e, choice.pools, choice == own)
+	}
+}
+
+// mergeDriver settles the driver, the image and its pinning: an image
+// implies docker, and an image inherited from defaults does not follow an
+// experiment that chose another driver itself.
+func (l *loader) mergeDriver(e *Experiment, own *settings, content *hcl.BodyContent) {
+	d := l.defaults
 	driver := own.driver.or(d.driver)
 	image := own.image.or(d.image)
 	nonDocker := driver.set && driver.v != "docker"
@@ -281,7 +294,12 @@ func (l *loader) merge(e *Experiment, own *settings, content *hcl.BodyContent) {
 		l.add(diagErr(at, "Missing command",
 			"Experiment %q uses driver %q, which runs a program directly, so it needs command = \"...\" (e.g. \"python\"); only docker images bring their own entrypoint.", e.Name, e.Driver))
 	}
+}
 
+// mergeResources settles resources; constraints that need the docker
+// driver or GPUs are dropped when inherited and reported when written.
+func (l *loader) mergeResources(e *Experiment, own *settings) {
+	d := l.defaults
 	r, dr := &own.res, &d.res
 	res := &e.Resources
 	res.GPUs = r.gpus.or(dr.gpus).v
@@ -314,9 +332,6 @@ func (l *loader) merge(e *Experiment, own *settings, content *hcl.BodyContent) {
 			}
 		}
 		res.GPUModel, res.GPUMemory = "", 0
-	}
-	if choice.pools.set {
-		l.choosePool(e, choice.pools, choice == own)
 	}
 }
 

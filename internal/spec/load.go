@@ -34,6 +34,12 @@ type LoadOptions struct {
 	// name but not declare; nil means none (every pool an experiment
 	// names maps to the node pool of that name, under DefaultPolicy).
 	Catalog *Catalog
+	// VarValues set variables to values already resolved (a snapshot's,
+	// see Config.Variables), over every other source.
+	VarValues map[string]cty.Value
+	// Point, when set, expands one run of one experiment at the given
+	// params instead of the sweeps (see Point).
+	Point *Point
 
 	// pools loads an operator's pools directory (LoadPools).
 	pools bool
@@ -231,6 +237,7 @@ func (l *loader) interrupted() bool {
 }
 
 func (l *loader) parseSource(name string, src []byte) {
+	l.cfg.SourceFiles = append(l.cfg.SourceFiles, name)
 	if len(src) > maxFileBytes {
 		l.add(tooLarge(name, "configuration file", int64(len(src))))
 		return
@@ -306,6 +313,7 @@ func (l *loader) run() {
 			func() { l.decodeExperiments(expBlocks) },
 			l.addImplicitPools,
 			l.enforcePolicy,
+			l.applyPoint,
 			l.expandAll)
 	}
 	for _, phase := range phases {

@@ -36,7 +36,8 @@ type settings struct {
 	pools                          opt[poolList] // exclusive with pool in one block
 	priority, retries              opt[int]
 	tags                           opt[[]string]
-	timeout                        opt[time.Duration]
+	timeout, stallTimeout          opt[time.Duration]
+	onStall                        opt[string]
 	env                            []envEntry // defaults only: static entries
 	res                            resSettings
 }
@@ -58,7 +59,7 @@ type envEntry struct {
 var sharedAttrs = []hcl.AttributeSchema{
 	{Name: "pool"}, {Name: "pools"}, {Name: "priority"}, {Name: "namespace"}, {Name: "tags"},
 	{Name: "image"}, {Name: "driver"}, {Name: "env"}, {Name: "timeout"}, {Name: "retries"},
-	{Name: "image_pinning"},
+	{Name: "image_pinning"}, {Name: "stall_timeout"}, {Name: "on_stall"},
 }
 
 var defaultsSchema = &hcl.BodySchema{
@@ -91,40 +92,7 @@ func (l *loader) decodeSettings(content *hcl.BodyContent, s *settings) {
 		name := a.Name
 		switch name {
 		case "pool", "namespace", "image", "driver":
-			v, ok := l.attrString(a)
-			if !ok {
-				continue
-			}
-			rng := a.Expr.Range()
-			switch name {
-			case "pool":
-				if !nodePoolNameRe.MatchString(v) {
-					l.add(diagErr(rng, "Invalid pool name",
-						"%q is not a valid Nomad node pool name: use 1-128 letters, digits, '-' and '_'.", v))
-					continue
-				}
-				s.pool.put(v, rng)
-			case "namespace":
-				if !namespaceNameRe.MatchString(v) {
-					l.add(diagErr(rng, "Invalid namespace",
-						"%q is not a valid Nomad namespace name: use 1-128 letters, digits and '-'.", v))
-					continue
-				}
-				s.namespace.put(v, rng)
-			case "image":
-				if v == "" {
-					l.add(diagErr(rng, "Empty image", "image must name a container image, e.g. \"ghcr.io/acme/train:1.4\"; remove the attribute to run without a container."))
-					continue
-				}
-				s.image.put(v, rng)
-			case "driver":
-				if !drivers[v] {
-					l.add(diagErr(rng, "Unsupported driver",
-						"driver %q is not supported; use \"docker\", \"exec\" or \"raw_exec\".%s", v, suggest(v, []string{"docker", "exec", "raw_exec"})))
-					continue
-				}
-				s.driver.put(v, rng)
-			}
+			l.decodeName(a, s)
 		case "image_pinning":
 			v, ok := l.attrString(a)
 			if !ok {
@@ -163,6 +131,8 @@ func (l *loader) decodeSettings(content *hcl.BodyContent, s *settings) {
 			if v, ok := l.attrDuration(a); ok {
 				s.timeout.put(v, a.Expr.Range())
 			}
+		case "stall_timeout", "on_stall":
+			l.decodeStall(a, s)
 		}
 	}
 	l.checkPoolConflict(content, s)
@@ -177,6 +147,47 @@ func (l *loader) decodeSettings(content *hcl.BodyContent, s *settings) {
 		}
 		seen = true
 		l.decodeResources(b, &s.res)
+	}
+}
+
+// decodeName reads the settings that name something outside the file (a
+// node pool, a namespace, an image, a driver), each checked against what
+// Nomad or a registry would accept.
+func (l *loader) decodeName(a *hcl.Attribute, s *settings) {
+	name := a.Name
+	v, ok := l.attrString(a)
+	if !ok {
+		return
+	}
+	rng := a.Expr.Range()
+	switch name {
+	case "pool":
+		if !nodePoolNameRe.MatchString(v) {
+			l.add(diagErr(rng, "Invalid pool name",
+				"%q is not a valid Nomad node pool name: use 1-128 letters, digits, '-' and '_'.", v))
+			return
+		}
+		s.pool.put(v, rng)
+	case "namespace":
+		if !namespaceNameRe.MatchString(v) {
+			l.add(diagErr(rng, "Invalid namespace",
+				"%q is not a valid Nomad namespace name: use 1-128 letters, digits and '-'.", v))
+			return
+		}
+		s.namespace.put(v, rng)
+	case "image":
+		if v == "" {
+			l.add(diagErr(rng, "Empty image", "image must name a container image, e.g. \"ghcr.io/acme/train:1.4\"; remove the attribute to run without a container."))
+			return
+		}
+		s.image.put(v, rng)
+	case "driver":
+		if !drivers[v] {
+			l.add(diagErr(rng, "Unsupported driver",
+				"driver %q is not supported; use \"docker\", \"exec\" or \"raw_exec\".%s", v, suggest(v, []string{"docker", "exec", "raw_exec"})))
+			return
+		}
+		s.driver.put(v, rng)
 	}
 }
 

@@ -18,6 +18,13 @@ type Config struct {
 	// Files are the parsed files by name, kept so that diagnostics can
 	// print source snippets.
 	Files map[string]*hcl.File
+	// SourceFiles names the configuration files among Files (not the
+	// variable files), in the order they were read.
+	SourceFiles []string
+	// Variables are the declared variables' final values, whatever set
+	// them (default, environment, -var-file, -var): with SourceFiles, what
+	// reproduces the configuration (LoadOptions.VarValues).
+	Variables map[string]cty.Value
 	// Experiments in file order, then declaration order.
 	Experiments []*Experiment
 	// Pools by caravan pool name: the catalogue's (LoadOptions.Catalog)
@@ -51,7 +58,13 @@ type Experiment struct {
 	Driver       string // "docker", "exec" or "raw_exec"
 	Resources    Resources
 	Timeout      time.Duration // 0 when unset
-	Retries      int           // Nomad reschedule attempts
+	// StallTimeout is how long a run may print nothing, write no metric
+	// and use ~0 CPU and GPU before the controller marks it stalled; 0
+	// when unset. OnStall is what it then does (record.OnStallWarn or
+	// record.OnStallStop); "" without a StallTimeout.
+	StallTimeout time.Duration
+	OnStall      string
+	Retries      int // Nomad reschedule attempts
 	DependsOn    []string
 	Rerun        int // bumps run identity on purpose (issue: rerun = N)
 	// Checkpoint is nil for a run that cannot be moved once started.

@@ -2,6 +2,8 @@ package spec
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -69,6 +71,10 @@ func (l *loader) decodeVariables(blocks []*hcl.Block) {
 	}
 	l.assignVariables()
 	l.validateVariables()
+	l.cfg.Variables = make(map[string]cty.Value, len(l.vars))
+	for n, v := range l.vars {
+		l.cfg.Variables[n] = v.value
+	}
 }
 
 func (l *loader) decodeVariable(b *hcl.Block) *variable {
@@ -168,6 +174,11 @@ func (l *loader) assignVariables() {
 			continue
 		}
 		l.setRaw(v, l.opts.Vars[n], fmt.Sprintf("<value for var.%s>", n), "-var value")
+	}
+	for _, n := range slices.Sorted(maps.Keys(l.opts.VarValues)) {
+		if v := l.vars[n]; v != nil {
+			l.setVariable(v, l.opts.VarValues[n], fileRange("<recorded value of var."+n+">"), "recorded value")
+		}
 	}
 	for _, n := range l.varOrder {
 		v := l.vars[n]

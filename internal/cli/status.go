@@ -173,20 +173,7 @@ func poolStatuses(view *query.Runs, nodes []*api.NodeListStub, blocked []*api.Ev
 			p.caravanPools[r.Pool] = true
 		}
 		if r.State == record.StateQueued {
-			p.Queued++
-			p.QueuedGPUs += r.GPUs
-			if !r.Submitted.IsZero() {
-				if wait := now.Sub(r.Submitted); p.OldestID == "" || wait > p.OldestWait {
-					p.OldestID, p.OldestWait = r.ID, wait
-				}
-			}
-			rs := reasons[r.ID]
-			if len(rs) == 0 {
-				rs = []string{"no blocked evaluation yet (being scheduled)"}
-			}
-			for _, why := range dedupe(rs) {
-				p.WaitReasons[why]++
-			}
+			p.addQueued(r, reasons[r.ID], now)
 			continue
 		}
 		p.Running++
@@ -230,6 +217,24 @@ func poolStatuses(view *query.Runs, nodes []*api.NodeListStub, blocked []*api.Ev
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].NodePool < out[j].NodePool })
 	return out
+}
+
+// addQueued counts a queued run of the pool: its GPUs, how long the oldest
+// has waited, and why each waits (reasons, from its blocked evaluations).
+func (p *poolStatus) addQueued(r query.Run, reasons []string, now time.Time) {
+	p.Queued++
+	p.QueuedGPUs += r.GPUs
+	if !r.Submitted.IsZero() {
+		if wait := now.Sub(r.Submitted); p.OldestID == "" || wait > p.OldestWait {
+			p.OldestID, p.OldestWait = r.ID, wait
+		}
+	}
+	if len(reasons) == 0 {
+		reasons = []string{"no blocked evaluation yet (being scheduled)"}
+	}
+	for _, why := range dedupe(reasons) {
+		p.WaitReasons[why]++
+	}
 }
 
 // waitReasons turns Nomad's placement metrics into sentences.

@@ -90,7 +90,6 @@ func WriteText(w io.Writer, r Report) error {
 	}
 	writeUse(&b, r)
 	writeMoves(&b, r)
-
 	if len(r.Leaks) > 0 {
 		p("\nMemory growth\n")
 		for _, l := range r.Leaks {

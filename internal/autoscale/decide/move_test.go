@@ -57,7 +57,7 @@ func TestMoveWork(t *testing.T) {
 			[]Node{nodeWith("a100-1", anchor), nodeWith("a100-2", stopping)},
 			History{}, nil, nil},
 		{"young work stays: it is likely to end before a move pays",
-			[]Node{nodeWith("a100-1", anchor), nodeWith("a100-2", ckpt("a", 5*time.Minute, 1))},
+			[]Node{nodeWith("a100-1", anchor), nodeWith("a100-2", ckpt("a", time.Minute, 1))},
 			History{}, nil, nil},
 		{"work that fits no other busy node stays",
 			[]Node{nodeWith("a100-1", anchor, plain), nodeWith("a100-2", ckpt("a", time.Hour, 2))},

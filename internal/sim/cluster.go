@@ -18,6 +18,8 @@ type simNode struct {
 	eligible    bool
 	draining    bool
 	lastBusy    time.Time
+	// preemptAt is when the cloud takes a spot machine back (zero: never).
+	preemptAt time.Time
 	// jobs running here, to know the age of the oldest.
 	jobs []*simJob
 }
@@ -75,6 +77,8 @@ type cluster struct {
 	overhead time.Duration
 	moves    int
 	moveGPU  time.Duration
+	// spot is nil for on-demand machines.
+	spot *spotState
 }
 
 func (c *cluster) find(name string) int {
@@ -246,7 +250,7 @@ func (c *cluster) register(now time.Time) {
 	w := 0
 	for _, m := range c.booting {
 		if !m.readyAt.After(now) {
-			c.nodes = append(c.nodes, &simNode{name: m.name, requestedAt: m.requestedAt, createdAt: now, eligible: true})
+			c.nodes = append(c.nodes, &simNode{name: m.name, requestedAt: m.requestedAt, createdAt: now, eligible: true, preemptAt: c.spot.draw(now)})
 			c.changed = true
 			continue
 		}

@@ -24,6 +24,9 @@ type Options struct {
 	// CheckpointOverhead makes every single-node job checkpointable with
 	// this grace (Config.CheckpointOverhead); zero moves nothing.
 	CheckpointOverhead time.Duration
+	// Spot runs every pool on spot machines (Config.Spot), and each
+	// policy also on on-demand machines alone to compare.
+	Spot *Spot
 }
 
 // Run replays jobs (sorted by Submit) through one named policy.

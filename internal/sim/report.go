@@ -54,7 +54,11 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 	var lbPaid, instPaid, used float64
 	for _, name := range rep.Pools {
 		pj := byPool[name]
-		cfg := Config{Pool: pools[name], Boot: boot, CheckpointOverhead: opts.CheckpointOverhead}
+		cfg := Config{Pool: pools[name], Boot: boot, CheckpointOverhead: opts.CheckpointOverhead, Spot: opts.Spot}
+		onDemand, err := onDemandOnly(cfg, pj, opts)
+		if err != nil {
+			return nil, fmt.Errorf("pool %s: %w", name, err)
+		}
 		var inst Result
 		var instErr error
 		done := make(chan struct{})
@@ -71,6 +75,9 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 			return nil, fmt.Errorf("pool %s: %w", name, instErr)
 		}
 		for i, r := range rs {
+			if onDemand != nil {
+				r.OnDemandPaidGPUHours = onDemand[i].PaidGPUHours
+			}
 			merged[i].add(r)
 		}
 		u := rs[0].UsedGPUHours
@@ -87,6 +94,17 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 	}
 	rep.Results = merged
 	return rep, nil
+}
+
+// onDemandOnly replays jobs with every policy on on-demand machines when
+// cfg runs spot ones, for the spot run's cost to be compared with; nil
+// without spot.
+func onDemandOnly(cfg Config, jobs []Job, opts Options) ([]Result, error) {
+	if cfg.Spot == nil {
+		return nil, nil
+	}
+	cfg.Spot = nil
+	return Compare(cfg, jobs, opts)
 }
 
 // instantMachines runs the caravan policy over jobs with machines that boot
@@ -126,6 +144,11 @@ func (m *Result) add(r Result) {
 	m.EligibilityChanges += r.EligibilityChanges
 	m.Moves += r.Moves
 	m.MoveGPUHours += r.MoveGPUHours
+	m.SpotGPUHours += r.SpotGPUHours
+	m.PreemptedGPUHours += r.PreemptedGPUHours
+	m.Preemptions += r.Preemptions
+	m.OnDemandPaidGPUHours += r.OnDemandPaidGPUHours
+	m.pricedGPUHours += r.pricedGPUHours
 	m.delays = append(m.delays, r.delays...)
 }
 

@@ -26,6 +26,8 @@ type Config struct {
 	// this long on the node it leaves (the checkpoint), then the job
 	// resumes elsewhere from where it was. Zero: nothing moves.
 	CheckpointOverhead time.Duration
+	// Spot, when set, makes the pool's machines spot ones.
+	Spot *Spot
 }
 
 // Result is what one policy cost and how long runs waited.
@@ -65,6 +67,19 @@ type Result struct {
 	// time they held checkpointing instead of running (paid, not used).
 	Moves        int     `json:"moves"`
 	MoveGPUHours float64 `json:"move_gpu_hours"`
+	// With spot machines: SpotGPUHours are the paid GPU-hours on them,
+	// PreemptedGPUHours the GPU time preemptions threw away (paid, not
+	// used), OnDemandPaidGPUHours what the same policy paid for the same
+	// trace on on-demand machines alone, and SpotCostOverOnDemand the
+	// spot run's cost as a fraction of that one's.
+	SpotGPUHours         float64 `json:"spot_gpu_hours"`
+	PreemptedGPUHours    float64 `json:"preempted_gpu_hours"`
+	Preemptions          int     `json:"preemptions"`
+	OnDemandPaidGPUHours float64 `json:"on_demand_only_paid_gpu_hours,omitempty"`
+	SpotCostOverOnDemand float64 `json:"spot_cost_over_on_demand,omitempty"`
+	// pricedGPUHours are the paid GPU-hours weighted by their price as a
+	// fraction of on-demand (spot ones at the spot price).
+	pricedGPUHours float64
 
 	// delays are the queueing delays of started jobs, sorted, kept so
 	// that results of several pools can be merged.
@@ -114,7 +129,7 @@ func validate(cfg Config) error {
 	if cfg.Boot < 0 {
 		return fmt.Errorf("boot delay %s is negative", cfg.Boot)
 	}
-	return nil
+	return cfg.Spot.Validate()
 }
 
 // simulate replays jobs through ctl. Jobs must be sorted by Submit.
@@ -123,13 +138,13 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		return Result{}, err
 	}
 	gpn := cfg.Pool.GPUsPerNode
-	c := &cluster{gpn: gpn, boot: cfg.Boot, overhead: cfg.CheckpointOverhead}
+	c := &cluster{gpn: gpn, boot: cfg.Boot, overhead: cfg.CheckpointOverhead, spot: newSpotState(cfg.Spot, initial > 0)}
 	start := Epoch
 	if len(jobs) > 0 {
 		start = Epoch.Add(jobs[0].Submit)
 	}
 	for i := range initial {
-		c.nodes = append(c.nodes, &simNode{name: fmt.Sprintf("static-%d", i+1), requestedAt: start, createdAt: start, eligible: true})
+		c.nodes = append(c.nodes, &simNode{name: fmt.Sprintf("static-%d", i+1), requestedAt: start, createdAt: start, eligible: true, preemptAt: c.spot.draw(start)})
 	}
 	c.peak = initial
 	res := Result{Policy: ctl.name(), Jobs: len(jobs)}
@@ -186,6 +201,7 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 			consider(m.readyAt)
 		}
 		consider(wake)
+		consider(c.nextPreemption())
 		if t.IsZero() {
 			break
 		}
@@ -194,6 +210,9 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		last = t
 		for len(*running) > 0 && !(*running)[0].end.After(t) {
 			c.finish(heap.Pop(running).(*simJob), t)
+		}
+		if c.spot != nil {
+			c.preempt(t)
 		}
 		for next < len(runnable) && !Epoch.Add(runnable[next].Submit).After(t) {
 			c.queue = append(c.queue, runnable[next])
@@ -236,6 +255,14 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 	res.EligibilityChanges = c.flips
 	res.Moves = c.moves
 	res.MoveGPUHours = c.moveGPU.Hours()
+	res.pricedGPUHours = res.NodeHoursGPU
+	if cfg.Spot != nil {
+		res.SpotGPUHours = res.NodeHoursGPU
+		res.PreemptedGPUHours = c.spot.lost.Hours()
+		res.Preemptions = c.spot.preemptions
+		res.pricedGPUHours = res.NodeHoursGPU * cfg.Spot.Price
+		res.Cost *= cfg.Spot.Price
+	}
 	res.delays = delays
 	res.finish()
 	return res, nil
@@ -249,6 +276,9 @@ func (res *Result) finish() {
 	}
 	if res.UsedGPUHours > 0 {
 		res.PaidOverUsed = res.PaidGPUHours / res.UsedGPUHours
+	}
+	if res.SpotGPUHours > 0 && res.OnDemandPaidGPUHours > 0 {
+		res.SpotCostOverOnDemand = res.pricedGPUHours / res.OnDemandPaidGPUHours
 	}
 	if len(res.delays) > 0 {
 		slices.Sort(res.delays)

@@ -53,7 +53,7 @@ func (f *simulateFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.price, "price", -1, "override every pool's price_per_hour (negative: keep the pool's)")
 	fs.Float64Var(&f.warm, "warm-fraction", 0, "caravan: keep free GPUs on live nodes for this fraction (0-1) of the recent peak of busy GPUs; shows what a warm buffer costs and saves (default 0: none)")
 	fs.DurationVar(&f.ckptOverhead, "checkpoint-overhead", 0, "treat every single-node trace job as checkpointable, with this much GPU time lost per move (e.g. 2m); caravan then moves work to empty nodes (default 0: nothing moves)")
-	fs.Float64Var(&f.spotPrice, "spot-price", 0, "run the pools on spot machines costing this `FRACTION` (0-1] of the on-demand price, and compare each policy with on-demand machines alone (default 0: on-demand)")
+	fs.Float64Var(&f.spotPrice, "spot-price", 0, "add to each pool a spot twin whose machines cost this `FRACTION` (0-1] of the on-demand price; with -checkpoint-overhead the single-node jobs run there and the others stay on demand, and each policy is compared with on-demand machines alone (default 0: no spot)")
 	fs.Float64Var(&f.preemptPerDay, "preemptions-per-day", 1, "with -spot-price: mean preemptions of one spot machine per day (exponential times)")
 	fs.Uint64Var(&f.seed, "seed", 1, "with -spot-price: seed of the preemption draws (the same seed replays the same preemptions)")
 	fs.Float64Var(&f.bTarget, "baseline-target", 0.8, "baseline: target GPU utilisation (0-1)")
@@ -98,6 +98,10 @@ func runSimulate(ctx context.Context, env Env, args []string) int {
 	sim.Route(jobs, cands)
 	if f.warm < 0 || f.warm > 1 {
 		errorf(env, "-warm-fraction %g is not between 0 and 1\n  Pass e.g. -warm-fraction 0.05 to keep free GPUs for 5%% of recent peak demand.", f.warm)
+		return ExitUsage
+	}
+	if f.spotPrice != 0 && f.ckptOverhead <= 0 {
+		errorf(env, "-spot-price needs -checkpoint-overhead\n  Only runs that checkpoint go to spot pools (or those whose experiment says spot = \"ok\"); pass e.g. -checkpoint-overhead 2m to treat the trace's single-node jobs as checkpointing.")
 		return ExitUsage
 	}
 	if err := f.spot().Validate(); err != nil {

@@ -142,8 +142,9 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"simulate", "-trace", "testdata/simulate/pools.hcl"}, ExitError, "line"},
 		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-pool", "zz"}, ExitUsage, `pool "zz" is not declared`},
 		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-warm-fraction", "1.5"}, ExitUsage, "-warm-fraction 1.5 is not between 0 and 1"},
-		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-spot-price", "1.5"}, ExitUsage, "give one in (0, 1]"},
-		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-spot-price", "0.3", "-preemptions-per-day", "-1"}, ExitUsage, "preemptions per day -1 is negative"},
+		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-spot-price", "0.3"}, ExitUsage, "-spot-price needs -checkpoint-overhead"},
+		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-checkpoint-overhead", "2m", "-spot-price", "1.5"}, ExitUsage, "give one in (0, 1]"},
+		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-checkpoint-overhead", "2m", "-spot-price", "0.3", "-preemptions-per-day", "-1"}, ExitUsage, "preemptions per day -1 is negative"},
 		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-idle", "5m", "-min-idle", "6m"}, ExitUsage, "-min-idle 6m0s is longer than pool \"gpu\"'s idle_timeout 5m0s"},
 	}
 	for _, tc := range tests {

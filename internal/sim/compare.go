@@ -24,8 +24,9 @@ type Options struct {
 	// CheckpointOverhead makes every single-node job checkpointable with
 	// this grace (Config.CheckpointOverhead); zero moves nothing.
 	CheckpointOverhead time.Duration
-	// Spot runs every pool on spot machines (Config.Spot), and each
-	// policy also on on-demand machines alone to compare.
+	// Spot gives each pool a spot twin (Config.Spot) for the jobs that
+	// checkpoint (ComparePools), and replays each policy also on
+	// on-demand machines alone to compare.
 	Spot *Spot
 }
 

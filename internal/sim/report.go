@@ -54,30 +54,11 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 	var lbPaid, instPaid, used float64
 	for _, name := range rep.Pools {
 		pj := byPool[name]
-		cfg := Config{Pool: pools[name], Boot: boot, CheckpointOverhead: opts.CheckpointOverhead, Spot: opts.Spot}
-		onDemand, err := onDemandOnly(cfg, pj, opts)
+		rs, inst, err := comparePool(pools[name], pj, boot, opts)
 		if err != nil {
 			return nil, fmt.Errorf("pool %s: %w", name, err)
-		}
-		var inst Result
-		var instErr error
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			inst, instErr = instantMachines(pools[name], pj, opts)
-		}()
-		rs, err := Compare(cfg, pj, opts)
-		<-done
-		if err != nil {
-			return nil, fmt.Errorf("pool %s: %w", name, err)
-		}
-		if instErr != nil {
-			return nil, fmt.Errorf("pool %s: %w", name, instErr)
 		}
 		for i, r := range rs {
-			if onDemand != nil {
-				r.OnDemandPaidGPUHours = onDemand[i].PaidGPUHours
-			}
 			merged[i].add(r)
 		}
 		u := rs[0].UsedGPUHours
@@ -96,15 +77,54 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 	return rep, nil
 }
 
-// onDemandOnly replays jobs with every policy on on-demand machines when
-// cfg runs spot ones, for the spot run's cost to be compared with; nil
-// without spot.
-func onDemandOnly(cfg Config, jobs []Job, opts Options) ([]Result, error) {
-	if cfg.Spot == nil {
-		return nil, nil
+// comparePool runs every policy over one pool's jobs, and the placement
+// floor beside them. With spot machines the jobs that checkpoint (those of
+// one node, with a checkpoint overhead) run on a spot twin of the pool and
+// the others on the pool itself, as caravan keeps runs that cannot resume
+// off spot pools; each policy is also replayed on the pool alone, on
+// on-demand machines, for the spot run's cost to be compared with.
+func comparePool(pool *spec.Pool, jobs []Job, boot time.Duration, opts Options) ([]Result, Result, error) {
+	var inst Result
+	var instErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		inst, instErr = instantMachines(pool, jobs, opts)
+	}()
+	cfg := Config{Pool: pool, Boot: boot, CheckpointOverhead: opts.CheckpointOverhead}
+	rs, err := Compare(cfg, jobs, opts)
+	<-done
+	if err == nil {
+		err = instErr
 	}
-	cfg.Spot = nil
-	return Compare(cfg, jobs, opts)
+	if err != nil || opts.Spot == nil {
+		return rs, inst, err
+	}
+	var spotJobs, rest []Job
+	for _, j := range jobs {
+		if opts.CheckpointOverhead > 0 && j.GPUs <= pool.GPUsPerNode {
+			spotJobs = append(spotJobs, j)
+		} else {
+			rest = append(rest, j)
+		}
+	}
+	twin := *pool
+	twin.Name, twin.Spot = pool.Name+"-spot", true
+	onSpot, err := Compare(Config{Pool: &twin, Boot: boot, CheckpointOverhead: opts.CheckpointOverhead, Spot: opts.Spot}, spotJobs, opts)
+	if err != nil {
+		return nil, inst, err
+	}
+	onDemand, err := Compare(cfg, rest, opts)
+	if err != nil {
+		return nil, inst, err
+	}
+	out := make([]Result, len(rs))
+	for i := range rs {
+		out[i].add(onSpot[i])
+		out[i].add(onDemand[i])
+		out[i].OnDemandPaidGPUHours = rs[i].PaidGPUHours
+	}
+	return out, inst, nil
 }
 
 // instantMachines runs the caravan policy over jobs with machines that boot

@@ -165,7 +165,7 @@ func poolWorkspaces(pools map[string]*spec.Pool, stateDir string, readOnly bool,
 			np = name
 		}
 		ws, err := terraform.New(terraform.Options{
-			Pool: name, Module: p.Terraform.Module, Vars: p.Terraform.Vars, NodePool: np,
+			Pool: name, Module: p.Terraform.Module, Vars: p.Terraform.Vars, NodePool: np, Spot: p.Spot,
 			Bin: p.Terraform.Bin, StateDir: stateDir, Logger: env.Logger,
 			// A dry run reads the states as they are: no init, no
 			// provider download, no workdir created.

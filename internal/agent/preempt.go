@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -28,6 +29,7 @@ type PreemptNomad interface {
 	NodeAllocations(ctx context.Context, nodeID string) ([]*api.Allocation, error)
 	MoveJob(ctx context.Context, namespace, jobID string, t nomad.MoveTarget) (*api.Job, error)
 	AddMove(ctx context.Context, ref record.Ref, m record.Move) error
+	Moves(ctx context.Context, ref record.Ref) ([]record.Move, uint64, error)
 }
 
 // PreemptWatcher polls a spot machine's preemption notice and, when one
@@ -161,17 +163,46 @@ func (w *PreemptWatcher) moveOne(ctx context.Context, a *api.Allocation, at time
 	pool := meta[record.MetaPool]
 	m := record.Move{At: w.Now().UTC(), By: record.MovedByPreemption, Reason: "spot machine preempted at " + at.UTC().Format(time.RFC3339),
 		Running: true, FromNode: w.NodeName, FromAlloc: a.ID, FromPool: pool, ToPool: pool, GPUs: allocGPUCount(a)}
+	t := nomad.MoveTarget{AvoidNode: w.NodeName, FromAlloc: a.ID, RequireCheckpoint: true}
 	if run := meta[record.MetaRunID]; run != "" {
 		ref := record.Ref{Namespace: a.Namespace, Project: meta[record.MetaProject], RunID: run}
+		if w.fallBack(ctx, ref, meta) {
+			t = nomad.MoveTarget{NodePool: meta[record.MetaSpotFallbackNodePool], Pool: meta[record.MetaSpotFallbackPool], FromAlloc: a.ID, RequireCheckpoint: true}
+			m.ToPool = t.Pool
+			m.Reason += fmt.Sprintf("; preempted %s times, it falls back to pool %s", meta[record.MetaSpotMaxPreemptions], t.Pool)
+		}
 		if err := w.Nomad.AddMove(ctx, ref, m); err != nil {
 			return fmt.Errorf("record the move of run %s: %w", run, err)
 		}
 	}
-	if _, err := w.Nomad.MoveJob(ctx, a.Namespace, a.JobID, nomad.MoveTarget{AvoidNode: w.NodeName, FromAlloc: a.ID, RequireCheckpoint: true}); err != nil {
+	if _, err := w.Nomad.MoveJob(ctx, a.Namespace, a.JobID, t); err != nil {
 		return fmt.Errorf("move run %s off %s: %w", a.JobID, w.NodeName, err)
 	}
-	w.Log.Info("moved run ahead of the preemption", "alloc", a.ID, "job", a.JobID, "node", w.NodeName)
+	w.Log.Info("moved run ahead of the preemption", "alloc", a.ID, "job", a.JobID, "node", w.NodeName, "to_pool", m.ToPool)
 	return nil
+}
+
+// fallBack reports whether this preemption is the one after which the run
+// leaves its spot pool for the pool's spot_fallback: it has been
+// preempted spot_max_preemptions times, counting this one. A run whose
+// moves cannot be read stays on spot machines.
+func (w *PreemptWatcher) fallBack(ctx context.Context, ref record.Ref, meta map[string]string) bool {
+	limit, err := strconv.Atoi(meta[record.MetaSpotMaxPreemptions])
+	if err != nil || limit < 1 || meta[record.MetaSpotFallbackPool] == "" || meta[record.MetaSpotFallbackNodePool] == "" {
+		return false
+	}
+	moves, _, err := w.Nomad.Moves(ctx, ref)
+	if err != nil {
+		w.Log.Warn("cannot count the run's preemptions: it stays on spot machines", "run", ref.RunID, "err", err)
+		return false
+	}
+	n := 1
+	for _, m := range moves {
+		if m.By == record.MovedByPreemption {
+			n++
+		}
+	}
+	return n >= limit
 }
 
 // allocGPUCount is the GPUs a's tasks asked for.

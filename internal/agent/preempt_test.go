@@ -94,6 +94,7 @@ type fakePreemptNomad struct {
 	allocs   []*api.Allocation
 	drains   []time.Duration
 	moved    []string
+	targets  []nomad.MoveTarget
 	recorded []record.Move
 }
 
@@ -105,15 +106,20 @@ func (f *fakePreemptNomad) NodeAllocations(context.Context, string) ([]*api.Allo
 	return f.allocs, nil
 }
 func (f *fakePreemptNomad) MoveJob(_ context.Context, _, jobID string, t nomad.MoveTarget) (*api.Job, error) {
-	if !t.RequireCheckpoint || t.AvoidNode != "spot-1" || t.FromAlloc == "" {
+	if !t.RequireCheckpoint || (t.AvoidNode != "spot-1" && t.NodePool == "") || t.FromAlloc == "" {
 		return nil, fmt.Errorf("move of %s with target %+v", jobID, t)
 	}
 	f.moved = append(f.moved, jobID)
+	f.targets = append(f.targets, t)
 	return nil, nil
 }
 func (f *fakePreemptNomad) AddMove(_ context.Context, _ record.Ref, m record.Move) error {
 	f.recorded = append(f.recorded, m)
 	return nil
+}
+
+func (f *fakePreemptNomad) Moves(context.Context, record.Ref) ([]record.Move, uint64, error) {
+	return f.recorded, 0, nil
 }
 
 func runningAlloc(id string, meta map[string]string) *api.Allocation {
@@ -178,5 +184,34 @@ func TestPreemptWatcherQuietWithoutNotice(t *testing.T) {
 	}
 	if len(fn.drains) != 0 || len(fn.moved) != 0 {
 		t.Errorf("no notice, yet drains %v moves %v", fn.drains, fn.moved)
+	}
+}
+
+// A run on a spot pool with a fallback moves to another spot node until
+// its spot_max_preemptions-th preemption, which sends it to the fallback.
+func TestPreemptWatcherFallsBack(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	srv := httptest.NewServer(&fakeMetadata{noticeAt: now.Add(2 * time.Minute)})
+	defer srv.Close()
+	fn := &fakePreemptNomad{allocs: []*api.Allocation{runningAlloc("ckpt", map[string]string{
+		record.MetaCheckpointGrace: "1m", record.MetaRunID: "r1", record.MetaPool: "a100-spot",
+		record.MetaSpotFallbackPool: "a100", record.MetaSpotFallbackNodePool: "gpu-a100", record.MetaSpotMaxPreemptions: "2",
+	})}}
+	for i := range 2 {
+		w, err := NewPreemptWatcher(PreemptWatcher{Source: &Metadata{Cloud: CloudAWS, BaseURL: srv.URL, HTTP: srv.Client()},
+			Nomad: fn, NodeID: "id-1", NodeName: "spot-1", Interval: time.Second, Now: func() time.Time { return now }}, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("preemption %d: target %+v", i+1, fn.targets[i])
+	}
+	if first := fn.targets[0]; first.NodePool != "" || first.AvoidNode != "spot-1" {
+		t.Errorf("first preemption: target %+v, want another spot node", first)
+	}
+	if second := fn.targets[1]; second.NodePool != "gpu-a100" || second.Pool != "a100" || fn.recorded[1].ToPool != "a100" {
+		t.Errorf("second preemption: target %+v, move %+v; want the fallback pool a100", second, fn.recorded[1])
 	}
 }

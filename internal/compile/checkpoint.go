@@ -3,6 +3,7 @@ package compile
 import (
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/hashicorp/nomad/api"
@@ -99,4 +100,21 @@ func writeKill(tb *hclwrite.Body, t *api.Task) {
 		setString(b, "volume", m.Volume)
 		setString(b, "destination", m.Destination)
 	}
+}
+
+// applySpotFallback tells whoever moves a checkpointing run off a
+// preempted spot machine (the node agent) where the run goes once it has
+// been preempted too often: the pool's spot_fallback, its node pool, and
+// the limit. The placement of the job itself is unchanged.
+func applySpotFallback(e *spec.Experiment, pool *spec.Pool, pools map[string]*spec.Pool, meta map[string]string) {
+	if e.Checkpoint == nil || !pool.Spot || pool.SpotFallback == "" {
+		return
+	}
+	fb := pools[pool.SpotFallback]
+	if fb == nil {
+		return
+	}
+	meta[record.MetaSpotFallbackPool] = fb.Name
+	meta[record.MetaSpotFallbackNodePool] = nodePool(fb)
+	meta[record.MetaSpotMaxPreemptions] = strconv.Itoa(pool.MaxPreemptions())
 }

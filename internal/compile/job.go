@@ -124,6 +124,7 @@ func Job(run spec.Run, opts Options) (*api.Job, error) {
 		tg.EphemeralDisk = &api.EphemeralDisk{SizeMB: new(int(mebibytes(e.Resources.Disk)))}
 	}
 	applyCheckpoint(e, tg, task, meta, id)
+	applySpotFallback(e, pool, opts.Pools, meta)
 	job := &api.Job{
 		ID:          new(id),
 		Name:        new(id),

@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"slices"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -69,4 +71,44 @@ func spotFiltered(e *Experiment, cands []*Pool) []*Pool {
 		}
 	}
 	return out
+}
+
+// DefaultSpotMaxPreemptions is how many preemptions a run takes on a spot
+// pool with a spot_fallback before it moves to the fallback.
+const DefaultSpotMaxPreemptions = 2
+
+// MaxPreemptions is p's spot_max_preemptions or its default.
+func (p *Pool) MaxPreemptions() int {
+	if p.SpotMaxPreemptions > 0 {
+		return p.SpotMaxPreemptions
+	}
+	return DefaultSpotMaxPreemptions
+}
+
+// checkSpotFallbacks checks that every spot_fallback is set on a spot
+// pool and names a declared on-demand pool.
+func (l *loader) checkSpotFallbacks() {
+	names := make([]string, 0, len(l.cfg.Pools))
+	for name := range l.cfg.Pools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p := l.cfg.Pools[name]
+		if p.SpotFallback == "" {
+			if p.SpotMaxPreemptions > 0 {
+				l.add(diagErr(p.DeclRange, "spot_max_preemptions without spot_fallback", "Pool %q sets spot_max_preemptions but no spot_fallback to move runs to; add spot_fallback = \"POOL\" naming an on-demand pool, or remove spot_max_preemptions.", name))
+			}
+			continue
+		}
+		fb := l.cfg.Pools[p.SpotFallback]
+		switch {
+		case !p.Spot:
+			l.add(diagErr(p.spotFallbackRng, "spot_fallback on an on-demand pool", "Pool %q is not a spot pool, so its runs are never preempted; remove spot_fallback, or set spot = true.", name))
+		case fb == nil || !fb.Declared:
+			l.add(diagErr(p.spotFallbackRng, "Unknown spot_fallback pool", "spot_fallback names pool %q, which no pool block declares; declare it, or name a declared on-demand pool.", p.SpotFallback))
+		case fb.Spot:
+			l.add(diagErr(p.spotFallbackRng, "spot_fallback is a spot pool", "spot_fallback names pool %q, which is a spot pool too; name an on-demand pool, where preemptions end.", p.SpotFallback))
+		}
+	}
 }

@@ -156,8 +156,14 @@ type Pool struct {
 	PricePerHour float64       // per node
 	// Spot pools run on spot or preemptible machines: only experiments
 	// that checkpoint, or say spot = "ok", land there.
-	Spot      bool
-	Terraform *PoolTerraform
+	Spot bool
+	// SpotFallback names the on-demand pool a spot pool's checkpointing
+	// runs move to once they have been preempted SpotMaxPreemptions
+	// times ("": they stay on spot machines, however often preempted).
+	SpotFallback       string
+	SpotMaxPreemptions int // 0: DefaultSpotMaxPreemptions
+	spotFallbackRng    hcl.Range
+	Terraform          *PoolTerraform
 	DeclRange hcl.Range
 }
 

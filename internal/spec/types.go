@@ -164,7 +164,7 @@ type Pool struct {
 	SpotMaxPreemptions int // 0: DefaultSpotMaxPreemptions
 	spotFallbackRng    hcl.Range
 	Terraform          *PoolTerraform
-	DeclRange hcl.Range
+	DeclRange          hcl.Range
 }
 
 // PoolTerraform is a pool's terraform block.

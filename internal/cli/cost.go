@@ -36,6 +36,10 @@ type costReport struct {
 	// runs' records and jobs, where no autoscaler keeps cost records:
 	// GPU-hours used only; nothing says what the nodes cost).
 	Source string `json:"source"`
+	// Spot prices the spot pools against their on-demand spot_fallback;
+	// Preempted is what preemptions cost the runs (from their moves).
+	Spot      []spotCost      `json:"spot,omitempty"`
+	Preempted *preemptionCost `json:"preempted,omitempty"`
 }
 
 // onlyRuns keeps the cost rows of the runs whose records are listed.
@@ -115,11 +119,7 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 		}
 		rep = costFromRuns(runs.Rows, from, to, time.Now())
 		rep.Project = scope.Project
-		if *asJSON {
-			return writeJSON(env, rep, "encode cost report")
-		}
-		writeCost(env.Stdout, rep)
-		return ExitOK
+		return finishCost(ctx, env, c, nf.namespace, scope, rep, *asJSON)
 	}
 	if !scope.AllProjects {
 		// Pools are shared by every project: their figures stay whole,
@@ -134,10 +134,27 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 		rep.Project = scope.Project
 		rep.Runs = onlyRuns(rep.Runs, refs)
 	}
-	if *asJSON {
+	return finishCost(ctx, env, c, nf.namespace, scope, rep, *asJSON)
+}
+
+// finishCost adds the spot pools' saving and the preemptions' cost to rep
+// and prints it.
+func finishCost(ctx context.Context, env Env, c *nomad.Client, ns string, scope query.Scope, rep costReport, asJSON bool) int {
+	if cat, ok, err := autoscale.LoadCatalog(ctx, c, ns); err == nil && ok {
+		rep.Spot = spotSavings(rep.Pools, cat)
+	}
+	p, err := gatherPreemptions(ctx, c, scope, rep.From, rep.To)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	if p.Preemptions > 0 {
+		rep.Preempted = p
+	}
+	if asJSON {
 		return writeJSON(env, rep, "encode cost report")
 	}
 	writeCost(env.Stdout, rep)
+	writeSpotCost(env.Stdout, rep)
 	return ExitOK
 }
 

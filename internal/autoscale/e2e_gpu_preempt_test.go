@@ -51,11 +51,16 @@ func TestE2EPreemptionNoticeMovesRun(t *testing.T) {
 		_ = agent.Wait()
 	}()
 	time.Sleep(3 * time.Second) // the agent polls an endpoint that says nothing yet
-	meta.announce(time.Now().Add(2 * time.Minute))
+	at := time.Now().Add(2 * time.Minute).UTC().Truncate(time.Second)
+	meta.announce(at)
 
-	e.poll("the agent drains the node with the notice's deadline", time.Minute, func() bool {
+	// The drain ends as soon as the run has left, so what stays is the
+	// node's last drain, marked with the notice's time, and its
+	// ineligibility (the deadline itself is the unit tests').
+	e.poll("the agent drains the node for the notice", time.Minute, func() bool {
 		n, err := e.nc.Node(e.ctx, from.NodeID)
-		return err == nil && n.DrainStrategy != nil && n.DrainStrategy.Deadline > time.Minute && n.DrainStrategy.Deadline <= 2*time.Minute
+		return err == nil && n.SchedulingEligibility == "ineligible" && n.LastDrain != nil &&
+			n.LastDrain.Meta["preempted_at"] == at.Format(time.RFC3339)
 	})
 	var to = from
 	e.poll("the run resumes on the other client", 2*time.Minute, func() bool {

@@ -203,6 +203,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	writeMovesAndSpot(w, r.Results)
 	var never []string
 	for _, x := range r.Results {
 		if x.Unscheduled > 0 {
@@ -213,6 +214,22 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "\njobs that never started (more GPUs than max_nodes offer, or still queued at the end): %s\n", strings.Join(never, ", "))
 	}
 	return nil
+}
+
+// writeMovesAndSpot says what moves and spot machines did, for the
+// policies they did anything for.
+func writeMovesAndSpot(w io.Writer, rs []Result) {
+	for _, x := range rs {
+		if x.Moves > 0 {
+			fmt.Fprintf(w, "%s moved %d runs, losing %.1f GPU-h (%.2f%% of used)\n", x.Policy, x.Moves, x.MoveGPUHours, 100*x.MoveGPUHours/x.UsedGPUHours)
+		}
+	}
+	for _, x := range rs {
+		if x.SpotGPUHours > 0 {
+			fmt.Fprintf(w, "%s on spot: %.0f of %.0f paid GPU-h on spot machines, %d preemptions losing %.1f GPU-h; cost %.3f× on demand alone\n",
+				x.Policy, x.SpotGPUHours, x.PaidGPUHours, x.Preemptions, x.PreemptedGPUHours, x.SpotCostOverOnDemand)
+		}
+	}
 }
 
 func secs(s float64) string {

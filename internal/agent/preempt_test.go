@@ -164,6 +164,9 @@ func TestPreemptWatcherDrainsAndMoves(t *testing.T) {
 	if d := testutil.ToFloat64(w.deadline); d != float64(now.Add(2*time.Minute).Unix()) {
 		t.Errorf("deadline metric %v", d)
 	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("metrics lint: %v %+v", err, problems)
+	}
 }
 
 // Without a notice nothing is drained, and the watcher stops with its

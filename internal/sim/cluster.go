@@ -44,7 +44,10 @@ type simJob struct {
 	// counts its starts (a move starts it again).
 	left    time.Duration
 	attempt int
-	hidx    int // index in the running heap
+	// requeued is when a move or a preemption put it back in the queue
+	// (zero: it has not been).
+	requeued time.Time
+	hidx     int // index in the running heap
 }
 
 // cluster is the simulated pool: nodes, booting machines, the queue.
@@ -216,6 +219,7 @@ func (c *cluster) move(work []decide.Alloc, node string, now time.Time) {
 		heap.Remove(&c.running, j.hidx)
 		c.release(j, now)
 		j.left = j.end.Sub(now) + c.overhead
+		j.requeued = now
 		c.queue = append(c.queue, j)
 		c.moves++
 		c.moveGPU += c.overhead * time.Duration(j.gpus)

@@ -170,6 +170,7 @@ func (m *Result) add(r Result) {
 	m.OnDemandPaidGPUHours += r.OnDemandPaidGPUHours
 	m.pricedGPUHours += r.pricedGPUHours
 	m.delays = append(m.delays, r.delays...)
+	m.resumes = append(m.resumes, r.resumes...)
 }
 
 // JSON is the report as `caravan simulate -json` prints it: one object

@@ -81,9 +81,15 @@ type Result struct {
 	// fraction of on-demand (spot ones at the spot price).
 	pricedGPUHours float64
 
+	// ResumeWaitP95 and ResumeWaitMax are how long jobs that were moved
+	// or preempted waited to start again.
+	ResumeWaitP95 float64 `json:"resume_wait_p95_s"`
+	ResumeWaitMax float64 `json:"resume_wait_max_s"`
+
 	// delays are the queueing delays of started jobs, sorted, kept so
-	// that results of several pools can be merged.
-	delays []float64
+	// that results of several pools can be merged; resumes the waits of
+	// jobs started again after a move or a preemption.
+	delays, resumes []float64
 }
 
 // controller is a scaling policy as the simulator drives it: after the
@@ -167,12 +173,16 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		res.UsedGPUHours += float64(j.GPUs) * j.Duration.Hours()
 	}
 	running := &c.running
-	var delays []float64
+	var delays, resumes []float64
 	started := func(j *simJob) {
 		j.start = c.now
 		j.end = j.start.Add(j.left)
 		if j.attempt == 0 {
 			delays = append(delays, j.start.Sub(Epoch.Add(j.Submit)).Seconds())
+		}
+		if !j.requeued.IsZero() {
+			resumes = append(resumes, j.start.Sub(j.requeued).Seconds())
+			j.requeued = time.Time{}
 		}
 		j.attempt++
 		heap.Push(running, j)
@@ -263,7 +273,7 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		res.pricedGPUHours = res.NodeHoursGPU * cfg.Spot.Price
 		res.Cost *= cfg.Spot.Price
 	}
-	res.delays = delays
+	res.delays, res.resumes = delays, resumes
 	res.finish()
 	return res, nil
 }
@@ -279,6 +289,11 @@ func (res *Result) finish() {
 	}
 	if res.SpotGPUHours > 0 && res.OnDemandPaidGPUHours > 0 {
 		res.SpotCostOverOnDemand = res.pricedGPUHours / res.OnDemandPaidGPUHours
+	}
+	if len(res.resumes) > 0 {
+		slices.Sort(res.resumes)
+		res.ResumeWaitP95 = quantile(res.resumes, 0.95)
+		res.ResumeWaitMax = res.resumes[len(res.resumes)-1]
 	}
 	if len(res.delays) > 0 {
 		slices.Sort(res.delays)

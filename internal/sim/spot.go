@@ -102,6 +102,7 @@ func (c *cluster) preempt(now time.Time) {
 				c.spot.lost += now.Sub(j.start) * time.Duration(j.gpus*j.nodes)
 				j.left = j.Duration
 			}
+			j.requeued = now
 			c.queue = append(c.queue, j)
 		}
 		c.spot.preemptions++

@@ -12,7 +12,11 @@
 // Every figure says where it came from, and a figure nothing measured is
 // left out rather than reported as 0.
 //
-// The sampler is the agent's only background loop; the collector never
+// On a spot machine a PreemptWatcher polls the cloud's metadata endpoint
+// for a preemption notice (Metadata) and, on one, drains the node with the
+// notice's deadline and moves the runs that checkpoint.
+//
+// The sampler and that watcher are the agent's only background loops; the collector never
 // serves cached readings, so a scrape always shows the node as it is. What
 // the agent keeps between snapshots (the last CPU reading for a rate, where
 // a metrics file was read up to, a run's cgroup paths) is per allocation

@@ -31,6 +31,11 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d decide.Decision, now time.
 		}
 	}
 	failed, err := l.nodeOps(ctx, p, d.Actions, t)
+	if mErr := l.moves(ctx, p, d.Actions, failed, t); mErr != nil {
+		// The node stays cordoned and runs dry by itself; the next
+		// decision may move what is left once the grace has passed.
+		l.log.Warn("moves failed", "pool", p.name, "err", mErr)
+	}
 	hist := d.History
 	if len(failed) > 0 {
 		hist.Cordoned, hist.Draining = maps.Clone(hist.Cordoned), maps.Clone(hist.Draining)
@@ -59,7 +64,7 @@ func (l *Loop) act(ctx context.Context, p *poolRun, d decide.Decision, now time.
 func hasNodeOps(actions []decide.Action) bool {
 	for _, a := range actions {
 		switch a.Kind {
-		case decide.MarkEligible, decide.MarkIneligible, decide.Drain:
+		case decide.MarkEligible, decide.MarkIneligible, decide.Drain, decide.Move:
 			return true
 		}
 	}

@@ -48,6 +48,8 @@ type catalogPool struct {
 	BootTimeout   float64 `json:"boot_timeout_seconds"`
 	PricePerHour  float64 `json:"price_per_hour"`
 	Autoscaled    bool    `json:"autoscaled"`
+	Spot          bool    `json:"spot,omitempty"`
+	SpotFallback  string  `json:"spot_fallback,omitempty"`
 }
 
 type catalogPolicy struct {
@@ -71,7 +73,7 @@ func PublishCatalog(ctx context.Context, s VariableStore, ns string, cat *spec.C
 			Name: p.Name, NodePool: p.NodePool, GPU: p.GPU, GPUsPerNode: p.GPUsPerNode, CPUPerNode: p.CPUPerNode,
 			MemoryPerNode: p.MemoryPerNode, MinNodes: p.MinNodes, MaxNodes: p.MaxNodes,
 			IdleTimeout: p.IdleTimeout.Seconds(), MinIdle: p.MinIdle.Seconds(), BootTimeout: p.BootTimeout.Seconds(),
-			PricePerHour: p.PricePerHour, Autoscaled: p.Terraform != nil,
+			PricePerHour: p.PricePerHour, Autoscaled: p.Terraform != nil, Spot: p.Spot, SpotFallback: p.SpotFallback,
 		})
 	}
 	if pol := cat.Policy; pol != nil {
@@ -108,7 +110,7 @@ func LoadCatalog(ctx context.Context, s VariableStore, ns string) (*spec.Catalog
 			Name: p.Name, NodePool: p.NodePool, GPU: p.GPU, GPUsPerNode: p.GPUsPerNode,
 			CPUPerNode: p.CPUPerNode, MemoryPerNode: p.MemoryPerNode, MinNodes: p.MinNodes, MaxNodes: p.MaxNodes,
 			IdleTimeout: secs(p.IdleTimeout), MinIdle: secs(p.MinIdle), BootTimeout: secs(p.BootTimeout),
-			PricePerHour: p.PricePerHour,
+			PricePerHour: p.PricePerHour, Spot: p.Spot, SpotFallback: p.SpotFallback,
 		}
 		if sp.GPU == "" {
 			sp.GPU = spec.DefaultPoolGPU

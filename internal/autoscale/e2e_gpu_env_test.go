@@ -79,6 +79,17 @@ type gpuEnv struct {
 // newGPUEnv prepares a pool of at most one 2-GPU local client; nomadBin
 // replaces the rig's nomad for the clients when set.
 func newGPUEnv(t *testing.T, limit time.Duration, nomadBin string) *gpuEnv {
+	return newGPUEnvWith(t, limit, nomadBin, gpuEnvOpts{maxNodes: 1})
+}
+
+// gpuEnvOpts shape the pool: its node counts and client configuration
+// added to every client (host volumes, say).
+type gpuEnvOpts struct {
+	minNodes, maxNodes int
+	clientConfig       string
+}
+
+func newGPUEnvWith(t *testing.T, limit time.Duration, nomadBin string, o gpuEnvOpts) *gpuEnv {
 	r := needGPURig(t)
 	ctx, cancel := context.WithDeadline(context.Background(), e2eDeadline(t, limit))
 	t.Cleanup(cancel)
@@ -121,13 +132,13 @@ func newGPUEnv(t *testing.T, limit time.Duration, nomadBin string) *gpuEnv {
 	for _, g := range []string{"gpu0", "gpu1"} {
 		_ = os.WriteFile(filepath.Join(devs, g), nil, 0o644)
 	}
-	e.writePools(r, module, nomadBin, devs)
+	e.writePools(r, module, nomadBin, devs, o)
 	return e
 }
 
 // writePools writes the operator's pools directory: one pool of at most
 // one local client with two simulated GPUs.
-func (e *gpuEnv) writePools(r gpuRig, module, nomadBin, devs string) {
+func (e *gpuEnv) writePools(r gpuRig, module, nomadBin, devs string, o gpuEnvOpts) {
 	var servers []string
 	for _, s := range strings.Split(r.servers, ",") {
 		servers = append(servers, strconv.Quote(strings.TrimSpace(s)))
@@ -135,7 +146,8 @@ func (e *gpuEnv) writePools(r gpuRig, module, nomadBin, devs string) {
 	hcl := fmt.Sprintf(`pool %q {
   node_pool     = %q
   gpus_per_node = 2
-  max_nodes     = 1
+  min_nodes     = %d
+  max_nodes     = %d
   idle_timeout  = "20s"
   boot_timeout  = "3m"
   terraform {
@@ -159,11 +171,13 @@ func (e *gpuEnv) writePools(r gpuRig, module, nomadBin, devs string) {
           }
         }
         %s
+        %s
       EOT
     }
   }
 }
-`, e.pool, e.nodePool, module, nomadBin, strings.Join(servers, ", "), r.pluginDir, e.clients, devs, strings.ReplaceAll(r.clientConfig, "\n", "\n        "))
+`, e.pool, e.nodePool, o.minNodes, o.maxNodes, module, nomadBin, strings.Join(servers, ", "), r.pluginDir, e.clients, devs,
+		strings.ReplaceAll(r.clientConfig, "\n", "\n        "), strings.ReplaceAll(o.clientConfig, "\n", "\n        "))
 	if err := os.WriteFile(filepath.Join(e.pools, "pools.hcl"), []byte(hcl), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
@@ -196,9 +210,10 @@ func (a *autoscaler) logs() string {
 
 // start runs `caravan autoscale` on the env's pools directory; it is
 // stopped (SIGTERM, then SIGKILL) when the test ends.
-func (e *gpuEnv) start() *autoscaler {
+func (e *gpuEnv) start(extra ...string) *autoscaler {
 	a := &autoscaler{log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
-	a.cmd = exec.Command(e.bin, "autoscale", e.pools, "-state-dir", e.state, "-listen", "", "-namespace", e.ns, "-runs-namespace", e.ns, "-resync", "5s")
+	args := append([]string{"autoscale", e.pools, "-state-dir", e.state, "-listen", "", "-namespace", e.ns, "-runs-namespace", e.ns, "-resync", "5s"}, extra...)
+	a.cmd = exec.Command(e.bin, args...)
 	a.cmd.Stdout = lockedWriter{a.mu, a.log}
 	a.cmd.Stderr = lockedWriter{a.mu, a.log}
 	if err := a.cmd.Start(); err != nil {

@@ -32,6 +32,9 @@ type Config struct {
 	Namespace string
 	// JobNamespace to read demand from ("" = all namespaces).
 	JobNamespace string
+	// Mover moves checkpointing runs off the nodes a decision empties;
+	// nil leaves them where they are (the nodes then run dry).
+	Mover RunMover
 	// Policy tunes Decide; nil means DefaultPolicy.
 	Policy *decide.Policy
 	// DryRun prints decisions to DryRunOut and changes nothing.

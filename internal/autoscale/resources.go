@@ -106,6 +106,7 @@ func buildNode(n *api.NodeListStub, allocs []*api.Allocation, gpu string, now ti
 			node.Allocs++
 			node.Used = node.Used.Add(allocResources(a, gpu))
 			node.LastBusy = now
+			node.Work = append(node.Work, workOf(a, gpu))
 			continue
 		}
 		if t := time.Unix(0, a.ModifyTime); a.ModifyTime > 0 && t.After(node.LastBusy) {

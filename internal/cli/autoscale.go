@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/caravan-ml/caravan/internal/autoscale"
+	"github.com/caravan-ml/caravan/internal/autoscale/decide"
 	"github.com/caravan-ml/caravan/internal/controller"
 	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/spec"
@@ -106,6 +107,7 @@ type autoscaleOpts struct {
 	only     []string
 	resync   time.Duration
 	runsNS   string
+	policy   decide.Policy
 }
 
 // parseAutoscaleFlags reads autoscale's command line; ok false means exit
@@ -123,6 +125,9 @@ func parseAutoscaleFlags(env Env, args []string) (o autoscaleOpts, code int, ok 
 	})
 	fs.DurationVar(&o.resync, "resync", 30*time.Second, "full re-read of the cluster at least this often")
 	fs.StringVar(&o.runsNS, "runs-namespace", "", "keep the history of runs in this namespace only (default: every namespace the token sees)")
+	o.policy = decide.DefaultPolicy()
+	fs.BoolVar(&o.policy.Move, "moves", o.policy.Move, "move checkpointing runs off nodes to empty them when that saves machine time (runs without a checkpoint block are never moved)")
+	fs.DurationVar(&o.policy.MoveMinAge, "move-min-age", o.policy.MoveMinAge, "move no run that has run for less than this (most runs are short)")
 	pos, code, ok := parseFlags(fs, args)
 	if !ok {
 		return o, code, false
@@ -148,13 +153,13 @@ func parseAutoscaleFlags(env Env, args []string) (o autoscaleOpts, code int, ok 
 // holds the autoscaler's lease, so that one replica acts at a time.
 func newAutoscaleLoop(env Env, o autoscaleOpts, cat *spec.Catalog, pools map[string]*spec.Pool, provs map[string]autoscale.Provisioner, nc *nomad.Client, reg prometheus.Registerer, holder string) (*autoscale.Loop, error) {
 	lc := autoscale.Config{
-		Pools: pools, Provisioners: provs, Nomad: nc, Events: nc,
+		Pools: pools, Provisioners: provs, Nomad: nc, Events: nc, Mover: nc,
 		DryRun: o.dryRun, DryRunOut: env.Stdout, Resync: o.resync,
 		Logger: env.Logger, Metrics: autoscale.NewMetrics(reg), Holder: holder,
 		// What experiments may name and do, for validate, plan and apply;
 		// and the node pools of the pools scaled here, so that runs can be
 		// submitted before the first machine registers.
-		Catalog: cat, NodePools: nc,
+		Catalog: cat, NodePools: nc, Policy: &o.policy,
 	}
 	if !o.dryRun {
 		lc.Leader = nc.NewLease("", autoscale.LeaseVariable, holder, leaseTTL)
@@ -192,7 +197,7 @@ func poolWorkspaces(pools map[string]*spec.Pool, stateDir string, readOnly bool,
 			np = name
 		}
 		ws, err := terraform.New(terraform.Options{
-			Pool: name, Module: p.Terraform.Module, Vars: p.Terraform.Vars, NodePool: np,
+			Pool: name, Module: p.Terraform.Module, Vars: p.Terraform.Vars, NodePool: np, Spot: p.Spot,
 			Bin: p.Terraform.Bin, StateDir: stateDir, Logger: env.Logger,
 			// A dry run reads the states as they are: no init, no
 			// provider download, no workdir created.

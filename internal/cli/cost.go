@@ -61,11 +61,7 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 		}
 		rep = query.CostFromRuns(runs.Rows, from, to, time.Now())
 		rep.Project = scope.Project
-		if *asJSON {
-			return writeJSON(env, rep, "encode cost report")
-		}
-		writeCost(env.Stdout, rep)
-		return ExitOK
+		return finishCost(ctx, env, c, nf.namespace, scope, costReport{CostReport: rep}, *asJSON)
 	}
 	if !scope.AllProjects {
 		// Pools are shared by every project: their figures stay whole,
@@ -80,10 +76,27 @@ func runCostCmd(ctx context.Context, env Env, args []string) int {
 		rep.Project = scope.Project
 		rep.Runs = query.OnlyRuns(rep.Runs, refs)
 	}
-	if *asJSON {
+	return finishCost(ctx, env, c, nf.namespace, scope, costReport{CostReport: rep}, *asJSON)
+}
+
+// finishCost adds the spot pools' saving and the preemptions' cost to rep
+// and prints it.
+func finishCost(ctx context.Context, env Env, c *nomad.Client, ns string, scope query.Scope, rep costReport, asJSON bool) int {
+	if cat, ok, err := autoscale.LoadCatalog(ctx, c, ns); err == nil && ok {
+		rep.Spot = spotSavings(rep.Pools, cat)
+	}
+	p, err := gatherPreemptions(ctx, c, scope, rep.From, rep.To)
+	if err != nil {
+		return nomadError(env, err)
+	}
+	if p.Preemptions > 0 {
+		rep.Preempted = p
+	}
+	if asJSON {
 		return writeJSON(env, rep, "encode cost report")
 	}
-	writeCost(env.Stdout, rep)
+	writeCost(env.Stdout, rep.CostReport)
+	writeSpotCost(env.Stdout, rep)
 	return ExitOK
 }
 

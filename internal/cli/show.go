@@ -41,8 +41,10 @@ type showDoc struct {
 	Summary     *api.JobSummary   `json:"summary,omitempty"`
 	Evaluations []*api.Evaluation `json:"blocked_evaluations,omitempty"`
 	// Wait is what a run with no job yet waits for.
-	Wait  *query.Wait  `json:"wait,omitempty"`
-	Gate  *record.Gate `json:"gate,omitempty"`
+	Wait *query.Wait  `json:"wait,omitempty"`
+	Gate *record.Gate `json:"gate,omitempty"`
+	// Moves are the run's moves (caravan migrate, the autoscaler).
+	Moves []record.Move `json:"moves,omitempty"`
 	stubs []*api.AllocationListStub
 }
 
@@ -106,6 +108,9 @@ func gatherShow(ctx context.Context, cl *nomad.Client, ri *query.Found) (*showDo
 	}
 	if ri.Gate != nil {
 		return gatherGated(ctx, cl, ri, doc)
+	}
+	if moves, _, err := cl.Moves(ctx, ri.RecordRef); err == nil {
+		doc.Moves = moves
 	}
 	if ri.Job == nil {
 		doc.State = record.StateUnknown
@@ -231,6 +236,7 @@ func writeShow(w io.Writer, d *showDoc, now time.Time) {
 	} else if d.RecordError != "" {
 		fmt.Fprintf(w, "Record:     unavailable: %s\n", d.RecordError)
 	}
+	writeMoveLines(w, d.Moves)
 	writeAllocations(w, d.Allocations)
 	for _, e := range d.Evaluations {
 		if e == nil {

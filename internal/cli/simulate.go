@@ -34,6 +34,9 @@ type simulateFlags struct {
 	price, warm                float64
 	bTarget                    float64
 	bCool, bInt                time.Duration
+	ckptOverhead               time.Duration
+	spotPrice, preemptPerDay   float64
+	seed                       uint64
 }
 
 func (f *simulateFlags) register(fs *flag.FlagSet) {
@@ -49,6 +52,10 @@ func (f *simulateFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxNodes, "max-nodes", -1, "override every pool's max_nodes (0: no limit; negative: keep the pool's)")
 	fs.Float64Var(&f.price, "price", -1, "override every pool's price_per_hour (negative: keep the pool's)")
 	fs.Float64Var(&f.warm, "warm-fraction", 0, "caravan: keep free GPUs on live nodes for this fraction (0-1) of the recent peak of busy GPUs; shows what a warm buffer costs and saves (default 0: none)")
+	fs.DurationVar(&f.ckptOverhead, "checkpoint-overhead", 0, "treat every single-node trace job as checkpointable, with this much GPU time lost per move (e.g. 2m); caravan then moves work to empty nodes (default 0: nothing moves)")
+	fs.Float64Var(&f.spotPrice, "spot-price", 0, "add to each pool a spot twin whose machines cost this `FRACTION` (0-1] of the on-demand price; with -checkpoint-overhead the single-node jobs run there and the others stay on demand, and each policy is compared with on-demand machines alone (default 0: no spot)")
+	fs.Float64Var(&f.preemptPerDay, "preemptions-per-day", 1, "with -spot-price: mean preemptions of one spot machine per day (exponential times)")
+	fs.Uint64Var(&f.seed, "seed", 1, "with -spot-price: seed of the preemption draws (the same seed replays the same preemptions)")
 	fs.Float64Var(&f.bTarget, "baseline-target", 0.8, "baseline: target GPU utilisation (0-1)")
 	fs.DurationVar(&f.bCool, "baseline-cooldown", 5*time.Minute, "baseline: cooldown after a scaling action")
 	fs.DurationVar(&f.bInt, "baseline-interval", 10*time.Second, "baseline: evaluation interval")
@@ -93,11 +100,20 @@ func runSimulate(ctx context.Context, env Env, args []string) int {
 		errorf(env, "-warm-fraction %g is not between 0 and 1\n  Pass e.g. -warm-fraction 0.05 to keep free GPUs for 5%% of recent peak demand.", f.warm)
 		return ExitUsage
 	}
+	if f.spotPrice != 0 && f.ckptOverhead <= 0 {
+		errorf(env, "-spot-price needs -checkpoint-overhead\n  Only runs that checkpoint go to spot pools (or those whose experiment says spot = \"ok\"); pass e.g. -checkpoint-overhead 2m to treat the trace's single-node jobs as checkpointing.")
+		return ExitUsage
+	}
+	if err := f.spot().Validate(); err != nil {
+		errorf(env, "-spot-price %g -preemptions-per-day %g: %v", f.spotPrice, f.preemptPerDay, err)
+		return ExitUsage
+	}
 	policy := decide.DefaultPolicy()
 	policy.WarmFraction = f.warm
 	rep, err := sim.ComparePools(pools, "", jobs, f.boot, sim.Options{
 		Caravan:        &policy,
 		BaselineTarget: f.bTarget, BaselineCooldown: f.bCool, BaselineInterval: f.bInt,
+		CheckpointOverhead: f.ckptOverhead, Spot: f.spot(),
 	})
 	if err != nil {
 		errorf(env, "%v", err)
@@ -112,6 +128,14 @@ func runSimulate(ctx context.Context, env Env, args []string) int {
 		return ExitError
 	}
 	return ExitOK
+}
+
+// spot is the spot machines the flags ask for; nil for on-demand ones.
+func (f *simulateFlags) spot() *sim.Spot {
+	if f.spotPrice == 0 {
+		return nil
+	}
+	return &sim.Spot{Price: f.spotPrice, PerDay: f.preemptPerDay, Seed: f.seed}
 }
 
 // simulatePools reads the pools declared in poolsFile, a file of the

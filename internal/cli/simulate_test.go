@@ -142,6 +142,9 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"simulate", "-trace", "testdata/simulate/pools.hcl"}, ExitError, "line"},
 		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-pool", "zz"}, ExitUsage, `pool "zz" is not declared`},
 		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-warm-fraction", "1.5"}, ExitUsage, "-warm-fraction 1.5 is not between 0 and 1"},
+		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-spot-price", "0.3"}, ExitUsage, "-spot-price needs -checkpoint-overhead"},
+		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-checkpoint-overhead", "2m", "-spot-price", "1.5"}, ExitUsage, "give one in (0, 1]"},
+		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-checkpoint-overhead", "2m", "-spot-price", "0.3", "-preemptions-per-day", "-1"}, ExitUsage, "preemptions per day -1 is negative"},
 		{[]string{"simulate", "-trace", "testdata/simulate/trace.csv", "-idle", "5m", "-min-idle", "6m"}, ExitUsage, "-min-idle 6m0s is longer than pool \"gpu\"'s idle_timeout 5m0s"},
 	}
 	for _, tc := range tests {
@@ -149,5 +152,26 @@ func TestSimulateErrors(t *testing.T) {
 		if code != tc.code || !strings.Contains(errs, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, errs, tc.code, tc.want)
 		}
+	}
+}
+
+// -spot-price runs the pools on spot machines and says, per policy, what
+// they cost against on-demand machines alone.
+func TestSimulateSpotJSON(t *testing.T) {
+	out, errs, code := runSimulateCmd(t, "simulate", "-trace", "testdata/simulate/trace.csv", "-pools", "testdata/simulate/pools.hcl",
+		"-checkpoint-overhead", "2m", "-spot-price", "0.35", "-preemptions-per-day", "48", "-json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var got struct{ Caravan map[string]any }
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out)
+	}
+	c := got.Caravan
+	if c["spot_gpu_hours"].(float64) <= 0 || c["preemptions"].(float64) <= 0 || c["on_demand_only_paid_gpu_hours"].(float64) <= 0 {
+		t.Errorf("caravan: no spot figures in %v", c)
+	}
+	if r := c["spot_cost_over_on_demand"].(float64); r <= 0 || r >= 1 {
+		t.Errorf("caravan spot cost / on-demand = %v, want between 0 and 1", r)
 	}
 }

@@ -102,6 +102,9 @@ func writeStatus(w io.Writer, pools []*query.Pool) {
 			fmt.Fprintf(w, "  why:      %s\n", strings.Join(parts, "; "))
 		}
 		fmt.Fprintf(w, "  running:  %s holding %s\n", plural(p.Running, "run"), plural(p.RunningGPUs, "GPU"))
+		if p.Moving > 0 {
+			fmt.Fprintf(w, "  moving:   %s checkpointing to start on another node\n", plural(p.Moving, "run"))
+		}
 		if len(p.Gated) > 0 {
 			fmt.Fprintf(w, "  waiting:  %s for the runs they depend on (no job, no GPU held)\n", plural(len(p.Gated), "run"))
 			for i, g := range p.Gated {

@@ -123,6 +123,8 @@ func Job(run spec.Run, opts Options) (*api.Job, error) {
 	if e.Resources.Disk > 0 {
 		tg.EphemeralDisk = &api.EphemeralDisk{SizeMB: new(int(mebibytes(e.Resources.Disk)))}
 	}
+	applyCheckpoint(e, tg, task, meta, id)
+	applySpotFallback(e, pool, opts.Pools, meta)
 	job := &api.Job{
 		ID:          new(id),
 		Name:        new(id),

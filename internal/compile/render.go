@@ -91,6 +91,7 @@ func writeGroup(parent *hclwrite.Body, tg *api.TaskGroup) error {
 		g.AppendNewline()
 		setInt(g.AppendNewBlock("ephemeral_disk", nil).Body(), "size", d.SizeMB)
 	}
+	writeVolumes(g, tg.Volumes)
 	for _, t := range tg.Tasks {
 		if err := writeTask(g, t); err != nil {
 			return err
@@ -103,6 +104,7 @@ func writeTask(parent *hclwrite.Body, t *api.Task) error {
 	parent.AppendNewline()
 	tb := parent.AppendNewBlock("task", []string{t.Name}).Body()
 	tb.SetAttributeValue("driver", cty.StringVal(t.Driver))
+	writeKill(tb, t)
 	if len(t.Config) > 0 {
 		tb.AppendNewline()
 		cb := tb.AppendNewBlock("config", nil).Body()

@@ -61,6 +61,9 @@ type resolved struct {
 	Retries    int               `json:"retries"`
 	DependsOn  []string          `json:"depends_on"`
 	Rerun      int               `json:"rerun"`
+	// Checkpoint is omitted when unset, so runs that declare none keep
+	// the IDs they had before checkpoints existed.
+	Checkpoint *resolvedCheckpoint `json:"checkpoint,omitempty"`
 }
 
 type resolvedSource struct {
@@ -134,9 +137,10 @@ func resolvedJSONOf(run spec.Run, params []formattedParam) ([]byte, error) {
 			CPU: e.Resources.CPU, Cores: e.Resources.Cores, Memory: e.Resources.Memory,
 			SHM: e.Resources.SHM, Disk: e.Resources.Disk,
 		},
-		Retries:   e.Retries,
-		DependsOn: nonNil(e.DependsOn),
-		Rerun:     e.Rerun,
+		Retries:    e.Retries,
+		DependsOn:  nonNil(e.DependsOn),
+		Rerun:      e.Rerun,
+		Checkpoint: resolvedCheckpointOf(e.Checkpoint),
 	}
 	if d.Env == nil {
 		d.Env = map[string]string{}

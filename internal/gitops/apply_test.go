@@ -190,8 +190,20 @@ func TestPruneChecksTheOwnerAgain(t *testing.T) {
 	if len(f.stopped) != 0 {
 		t.Fatalf("prune stopped %v; a-00000000 is project theirs' and a-00000001 is of no project", f.stopped)
 	}
-	if err := res.Err(); err == nil || !strings.Contains(res.Failures[0].Err.Error(), "belongs to project theirs, not to project mine") {
-		t.Errorf("failures %+v, want a refusal naming both projects", res.Failures)
+	// Removals run in parallel and the first refusal ends the apply: which
+	// of the two is refused first varies, but each refusal names both
+	// projects.
+	want := map[string]string{
+		"a-00000000": "belongs to project theirs, not to project mine",
+		"a-00000001": "belongs to no project, not to project mine",
+	}
+	if res.Err() == nil || len(res.Failures) == 0 {
+		t.Fatalf("apply -prune of another project's runs succeeded; want a refusal")
+	}
+	for _, f := range res.Failures {
+		if !strings.Contains(f.Err.Error(), want[f.ID]) || want[f.ID] == "" {
+			t.Errorf("failure of %s: %v; want it to say it %s", f.ID, f.Err, want[f.ID])
+		}
 	}
 }
 

@@ -20,7 +20,8 @@ type Pool struct {
 	Pools       []string       `json:"pools"` // caravan pools whose runs went there
 	Queued      int            `json:"queued_runs"`
 	QueuedGPUs  int            `json:"queued_gpus"`
-	Running     int            `json:"running_runs"` // starting or running
+	Running     int            `json:"running_runs"` // starting, running or moving
+	Moving      int            `json:"moving_runs"`  // of those, being moved to another node
 	RunningGPUs int            `json:"running_gpus"`
 	NodesReady  int            `json:"nodes_ready"`
 	NodesDrain  int            `json:"nodes_draining"`
@@ -127,7 +128,7 @@ func (t poolTally) addRun(r Run, jobPool map[string]string, reasons map[string][
 		p.Gated = append(p.Gated, GatedRun{ID: r.ID, Wait: r.Wait.Text(), At: r.Submitted, Stat: r.State})
 		return
 	}
-	if r.State != record.StateQueued && r.State != record.StateStarting && r.State != record.StateRunning {
+	if r.State != record.StateQueued && r.State != record.StateStarting && r.State != record.StateRunning && r.State != record.StateMoving {
 		return
 	}
 	// A caravan pool maps to the node pool of its name unless a pool block
@@ -139,6 +140,9 @@ func (t poolTally) addRun(r Run, jobPool map[string]string, reasons map[string][
 	if r.State != record.StateQueued {
 		p.Running++
 		p.RunningGPUs += r.GPUs
+		if r.State == record.StateMoving {
+			p.Moving++
+		}
 		return
 	}
 	p.Queued++

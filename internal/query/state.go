@@ -41,6 +41,9 @@ func RunState(job *api.Job, summary *api.JobSummary, allocs []*api.AllocationLis
 			return record.StateStopped
 		}
 	}
+	if moving(allocs) {
+		return record.StateMoving
+	}
 	if s, ok := t.state(summaryQueued(summary)); ok {
 		return s
 	}
@@ -163,4 +166,29 @@ func summaryQueued(s *api.JobSummary) int {
 		n += g.Queued
 	}
 	return n
+}
+
+// moving reports whether a run is between two allocations because its job
+// was updated (how caravan moves a run): the old one, told to stop, still
+// runs its checkpoint, or its replacement has not started yet.
+func moving(allocs []*api.AllocationListStub) bool {
+	byID := make(map[string]*api.AllocationListStub, len(allocs))
+	for _, a := range allocs {
+		byID[a.ID] = a
+	}
+	for _, a := range allocs {
+		if a.NextAllocation == "" || a.DesiredStatus != api.AllocDesiredStatusStop {
+			continue
+		}
+		if a.ClientStatus == api.AllocClientStatusRunning {
+			return true
+		}
+		// A lost or failed allocation's replacement is a reschedule,
+		// not a move.
+		if next := byID[a.NextAllocation]; a.ClientStatus == api.AllocClientStatusComplete && next != nil &&
+			next.ClientStatus == api.AllocClientStatusPending && next.DesiredStatus == api.AllocDesiredStatusRun {
+			return true
+		}
+	}
+	return false
 }

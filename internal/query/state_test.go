@@ -52,6 +52,12 @@ func TestRunState(t *testing.T) {
 		{"disconnected counts as lost", job("running", false), summary(0), []*api.AllocationListStub{alloc("unknown", "run")}, record.StateLost},
 		{"rescheduled: failed replaced by running", job("running", false), summary(0), []*api.AllocationListStub{
 			alloc("failed", "run", replacedBy("new")), alloc("running", "run", rescheduled)}, record.StateRunning},
+		{"moving: the old allocation checkpoints", job("running", false), summary(0), []*api.AllocationListStub{
+			alloc("running", "stop", replacedBy("pending-run")), alloc("pending", "run")}, record.StateMoving},
+		{"moving: checkpointed, the replacement starts", job("running", false), summary(0), []*api.AllocationListStub{
+			alloc("complete", "stop", replacedBy("pending-run")), alloc("pending", "run")}, record.StateMoving},
+		{"moved: the replacement runs", job("running", false), summary(0), []*api.AllocationListStub{
+			alloc("complete", "stop", replacedBy("running-run")), alloc("running", "run")}, record.StateRunning},
 		{"rescheduled: lost replaced by pending", job("running", false), summary(0), []*api.AllocationListStub{
 			alloc("lost", "stop", replacedBy("new")), alloc("pending", "run", rescheduled)}, record.StateStarting},
 		{"rescheduled, replacement failed too", job("dead", false), summary(0), []*api.AllocationListStub{
@@ -88,7 +94,7 @@ func TestRunState(t *testing.T) {
 
 func TestTerminal(t *testing.T) {
 	for _, s := range record.States {
-		want := s != record.StateQueued && s != record.StateStarting && s != record.StateRunning &&
+		want := s != record.StateQueued && s != record.StateStarting && s != record.StateRunning && s != record.StateMoving &&
 			s != record.StateWaiting && s != record.StateBlocked
 		if s.Terminal() != want {
 			t.Errorf("%s.Terminal() = %v", s, s.Terminal())

@@ -47,8 +47,22 @@ const (
 	// run of the experiments it depends on, as declared with it. The
 	// controller registers the run once each of them completed.
 	MetaWaitFor = "caravan_wait_for"
-	MetaRerun   = "caravan_rerun"    // the experiment's rerun counter
-	MetaRerunOf = "caravan_rerun_of" // run ID this run reproduces (caravan rerun)
+	MetaRerun   = "caravan_rerun" // the experiment's rerun counter
+	// MetaCheckpointGrace is set, to the checkpoint block's grace (a Go
+	// duration), only on runs that may be moved while they run.
+	MetaCheckpointGrace = "caravan_checkpoint_grace"
+	// MetaSpot is SpotOK on runs that may use spot pools without a
+	// checkpoint block.
+	MetaSpot = "caravan_spot"
+	// MetaSpotFallbackPool and MetaSpotFallbackNodePool name the
+	// on-demand pool (and its Nomad node pool) a checkpointing run on a
+	// spot pool moves to once it has been preempted
+	// MetaSpotMaxPreemptions times (the spot pool's spot_fallback and
+	// spot_max_preemptions).
+	MetaSpotFallbackPool     = "caravan_spot_fallback_pool"
+	MetaSpotFallbackNodePool = "caravan_spot_fallback_node_pool"
+	MetaSpotMaxPreemptions   = "caravan_spot_max_preemptions"
+	MetaRerunOf              = "caravan_rerun_of" // run ID this run reproduces (caravan rerun)
 
 	// Set at submit time, after compilation, so not part of a run's
 	// identity: how and by whom the run was submitted, and what its pool

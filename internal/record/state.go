@@ -9,6 +9,9 @@ const (
 	StateQueued   State = "queued"   // waiting for placement (e.g. no free GPUs)
 	StateStarting State = "starting" // placed, tasks not running yet
 	StateRunning  State = "running"
+	// StateMoving is a run caravan moves to another node: its old
+	// allocation checkpoints, or its replacement waits to start.
+	StateMoving   State = "moving"
 	StateComplete State = "complete" // every task exited 0
 	StateFailed   State = "failed"
 	StateLost     State = "lost" // its node went down or disconnected
@@ -23,7 +26,7 @@ const (
 )
 
 // States lists every state, in the order a listing groups them.
-var States = []State{StateWaiting, StateBlocked, StateQueued, StateStarting, StateRunning, StateComplete, StateFailed, StateLost, StateStopped, StateUnknown}
+var States = []State{StateWaiting, StateBlocked, StateQueued, StateStarting, StateMoving, StateRunning, StateComplete, StateFailed, StateLost, StateStopped, StateUnknown}
 
 // Terminal reports whether a run in s will not change state by itself.
 func (s State) Terminal() bool {

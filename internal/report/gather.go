@@ -90,6 +90,7 @@ func Gather(ctx context.Context, src Source, runID string) (triage.Input, error)
 		in.Allocs = append(in.Allocs, a)
 	}
 
+	gatherMoves(ctx, src, &in)
 	u, err := src.Usage(ctx, runID)
 	switch {
 	case errors.Is(err, nomad.ErrNotFound):

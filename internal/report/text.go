@@ -29,6 +29,7 @@ func WriteText(w io.Writer, r triage.Report) error {
 	writeReason(&b, r)
 	writeFacts(&b, r)
 	writeUse(&b, r)
+	writeMoves(&b, r)
 	writeLeaks(&b, r)
 	writeAlsoFound(&b, r)
 	writeTail(&b, r)

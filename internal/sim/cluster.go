@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"container/heap"
 	"fmt"
 	"time"
 
@@ -17,6 +18,8 @@ type simNode struct {
 	eligible    bool
 	draining    bool
 	lastBusy    time.Time
+	// preemptAt is when the cloud takes a spot machine back (zero: never).
+	preemptAt time.Time
 	// jobs running here, to know the age of the oldest.
 	jobs []*simJob
 }
@@ -37,6 +40,14 @@ type simJob struct {
 	start time.Time
 	end   time.Time
 	on    []*simNode
+	// left is the run time still to go when it next starts; attempt
+	// counts its starts (a move starts it again).
+	left    time.Duration
+	attempt int
+	// requeued is when a move or a preemption put it back in the queue
+	// (zero: it has not been).
+	requeued time.Time
+	hidx     int // index in the running heap
 }
 
 // cluster is the simulated pool: nodes, booting machines, the queue.
@@ -63,6 +74,14 @@ type cluster struct {
 	violations int
 	// flips counts eligibility changes asked of Nomad.
 	flips int
+	// running are the started jobs by end time; overhead is the
+	// checkpoint grace of every single-node job (0: none moves).
+	running  finishHeap
+	overhead time.Duration
+	moves    int
+	moveGPU  time.Duration
+	// spot is nil for on-demand machines.
+	spot *spotState
 }
 
 func (c *cluster) find(name string) int {
@@ -175,7 +194,43 @@ func (c *cluster) recount(maxFree, empty *int) {
 }
 
 // finish frees what j held.
-func (c *cluster) finish(j *simJob, now time.Time) {
+func (c *cluster) finish(j *simJob, now time.Time) { c.release(j, now) }
+
+// move moves the jobs of work off node: each leaves it at once and queues
+// again with the checkpoint overhead added to what it has left to run,
+// as Nomad places the replacement at once and starts it once the old
+// allocation has checkpointed; the overhead is the GPU time the move
+// loses.
+func (c *cluster) move(work []decide.Alloc, node string, now time.Time) {
+	i := c.find(node)
+	if i < 0 {
+		return
+	}
+	n := c.nodes[i]
+	var leaving []*simJob
+	for _, a := range work {
+		for _, j := range n.jobs {
+			if allocID(j) == a.ID && j.nodes == 1 && c.overhead > 0 && j.hidx >= 0 {
+				leaving = append(leaving, j)
+			}
+		}
+	}
+	for _, j := range leaving {
+		heap.Remove(&c.running, j.hidx)
+		c.release(j, now)
+		j.left = j.end.Sub(now) + c.overhead
+		j.requeued = now
+		c.queue = append(c.queue, j)
+		c.moves++
+		c.moveGPU += c.overhead * time.Duration(j.gpus)
+	}
+}
+
+// allocID names the allocation of j's current attempt.
+func allocID(j *simJob) string { return j.ID + "#" + itoa(j.attempt) }
+
+// release frees what j held.
+func (c *cluster) release(j *simJob, now time.Time) {
 	per := j.gpus
 	if j.nodes > 1 {
 		per = c.gpn
@@ -199,7 +254,7 @@ func (c *cluster) register(now time.Time) {
 	w := 0
 	for _, m := range c.booting {
 		if !m.readyAt.After(now) {
-			c.nodes = append(c.nodes, &simNode{name: m.name, requestedAt: m.requestedAt, createdAt: now, eligible: true})
+			c.nodes = append(c.nodes, &simNode{name: m.name, requestedAt: m.requestedAt, createdAt: now, eligible: true, preemptAt: c.spot.draw(now)})
 			c.changed = true
 			continue
 		}
@@ -256,6 +311,8 @@ func (c *cluster) apply(acts []decide.Action, now time.Time) error {
 				if i := c.find(name); i >= 0 {
 					c.nodes[i].eligible = false
 				}
+			case decide.Move:
+				c.move(a.Work, name, now)
 			case decide.Drain:
 				if i := c.find(name); i >= 0 {
 					c.nodes[i].eligible, c.nodes[i].draining = false, true
@@ -287,7 +344,7 @@ func (c *cluster) poolState(ps *decide.PoolState, now time.Time) {
 		ps.Nodes = append(ps.Nodes, decide.Node{
 			Name: n.name, Status: decide.NodeReady, Eligible: n.eligible && !n.draining, Draining: n.draining,
 			Total: total, Used: decide.Resources{GPUs: n.usedGPUs}, Allocs: n.allocs,
-			LastBusy: lb, CreatedAt: n.createdAt, OldestAlloc: oldest,
+			LastBusy: lb, CreatedAt: n.createdAt, OldestAlloc: oldest, Work: c.work(n),
 		})
 	}
 	ps.Booting = ps.Booting[:0]
@@ -302,6 +359,23 @@ func (c *cluster) poolState(ps *decide.PoolState, now time.Time) {
 			})
 		}
 	}
+}
+
+// work is what Observe would list of n's allocations: a single-node job
+// checkpoints when the simulation has an overhead.
+func (c *cluster) work(n *simNode) []decide.Alloc {
+	if c.overhead <= 0 || len(n.jobs) == 0 {
+		return nil
+	}
+	out := make([]decide.Alloc, 0, len(n.jobs))
+	for _, j := range n.jobs {
+		a := decide.Alloc{ID: allocID(j), JobID: j.ID, Resources: decide.Resources{GPUs: j.gpus}, StartedAt: j.start}
+		if j.nodes == 1 {
+			a.Grace = c.overhead
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // account charges dt of the current cluster shape to the waste counters.

@@ -21,6 +21,13 @@ type Options struct {
 	BaselineInterval time.Duration
 	BaselineCooldown time.Duration
 	BaselineTarget   float64
+	// CheckpointOverhead makes every single-node job checkpointable with
+	// this grace (Config.CheckpointOverhead); zero moves nothing.
+	CheckpointOverhead time.Duration
+	// Spot gives each pool a spot twin (Config.Spot) for the jobs that
+	// checkpoint (ComparePools), and replays each policy also on
+	// on-demand machines alone to compare.
+	Spot *Spot
 }
 
 // Run replays jobs (sorted by Submit) through one named policy.

@@ -31,4 +31,13 @@
 // at once: the waste left there comes from where Nomad placed work, which
 // an autoscaler that never moves running work cannot undo, so a policy's
 // paid/used above it is the autoscaler's own overhead.
+//
+// With a checkpoint overhead every single-node job checkpoints, and
+// caravan's policy moves work to empty nodes exactly as the autoscaler
+// does (the move phase of Decide); each move costs the job's GPUs for the
+// overhead. With Spot, each pool gets a spot twin for the jobs that
+// checkpoint, whose machines are preempted at seeded exponential times: a
+// preempted job resumes elsewhere with the overhead lost (one that cannot
+// checkpoint starts again), and each policy is also replayed on on-demand
+// machines alone to price the spot run against.
 package sim

@@ -54,21 +54,9 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 	var lbPaid, instPaid, used float64
 	for _, name := range rep.Pools {
 		pj := byPool[name]
-		cfg := Config{Pool: pools[name], Boot: boot}
-		var inst Result
-		var instErr error
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			inst, instErr = instantMachines(pools[name], pj, opts)
-		}()
-		rs, err := Compare(cfg, pj, opts)
-		<-done
+		rs, inst, err := comparePool(pools[name], pj, boot, opts)
 		if err != nil {
 			return nil, fmt.Errorf("pool %s: %w", name, err)
-		}
-		if instErr != nil {
-			return nil, fmt.Errorf("pool %s: %w", name, instErr)
 		}
 		for i, r := range rs {
 			merged[i].add(r)
@@ -87,6 +75,56 @@ func ComparePools(pools map[string]*spec.Pool, defaultPool string, jobs []Job, b
 	}
 	rep.Results = merged
 	return rep, nil
+}
+
+// comparePool runs every policy over one pool's jobs, and the placement
+// floor beside them. With spot machines the jobs that checkpoint (those of
+// one node, with a checkpoint overhead) run on a spot twin of the pool and
+// the others on the pool itself, as caravan keeps runs that cannot resume
+// off spot pools; each policy is also replayed on the pool alone, on
+// on-demand machines, for the spot run's cost to be compared with.
+func comparePool(pool *spec.Pool, jobs []Job, boot time.Duration, opts Options) ([]Result, Result, error) {
+	var inst Result
+	var instErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		inst, instErr = instantMachines(pool, jobs, opts)
+	}()
+	cfg := Config{Pool: pool, Boot: boot, CheckpointOverhead: opts.CheckpointOverhead}
+	rs, err := Compare(cfg, jobs, opts)
+	<-done
+	if err == nil {
+		err = instErr
+	}
+	if err != nil || opts.Spot == nil {
+		return rs, inst, err
+	}
+	var spotJobs, rest []Job
+	for _, j := range jobs {
+		if opts.CheckpointOverhead > 0 && j.GPUs <= pool.GPUsPerNode {
+			spotJobs = append(spotJobs, j)
+		} else {
+			rest = append(rest, j)
+		}
+	}
+	twin := *pool
+	twin.Name, twin.Spot = pool.Name+"-spot", true
+	onSpot, err := Compare(Config{Pool: &twin, Boot: boot, CheckpointOverhead: opts.CheckpointOverhead, Spot: opts.Spot}, spotJobs, opts)
+	if err != nil {
+		return nil, inst, err
+	}
+	onDemand, err := Compare(cfg, rest, opts)
+	if err != nil {
+		return nil, inst, err
+	}
+	out := make([]Result, len(rs))
+	for i := range rs {
+		out[i].add(onSpot[i])
+		out[i].add(onDemand[i])
+		out[i].OnDemandPaidGPUHours = rs[i].PaidGPUHours
+	}
+	return out, inst, nil
 }
 
 // instantMachines runs the caravan policy over jobs with machines that boot
@@ -124,7 +162,15 @@ func (m *Result) add(r Result) {
 	m.Decisions += r.Decisions
 	m.Violations += r.Violations
 	m.EligibilityChanges += r.EligibilityChanges
+	m.Moves += r.Moves
+	m.MoveGPUHours += r.MoveGPUHours
+	m.SpotGPUHours += r.SpotGPUHours
+	m.PreemptedGPUHours += r.PreemptedGPUHours
+	m.Preemptions += r.Preemptions
+	m.OnDemandPaidGPUHours += r.OnDemandPaidGPUHours
+	m.pricedGPUHours += r.pricedGPUHours
 	m.delays = append(m.delays, r.delays...)
+	m.resumes = append(m.resumes, r.resumes...)
 }
 
 // JSON is the report as `caravan simulate -json` prints it: one object
@@ -158,6 +204,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	writeMovesAndSpot(w, r.Results)
 	var never []string
 	for _, x := range r.Results {
 		if x.Unscheduled > 0 {
@@ -168,6 +215,22 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "\njobs that never started (more GPUs than max_nodes offer, or still queued at the end): %s\n", strings.Join(never, ", "))
 	}
 	return nil
+}
+
+// writeMovesAndSpot says what moves and spot machines did, for the
+// policies they did anything for.
+func writeMovesAndSpot(w io.Writer, rs []Result) {
+	for _, x := range rs {
+		if x.Moves > 0 {
+			fmt.Fprintf(w, "%s moved %d runs, losing %.1f GPU-h (%.2f%% of used)\n", x.Policy, x.Moves, x.MoveGPUHours, 100*x.MoveGPUHours/x.UsedGPUHours)
+		}
+	}
+	for _, x := range rs {
+		if x.SpotGPUHours > 0 {
+			fmt.Fprintf(w, "%s on spot: %.0f of %.0f paid GPU-h on spot machines, %d preemptions losing %.1f GPU-h; cost %.3f× on demand alone\n",
+				x.Policy, x.SpotGPUHours, x.PaidGPUHours, x.Preemptions, x.PreemptedGPUHours, x.SpotCostOverOnDemand)
+		}
+	}
 }
 
 func secs(s float64) string {

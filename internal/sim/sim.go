@@ -21,6 +21,13 @@ type Config struct {
 	// Boot is the delay from asking for a machine to its node being
 	// ready in Nomad.
 	Boot time.Duration
+	// CheckpointOverhead, when positive, makes every single-node job
+	// checkpointable with this grace: a move holds the job's GPUs for
+	// this long on the node it leaves (the checkpoint), then the job
+	// resumes elsewhere from where it was. Zero: nothing moves.
+	CheckpointOverhead time.Duration
+	// Spot, when set, makes the pool's machines spot ones.
+	Spot *Spot
 }
 
 // Result is what one policy cost and how long runs waited.
@@ -56,10 +63,33 @@ type Result struct {
 	// Violations counts nodes removed while holding work; always 0 for a
 	// correct policy.
 	Violations int `json:"violations"`
+	// Moves counts jobs moved while running, and MoveGPUHours the GPU
+	// time they held checkpointing instead of running (paid, not used).
+	Moves        int     `json:"moves"`
+	MoveGPUHours float64 `json:"move_gpu_hours"`
+	// With spot machines: SpotGPUHours are the paid GPU-hours on them,
+	// PreemptedGPUHours the GPU time preemptions threw away (paid, not
+	// used), OnDemandPaidGPUHours what the same policy paid for the same
+	// trace on on-demand machines alone, and SpotCostOverOnDemand the
+	// spot run's cost as a fraction of that one's.
+	SpotGPUHours         float64 `json:"spot_gpu_hours"`
+	PreemptedGPUHours    float64 `json:"preempted_gpu_hours"`
+	Preemptions          int     `json:"preemptions"`
+	OnDemandPaidGPUHours float64 `json:"on_demand_only_paid_gpu_hours,omitempty"`
+	SpotCostOverOnDemand float64 `json:"spot_cost_over_on_demand,omitempty"`
+	// pricedGPUHours are the paid GPU-hours weighted by their price as a
+	// fraction of on-demand (spot ones at the spot price).
+	pricedGPUHours float64
+
+	// ResumeWaitP95 and ResumeWaitMax are how long jobs that were moved
+	// or preempted waited to start again.
+	ResumeWaitP95 float64 `json:"resume_wait_p95_s"`
+	ResumeWaitMax float64 `json:"resume_wait_max_s"`
 
 	// delays are the queueing delays of started jobs, sorted, kept so
-	// that results of several pools can be merged.
-	delays []float64
+	// that results of several pools can be merged; resumes the waits of
+	// jobs started again after a move or a preemption.
+	delays, resumes []float64
 }
 
 // controller is a scaling policy as the simulator drives it: after the
@@ -81,11 +111,19 @@ func (h finishHeap) Less(i, j int) bool {
 	}
 	return h[i].idx < h[j].idx
 }
-func (h finishHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *finishHeap) Push(x any)   { *h = append(*h, x.(*simJob)) }
+func (h finishHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+func (h *finishHeap) Push(x any) {
+	j := x.(*simJob)
+	j.hidx = len(*h)
+	*h = append(*h, j)
+}
 func (h *finishHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	x.hidx = -1
 	*h = old[:len(old)-1]
 	return x
 }
@@ -97,7 +135,7 @@ func validate(cfg Config) error {
 	if cfg.Boot < 0 {
 		return fmt.Errorf("boot delay %s is negative", cfg.Boot)
 	}
-	return nil
+	return cfg.Spot.Validate()
 }
 
 // simulate replays jobs through ctl. Jobs must be sorted by Submit.
@@ -106,13 +144,13 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		return Result{}, err
 	}
 	gpn := cfg.Pool.GPUsPerNode
-	c := &cluster{gpn: gpn, boot: cfg.Boot}
+	c := &cluster{gpn: gpn, boot: cfg.Boot, overhead: cfg.CheckpointOverhead, spot: newSpotState(cfg.Spot, initial > 0)}
 	start := Epoch
 	if len(jobs) > 0 {
 		start = Epoch.Add(jobs[0].Submit)
 	}
 	for i := range initial {
-		c.nodes = append(c.nodes, &simNode{name: fmt.Sprintf("static-%d", i+1), requestedAt: start, createdAt: start, eligible: true})
+		c.nodes = append(c.nodes, &simNode{name: fmt.Sprintf("static-%d", i+1), requestedAt: start, createdAt: start, eligible: true, preemptAt: c.spot.draw(start)})
 	}
 	c.peak = initial
 	res := Result{Policy: ctl.name(), Jobs: len(jobs)}
@@ -121,7 +159,7 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 	maxNodes := cfg.Pool.MaxNodes
 	for i, j := range jobs {
 		s := &sj[i]
-		s.Job, s.idx = j, i
+		s.Job, s.idx, s.left = j, i, j.Duration
 		s.nodes, s.gpus = 1, j.GPUs
 		if j.GPUs > gpn {
 			s.nodes = (j.GPUs + gpn - 1) / gpn
@@ -134,13 +172,20 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		runnable = append(runnable, s)
 		res.UsedGPUHours += float64(j.GPUs) * j.Duration.Hours()
 	}
-	var running finishHeap
-	var delays []float64
+	running := &c.running
+	var delays, resumes []float64
 	started := func(j *simJob) {
 		j.start = c.now
-		j.end = j.start.Add(j.Duration)
-		delays = append(delays, j.start.Sub(Epoch.Add(j.Submit)).Seconds())
-		heap.Push(&running, j)
+		j.end = j.start.Add(j.left)
+		if j.attempt == 0 {
+			delays = append(delays, j.start.Sub(Epoch.Add(j.Submit)).Seconds())
+		}
+		if !j.requeued.IsZero() {
+			resumes = append(resumes, j.start.Sub(j.requeued).Seconds())
+			j.requeued = time.Time{}
+		}
+		j.attempt++
+		heap.Push(running, j)
 	}
 	c.started = started
 	next := 0
@@ -159,21 +204,25 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		if next < len(runnable) {
 			consider(Epoch.Add(runnable[next].Submit))
 		}
-		if len(running) > 0 {
-			consider(running[0].end)
+		if len(*running) > 0 {
+			consider((*running)[0].end)
 		}
 		for _, m := range c.booting {
 			consider(m.readyAt)
 		}
 		consider(wake)
+		consider(c.nextPreemption())
 		if t.IsZero() {
 			break
 		}
 		c.account(t.Sub(last))
 		c.now = t
 		last = t
-		for len(running) > 0 && !running[0].end.After(t) {
-			c.finish(heap.Pop(&running).(*simJob), t)
+		for len(*running) > 0 && !(*running)[0].end.After(t) {
+			c.finish(heap.Pop(running).(*simJob), t)
+		}
+		if c.spot != nil {
+			c.preempt(t)
 		}
 		for next < len(runnable) && !Epoch.Add(runnable[next].Submit).After(t) {
 			c.queue = append(c.queue, runnable[next])
@@ -193,7 +242,7 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 			wake = w
 		}
 		c.place(t, started)
-		if next >= len(runnable) && len(running) == 0 && len(c.queue) == 0 && wake.IsZero() && len(c.booting) == 0 {
+		if next >= len(runnable) && len(*running) == 0 && len(c.queue) == 0 && wake.IsZero() && len(c.booting) == 0 {
 			break
 		}
 	}
@@ -214,7 +263,17 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 	res.PeakNodes = c.peak
 	res.Violations = c.violations
 	res.EligibilityChanges = c.flips
-	res.delays = delays
+	res.Moves = c.moves
+	res.MoveGPUHours = c.moveGPU.Hours()
+	res.pricedGPUHours = res.NodeHoursGPU
+	if cfg.Spot != nil {
+		res.SpotGPUHours = res.NodeHoursGPU
+		res.PreemptedGPUHours = c.spot.lost.Hours()
+		res.Preemptions = c.spot.preemptions
+		res.pricedGPUHours = res.NodeHoursGPU * cfg.Spot.Price
+		res.Cost *= cfg.Spot.Price
+	}
+	res.delays, res.resumes = delays, resumes
 	res.finish()
 	return res, nil
 }
@@ -227,6 +286,14 @@ func (res *Result) finish() {
 	}
 	if res.UsedGPUHours > 0 {
 		res.PaidOverUsed = res.PaidGPUHours / res.UsedGPUHours
+	}
+	if res.SpotGPUHours > 0 && res.OnDemandPaidGPUHours > 0 {
+		res.SpotCostOverOnDemand = res.pricedGPUHours / res.OnDemandPaidGPUHours
+	}
+	if len(res.resumes) > 0 {
+		slices.Sort(res.resumes)
+		res.ResumeWaitP95 = quantile(res.resumes, 0.95)
+		res.ResumeWaitMax = res.resumes[len(res.resumes)-1]
 	}
 	if len(res.delays) > 0 {
 		slices.Sort(res.delays)

@@ -20,8 +20,9 @@ var experimentSchema = &hcl.BodySchema{
 		hcl.AttributeSchema{Name: "params"},
 		hcl.AttributeSchema{Name: "depends_on"},
 		hcl.AttributeSchema{Name: "rerun"},
+		hcl.AttributeSchema{Name: "spot"},
 	),
-	Blocks: []hcl.BlockHeaderSchema{{Type: "source"}, {Type: "sweep"}, {Type: "resources"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "source"}, {Type: "sweep"}, {Type: "resources"}, {Type: "checkpoint"}},
 }
 
 var sourceSchema = &hcl.BodySchema{
@@ -93,6 +94,9 @@ func (l *loader) decodeExperiment(b *hcl.Block) *expState {
 			e.dependsRng = a.Expr.Range()
 		}
 	}
+	if a := content.Attributes["spot"]; a != nil {
+		l.decodeSpot(e, a)
+	}
 	if a := content.Attributes["rerun"]; a != nil {
 		if v, ok := l.attrInt(a); ok {
 			if v < 0 {
@@ -112,9 +116,16 @@ func (l *loader) decodeExperiment(b *hcl.Block) *expState {
 			e.Source = l.decodeSource(blk)
 		case "sweep":
 			sweepBlocks = append(sweepBlocks, blk)
+		case "checkpoint":
+			if e.Checkpoint != nil {
+				l.add(diagErr(blk.DefRange, "Duplicate checkpoint block", "An experiment has at most one checkpoint block; remove one."))
+				continue
+			}
+			e.Checkpoint = l.decodeCheckpoint(blk)
 		}
 	}
 	l.merge(e, &own, content)
+	l.checkCheckpoint(e)
 	es.sweep = l.decodeSweep(e, content.Attributes["params"], sweepBlocks, b.DefRange)
 	es.tmpl = l.prepareRunTemplate(e, es.sweep, content, &own)
 	es.ok = countErrors(l.diags) == errsBefore

@@ -73,6 +73,21 @@ var poolAttrs = []poolAttr{
 			p.BootTimeout = v
 		}
 	}},
+	{"spot", decodePoolSpot},
+	{"spot_fallback", func(l *loader, p *Pool, a *hcl.Attribute) {
+		if v, ok := l.attrString(a); ok {
+			p.SpotFallback, p.spotFallbackRng = v, a.Expr.Range()
+		}
+	}},
+	{"spot_max_preemptions", func(l *loader, p *Pool, a *hcl.Attribute) {
+		if v, ok := l.attrInt(a); ok {
+			if v < 1 {
+				l.add(diagErr(a.Expr.Range(), "Invalid spot_max_preemptions", "spot_max_preemptions is %d; give how many preemptions a run takes on this spot pool before it moves to spot_fallback, 1 or more.", v))
+				return
+			}
+			p.SpotMaxPreemptions = v
+		}
+	}},
 	{"price_per_hour", func(l *loader, p *Pool, a *hcl.Attribute) {
 		if v, ok := l.attrNumber(a); ok {
 			if v < 0 {
@@ -219,9 +234,11 @@ func (l *loader) decodePoolTerraform(b *hcl.Block) *PoolTerraform {
 // declares an entry with defaults, mapping to the Nomad node pool of the
 // same name.
 func (l *loader) addImplicitPools() {
+	l.checkSpotFallbacks()
 	for _, es := range l.exps {
 		if p := l.cfg.Pools[es.e.Pool]; p != nil && p.Declared {
 			l.checkFits(es.e, p)
+			l.checkSpot(es.e, p)
 		}
 		if name := es.e.Pool; l.cfg.Pools[name] == nil {
 			rng := es.e.poolRng

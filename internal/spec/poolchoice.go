@@ -117,7 +117,7 @@ func (l *loader) choosePool(e *Experiment, pl opt[poolList], own bool) {
 				n, posString(cands[i].DeclRange), n))
 		}
 	}
-	best := SmallestFit(cands, r)
+	best := SmallestFit(spotFiltered(e, cands), r)
 	if best == nil {
 		at := e.DeclRange
 		if own {

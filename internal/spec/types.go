@@ -67,6 +67,10 @@ type Experiment struct {
 	Retries      int // Nomad reschedule attempts
 	DependsOn    []string
 	Rerun        int // bumps run identity on purpose (issue: rerun = N)
+	// Checkpoint is nil for a run that cannot be moved once started.
+	Checkpoint *Checkpoint
+	// Spot is SpotOK when runs without a checkpoint may use spot pools.
+	Spot string
 
 	// PoolCandidates is the pools list Pool was chosen from (the smallest
 	// pool whose nodes hold Resources, see SmallestFit), in the order
@@ -150,8 +154,17 @@ type Pool struct {
 	// Zero means the autoscaler policy's default.
 	MinIdle      time.Duration // default 1m
 	PricePerHour float64       // per node
-	Terraform    *PoolTerraform
-	DeclRange    hcl.Range
+	// Spot pools run on spot or preemptible machines: only experiments
+	// that checkpoint, or say spot = "ok", land there.
+	Spot bool
+	// SpotFallback names the on-demand pool a spot pool's checkpointing
+	// runs move to once they have been preempted SpotMaxPreemptions
+	// times ("": they stay on spot machines, however often preempted).
+	SpotFallback       string
+	SpotMaxPreemptions int // 0: DefaultSpotMaxPreemptions
+	spotFallbackRng    hcl.Range
+	Terraform          *PoolTerraform
+	DeclRange          hcl.Range
 }
 
 // PoolTerraform is a pool's terraform block.

@@ -281,3 +281,40 @@ func TestNodeSetupScripts(t *testing.T) {
 		t.Fatalf("bash -n: %v\n%s", err, out)
 	}
 }
+
+// A spot pool's clients carry the node meta that turns on the agent's
+// preemption watcher for their cloud; an on-demand pool's carry none.
+func TestBootConfigSpotMeta(t *testing.T) {
+	for _, c := range cloudBoots {
+		cloud := strings.TrimSuffix(c.module, "-gpu-pool")
+		t.Run(c.module, func(t *testing.T) {
+			for _, spot := range []bool{false, true} {
+				boot, decoded, out, err := renderBoot(t, c, map[string]any{"spot": spot})
+				if err != nil {
+					t.Fatalf("render: %v\n%s", err, out)
+				}
+				var files map[string]string
+				if decoded != nil {
+					files = cloudInitFiles(t, decoded)
+				} else {
+					files = scriptFiles(t, boot)
+				}
+				var client struct {
+					Client struct {
+						Meta map[string]string `json:"meta"`
+					}
+				}
+				if err := json.Unmarshal([]byte(files["/etc/nomad.d/client.json"]), &client); err != nil {
+					t.Fatalf("client.json: %v", err)
+				}
+				got := client.Client.Meta["caravan_preemption_notice"]
+				if want := map[bool]string{true: cloud}[spot]; got != want {
+					t.Errorf("spot = %v: caravan_preemption_notice = %q, want %q", spot, got, want)
+				}
+				if spot {
+					nomadValidate(t, files["/etc/nomad.d/client.json"])
+				}
+			}
+		})
+	}
+}

@@ -17,6 +17,10 @@ import (
 // where the pool's work waits without the name being typed twice.
 const NodePoolVar = "node_pool"
 
+// SpotVar is the module variable caravan sets to the pool's spot
+// attribute when the module declares it.
+const SpotVar = "spot"
+
 // moduleVars are the input variables a module declares: each name, and
 // whether it must be given (it has no default).
 type moduleVars map[string]bool
@@ -66,10 +70,10 @@ func readModuleVars(dir string) (moduleVars, error) {
 }
 
 // moduleInputs checks the pool's vars against what the module declares
-// and returns them with node_pool added when the module takes it: every
-// variable the module needs is given, none it lacks is, and node_pool, if
-// given, is the pool's.
-func moduleInputs(pool, module, nodePool string, given map[string]cty.Value) (map[string]cty.Value, error) {
+// and returns them with node_pool and spot added when the module takes
+// them: every variable the module needs is given, none it lacks is, and
+// node_pool and spot, if given, are the pool's.
+func moduleInputs(pool, module, nodePool string, spot bool, given map[string]cty.Value) (map[string]cty.Value, error) {
 	declared, err := readModuleVars(module)
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: read the variables of the terraform module %s: %w", pool, module, err)
@@ -91,6 +95,12 @@ func moduleInputs(pool, module, nodePool string, given map[string]cty.Value) (ma
 			}
 		}
 		out[NodePoolVar] = cty.StringVal(nodePool)
+	}
+	if _, ok := declared[SpotVar]; ok {
+		if v, set := given[SpotVar]; set && (!v.IsKnown() || v.IsNull() || v.Type() != cty.Bool || v.True() != spot) {
+			return nil, fmt.Errorf("pool %q: terraform.vars sets spot to %s, but the pool's spot is %v: caravan would place runs that cannot resume on machines the cloud takes back, or keep them off cheap ones; remove spot from terraform.vars and set spot in the pool block", pool, v.GoString(), spot)
+		}
+		out[SpotVar] = cty.BoolVal(spot)
 	}
 	var missing []string
 	for name, required := range declared {

@@ -48,9 +48,9 @@ variable "key_name" {
 		err      string
 	}{
 		{"node_pool comes from the pool", "gpu", map[string]cty.Value{"servers": servers, "zone": zone},
-			map[string]cty.Value{"servers": servers, "zone": zone, "node_pool": cty.StringVal("gpu")}, ""},
+			map[string]cty.Value{"servers": servers, "zone": zone, "node_pool": cty.StringVal("gpu"), "spot": cty.False}, ""},
 		{"the same node_pool typed twice is accepted", "gpu", map[string]cty.Value{"servers": servers, "zone": zone, "node_pool": cty.StringVal("gpu")},
-			map[string]cty.Value{"servers": servers, "zone": zone, "node_pool": cty.StringVal("gpu")}, ""},
+			map[string]cty.Value{"servers": servers, "zone": zone, "node_pool": cty.StringVal("gpu"), "spot": cty.False}, ""},
 		{"another node_pool is refused", "gpu", map[string]cty.Value{"servers": servers, "zone": zone, "node_pool": cty.StringVal("default")},
 			nil, `sets node_pool to "default", but the pool's node_pool is "gpu"`},
 		{"a required variable unset", "gpu", map[string]cty.Value{"zone": zone}, nil, "needs servers, which have no default"},
@@ -59,7 +59,7 @@ variable "key_name" {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := moduleInputs("p", dir, tt.nodePool, tt.given)
+			got, err := moduleInputs("p", dir, tt.nodePool, false, tt.given)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
@@ -84,7 +84,25 @@ variable "key_name" {
 	if err := os.WriteFile(filepath.Join(bare, "main.tf"), []byte(`variable "x" {}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := moduleInputs("p", bare, "gpu", nil); err == nil || !strings.Contains(err.Error(), `declares no variable "nodes"`) {
+	// spot comes from the pool; terraform.vars may repeat it, not contradict it.
+	for _, tc := range []struct {
+		pool  bool
+		given map[string]cty.Value
+		err   string
+	}{
+		{true, map[string]cty.Value{"servers": servers, "zone": zone}, ""},
+		{true, map[string]cty.Value{"servers": servers, "zone": zone, "spot": cty.True}, ""},
+		{false, map[string]cty.Value{"servers": servers, "zone": zone, "spot": cty.True}, "the pool's spot is false"},
+	} {
+		got, err := moduleInputs("p", dir, "gpu", tc.pool, tc.given)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("pool spot %v, vars %v: err %v, want %q", tc.pool, tc.given, err, tc.err)
+		case tc.err == "" && (err != nil || !got["spot"].RawEquals(cty.BoolVal(tc.pool))):
+			t.Errorf("pool spot %v, vars %v: spot = %#v, err %v", tc.pool, tc.given, got["spot"], err)
+		}
+	}
+	if _, err := moduleInputs("p", bare, "gpu", false, nil); err == nil || !strings.Contains(err.Error(), `declares no variable "nodes"`) {
 		t.Errorf("module without nodes: %v", err)
 	}
 }

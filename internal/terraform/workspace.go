@@ -30,6 +30,10 @@ type Options struct {
 	// node_pool variable caravan sets it, like nodes; Vars may repeat it
 	// only with the same value.
 	NodePool string
+	// Spot is the pool's spot attribute. When the module declares a spot
+	// variable caravan sets it, like node_pool, so that the pool's
+	// machines are spot ones exactly when the pool says so.
+	Spot bool
 	// Bin is the terraform binary; "" finds it on PATH.
 	Bin string
 	// StateDir is the parent of every pool's workdir.
@@ -126,7 +130,7 @@ func New(opts Options) (*Workspace, error) {
 	if fi, err := os.Stat(module); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("pool %q: terraform module %s is not a directory; fix terraform.module", opts.Pool, module)
 	}
-	if opts.Vars, err = moduleInputs(opts.Pool, module, opts.NodePool, opts.Vars); err != nil {
+	if opts.Vars, err = moduleInputs(opts.Pool, module, opts.NodePool, opts.Spot, opts.Vars); err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(stateDir, opts.Pool)

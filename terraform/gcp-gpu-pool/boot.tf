@@ -12,11 +12,13 @@ locals {
       datacenter = var.datacenter
       data_dir   = "/opt/nomad/data"
       plugin_dir = "/opt/nomad/plugins"
-      client = {
+      # On spot machines the client's meta turns on the caravan agent's
+      # preemption watcher (drain and move ahead of the cloud's notice).
+      client = merge({
         enabled   = true
         node_pool = var.node_pool
         servers   = var.servers
-      }
+      }, var.spot ? { meta = { caravan_preemption_notice = "gcp" } } : {})
       plugin = {
         "nomad-device-nvidia" = {
           config = {

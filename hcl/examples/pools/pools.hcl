@@ -24,7 +24,7 @@ pool "a100" {
 
   terraform {
     module        = "../../../terraform/aws-gpu-pool"
-    vars          = { instance_type = "p4d.24xlarge", subnet_id = var.subnet, servers = var.nomad_servers, spot = true }
+    vars          = { instance_type = "p4d.24xlarge", subnet_id = var.subnet, servers = var.nomad_servers }
     terraform_bin = "terraform"
   }
 }

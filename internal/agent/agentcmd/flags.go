@@ -25,6 +25,11 @@ type Flags struct {
 	NodeID     string
 	Pool       string
 	GPUTimeout time.Duration
+	// Preemption notices (spot machines): the cloud whose metadata to
+	// poll ("" for none), where, and how often.
+	PreemptCloud string
+	MetadataURL  string
+	PreemptPoll  time.Duration
 }
 
 // Define defines the agent's flags on fs and returns where they land.
@@ -45,6 +50,9 @@ func Define(fs *flag.FlagSet, getenv func(string) string) *Flags {
 	fs.StringVar(&f.NodeID, "node-id", getenv("CARAVAN_NODE_ID"), "Nomad node ID, to list the node's allocations (default: CARAVAN_NODE_ID, else the local Nomad agent's node; without one, runs are found only through their GPU processes)")
 	fs.StringVar(&f.Pool, "pool", getenv("CARAVAN_POOL"), "the node's Nomad node pool, for the pool label (default: CARAVAN_POOL, else the local Nomad agent's node pool). It equals the caravan pool name only when that pool's node_pool is its own name")
 	fs.DurationVar(&f.GPUTimeout, "gpu-timeout", time.Second, "deadline of each NVML call (a device read, the XID event poll); a device slower than this is skipped and counted as failed")
+	fs.StringVar(&f.PreemptCloud, "preemption-notice", "", "on a spot or preemptible machine, the `CLOUD` (aws or gcp) whose metadata endpoint to poll for a preemption notice; on one, the agent drains its node with the notice's deadline and moves the runs that checkpoint (default: off)")
+	fs.StringVar(&f.MetadataURL, "metadata-url", "", "the cloud's metadata endpoint (default: http://169.254.169.254 on aws, http://metadata.google.internal on gcp)")
+	fs.DurationVar(&f.PreemptPoll, "preemption-poll", 5*time.Second, "how often to read the preemption notice")
 	return f
 }
 

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -88,6 +90,14 @@ func Run(ctx context.Context, f Flags, getenv func(string) string, log *slog.Log
 		s := agent.NewSampler(a, store, f.Interval, f.Flush)
 		g.Go(func() error { return s.Run(gctx) })
 	}
+	if f.PreemptCloud = preemptCloud(ctx, f, nc, log); f.PreemptCloud != "" {
+		w, err := preemptWatcher(f, nc, reg, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		g.Go(func() error { return w.Run(gctx) })
+	}
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -95,10 +105,45 @@ func Run(ctx context.Context, f Flags, getenv func(string) string, log *slog.Log
 	return nil
 }
 
+// preemptCloud is the cloud whose preemption notices the agent reads: the
+// flag's, else the one the node's meta names (the aws and gcp pool modules
+// set it on the clients of spot pools), else none.
+func preemptCloud(ctx context.Context, f Flags, nc *nomad.Client, log *slog.Logger) string {
+	if f.PreemptCloud != "" || nc == nil || f.NodeID == "" {
+		return f.PreemptCloud
+	}
+	n, err := nc.Node(ctx, f.NodeID)
+	if err != nil {
+		log.Warn("cannot read the node's meta: preemption notices are read only with -preemption-notice", "err", err)
+		return ""
+	}
+	cloud := n.Meta[agent.NodeMetaPreemptionNotice]
+	if _, ok := agent.DefaultMetadataURL[cloud]; cloud != "" && !ok {
+		log.Warn("node meta names a cloud caravan reads no notices from", "meta", agent.NodeMetaPreemptionNotice, "cloud", cloud)
+		return ""
+	}
+	return cloud
+}
+
+// preemptWatcher is the watcher -preemption-notice asks for.
+func preemptWatcher(f Flags, nc *nomad.Client, reg prometheus.Registerer, log *slog.Logger) (*agent.PreemptWatcher, error) {
+	if nc == nil || f.NodeID == "" {
+		return nil, usagef("-preemption-notice needs Nomad and this node's ID, to drain the node: drop -no-nomad, or pass -node-id")
+	}
+	url := cmp.Or(f.MetadataURL, agent.DefaultMetadataURL[f.PreemptCloud])
+	src := &agent.Metadata{Cloud: f.PreemptCloud, BaseURL: url, HTTP: &http.Client{}, Now: time.Now}
+	log.Info("watching for preemption notices", "cloud", f.PreemptCloud, "metadata_url", url, "every", f.PreemptPoll)
+	return agent.NewPreemptWatcher(agent.PreemptWatcher{Source: src, Nomad: nc, NodeID: f.NodeID, NodeName: f.Node, Pool: f.Pool,
+		Interval: f.PreemptPoll, Log: log}, reg)
+}
+
 // check validates f.
 func check(f *Flags, log *slog.Logger) error {
-	if f.Interval <= 0 || f.Flush <= 0 || f.GPUTimeout <= 0 {
-		return usagef("-interval, -flush and -gpu-timeout must be positive durations such as 5s")
+	if f.Interval <= 0 || f.Flush <= 0 || f.GPUTimeout <= 0 || f.PreemptPoll <= 0 {
+		return usagef("-interval, -flush, -gpu-timeout and -preemption-poll must be positive durations such as 5s")
+	}
+	if _, ok := agent.DefaultMetadataURL[f.PreemptCloud]; f.PreemptCloud != "" && !ok {
+		return usagef("-preemption-notice %q is not a cloud caravan reads notices from: use aws or gcp", f.PreemptCloud)
 	}
 	host, _, err := net.SplitHostPort(f.Listen)
 	if err != nil {

@@ -40,6 +40,8 @@ func TestFlagsAreCheckedBeforeAnythingOpens(t *testing.T) {
 		{[]string{"-listen", "9464"}, "is not HOST:PORT"},
 		{[]string{"-interval", "0s"}, "must be positive"},
 		{[]string{"-gpu-timeout", "-1s"}, "must be positive"},
+		{[]string{"-preemption-notice", "azure"}, `"azure" is not a cloud`},
+		{[]string{"-preemption-poll", "0s"}, "must be positive"},
 	}
 	for _, tt := range tests {
 		err := Run(context.Background(), parse(t, tt.args...), func(string) string { return "" }, slog.New(slog.DiscardHandler))

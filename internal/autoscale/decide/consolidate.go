@@ -37,7 +37,7 @@ type consolidation struct {
 func (p Policy) consolidate(views []nodeView, bins []bin, h *History, now time.Time, buffer int) consolidation {
 	busy := make([]int, 0, len(views))
 	for i, v := range views {
-		if (v.role == roleEligible || v.role == roleCordoned) && v.Allocs > 0 && (v.bin < 0 || !bins[v.bin].used) {
+		if (v.role == roleEligible || v.role == roleCordoned) && v.Allocs > 0 && (v.bin < 0 || !bins[v.bin].used) && !emptying(v.Node, *h) {
 			busy = append(busy, i)
 		}
 	}

@@ -52,6 +52,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 
 	views, marked := classify(ps.Nodes, hist)
 	forgetStale(views, marked, &hist)
+	forgetMoves(views, &hist)
 	failed := findFailed(pl, ps.Booting, views, now)
 	dem := splitDemand(ps.Pending, NodeCapacity(pl))
 	live := liveCount(views, failed.booting)
@@ -68,6 +69,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	buffer := p.warmBuffer(hist)
 	var idle scaledIn
 	var cons consolidation
+	var mv moves
 	// Scale-in and consolidation wait while the pool grows: a node they
 	// would empty is better used by the work that asked for machines.
 	if pk.created+short == 0 && pk.waiting == 0 {
@@ -75,6 +77,7 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 		if p.Consolidate {
 			cons = p.consolidate(views, pk.bins, &hist, now, buffer)
 		}
+		mv = p.moveWork(views, pk.bins, &hist, now)
 	}
 	added := create(name, ps, pk, len(dem.fits), short, &hist, now)
 	if len(drained.removes) > 0 || len(failed.failed) > 0 {
@@ -84,9 +87,9 @@ func (p Policy) DecidePool(name string, ps PoolState, now time.Time) Decision {
 	d := Decision{Pool: name, Unschedulable: dem.unschedulable, History: hist, WakeAt: earlier(failed.wake, idle.wake)}
 	p.assemble(&d, changes{
 		reenable: concat(back.nodes, drained.reenable, cons.reenable),
-		cordons:  cons.cordons, drains: idle.drains, failed: failed.failed, removes: drained.removes, creates: added.names,
+		cordons:  concat(cons.cordons, mv.empties), drains: idle.drains, moves: mv, failed: failed.failed, removes: drained.removes, creates: added.names,
 	}, views, failed.booting)
-	d.Reason = explain(failed.why, dem.why, pk.why, back.why, drained.why, toppedUp, idle.why, cons.why, added.why)
+	d.Reason = explain(failed.why, dem.why, pk.why, back.why, drained.why, toppedUp, idle.why, cons.why, mv.why, added.why)
 	return d
 }
 

@@ -40,11 +40,14 @@ const (
 // faultStats counts what the sequences went through.
 type faultStats struct {
 	sequences, steps, leaseLost, recordFailed, applyFailed, tainted, misplaced, operator, restarts int
+	// moveSequences count the sequences whose policy moves work; moves
+	// the allocations moved.
+	moveSequences, moves int
 }
 
 func (s faultStats) String() string {
-	return fmt.Sprintf("%d sequences, %d decisions; faults: %d lock losses mid-step, %d failed record writes, %d failed applies (%d creations left tainted), %d machines in the wrong node pool, %d operator cordons/uncordons, %d restarts",
-		s.sequences, s.steps, s.leaseLost, s.recordFailed, s.applyFailed, s.tainted, s.misplaced, s.operator, s.restarts)
+	return fmt.Sprintf("%d sequences, %d decisions; faults: %d lock losses mid-step, %d failed record writes, %d failed applies (%d creations left tainted), %d machines in the wrong node pool, %d operator cordons/uncordons, %d restarts; %d sequences with moves, %d allocations moved",
+		s.sequences, s.steps, s.leaseLost, s.recordFailed, s.applyFailed, s.tainted, s.misplaced, s.operator, s.restarts, s.moveSequences, s.moves)
 }
 
 // fworld is the world of property_test.go with faults.
@@ -58,6 +61,8 @@ type fworld struct {
 	// cordoned are the nodes the operator cordoned.
 	cordoned map[string]bool
 	calm     bool
+	// stopped is when caravan last asked each allocation to move.
+	stopped map[string]time.Time
 }
 
 func (f *fworld) chance(n int) bool { return !f.calm && f.r.IntN(n) == 0 }
@@ -97,7 +102,7 @@ func (f *fworld) registerMisplaced(before int) {
 		n.Used = n.Used.Add(q.Resources)
 		n.Allocs++
 		n.LastBusy = f.now
-		n.allocs = append(n.allocs, wAlloc{req: q, end: f.now.Add(q.dur)})
+		n.allocs = append(n.allocs, wAlloc{req: q, end: f.now.Add(q.dur), id: q.ID + "/misplaced", started: f.now})
 	}
 }
 
@@ -154,7 +159,7 @@ func (f *fworld) step(p Policy) {
 
 func hasNomadActions(d Decision) bool {
 	for _, a := range d.Actions {
-		if a.Kind == MarkEligible || a.Kind == MarkIneligible || a.Kind == Drain {
+		if a.Kind == MarkEligible || a.Kind == MarkIneligible || a.Kind == Drain || a.Kind == Move {
 			return true
 		}
 	}
@@ -194,6 +199,8 @@ func (f *fworld) nomadActions(d Decision, k int) {
 				f.nodes[i].Eligible = false
 			case Drain:
 				f.nodes[i].Eligible, f.nodes[i].Draining = false, true
+			case Move:
+				f.move(f.nodes[i], a.Work)
 			}
 		}
 	}
@@ -279,13 +286,19 @@ func (f *fworld) tick(p Policy, dt time.Duration) {
 }
 
 func TestDecideUnderFaults(t *testing.T) {
-	policies := []Policy{DefaultPolicy(), IdleTimeoutPolicy()}
+	// The third policy moves young work too, so that moves happen often.
+	eager := DefaultPolicy()
+	eager.MoveMinAge, eager.MoveMargin = 0, 0.5
+	policies := []Policy{DefaultPolicy(), IdleTimeoutPolicy(), eager}
 	stats := &faultStats{}
 	for seed := range uint64(faultSeeds) {
 		for pi, p := range policies {
 			w := randomWorld(t, 1_000_000+seed)
-			f := &fworld{world: w, stats: stats, cordoned: map[string]bool{}}
+			f := &fworld{world: w, stats: stats, cordoned: map[string]bool{}, stopped: map[string]time.Time{}}
 			stats.sequences++
+			if p.Move {
+				stats.moveSequences++
+			}
 			for range faultSteps {
 				for range f.r.IntN(3) {
 					if f.r.IntN(3) == 0 {

@@ -32,7 +32,14 @@ func (m *History) own() {
 	for k, v := range m.Removing {
 		r[k] = v
 	}
-	m.Cordoned, m.Draining, m.Removing, m.shared = c, d, r, false
+	var mv map[string]time.Time
+	if m.Moved != nil {
+		mv = make(map[string]time.Time, len(m.Moved)+1)
+		for k, v := range m.Moved {
+			mv[k] = v
+		}
+	}
+	m.Cordoned, m.Draining, m.Removing, m.Moved, m.shared = c, d, r, mv, false
 }
 
 func (m *History) cordon(n string, at time.Time) { m.own(); m.Cordoned[n] = at }

@@ -100,6 +100,7 @@ func dedupe(s []string) []string {
 // changes are the node names a decision touches, by what happens to them.
 type changes struct {
 	reenable, cordons, drains, failed, removes, creates []string
+	moves                                               moves
 }
 
 // assemble turns changes into ordered actions (Nomad first, then
@@ -118,6 +119,16 @@ func (p Policy) assemble(d *Decision, c changes, views []nodeView, booting []Mac
 	}
 	add(MarkEligible, c.reenable, "back in service: queued work, new work on a draining node, min_nodes or the consolidation line needs it")
 	add(MarkIneligible, c.cordons, "consolidation: let lightly used nodes empty out")
+	for i := 0; i < len(c.moves.work); {
+		node := c.moves.from[i]
+		j := i
+		for j < len(c.moves.work) && c.moves.from[j] == node {
+			j++
+		}
+		d.Actions = append(d.Actions, Action{Kind: Move, Nodes: []string{node}, Work: slices.Clone(c.moves.work[i:j]),
+			SavingGPUHours: c.moves.saving[node], Reason: "consolidation: move checkpointing work to empty the node"})
+		i = j
+	}
 	add(MarkIneligible, c.drains, "idle: scale-in")
 	add(Drain, c.drains, "idle: scale-in")
 	add(Replace, c.failed, "failed: down or not registered within boot_timeout")

@@ -39,6 +39,20 @@ type Policy struct {
 	// ConsolidateMaxUsed is the largest share of a node's GPUs in use for
 	// which it may be cordoned.
 	ConsolidateMaxUsed float64
+	// Move enables moves: a busy node whose work all checkpoints and fits
+	// on the other eligible nodes is emptied by moving that work, when
+	// the machine time saved exceeds MoveMargin times the moves' cost
+	// (each run's GPUs for its grace plus MoveRestart).
+	Move        bool
+	MoveMargin  float64
+	MoveRestart time.Duration
+	// MoveMinAge is the youngest work a move takes: a run that just
+	// started has its own start-up to lose, which the margin does not
+	// price. It is short because the margin already keeps young work in
+	// place (a node whose oldest run is young saves little by leaving):
+	// on the ITP traces 10 minutes paid more and moved more than 2
+	// (docs/autoscaling.md).
+	MoveMinAge time.Duration
 }
 
 // scaleInGrace is the early scale-in threshold for pool pl: the pool's
@@ -73,6 +87,9 @@ func DefaultPolicy() Policy {
 		Consolidate:         true,
 		ConsolidateKeepGPUs: 8,
 		ConsolidateMaxUsed:  0.5,
+		Move:                true,
+		MoveMargin:          4,
+		MoveMinAge:          2 * time.Minute,
 	}
 }
 

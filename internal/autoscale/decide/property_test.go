@@ -37,11 +37,19 @@ type wNode struct {
 type wAlloc struct {
 	req wReq
 	end time.Time
+	// id names this allocation; started is when it was placed; stopAt,
+	// when set, is when it leaves its node after a move asked it to
+	// checkpoint (moves_property_test.go).
+	id      string
+	started time.Time
+	stopAt  time.Time
 }
 
 type wReq struct {
 	Request
 	dur time.Duration
+	// grace is the run's checkpoint grace; zero: it cannot be moved.
+	grace time.Duration
 }
 
 type wMachine struct {
@@ -70,7 +78,11 @@ func (w *world) randReq() wReq {
 		res.Memory = w.r.Int64N(w.pool.MemoryPerNode/2 + 1)
 	}
 	id := fmt.Sprintf("r%d", w.seq)
-	return wReq{Request: Request{ID: id, JobID: id, Resources: res, Since: w.now}, dur: time.Duration(1+w.r.IntN(90)) * time.Minute}
+	q := wReq{Request: Request{ID: id, JobID: id, Resources: res, Since: w.now}, dur: time.Duration(1+w.r.IntN(90)) * time.Minute}
+	if w.r.IntN(2) == 0 {
+		q.grace = time.Duration(1+w.r.IntN(300)) * time.Second
+	}
+	return q
 }
 
 // place is Nomad's best-fit over ready, eligible, non-draining nodes.
@@ -96,7 +108,8 @@ func (w *world) place() {
 		if best.OldestAlloc.IsZero() {
 			best.OldestAlloc = w.now
 		}
-		best.allocs = append(best.allocs, wAlloc{req: q, end: w.now.Add(q.dur)})
+		w.seq++
+		best.allocs = append(best.allocs, wAlloc{req: q, end: w.now.Add(q.dur), id: fmt.Sprintf("%s/a%d", q.ID, w.seq), started: w.now})
 	}
 	w.queue = rest
 }
@@ -108,6 +121,16 @@ func (w *world) advance(dt time.Duration, chaos bool) {
 	for _, n := range w.nodes {
 		keep := n.allocs[:0]
 		for _, a := range n.allocs {
+			if !a.stopAt.IsZero() && !a.stopAt.After(w.now) && a.end.After(a.stopAt) {
+				// It checkpointed and left; Nomad places it again.
+				n.Used = n.Used.Sub(a.req.Resources)
+				n.Allocs--
+				n.LastBusy = a.stopAt
+				q := a.req
+				q.Since, q.dur = w.now, a.end.Sub(a.stopAt)
+				w.queue = append(w.queue, q)
+				continue
+			}
 			if !a.end.After(w.now) {
 				n.Used = n.Used.Sub(a.req.Resources)
 				n.Allocs--
@@ -150,7 +173,13 @@ func (w *world) advance(dt time.Duration, chaos bool) {
 func (w *world) state() PoolState {
 	ps := PoolState{Pool: w.pool, History: w.hist}
 	for _, n := range w.nodes {
-		ps.Nodes = append(ps.Nodes, n.Node)
+		node := n.Node
+		node.Work = nil
+		for _, a := range n.allocs {
+			node.Work = append(node.Work, Alloc{ID: a.id, JobID: a.req.JobID, Resources: a.req.Resources, Grace: a.req.grace,
+				StartedAt: a.started, Stopping: !a.stopAt.IsZero()})
+		}
+		ps.Nodes = append(ps.Nodes, node)
 	}
 	for _, m := range w.booting {
 		ps.Booting = append(ps.Booting, m.Machine)

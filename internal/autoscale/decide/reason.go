@@ -24,6 +24,7 @@ const (
 	ruleQueued                       // new machines for queued work
 	ruleMisplacedDrained             // nodes of another node pool drained by an operator: removed
 	ruleMisplacedHold                // queued requests that wait: the pool's machines join another node pool
+	ruleMove                         // a node emptied by moving its checkpointing work
 )
 
 // reason is one thing a phase decided and the rule behind it, with the
@@ -39,6 +40,8 @@ type reason struct {
 	limit int
 	// after is the boot_timeout, idle_timeout or min_idle that fell due.
 	after time.Duration
+	// gpuHours is the saving a move expects, net of its cost.
+	gpuHours float64
 }
 
 // String says the reason in the words operators read in logs, `caravan
@@ -74,6 +77,8 @@ func (r reason) String() string {
 		return fmt.Sprintf("%d queued request(s) need %d new machine(s)", r.requests, r.machines)
 	case ruleMisplacedHold:
 		return fmt.Sprintf("%d queued request(s) wait: no new machine while %s registered with another node pool (fix the module's node_pool)", r.requests, strings.Join(r.nodes, ", "))
+	case ruleMove:
+		return fmt.Sprintf("moving %d checkpointing run(s) off node %s to empty it: expected saving %.2f GPU-hours net of the moves", r.requests, strings.Join(r.nodes, ", "), r.gpuHours)
 	case ruleMisplacedDrained:
 		return fmt.Sprintf("%d node(s) registered with another node pool and drained by an operator", len(r.nodes))
 	}

@@ -106,6 +106,10 @@ type Node struct {
 	// keep the node busy: consolidation keeps new work on such nodes and
 	// lets nodes holding only young work run dry.
 	OldestAlloc time.Time
+	// Work lists the node's pending and running non-system allocations
+	// when the observer knows them, for moves; a node whose Work does not
+	// account for every one of its Allocs is never emptied by a move.
+	Work []Alloc
 }
 
 // Free is what is left on the node.
@@ -168,6 +172,10 @@ type History struct {
 	Demand float64 `json:"Demand"`
 	// DemandAt is when Demand was last updated.
 	DemandAt time.Time `json:"DemandAt"`
+	// Moved are the allocations a decision asked to move, with when: none
+	// is asked again within its grace. An entry goes when no node holds
+	// the allocation any more.
+	Moved map[string]time.Time `json:"Moved,omitempty"`
 
 	// shared is set while Cordoned and Draining still alias the maps of
 	// the State Decide was given.
@@ -200,6 +208,11 @@ const (
 	// operator); the Create that replaces them, if still needed, is a
 	// separate action of the same Decision.
 	Replace ActionKind = "replace"
+	// Move asks the checkpointing allocations in Action.Work, all on
+	// Action.Nodes[0], to checkpoint and start again on another node;
+	// the node is cordoned first, by a MarkIneligible of the same
+	// Decision, and scaled in once empty.
+	Move ActionKind = "move"
 )
 
 // Action is one step of a Decision.
@@ -210,6 +223,11 @@ type Action struct {
 	Deadline time.Duration
 	// Reason says why, in words an operator reads in logs.
 	Reason string
+	// Work are the allocations to move (Move only), and SavingGPUHours
+	// the GPU-hours emptying the node is expected to save, net of the
+	// moves' cost.
+	Work           []Alloc `json:"Work,omitempty"`
+	SavingGPUHours float64 `json:"SavingGPUHours,omitempty"`
 }
 
 // Decision is what Decide wants done to one pool.

@@ -26,6 +26,9 @@ type Input struct {
 	// Outcome is how the run ended as the controller recorded it when it
 	// did; Triage uses it when Nomad no longer has the run's allocations.
 	Outcome *record.Outcome
+	// Moves are the run's moves (caravan migrate, the autoscaler,
+	// preemptions), oldest first.
+	Moves []record.Move
 	// Stall is the controller's stall marker, when it found the run
 	// stalled (stall_timeout).
 	Stall *record.Stall
@@ -128,9 +131,12 @@ type Report struct {
 	// NoData lists the figures (record.Figure* names: gpu_util, gpu_mem,
 	// rss) the agent had no source for: the run's GPUs report no
 	// utilisation, say. They are unknown, not 0.
-	NoData   []string `json:"no_data,omitempty"`
-	Leaks    []Leak   `json:"leaks,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	NoData []string `json:"no_data,omitempty"`
+	Leaks  []Leak   `json:"leaks,omitempty"`
+	// Moves lists every move of the run and MoveGPUHours what they cost.
+	Moves        []MoveSummary `json:"moves,omitempty"`
+	MoveGPUHours float64       `json:"move_gpu_hours,omitempty"`
+	Warnings     []string      `json:"warnings,omitempty"`
 
 	// Stall is the controller's stall marker, when it found the run
 	// stalled.
@@ -172,6 +178,7 @@ func Triage(in Input) Report {
 		r.Experiment, r.Pool, r.Namespace = rec.Experiment, rec.Pool, rec.Namespace
 	}
 	allocs := LatestFirst(in.Allocs)
+	r.Moves, r.MoveGPUHours = summariseMoves(in.Moves, allocs)
 	r.Attempts = len(allocs)
 	now := clock(in, allocs)
 	timeout := runTimeout(in.Record, allocs)

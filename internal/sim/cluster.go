@@ -54,8 +54,6 @@ type simJob struct {
 type cluster struct {
 	gpn int // GPUs per node
 	now time.Time
-	// started is told about every job placement.
-	started  func(*simJob)
 	boot     time.Duration
 	nodes    []*simNode
 	booting  []machine
@@ -82,6 +80,25 @@ type cluster struct {
 	moveGPU  time.Duration
 	// spot is nil for on-demand machines.
 	spot *spotState
+	// delays are the queueing delays of jobs at their first start, resumes
+	// the waits of jobs started again after a move or a preemption.
+	delays, resumes []float64
+}
+
+// start runs j from now on the nodes place chose, and records how long it
+// waited.
+func (c *cluster) start(j *simJob) {
+	j.start = c.now
+	j.end = j.start.Add(j.left)
+	if j.attempt == 0 {
+		c.delays = append(c.delays, j.start.Sub(Epoch.Add(j.Submit)).Seconds())
+	}
+	if !j.requeued.IsZero() {
+		c.resumes = append(c.resumes, j.start.Sub(j.requeued).Seconds())
+		j.requeued = time.Time{}
+	}
+	j.attempt++
+	heap.Push(&c.running, j)
 }
 
 func (c *cluster) find(name string) int {
@@ -96,7 +113,7 @@ func (c *cluster) find(name string) int {
 // place runs Nomad-like best-fit placement over the queue, oldest first,
 // letting later runs start when earlier ones do not fit (Nomad keeps no
 // strict queue order). It returns the jobs started.
-func (c *cluster) place(now time.Time, started func(*simJob)) {
+func (c *cluster) place(now time.Time) {
 	if len(c.queue) == 0 {
 		return
 	}
@@ -115,7 +132,7 @@ func (c *cluster) place(now time.Time, started func(*simJob)) {
 	w := 0
 	for _, j := range c.queue {
 		if c.tryPlace(j, now, &maxFree, &empty) {
-			started(j)
+			c.start(j)
 			continue
 		}
 		c.queue[w] = j

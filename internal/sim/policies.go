@@ -32,7 +32,7 @@ func (d *decider) control(c *cluster, now time.Time) (time.Time, error) {
 		if err := c.apply(dec.Actions, now); err != nil {
 			return wake, err
 		}
-		c.place(now, c.started)
+		c.place(now)
 		if !needsFollowUp(dec.Actions) {
 			break
 		}

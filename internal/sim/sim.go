@@ -143,20 +143,38 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 	if err := validate(cfg); err != nil {
 		return Result{}, err
 	}
-	gpn := cfg.Pool.GPUsPerNode
-	c := &cluster{gpn: gpn, boot: cfg.Boot, overhead: cfg.CheckpointOverhead, spot: newSpotState(cfg.Spot, initial > 0)}
+	res := Result{Policy: ctl.name(), Jobs: len(jobs)}
 	start := Epoch
 	if len(jobs) > 0 {
 		start = Epoch.Add(jobs[0].Submit)
 	}
+	c := newCluster(cfg, initial, start)
+	runnable := admit(jobs, cfg.Pool, &res)
+	last, err := c.run(ctl, runnable, start, &res)
+	if err != nil {
+		return res, err
+	}
+	c.settle(cfg, last, &res)
+	return res, nil
+}
+
+// newCluster is the pool at start: initial static nodes, none booting.
+func newCluster(cfg Config, initial int, start time.Time) *cluster {
+	c := &cluster{gpn: cfg.Pool.GPUsPerNode, boot: cfg.Boot, overhead: cfg.CheckpointOverhead, spot: newSpotState(cfg.Spot, initial > 0)}
 	for i := range initial {
 		c.nodes = append(c.nodes, &simNode{name: fmt.Sprintf("static-%d", i+1), requestedAt: start, createdAt: start, eligible: true, preemptAt: c.spot.draw(start)})
 	}
 	c.peak = initial
-	res := Result{Policy: ctl.name(), Jobs: len(jobs)}
+	return c
+}
+
+// admit turns the trace's jobs into the simulator's, a job wider than a
+// node spread over whole nodes; a job wider than max_nodes allow is counted
+// unscheduled and left out.
+func admit(jobs []Job, pool *spec.Pool, res *Result) []*simJob {
+	gpn := pool.GPUsPerNode
 	sj := make([]simJob, len(jobs))
 	var runnable []*simJob
-	maxNodes := cfg.Pool.MaxNodes
 	for i, j := range jobs {
 		s := &sj[i]
 		s.Job, s.idx, s.left = j, i, j.Duration
@@ -165,61 +183,31 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 			s.nodes = (j.GPUs + gpn - 1) / gpn
 			s.gpus = gpn
 		}
-		if maxNodes > 0 && s.nodes > maxNodes {
+		if pool.MaxNodes > 0 && s.nodes > pool.MaxNodes {
 			res.Unscheduled++
 			continue
 		}
 		runnable = append(runnable, s)
 		res.UsedGPUHours += float64(j.GPUs) * j.Duration.Hours()
 	}
-	running := &c.running
-	var delays, resumes []float64
-	started := func(j *simJob) {
-		j.start = c.now
-		j.end = j.start.Add(j.left)
-		if j.attempt == 0 {
-			delays = append(delays, j.start.Sub(Epoch.Add(j.Submit)).Seconds())
-		}
-		if !j.requeued.IsZero() {
-			resumes = append(resumes, j.start.Sub(j.requeued).Seconds())
-			j.requeued = time.Time{}
-		}
-		j.attempt++
-		heap.Push(running, j)
-	}
-	c.started = started
+	return runnable
+}
+
+// run plays the events in time order until nothing is left to happen, and
+// returns the time of the last one.
+func (c *cluster) run(ctl controller, runnable []*simJob, start time.Time, res *Result) (time.Time, error) {
 	next := 0
 	var wake time.Time
-	var t time.Time
 	last := start
 	for {
-		// The next event: a submission, a run ending, a boot completing,
-		// or the policy's timer.
-		t = time.Time{}
-		consider := func(x time.Time) {
-			if !x.IsZero() && (t.IsZero() || x.Before(t)) {
-				t = x
-			}
-		}
-		if next < len(runnable) {
-			consider(Epoch.Add(runnable[next].Submit))
-		}
-		if len(*running) > 0 {
-			consider((*running)[0].end)
-		}
-		for _, m := range c.booting {
-			consider(m.readyAt)
-		}
-		consider(wake)
-		consider(c.nextPreemption())
+		t := c.nextEvent(runnable, next, wake)
 		if t.IsZero() {
-			break
+			return last, nil
 		}
 		c.account(t.Sub(last))
-		c.now = t
-		last = t
-		for len(*running) > 0 && !(*running)[0].end.After(t) {
-			c.finish(heap.Pop(running).(*simJob), t)
+		c.now, last = t, t
+		for len(c.running) > 0 && !c.running[0].end.After(t) {
+			c.finish(heap.Pop(&c.running).(*simJob), t)
 		}
 		if c.spot != nil {
 			c.preempt(t)
@@ -229,23 +217,50 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 			next++
 		}
 		c.register(t)
-		c.place(t, started)
+		c.place(t)
 		if wake.IsZero() || !wake.After(t) {
 			wake = time.Time{}
 		}
 		w, err := ctl.control(c, t)
 		if err != nil {
-			return res, err
+			return last, err
 		}
 		res.Decisions++
 		if !w.IsZero() {
 			wake = w
 		}
-		c.place(t, started)
-		if next >= len(runnable) && len(*running) == 0 && len(c.queue) == 0 && wake.IsZero() && len(c.booting) == 0 {
-			break
+		c.place(t)
+		if next >= len(runnable) && len(c.running) == 0 && len(c.queue) == 0 && wake.IsZero() && len(c.booting) == 0 {
+			return last, nil
 		}
 	}
+}
+
+// nextEvent is the earliest of a submission, a run ending, a boot
+// completing, a preemption and the policy's timer; zero when none is left.
+func (c *cluster) nextEvent(runnable []*simJob, next int, wake time.Time) time.Time {
+	var t time.Time
+	consider := func(x time.Time) {
+		if !x.IsZero() && (t.IsZero() || x.Before(t)) {
+			t = x
+		}
+	}
+	if next < len(runnable) {
+		consider(Epoch.Add(runnable[next].Submit))
+	}
+	if len(c.running) > 0 {
+		consider(c.running[0].end)
+	}
+	for _, m := range c.booting {
+		consider(m.readyAt)
+	}
+	consider(wake)
+	consider(c.nextPreemption())
+	return t
+}
+
+// settle pays for every machine up to the last event and fills in res.
+func (c *cluster) settle(cfg Config, last time.Time, res *Result) {
 	for _, n := range c.nodes {
 		c.paidNode += last.Sub(n.requestedAt)
 	}
@@ -254,7 +269,7 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 	}
 	res.Unscheduled += len(c.queue)
 	res.NodeHours = c.paidNode.Hours()
-	res.NodeHoursGPU = res.NodeHours * float64(gpn)
+	res.NodeHoursGPU = res.NodeHours * float64(c.gpn)
 	res.Cost = res.NodeHours * cfg.Pool.PricePerHour
 	res.BootGPUHours = c.bootGPU.Hours()
 	res.IdleGPUHours = c.idleGPU.Hours()
@@ -273,9 +288,8 @@ func simulate(cfg Config, jobs []Job, ctl controller, initial int) (Result, erro
 		res.pricedGPUHours = res.NodeHoursGPU * cfg.Spot.Price
 		res.Cost *= cfg.Spot.Price
 	}
-	res.delays, res.resumes = delays, resumes
+	res.delays, res.resumes = c.delays, c.resumes
 	res.finish()
-	return res, nil
 }
 
 // finish derives the ratios and delay statistics from the sums.

@@ -52,8 +52,8 @@ type simJob struct {
 
 // cluster is the simulated pool: nodes, booting machines, the queue.
 type cluster struct {
-	gpn int // GPUs per node
-	now time.Time
+	gpn      int // GPUs per node
+	now      time.Time
 	boot     time.Duration
 	nodes    []*simNode
 	booting  []machine

@@ -61,6 +61,23 @@ func (f *nomadFlags) checkNamespace(ctx context.Context, cl *nomad.Client) error
 	return cl.CheckNamespace(ctx, f.namespace)
 }
 
+// reader connects for a read command: the client, with -namespace checked
+// to exist, and the namespace to list (every one unless -namespace names
+// one). On failure it has printed the error and returns the exit code.
+func (f *nomadFlags) reader(ctx context.Context, env Env) (cl *nomad.Client, ns string, code int, ok bool) {
+	cl, err := f.client(env)
+	if err == nil {
+		err = f.checkNamespace(ctx, cl)
+	}
+	if err != nil {
+		return nil, "", nomadError(env, err), false
+	}
+	if f.namespace == "" {
+		return cl, nomad.AllNamespaces, ExitOK, true
+	}
+	return cl, "", ExitOK, true
+}
+
 // nomadError prints a Nomad failure as one "Error: ..." line (the nomad
 // package's errors already name the address and the fix) and returns the
 // exit code for it.

@@ -36,16 +36,9 @@ func runQueue(ctx context.Context, env Env, args []string) int {
 		errorf(env, "queue takes no arguments, got %q; choose a pool with -pool", pos)
 		return ExitUsage
 	}
-	cl, err := nf.client(env)
-	if err != nil {
-		return nomadError(env, err)
-	}
-	if err := nf.checkNamespace(ctx, cl); err != nil {
-		return nomadError(env, err)
-	}
-	ns := nomad.AllNamespaces
-	if nf.namespace != "" {
-		ns = ""
+	cl, ns, code, ok := nf.reader(ctx, env)
+	if !ok {
+		return code
 	}
 	scope, err := pf.scope(env, ns)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caravan-ml/caravan/internal/nomad"
 	"github.com/caravan-ml/caravan/internal/query"
 )
 
@@ -38,16 +37,9 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 		errorf(env, "status takes no arguments, got %q", pos)
 		return ExitUsage
 	}
-	cl, err := nf.client(env)
-	if err != nil {
-		return nomadError(env, err)
-	}
-	if err := nf.checkNamespace(ctx, cl); err != nil {
-		return nomadError(env, err)
-	}
-	ns := nomad.AllNamespaces
-	if nf.namespace != "" {
-		ns = ""
+	cl, ns, code, ok := nf.reader(ctx, env)
+	if !ok {
+		return code
 	}
 	scope, err := pf.scope(env, ns)
 	if err != nil {

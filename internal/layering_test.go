@@ -47,17 +47,18 @@ var imports = map[string][]string{
 	"internal/hcinstall":      {},
 	"internal/e2e":            {},
 	// Test helpers: imported by tests only (see testOnly).
-	"internal/nomad/nomadtest":   {},
-	"internal/gpu/nvmlmock":      {},
-	"internal/testutil/golden":   {},
-	"internal/testutil/sweepdir": {},
-	"internal/testutil/syncbuf":  {},
-	"internal/testutil/cputime":  {},
+	"internal/nomad/nomadtest":          {},
+	"internal/gpu/nvmlmock":             {},
+	"internal/testutil/golden":          {},
+	"internal/testutil/sweepdir":        {},
+	"internal/testutil/syncbuf":         {},
+	"internal/testutil/cputime":         {},
+	"internal/report/triage/triagetest": {"internal/record"},
 }
 
 // testOnly are the fakes and helpers that no binary may link.
 var testOnly = []string{
-	"internal/nomad/nomadtest", "internal/gpu/nvmlmock",
+	"internal/nomad/nomadtest", "internal/gpu/nvmlmock", "internal/report/triage/triagetest",
 	"internal/testutil/", "internal/e2e",
 }
 

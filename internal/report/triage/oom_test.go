@@ -12,33 +12,6 @@ import (
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
-// rigLeak is the rig's leak: a raw_exec run on one simulated GPU (which
-// reports no utilisation) growing 8 MiB/s towards its 200 MiB limit,
-// sampled every 5 s from the cgroup; the kernel killed it between samples.
-// kills is what the agent counted; last is the last sample's time.
-func rigLeak(kills int, last time.Duration) (*record.Usage, *api.Allocation) {
-	const limit = 200 << 20
-	u := &record.Usage{RunID: "train-1a2b3c4d", Node: "gpu-node-1", Start: t0, End: t0.Add(last), IntervalS: 5, GPUs: 1,
-		MemLimit: limit, OOMKills: kills,
-		Sources: map[string]string{record.FigureRSS: record.SourceCgroup, record.FigureCPU: record.SourceProc, record.FigureMemory: record.SourceCgroup}}
-	if kills > 0 {
-		u.Sources[record.FigureOOMKills] = record.SourceCgroup
-	}
-	for t := time.Duration(0); t <= last; t += 5 * time.Second {
-		rss := float64(8<<20) * t.Seconds()
-		u.Timeline.T = append(u.Timeline.T, t.Seconds())
-		u.Timeline.RSS = append(u.Timeline.RSS, rss)
-		u.Timeline.CPU = append(u.Timeline.CPU, 0.02)
-		u.RSSPeak = max(u.RSSPeak, int64(rss))
-		u.MemPeak = max(u.MemPeak, int64(rss)+1<<20)
-		u.Samples++
-	}
-	// Nomad's event for the kill: exit 137, oom_killed false.
-	a := alloc("4e1f0c2a-0000-4000-8000-000000000003", 10, failed, run, 25*time.Second, 1, terminated(25*time.Second, 137, false))
-	a.AllocatedResources.Tasks["train"].Memory.MemoryMB = 200
-	return u, a
-}
-
 func TestTriageOOMAtTheLimit(t *testing.T) {
 	tests := []struct {
 		name  string

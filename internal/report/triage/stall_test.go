@@ -10,13 +10,6 @@ import (
 	"github.com/caravan-ml/caravan/internal/record"
 )
 
-func stalled(alloc string, stopped bool) *record.Stall {
-	step := 3.0
-	return &record.Stall{RunID: "train-1a2b3c4d", AllocID: alloc, Since: t0.Add(6 * time.Minute), DetectedAt: t0.Add(36 * time.Minute),
-		TimeoutS: 1800, Step: &step, Action: record.OnStallStop, Stopped: stopped,
-		Evidence: []string{"no output since 20:06:00 (1200 bytes of logs)", "CPU at most 0.00 cores since 20:06:00"}}
-}
-
 // TestTriageStall: the controller's stall marker is the reason of a run it
 // stopped for stalling (not "stopped", not the timeout), says so of a run
 // that still hangs, and yields to a cause of its own (a crash); a marker

@@ -162,7 +162,7 @@ func (w *PreemptWatcher) moveOne(ctx context.Context, a *api.Allocation, at time
 	meta := a.Job.Meta
 	pool := meta[record.MetaPool]
 	m := record.Move{At: w.Now().UTC(), By: record.MovedByPreemption, Reason: "spot machine preempted at " + at.UTC().Format(time.RFC3339),
-		Running: true, FromNode: w.NodeName, FromAlloc: a.ID, FromPool: pool, ToPool: pool, GPUs: allocGPUCount(a)}
+		Running: true, FromNode: w.NodeName, FromAlloc: a.ID, FromPool: pool, ToPool: pool, GPUs: record.AllocGPUs(a)}
 	t := nomad.MoveTarget{AvoidNode: w.NodeName, FromAlloc: a.ID, RequireCheckpoint: true}
 	if run := meta[record.MetaRunID]; run != "" {
 		ref := record.Ref{Namespace: a.Namespace, Project: meta[record.MetaProject], RunID: run}
@@ -203,23 +203,4 @@ func (w *PreemptWatcher) fallBack(ctx context.Context, ref record.Ref, meta map[
 		}
 	}
 	return n >= limit
-}
-
-// allocGPUCount is the GPUs a's tasks asked for.
-func allocGPUCount(a *api.Allocation) int {
-	n := 0
-	if a.AllocatedResources == nil {
-		return 0
-	}
-	for _, t := range a.AllocatedResources.Tasks {
-		if t == nil {
-			continue
-		}
-		for _, d := range t.Devices {
-			if d != nil && d.Type == "gpu" {
-				n += len(d.DeviceIDs)
-			}
-		}
-	}
-	return n
 }

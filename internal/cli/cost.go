@@ -126,20 +126,7 @@ func writeCost(w io.Writer, rep query.CostReport) {
 	if len(rep.Runs) == 0 {
 		return
 	}
-	fmt.Fprintln(w)
-	if rep.Project != "" {
-		fmt.Fprintf(w, "Runs of project %s:\n", rep.Project)
-	}
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "RUN\tPOOL\tGPU-HOURS\tCOST\t")
-	for i, r := range rep.Runs {
-		if i == 20 {
-			fmt.Fprintf(tw, "(%d more; -json lists all)\t\t\t\t\n", len(rep.Runs)-20)
-			break
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f\t$%.2f\t\n", r.Run, r.Pool, r.GPUSeconds/3600, r.Dollars)
-	}
-	tw.Flush()
+	writeRunCosts(w, rep)
 	if rep.RunsApproximate {
 		fmt.Fprintln(w, "\nPer-run figures cover whole days: the window starts mid-day.")
 	}

@@ -22,11 +22,17 @@ func writeRunsCost(w io.Writer, rep query.CostReport) {
 		fmt.Fprintf(tw, "%s\t%.2f\t%s\t\n", p.Pool, p.AllocatedGPUSeconds/3600, dollars(p.Dollars))
 	}
 	tw.Flush()
+	writeRunCosts(w, rep)
+	fmt.Fprintln(w, "\nGPU-hours the runs held, from their records; a cost is the pool's price per GPU when the pool has one. What the nodes cost, idle time included, is known where `caravan autoscale` runs the pools.")
+}
+
+// writeRunCosts prints the runs' GPU time and cost, twenty at most.
+func writeRunCosts(w io.Writer, rep query.CostReport) {
 	fmt.Fprintln(w)
 	if rep.Project != "" {
 		fmt.Fprintf(w, "Runs of project %s:\n", rep.Project)
 	}
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "RUN\tPOOL\tGPU-HOURS\tCOST\t")
 	for i, r := range rep.Runs {
 		if i == 20 {
@@ -36,9 +42,9 @@ func writeRunsCost(w io.Writer, rep query.CostReport) {
 		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t\n", r.Run, r.Pool, r.GPUSeconds/3600, dollars(r.Dollars))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nGPU-hours the runs held, from their records; a cost is the pool's price per GPU when the pool has one. What the nodes cost, idle time included, is known where `caravan autoscale` runs the pools.")
 }
 
+// dollars is a cost, or "-" where none is known.
 func dollars(d float64) string {
 	if d == 0 {
 		return "-"

@@ -2,6 +2,8 @@ package record
 
 import (
 	"time"
+
+	"github.com/hashicorp/nomad/api"
 )
 
 // MovesSuffix follows a record's path for the run's moves: every time
@@ -96,4 +98,24 @@ func MoveCost(m Move, allocs []AllocTimes) (gpuSeconds float64, known bool) {
 		held += max(0, a.Started.Sub(from).Seconds())
 	}
 	return held * float64(m.GPUs), true
+}
+
+// AllocGPUs counts the GPU instances Nomad gave an allocation's tasks: what
+// a move or a report prices the allocation's time by.
+func AllocGPUs(a *api.Allocation) int {
+	if a == nil || a.AllocatedResources == nil {
+		return 0
+	}
+	n := 0
+	for _, t := range a.AllocatedResources.Tasks {
+		if t == nil {
+			continue
+		}
+		for _, d := range t.Devices {
+			if d != nil && d.Type == "gpu" {
+				n += len(d.DeviceIDs)
+			}
+		}
+	}
+	return n
 }

@@ -36,7 +36,7 @@ func accountUsage(r *Report, in Input, allocs []*api.Allocation, now time.Time) 
 // counted up to now.
 func accountGPUHours(r *Report, rec *record.Run, u *record.Usage, allocs []*api.Allocation, now time.Time) {
 	for _, a := range allocs {
-		g := allocGPUs(a)
+		g := record.AllocGPUs(a)
 		if g == 0 && rec != nil {
 			g = rec.GPUs
 		}
@@ -175,25 +175,6 @@ func SeriesName(s string) string {
 		return "GPU memory"
 	}
 	return s
-}
-
-// allocGPUs counts the GPU instances Nomad gave an allocation's tasks.
-func allocGPUs(a *api.Allocation) int {
-	n := 0
-	if a.AllocatedResources == nil {
-		return 0
-	}
-	for _, t := range a.AllocatedResources.Tasks {
-		if t == nil {
-			continue
-		}
-		for _, d := range t.Devices {
-			if d != nil && d.Type == "gpu" {
-				n += len(d.DeviceIDs)
-			}
-		}
-	}
-	return n
 }
 
 // taskMemLimit is the memory a task may use before it is OOM-killed: its

@@ -48,6 +48,7 @@ demo: build
 	./$(BIN) fmt -check $(EXAMPLES)
 	./$(BIN) fmt -check $(EXAMPLE_POOLS)
 	./$(BIN) simulate -trace testdata/traces/itp/cluster10.csv -gpus-per-node 8
+	./$(BIN) simulate -trace testdata/traces/itp/cluster10.csv -gpus-per-node 8 -checkpoint-overhead 2m
 	./$(BIN) simulate -trace testdata/traces/itp/cluster10.csv -pools hcl/pools/right-sized.hcl
 
 ## test: unit, contract and integration tests (fake Nomad, real Terraform, real Prometheus)

@@ -123,7 +123,7 @@ func allocTimesOf(stubs []*api.AllocationListStub, moves []record.Move) []record
 
 // movesSource is what gatherPreemptions reads of Nomad.
 type movesSource interface {
-	Variables(ctx context.Context, namespace, prefix string) ([]*api.VariableMetadata, error)
+	VariablesEndingIn(ctx context.Context, namespace, prefix, suffix string) ([]*api.VariableMetadata, error)
 	Moves(ctx context.Context, ref record.Ref) ([]record.Move, uint64, error)
 	JobAllocations(ctx context.Context, namespace, jobID string) ([]*api.AllocationListStub, error)
 }
@@ -138,7 +138,7 @@ func gatherPreemptions(ctx context.Context, c movesSource, scope query.Scope, fr
 	moves := map[record.Ref][]record.Move{}
 	allocs := map[record.Ref][]record.AllocTimes{}
 	for _, prefix := range prefixes {
-		metas, err := c.Variables(ctx, scope.Namespace, prefix)
+		metas, err := c.VariablesEndingIn(ctx, scope.Namespace, prefix, record.MovesSuffix)
 		if err != nil {
 			return nil, err
 		}

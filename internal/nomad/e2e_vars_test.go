@@ -108,3 +108,9 @@ func TestE2EEventStream(t *testing.T) {
 	}
 	t.Fatal("no JobRegistered event")
 }
+
+// TestE2EVariablesEndingIn: Nomad filters a variables list by the end of
+// the path, as the fake does.
+func TestE2EVariablesEndingIn(t *testing.T) {
+	checkVariablesEndingIn(t, e2eClient(t), e2eID("caravan-e2e-suffix")+"/runs/")
+}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/nomad/api"
 )
@@ -125,6 +127,36 @@ func (c *Client) DeleteVariable(ctx context.Context, namespace, path string, cas
 // Variables lists the metadata of variables under prefix in namespace
 // (AllNamespaces for all), following Nomad's pagination.
 func (c *Client) Variables(ctx context.Context, namespace, prefix string) ([]*api.VariableMetadata, error) {
+	return c.listVariables(ctx, namespace, prefix, "")
+}
+
+// VariablesEndingIn lists the variables under prefix whose path ends in
+// suffix. Nomad filters them, so that finding a project's few move lists
+// among its 10,000 run records transfers the few; the paths are checked
+// again here, for a server that ignores the filter.
+func (c *Client) VariablesEndingIn(ctx context.Context, namespace, prefix, suffix string) ([]*api.VariableMetadata, error) {
+	metas, err := c.listVariables(ctx, namespace, prefix, PathEndsIn(suffix))
+	if err != nil {
+		return nil, err
+	}
+	out := metas[:0]
+	for _, m := range metas {
+		if strings.HasSuffix(m.Path, suffix) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// PathEndsIn is the Nomad filter expression that keeps the variables whose
+// path ends in suffix.
+func PathEndsIn(suffix string) string {
+	return fmt.Sprintf("VariableMetadata.Path matches %q", regexp.QuoteMeta(suffix)+"$")
+}
+
+// listVariables lists the variables under prefix that match filter (a
+// Nomad filter expression; "" for all), following Nomad's pagination.
+func (c *Client) listVariables(ctx context.Context, namespace, prefix, filter string) ([]*api.VariableMetadata, error) {
 	ctx, cancel := c.call(ctx)
 	defer cancel()
 	ns := c.ns(namespace)
@@ -133,6 +165,7 @@ func (c *Client) Variables(ctx context.Context, namespace, prefix string) ([]*ap
 	for {
 		q := c.q(ctx, ns)
 		q.Prefix = prefix
+		q.Filter = filter
 		q.NextToken = next
 		page, qm, err := c.api.Variables().List(q)
 		if err != nil {

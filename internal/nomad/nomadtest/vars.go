@@ -2,7 +2,9 @@ package nomadtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +64,11 @@ func (s *Server) handleVars(w http.ResponseWriter, r *http.Request) {
 	prefix := q.Get("prefix")
 	perPage := atoiDefault(q.Get("per_page"), 0)
 	next := q.Get("next_token")
+	match, err := varFilter(q.Get("filter"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.varPage > 0 && (perPage == 0 || perPage > s.varPage) {
@@ -69,7 +76,7 @@ func (s *Server) handleVars(w http.ResponseWriter, r *http.Request) {
 	}
 	var vs []*variable
 	for k, v := range s.vars {
-		if (ns == "*" || k.ns == ns) && strings.HasPrefix(k.id, prefix) {
+		if (ns == "*" || k.ns == ns) && strings.HasPrefix(k.id, prefix) && match(v.Path) {
 			vs = append(vs, v)
 		}
 	}
@@ -204,4 +211,28 @@ func (s *Server) SetVariablePageSize(n int) {
 	s.mu.Lock()
 	s.varPage = n
 	s.mu.Unlock()
+}
+
+// varPathFilterRE is the one filter on variables the fake models, the one
+// caravan sends: a regular expression on the path.
+var varPathFilterRE = regexp.MustCompile(`^\s*VariableMetadata\.Path\s+matches\s+"((?:[^"\\]|\\.)*)"\s*$`)
+
+// varFilter turns a variables list's ?filter= into a test of the path.
+func varFilter(expr string) (func(path string) bool, error) {
+	if expr == "" {
+		return func(string) bool { return true }, nil
+	}
+	m := varPathFilterRE.FindStringSubmatch(expr)
+	if m == nil {
+		return nil, fmt.Errorf("nomadtest: the fake filters variables only by VariableMetadata.Path matches \"regexp\", not %q", expr)
+	}
+	pattern, err := strconv.Unquote(`"` + m[1] + `"`)
+	if err != nil {
+		return nil, err
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	return re.MatchString, nil
 }

@@ -41,6 +41,10 @@ job "caravan-agent" {
   priority  = 90
 
   group "agent" {
+    # The service leaves Nomad's catalogue (and so Prometheus's targets)
+    # before the task is told to stop.
+    shutdown_delay = "5s"
+
     network {
       port "metrics" {
         static = var.port
@@ -115,7 +119,9 @@ job "caravan-agent" {
 
       # memory reserves more than the agent's resident-memory target on a
       # GPU node with NVML loaded, and memory_max leaves headroom for a
-      # driver that maps more; the target and the measurements are in
+      # driver that maps more where the cluster enables memory
+      # oversubscription (elsewhere Nomad ignores it and says so when the
+      # job is validated); the target and the measurements are in
       # docs/performance.md ("Agent memory").
       resources {
         cpu        = 100

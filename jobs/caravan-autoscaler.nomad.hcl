@@ -7,13 +7,14 @@
 #
 # It holds a token with node write and the cloud credentials of the pool
 # modules, so it runs in a node pool of its own (caravan-system): dedicated
-# CPU clients, never autoscaled, where no experiment may land with raw_exec
-# (docs/setup.md, "Threat model"). It reads the operator's pools repository,
+# CPU clients, never autoscaled, which do not enable raw_exec at all; it
+# runs isolated by the exec driver (docs/setup.md, "Threat model"). It reads the operator's pools repository,
 # never the experiments': whoever can change a pool's terraform block runs
 # code with those credentials.
 #
 # Before running it:
-#   1. Install caravan (at caravan_bin) and terraform >= 1.4 (on PATH, or
+#   1. Install caravan (at caravan_bin) and terraform >= 1.4 (in /usr/bin or
+#      /usr/local/bin, which the exec driver's chroot holds, or
 #      terraform_bin in each pool's terraform block) on the clients of
 #      node_pool (docs/setup.md, section 3).
 #   2. Give the Terraform state a home that both instances see (see the
@@ -43,7 +44,7 @@ variable "config_subdir" {
 }
 
 variable "node_pool" {
-  description = "Node pool the autoscaler runs in: caravan's own, never an autoscaled one (it would scale itself in), and one where experiments may not use raw_exec (a policy's service_node_pools)."
+  description = "Node pool the autoscaler runs in: caravan's own, never an autoscaled one (it would scale itself in), with raw_exec disabled on its clients (a policy's service_node_pools)."
   type        = string
   default     = "caravan-system"
 }
@@ -64,6 +65,10 @@ job "caravan-autoscaler" {
   node_pool = var.node_pool
 
   group "autoscaler" {
+    # The service leaves Nomad's catalogue (and so Prometheus's targets)
+    # before the task is told to stop.
+    shutdown_delay = "5s"
+
     # Two processes: one acts, one stands by (lock in Nomad Variables).
     count = 2
 
@@ -84,7 +89,8 @@ job "caravan-autoscaler" {
     }
 
     network {
-      # A dynamic port with no "to": raw_exec shares the host network, so the
+      # A dynamic port with no "to": exec shares the host network (which
+      # also reaches the cloud's metadata service for credentials), so the
       # process must listen on the host port that the service advertises.
       port "metrics" {}
     }
@@ -111,11 +117,12 @@ job "caravan-autoscaler" {
     }
 
     task "autoscale" {
-      # raw_exec: Terraform and its providers, the shared state volume and
-      # the node's cloud credentials, as on the host. Only operators'
-      # jobs run in node_pool; experiments' namespaces refuse raw_exec
-      # (deploy/acl/ml.namespace.hcl).
-      driver = "raw_exec"
+      # exec, not raw_exec: the task sees its own chroot (the host's /usr,
+      # /etc and /bin, so Terraform and CA certificates) and the state
+      # volume, not the host's other files; and Nomad mounts volumes only
+      # for drivers that isolate, refusing a raw_exec task with a
+      # volume_mount ("does not support host volumes").
+      driver = "exec"
 
       artifact {
         source      = var.config_git

@@ -39,6 +39,10 @@ job "caravan-controller" {
   node_pool = var.node_pool
 
   group "controller" {
+    # The service leaves Nomad's catalogue (and so Prometheus's targets)
+    # before the task is told to stop.
+    shutdown_delay = "5s"
+
     count = 1
 
     network {

@@ -213,4 +213,17 @@ func TestShippedExamples(t *testing.T) {
 			t.Errorf("render -format %s: code %d %s", format, r.code, r.stderr)
 		}
 	}
+	// What a run will be as the service releases it: the source at its
+	// commit, the image by digest (declared, or pinned by apply), the
+	// timeout Nomad enforces, and the runs a run waits for.
+	r = execCaravan(t, nil, "", "render", dir, "-pools", pools, "-format", "hcl")
+	for _, want := range []string{
+		"artifact {", `max_run_duration = "12h0m0s"`,
+		`image    = "ghcr.io/acme/train@sha256:`, "# apply runs image ghcr.io/acme/train:1.4 by the digest the registry gives for it then",
+		"# waits for 24 runs (caravan_wait_for): apply writes its gate, and the controller registers this job once they all completed",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("render of the examples lacks %q", want)
+		}
+	}
 }

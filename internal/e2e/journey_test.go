@@ -26,14 +26,17 @@ const (
 	crashScript = `echo 'epoch 1'; echo 'Traceback (most recent call last):' >&2; echo 'ZeroDivisionError: division by zero' >&2; exit 3`
 	stallScript = `echo 'step 1'; for i in 1 2 3; do echo "{\"step\": $i, \"loss\": 0.5}" >> "$CARAVAN_METRICS"; done; exec /bin/sleep 600`
 	queueScript = `exec /bin/sleep 120`
+	// leakScript grows 8 MiB/s until the kernel kills it at its 200 MiB
+	// limit; set -e ends the writer once tail is gone, so the run exits
+	// with tail's 137.
+	leakScript = `echo 'loading shards'; (set -e; for i in $(seq 1 60); do head -c 8M /dev/zero; sleep 1; done) | tail`
 )
 
 // TestJourney plays what a person watches: a sweep writing metrics that
-// compare ranks, a crash, a hang stopped by stall_timeout, more one-GPU
-// runs than GPUs in a queue that says why and in which order, a clone with
-// an edited param followed with logs -f, and then, every job purged, the
-// history answering from the records. (A leak killed at its memory limit
-// is internal/agent's e2e.)
+// compare ranks, a leak killed at its memory limit, a crash, a hang stopped
+// by stall_timeout, more one-GPU runs than GPUs in a queue that says why
+// and in which order, a clone with an edited param followed with logs -f,
+// and then, every job purged, the history answering from the records.
 func TestJourney(t *testing.T) {
 	s := newSuite(t)
 	if !s.agent() {
@@ -42,6 +45,7 @@ func TestJourney(t *testing.T) {
 	dir := s.dir()
 	writeFile(t, filepath.Join(dir, "sweep.hcl"), s.experiment("sweep", sweepScript, 0, "0.1", "0.03", "0.01", "0.001"))
 	writeFile(t, filepath.Join(dir, "crash.hcl"), s.experiment("crash", crashScript, 0, "1"))
+	writeFile(t, filepath.Join(dir, "leak.hcl"), strings.Replace(s.experiment("leak", leakScript, 0, "1"), `memory = "64MiB"`, `memory = "200MiB"`, 1))
 	writeFile(t, filepath.Join(dir, "stall.hcl"), strings.Replace(s.experiment("stall", stallScript, 0, "1"),
 		"  retries = 0", "  retries = 0\n  stall_timeout = \"15s\"\n  on_stall = \"stop\"", 1))
 	s.must(0, "apply", dir)
@@ -65,6 +69,10 @@ func TestJourney(t *testing.T) {
 	if lines := strings.Split(r.stdout, "\n"); len(lines) < 2 || !strings.HasPrefix(lines[1], best) {
 		t.Errorf("ls -sort loss does not list the best run first:\n%s", r.stdout)
 	}
+
+	t.Log("the leak is killed at its limit; report says OOM with its growth rate")
+	leak := s.waitStates("leak", 1, "failed")[0]
+	s.eventually(0, []string{"killed at its 200 MiB limit, growing"}, "report", leak.ID)
 
 	t.Log("the crash fails with its exit code and traceback")
 	crash := s.waitStates("crash", 1, "failed")[0]
@@ -96,7 +104,7 @@ func TestJourney(t *testing.T) {
 	s.eventually(0, []string{"Cloned:     from " + toClone + ", with lr 0.03 → 0.02"}, "show", clone)
 
 	t.Log("every run's outcome is recorded; then Nomad loses every job")
-	for _, id := range []string{crash.ID, stall.ID, best, clone} {
+	for _, id := range []string{crash.ID, stall.ID, leak.ID, best, clone} {
 		s.eventually(0, []string{"Ended:"}, "show", id)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -111,8 +119,18 @@ func TestJourney(t *testing.T) {
 		}
 	}
 	failed := s.ls("-state", "failed")
-	if len(failed) != 1 || failed[0].ID != crash.ID || failed[0].HasJob {
-		t.Errorf("ls -state failed after the purge: %+v", failed)
+	var failedIDs []string
+	for _, f := range failed {
+		if f.HasJob {
+			t.Errorf("run %s still has a job after the purge", f.ID)
+		}
+		failedIDs = append(failedIDs, f.ID)
+	}
+	slices.Sort(failedIDs)
+	want := []string{crash.ID, leak.ID}
+	slices.Sort(want)
+	if !slices.Equal(failedIDs, want) {
+		t.Errorf("ls -state failed after the purge: %v, want the crash and the leak %v", failedIDs, want)
 	}
 	r = s.must(0, "show", stall.ID)
 	contains(t, r.stdout, "gone from Nomad", "State:      stopped", "stalled since")
@@ -120,6 +138,8 @@ func TestJourney(t *testing.T) {
 	contains(t, r.stdout, "stalled since", "after step 3")
 	r = s.must(0, "report", crash.ID)
 	contains(t, r.stdout, "ZeroDivisionError", "as recorded at")
+	r = s.must(0, "report", leak.ID)
+	contains(t, r.stdout, "killed at its 200 MiB limit, growing")
 	r = s.must(0, "logs", crash.ID, "-stderr")
 	contains(t, r.stdout, "ZeroDivisionError: division by zero")
 	s.must(3, "logs", "-f", crash.ID)

@@ -29,12 +29,7 @@ import (
 // checkpointing run onto the other run's node, and the run that cannot
 // checkpoint is never stopped.
 func TestE2EMigrateCheckpointingRun(t *testing.T) {
-	ckpt := t.TempDir()
-	e := newGPUEnvWith(t, 9*time.Minute, "", gpuEnvOpts{minNodes: 2, maxNodes: 2, clientConfig: fmt.Sprintf(`client {
-  host_volume "caravan-checkpoints" {
-    path = %q
-  }
-}`, ckpt)})
+	e, ckpt := newCheckpointEnv(t, 9*time.Minute)
 	e.start("-move-min-age", "5s")
 	e.poll("the autoscaler starts two GPU clients", 3*time.Minute, func() bool { return len(e.readyNodes()) == 2 })
 
@@ -104,6 +99,19 @@ func (e *gpuEnv) caravan(args ...string) string {
 		e.t.Fatalf("caravan %s: %v\n%s\n%s", strings.Join(args, " "), err, out, e.describe())
 	}
 	return string(out)
+}
+
+// newCheckpointEnv is a pool of two local GPU clients that share a host
+// volume "caravan-checkpoints" on one directory, returned beside the env:
+// what a checkpointing run resumes from wherever it lands.
+func newCheckpointEnv(t *testing.T, timeout time.Duration) (*gpuEnv, string) {
+	ckpt := t.TempDir()
+	e := newGPUEnvWith(t, timeout, "", gpuEnvOpts{minNodes: 2, maxNodes: 2, clientConfig: fmt.Sprintf(`client {
+  host_volume "caravan-checkpoints" {
+    path = %q
+  }
+}`, ckpt)})
+	return e, ckpt
 }
 
 // submitCounter submits, with `caravan run`, a checkpointing run that

@@ -22,12 +22,7 @@ import (
 // its signal, resumes from its last step on the other client, and `caravan
 // report` lists one move by the preemption.
 func TestE2EPreemptionNoticeMovesRun(t *testing.T) {
-	ckpt := t.TempDir()
-	e := newGPUEnvWith(t, 8*time.Minute, "", gpuEnvOpts{minNodes: 2, maxNodes: 2, clientConfig: fmt.Sprintf(`client {
-  host_volume "caravan-checkpoints" {
-    path = %q
-  }
-}`, ckpt)})
+	e, ckpt := newCheckpointEnv(t, 8*time.Minute)
 	e.start("-moves=false")
 	e.poll("the autoscaler starts two GPU clients", 3*time.Minute, func() bool { return len(e.readyNodes()) == 2 })
 	run := e.submitCounter(ckpt)

@@ -202,10 +202,13 @@ func TestDependsOn(t *testing.T) {
 `, s.prefix+name, script, deps, strings.Join(lrs, ", "))
 	}
 	pre, bad := `"`+s.prefix+`preprocess"`, `"`+s.prefix+`badprep"`
+	marker := filepath.Join(t.TempDir(), "badprep-ran")
 	writeFile(t, filepath.Join(dir, "pipeline.hcl"),
 		exp("preprocess", "sleep 8; echo prepared", "", "1")+
 			exp("train", "echo trained lr=$CARAVAN_PARAM_LR", pre, "0.1", "0.2", "0.3")+
-			exp("badprep", "echo broken >&2; exit 4", "", "1")+
+			// badprep fails, and its rerun (the same job) finds the
+			// marker its first run left and succeeds.
+			exp("badprep", fmt.Sprintf(`if [ -e %[1]q ]; then echo fixed; exit 0; fi; touch %[1]q; echo broken >&2; exit 4`, marker), "", "1")+
 			exp("badtrain", "echo never", bad, "0.1", "0.2", "0.3"))
 	r := s.must(0, "render", dir, "-experiment", s.prefix+"train")
 	contains(t, r.stdout, `"caravan_wait_for": "`+s.prefix+`preprocess-`)
@@ -215,7 +218,7 @@ func TestDependsOn(t *testing.T) {
 	r = s.must(0, "ls")
 	contains(t, r.stdout, "waiting for "+s.prefix+"preprocess (0 of 1 runs done)")
 	r = s.must(0, "status")
-	contains(t, r.stdout, "waiting:  6 runs")
+	contains(t, r.stdout, "waiting:  6 runs", "waiting for "+s.prefix+"preprocess (0 of 1 runs done)")
 
 	for _, row := range s.lsWaiting("train") {
 		if row.HasJob || row.State != "waiting" {
@@ -241,4 +244,12 @@ func TestDependsOn(t *testing.T) {
 	}
 	r = s.must(0, "plan", dir)
 	contains(t, r.stdout, "blocked by "+failed[0].ID+" (failed)")
+
+	t.Log("a rerun of the failed upstream that completes releases the runs it blocked")
+	s.must(0, "rerun", failed[0].ID)
+	for _, row := range s.waitStates("badtrain", 3, "complete") {
+		if !row.HasJob {
+			t.Errorf("badtrain run %s completed without a job", row.ID)
+		}
+	}
 }

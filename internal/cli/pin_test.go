@@ -91,6 +91,21 @@ func TestApplyPinsImageTags(t *testing.T) {
 	if moved == digest {
 		t.Fatal("the pushed image did not change")
 	}
+
+	// A rerun runs what the run ran: the digest it was pinned to, not the
+	// one the tag names now.
+	mustCode(t, execCaravan(t, env, "", "stop", *id), ExitOK)
+	r = execCaravan(t, env, "", "rerun", *id)
+	mustCode(t, r, ExitOK)
+	rerun := gitopsRerunID(*id, 1)
+	mustContain(t, r.stdout, "Submitted "+rerun)
+	job, _, err = srv.APIClient(t).Jobs().Info(rerun, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := job.TaskGroups[0].Tasks[0].Config["image"]; got != host+"/acme/train@"+digest {
+		t.Errorf("the rerun runs image %v, want the pinned %s (the tag now names %s)", got, host+"/acme/train@"+digest, moved)
+	}
 }
 
 func TestApplyUnreachableRegistrySubmitsNothing(t *testing.T) {

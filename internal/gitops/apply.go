@@ -108,8 +108,15 @@ func (r *ApplyResult) Err() error {
 		return nil
 	}
 	reason := "interrupted"
-	if len(r.Failures) > 0 {
-		reason = r.Failures[0].Err.Error()
+	failures := r.Failures
+	if r.cutOff() {
+		// What was cut off in flight is no failure of its own; it may even
+		// have reached Nomad, which the next apply sees.
+		reason += " (a registration cut off in flight may have reached Nomad; the next apply registers only what is missing)"
+		failures = nil
+	}
+	if len(failures) > 0 {
+		reason = failures[0].Err.Error()
 	}
 	var b strings.Builder
 	submitted := len(r.Registered) + len(r.Present) + len(r.Gated)
@@ -118,11 +125,22 @@ func (r *ApplyResult) Err() error {
 		fmt.Fprintf(&b, "; %d not submitted", n)
 	}
 	fmt.Fprintf(&b, ": %s", reason)
-	if len(r.Failures) > 1 {
-		fmt.Fprintf(&b, " (and %d more failures)", len(r.Failures)-1)
+	if len(failures) > 1 {
+		fmt.Fprintf(&b, " (and %d more failures)", len(failures)-1)
 	}
 	b.WriteString("; run apply again to finish")
 	return errors.New(b.String())
+}
+
+// cutOff reports whether every failure is a call cut off by the apply's
+// own interruption (Ctrl-C, a CI job cancelled), not a refusal.
+func (r *ApplyResult) cutOff() bool {
+	for _, f := range r.Failures {
+		if !errors.Is(f.Err, context.Canceled) && !errors.Is(f.Err, context.DeadlineExceeded) {
+			return false
+		}
+	}
+	return len(r.Failures) > 0
 }
 
 type itemKind int

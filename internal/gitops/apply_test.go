@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -228,5 +229,27 @@ func TestApplyRegistersSweepsInOrder(t *testing.T) {
 			t.Fatalf("%s registered after %s: not in sweep order\n%v", id, last[e], f.order)
 		}
 		last[e] = id
+	}
+}
+
+// TestApplyCutOffInFlight: a registration cut off by the apply's own
+// interruption is not reported as a failure of that run, and the message
+// says it may have landed; a refusal beside it is reported as before.
+func TestApplyCutOffInFlight(t *testing.T) {
+	cut := fmt.Errorf("register job %q: canceled: %w", "a-00000003", context.Canceled)
+	res := &ApplyResult{Planned: 10, Registered: []string{"a-00000000", "a-00000001", "a-00000002"},
+		Failures: []Failure{{ID: "a-00000003", Err: cut}}, NotSubmitted: []string{"a-00000004"}}
+	msg := res.Err().Error()
+	for _, want := range []string{"registered 3 of 10", "7 not submitted", "interrupted (a registration cut off in flight may have reached Nomad", "run apply again to finish"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "a-00000003") {
+		t.Errorf("message %q blames the run that was cut off", msg)
+	}
+	res.Failures = append(res.Failures, Failure{ID: "a-00000005", Err: errors.New("permission denied")})
+	if msg := res.Err().Error(); strings.Contains(msg, "interrupted") {
+		t.Errorf("a refusal beside the cut-off reads as an interruption: %q", msg)
 	}
 }

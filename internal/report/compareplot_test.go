@@ -10,23 +10,6 @@ import (
 	"github.com/caravan-ml/caravan/internal/report/triage"
 )
 
-// metric is a metric series of values at steps 1, 2, ...
-func metric(name string, vals ...float64) record.Metric {
-	m := record.Metric{Name: name, Count: len(vals)}
-	for i, v := range vals {
-		p := record.MetricPoint{Step: float64(i + 1), Value: v}
-		m.Step, m.T, m.Value = append(m.Step, p.Step), append(m.T, float64(i)), append(m.Value, v)
-		if i == 0 || v < m.Min.Value {
-			m.Min = p
-		}
-		if i == 0 || v > m.Max.Value {
-			m.Max = p
-		}
-		m.Last = p
-	}
-	return m
-}
-
 func sweepInputs() []triage.CompareInput {
 	run := func(id, lr string, loss, acc []float64) triage.CompareInput {
 		return triage.CompareInput{ID: id, Experiment: "train", State: "complete",

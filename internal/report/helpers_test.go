@@ -18,6 +18,7 @@ var (
 	testRecord   = triagetest.Record
 	usage        = triagetest.Usage
 	constant     = triagetest.Constant
+	metric       = triagetest.Metric
 	rigLeak      = triagetest.RigLeak
 	stalled      = triagetest.Stalled
 )

@@ -29,23 +29,6 @@ func TestGoal(t *testing.T) {
 	}
 }
 
-// metric is a metric series of values at steps 1, 2, ...
-func metric(name string, vals ...float64) record.Metric {
-	m := record.Metric{Name: name, Count: len(vals)}
-	for i, v := range vals {
-		p := record.MetricPoint{Step: float64(i + 1), Value: v}
-		m.Step, m.T, m.Value = append(m.Step, p.Step), append(m.T, float64(i)), append(m.Value, v)
-		if i == 0 || v < m.Min.Value {
-			m.Min = p
-		}
-		if i == 0 || v > m.Max.Value {
-			m.Max = p
-		}
-		m.Last = p
-	}
-	return m
-}
-
 func sweepInputs() []CompareInput {
 	run := func(id, lr string, loss, acc []float64) CompareInput {
 		return CompareInput{ID: id, Experiment: "train", State: "complete",

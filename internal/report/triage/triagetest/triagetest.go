@@ -208,3 +208,20 @@ func Stalled(alloc string, stopped bool) *record.Stall {
 		TimeoutS: 1800, Step: &step, Action: record.OnStallStop, Stopped: stopped,
 		Evidence: []string{"no output since 20:06:00 (1200 bytes of logs)", "CPU at most 0.00 cores since 20:06:00"}}
 }
+
+// Metric is a metric series of vals at steps 1, 2, ..., one a second.
+func Metric(name string, vals ...float64) record.Metric {
+	m := record.Metric{Name: name, Count: len(vals)}
+	for i, v := range vals {
+		p := record.MetricPoint{Step: float64(i + 1), Value: v}
+		m.Step, m.T, m.Value = append(m.Step, p.Step), append(m.T, float64(i)), append(m.Value, v)
+		if i == 0 || v < m.Min.Value {
+			m.Min = p
+		}
+		if i == 0 || v > m.Max.Value {
+			m.Max = p
+		}
+		m.Last = p
+	}
+	return m
+}

@@ -83,8 +83,7 @@ func (s *suite) controller() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var errb syncbuf.Buffer
-	env := cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errb, Getenv: s.getenv, Environ: os.Environ,
-		Logger: slog.New(slog.NewTextHandler(&errb, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	env := s.env(io.Discard, &errb)
 	go func() {
 		done <- cli.Main(ctx, []string{"controller", "-listen", "", "-resync", "5s", "-stall-check", "2s"}, env)
 	}()
@@ -109,6 +108,13 @@ func (s *suite) getenv(k string) string {
 	return os.Getenv(k)
 }
 
+// env is how the suite runs caravan in-process: no input, the suite's
+// namespace and project, and warnings logged to stderr.
+func (s *suite) env(stdout, stderr io.Writer) cli.Env {
+	return cli.Env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr, Getenv: s.getenv, Environ: os.Environ,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+}
+
 // caravan runs one command in-process with the process environment.
 func (s *suite) caravan(args ...string) result {
 	s.t.Helper()
@@ -123,8 +129,7 @@ func (s *suite) quiet(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: s.getenv, Environ: os.Environ,
-		Logger: slog.New(slog.NewTextHandler(&errb, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	env := s.env(&out, &errb)
 	code := cli.Main(ctx, args, env)
 	return result{out.String(), errb.String(), code}
 }

@@ -6,9 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,10 +43,8 @@ func TestApplyInterruptedHalfway(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb bytes.Buffer
-	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: s.getenv, Environ: os.Environ,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	done := make(chan int, 1)
-	go func() { done <- cli.Main(ctx, []string{"apply", dir}, env) }()
+	go func() { done <- cli.Main(ctx, []string{"apply", dir}, s.env(&out, &errb)) }()
 	registered := func() int {
 		jobs, err := s.cl.Jobs(context.Background(), s.ns)
 		if err != nil {
